@@ -13,6 +13,7 @@ declare module "circomlibjs" {
 
 declare module "ffjavascript" {
   export function buildBn128(singleThread?: boolean): Promise<{ terminate(): Promise<void> }>;
+  export function getCurveFromName(name: string, singleThread?: boolean): Promise<{ terminate(): Promise<void> }>;
 }
 
 declare module "snarkjs" {

@@ -1,0 +1,125 @@
+import { Elysia } from "elysia";
+import { ASSETS_BY_PATH } from "../ui/assets";
+import type { AppContext } from "./core/context";
+import { AppError } from "./core/errors";
+import { corsHeaders, isSecure, securityHeaders } from "./core/http/security";
+import { errorResponse } from "./core/http/errors";
+import { openApiRoutes } from "./core/http/openapi";
+import { getRequestMeta, httpContext, markRequest } from "./core/http/plugin";
+import { settingsRoutes } from "./core/settings/routes";
+import { statusRoutes } from "./status/routes";
+
+/** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
+export function createApp(ctx: AppContext) {
+  const corsAllowed = () => ctx.settings.get("instance.corsOrigins");
+
+  const base = new Elysia({ name: "devsponsor" })
+    .onRequest(({ request, set }) => {
+      const incoming = request.headers.get("x-request-id");
+      const id = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : crypto.randomUUID();
+      markRequest(request, id);
+      set.headers["x-request-id"] = id;
+      const h = new Headers();
+      securityHeaders(h, isSecure(request, ctx.config.trustProxy));
+      corsHeaders(request, h, corsAllowed());
+      h.forEach((v, k) => {
+        set.headers[k] = v;
+      });
+      if (request.method === "OPTIONS") {
+        return new Response(null, { status: h.has("access-control-allow-origin") ? 204 : 403, headers: h });
+      }
+    })
+    .use(httpContext(ctx))
+    .onError({ as: "global" }, ({ code, error, request, set }) => {
+      const meta = getRequestMeta(request);
+      const appError = toAppError(code, error);
+      if (appError.status >= 500) {
+        ctx.log.error("request failed", { requestId: meta?.id, method: request.method, url: request.url, err: error });
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(set.headers)) if (typeof v === "string") headers[k] = v;
+      return errorResponse(request, appError, headers);
+    })
+    .onAfterResponse({ as: "global" }, ({ request, set }) => {
+      const meta = getRequestMeta(request);
+      if (!meta) return;
+      const path = new URL(request.url).pathname;
+      if (path.startsWith("/static/")) return;
+      ctx.log.info("request", {
+        requestId: meta.id,
+        method: request.method,
+        path,
+        status: set.status,
+        ms: Math.round((performance.now() - meta.start) * 10) / 10,
+      });
+    })
+    .get("/static/*", ({ request }) => {
+      const asset = ASSETS_BY_PATH.get(new URL(request.url).pathname);
+      if (!asset) throw new AppError("NOT_FOUND", "Asset not found.", 404);
+      return new Response(asset.body, {
+        headers: { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable" },
+      });
+    });
+
+  const app = base
+    .use(statusRoutes(ctx))
+    .use(settingsRoutes(ctx));
+  // Domain routes are added here, one line each.
+
+  return app.use(openApiRoutes(app, ctx.version));
+}
+
+/** The application type, for tests and typed plugins. */
+export type App = ReturnType<typeof createApp>;
+
+function toAppError(code: string | number, error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  switch (code) {
+    case "VALIDATION": {
+      const fields: Record<string, string> = {};
+      for (const issue of ((error as any).all ?? []) as { path?: string; message?: string; summary?: string }[]) {
+        const key = String(issue.path ?? "").replace(/^\//, "").replace(/\//g, ".") || "_";
+        fields[key] ??= issue.message ?? issue.summary ?? "invalid";
+      }
+      return new AppError("INVALID_INPUT", "The request is not valid.", 400, { fields });
+    }
+    case "PARSE":
+      return new AppError("INVALID_INPUT", "The request body could not be parsed (malformed JSON or form data).", 400);
+    case "NOT_FOUND":
+      return new AppError("NOT_FOUND", "No such route.", 404);
+    case "INVALID_COOKIE_SIGNATURE":
+      return new AppError("UNAUTHORIZED", "Your session is not valid; sign in again.", 401);
+    default: {
+      const status = (error as { status?: number })?.status;
+      if (typeof status === "number" && status >= 400 && status < 500) {
+        return new AppError(status === 413 ? "PAYLOAD_TOO_LARGE" : "INVALID_INPUT", "The request was rejected.", status);
+      }
+      return new AppError("INTERNAL", "Something went wrong on our side; the error was logged.", 500);
+    }
+  }
+}
+
+/** Start/stop hooks of background work (job workers, cron, chain followers) registered by domains at boot. */
+export interface Lifecycle {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Lets every domain register its services, jobs, cron entries and health checks on the context, in order.
+ * The one place listing them, next to the routes.
+ */
+export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
+  const starts: (() => Promise<void> | void)[] = [];
+  const stops: (() => Promise<void> | void)[] = [];
+  const on = { start: (fn: () => Promise<void> | void) => starts.push(fn), stop: (fn: () => Promise<void> | void) => stops.unshift(fn) };
+  void on; // domains are added here, one line each: await setupX(ctx, on);
+  return {
+    start: async () => {
+      for (const fn of starts) await fn();
+    },
+    stop: async () => {
+      for (const fn of stops) await fn();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { Config } from "./config";
+import type { Database, Db } from "./db";
+import { forbidden, unauthorized } from "./errors";
+import type { Logger } from "./logger";
+import type { SettingsService } from "./settings/service";
+
+/** The signed-in caller, from a browser session or an API key. */
+export interface Principal {
+  userId: string;
+  name: string;
+  email?: string | null;
+  isAdmin: boolean;
+  via: "session" | "api-key";
+  /** API-key scopes; sessions have every scope. */
+  scopes?: string[];
+  /** The session's CSRF token (browser sessions only). */
+  csrfToken?: string;
+}
+
+/** Resolves the caller of a request; the identity domain installs the real one at boot. */
+export type Authenticator = (request: Request) => Promise<Principal | null>;
+
+/** A named health check shown by /health and the status page; it must be cheap. */
+export type HealthCheck = () => Promise<{ status: "ok" | "degraded" | "down"; detail?: string; [k: string]: unknown }>;
+
+/** Everything a domain needs at run time, created once at boot and passed to every route plugin. */
+export interface AppContext {
+  config: Config;
+  version: string;
+  startedAt: Date;
+  database: Database;
+  db: Db;
+  settings: SettingsService;
+  masterKey: Buffer;
+  log: Logger;
+  authenticate: Authenticator;
+  health: Map<string, HealthCheck>;
+  /** Domain services registered at boot (jobs, chain, …), typed by their own modules. */
+  services: Record<string, unknown>;
+}
+
+/** Throws UNAUTHORIZED unless someone is signed in. */
+export function requireUser(p: Principal | null): Principal {
+  if (!p) throw unauthorized();
+  return p;
+}
+
+/** Throws unless the caller is a platform admin. */
+export function requireAdmin(p: Principal | null): Principal {
+  const user = requireUser(p);
+  if (!user.isAdmin) throw forbidden("Only a platform admin can do this.");
+  return user;
+}

@@ -1,0 +1,97 @@
+import { z } from "zod";
+
+/** One admin setting: its type, default, environment override, and whether it is a secret. */
+export interface SettingDef<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  default: z.infer<S>;
+  label: string;
+  help?: string;
+  secret?: boolean;
+}
+
+const def = <S extends z.ZodType>(schema: S, dflt: z.infer<S>, label: string, extra: Partial<SettingDef<S>> = {}) =>
+  ({ schema, default: dflt, label, ...extra }) as SettingDef<S>;
+
+const url = z.url().or(z.literal(""));
+const address = z.string().regex(/^(0x[0-9a-fA-F]{40})?$/, "must be a 0x… address");
+
+/**
+ * Everything an admin configures, in one typed registry. Keys are `section.name`; the environment variable
+ * `DEVSPONSOR_SECTION_NAME` (upper snake case) overrides the stored value.
+ */
+export const SETTINGS = {
+  "instance.name": def(z.string().min(1).max(80), "DevSponsor", "Instance name"),
+  "instance.publicUrl": def(url, "", "Public URL", { help: "Used in e-mails, OAuth callbacks and webhooks." }),
+  "instance.corsOrigins": def(z.array(z.url()).max(20), [], "Extra allowed CORS origins"),
+
+  "ai.provider": def(z.enum(["none", "ollama", "openai-compatible"]), "none", "Model provider", {
+    help: "With none, the template planner drafts milestones and the sidebar answers from retrieval only.",
+  }),
+  "ai.baseUrl": def(url, "http://127.0.0.1:11434", "Model server URL"),
+  "ai.chatModel": def(z.string().max(200), "llama3.1", "Chat model"),
+  "ai.embeddingModel": def(z.string().max(200), "", "Embedding model", {
+    help: "Empty: retrieval uses LanceDB full-text search.",
+  }),
+  "ai.apiKey": def(z.string().max(500), "", "Model server API key", { secret: true }),
+  "ai.temperature": def(z.number().min(0).max(2), 0.2, "Temperature"),
+  "ai.sidebarPerMinute": def(z.number().int().min(1).max(600), 20, "Sidebar requests per user per minute"),
+
+  "chain.mode": def(z.enum(["dev", "rpc"]), "dev", "Chain", { help: "dev: the embedded chain; rpc: a real node." }),
+  "chain.rpcUrl": def(url, "", "RPC URL"),
+  "chain.chainId": def(z.number().int().positive(), 31337, "Chain id"),
+  "chain.escrowAddress": def(address, "", "Escrow contract address"),
+  "chain.verifierAddress": def(address, "", "Verifier contract address"),
+  "chain.priceFeedAddress": def(address, "", "Price feed (AggregatorV3) address"),
+  "chain.treasuryAddress": def(address, "", "Treasury address"),
+  "chain.workerKey": def(z.string().regex(/^(0x[0-9a-fA-F]{64})?$/, "must be a 0x… private key"), "", "Worker key", {
+    secret: true,
+  }),
+  "chain.harnessKey": def(z.string().regex(/^(0x[0-9a-fA-F]{64})?$/, "must be a 0x… private key"), "", "Harness key", {
+    secret: true,
+    help: "Signs verification reports; the escrow accepts only reports signed by it.",
+  }),
+  "chain.confirmations": def(z.number().int().min(0).max(100), 2, "Confirmations required"),
+
+  "funding.pointRateUsdCents": def(z.number().int().min(1), 5000, "Point rate (US cents per point)"),
+  "funding.platformFeeBps": def(z.number().int().min(0).max(2000), 250, "Platform fee (basis points)"),
+  "funding.yieldFeeBps": def(z.number().int().min(0).max(5000), 1000, "Treasury share of yield (basis points)"),
+  "funding.quoteTtlSeconds": def(z.number().int().min(30).max(86400), 900, "Quote validity (seconds)"),
+
+  "github.baseUrl": def(url, "https://github.com", "GitHub URL", { help: "GitHub Enterprise Server: its URL." }),
+  "github.apiUrl": def(url, "https://api.github.com", "GitHub API URL"),
+  "github.appId": def(z.string().max(40), "", "GitHub App id"),
+  "github.clientId": def(z.string().max(100), "", "OAuth client id"),
+  "github.clientSecret": def(z.string().max(200), "", "OAuth client secret", { secret: true }),
+  "github.privateKey": def(z.string().max(10000), "", "GitHub App private key (PEM)", { secret: true }),
+  "github.webhookSecret": def(z.string().max(200), "", "Webhook secret", { secret: true }),
+
+  "smtp.host": def(z.string().max(200), "", "SMTP host", { help: "Empty: e-mails are stored, not sent." }),
+  "smtp.port": def(z.number().int().min(1).max(65535), 587, "SMTP port"),
+  "smtp.secure": def(z.boolean(), false, "SMTP over TLS"),
+  "smtp.user": def(z.string().max(200), "", "SMTP user"),
+  "smtp.password": def(z.string().max(200), "", "SMTP password", { secret: true }),
+  "smtp.from": def(z.string().max(200), "DevSponsor <devsponsor@localhost>", "From address"),
+
+  "sandbox.backend": def(z.enum(["auto", "docker", "bwrap"]), "auto", "Sandbox backend"),
+  "sandbox.cpus": def(z.number().min(0.1).max(64), 1, "CPUs per run"),
+  "sandbox.memoryMb": def(z.number().int().min(64).max(65536), 1024, "Memory per run (MB)"),
+  "sandbox.timeoutSeconds": def(z.number().int().min(5).max(7200), 600, "Wall-clock limit per step (s)"),
+  "sandbox.allowedRegistries": def(z.array(z.string().max(200)).max(50), ["registry.npmjs.org"], "Install egress allow-list"),
+} satisfies Record<string, SettingDef>;
+
+export type SettingKey = keyof typeof SETTINGS;
+export type SettingValue<K extends SettingKey> = z.infer<(typeof SETTINGS)[K]["schema"]>;
+
+/** `ai.baseUrl` → `DEVSPONSOR_AI_BASE_URL`. */
+export const envName = (key: string) =>
+  "DEVSPONSOR_" + key.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+
+/** Parses an environment string into the setting's type (numbers, booleans and JSON arrays). */
+export function parseEnvValue(key: SettingKey, raw: string): unknown {
+  const d = SETTINGS[key] as SettingDef;
+  const sample = d.default;
+  if (typeof sample === "number") return Number(raw);
+  if (typeof sample === "boolean") return raw === "true" || raw === "1";
+  if (Array.isArray(sample)) return raw.trim().startsWith("[") ? JSON.parse(raw) : raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return raw;
+}

@@ -1,0 +1,73 @@
+import { Elysia } from "elysia";
+import { z } from "zod";
+import { html } from "../../../ui/layout";
+import { type AppContext, requireAdmin } from "../context";
+import { AppError } from "../errors";
+import { httpContext } from "../http/plugin";
+import { SETTINGS, type SettingDef, type SettingKey } from "./registry";
+import { SettingsPage } from "./views";
+
+/** Converts form strings to the types the registry expects (numbers, booleans, comma lists). */
+export function formToPatch(form: Record<string, unknown>): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(form)) {
+    if (!(key in SETTINGS) || typeof raw !== "string") continue;
+    const sample = (SETTINGS[key as SettingKey] as SettingDef).default;
+    if (typeof sample === "number") patch[key] = raw.trim() === "" ? Number.NaN : Number(raw);
+    else if (typeof sample === "boolean") patch[key] = raw === "true";
+    else if (Array.isArray(sample)) patch[key] = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    else patch[key] = raw.trim();
+  }
+  return patch;
+}
+
+/** Admin settings: JSON API and the settings page (admins only; the service enforces it too). */
+export const settingsRoutes = (ctx: AppContext) =>
+  new Elysia({ name: "settings" })
+    .use(httpContext(ctx))
+    .get("/api/settings", async ({ principal }) => {
+      requireAdmin(await principal());
+      return { settings: ctx.settings.list() };
+    }, { detail: { summary: "List settings (secrets redacted)", tags: ["admin"] } })
+    .patch(
+      "/api/settings",
+      async ({ principal, body }) => {
+        const p = requireAdmin(await principal());
+        const changed = await ctx.settings.update(body, p.userId);
+        ctx.log.info("settings changed", { by: p.userId, keys: changed });
+        return { changed, settings: ctx.settings.list() };
+      },
+      {
+        body: z.record(z.string(), z.unknown()),
+        detail: { summary: "Change settings; null resets to the default", tags: ["admin"] },
+      },
+    )
+    .get("/admin/settings", async ({ principal }) => {
+      const p = requireAdmin(await principal());
+      return html(<SettingsPage items={ctx.settings.list()} viewer={p} csrfToken={p.csrfToken} />);
+    })
+    .post("/admin/settings", async ({ principal, body }) => {
+      const p = requireAdmin(await principal());
+      const patch = formToPatch((body ?? {}) as Record<string, unknown>);
+      // Env-controlled settings are shown disabled and never posted; keep it that way if someone posts them.
+      for (const s of ctx.settings.list()) if (s.source === "env") delete patch[s.key];
+      try {
+        await ctx.settings.update(patch, p.userId);
+        ctx.log.info("settings changed", { by: p.userId, keys: Object.keys(patch) });
+        return html(
+          <SettingsPage items={ctx.settings.list()} viewer={p} csrfToken={p.csrfToken} flash={{ kind: "success", message: "Settings saved." }} />,
+        );
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== "INVALID_INPUT") throw err;
+        return html(
+          <SettingsPage
+            items={ctx.settings.list()}
+            viewer={p}
+            csrfToken={p.csrfToken}
+            flash={{ kind: "error", message: err.message }}
+            errors={err.details.fields as Record<string, string>}
+          />,
+          400,
+        );
+      }
+    });

@@ -1,0 +1,52 @@
+import type { AppContext } from "../core/context";
+
+export type ComponentStatus = { status: "ok" | "degraded" | "down"; detail?: string; [k: string]: unknown };
+
+/** Runs every cheap health check (database first) with a time limit each. */
+export async function instanceHealth(ctx: AppContext) {
+  const components: Record<string, ComponentStatus> = {};
+  const checks: [string, () => Promise<ComponentStatus>][] = [
+    [
+      "database",
+      async () => {
+        const t = performance.now();
+        await ctx.database.exec("select 1");
+        return { status: "ok", kind: ctx.database.kind, latencyMs: Math.round((performance.now() - t) * 10) / 10 };
+      },
+    ],
+    ...ctx.health.entries(),
+  ];
+  await Promise.all(
+    checks.map(async ([name, check]) => {
+      try {
+        components[name] = await withTimeout(check(), 2000);
+      } catch (err) {
+        components[name] = { status: "down", detail: (err as Error).message };
+      }
+    }),
+  );
+  const statuses = Object.values(components).map((c) => c.status);
+  const status = components.database?.status === "down" ? "down" : statuses.every((s) => s === "ok") ? "ok" : "degraded";
+  return {
+    status,
+    version: ctx.version,
+    uptimeSeconds: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
+    components,
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
