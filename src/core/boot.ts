@@ -18,18 +18,30 @@ export const dataPaths = (dataDir: string) => ({
   tmp: join(dataDir, "tmp"),
 });
 
+/** The installation's stable id, created at first boot (it survives restarts and restores). */
+async function ensureInstanceId(database: Database): Promise<string> {
+  await database.exec("insert into instance (id) values ($1) on conflict (key) do nothing", [crypto.randomUUID()]);
+  const [row] = await database.exec<{ id: string }>("select id from instance where key = 'this'");
+  return row.id;
+}
+
 const nobody: Authenticator = async () => null;
 
 /** Opens the database (migrating it), loads the master key and settings: everything but the HTTP server. */
-export async function bootstrap(config: Config, opts: { database?: Database } = {}): Promise<AppContext> {
+export async function bootstrap(
+  config: Config,
+  opts: { database?: Database; env?: NodeJS.ProcessEnv } = {},
+): Promise<AppContext> {
   const paths = dataPaths(config.dataDir);
   const masterKey = loadOrCreateMasterKey(config.masterKey, paths.masterKey);
   const database = opts.database ?? (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dir: paths.pg }));
-  const settings = new SettingsService(database.db, masterKey);
+  const settings = new SettingsService(database.db, masterKey, opts.env ?? process.env);
   await settings.reload();
+  const instanceId = await ensureInstanceId(database);
   return {
     config,
     version: VERSION,
+    instanceId,
     startedAt: new Date(),
     database,
     db: database.db,

@@ -27,6 +27,7 @@ export type HealthCheck = () => Promise<{ status: "ok" | "degraded" | "down"; de
 export interface AppContext {
   config: Config;
   version: string;
+  instanceId: string;
   startedAt: Date;
   database: Database;
   db: Db;

@@ -30,6 +30,7 @@ export async function instanceHealth(ctx: AppContext) {
   return {
     status,
     version: ctx.version,
+    instanceId: ctx.instanceId,
     uptimeSeconds: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
     components,
   };

@@ -20,8 +20,8 @@ export interface TestApp {
 export async function createTestApp(kind: DbKind = "pglite", env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
   const database = await createTestDb(kind);
   const dataDir = mkdtempSync(join(tmpdir(), "ds-app-"));
-  const config = loadConfig({ DEVSPONSOR_DATA_DIR: dataDir, DEVSPONSOR_MASTER_KEY: "11".repeat(32), ...env });
-  const ctx = await bootstrap(config, { database });
+  const fullEnv = { DEVSPONSOR_DATA_DIR: dataDir, DEVSPONSOR_MASTER_KEY: "11".repeat(32), ...env };
+  const ctx = await bootstrap(loadConfig(fullEnv), { database, env: fullEnv });
   await setupDomains(ctx);
   const app = createApp(ctx);
   return {

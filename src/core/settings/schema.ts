@@ -8,3 +8,11 @@ export const settings = pgTable("settings", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   updatedBy: text("updated_by"),
 });
+
+/** One row describing this installation: its stable id and when it first booted. */
+export const instance = pgTable("instance", {
+  // A single row: the constant key makes a second insert (two processes booting at once) a no-op.
+  key: text("key").primaryKey().default("this"),
+  id: text("id").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,0 +1,32 @@
+// Builds the single executable: dist/devsponsor (bun build --compile), with every asset embedded.
+import { mkdirSync } from "node:fs";
+import type { BunPlugin } from "bun";
+import pkg from "../package.json" with { type: "json" };
+
+// snarkjs' thread pool loads `web-worker`, whose emulation never finishes under Bun: use Bun's native Worker.
+const nativeWorker: BunPlugin = {
+  name: "web-worker-native",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]web-worker[\\/]cjs[\\/]node\.js$/ }, () => ({
+      contents: "export default globalThis.Worker;",
+      loader: "js",
+    }));
+  },
+};
+
+const outfile = process.argv[2] ?? "dist/devsponsor";
+mkdirSync("dist", { recursive: true });
+const t = performance.now();
+const result = await Bun.build({
+  entrypoints: ["src/main.ts"],
+  compile: { outfile },
+  minify: { syntax: true, whitespace: true },
+  sourcemap: "linked",
+  plugins: [nativeWorker],
+  define: { "process.env.DEVSPONSOR_VERSION": JSON.stringify(pkg.version) },
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log(`built ${outfile} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
