@@ -1,3 +1,9 @@
 // Every domain's tables, in one place for drizzle-kit and the typed client. Add one line per domain.
 // jobs: export * from "../jobs/schema";
 export * from "../settings/schema";
+export * from "../../users/schema";
+export * from "../../auth/schema";
+export * from "../../orgs/schema";
+export * from "../../invites/schema";
+export * from "../../notifications/schema";
+export * from "../../audit/schema";

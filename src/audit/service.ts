@@ -1,0 +1,169 @@
+// The hash-chained audit trail. Appends are serialized (an advisory lock held to the end of the transaction on
+// PostgreSQL; PGlite has one connection) so two writers can never both link to the same previous row.
+import { and, asc, desc, eq, gt, lt, or, sql } from "drizzle-orm";
+import { sha256Hex } from "../core/crypto";
+import type { Db } from "../core/db";
+import { auditLog } from "./schema";
+
+/** What a domain records for a privileged action. Keep personal data (e-mails, names) out of `payload`. */
+export interface AuditEntry {
+  /** Who did it; null for the system (jobs, CLI). */
+  actorId: string | null;
+  /** Dotted verb: `org.create`, `member.role.change`, `payment.release`, `ai.generate`, … */
+  action: string;
+  targetType: string;
+  targetId?: string | null;
+  orgId?: string | null;
+  payload?: Record<string, unknown>;
+}
+
+/** One stored audit row. */
+export type AuditRow = typeof auditLog.$inferSelect;
+
+/** The previous-hash of the first row. */
+export const GENESIS_HASH = "0".repeat(64);
+const LOCK_KEY = 7_341_920_114; // arbitrary, stable: pg_advisory_xact_lock key for audit appends
+const HASH_VERSION = 1;
+
+/** JSON with object keys sorted at every depth, so equal values always hash the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+}
+
+/** Hash of a payload as stored (after a JSON round trip, the form jsonb gives back). */
+export const payloadHashOf = (payload: Record<string, unknown>) => sha256Hex(canonicalJson(payload));
+
+/** The row hash: every field that matters, the payload by its hash, and the previous row's hash. */
+export function rowHash(r: {
+  seq: number;
+  prevHash: string;
+  createdAt: Date;
+  actorId: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  orgId: string | null;
+  payloadHash: string;
+}): string {
+  return sha256Hex(
+    canonicalJson([
+      HASH_VERSION,
+      r.seq,
+      r.prevHash,
+      r.createdAt.toISOString(),
+      r.actorId,
+      r.action,
+      r.targetType,
+      r.targetId,
+      r.orgId,
+      r.payloadHash,
+    ]),
+  );
+}
+
+/**
+ * Appends one entry to the audit chain. Pass the caller's transaction so the entry commits (or rolls back)
+ * with the action it records. Never call it with the root client from inside another transaction on PGlite:
+ * the single connection is held by that transaction.
+ */
+export async function audit(db: Db, entry: AuditEntry): Promise<{ id: string; seq: number; hash: string }> {
+  const payload = JSON.parse(JSON.stringify(entry.payload ?? {})) as Record<string, unknown>;
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY})`);
+    const [last] = await tx
+      .select({ seq: auditLog.seq, hash: auditLog.hash })
+      .from(auditLog)
+      .orderBy(desc(auditLog.seq))
+      .limit(1);
+    const row = {
+      seq: (last?.seq ?? 0) + 1,
+      prevHash: last?.hash ?? GENESIS_HASH,
+      createdAt: new Date(),
+      actorId: entry.actorId,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: entry.targetId ?? null,
+      orgId: entry.orgId ?? null,
+      payloadHash: payloadHashOf(payload),
+    };
+    const hash = rowHash(row);
+    const [inserted] = await tx
+      .insert(auditLog)
+      .values({ ...row, payload, hash })
+      .returning({ id: auditLog.id });
+    return { id: inserted.id, seq: row.seq, hash };
+  });
+}
+
+/** The result of checking the whole chain. */
+export interface ChainReport {
+  ok: boolean;
+  rows: number;
+  redacted: number;
+  /** The first row that does not check out, and why. */
+  brokenAt?: { seq: number; id: string; reason: string };
+  headHash: string;
+}
+
+/** Walks the chain in order and recomputes every link; reports the first row that was edited, removed or added. */
+export async function verifyAuditChain(db: Db, batch = 1000): Promise<ChainReport> {
+  let prevHash = GENESIS_HASH;
+  let prevSeq = 0;
+  let rows = 0;
+  let redacted = 0;
+  for (;;) {
+    const page = await db.select().from(auditLog).where(gt(auditLog.seq, prevSeq)).orderBy(asc(auditLog.seq)).limit(batch);
+    for (const r of page) {
+      const fail = (reason: string): ChainReport => ({
+        ok: false,
+        rows,
+        redacted,
+        brokenAt: { seq: r.seq, id: r.id, reason },
+        headHash: prevHash,
+      });
+      if (r.seq !== prevSeq + 1) return fail(`sequence jumps from ${prevSeq} to ${r.seq} (rows removed)`);
+      if (r.prevHash !== prevHash) return fail("previous-hash link does not match the row before it");
+      if (r.redactedAt) redacted++;
+      else if (payloadHashOf(r.payload) !== r.payloadHash) return fail("payload does not match its hash (edited)");
+      if (rowHash(r) !== r.hash) return fail("row hash does not match its fields (edited)");
+      prevHash = r.hash;
+      prevSeq = r.seq;
+      rows++;
+    }
+    if (page.length < batch) break;
+  }
+  return { ok: true, rows, redacted, headHash: prevHash };
+}
+
+/** One page of the trail, newest first: one org's, or everything (`orgId` undefined). Callers check access. */
+export async function listAudit(db: Db, opts: { orgId?: string; beforeSeq?: number; limit?: number } = {}) {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+  const where = [];
+  if (opts.orgId) where.push(eq(auditLog.orgId, opts.orgId));
+  if (opts.beforeSeq) where.push(lt(auditLog.seq, opts.beforeSeq));
+  return db
+    .select()
+    .from(auditLog)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(auditLog.seq))
+    .limit(limit);
+}
+
+/**
+ * Erases the payloads of entries by or about a user (account deletion). The payload hash stays, so the chain
+ * still verifies; the entries' ids, actions and times remain as the record that something happened.
+ */
+export async function redactAuditFor(db: Db, userId: string): Promise<number> {
+  const rows = await db
+    .update(auditLog)
+    .set({ payload: { redacted: true }, redactedAt: new Date() })
+    .where(and(or(eq(auditLog.actorId, userId), eq(auditLog.targetId, userId)), sql`${auditLog.redactedAt} is null`))
+    .returning({ id: auditLog.id });
+  return rows.length;
+}

@@ -1,0 +1,42 @@
+import { sql } from "drizzle-orm";
+import { index, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { orgs, type OrgRole } from "../orgs/schema";
+import { users } from "../users/schema";
+
+export type InviteStatus = "PENDING" | "ACCEPTED" | "DECLINED" | "REVOKED" | "EXPIRED";
+
+/**
+ * Invitations to an org, by e-mail or GitHub username. The e-mail is stored encrypted (spec §7.6) with a keyed
+ * hash beside it for look-ups; the accept token sent by e-mail is stored only as a hash. At most one PENDING
+ * invite per org and invitee (partial unique indexes).
+ */
+export const orgInvites = pgTable(
+  "org_invites",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    invitedById: uuid("invited_by_id").references(() => users.id),
+    emailEnc: text("email_enc"),
+    emailHash: text("email_hash"),
+    /** Lower-cased GitHub username. */
+    githubLogin: text("github_login"),
+    /** The invitee's account, when it is known (at creation or at acceptance). */
+    inviteeId: uuid("invitee_id").references(() => users.id, { onDelete: "set null" }),
+    role: text("role").$type<OrgRole>().notNull(),
+    message: text("message"),
+    tokenHash: text("token_hash").notNull(),
+    status: text("status").$type<InviteStatus>().notNull().default("PENDING"),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    respondedAt: timestamp("responded_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("org_invites_pending_email_key").on(t.orgId, t.emailHash).where(sql`${t.status} = 'PENDING'`),
+    uniqueIndex("org_invites_pending_github_key").on(t.orgId, t.githubLogin).where(sql`${t.status} = 'PENDING'`),
+    uniqueIndex("org_invites_token_key").on(t.tokenHash),
+    index("org_invites_invitee_idx").on(t.inviteeId),
+    index("org_invites_email_hash_idx").on(t.emailHash),
+  ],
+);

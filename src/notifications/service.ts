@@ -1,0 +1,112 @@
+import { and, count, desc, eq, isNull, lt } from "drizzle-orm";
+import type { Db } from "../core/db";
+import { invalidInput, notFound } from "../core/errors";
+import { users } from "../users/schema";
+import { emailOutbox, notifications } from "./schema";
+
+/** What another domain passes to `notify`. `link` is a same-site path such as `/orgs/…/invites`. */
+export interface NotificationInput {
+  /** INVITE, PR_LINKED, VERIFICATION_PENDING, VERIFICATION_SUCCESS, PAYMENT, AI_MILESTONE_READY, … */
+  type: string;
+  title: string;
+  body?: string;
+  link?: string;
+  metadata?: Record<string, unknown>;
+  /** Also queue an e-mail (default true; skipped when the user has none or turned e-mails off). */
+  email?: boolean;
+}
+
+const safeLink = (link: string | undefined) => {
+  if (link === undefined || link === null) return null;
+  // Only same-site paths: "//host" and "/\host" would leave the site.
+  if (!/^\/(?![/\\])/.test(link)) throw invalidInput({ link: "must be a path on this site" });
+  return link;
+};
+
+/**
+ * Stores an in-app notification for `userId` and, unless turned off, queues the matching e-mail in the outbox.
+ * Pass the transaction when called inside one, so the notification commits with the change it announces.
+ */
+export async function notify(db: Db, userId: string, n: NotificationInput): Promise<{ id: string }> {
+  const link = safeLink(n.link);
+  const [row] = await db
+    .insert(notifications)
+    .values({ userId, type: n.type, title: n.title, body: n.body ?? "", link, metadata: n.metadata ?? {} })
+    .returning({ id: notifications.id });
+  if (n.email !== false) {
+    const [u] = await db
+      .select({ email: users.email, preferences: users.preferences, deletedAt: users.deletedAt })
+      .from(users)
+      .where(eq(users.id, userId));
+    if (u?.email && !u.deletedAt && u.preferences?.emailNotifications !== false) {
+      await enqueueEmail(db, { to: u.email, subject: n.title, text: n.body ?? "", link: link ?? undefined, kind: n.type, userId });
+    }
+  }
+  return { id: row.id };
+}
+
+/** Queues one e-mail in the outbox; the mail worker delivers it (or leaves it stored when no SMTP is set). */
+export async function enqueueEmail(
+  db: Db,
+  mail: { to: string; subject: string; text: string; kind: string; link?: string; userId?: string | null },
+): Promise<{ id: string }> {
+  const [row] = await db
+    .insert(emailOutbox)
+    .values({
+      toAddress: mail.to,
+      subject: mail.subject,
+      bodyText: mail.text,
+      link: safeLink(mail.link),
+      kind: mail.kind,
+      userId: mail.userId ?? null,
+    })
+    .returning({ id: emailOutbox.id });
+  return { id: row.id };
+}
+
+/** One page of a user's notifications, newest first, and the unread count. */
+export async function listNotifications(db: Db, userId: string, opts: { limit?: number; before?: Date; unreadOnly?: boolean } = {}) {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
+  const where = [eq(notifications.userId, userId)];
+  if (opts.before) where.push(lt(notifications.createdAt, opts.before));
+  if (opts.unreadOnly) where.push(isNull(notifications.readAt));
+  const items = await db
+    .select()
+    .from(notifications)
+    .where(and(...where))
+    .orderBy(desc(notifications.createdAt))
+    .limit(limit);
+  return { items, unread: await unreadCount(db, userId) };
+}
+
+/** How many unread notifications a user has (the bell's badge). */
+export async function unreadCount(db: Db, userId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(notifications)
+    .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)));
+  return Number(row?.n ?? 0);
+}
+
+/** Marks one of the user's notifications read; another user's id is NOT_FOUND. */
+export async function markRead(db: Db, userId: string, id: string) {
+  const UUID = /^[0-9a-f-]{36}$/i;
+  if (!UUID.test(id)) throw notFound("Notification");
+  const rows = await db
+    .update(notifications)
+    .set({ readAt: new Date() })
+    .where(and(eq(notifications.id, id), eq(notifications.userId, userId)))
+    .returning({ id: notifications.id, link: notifications.link });
+  if (!rows.length) throw notFound("Notification");
+  return rows[0];
+}
+
+/** Marks every unread notification of the user read; returns how many changed. */
+export async function markAllRead(db: Db, userId: string): Promise<number> {
+  const rows = await db
+    .update(notifications)
+    .set({ readAt: new Date() })
+    .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)))
+    .returning({ id: notifications.id });
+  return rows.length;
+}
