@@ -1,3 +1,4 @@
+import type { Children } from "@kitajs/html";
 import { ASSETS } from "./assets";
 
 /** Who is looking at the page, as far as the layout needs to know. */
@@ -15,11 +16,20 @@ export interface LayoutProps {
   /** The notification bell's content; by default it loads itself with htmx for signed-in viewers. */
   bell?: JSX.Element;
   flash?: { kind: "error" | "success"; message: string };
-  children?: JSX.Element | JSX.Element[];
+  children?: Children;
 }
 
 /** The page shell: navigation, notification bell slot, main content, AI sidebar slot. */
 export function Layout(props: LayoutProps): JSX.Element {
+  const bell =
+    props.bell ??
+    (props.viewer ? (
+      <a href="/notifications" hx-get="/notifications/bell" hx-trigger="load, every 30s" hx-target="this">
+        Notifications
+      </a>
+    ) : (
+      ""
+    ));
   const headers = props.csrfToken ? JSON.stringify({ "x-csrf-token": props.csrfToken }) : undefined;
   return (
     <>
@@ -57,14 +67,7 @@ export function Layout(props: LayoutProps): JSX.Element {
             </nav>
             <div class="right">
               <div id="bell" class="bell" aria-live="polite">
-                {props.bell ??
-                  (props.viewer ? (
-                    <a href="/notifications" hx-get="/notifications/bell" hx-trigger="load, every 30s" hx-target="this">
-                      Notifications
-                    </a>
-                  ) : (
-                    ""
-                  ))}
+                {bell as "safe"}
               </div>
               {props.viewer ? (
                 <>

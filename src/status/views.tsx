@@ -28,7 +28,7 @@ export function StatusPage({ health, name, viewer }: { health: Health; name: str
               <tr>
                 <td safe>{name}</td>
                 <td>
-                  <span class={badge(c.status)} safe>
+                  <span class={badge(c.status)}>
                     {c.status}
                   </span>
                 </td>

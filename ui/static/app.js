@@ -1,6 +1,6 @@
 // Small progressive enhancements; every page works without this file.
 // Live run progress: <div data-run-stream="/api/runs/ID/stream"> is updated from Server-Sent Events.
-(function () {
+(() => {
   function attach(el) {
     if (el.__stream) return;
     var src = el.getAttribute("data-run-stream");
@@ -9,25 +9,25 @@
     var bar = el.querySelector(".progress > span");
     var msg = el.querySelector("[data-run-message]");
     var logEl = el.querySelector("[data-run-log]");
-    es.addEventListener("progress", function (e) {
+    es.addEventListener("progress", (e) => {
       var d = JSON.parse(e.data);
       if (bar && typeof d.pct === "number") bar.style.width = d.pct + "%";
       if (msg && d.message) msg.textContent = d.message;
     });
-    es.addEventListener("log", function (e) {
+    es.addEventListener("log", (e) => {
       if (logEl) { logEl.textContent += JSON.parse(e.data).line + "\n"; logEl.scrollTop = logEl.scrollHeight; }
     });
-    es.addEventListener("state", function (e) {
+    es.addEventListener("state", (e) => {
       var d = JSON.parse(e.data);
       if (msg) msg.textContent = d.state + (d.error ? ": " + d.error : "");
       if (d.state === "completed" || d.state === "dead" || d.state === "failed") {
         es.close();
-        var done = el.getAttribute("data-run-done");
+        const done = el.getAttribute("data-run-done");
         if (done && d.state === "completed") window.location.assign(done);
       }
     });
   }
   function scan(root) { (root.querySelectorAll ? root : document).querySelectorAll("[data-run-stream]").forEach(attach); }
-  document.addEventListener("DOMContentLoaded", function () { scan(document); });
-  document.addEventListener("htmx:load", function (e) { scan(e.target); });
+  document.addEventListener("DOMContentLoaded", () => { scan(document); });
+  document.addEventListener("htmx:load", (e) => { scan(e.target); });
 })();
