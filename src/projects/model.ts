@@ -1,0 +1,53 @@
+import { z } from "zod";
+
+const optionalText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .nullish()
+    .transform((v) => (v ? v : null));
+
+const address = z
+  .string()
+  .trim()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x… contract address")
+  .nullish()
+  .or(z.literal(""))
+  .transform((v) => (v ? v : null));
+
+const decimals = z.coerce.number().int().min(0).max(36);
+
+/** Body of `POST /api/orgs/:id/projects` and of the new-project form. */
+export const ProjectCreateRequest = z
+  .object({
+    title: z.string().trim().min(1, "is required").max(200),
+    description: z.string().max(20_000).default(""),
+    repoUrl: optionalText(500),
+    repoType: z.enum(["PUBLIC", "PRIVATE"]).default("PUBLIC"),
+    tokenAddress: address,
+    tokenSymbol: optionalText(20),
+    tokenDecimals: z.union([decimals, z.literal("").transform(() => undefined)]).optional(),
+    fundingMode: z.enum(["ESCROW", "YIELD"]).default("ESCROW"),
+  })
+  .strict()
+  .refine((p) => !p.tokenAddress || p.tokenDecimals !== undefined, {
+    path: ["tokenDecimals"],
+    message: "is required for an ERC-20 token",
+  });
+export type ProjectCreateRequest = z.input<typeof ProjectCreateRequest>;
+
+/** Body of `PATCH /api/projects/:id`; repository, token and funding mode change only while in DRAFT. */
+export const ProjectUpdateRequest = z
+  .object({
+    title: z.string().trim().min(1, "is required").max(200).optional(),
+    description: z.string().max(20_000).optional(),
+    repoUrl: optionalText(500).optional(),
+    repoType: z.enum(["PUBLIC", "PRIVATE"]).optional(),
+    tokenAddress: address.optional(),
+    tokenSymbol: optionalText(20).optional(),
+    tokenDecimals: decimals.optional(),
+    fundingMode: z.enum(["ESCROW", "YIELD"]).optional(),
+  })
+  .strict();
+export type ProjectUpdateRequest = z.input<typeof ProjectUpdateRequest>;

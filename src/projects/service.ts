@@ -1,0 +1,214 @@
+import { and, desc, eq, inArray, or, sql, sum } from "drizzle-orm";
+import type { AppContext, Principal } from "../core/context";
+import type { Db } from "../core/db";
+import { conflict, invalidInput, notFound, zodFieldErrors } from "../core/errors";
+import { subMilestones } from "../milestones/schema";
+import { orgMembers, orgs } from "../orgs/schema";
+import { loadProject, requireInOrg } from "./access";
+import { ProjectCreateRequest, ProjectUpdateRequest } from "./model";
+import { cloneUrlOf, fetchGithubRepo, githubHostsFrom, parseRepoUrl, type RepoRef } from "./repo";
+import { type Project, type ProjectState, projects } from "./schema";
+
+/** What project services need from the application. */
+export type ProjectDeps = Pick<AppContext, "db" | "settings">;
+
+/** A project as the API returns it (spec §4.2.5 names). */
+export function projectJson(p: Project) {
+  return {
+    id: p.id,
+    orgId: p.orgId,
+    title: p.title,
+    description: p.description,
+    repoUrl: p.repoUrl,
+    repoType: p.repoVisibility,
+    repoProvider: p.repoProvider,
+    repoFullName: p.repoFullName,
+    repoProviderId: p.repoProviderId,
+    tokenAddress: p.tokenAddress,
+    tokenSymbol: p.tokenSymbol,
+    tokenDecimals: p.tokenDecimals,
+    fundingMode: p.fundingMode,
+    state: p.state,
+    totalPoints: p.totalPoints,
+    totalTokenAmount: p.totalTokenAmount,
+    structureApprovedAt: p.structureApprovedAt,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
+}
+
+function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: any } }, v: unknown): T {
+  const r = schema.safeParse(v);
+  if (!r.success) throw invalidInput(zodFieldErrors(r.error.issues));
+  return r.data;
+}
+
+/** GitHub API base for a repository host: the configured one for its host, api.github.com for github.com. */
+function githubApiFor(deps: ProjectDeps, host: string): string | null {
+  try {
+    if (new URL(deps.settings.get("github.baseUrl")).host.toLowerCase() === host) return deps.settings.get("github.apiUrl");
+  } catch {
+    // fall through
+  }
+  return host === "github.com" ? "https://api.github.com" : null;
+}
+
+/** Parses a repository URL and, for GitHub, looks up its stable id (best effort: offline installs get null). */
+export async function resolveRepository(deps: ProjectDeps, raw: string) {
+  const ref = parseRepoUrl(raw, githubHostsFrom(deps.settings.get("github.baseUrl")));
+  let providerId: string | null = null;
+  if (ref.provider === "github" && ref.host && ref.fullName) {
+    const api = githubApiFor(deps, ref.host);
+    const found = api ? await fetchGithubRepo(api, { fullName: ref.fullName }) : null;
+    if (found) {
+      providerId = found.id;
+      ref.fullName = found.fullName; // GitHub's canonical spelling
+      ref.url = `https://${ref.host}/${found.fullName}`;
+    }
+  }
+  return { ...ref, providerId };
+}
+
+function repoColumns(r: (RepoRef & { providerId: string | null }) | null) {
+  return {
+    repoUrl: r?.url ?? null,
+    repoProvider: r?.provider ?? null,
+    repoHost: r?.host ?? null,
+    repoFullName: r?.fullName ?? null,
+    repoProviderId: r?.providerId ?? null,
+  };
+}
+
+/** Creates a DRAFT project in an org (owners, maintainers and sponsors of the org). */
+export async function createProject(deps: ProjectDeps, principal: Principal | null, orgId: string, body: unknown) {
+  await requireInOrg(deps.db, principal, orgId, "manage");
+  const input = parse(ProjectCreateRequest, body);
+  const repo = input.repoUrl ? await resolveRepository(deps, input.repoUrl) : null;
+  const [project] = await deps.db
+    .insert(projects)
+    .values({
+      orgId,
+      title: input.title,
+      description: input.description,
+      ...repoColumns(repo),
+      repoVisibility: input.repoType,
+      tokenAddress: input.tokenAddress,
+      tokenSymbol: input.tokenSymbol ?? (input.tokenAddress ? null : "ETH"),
+      tokenDecimals: input.tokenDecimals ?? 18,
+      fundingMode: input.fundingMode,
+      createdById: principal!.userId,
+    })
+    .returning();
+  return project!;
+}
+
+/** One project the caller may see. */
+export const getProject = (db: Db, principal: Principal | null, projectId: string) =>
+  loadProject(db, principal, projectId, "view");
+
+/** Changes a project; repository, token and funding mode only while it is a DRAFT. */
+export async function updateProject(deps: ProjectDeps, principal: Principal | null, projectId: string, body: unknown) {
+  const project = await loadProject(deps.db, principal, projectId, "manage");
+  const input = parse(ProjectUpdateRequest, body);
+  const draftOnly = ["repoUrl", "tokenAddress", "tokenDecimals", "tokenSymbol", "fundingMode"] as const;
+  if (project.state !== "DRAFT" && draftOnly.some((k) => input[k] !== undefined)) {
+    throw conflict("The repository, token and funding mode can only change while the project is a draft.");
+  }
+  const patch: Partial<typeof projects.$inferInsert> = { updatedAt: new Date() };
+  if (input.title !== undefined) patch.title = input.title;
+  if (input.description !== undefined) patch.description = input.description;
+  if (input.repoType !== undefined) patch.repoVisibility = input.repoType;
+  if (input.repoUrl !== undefined) {
+    Object.assign(patch, repoColumns(input.repoUrl ? await resolveRepository(deps, input.repoUrl) : null));
+  }
+  if (input.tokenAddress !== undefined) patch.tokenAddress = input.tokenAddress;
+  if (input.tokenSymbol !== undefined) patch.tokenSymbol = input.tokenSymbol;
+  if (input.tokenDecimals !== undefined) patch.tokenDecimals = input.tokenDecimals;
+  if (input.fundingMode !== undefined) patch.fundingMode = input.fundingMode;
+  const [updated] = await deps.db.update(projects).set(patch).where(eq(projects.id, project.id)).returning();
+  return updated!;
+}
+
+/**
+ * Projects the caller may see, newest first: every public project plus the private ones of their orgs
+ * (admins see all). `orgId` narrows to one org.
+ */
+export async function listProjects(db: Db, principal: Principal | null, opts: { orgId?: string; limit?: number } = {}) {
+  if (!principal) return [];
+  const mine = db.select({ id: orgMembers.orgId }).from(orgMembers).where(eq(orgMembers.userId, principal.userId));
+  const visible = principal.isAdmin ? undefined : or(eq(projects.repoVisibility, "PUBLIC"), inArray(projects.orgId, mine));
+  const rows = await db
+    .select({ project: projects, orgName: orgs.name })
+    .from(projects)
+    .innerJoin(orgs, eq(orgs.id, projects.orgId))
+    .where(and(visible, opts.orgId ? eq(projects.orgId, opts.orgId) : undefined))
+    .orderBy(desc(projects.createdAt))
+    .limit(opts.limit ?? 200);
+  return rows.map((r) => ({ ...r.project, orgName: r.orgName }));
+}
+
+/** Σ points of a project's sub-milestones (the funding quote's input; spec §3.1.5). */
+export async function projectPoints(db: Db, projectId: string): Promise<number> {
+  const [row] = await db
+    .select({ total: sum(subMilestones.points) })
+    .from(subMilestones)
+    .where(eq(subMilestones.projectId, projectId));
+  return Number(row?.total ?? 0);
+}
+
+const TRANSITIONS: Record<ProjectState, ProjectState[]> = {
+  DRAFT: ["ACTIVE"],
+  ACTIVE: ["COMPLETED"],
+  COMPLETED: [],
+};
+
+/**
+ * Moves a project along DRAFT → ACTIVE → COMPLETED (funding activates, the last payout completes). Activation
+ * needs an approved structure. Setting the current state again is a no-op, so callers may retry.
+ */
+export async function setProjectState(db: Db, projectId: string, state: ProjectState): Promise<Project> {
+  return db.transaction(async (tx) => {
+    const [project] = await tx.select().from(projects).where(eq(projects.id, projectId)).for("update");
+    if (!project) throw notFound("Project", "PROJECT_NOT_FOUND");
+    if (project.state === state) return project;
+    if (!TRANSITIONS[project.state].includes(state)) {
+      throw conflict(`A ${project.state} project cannot become ${state}.`, "CONFLICT", { from: project.state, to: state });
+    }
+    if (state === "ACTIVE" && !project.structureApprovedAt) {
+      throw conflict("Approve the milestone structure before the project is funded.");
+    }
+    const [updated] = await tx
+      .update(projects)
+      .set({ state, updatedAt: sql`now()` })
+      .where(eq(projects.id, projectId))
+      .returning();
+    return updated!;
+  });
+}
+
+/**
+ * Where to clone a project's repository now. A GitHub repository known by its id is looked up by id, so a rename
+ * or transfer since creation is followed (and recorded); without network the stored location is used.
+ */
+export async function currentCloneUrl(deps: ProjectDeps, project: Project): Promise<string | null> {
+  if (!project.repoUrl) return null;
+  if (project.repoProvider === "github" && project.repoProviderId && project.repoHost) {
+    const api = githubApiFor(deps, project.repoHost);
+    const found = api ? await fetchGithubRepo(api, { id: project.repoProviderId }) : null;
+    if (found && found.fullName !== project.repoFullName) {
+      const url = `https://${project.repoHost}/${found.fullName}`;
+      await deps.db
+        .update(projects)
+        .set({ repoFullName: found.fullName, repoUrl: url, updatedAt: new Date() })
+        .where(eq(projects.id, project.id));
+      project.repoFullName = found.fullName;
+      project.repoUrl = url;
+    }
+  }
+  return cloneUrlOf({
+    url: project.repoUrl,
+    provider: project.repoProvider ?? "git",
+    host: project.repoHost,
+    fullName: project.repoFullName,
+  });
+}
