@@ -2,8 +2,23 @@ import type { AppContext } from "../core/context";
 
 export type ComponentStatus = { status: "ok" | "degraded" | "down"; detail?: string; [k: string]: unknown };
 
+const cache = new WeakMap<AppContext, { at: number; value: Promise<Health> }>();
+type Health = Awaited<ReturnType<typeof computeHealth>>;
+
+/**
+ * The instance's health, computed at most twice a second: under load every caller shares one round of checks
+ * (the status page and /health stay cheap), yet a failure shows within half a second.
+ */
+export function instanceHealth(ctx: AppContext, maxAgeMs = 500): Promise<Health> {
+  const hit = cache.get(ctx);
+  if (hit && performance.now() - hit.at < maxAgeMs) return hit.value;
+  const value = computeHealth(ctx);
+  cache.set(ctx, { at: performance.now(), value });
+  return value;
+}
+
 /** Runs every cheap health check (database first) with a time limit each. */
-export async function instanceHealth(ctx: AppContext) {
+async function computeHealth(ctx: AppContext) {
   const components: Record<string, ComponentStatus> = {};
   const checks: [string, () => Promise<ComponentStatus>][] = [
     [
