@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import Docker from "dockerode";
 import { bridgeCommand, EGRESS_MOUNT } from "./egress";
 import { imageRef, toolsFromLabels } from "./images";
+import { memoryCgroupOf, watchMemory } from "./memwatch";
 import { OutputCollector } from "./output";
 import {
   DEFAULT_LIMITS,
@@ -71,6 +72,7 @@ export class DockerBackend implements SandboxBackend {
     let container: Docker.Container | undefined;
     let ended: SandboxStatus | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopWatch = () => {};
     const kill = (why: SandboxStatus) => {
       ended ??= why;
       container?.kill({ signal: "SIGKILL" }).catch(() => {});
@@ -129,8 +131,12 @@ export class DockerBackend implements SandboxBackend {
       spec.signal?.addEventListener("abort", onAbort, { once: true });
       await container.start();
       timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
+      const pid = (await container.inspect()).State.Pid;
+      const cgroup = pid ? memoryCgroupOf(pid) : null;
+      if (cgroup) stopWatch = watchMemory(cgroup, limits.memoryMb << 20, () => kill("OOM"));
       const waited = (await container.wait()) as { StatusCode: number };
       clearTimeout(timer);
+      stopWatch();
       // Let the last frames arrive, but never hang on a stream a killed container left open.
       await Promise.race([streamEnded, Bun.sleep(2000)]);
       const state = (await container.inspect()).State;
@@ -164,6 +170,7 @@ export class DockerBackend implements SandboxBackend {
       };
     } finally {
       clearTimeout(timer);
+      stopWatch();
       spec.signal?.removeEventListener("abort", onAbort);
       await container?.remove({ force: true }).catch(() => {});
     }

@@ -2,7 +2,7 @@
 // a unix socket the appliance serves. Behind it an HTTPS (CONNECT) proxy admits only the hosts an admin allows.
 // Inside the sandbox a small bridge listens on 127.0.0.1:3128, forwards to the socket, and runs the command with
 // the usual proxy variables set, so npm, bun, pip, go and cargo all find it.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,12 +50,26 @@ export function egressAllowed(allow: readonly string[], host: string, port: numb
   });
 }
 
+/**
+ * CA bundle the sandbox should trust for egress: DEVSPONSOR_EGRESS_CA_FILE, else the one this process was told
+ * to trust (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE), for networks that inspect TLS. Public certificates only.
+ */
+export function egressCaFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return [env.DEVSPONSOR_EGRESS_CA_FILE, env.NODE_EXTRA_CA_CERTS, env.SSL_CERT_FILE].find((f) => f && existsSync(f));
+}
+
 /** Starts a CONNECT proxy on a fresh unix socket admitting only `allow`. */
-export async function startEgressProxy(allow: readonly string[], parentDir = tmpdir()): Promise<EgressProxy> {
+export async function startEgressProxy(
+  allow: readonly string[],
+  parentDir = tmpdir(),
+  caFile = egressCaFile(),
+): Promise<EgressProxy> {
   mkdirSync(parentDir, { recursive: true });
   const dir = mkdtempSync(join(parentDir, "egress-"));
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, "bridge.mjs"), BRIDGE_SOURCE, { mode: 0o644 });
+  if (caFile) copyFileSync(caFile, join(dir, "ca.pem"));
+  chmodSync(join(dir, "bridge.mjs"), 0o644);
   const socketPath = join(dir, "proxy.sock");
   const events: EgressEvent[] = [];
   const open = new Set<Socket>();
@@ -124,11 +138,12 @@ export async function startEgressProxy(allow: readonly string[], parentDir = tmp
 
 /** Wraps a command so it runs behind the bridge (inside the sandbox). */
 export function bridgeCommand(cmd: string[]): string[] {
-  return ["/usr/local/bin/bun", `${EGRESS_MOUNT}/bridge.mjs`, ...cmd];
+  return ["bun", `${EGRESS_MOUNT}/bridge.mjs`, ...cmd];
 }
 
 // Runs inside the sandbox under bun: loopback listener → unix socket, then the wrapped command.
 const BRIDGE_SOURCE = `import { createServer, connect } from "node:net";
+import { existsSync } from "node:fs";
 import { constants } from "node:os";
 const sock = ${JSON.stringify(`${EGRESS_MOUNT}/proxy.sock`)};
 const server = createServer((c) => {
@@ -141,6 +156,9 @@ await new Promise((r) => server.listen(${BRIDGE_PORT}, "127.0.0.1", r));
 const proxy = "http://127.0.0.1:${BRIDGE_PORT}";
 const env = { ...process.env, HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy,
   npm_config_proxy: proxy, npm_config_https_proxy: proxy, CARGO_HTTP_PROXY: proxy };
+const ca = ${JSON.stringify(`${EGRESS_MOUNT}/ca.pem`)};
+if (existsSync(ca)) Object.assign(env, { NODE_EXTRA_CA_CERTS: ca, SSL_CERT_FILE: ca, PIP_CERT: ca, REQUESTS_CA_BUNDLE: ca,
+  GIT_SSL_CAINFO: ca, CARGO_HTTP_CAINFO: ca, npm_config_cafile: ca });
 const child = Bun.spawn(process.argv.slice(2), { env, stdio: ["inherit", "inherit", "inherit"] });
 const code = await child.exited;
 server.close();
