@@ -1,0 +1,95 @@
+// `devsponsor doctor` as a user runs it, against local servers that speak the real protocols.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const MAIN = join(import.meta.dir, "..", "main.ts");
+
+// Ollama's GET /api/tags, shape as documented in its API reference.
+const ollama = Bun.serve({
+  port: 0,
+  fetch: (req) =>
+    new URL(req.url).pathname === "/api/tags"
+      ? Response.json({
+          models: [
+            {
+              name: "llama3.1:latest",
+              model: "llama3.1:latest",
+              modified_at: "2026-10-01T10:00:00Z",
+              size: 4661224676,
+              digest: "46e0c10c039e019119339687c3c1757cc81b9da49709a3b3924863ba87ca666e",
+              details: { format: "gguf", family: "llama", parameter_size: "8.0B", quantization_level: "Q4_0" },
+            },
+          ],
+        })
+      : new Response("not found", { status: 404 }),
+});
+
+// An SMTP relay's greeting (RFC 5321 §4.2: 220 on connect).
+const smtp: Server = createServer((s) => s.end("220 mail.test ESMTP ready\r\n"));
+await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", r));
+const smtpPort = (smtp.address() as { port: number }).port;
+
+afterAll(() => {
+  ollama.stop(true);
+  smtp.close();
+});
+
+async function doctor(env: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), "ds-doctor-"));
+  const p = Bun.spawn(["bun", MAIN, "doctor", "--json"], {
+    env: { ...process.env, DEVSPONSOR_DATA_DIR: dir, DOCKER_HOST: "unix:///nonexistent.sock", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const out = await new Response(p.stdout).text();
+  const code = await p.exited;
+  return { code, results: JSON.parse(out) as { name: string; status: string; detail: string; fix?: string }[] };
+}
+
+test("doctor reports every dependency; unconfigured optional ones are warnings with a fix", async () => {
+  const { code, results } = await doctor({ DEVSPONSOR_GITHUB_API_URL: "http://127.0.0.1:9" });
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  expect(Object.keys(by).sort()).toEqual(["chain", "database", "docker", "github", "llm", "smtp"]);
+  expect(by.database.status).toBe("ok");
+  expect(by.llm.status).toBe("warn");
+  expect(by.smtp.status).toBe("warn");
+  expect(by.docker.status).toBe("warn");
+  expect(by.docker.fix).toContain("docker");
+  expect(code).toBe(0);
+}, 60_000);
+
+test("doctor checks the configured model server and SMTP relay over their real protocols", async () => {
+  const { code, results } = await doctor({
+    DEVSPONSOR_AI_PROVIDER: "ollama",
+    DEVSPONSOR_AI_BASE_URL: `http://127.0.0.1:${ollama.port}`,
+    DEVSPONSOR_AI_CHAT_MODEL: "llama3.1",
+    DEVSPONSOR_SMTP_HOST: "127.0.0.1",
+    DEVSPONSOR_SMTP_PORT: String(smtpPort),
+    DEVSPONSOR_GITHUB_API_URL: "http://127.0.0.1:9",
+  });
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  expect(by.llm.status).toBe("ok");
+  expect(by.smtp.status).toBe("ok");
+  expect(by.smtp.detail).toContain("220");
+  expect(code).toBe(0);
+}, 60_000);
+
+test("a missing model or an unreachable RPC is a failure with a fix, and the exit code says so", async () => {
+  const { code, results } = await doctor({
+    DEVSPONSOR_AI_PROVIDER: "ollama",
+    DEVSPONSOR_AI_BASE_URL: `http://127.0.0.1:${ollama.port}`,
+    DEVSPONSOR_AI_CHAT_MODEL: "qwen-not-pulled",
+    DEVSPONSOR_CHAIN_MODE: "rpc",
+    DEVSPONSOR_CHAIN_RPC_URL: "http://127.0.0.1:9",
+    DEVSPONSOR_GITHUB_API_URL: "http://127.0.0.1:9",
+  });
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  expect(by.llm.status).toBe("fail");
+  expect(by.llm.fix).toContain("qwen-not-pulled");
+  expect(by.chain.status).toBe("fail");
+  expect(by.chain.fix).toBeDefined();
+  expect(code).toBe(1);
+}, 60_000);
