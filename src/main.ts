@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
     help: "restore FILE [--force]               restore an archive into the data dir",
     run: async () => (await import("./backup/cli")).restoreCommand,
   },
+  harness: {
+    help: "harness run --repo URL|PATH --ref SHA [--json]   run a repository's checks in a sandbox",
+    run: async () => (await import("./harness/cli")).harnessCommand,
+  },
   version: { help: "version                              print the version", run: async () => version },
 };
 

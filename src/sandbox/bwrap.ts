@@ -125,7 +125,14 @@ export class BwrapBackend implements SandboxBackend {
         : args;
       // The first process joins the cgroups before anything else starts, so every descendant is inside them.
       const cmd = cgroup
-        ? ["/bin/sh", "-c", 'for d in $(echo "$1" | tr : " "); do echo $$ > "$d/cgroup.procs" || exit 125; done; shift; exec "$@"', "sh", cgroup.dirs.join(":"), ...dropped]
+        ? [
+            "/bin/sh",
+            "-c",
+            'for d in $(echo "$1" | tr : " "); do echo $$ > "$d/cgroup.procs" || exit 125; done; shift; exec "$@"',
+            "sh",
+            cgroup.dirs.join(":"),
+            ...dropped,
+          ]
         : dropped;
       if (spec.signal?.aborted) throw new Error("cancelled");
       spec.signal?.addEventListener("abort", onAbort, { once: true });
@@ -149,7 +156,8 @@ export class BwrapBackend implements SandboxBackend {
       let status: SandboxStatus;
       if (ended) status = ended;
       else if (oom) status = "OOM";
-      else if (exitCode === 125 && cgroup && out.text("stderr").includes("cgroup.procs")) throw new Error("unable to enter the cgroup");
+      else if (exitCode === 125 && cgroup && out.text("stderr").includes("cgroup.procs"))
+        throw new Error("unable to enter the cgroup");
       else status = exitCode === 0 ? "OK" : "FAILED";
       return {
         status,
@@ -241,7 +249,8 @@ function createCgroup(version: "v1" | "v2" | null, limits: Limits): Cgroup | nul
     const cpu = `/sys/fs/cgroup/cpu/${name}`;
     for (const d of [mem, pids, cpu]) mkdirSync(d, { recursive: true });
     writeFileSync(join(mem, "memory.limit_in_bytes"), bytes);
-    if (existsSync(join(mem, "memory.memsw.limit_in_bytes"))) writeFileSync(join(mem, "memory.memsw.limit_in_bytes"), bytes);
+    if (existsSync(join(mem, "memory.memsw.limit_in_bytes")))
+      writeFileSync(join(mem, "memory.memsw.limit_in_bytes"), bytes);
     writeFileSync(join(pids, "pids.max"), String(limits.pids));
     writeFileSync(join(cpu, "cpu.cfs_period_us"), String(period));
     writeFileSync(join(cpu, "cpu.cfs_quota_us"), quota);

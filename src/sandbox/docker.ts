@@ -55,6 +55,28 @@ export class DockerBackend implements SandboxBackend {
     }
   }
 
+  /**
+   * Removes sandbox containers that stopped long ago: left behind when the appliance died mid-run. Recent ones
+   * may still be read by a run, so only those created before `olderThanMs` go.
+   */
+  async sweep(olderThanMs = 60 * 60_000): Promise<number> {
+    const stale = await this.docker.listContainers({
+      all: true,
+      filters: { label: ["org.devsponsor.sandbox=1"], status: ["exited", "dead", "created"] },
+    });
+    const cutoff = (Date.now() - olderThanMs) / 1000;
+    const old = stale.filter((c) => c.Created < cutoff);
+    await Promise.all(
+      old.map((c) =>
+        this.docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
+    return old.length;
+  }
+
   async image(role: ImageRole): Promise<ImageInfo> {
     const ref = imageRef(role);
     const info = await this.docker.getImage(ref).inspect();

@@ -87,9 +87,13 @@ export async function startEgressProxy(
         return;
       }
       client.off("data", onData);
-      const m = /^CONNECT ([^\s:]+|\[[^\]]+\]):(\d+) HTTP\/1\.[01]\r\n/i.exec(head.subarray(0, end + 2).toString("latin1"));
+      const requestLine = head.subarray(0, head.indexOf("\r\n") + 2).toString("latin1");
+      const m = /^CONNECT ([^\s:]+|\[[^\]]+\]):(\d+) HTTP\/1\.[01]\r\n/i.exec(requestLine);
       if (!m) {
-        client.end("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+        // Plain HTTP is never forwarded (registries are HTTPS); the attempt is recorded.
+        const plain = /^[A-Z]+ http:\/\/([^/:\s]+)(?::(\d+))?/i.exec(requestLine);
+        if (plain) events.push({ host: plain[1]!, port: Number(plain[2] ?? 80), allowed: false });
+        client.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
         return;
       }
       const host = m[1]!;

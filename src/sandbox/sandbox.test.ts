@@ -1,6 +1,6 @@
 // The same suite against each backend: Docker (the engine is started and the images built if needed) and
 // bubblewrap. Every limit and isolation rule is checked with a real command that tries to break it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,8 @@ async function workDir(backend: SandboxBackend): Promise<string> {
   return dir;
 }
 
+// Real containers: some cases take a few seconds (npm, fork bombs, memory limits).
+setDefaultTimeout(60_000);
 beforeAll(() => ensureSandboxImages(), 600_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -58,7 +60,11 @@ describe.each(backends)("%s backend", (_name, make) => {
   test("only /work and /tmp are writable; the work dir is shared with the host", async () => {
     const dir = await workDir(backend);
     const r = await backend.run({
-      cmd: ["sh", "-c", "echo hi > /work/out && echo t > /tmp/t && for p in /usr/x /etc/x /x /home/x /var/x; do touch $p 2>/dev/null && echo WROTE $p; done; true"],
+      cmd: [
+        "sh",
+        "-c",
+        "echo hi > /work/out && echo t > /tmp/t && for p in /usr/x /etc/x /x /home/x /var/x; do touch $p 2>/dev/null && echo WROTE $p; done; true",
+      ],
       workDir: dir,
     });
     expect(r.status).toBe("OK");
@@ -109,7 +115,9 @@ describe.each(backends)("%s backend", (_name, make) => {
   });
 
   test("a fork bomb is contained and the next run works", async () => {
-    const r = await run("bomb() { bomb | bomb & }; bomb; sleep 3; echo done", { limits: { pids: 64, timeoutMs: 10_000 } });
+    const r = await run("bomb() { bomb | bomb & }; bomb; sleep 3; echo done", {
+      limits: { pids: 64, timeoutMs: 10_000 },
+    });
     expect(["OK", "FAILED", "TIMEOUT"]).toContain(r.status);
     const after = await run("echo alive");
     expect(after.stdout).toBe("alive\n");

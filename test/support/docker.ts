@@ -8,7 +8,11 @@ let images: Promise<void> | undefined;
 
 async function script(name: string, args: string[] = []): Promise<void> {
   const proc = Bun.spawn([join(ROOT, "scripts", name), ...args], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   if (code !== 0) throw new Error(`scripts/${name} failed (${code}):\n${out}${err}`);
 }
 

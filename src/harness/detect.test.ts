@@ -1,0 +1,96 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { AppError } from "../core/errors";
+import { detectPlan } from "./detect";
+
+function dir(files: Record<string, string>): string {
+  const d = mkdtempSync(join(process.env.DEVSPONSOR_TEST_TMP ?? tmpdir(), "detect-"));
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(d, name)), { recursive: true });
+    writeFileSync(join(d, name), content);
+  }
+  return d;
+}
+
+const pkg = (extra: object = {}) => JSON.stringify({ name: "x", ...extra });
+
+describe("detectPlan", () => {
+  const cases: [
+    string,
+    Record<string, string>,
+    { ecosystem: string; install: string | null; test: string; results: string },
+  ][] = [
+    [
+      "bun with a lockfile",
+      { "package.json": pkg(), "bun.lock": "{}" },
+      {
+        ecosystem: "bun",
+        install: "bun install --frozen-lockfile",
+        test: "bun test --reporter=junit",
+        results: "junit",
+      },
+    ],
+    [
+      "bun test files, no dependencies",
+      { "package.json": pkg(), "src/a.test.ts": "" },
+      { ecosystem: "bun", install: null, test: "bun test", results: "junit" },
+    ],
+    [
+      "npm with package-lock",
+      { "package.json": pkg({ scripts: { test: "node --test" } }), "package-lock.json": "{}" },
+      { ecosystem: "npm", install: "npm ci", test: "npm test", results: "auto" },
+    ],
+    [
+      "pytest with requirements",
+      { "requirements.txt": "pytest\n", "tests/test_a.py": "" },
+      { ecosystem: "python", install: "python3 -m venv", test: ".venv/bin/python -m pytest", results: "junit" },
+    ],
+    [
+      "pytest without dependencies",
+      { "test_a.py": "" },
+      { ecosystem: "python", install: null, test: "python3 -m pytest", results: "junit" },
+    ],
+    [
+      "go modules",
+      { "go.mod": "module x\n", "go.sum": "" },
+      { ecosystem: "go", install: "go mod download", test: "go test -json ./...", results: "go-json" },
+    ],
+    [
+      "cargo",
+      { "Cargo.toml": "[package]\n", "Cargo.lock": "" },
+      { ecosystem: "cargo", install: "cargo fetch --locked", test: "cargo test --locked --offline", results: "cargo" },
+    ],
+  ];
+  for (const [name, files, want] of cases) {
+    test(name, () => {
+      const plan = detectPlan(dir(files));
+      expect(plan.ecosystem).toBe(want.ecosystem as typeof plan.ecosystem);
+      if (want.install === null) expect(plan.install).toBeNull();
+      else expect(plan.install?.run.startsWith(want.install)).toBe(true);
+      expect(plan.steps[0]!.run.startsWith(want.test)).toBe(true);
+      expect(plan.steps[0]!.results).toBe(want.results as never);
+    });
+  }
+
+  test("dependencies without a lockfile are refused", () => {
+    expect(() => detectPlan(dir({ "package.json": pkg({ dependencies: { a: "1" } }), "a.test.ts": "" }))).toThrow(
+      AppError,
+    );
+  });
+
+  test("configured commands win, and a repo with nothing to run needs one", () => {
+    expect(() => detectPlan(dir({ "README.md": "" }))).toThrow("No test command");
+    const plan = detectPlan(dir({ "README.md": "" }), {
+      testCommand: "make check",
+      steps: [{ name: "lint", kind: "lint", run: "make lint", results: "exit" }],
+    });
+    expect(plan.ecosystem).toBe("custom");
+    expect(plan.steps.map((s) => s.run)).toEqual(["make check", "make lint"]);
+    const withInstall = detectPlan(dir({ "package.json": pkg(), "bun.lock": "{}" }), {
+      installCommand: "bun install --production",
+    });
+    expect(withInstall.install).toEqual({ run: "bun install --production", inputs: ["package.json", "bun.lock"] });
+  });
+});

@@ -1,0 +1,185 @@
+// What to run for a repository: how to install its dependencies from its lockfile, and how to run its tests
+// so that they report each test (bun, npm/node, pytest, go test, cargo test). A project can configure its own
+// commands instead; configured commands come from the project's settings, never from the repository under test.
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { AppError } from "../core/errors";
+import type { Limits } from "../sandbox/types";
+import type { ResultFormat } from "./results";
+
+/** What a verification step checks; every kind gates payment the same way. */
+export type StepKind = "test" | "lint" | "analysis" | "acceptance";
+
+/** How a step's results are read: a report format, "auto" (TAP on stdout or JUnit files), or the exit code only. */
+export type ResultSource = ResultFormat | "auto" | "exit";
+
+/** One verification step, run with `sh -c` in the checkout, without network. */
+export interface StepConfig {
+  /** Stable name, part of every test id of the step. */
+  name: string;
+  kind: StepKind;
+  run: string;
+  results: ResultSource;
+  /** For junit: the report file, relative to the step's results dir (/work/out/<name>). */
+  resultFile?: string;
+  limits?: Partial<Limits>;
+}
+
+/** The dependency install: a command and the files whose content keys the dependency cache. */
+export interface InstallPlan {
+  run: string;
+  inputs: string[];
+}
+
+/** Everything the harness runs for one repository. */
+export interface Plan {
+  ecosystem: "bun" | "npm" | "python" | "go" | "cargo" | "custom" | "none";
+  install: InstallPlan | null;
+  steps: StepConfig[];
+}
+
+/** Overrides a project may configure. */
+export interface PlanOverrides {
+  testCommand?: string;
+  installCommand?: string;
+  /** Extra checks (lint, static analysis, acceptance) after the tests. */
+  steps?: StepConfig[];
+}
+
+/** Where a step writes reports inside the sandbox. */
+export const resultsDir = (step: string) => `/work/out/${step}`;
+
+const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$|_test\.[cm]?[jt]sx?$/;
+
+function listFiles(dir: string, depth = 3): string[] {
+  if (depth < 0) return [];
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    if (e.name === "node_modules" || e.name.startsWith(".")) return [];
+    if (e.isDirectory()) return listFiles(join(dir, e.name), depth - 1).map((f) => `${e.name}/${f}`);
+    return e.isFile() ? [e.name] : [];
+  });
+}
+
+function readJson(path: string): Record<string, any> | null {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+/** Reads the checkout and decides the install command and the test step. */
+export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
+  const has = (f: string) => existsSync(join(src, f));
+  const pkg = has("package.json") ? readJson(join(src, "package.json")) : null;
+  let ecosystem: Plan["ecosystem"] = "none";
+  let install: InstallPlan | null = null;
+  let test: StepConfig | null = null;
+  const junit = (run: string): StepConfig => ({
+    name: "test",
+    kind: "test",
+    run,
+    results: "junit",
+    resultFile: "junit.xml",
+  });
+
+  const bunTests =
+    pkg && !pkg.scripts?.test && !has("package-lock.json") && listFiles(src).some((f) => TEST_FILE.test(f));
+  if (has("bun.lock") || has("bun.lockb") || bunTests) {
+    ecosystem = "bun";
+    const lock = has("bun.lock") ? "bun.lock" : has("bun.lockb") ? "bun.lockb" : null;
+    if (lock) install = { run: "bun install --frozen-lockfile", inputs: ["package.json", lock] };
+    else requireNoDependencies(pkg);
+    test = junit(`bun test --reporter=junit --reporter-outfile=${resultsDir("test")}/junit.xml`);
+  } else if (pkg) {
+    ecosystem = "npm";
+    const lock = ["package-lock.json", "npm-shrinkwrap.json"].find(has);
+    if (lock) install = { run: "npm ci --no-audit --no-fund", inputs: ["package.json", lock] };
+    else if (has("yarn.lock") || has("pnpm-lock.yaml")) {
+      if (!overrides.installCommand)
+        throw unsupported("yarn.lock and pnpm-lock.yaml need a configured install command");
+    } else requireNoDependencies(pkg);
+    if (pkg.scripts?.test) test = { name: "test", kind: "test", run: "npm test", results: "auto" };
+  } else if (has("go.mod")) {
+    ecosystem = "go";
+    if (has("go.sum")) install = { run: "go mod download", inputs: ["go.mod", "go.sum"] };
+    test = { name: "test", kind: "test", run: "go test -json ./...", results: "go-json" };
+  } else if (has("Cargo.toml")) {
+    ecosystem = "cargo";
+    if (has("Cargo.lock")) install = { run: "cargo fetch --locked", inputs: ["Cargo.toml", "Cargo.lock"] };
+    test = { name: "test", kind: "test", run: "cargo test --locked --offline --no-fail-fast 2>&1", results: "cargo" };
+  } else if (
+    ["pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "requirements.txt", "tox.ini"].some(has) ||
+    listFiles(src).some((f) => /(^|\/)test_[^/]*\.py$|_test\.py$/.test(f))
+  ) {
+    ecosystem = "python";
+    const reqs = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
+    if (reqs.length) {
+      install = {
+        run: `python3 -m venv --system-site-packages .venv && .venv/bin/pip install --no-input --disable-pip-version-check ${reqs.map((r) => `-r ${r}`).join(" ")}`,
+        inputs: reqs,
+      };
+    }
+    const py = reqs.length ? ".venv/bin/python" : "python3";
+    test = junit(`${py} -m pytest -p no:cacheprovider --junitxml=${resultsDir("test")}/junit.xml`);
+  }
+
+  if (overrides.installCommand) {
+    install = { run: overrides.installCommand, inputs: install?.inputs ?? lockfilesIn(src) };
+  }
+  if (overrides.testCommand) {
+    test = { name: "test", kind: "test", run: overrides.testCommand, results: "auto" };
+    if (ecosystem === "none") ecosystem = "custom";
+  }
+  const steps = [...(test ? [test] : []), ...(overrides.steps ?? [])];
+  if (steps.length === 0) {
+    throw new AppError("NO_TEST_COMMAND", "No test command was detected; configure one for the project.", 422);
+  }
+  return { ecosystem, install, steps };
+}
+
+/** Every lockfile or manifest in the checkout's top directory (keys the cache of a configured install). */
+export function lockfilesIn(src: string): string[] {
+  const known = [
+    "package.json",
+    "bun.lock",
+    "bun.lockb",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-test.txt",
+    "pyproject.toml",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "go.mod",
+    "go.sum",
+    "Cargo.toml",
+    "Cargo.lock",
+  ];
+  return known.filter((f) => existsSync(join(src, f)));
+}
+
+function requireNoDependencies(pkg: Record<string, any> | null) {
+  const deps = { ...pkg?.dependencies, ...pkg?.devDependencies, ...pkg?.optionalDependencies };
+  if (Object.keys(deps).length > 0) {
+    throw new AppError(
+      "LOCKFILE_MISSING",
+      "The repository has dependencies but no lockfile; installs must be reproducible.",
+      422,
+    );
+  }
+}
+
+function unsupported(message: string) {
+  return new AppError("UNSUPPORTED_PROJECT", message, 422);
+}

@@ -1,0 +1,227 @@
+// Fetching the repository under test, on the host (never in the sandbox, so tokens stay out of it): a bare
+// mirror per repository URL is kept in the cache and updated, then the exact commit is checked out into the run's
+// work dir as a one-commit repository that holds no URL and no credentials.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { AppError } from "../core/errors";
+
+/** Who made a commit and when (unix seconds). */
+export interface Signature {
+  name: string;
+  email: string;
+  time: number;
+}
+
+/** The commit a run verifies. */
+export interface CommitInfo {
+  commit: string;
+  /** Git tree hash of the checked-out files. */
+  tree: string;
+  parents: string[];
+  author: Signature;
+  committer: Signature;
+  subject: string;
+}
+
+/** Options of fetchRepo. */
+export interface FetchOptions {
+  /** Any git URL, or a local path. */
+  repo: string;
+  /** A commit SHA (full or abbreviated), a branch or a tag. */
+  ref: string;
+  /** Directory to check out into (created). */
+  dest: string;
+  /** Where the mirrors are kept. */
+  cacheDir: string;
+  /** A token for HTTPS remotes (GitHub installation or user token). Sent as a header, never stored. */
+  token?: string;
+  onLog?: (line: string) => void;
+}
+
+/** A git failure the caller can show: bad URL, unknown ref, unreachable remote. */
+export class FetchError extends AppError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REPO_FETCH_FAILED", message, 422, details);
+    this.name = "FetchError";
+  }
+}
+
+const SHA_RE = /^[0-9a-f]{7,64}$/i;
+const FULL_SHA_RE = /^([0-9a-f]{40}|[0-9a-f]{64})$/i;
+
+/** The URL without credentials, as recorded in the digest; local paths are made absolute. */
+export function publicRepoUrl(repo: string): string {
+  if (isLocalPath(repo)) return resolve(repo.replace(/^file:\/\//, ""));
+  try {
+    const u = new URL(repo);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    // scp-like git@host:path has no password to hide
+    return repo;
+  }
+}
+
+function isLocalPath(repo: string): boolean {
+  return (
+    repo.startsWith("/") ||
+    repo.startsWith(".") ||
+    repo.startsWith("file://") ||
+    (!repo.includes(":") && existsSync(repo))
+  );
+}
+
+interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// Git on the host must not read the host user's config (credential helpers, url rewrites, hooks paths).
+const GIT_ENV: Record<string, string> = {
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: "/nonexistent",
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+  GIT_TERMINAL_PROMPT: "0",
+  GIT_ASKPASS: "/bin/false",
+  SSH_ASKPASS: "/bin/false",
+  GIT_SSH_COMMAND: "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+  LANG: "C.UTF-8",
+  TZ: "UTC",
+};
+
+async function git(args: string[], opts: { cwd?: string; token?: string } = {}): Promise<GitResult> {
+  const env: Record<string, string> = { ...GIT_ENV };
+  if (process.env.SSL_CERT_FILE) env.SSL_CERT_FILE = process.env.SSL_CERT_FILE;
+  if (process.env.GIT_SSL_CAINFO) env.GIT_SSL_CAINFO = process.env.GIT_SSL_CAINFO;
+  if (process.env.SSH_AUTH_SOCK) env.SSH_AUTH_SOCK = process.env.SSH_AUTH_SOCK;
+  if (opts.token) {
+    // Passed through the environment, not argv, so it never shows in a process list.
+    const basic = Buffer.from(`x-access-token:${opts.token}`).toString("base64");
+    Object.assign(env, {
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "http.extraHeader",
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    });
+  }
+  const proc = Bun.spawn(["git", ...args], { cwd: opts.cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+async function gitOk(args: string[], opts: { cwd?: string; token?: string } = {}): Promise<string> {
+  const r = await git(args, opts);
+  if (r.code !== 0)
+    throw new FetchError(`git ${args[0]} failed: ${scrub(r.stderr.trim() || r.stdout.trim(), opts.token)}`);
+  return r.stdout;
+}
+
+function scrub(text: string, token?: string): string {
+  const out = text.replace(/(https?:\/\/)[^/@\s]+@/g, "$1");
+  return token ? out.split(token).join("[redacted]") : out;
+}
+
+/** Fetches `ref` of `repo` into the mirror cache and checks the commit out at `dest`. */
+export async function fetchRepo(opts: FetchOptions): Promise<CommitInfo> {
+  const url = isLocalPath(opts.repo) ? resolve(opts.repo.replace(/^file:\/\//, "")) : opts.repo;
+  if (!isLocalPath(opts.repo) && !/^(https?|ssh|git):\/\/|^[\w.-]+@[\w.-]+:/.test(opts.repo)) {
+    throw new FetchError("The repository must be a git URL or a local path.", { repo: publicRepoUrl(opts.repo) });
+  }
+  if (isLocalPath(opts.repo) && !existsSync(url))
+    throw new FetchError("The repository path does not exist.", { repo: url });
+  if (!opts.ref || opts.ref.startsWith("-") || /\s|\.\.|[~^:?*[\\]/.test(opts.ref)) {
+    throw new FetchError("The ref must be a commit SHA, a branch or a tag.", { ref: opts.ref });
+  }
+  const log = opts.onLog ?? (() => {});
+  const mirror = join(
+    opts.cacheDir,
+    "repos",
+    `${createHash("sha256").update(publicRepoUrl(url)).digest("hex").slice(0, 24)}.git`,
+  );
+  if (!existsSync(join(mirror, "HEAD"))) {
+    mkdirSync(mirror, { recursive: true });
+    await gitOk(["init", "-q", "--bare", mirror]);
+  }
+  const auth = { cwd: mirror, token: opts.token };
+
+  let commit: string | undefined;
+  const have = async (rev: string) => {
+    const r = await git(["rev-parse", "-q", "--verify", `${rev}^{commit}`], { cwd: mirror });
+    return r.code === 0 ? r.stdout.trim() : undefined;
+  };
+  if (FULL_SHA_RE.test(opts.ref)) {
+    commit = await have(opts.ref);
+    if (!commit) {
+      log(`fetching ${opts.ref.slice(0, 12)} from ${publicRepoUrl(url)}`);
+      // Servers that refuse to serve an arbitrary SHA get a full fetch below.
+      if ((await git(["fetch", "-q", "--no-tags", url, opts.ref], auth)).code === 0) commit = await have(opts.ref);
+    }
+  } else {
+    log(`fetching ${opts.ref} from ${publicRepoUrl(url)}`);
+    const r = await git(
+      ["fetch", "-q", "--no-tags", url, `+${opts.ref}:refs/fetched/${opts.ref.replace(/^refs\//, "")}`],
+      auth,
+    );
+    if (r.code === 0) commit = await have(`refs/fetched/${opts.ref.replace(/^refs\//, "")}`);
+    else if (!SHA_RE.test(opts.ref)) {
+      // a tag is not under refs/heads; try it explicitly
+      const t = await git(
+        ["fetch", "-q", "--no-tags", url, `+refs/tags/${opts.ref}:refs/fetched/tags/${opts.ref}`],
+        auth,
+      );
+      if (t.code === 0) commit = await have(`refs/fetched/tags/${opts.ref}`);
+      else throw new FetchError(`Unable to fetch ${opts.ref}: ${scrub(r.stderr.trim(), opts.token)}`);
+    }
+  }
+  if (!commit && SHA_RE.test(opts.ref)) {
+    log("fetching all branches and tags");
+    await gitOk(
+      ["fetch", "-q", "--no-tags", url, "+refs/heads/*:refs/fetched/*", "+refs/tags/*:refs/fetched/tags/*"],
+      auth,
+    );
+    commit = await have(opts.ref);
+  }
+  if (!commit) throw new FetchError(`Commit ${opts.ref} was not found in the repository.`, { ref: opts.ref });
+
+  mkdirSync(opts.dest, { recursive: true });
+  await gitOk(["init", "-q", opts.dest]);
+  await gitOk(["fetch", "-q", "--no-tags", "--depth=1", mirror, commit], { cwd: opts.dest });
+  // No smudge filters, no hooks, no fsmonitor: only what is in the tree.
+  await gitOk(
+    ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit],
+    { cwd: opts.dest },
+  );
+  await git(["update-ref", "-d", "FETCH_HEAD"], { cwd: opts.dest });
+
+  const fmt = ["%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%s"].join("%x00");
+  const meta = (await gitOk(["show", "-s", `--format=${fmt}`, commit], { cwd: mirror })).replace(/\n$/, "").split("\0");
+  const [hash, tree, parents, an, ae, at, cn, ce, ct, subject] = meta as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const checkedOutTree = (await gitOk(["rev-parse", "HEAD^{tree}"], { cwd: opts.dest })).trim();
+  if (checkedOutTree !== tree) throw new FetchError("The checkout does not match the commit's tree.");
+  return {
+    commit: hash,
+    tree,
+    parents: parents ? parents.split(" ") : [],
+    author: { name: an, email: ae, time: Number(at) },
+    committer: { name: cn, email: ce, time: Number(ct) },
+    subject,
+  };
+}

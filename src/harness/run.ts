@@ -1,0 +1,403 @@
+// A harness run: fetch the repository at one commit, install its dependencies (network only to the allowed
+// registries, or none at all when the dependency cache has the lockfile), run the verification steps without
+// network in a fixed environment, parse every test's outcome and build the digest the harness key signs.
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  appendFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { Hex } from "viem";
+import { AppError } from "../core/errors";
+import { DEFAULT_EGRESS_ALLOW, startEgressProxy, type EgressProxy } from "../sandbox/egress";
+import { sandboxDir } from "../sandbox/images";
+import { type BackendChoice, openSandbox } from "../sandbox/index";
+import type { ImageInfo, Limits, RunResult, SandboxBackend } from "../sandbox/types";
+import { lockfileHash, restoreDeps, saveDeps } from "./cache";
+import { detectPlan, type Plan, type PlanOverrides, resultsDir, type StepConfig } from "./detect";
+import {
+  buildDigest,
+  type DigestStep,
+  type HarnessDigest,
+  type Leaf,
+  reportHash,
+  uniqueIds,
+  type Verdict,
+} from "./digest";
+import { fetchRepo, publicRepoUrl } from "./repo";
+import { ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
+
+/** Options of one harness run. */
+export interface HarnessRunOptions extends PlanOverrides {
+  repo: string;
+  ref: string;
+  /** Token for private HTTPS remotes; used by git on the host only. */
+  token?: string;
+  /** Names the dependency cache (a project id); defaults to the repository URL. */
+  project?: string;
+  /** 2 runs the steps twice: tests whose outcome changes are reported as flaky and the run is not paid. */
+  repeat?: 1 | 2;
+  /** Hosts the install may reach (through the appliance's proxy); [] installs offline. */
+  egressAllow?: string[];
+  backend?: BackendChoice | SandboxBackend;
+  /** Limits of each verification step (and of the install, with a longer default time). */
+  limits?: Partial<Limits>;
+  /** Holds runs/ and cache/ (default: DEVSPONSOR_HARNESS_DIR, else the sandbox dir). */
+  baseDir?: string;
+  keepWorkDir?: boolean;
+  onLog?: (line: string) => void;
+  onProgress?: (pct: number, message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** A step as it ran: the digest's fields plus what varies between runs (time, output). */
+export interface StepRun extends DigestStep {
+  durationMs: number;
+  tests: ParsedTest[];
+  message?: string;
+}
+
+/** Everything a run produced. */
+export interface HarnessRunResult {
+  id: string;
+  digest: HarnessDigest;
+  /** keccak256 of the canonical digest: the attestation's `digest`. */
+  reportHash: Hex;
+  result: Verdict;
+  install: { command: string; status: RunResult["status"] | "CACHED"; durationMs: number } | null;
+  cache: "hit" | "miss" | "none";
+  steps: StepRun[];
+  image: ImageInfo;
+  /** Egress attempts during the install (allowed or refused). */
+  egress: { host: string; port: number; allowed: boolean }[];
+  runDir: string;
+  logFile: string;
+  durationMs: number;
+}
+
+/** Environment every step sees: fixed time zone, locale, timestamps, home in the work dir, no network tools. */
+export function stepEnv(sourceDateEpoch: number, offline: boolean): Record<string, string> {
+  const env: Record<string, string> = {
+    HOME: "/work/home",
+    TZ: "UTC",
+    LANG: "C.UTF-8",
+    LC_ALL: "C.UTF-8",
+    SOURCE_DATE_EPOCH: String(sourceDateEpoch),
+    CI: "true",
+    NO_COLOR: "1",
+    FORCE_COLOR: "0",
+    TMPDIR: "/tmp",
+    PYTHONHASHSEED: "0",
+    PYTHONDONTWRITEBYTECODE: "1",
+    PIP_NO_CACHE_DIR: "1",
+    GOFLAGS: "-mod=readonly",
+    GOTOOLCHAIN: "local",
+    GOCACHE: "/work/home/.cache/go-build",
+    GOMODCACHE: "/work/home/go/pkg/mod",
+    CARGO_HOME: "/work/home/.cargo",
+    npm_config_cache: "/work/home/.npm",
+    npm_config_update_notifier: "false",
+    npm_config_fund: "false",
+    npm_config_audit: "false",
+    BUN_INSTALL_CACHE_DIR: "/work/home/.bun/install/cache",
+  };
+  if (offline)
+    Object.assign(env, { GOPROXY: "off", CARGO_NET_OFFLINE: "true", npm_config_offline: "true", PIP_NO_INDEX: "1" });
+  return env;
+}
+
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+
+/** Runs the harness once. Throws AppError for problems outside the repository's code (fetch, sandbox, config). */
+export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunResult> {
+  const started = performance.now();
+  const base = opts.baseDir ?? (process.env.DEVSPONSOR_HARNESS_DIR || sandboxDir());
+  const cacheDir = join(base, "cache");
+  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(base, "runs"), { recursive: true });
+  chmodSync(join(base, "runs"), 0o711);
+  const runDir = mkdtempSync(join(base, "runs", `${new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)}-`));
+  // The sandbox user (another uid under bubblewrap) must reach work/, nothing else here.
+  chmodSync(runDir, 0o711);
+  const id = runDir.slice(runDir.lastIndexOf("/") + 1);
+  const work = join(runDir, "work");
+  const src = join(work, "src");
+  const logFile = join(runDir, "run.log");
+  const log = (line: string) => {
+    const stamped = `[${((performance.now() - started) / 1000).toFixed(2)}s] ${line}`;
+    appendFileSync(logFile, `${stamped}\n`);
+    opts.onLog?.(stamped);
+  };
+  const progress = (pct: number, msg: string) => {
+    log(msg);
+    opts.onProgress?.(Math.round(pct), msg);
+  };
+  const cancelled = () => {
+    if (opts.signal?.aborted) throw new AppError("CANCELLED", "The run was cancelled.", 409);
+  };
+
+  let proxy: EgressProxy | undefined;
+  try {
+    progress(0, `fetching ${publicRepoUrl(opts.repo)} at ${opts.ref}`);
+    const commit = await fetchRepo({
+      repo: opts.repo,
+      ref: opts.ref,
+      dest: src,
+      cacheDir,
+      token: opts.token,
+      onLog: log,
+    });
+    log(`commit ${commit.commit} tree ${commit.tree}`);
+    cancelled();
+
+    const plan: Plan = detectPlan(src, opts);
+    const backend =
+      typeof opts.backend === "object"
+        ? opts.backend
+        : await openSandbox(opts.backend ?? "auto").catch((err) => {
+            throw new AppError("SANDBOX_UNAVAILABLE", (err as Error).message, 503);
+          });
+    const image = await backend.image("harness").catch((err) => {
+      throw new AppError(
+        "SANDBOX_UNAVAILABLE",
+        `sandbox image missing (scripts/build-sandbox-images): ${(err as Error).message}`,
+        503,
+      );
+    });
+    log(`sandbox ${backend.kind}, image ${image.digest}; ${plan.ecosystem} project, ${plan.steps.length} step(s)`);
+    for (const dir of ["home", "out"]) mkdirSync(join(work, dir), { recursive: true });
+    for (const step of plan.steps) mkdirSync(join(work, "out", step.name), { recursive: true });
+    const env = (offline: boolean) => stepEnv(commit.committer.time, offline);
+    const onOutput = (_s: "stdout" | "stderr", text: string) => {
+      for (const line of text.split("\n")) if (line) opts.onLog?.(line);
+      appendFileSync(logFile, text);
+    };
+
+    // 1. Dependencies.
+    let install: HarnessRunResult["install"] = null;
+    let cache: HarnessRunResult["cache"] = "none";
+    let lockHash: string | null = null;
+    let installFailed: StepRun | null = null;
+    if (plan.install) {
+      lockHash = lockfileHash(src, plan.install.inputs, plan.install.run, image.digest);
+      const project = opts.project ?? publicRepoUrl(opts.repo);
+      progress(10, `dependencies: ${plan.install.run} (lockfile ${lockHash.slice(0, 12)})`);
+      if (await restoreDeps(cacheDir, project, lockHash, work)) {
+        cache = "hit";
+        install = { command: plan.install.run, status: "CACHED", durationMs: 0 };
+        log("dependencies restored from the cache");
+        await backend.ownWorkDir(work);
+      } else {
+        cache = "miss";
+        await backend.ownWorkDir(work);
+        const before = new Set(readdirSync(src));
+        const allow = opts.egressAllow ?? DEFAULT_EGRESS_ALLOW;
+        if (allow.length) proxy = await startEgressProxy(allow, runDir);
+        const r = await backend.run({
+          cmd: ["sh", "-c", plan.install.run],
+          workDir: work,
+          cwd: "/work/src",
+          env: env(allow.length === 0),
+          egressSocket: proxy?.socketPath,
+          limits: {
+            ...opts.limits,
+            timeoutMs: opts.limits?.timeoutMs
+              ? Math.max(opts.limits.timeoutMs, INSTALL_TIMEOUT_MS)
+              : INSTALL_TIMEOUT_MS,
+          },
+          onOutput,
+          signal: opts.signal,
+        });
+        for (const e of proxy?.events ?? []) if (!e.allowed) log(`egress refused: ${e.host}:${e.port}`);
+        install = { command: plan.install.run, status: r.status, durationMs: r.durationMs };
+        log(`install ${r.status}${r.message ? ` (${r.message})` : ""} in ${(r.durationMs / 1000).toFixed(1)}s`);
+        if (r.status === "OK") {
+          // Archived now, before any test code runs, so a test cannot poison the cache.
+          const added = readdirSync(src)
+            .filter((f) => !before.has(f))
+            .map((f) => `src/${f}`);
+          await saveDeps(cacheDir, project, lockHash, work, [...added, "home"]);
+        } else if (r.status === "ERROR") {
+          throw new AppError("SANDBOX_ERROR", `install could not run: ${r.message}`, 500);
+        } else {
+          installFailed = {
+            name: "install",
+            kind: "test",
+            command: plan.install.run,
+            results: "exit",
+            status: r.status,
+            exitCode: r.exitCode,
+            passed: 0,
+            failed: 1,
+            skipped: 0,
+            durationMs: r.durationMs,
+            tests: [],
+            message: r.message,
+          };
+        }
+      }
+    } else {
+      await backend.ownWorkDir(work);
+    }
+    cancelled();
+
+    // 2. Verification steps, without network; twice when asked.
+    const rounds = installFailed ? 0 : (opts.repeat ?? 1);
+    const runs: StepRun[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      const results: StepRun[] = [];
+      for (const [i, step] of plan.steps.entries()) {
+        cancelled();
+        const share = 55 / (rounds * plan.steps.length);
+        progress(
+          40 + share * (round * plan.steps.length + i),
+          `${step.kind} ${step.name}: ${step.run}${rounds > 1 ? ` (run ${round + 1} of ${rounds})` : ""}`,
+        );
+        rmSync(join(work, "out", step.name), { recursive: true, force: true });
+        mkdirSync(join(work, "out", step.name), { recursive: true });
+        await backend.ownWorkDir(join(work, "out"));
+        const stepRun = await runStep(backend, step, work, env(true), opts, onOutput);
+        log(
+          `${step.name}: ${stepRun.status} exit ${stepRun.exitCode} — ${stepRun.passed} passed, ${stepRun.failed} failed, ${stepRun.skipped} skipped`,
+        );
+        results.push(stepRun);
+      }
+      runs.push(results);
+    }
+
+    // 3. Digest.
+    progress(95, "building the digest");
+    const steps = installFailed ? [installFailed] : runs[0]!;
+    const flaky = runs.length > 1 ? flakyIds(runs[0]!, runs[1]!) : [];
+    const leaves = leavesOf(steps);
+    const failed = steps.some((s) => s.status !== "OK" || s.failed > 0);
+    const result: Verdict = flaky.length ? "FLAKY" : failed ? "FAILED" : "PASSED";
+    const digest = buildDigest({
+      repository: { url: publicRepoUrl(opts.repo), ...commit },
+      environment: {
+        backend: backend.kind,
+        imageDigest: image.digest,
+        tools: image.tools,
+        tz: "UTC",
+        lang: "C.UTF-8",
+        sourceDateEpoch: commit.committer.time,
+      },
+      dependencies: plan.install && lockHash ? { command: plan.install.run, lockfileHash: lockHash } : null,
+      steps: steps.map(({ durationMs: _d, tests: _t, message: _m, ...s }) => s),
+      tests: leaves,
+      flaky,
+      result,
+    });
+    const hash = reportHash(digest);
+    writeFileSync(join(runDir, "digest.json"), `${JSON.stringify(digest, null, 2)}\n`);
+    progress(
+      100,
+      `${result}: ${leaves.filter((l) => l.passed).length}/${leaves.length} leaves passed, root ${digest.merkle.root.slice(0, 16)}…, report ${hash}`,
+    );
+    return {
+      id,
+      digest,
+      reportHash: hash,
+      result,
+      install,
+      cache,
+      steps,
+      image,
+      egress: proxy?.events ?? [],
+      runDir,
+      logFile,
+      durationMs: performance.now() - started,
+    };
+  } catch (err) {
+    log(`error: ${(err as Error).message}`);
+    throw err;
+  } finally {
+    await proxy?.close();
+    if (!opts.keepWorkDir) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function runStep(
+  backend: SandboxBackend,
+  step: StepConfig,
+  work: string,
+  env: Record<string, string>,
+  opts: HarnessRunOptions,
+  onOutput: (s: "stdout" | "stderr", text: string) => void,
+): Promise<StepRun> {
+  const r = await backend.run({
+    cmd: ["sh", "-c", step.run],
+    workDir: work,
+    cwd: "/work/src",
+    env: { ...env, DEVSPONSOR_RESULTS_DIR: resultsDir(step.name) },
+    limits: { ...opts.limits, ...step.limits },
+    onOutput,
+    signal: opts.signal,
+  });
+  if (r.status === "ERROR") throw new AppError("SANDBOX_ERROR", `step ${step.name} could not run: ${r.message}`, 500);
+  const tests = readTests(step, r, join(work, "out", step.name));
+  const count = (s: ParsedTest["status"]) => tests.filter((t) => t.status === s).length;
+  return {
+    name: step.name,
+    kind: step.kind,
+    command: step.run,
+    results: step.results,
+    status: r.status,
+    exitCode: r.exitCode,
+    passed: count("passed"),
+    failed: count("failed"),
+    skipped: count("skipped"),
+    durationMs: r.durationMs,
+    tests,
+    message: r.message,
+  };
+}
+
+function readTests(step: StepConfig, r: RunResult, outDir: string): ParsedTest[] {
+  const junitFiles = () =>
+    existsSync(outDir)
+      ? readdirSync(outDir)
+          .filter((f) => f.endsWith(".xml"))
+          .sort()
+      : [];
+  switch (step.results) {
+    case "exit":
+      return [];
+    case "junit": {
+      const files = step.resultFile ? [step.resultFile].filter((f) => existsSync(join(outDir, f))) : junitFiles();
+      return files.flatMap((f) => parseResults("junit", readFileSync(join(outDir, f), "utf8")));
+    }
+    case "auto": {
+      const files = junitFiles();
+      if (files.length) return files.flatMap((f) => parseResults("junit", readFileSync(join(outDir, f), "utf8")));
+      return looksLikeTap(r.stdout) ? parseResults("tap", r.stdout) : [];
+    }
+    default:
+      return parseResults(step.results, step.results === "cargo" ? `${r.stdout}\n${r.stderr}` : r.stdout);
+  }
+}
+
+/** Leaves of a run: one per step (its exit status) and one per test that passed or failed. */
+export function leavesOf(steps: readonly StepRun[]): Leaf[] {
+  return steps.flatMap((s) => [
+    { id: s.name, passed: s.status === "OK" },
+    ...s.tests
+      .filter((t) => t.status !== "skipped")
+      .map((t) => ({ id: `${s.name}${ID_SEPARATOR}${t.id}`, passed: t.status === "passed" })),
+  ]);
+}
+
+/** Ids (leaf ids) whose outcome differs between two runs of the same steps. */
+export function flakyIds(a: readonly StepRun[], b: readonly StepRun[]): string[] {
+  const outcome = (steps: readonly StepRun[]) => new Map(uniqueIds(leavesOf(steps)).map((l) => [l.id, l.passed]));
+  const first = outcome(a);
+  const second = outcome(b);
+  const ids = new Set([...first.keys(), ...second.keys()]);
+  return [...ids].filter((id) => first.get(id) !== second.get(id)).sort();
+}
