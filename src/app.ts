@@ -8,6 +8,13 @@ import { openApiRoutes } from "./core/http/openapi";
 import { getRequestMeta, httpContext, markRequest } from "./core/http/plugin";
 import { settingsRoutes } from "./core/settings/routes";
 import { statusRoutes } from "./status/routes";
+import { auditRoutes } from "./audit/routes";
+import { authGuard, authRoutes } from "./auth/routes";
+import { setupIdentity } from "./auth/setup";
+import { inviteRoutes } from "./invites/routes";
+import { notificationRoutes } from "./notifications/routes";
+import { orgRoutes } from "./orgs/routes";
+import { userRoutes } from "./users/routes";
 
 /** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
 export function createApp(ctx: AppContext) {
@@ -62,9 +69,16 @@ export function createApp(ctx: AppContext) {
     });
 
   const app = base
+    .use(authGuard(ctx)) // first: its checks (setup, CSRF, key scopes) cover only routes registered after it
+    .use(authRoutes(ctx))
     .use(statusRoutes(ctx))
     .use(settingsRoutes(ctx));
   // Domain routes are added here, one line each.
+  app.use(orgRoutes(ctx));
+  app.use(inviteRoutes(ctx));
+  app.use(userRoutes(ctx));
+  app.use(notificationRoutes(ctx));
+  app.use(auditRoutes(ctx));
 
   return app.use(openApiRoutes(app, ctx.version));
 }
@@ -114,6 +128,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   const stops: (() => Promise<void> | void)[] = [];
   const on = { start: (fn: () => Promise<void> | void) => starts.push(fn), stop: (fn: () => Promise<void> | void) => stops.unshift(fn) };
   void on; // domains are added here, one line each: await setupX(ctx, on);
+  await setupIdentity(ctx, on);
   return {
     start: async () => {
       for (const fn of starts) await fn();

@@ -26,6 +26,14 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
     help: "harness run --repo URL|PATH --ref SHA [--json]   run a repository's checks in a sandbox",
     run: async () => (await import("./harness/cli")).harnessCommand,
   },
+  admin: {
+    help: "admin create --email E --password-file F   create a platform admin",
+    run: async () => (await import("./auth/cli")).adminCommand,
+  },
+  audit: {
+    help: "audit verify [--json]                check the audit trail's hash chain",
+    run: async () => (await import("./audit/cli")).auditCommand,
+  },
   version: { help: "version                              print the version", run: async () => version },
 };
 

@@ -54,7 +54,7 @@ export function can(role: OrgRole | null | undefined, action: OrgAction): boolea
 }
 
 /** Whether a platform admin may do `action` in any org. */
-export const adminCan = (action: OrgAction): boolean => "admin" in PERMISSIONS[action] && PERMISSIONS[action].admin;
+export const adminCan = (action: OrgAction): boolean => (PERMISSIONS[action] as { admin?: boolean }).admin === true;
 
 /** Actions that change nothing; an API key needs the `write` scope for every other one. */
 export const isReadAction = (action: OrgAction) => action.endsWith(".view");

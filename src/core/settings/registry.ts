@@ -65,6 +65,15 @@ export const SETTINGS = {
   "github.privateKey": def(z.string().max(10000), "", "GitHub App private key (PEM)", { secret: true }),
   "github.webhookSecret": def(z.string().max(200), "", "Webhook secret", { secret: true }),
 
+  "auth.localSignup": def(z.boolean(), true, "Allow sign-up with e-mail and password", {
+    help: "Off: new people sign in with GitHub only.",
+  }),
+  "auth.sessionDays": def(z.number().int().min(1).max(365), 30, "Session lifetime (days)"),
+  "auth.trustLocalEmails": def(z.boolean(), false, "Trust e-mail addresses of local accounts", {
+    help: "On: an e-mail invite can be accepted by the local account with that address without the e-mailed link (air-gapped installs without SMTP).",
+  }),
+  "auth.inviteTtlDays": def(z.number().int().min(1).max(90), 14, "Invites expire after (days)"),
+
   "smtp.host": def(z.string().max(200), "", "SMTP host", { help: "Empty: e-mails are stored, not sent." }),
   "smtp.port": def(z.number().int().min(1).max(65535), 587, "SMTP port"),
   "smtp.secure": def(z.boolean(), false, "SMTP over TLS"),

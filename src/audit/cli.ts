@@ -1,0 +1,34 @@
+// `devsponsor audit verify`: recomputes the audit hash chain and exits 1 when it is broken.
+import { parseArgs } from "node:util";
+import { loadConfig } from "../core/config";
+import { dataPaths } from "../core/boot";
+import { openDatabase } from "../core/db";
+import { verifyAuditChain } from "./service";
+
+/** Runs `audit verify [--json] [--data-dir DIR]`. */
+export async function auditCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { json: { type: "boolean" }, "data-dir": { type: "string" } },
+    allowPositionals: true,
+  });
+  if (positionals[0] !== "verify") {
+    console.error("usage: devsponsor audit verify [--json] [--data-dir DIR]");
+    return 2;
+  }
+  const config = loadConfig(process.env, { dataDir: values["data-dir"] });
+  // Read-only check: no migrations, nothing written.
+  const target = config.databaseUrl ? { url: config.databaseUrl } : { dir: dataPaths(config.dataDir).pg };
+  const database = await openDatabase({ ...target, migrate: false });
+  try {
+    const t = performance.now();
+    const report = await verifyAuditChain(database.db);
+    const ms = Math.round(performance.now() - t);
+    if (values.json) console.log(JSON.stringify({ ...report, ms }));
+    else if (report.ok) console.log(`audit chain ok: ${report.rows} entries (${report.redacted} redacted), head ${report.headHash.slice(0, 16)}… in ${ms} ms`);
+    else console.log(`audit chain BROKEN at entry #${report.brokenAt!.seq} (${report.brokenAt!.id}): ${report.brokenAt!.reason}`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,75 @@
+import { Layout, type Viewer } from "../../ui/layout";
+import type { AuditRow, ChainReport } from "./service";
+
+const when = (d: Date) => d.toISOString().replace("T", " ").slice(0, 19);
+
+/** The audit trail as a table, newest first, with a link to older entries. */
+export function AuditPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  title: string;
+  rows: AuditRow[];
+  actors: Map<string, string>;
+  olderHref?: string;
+  chain?: ChainReport;
+  nav?: JSX.Element;
+}) {
+  return (
+    <Layout title={props.title} viewer={props.viewer} csrfToken={props.csrf}>
+      {props.nav ?? ""}
+      <h1 safe>{props.title}</h1>
+      {props.chain ? (
+        <div class={`flash ${props.chain.ok ? "success" : "error"}`} role="status">
+          {props.chain.ok ? (
+            <span safe>{`Chain verified: ${props.chain.rows} entries intact (${props.chain.redacted} redacted by account deletion).`}</span>
+          ) : (
+            <span safe>{`Chain broken at entry #${props.chain.brokenAt?.seq}: ${props.chain.brokenAt?.reason}.`}</span>
+          )}
+        </div>
+      ) : (
+        ""
+      )}
+      <div class="card">
+        <table>
+          <caption class="muted" style="text-align:left">
+            Every privileged action, hash-chained so that edits are detectable.
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Time (UTC)</th>
+              <th scope="col">Actor</th>
+              <th scope="col">Action</th>
+              <th scope="col">Target</th>
+              <th scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.rows.map((r) => (
+              <tr>
+                <td safe>{String(r.seq)}</td>
+                <td safe>{when(r.createdAt)}</td>
+                <td safe>{r.actorId ? (props.actors.get(r.actorId) ?? r.actorId) : "system"}</td>
+                <td>
+                  <code safe>{r.action}</code>
+                </td>
+                <td safe>{`${r.targetType}${r.targetId ? ` ${r.targetId.slice(0, 8)}` : ""}`}</td>
+                <td>
+                  <code safe>{r.redactedAt ? "(redacted)" : JSON.stringify(r.payload)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {props.rows.length === 0 ? <p class="muted">No entries yet.</p> : ""}
+        {props.olderHref ? (
+          <p>
+            <a href={props.olderHref}>Older entries</a>
+          </p>
+        ) : (
+          ""
+        )}
+      </div>
+    </Layout>
+  );
+}

@@ -1,0 +1,248 @@
+import { Elysia } from "elysia";
+import { html } from "../../ui/layout";
+import { type AppContext } from "../core/context";
+import { safeEqual } from "../core/crypto";
+import { AppError, forbidden } from "../core/errors";
+import { httpContext } from "../core/http/plugin";
+import { createRateLimiter } from "../core/http/rate-limit";
+import { completeOnboarding, getMe } from "../users/service";
+import { fetchGitHubProfile, githubAuthorizeUrl, githubConfigured, upsertGitHubUser } from "./github";
+import {
+  clearCookie,
+  clientIp,
+  cookie,
+  OAUTH_STATE_COOKIE,
+  PRE_CSRF_COOKIE,
+  readCookie,
+  safeNext,
+  SESSION_COOKIE,
+  siteOrigin,
+} from "./http";
+import { createFirstAdmin, createLocalUser, createSession, hasAdmin, randomToken, revokeSessionByToken, verifyCredentials } from "./service";
+import { OnboardingPage, SetupPage, SignInPage, SignUpPage } from "./views";
+import { field, fields, seeOther, viewerOf } from "./web";
+
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Paths reachable before the platform admin exists. */
+const beforeSetup = (path: string) =>
+  path === "/setup" || path === "/health" || path === "/status" || path.startsWith("/static/") || path.startsWith("/api/");
+
+/** The error for a state-changing request without the session's CSRF token. */
+export const csrfError = () =>
+  new AppError("CSRF_FAILED", "This form has expired or did not come from this site; reload the page and try again.", 403);
+
+/**
+ * Runs before every route registered after it (so `createApp` uses it first): sends everyone to /setup until a
+ * platform admin exists, checks the CSRF token of every state-changing request made with a session cookie, and
+ * refuses changes through API keys without the `write` scope.
+ */
+export const authGuard = (ctx: AppContext) => {
+  let adminKnown = false;
+  return new Elysia({ name: "auth-guard" })
+    .use(httpContext(ctx))
+    .onBeforeHandle({ as: "global" }, async ({ request, body, principal }) => {
+      const path = new URL(request.url).pathname;
+      if (!adminKnown && !beforeSetup(path)) {
+        adminKnown = await hasAdmin(ctx.db);
+        if (!adminKnown) return seeOther(request, "/setup");
+      }
+      if (!STATE_CHANGING.has(request.method)) return;
+      const p = await principal();
+      if (p?.via === "session") {
+        const sent = request.headers.get("x-csrf-token") ?? field(body, "_csrf");
+        if (!sent || !p.csrfToken || !safeEqual(sent, p.csrfToken)) throw csrfError();
+      } else if (p?.via === "api-key" && !p.scopes?.includes("write")) {
+        throw forbidden("This API key lacks the write scope.");
+      }
+    });
+};
+
+/** Setup, sign-in/out, sign-up, GitHub OAuth and onboarding. */
+export const authRoutes = (ctx: AppContext) => {
+  // Sign-in: a burst of 10 per address, then one every 6 s; and 5 tries per account, then one a minute.
+  const signinByIp = createRateLimiter({ capacity: 10, refillPerSecond: 1 / 6 });
+  const signinByAccount = createRateLimiter({ capacity: 5, refillPerSecond: 1 / 60 });
+  const signupByIp = createRateLimiter({ capacity: 5, refillPerSecond: 1 / 120 });
+
+  /** The double-submit token of forms shown before sign-in, and the cookie to set when it is new. */
+  const preToken = (request: Request) => {
+    const existing = readCookie(request, PRE_CSRF_COOKIE);
+    if (existing && /^[\w-]{32,64}$/.test(existing)) return { token: existing, cookies: [] as string[] };
+    const token = randomToken();
+    return { token, cookies: [cookie(ctx, request, PRE_CSRF_COOKIE, token, { maxAgeSeconds: 12 * 3600 })] };
+  };
+  const checkPre = (request: Request, body: unknown) => {
+    const c = readCookie(request, PRE_CSRF_COOKIE);
+    const f = field(body, "_csrf");
+    if (!c || !f || !safeEqual(c, f)) throw csrfError();
+  };
+  const page = async (el: JSX.Element, status: number, cookies: string[]) => {
+    const res = await html(el, status);
+    for (const c of cookies) res.headers.append("set-cookie", c);
+    return res;
+  };
+  const startSession = async (request: Request, userId: string, ip: string) => {
+    const s = await createSession(ctx.db, userId, {
+      days: ctx.settings.get("auth.sessionDays"),
+      userAgent: request.headers.get("user-agent"),
+      ip,
+      replacing: readCookie(request, SESSION_COOKIE),
+    });
+    return cookie(ctx, request, SESSION_COOKIE, s.token, { maxAgeSeconds: (s.expiresAt.getTime() - Date.now()) / 1000 });
+  };
+  const afterSignIn = async (userId: string, next: string) => {
+    const me = await getMe(ctx.db, { userId, name: "", isAdmin: false, via: "session" });
+    return me.onboarded ? next : `/onboarding?next=${encodeURIComponent(next)}`;
+  };
+  const formError = (err: unknown) => {
+    if (err instanceof AppError && (err.code === "INVALID_INPUT" || err.code === "EMAIL_TAKEN")) {
+      const fieldsOf = (err.details.fields ?? {}) as Record<string, string>;
+      return { errors: fieldsOf, message: err.message };
+    }
+    throw err;
+  };
+
+  return new Elysia({ name: "auth" })
+    .use(httpContext(ctx))
+    .get("/setup", async ({ request }) => {
+      if (await hasAdmin(ctx.db)) return seeOther(request, "/signin");
+      const pre = preToken(request);
+      return page(<SetupPage csrf={pre.token} instanceName={ctx.settings.get("instance.name")} />, 200, pre.cookies);
+    })
+    .post("/setup", async ({ request, body, server }) => {
+      checkPre(request, body);
+      const values = { name: field(body, "name"), email: field(body, "email"), password: field(body, "password") };
+      try {
+        const user = await createFirstAdmin(ctx.db, values);
+        ctx.log.info("platform admin created", { userId: user.id });
+        return seeOther(request, "/onboarding", [await startSession(request, user.id, clientIp(ctx, request, server))]);
+      } catch (err) {
+        if (err instanceof AppError && err.code === "SETUP_DONE") return seeOther(request, "/signin");
+        const e = formError(err);
+        const pre = preToken(request);
+        return page(
+          <SetupPage
+            csrf={pre.token}
+            instanceName={ctx.settings.get("instance.name")}
+            values={values}
+            errors={e.errors}
+            flash={{ kind: "error", message: e.message }}
+          />,
+          400,
+          pre.cookies,
+        );
+      }
+    })
+    .get("/signin", async ({ request, query, principal }) => {
+      const next = safeNext(query.next);
+      if (await principal()) return seeOther(request, next);
+      const pre = preToken(request);
+      return page(
+        <SignInPage csrf={pre.token} next={next} github={githubConfigured(ctx.settings)} signup={ctx.settings.get("auth.localSignup")} />,
+        200,
+        pre.cookies,
+      );
+    })
+    .post("/signin", async ({ request, body, server }) => {
+      checkPre(request, body);
+      const ip = clientIp(ctx, request, server);
+      const email = field(body, "email").trim().toLowerCase();
+      const next = safeNext(field(body, "next"));
+      signinByIp.take(ip);
+      signinByAccount.take(email);
+      const user = await verifyCredentials(ctx.db, email, field(body, "password"));
+      if (!user) {
+        ctx.log.info("sign-in failed", { ip });
+        const pre = preToken(request);
+        return page(
+          <SignInPage
+            csrf={pre.token}
+            next={next}
+            github={githubConfigured(ctx.settings)}
+            signup={ctx.settings.get("auth.localSignup")}
+            values={{ email }}
+            flash={{ kind: "error", message: "The e-mail or the password is not right." }}
+          />,
+          401,
+          pre.cookies,
+        );
+      }
+      return seeOther(request, await afterSignIn(user.id, next), [await startSession(request, user.id, ip)]);
+    })
+    .get("/signup", async ({ request }) => {
+      if (!ctx.settings.get("auth.localSignup")) return seeOther(request, "/signin");
+      const pre = preToken(request);
+      return page(<SignUpPage csrf={pre.token} />, 200, pre.cookies);
+    })
+    .post("/signup", async ({ request, body, server }) => {
+      checkPre(request, body);
+      if (!ctx.settings.get("auth.localSignup")) throw forbidden("Sign-up with a password is turned off here.");
+      const ip = clientIp(ctx, request, server);
+      signupByIp.take(ip);
+      const values = { name: field(body, "name"), email: field(body, "email"), password: field(body, "password") };
+      try {
+        const user = await createLocalUser(ctx.db, values);
+        return seeOther(request, "/onboarding", [await startSession(request, user.id, ip)]);
+      } catch (err) {
+        const e = formError(err);
+        const pre = preToken(request);
+        return page(
+          <SignUpPage csrf={pre.token} values={{ name: values.name, email: values.email }} errors={e.errors} flash={{ kind: "error", message: e.message }} />,
+          e.errors.email === "already registered" ? 409 : 400,
+          pre.cookies,
+        );
+      }
+    })
+    .post("/signout", async ({ request }) => {
+      const token = readCookie(request, SESSION_COOKIE);
+      if (token) await revokeSessionByToken(ctx.db, token);
+      return seeOther(request, "/signin", [clearCookie(ctx, request, SESSION_COOKIE)]);
+    })
+    .get("/auth/github", async ({ request, query }) => {
+      if (!githubConfigured(ctx.settings)) throw new AppError("UNAVAILABLE", "GitHub sign-in is not configured on this instance.", 503);
+      const state = randomToken();
+      const next = safeNext(query.next);
+      const redirectUri = `${siteOrigin(ctx, request)}/auth/github/callback`;
+      return seeOther(request, githubAuthorizeUrl(ctx.settings, redirectUri, state), [
+        cookie(ctx, request, OAUTH_STATE_COOKIE, `${state} ${next}`, { maxAgeSeconds: 600, path: "/auth/github" }),
+      ]);
+    })
+    .get("/auth/github/callback", async ({ request, query, server, principal }) => {
+      const ip = clientIp(ctx, request, server);
+      signinByIp.take(ip);
+      const saved = readCookie(request, OAUTH_STATE_COOKIE) ?? "";
+      const [state, next = "/"] = saved.split(" ");
+      const given = typeof query.state === "string" ? query.state : "";
+      if (!state || !given || !safeEqual(state, given)) throw csrfError();
+      if (typeof query.code !== "string" || !query.code) {
+        throw new AppError("GITHUB_ERROR", "GitHub did not grant access.", 400);
+      }
+      const profile = await fetchGitHubProfile(ctx.settings, query.code, `${siteOrigin(ctx, request)}/auth/github/callback`);
+      const current = await principal();
+      const { user } = await upsertGitHubUser(ctx.db, profile, current?.via === "session" ? current.userId : null);
+      const clearState = clearCookie(ctx, request, OAUTH_STATE_COOKIE, "/auth/github");
+      if (current?.via === "session") return seeOther(request, "/profile", [clearState]);
+      return seeOther(request, await afterSignIn(user.id, safeNext(next)), [await startSession(request, user.id, ip), clearState]);
+    })
+    .get("/onboarding", async ({ request, principal }) => {
+      const p = await principal();
+      if (!p) return seeOther(request, "/signin?next=/onboarding");
+      const me = await getMe(ctx.db, p);
+      return html(<OnboardingPage viewer={viewerOf(p)!} csrf={p.csrfToken} roles={me.roles} />);
+    })
+    .post("/onboarding", async ({ request, body, query, principal }) => {
+      const p = await principal();
+      if (!p) return seeOther(request, "/signin?next=/onboarding");
+      try {
+        await completeOnboarding(ctx.db, p, fields(body, "roles"));
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== "INVALID_INPUT") throw err;
+        return html(
+          <OnboardingPage viewer={viewerOf(p)!} csrf={p.csrfToken} roles={[]} error="Choose sponsor, contributor or both." />,
+          400,
+        );
+      }
+      return seeOther(request, safeNext(query.next));
+    });
+};

@@ -1,0 +1,178 @@
+import { Layout, type Viewer } from "../../ui/layout";
+
+/** The hidden field every state-changing form carries. */
+export const CsrfField = ({ token }: { token?: string }) =>
+  token ? <input type="hidden" name="_csrf" value={token} /> : "";
+
+/** A field's error message under its input. */
+export const FieldError = ({ errors, name }: { errors?: Record<string, string>; name: string }) =>
+  errors?.[name] ? (
+    <span class="help bad" id={`${name}-error`} role="alert" safe>
+      {errors[name]}
+    </span>
+  ) : (
+    ""
+  );
+
+type Flash = { kind: "error" | "success"; message: string };
+
+interface FormPageProps {
+  csrf: string;
+  values?: Record<string, string>;
+  errors?: Record<string, string>;
+  flash?: Flash;
+}
+
+/** First run: create the platform admin. */
+export function SetupPage(props: FormPageProps & { instanceName: string }) {
+  const v = props.values ?? {};
+  return (
+    <Layout title="Set up" flash={props.flash}>
+      <h1>Welcome to DevSponsor</h1>
+      <div class="card">
+        <p>
+          Create the platform administrator for <strong safe>{props.instanceName}</strong>. This account configures the
+          instance (GitHub, models, chain, e-mail) and can see every organization.
+        </p>
+        <form method="post" action="/setup" class="stack">
+          <CsrfField token={props.csrf} />
+          <label>
+            Your name
+            <input name="name" required autocomplete="name" value={v.name ?? ""} maxlength="100" />
+            <FieldError errors={props.errors} name="name" />
+          </label>
+          <label>
+            E-mail
+            <input name="email" type="email" required autocomplete="email" value={v.email ?? ""} />
+            <FieldError errors={props.errors} name="email" />
+          </label>
+          <label>
+            Password <span class="help">At least 10 characters.</span>
+            <input name="password" type="password" required minlength="10" autocomplete="new-password" />
+            <FieldError errors={props.errors} name="password" />
+          </label>
+          <div>
+            <button type="submit">Create admin account</button>
+          </div>
+        </form>
+      </div>
+      <p class="muted">
+        From a shell instead: <code>devsponsor admin create --email you@example.com --password-file pw.txt</code>
+      </p>
+    </Layout>
+  );
+}
+
+/** Sign in with e-mail and password, or GitHub. */
+export function SignInPage(props: FormPageProps & { github: boolean; signup: boolean; next: string }) {
+  const v = props.values ?? {};
+  return (
+    <Layout title="Sign in" flash={props.flash}>
+      <h1>Sign in</h1>
+      <div class="grid2">
+        <div class="card">
+          <form method="post" action="/signin" class="stack">
+            <CsrfField token={props.csrf} />
+            <input type="hidden" name="next" value={props.next} />
+            <label>
+              E-mail
+              <input name="email" type="email" required autocomplete="username" value={v.email ?? ""} autofocus />
+            </label>
+            <label>
+              Password
+              <input name="password" type="password" required autocomplete="current-password" />
+            </label>
+            <div>
+              <button type="submit">Sign in</button>
+            </div>
+          </form>
+        </div>
+        <div class="card">
+          {props.github ? (
+            <p>
+              <a class="button" href={`/auth/github?next=${encodeURIComponent(props.next)}`}>
+                Sign in with GitHub
+              </a>
+            </p>
+          ) : (
+            <p class="muted">GitHub sign-in is not configured on this instance.</p>
+          )}
+          {props.signup ? (
+            <p>
+              New here? <a href="/signup">Create an account</a>
+            </p>
+          ) : (
+            ""
+          )}
+        </div>
+      </div>
+    </Layout>
+  );
+}
+
+/** Sign up with e-mail and password (when the admin allows it). */
+export function SignUpPage(props: FormPageProps) {
+  const v = props.values ?? {};
+  return (
+    <Layout title="Create an account" flash={props.flash}>
+      <h1>Create an account</h1>
+      <div class="card">
+        <form method="post" action="/signup" class="stack">
+          <CsrfField token={props.csrf} />
+          <label>
+            Your name
+            <input name="name" required autocomplete="name" value={v.name ?? ""} maxlength="100" />
+            <FieldError errors={props.errors} name="name" />
+          </label>
+          <label>
+            E-mail
+            <input name="email" type="email" required autocomplete="email" value={v.email ?? ""} />
+            <FieldError errors={props.errors} name="email" />
+          </label>
+          <label>
+            Password <span class="help">At least 10 characters.</span>
+            <input name="password" type="password" required minlength="10" autocomplete="new-password" />
+            <FieldError errors={props.errors} name="password" />
+          </label>
+          <div>
+            <button type="submit">Create account</button>
+          </div>
+        </form>
+      </div>
+      <p>
+        Already registered? <a href="/signin">Sign in</a>
+      </p>
+    </Layout>
+  );
+}
+
+/** After the first sign-in: sponsor, contributor or both (changeable later on the profile page). */
+export function OnboardingPage(props: { viewer: Viewer; csrf?: string; roles: string[]; error?: string }) {
+  const has = (r: string) => props.roles.includes(r);
+  return (
+    <Layout title="Welcome" viewer={props.viewer} csrfToken={props.csrf} flash={props.error ? { kind: "error", message: props.error } : undefined}>
+      <h1>How will you use DevSponsor?</h1>
+      <form method="post" action="/onboarding" class="card stack">
+        <CsrfField token={props.csrf} />
+        <fieldset>
+          <legend>Choose one or both; you can change this later on your profile.</legend>
+          <label style="display:flex;gap:.5rem;align-items:flex-start;font-weight:400">
+            <input type="checkbox" name="roles" value="SPONSOR" checked={has("SPONSOR")} style="width:auto" />
+            <span>
+              <strong>Sponsor</strong>: fund projects, plan milestones with AI, pay for verified work.
+            </span>
+          </label>
+          <label style="display:flex;gap:.5rem;align-items:flex-start;font-weight:400">
+            <input type="checkbox" name="roles" value="CONTRIBUTOR" checked={has("CONTRIBUTOR")} style="width:auto" />
+            <span>
+              <strong>Contributor</strong>: claim tasks, open pull requests, get paid when tests pass.
+            </span>
+          </label>
+        </fieldset>
+        <div>
+          <button type="submit">Continue</button>
+        </div>
+      </form>
+    </Layout>
+  );
+}

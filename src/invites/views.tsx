@@ -1,0 +1,186 @@
+import { Layout, type Viewer } from "../../ui/layout";
+import { CsrfField, FieldError } from "../auth/views";
+import { OrgNav, type OrgView } from "../orgs/views";
+import { ORG_ROLES, canAssignRole } from "../orgs/permissions";
+
+type Flash = { kind: "error" | "success"; message: string };
+const day = (d: Date) => d.toISOString().slice(0, 10);
+const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
+
+/** An invite as the org's managers see it. */
+export interface OrgInviteView {
+  id: string;
+  email: string | null;
+  githubUsername: string | null;
+  role: string;
+  status: string;
+  expiresAt: Date;
+  invitedBy: string | null;
+}
+
+/** The org's invites and the form to send one. */
+export function OrgInvitesPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  org: OrgView;
+  invites: OrgInviteView[];
+  values?: Record<string, string>;
+  errors?: Record<string, string>;
+  flash?: Flash;
+}) {
+  const { org } = props;
+  const v = props.values ?? {};
+  const roles = ORG_ROLES.filter((r) => canAssignRole(org.role, null, r));
+  return (
+    <Layout title={`${org.name}: invites`} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <OrgNav org={org} current="invites" />
+      <h1 safe>{org.name}: invite people</h1>
+      <form method="post" action={`/orgs/${org.id}/invites`} class="card stack">
+        <CsrfField token={props.csrf} />
+        <div class="grid2">
+          <label>
+            E-mail
+            <input name="email" type="email" value={v.email ?? ""} autocomplete="off" />
+            <FieldError errors={props.errors} name="email" />
+          </label>
+          <label>
+            or GitHub username
+            <input name="githubUsername" value={v.githubUsername ?? ""} autocomplete="off" />
+            <FieldError errors={props.errors} name="githubUsername" />
+          </label>
+        </div>
+        <label>
+          Role
+          <select name="role">
+            {roles.map((r) => (
+              <option value={r} selected={(v.role || "CONTRIBUTOR") === r}>
+                {roleLabel(r)}
+              </option>
+            ))}
+          </select>
+          <FieldError errors={props.errors} name="role" />
+        </label>
+        <label>
+          Message <span class="help">Optional, shown with the invite.</span>
+          <textarea name="message" rows="3" maxlength="1000" safe>
+            {v.message ?? ""}
+          </textarea>
+          <FieldError errors={props.errors} name="message" />
+        </label>
+        <div>
+          <button type="submit">Send invite</button>
+        </div>
+      </form>
+      <div class="card">
+        <h2>Invites</h2>
+        {props.invites.length === 0 ? <p class="muted">No invites sent yet.</p> : ""}
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Invitee</th>
+              <th scope="col">Role</th>
+              <th scope="col">Status</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Invited by</th>
+              <th scope="col">
+                <span style="position:absolute;left:-999px">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.invites.map((i) => (
+              <tr>
+                <td safe>{i.email ?? (i.githubUsername ? `@${i.githubUsername}` : "—")}</td>
+                <td safe>{roleLabel(i.role)}</td>
+                <td>
+                  <span class={`badge ${i.status === "PENDING" ? "warn" : i.status === "ACCEPTED" ? "ok" : ""}`} safe>
+                    {i.status.toLowerCase()}
+                  </span>
+                </td>
+                <td safe>{day(i.expiresAt)}</td>
+                <td safe>{i.invitedBy ?? "—"}</td>
+                <td>
+                  {i.status === "PENDING" ? (
+                    <form method="post" action={`/orgs/${org.id}/invites/${i.id}/revoke`}>
+                      <CsrfField token={props.csrf} />
+                      <button type="submit" class="secondary">
+                        Withdraw
+                      </button>
+                    </form>
+                  ) : (
+                    ""
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Layout>
+  );
+}
+
+/** An invite addressed to the viewer. */
+export interface MyInviteView {
+  id: string;
+  orgId: string;
+  orgName: string;
+  invitedBy: string | null;
+  role: string;
+  message: string | null;
+  status: string;
+  expiresAt: Date;
+}
+
+function InviteCard({ invite, csrf, token }: { invite: MyInviteView; csrf?: string; token?: string }) {
+  const action = (verb: string) => (token ? `/invites/${verb}` : `/invites/${invite.id}/${verb}`);
+  return (
+    <div class="card">
+      <p>
+        <strong safe>{invite.invitedBy ?? "Someone"}</strong> invited you to <strong safe>{invite.orgName}</strong> as{" "}
+        <span safe>{roleLabel(invite.role)}</span>.
+      </p>
+      {invite.message ? (
+        <blockquote safe style="white-space:pre-line">
+          {invite.message}
+        </blockquote>
+      ) : (
+        ""
+      )}
+      <p class="muted">
+        <small safe>{`Expires ${day(invite.expiresAt)}`}</small>
+      </p>
+      {invite.status === "PENDING" ? (
+        <div style="display:flex;gap:.5rem">
+          <form method="post" action={action("accept")}>
+            <CsrfField token={csrf} />
+            {token ? <input type="hidden" name="token" value={token} /> : ""}
+            <button type="submit">Accept</button>
+          </form>
+          <form method="post" action={action("decline")}>
+            <CsrfField token={csrf} />
+            {token ? <input type="hidden" name="token" value={token} /> : ""}
+            <button type="submit" class="secondary">
+              Decline
+            </button>
+          </form>
+        </div>
+      ) : (
+        <p class="badge" safe>{`This invite is ${invite.status.toLowerCase()}.`}</p>
+      )}
+    </div>
+  );
+}
+
+/** The viewer's pending invites (or the one behind an e-mailed link). */
+export function MyInvitesPage(props: { viewer: Viewer; csrf?: string; invites: MyInviteView[]; token?: string; flash?: Flash }) {
+  return (
+    <Layout title="Invites" viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <h1>Invites</h1>
+      {props.invites.length === 0 ? <p class="muted">No pending invites.</p> : ""}
+      {props.invites.map((i) => (
+        <InviteCard invite={i} csrf={props.csrf} token={props.token} />
+      ))}
+    </Layout>
+  );
+}

@@ -1,0 +1,331 @@
+import { Layout, type Viewer } from "../../ui/layout";
+import { CsrfField, FieldError } from "../auth/views";
+import { can, canAssignRole, ORG_ROLES, type OrgRole } from "./permissions";
+
+type Flash = { kind: "error" | "success"; message: string };
+
+/** An org as the pages need it. */
+export interface OrgView {
+  id: string;
+  name: string;
+  description: string | null;
+  logoUrl: string | null;
+  role: OrgRole | null;
+  memberCount?: number;
+  archived?: boolean;
+}
+
+const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
+
+/** The tabs of an org's pages. */
+export function OrgNav({ org, current }: { org: OrgView; current: "overview" | "members" | "invites" | "audit" }) {
+  const tabs: [typeof current, string, string, boolean][] = [
+    ["overview", "Overview", `/orgs/${org.id}`, true],
+    ["members", "Members", `/orgs/${org.id}/members`, true],
+    ["invites", "Invites", `/orgs/${org.id}/invites`, can(org.role, "members.invite")],
+    ["audit", "Audit trail", `/orgs/${org.id}/audit`, can(org.role, "audit.view")],
+  ];
+  return (
+    <nav aria-label="Organization" class="tabs" style="display:flex;gap:1rem;margin-bottom:.5rem">
+      <a href="/orgs">All organizations</a>
+      <span aria-hidden="true">/</span>
+      {tabs
+        .filter((t) => t[3])
+        .map(([key, label, href]) => (
+          <a href={href} aria-current={key === current ? "page" : undefined} style={key === current ? "font-weight:700" : ""}>
+            {label}
+          </a>
+        ))}
+    </nav>
+  );
+}
+
+function Logo({ org, size = 48 }: { org: OrgView; size?: number }) {
+  return org.logoUrl ? (
+    <img src={org.logoUrl} alt="" width={String(size)} height={String(size)} style="border-radius:8px;object-fit:cover" />
+  ) : (
+    <span
+      aria-hidden="true"
+      style={`display:inline-grid;place-items:center;width:${size}px;height:${size}px;border-radius:8px;background:#e6ebf5;font-weight:700`}
+      safe
+    >
+      {org.name.slice(0, 1).toUpperCase()}
+    </span>
+  );
+}
+
+function OrgCards({ orgs }: { orgs: OrgView[] }) {
+  if (!orgs.length) return <p class="muted">No organizations yet.</p>;
+  return (
+    <div class="grid2">
+      {orgs.map((o) => (
+        <a class="card" href={`/orgs/${o.id}`} style="display:flex;gap:.75rem;align-items:center;text-decoration:none;color:inherit">
+          <Logo org={o} />
+          <span>
+            <strong safe>{o.name}</strong>
+            <br />
+            <small class="muted" safe>
+              {o.role ? roleLabel(o.role) : "admin view"}
+              {o.archived ? " · archived" : ""}
+            </small>
+          </span>
+        </a>
+      ))}
+    </div>
+  );
+}
+
+/** The signed-in home page: your orgs and pending invites. */
+export function DashboardPage(props: { viewer: Viewer; csrf?: string; orgs: OrgView[]; invites: number; roles: string[] }) {
+  return (
+    <Layout title="Dashboard" viewer={props.viewer} csrfToken={props.csrf}>
+      <h1 safe>Welcome, {props.viewer.name}</h1>
+      {props.invites > 0 ? (
+        <div class="flash success" role="status">
+          You have {String(props.invites)} pending invite{props.invites === 1 ? "" : "s"}. <a href="/invites">Answer them</a>
+        </div>
+      ) : (
+        ""
+      )}
+      <section>
+        <h2>Your organizations</h2>
+        <OrgCards orgs={props.orgs} />
+        <p>
+          <a class="button" href="/orgs/new">
+            Create an organization
+          </a>
+        </p>
+      </section>
+      <p class="muted" safe>
+        You use DevSponsor as {props.roles.length ? props.roles.map((r) => r.toLowerCase()).join(" and ") : "a member"} ·{" "}
+      </p>
+      <p>
+        <a href="/profile">Profile, wallets and API keys</a>
+      </p>
+    </Layout>
+  );
+}
+
+/** Every org of the caller (or, for admins with ?all=1, of the platform). */
+export function OrgListPage(props: { viewer: Viewer; csrf?: string; orgs: OrgView[]; all: boolean }) {
+  return (
+    <Layout title="Organizations" viewer={props.viewer} csrfToken={props.csrf}>
+      <h1>{props.all ? "All organizations" : "Your organizations"}</h1>
+      {props.viewer.isAdmin ? (
+        <p>{props.all ? <a href="/orgs">Show only mine</a> : <a href="/orgs?all=1">Show every organization (admin)</a>}</p>
+      ) : (
+        ""
+      )}
+      <OrgCards orgs={props.orgs} />
+      <p>
+        <a class="button" href="/orgs/new">
+          Create an organization
+        </a>
+      </p>
+    </Layout>
+  );
+}
+
+function OrgFields(props: { values?: Record<string, string>; errors?: Record<string, string> }) {
+  const v = props.values ?? {};
+  return (
+    <>
+      <label>
+        Name
+        <input name="name" required maxlength="100" value={v.name ?? ""} aria-describedby="name-error" />
+        <FieldError errors={props.errors} name="name" />
+      </label>
+      <label>
+        Description <span class="help">Optional.</span>
+        <textarea name="description" rows="3" maxlength="2000" safe>
+          {v.description ?? ""}
+        </textarea>
+        <FieldError errors={props.errors} name="description" />
+      </label>
+      <label>
+        Logo <span class="help">Optional. PNG, JPEG, GIF or WebP, at most 1 MiB.</span>
+        <input type="file" name="logo" accept="image/png,image/jpeg,image/gif,image/webp" />
+        <FieldError errors={props.errors} name="logo" />
+      </label>
+    </>
+  );
+}
+
+/** The new-organization form. */
+export function NewOrgPage(props: { viewer: Viewer; csrf?: string; values?: Record<string, string>; errors?: Record<string, string>; flash?: Flash }) {
+  return (
+    <Layout title="New organization" viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <h1>New organization</h1>
+      <form method="post" action="/orgs" enctype="multipart/form-data" class="card stack">
+        <CsrfField token={props.csrf} />
+        <OrgFields values={props.values} errors={props.errors} />
+        <div>
+          <button type="submit">Create organization</button>
+        </div>
+      </form>
+      <p class="muted">You become its owner and can invite co-sponsors, maintainers and contributors.</p>
+    </Layout>
+  );
+}
+
+/** An org's overview, with its settings for those who manage it. */
+export function OrgPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  org: OrgView;
+  flash?: Flash;
+  errors?: Record<string, string>;
+  values?: Record<string, string>;
+}) {
+  const { org } = props;
+  return (
+    <Layout title={org.name} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <OrgNav org={org} current="overview" />
+      <div style="display:flex;gap:1rem;align-items:center">
+        <Logo org={org} size={64} />
+        <div>
+          <h1 safe style="margin:0">
+            {org.name}
+          </h1>
+          <span class="muted" safe>
+            {`${org.memberCount ?? 0} member${org.memberCount === 1 ? "" : "s"} · your role: ${org.role ? roleLabel(org.role) : "none (admin view)"}`}
+          </span>
+        </div>
+      </div>
+      {org.description ? (
+        <p safe style="white-space:pre-line">
+          {org.description}
+        </p>
+      ) : (
+        ""
+      )}
+      <div class="grid2">
+        <a class="card" href={`/orgs/${org.id}/projects`}>
+          Projects
+        </a>
+        <a class="card" href={`/orgs/${org.id}/members`}>
+          Members and roles
+        </a>
+        {can(org.role, "members.invite") ? (
+          <a class="card" href={`/orgs/${org.id}/invites`}>
+            Invite people
+          </a>
+        ) : (
+          ""
+        )}
+      </div>
+      {can(org.role, "org.update") ? (
+        <details class="card" open={props.errors ? true : undefined}>
+          <summary>
+            <strong>Organization settings</strong>
+          </summary>
+          <form method="post" action={`/orgs/${org.id}`} enctype="multipart/form-data" class="stack">
+            <CsrfField token={props.csrf} />
+            <OrgFields values={props.values ?? { name: org.name, description: org.description ?? "" }} errors={props.errors} />
+            <div>
+              <button type="submit">Save</button>
+            </div>
+          </form>
+        </details>
+      ) : (
+        ""
+      )}
+    </Layout>
+  );
+}
+
+/** A member as listed. */
+export interface MemberView {
+  userId: string;
+  name: string;
+  githubLogin: string | null;
+  role: OrgRole;
+  joinedAt: Date;
+}
+
+/** Members and roles: managers change roles and remove people; everyone can leave. */
+export function MembersPage(props: { viewer: Viewer; csrf?: string; org: OrgView; members: MemberView[]; me: string; flash?: Flash }) {
+  const { org } = props;
+  return (
+    <Layout title={`${org.name}: members`} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <OrgNav org={org} current="members" />
+      <h1 safe>{org.name}: members</h1>
+      <div class="card">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">GitHub</th>
+              <th scope="col">Role</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.members.map((m) => {
+              const assignable = ORG_ROLES.filter((r) => canAssignRole(org.role, m.role, r));
+              const canChange = m.userId !== props.me && assignable.length > 1;
+              const canRemove = m.userId === props.me || (can(org.role, "members.remove") && (m.role !== "OWNER" || org.role === "OWNER"));
+              return (
+                <tr>
+                  <td safe>{m.name}</td>
+                  <td safe>{m.githubLogin ? `@${m.githubLogin}` : "—"}</td>
+                  <td>
+                    {canChange ? (
+                      <form method="post" action={`/orgs/${org.id}/members/${m.userId}/role`} style="display:flex;gap:.5rem">
+                        <CsrfField token={props.csrf} />
+                        <label style="display:flex;gap:.5rem;align-items:center;font-weight:400">
+                          <span class="visually-hidden" style="position:absolute;left:-999px" safe>{`Role of ${m.name}`}</span>
+                          <select name="role">
+                            {assignable.map((r) => (
+                              <option value={r} selected={r === m.role}>
+                                {roleLabel(r)}
+                              </option>
+                            ))}
+                          </select>
+                        </label>
+                        <button type="submit" class="secondary">
+                          Change
+                        </button>
+                      </form>
+                    ) : (
+                      <span safe>{roleLabel(m.role)}</span>
+                    )}
+                  </td>
+                  <td>
+                    {canRemove ? (
+                      <form method="post" action={`/orgs/${org.id}/members/${m.userId}/remove`}>
+                        <CsrfField token={props.csrf} />
+                        <button type="submit" class="danger">
+                          {m.userId === props.me ? "Leave" : "Remove"}
+                        </button>
+                      </form>
+                    ) : (
+                      ""
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      <details class="card">
+        <summary>What each role may do</summary>
+        <ul>
+          <li>
+            <strong>Owner</strong>: everything, including ownership, deleting and the audit trail.
+          </li>
+          <li>
+            <strong>Maintainer</strong>: create projects, invite and remove members, manage settings and milestones.
+          </li>
+          <li>
+            <strong>Sponsor</strong>: fund projects, manage and approve milestones, review tasks.
+          </li>
+          <li>
+            <strong>Contributor</strong>: see the org's projects and claim tasks.
+          </li>
+        </ul>
+      </details>
+    </Layout>
+  );
+}

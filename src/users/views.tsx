@@ -1,0 +1,322 @@
+import { Layout, type Viewer } from "../../ui/layout";
+import { CsrfField, FieldError } from "../auth/views";
+
+type Flash = { kind: "error" | "success"; message: string };
+const when = (d: Date | null | undefined) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "never");
+
+export interface ProfileData {
+  me: {
+    name: string;
+    email: string | null;
+    emailVerified: boolean;
+    githubLogin: string | null;
+    roles: string[];
+    preferences: { emailNotifications: boolean };
+    isAdmin: boolean;
+  };
+  wallets: { id: string; address: string; chainId: string; isPayout: boolean }[];
+  apiKeys: { id: string; name: string; prefix: string; scopes: string[]; lastUsedAt: Date | null; expiresAt: Date | null; revokedAt: Date | null }[];
+  sessions: { id: string; userAgent: string | null; ip: string | null; lastSeenAt: Date; createdAt: Date }[];
+  currentSessionId?: string;
+  githubAvailable: boolean;
+}
+
+/** What the profile page shows once, right after an action (a new API key, a SIWE message to sign). */
+export interface ProfileExtras {
+  newKey?: string;
+  challenge?: { message: string };
+  errors?: Record<string, string>;
+  flash?: Flash;
+}
+
+/** Profile: name and roles, wallets, API keys, sessions, export and deletion. */
+export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: ProfileData } & ProfileExtras) {
+  const { me, wallets, apiKeys, sessions } = props.data;
+  const hasRole = (r: string) => me.roles.includes(r);
+  return (
+    <Layout title="Profile" viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <h1>Profile</h1>
+
+      <section class="card" aria-labelledby="p-you">
+        <h2 id="p-you">You</h2>
+        <p class="muted">
+          <span safe>{me.email ?? "no e-mail"}</span>
+          {me.email ? (me.emailVerified ? " (verified)" : " (not verified)") : ""}
+          {me.githubLogin ? (
+            <span safe>{` · GitHub @${me.githubLogin}`}</span>
+          ) : props.data.githubAvailable ? (
+            <>
+              {" · "}
+              <a href="/auth/github?next=/profile">Connect GitHub</a>
+            </>
+          ) : (
+            ""
+          )}
+        </p>
+        <form method="post" action="/profile" class="stack">
+          <CsrfField token={props.csrf} />
+          <label>
+            Name
+            <input name="name" value={me.name} required maxlength="100" />
+            <FieldError errors={props.errors} name="name" />
+          </label>
+          <fieldset>
+            <legend>I use DevSponsor as</legend>
+            <label style="display:flex;gap:.5rem;font-weight:400">
+              <input type="checkbox" name="roles" value="SPONSOR" checked={hasRole("SPONSOR")} style="width:auto" /> Sponsor
+            </label>
+            <label style="display:flex;gap:.5rem;font-weight:400">
+              <input type="checkbox" name="roles" value="CONTRIBUTOR" checked={hasRole("CONTRIBUTOR")} style="width:auto" /> Contributor
+            </label>
+          </fieldset>
+          <label style="display:flex;gap:.5rem;font-weight:400">
+            <input type="checkbox" name="emailNotifications" value="true" checked={me.preferences.emailNotifications} style="width:auto" />
+            Send me notifications by e-mail too
+          </label>
+          <div>
+            <button type="submit">Save profile</button>
+          </div>
+        </form>
+      </section>
+
+      <section class="card" aria-labelledby="p-wallets">
+        <h2 id="p-wallets">Wallets</h2>
+        <p class="muted">Payouts go to the address marked for payouts. Link an address by signing a Sign-In with Ethereum message.</p>
+        {wallets.length ? (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Address</th>
+                <th scope="col">Chain</th>
+                <th scope="col">Payouts</th>
+                <th scope="col">
+                  <span style="position:absolute;left:-999px">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {wallets.map((w) => (
+                <tr>
+                  <td>
+                    <code safe>{w.address}</code>
+                  </td>
+                  <td safe>{w.chainId}</td>
+                  <td>
+                    {w.isPayout ? (
+                      <span class="badge ok">payout address</span>
+                    ) : (
+                      <form method="post" action={`/profile/wallets/${w.id}/payout`}>
+                        <CsrfField token={props.csrf} />
+                        <button type="submit" class="secondary">
+                          Use for payouts
+                        </button>
+                      </form>
+                    )}
+                  </td>
+                  <td>
+                    <form method="post" action={`/profile/wallets/${w.id}/remove`}>
+                      <CsrfField token={props.csrf} />
+                      <button type="submit" class="danger">
+                        Unlink
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          ""
+        )}
+        {props.challenge ? (
+          <form method="post" action="/profile/wallets" class="stack">
+            <CsrfField token={props.csrf} />
+            <label>
+              Sign this message with your wallet (valid 10 minutes)
+              <textarea name="message" rows="10" readonly safe>
+                {props.challenge.message}
+              </textarea>
+            </label>
+            <label>
+              Signature (0x…)
+              <input name="signature" required autocomplete="off" />
+              <FieldError errors={props.errors} name="signature" />
+            </label>
+            <div>
+              <button type="submit">Link wallet</button>
+            </div>
+          </form>
+        ) : (
+          <form method="post" action="/profile/wallets/challenge" class="stack">
+            <CsrfField token={props.csrf} />
+            <div class="grid2">
+              <label>
+                Address
+                <input name="address" required pattern="0x[0-9a-fA-F]{40}" placeholder="0x…" autocomplete="off" />
+                <FieldError errors={props.errors} name="address" />
+              </label>
+              <label>
+                Chain id
+                <input name="chainId" type="number" min="1" value="1" required />
+              </label>
+            </div>
+            <div>
+              <button type="submit" class="secondary">
+                Get a message to sign
+              </button>
+            </div>
+          </form>
+        )}
+      </section>
+
+      <section class="card" aria-labelledby="p-keys">
+        <h2 id="p-keys">API keys</h2>
+        {props.newKey ? (
+          <div class="flash success" role="status">
+            <p>Copy your new key now: it is shown only once.</p>
+            <pre safe>{props.newKey}</pre>
+          </div>
+        ) : (
+          ""
+        )}
+        {apiKeys.length ? (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Key</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">Last used</th>
+                <th scope="col">
+                  <span style="position:absolute;left:-999px">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {apiKeys.map((k) => (
+                <tr>
+                  <td safe>{k.name}</td>
+                  <td>
+                    <code safe>{`${k.prefix}_…`}</code>
+                  </td>
+                  <td safe>{k.scopes.join(", ")}</td>
+                  <td safe>{when(k.lastUsedAt)}</td>
+                  <td>
+                    {k.revokedAt ? (
+                      <span class="badge bad">revoked</span>
+                    ) : (
+                      <form method="post" action={`/profile/api-keys/${k.id}/revoke`}>
+                        <CsrfField token={props.csrf} />
+                        <button type="submit" class="danger">
+                          Revoke
+                        </button>
+                      </form>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p class="muted">No keys yet.</p>
+        )}
+        <form method="post" action="/profile/api-keys" class="stack">
+          <CsrfField token={props.csrf} />
+          <label>
+            Key name
+            <input name="name" required maxlength="80" placeholder="CI pipeline" />
+            <FieldError errors={props.errors} name="name" />
+          </label>
+          <fieldset>
+            <legend>Scopes</legend>
+            <label style="display:flex;gap:.5rem;font-weight:400">
+              <input type="checkbox" name="scopes" value="read" checked style="width:auto" /> read
+            </label>
+            <label style="display:flex;gap:.5rem;font-weight:400">
+              <input type="checkbox" name="scopes" value="write" style="width:auto" /> write
+            </label>
+            {me.isAdmin ? (
+              <label style="display:flex;gap:.5rem;font-weight:400">
+                <input type="checkbox" name="scopes" value="admin" style="width:auto" /> admin
+              </label>
+            ) : (
+              ""
+            )}
+            <FieldError errors={props.errors} name="scopes" />
+          </fieldset>
+          <label>
+            Expires after (days) <span class="help">Empty: never.</span>
+            <input name="expiresInDays" type="number" min="1" max="3650" />
+          </label>
+          <div>
+            <button type="submit" class="secondary">
+              Create key
+            </button>
+          </div>
+        </form>
+      </section>
+
+      <section class="card" aria-labelledby="p-sessions">
+        <h2 id="p-sessions">Signed-in browsers</h2>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Browser</th>
+              <th scope="col">Address</th>
+              <th scope="col">Last seen</th>
+              <th scope="col">
+                <span style="position:absolute;left:-999px">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.map((s) => (
+              <tr>
+                <td safe>{s.userAgent ?? "unknown"}</td>
+                <td safe>{s.ip ?? ""}</td>
+                <td safe>{when(s.lastSeenAt)}</td>
+                <td>
+                  {s.id === props.data.currentSessionId ? (
+                    <span class="badge ok">this browser</span>
+                  ) : (
+                    <form method="post" action={`/profile/sessions/${s.id}/revoke`}>
+                      <CsrfField token={props.csrf} />
+                      <button type="submit" class="danger">
+                        Sign out
+                      </button>
+                    </form>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+
+      <section class="card" aria-labelledby="p-data">
+        <h2 id="p-data">Your data</h2>
+        <p>
+          <a href="/profile/export" download="devsponsor-export.json">
+            Download everything we store about you (JSON)
+          </a>
+        </p>
+        <form method="post" action="/profile/delete" class="stack">
+          <CsrfField token={props.csrf} />
+          <label>
+            Delete my account: type DELETE to confirm
+            <input name="confirm" autocomplete="off" required />
+            <FieldError errors={props.errors} name="confirm" />
+          </label>
+          <div>
+            <button type="submit" class="danger">
+              Delete my account
+            </button>
+          </div>
+        </form>
+        <p class="muted">
+          Your personal data is erased. Records of what happened (payments, audit entries) stay, without your name.
+        </p>
+      </section>
+    </Layout>
+  );
+}
