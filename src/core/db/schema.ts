@@ -1,5 +1,5 @@
 // Every domain's tables, in one place for drizzle-kit and the typed client. Add one line per domain.
-// jobs: export * from "../jobs/schema";
+export * from "../jobs/schema";
 export * from "../settings/schema";
 export * from "../../users/schema";
 export * from "../../auth/schema";
