@@ -165,11 +165,7 @@ export const orgRoutes = (ctx: AppContext) => {
     })
     .put(
       "/api/orgs/:id/logo",
-      async ({ params, body, principal }) => {
-        const logo = logoOf(body);
-        if (!logo) throw invalidInput({ logo: "Send the image as the multipart field logo." });
-        return setOrgLogo(ctx.db, await principal(), params.id, logo, uploads);
-      },
+      async ({ params, body, principal }) => setOrgLogo(ctx.db, await principal(), params.id, logoOf(body), uploads),
       { detail: { summary: "Upload the org logo (multipart field logo; PNG, JPEG, GIF, WebP ≤ 1 MiB)", tags: ["orgs"] } },
     )
     .get("/api/orgs/:id/members", async ({ params, principal }) => ({ members: await listMembers(ctx.db, await principal(), params.id) }), {

@@ -124,8 +124,9 @@ export function sniffImage(bytes: Uint8Array) {
 }
 
 /** Stores a new logo (PNG, JPEG, GIF or WebP up to 1 MiB) under the uploads dir. */
-export async function setOrgLogo(db: Db, principal: Principal | null, orgId: string, file: Blob, uploadsDir: string) {
+export async function setOrgLogo(db: Db, principal: Principal | null, orgId: string, file: Blob | null, uploadsDir: string) {
   const access = await requireOrgRole(db, principal, orgId, "org.update");
+  if (!file || file.size === 0) throw invalidInput({ logo: "Send the image as the multipart field logo." });
   if (file.size > MAX_LOGO_BYTES) throw invalidInput({ logo: "The logo must be at most 1 MiB." });
   const bytes = new Uint8Array(await file.arrayBuffer());
   const kind = sniffImage(bytes);
@@ -189,8 +190,8 @@ const lastOwner = () =>
 
 /** Changes a member's role. Only owners grant or take away OWNER; the last owner cannot be demoted. */
 export async function changeMemberRole(db: Db, principal: Principal | null, orgId: string, userId: string, role: OrgRole) {
-  if (!ORG_ROLES.includes(role)) throw invalidInput({ role: `One of ${ORG_ROLES.join(", ")}.` });
   const access = await requireOrgRole(db, principal, orgId, "members.changeRole");
+  if (!ORG_ROLES.includes(role)) throw invalidInput({ role: `One of ${ORG_ROLES.join(", ")}.` });
   if (!isUuid(userId)) throw notFound("Member");
   return db.transaction(async (tx) => {
     const owners = await lockOwners(tx, orgId);
