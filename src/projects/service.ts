@@ -4,7 +4,8 @@ import type { Db } from "../core/db";
 import { conflict, invalidInput, notFound, zodFieldErrors } from "../core/errors";
 import { subMilestones } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
-import { loadProject, requireInOrg } from "./access";
+import { requireOrgRole } from "../orgs/permissions";
+import { loadProject } from "./access";
 import { ProjectCreateRequest, ProjectUpdateRequest } from "./model";
 import { cloneUrlOf, fetchGithubRepo, githubHostsFrom, parseRepoUrl, type RepoRef } from "./repo";
 import { type Project, type ProjectState, projects } from "./schema";
@@ -79,9 +80,9 @@ function repoColumns(r: (RepoRef & { providerId: string | null }) | null) {
   };
 }
 
-/** Creates a DRAFT project in an org (owners, maintainers and sponsors of the org). */
+/** Creates a DRAFT project in an org (its owners and maintainers). */
 export async function createProject(deps: ProjectDeps, principal: Principal | null, orgId: string, body: unknown) {
-  await requireInOrg(deps.db, principal, orgId, "manage");
+  await requireOrgRole(deps.db, principal, orgId, "project.create");
   const input = parse(ProjectCreateRequest, body);
   const repo = input.repoUrl ? await resolveRepository(deps, input.repoUrl) : null;
   const [project] = await deps.db
@@ -104,11 +105,11 @@ export async function createProject(deps: ProjectDeps, principal: Principal | nu
 
 /** One project the caller may see. */
 export const getProject = (db: Db, principal: Principal | null, projectId: string) =>
-  loadProject(db, principal, projectId, "view");
+  loadProject(db, principal, projectId, "project.view");
 
 /** Changes a project; repository, token and funding mode only while it is a DRAFT. */
 export async function updateProject(deps: ProjectDeps, principal: Principal | null, projectId: string, body: unknown) {
-  const project = await loadProject(deps.db, principal, projectId, "manage");
+  const project = await loadProject(deps.db, principal, projectId, "project.update");
   const input = parse(ProjectUpdateRequest, body);
   const draftOnly = ["repoUrl", "tokenAddress", "tokenDecimals", "tokenSymbol", "fundingMode"] as const;
   if (project.state !== "DRAFT" && draftOnly.some((k) => input[k] !== undefined)) {

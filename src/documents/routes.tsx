@@ -1,0 +1,149 @@
+import { Elysia } from "elysia";
+import { html } from "../../ui/layout";
+import { seeOther } from "../auth/web";
+import { type AppContext, type Principal, requireUser } from "../core/context";
+import { AppError, invalidInput } from "../core/errors";
+import { httpContext } from "../core/http/plugin";
+import { loadProject } from "../projects/access";
+import { projectPageProps } from "../projects/routes";
+import { SidebarPanel } from "../sidebar/views";
+import {
+  deleteDocument,
+  documentJson,
+  listDocuments,
+  loadDocument,
+  MAX_DOCUMENT_BYTES,
+  reindexDocument,
+  replaceDocument,
+  retrieve,
+  type Upload,
+  uploadDocument,
+} from "./service";
+import { DocumentRowView, DocumentsPage } from "./views";
+
+const signIn = (request: Request) => seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
+
+/** The `file` field of a multipart body, read into memory (the server caps bodies; we cap documents at 20 MB). */
+async function fileOf(body: unknown): Promise<Upload> {
+  const f = (body as Record<string, unknown> | null)?.file;
+  if (!(f instanceof Blob) || f.size === 0) throw invalidInput({ file: "choose a file" });
+  if (f.size > MAX_DOCUMENT_BYTES) {
+    throw new AppError("PAYLOAD_TOO_LARGE", "Documents are limited to 20 MB.", 413, { maxBytes: MAX_DOCUMENT_BYTES });
+  }
+  return { name: (f as File).name ?? "document", bytes: new Uint8Array(await f.arrayBuffer()) };
+}
+
+/** The documents tab, its forms, and the documents API (spec §5.8). */
+export const documentRoutes = (ctx: AppContext) => {
+  const page = async (p: Principal, projectId: string, error?: string, status = 200) => {
+    const project = await loadProject(ctx.db, p, projectId, "documents.view");
+    return html(
+      <DocumentsPage
+        {...await projectPageProps(ctx, p, project)}
+        documents={await listDocuments(ctx, p, project.id)}
+        error={error}
+        sidebar={await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })}
+      />,
+      status,
+    );
+  };
+  const back = async (request: Request, p: Principal, projectId: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500 || err.status === 404 || err.status === 403) throw err;
+      const detail = Object.values((err.details.fields ?? {}) as Record<string, string>).join("; ");
+      return page(p, projectId, detail ? `${err.message} ${detail}` : err.message, err.status);
+    }
+    return seeOther(request, `/projects/${projectId}/documents`);
+  };
+
+  return (
+    new Elysia({ name: "documents" })
+      .use(httpContext(ctx))
+      // ---- API
+      .post(
+        "/api/projects/:id/documents",
+        async ({ params, body, principal, set }) => {
+          const p = await principal();
+          const doc = await uploadDocument(ctx, p, params.id, await fileOf(body));
+          set.status = 201;
+          return documentJson(doc);
+        },
+        {
+          detail: {
+            summary: "Upload a document (multipart field `file`; Markdown, text, code or PDF, ≤ 20 MB, type checked by content)",
+            tags: ["documents"],
+          },
+        },
+      )
+      .get("/api/projects/:id/documents", async ({ params, principal }) => ({ documents: (await listDocuments(ctx, await principal(), params.id)).map(documentJson) }), {
+        detail: { summary: "A project's documents", tags: ["documents"] },
+      })
+      .get("/api/documents/:id", async ({ params, principal }) => documentJson((await loadDocument(ctx, await principal(), params.id, "documents.view")).doc), {
+        detail: { summary: "One document's metadata and indexing status", tags: ["documents"] },
+      })
+      .put("/api/documents/:id", async ({ params, body, principal }) => documentJson(await replaceDocument(ctx, await principal(), params.id, await fileOf(body))), {
+        detail: { summary: "Replace a document's file (re-ingested)", tags: ["documents"] },
+      })
+      .delete(
+        "/api/documents/:id",
+        async ({ params, principal, set }) => {
+          await deleteDocument(ctx, await principal(), params.id);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Delete a document, its file and its vectors", tags: ["documents"] } },
+      )
+      .post(
+        "/api/documents/:id/reindex",
+        async ({ params, principal, set }) => {
+          set.status = 202;
+          return { runId: await reindexDocument(ctx, await principal(), params.id) };
+        },
+        { detail: { summary: "Index a document again", tags: ["documents"] } },
+      )
+      .get(
+        "/api/projects/:id/search",
+        async ({ params, query, principal }) => {
+          const p = requireUser(await principal());
+          const project = await loadProject(ctx.db, p, params.id, "documents.view");
+          const q = typeof query.q === "string" ? query.q.slice(0, 500) : "";
+          if (!q.trim()) throw invalidInput({ q: "is required" });
+          const k = Math.min(Math.max(Number(query.k) || 6, 1), 20);
+          const r = await retrieve(ctx, project.id, q, { k, userId: p.userId, orgId: project.orgId });
+          return { method: r.method, passages: r.passages };
+        },
+        { detail: { summary: "Search a project's documents (what the planner and assistant retrieve)", tags: ["documents"] } },
+      )
+      // ---- pages
+      .get("/projects/:id/documents", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        return page(p, params.id);
+      })
+      .get("/documents/:id/row", async ({ params, principal }) => {
+        const p = requireUser(await principal());
+        const { doc, project } = await loadDocument(ctx, p, params.id, "documents.view");
+        const base = await projectPageProps(ctx, p, project);
+        return html(<DocumentRowView d={doc} canManage={base.canManage} csrf={p.csrfToken} />);
+      })
+      .post("/projects/:id/documents", async ({ request, params, body, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        return back(request, p, params.id, async () => uploadDocument(ctx, p, params.id, await fileOf(body)));
+      })
+      .post("/documents/:id/delete", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { project } = await loadDocument(ctx, p, params.id, "documents.manage");
+        return back(request, p, project.id, () => deleteDocument(ctx, p, params.id));
+      })
+      .post("/documents/:id/reindex", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { project } = await loadDocument(ctx, p, params.id, "documents.manage");
+        return back(request, p, project.id, () => reindexDocument(ctx, p, params.id));
+      })
+  );
+};

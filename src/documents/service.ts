@@ -1,0 +1,371 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import { audit } from "../audit/service";
+import { dataPaths } from "../core/boot";
+import type { AppContext, Principal } from "../core/context";
+import { decryptBytes, encrypt, sha256Hex } from "../core/crypto";
+import { AppError, invalidInput, notFound } from "../core/errors";
+import { isUuid } from "../orgs/permissions";
+import { loadProject } from "../projects/access";
+import { projects } from "../projects/schema";
+import { chunkSections, parsePdf, type Section } from "./chunk";
+import { detectType, UnsupportedContent } from "./detect";
+import { currentEmbedder, hashEmbed, hashEmbedder } from "./embedder";
+import { type DocumentRow, documents } from "./schema";
+import { type ChunkRow, type Hit, VectorStore } from "./store";
+
+/** The largest document accepted (spec: 20 MB). */
+export const MAX_DOCUMENT_BYTES = 20 * 1024 * 1024;
+
+/** The ingest job's name. */
+export const INGEST_JOB = "documents.ingest";
+
+/** The vector store of this appliance (one per data dir), opened on first use. */
+export function vectorStore(ctx: Pick<AppContext, "config" | "services">): VectorStore {
+  let store = ctx.services["documents.vectors"] as VectorStore | undefined;
+  if (!store) {
+    store = new VectorStore(dataPaths(ctx.config.dataDir).lancedb);
+    ctx.services["documents.vectors"] = store;
+  }
+  return store;
+}
+
+/** A document as the API returns it. */
+export function documentJson(d: DocumentRow) {
+  return {
+    id: d.id,
+    projectId: d.projectId,
+    filename: d.filename,
+    type: d.type,
+    sizeBytes: d.sizeBytes,
+    sha256: d.sha256,
+    version: d.version,
+    status: d.status,
+    error: d.error,
+    chunkCount: d.chunkCount,
+    embedder: d.embedder,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+  };
+}
+
+/** An uploaded file: its name (kept for display only) and bytes. */
+export interface Upload {
+  name: string;
+  bytes: Uint8Array;
+}
+
+function cleanName(name: string) {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const n = basename(name.replace(/\\/g, "/")).replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 200);
+  return n || "document";
+}
+
+const aad = (id: string, version: number) => `document:${id}:${version}`;
+
+/** Checks size and content type; returns the detected type (the name plays no part). */
+function checkUpload(file: Upload) {
+  if (file.bytes.length > MAX_DOCUMENT_BYTES) {
+    throw new AppError("PAYLOAD_TOO_LARGE", "Documents are limited to 20 MB.", 413, { maxBytes: MAX_DOCUMENT_BYTES });
+  }
+  try {
+    return detectType(file.bytes);
+  } catch (err) {
+    if (err instanceof UnsupportedContent) throw invalidInput({ file: err.message }, "This file type is not supported.");
+    throw err;
+  }
+}
+
+/** Writes the encrypted file atomically; returns its key under the uploads dir. */
+function storeFile(ctx: AppContext, projectId: string, id: string, version: number, bytes: Uint8Array) {
+  const key = `documents/${projectId}/${id}.v${version}.enc`;
+  const path = join(dataPaths(ctx.config.dataDir).uploads, key);
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, encrypt(ctx.masterKey, bytes, aad(id, version)), { mode: 0o600 });
+  renameSync(tmp, path);
+  return key;
+}
+
+function removeFile(ctx: AppContext, key: string) {
+  rmSync(join(dataPaths(ctx.config.dataDir).uploads, key), { force: true });
+}
+
+/** The decrypted bytes of a document's current version. */
+export async function readDocumentBytes(ctx: AppContext, doc: DocumentRow): Promise<Buffer> {
+  const sealed = await readFile(join(dataPaths(ctx.config.dataDir).uploads, doc.storageKey), "utf8");
+  return decryptBytes(ctx.masterKey, sealed, aad(doc.id, doc.version));
+}
+
+/** Uploads a document to a project: checked, stored encrypted, then parsed and indexed by a job. */
+export async function uploadDocument(ctx: AppContext, principal: Principal | null, projectId: string, file: Upload) {
+  const project = await loadProject(ctx.db, principal, projectId, "documents.manage");
+  const detected = checkUpload(file);
+  const id = crypto.randomUUID();
+  const storageKey = storeFile(ctx, project.id, id, 1, file.bytes);
+  const [doc] = await ctx.db
+    .insert(documents)
+    .values({
+      id,
+      projectId: project.id,
+      filename: cleanName(file.name),
+      type: detected.type,
+      sizeBytes: file.bytes.length,
+      sha256: sha256Hex(file.bytes),
+      storageKey,
+      uploadedById: principal!.userId,
+    })
+    .returning();
+  await audit(ctx.db, {
+    actorId: principal!.userId,
+    action: "document.upload",
+    targetType: "document",
+    targetId: id,
+    orgId: project.orgId,
+    payload: { projectId: project.id, type: detected.type, sizeBytes: file.bytes.length, sha256: doc!.sha256 },
+  });
+  await ctx.jobs.enqueue(INGEST_JOB, { documentId: id, projectId: project.id, version: 1 }, { key: `${INGEST_JOB}:${id}:1` });
+  return doc!;
+}
+
+/** Replaces a document's file: a new version, re-ingested; the old version's passages go when the new one lands. */
+export async function replaceDocument(ctx: AppContext, principal: Principal | null, documentId: string, file: Upload) {
+  const { doc, project } = await loadDocument(ctx, principal, documentId, "documents.manage");
+  const detected = checkUpload(file);
+  const version = doc.version + 1;
+  const storageKey = storeFile(ctx, project.id, doc.id, version, file.bytes);
+  const [updated] = await ctx.db
+    .update(documents)
+    .set({
+      filename: cleanName(file.name),
+      type: detected.type,
+      sizeBytes: file.bytes.length,
+      sha256: sha256Hex(file.bytes),
+      storageKey,
+      version,
+      status: "PENDING",
+      error: null,
+      chunkCount: 0,
+      updatedAt: new Date(),
+    })
+    .where(eq(documents.id, doc.id))
+    .returning();
+  removeFile(ctx, doc.storageKey);
+  await audit(ctx.db, {
+    actorId: principal!.userId,
+    action: "document.replace",
+    targetType: "document",
+    targetId: doc.id,
+    orgId: project.orgId,
+    payload: { projectId: project.id, version, sha256: updated!.sha256 },
+  });
+  await ctx.jobs.enqueue(INGEST_JOB, { documentId: doc.id, projectId: project.id, version }, { key: `${INGEST_JOB}:${doc.id}:${version}` });
+  return updated!;
+}
+
+/** Deletes a document: its row, its encrypted file and every passage in the vector store. */
+export async function deleteDocument(ctx: AppContext, principal: Principal | null, documentId: string) {
+  const { doc, project } = await loadDocument(ctx, principal, documentId, "documents.manage");
+  await vectorStore(ctx).deleteDocument(doc.id);
+  await ctx.db.delete(documents).where(eq(documents.id, doc.id));
+  removeFile(ctx, doc.storageKey);
+  await audit(ctx.db, {
+    actorId: principal!.userId,
+    action: "document.delete",
+    targetType: "document",
+    targetId: doc.id,
+    orgId: project.orgId,
+    payload: { projectId: project.id },
+  });
+}
+
+/** Runs ingestion again (after a failure, or after the embedding model changed). */
+export async function reindexDocument(ctx: AppContext, principal: Principal | null, documentId: string) {
+  const { doc, project } = await loadDocument(ctx, principal, documentId, "documents.manage");
+  await ctx.db.update(documents).set({ status: "PENDING", error: null, updatedAt: new Date() }).where(eq(documents.id, doc.id));
+  const run = await ctx.jobs.enqueue(
+    INGEST_JOB,
+    { documentId: doc.id, projectId: project.id, version: doc.version },
+    { key: `${INGEST_JOB}:${doc.id}:${doc.version}:${Date.now()}` },
+  );
+  return run.id;
+}
+
+/** A document and its project, if the caller may `action` on the project. */
+export async function loadDocument(
+  ctx: AppContext,
+  principal: Principal | null,
+  documentId: string,
+  action: "documents.view" | "documents.manage",
+) {
+  if (!principal) throw new AppError("UNAUTHORIZED", "Sign in to continue.", 401);
+  const [doc] = isUuid(documentId) ? await ctx.db.select().from(documents).where(eq(documents.id, documentId)) : [];
+  if (!doc) throw notFound("Document");
+  try {
+    const project = await loadProject(ctx.db, principal, doc.projectId, action);
+    return { doc, project };
+  } catch (err) {
+    if (err instanceof AppError && err.status === 404) throw notFound("Document");
+    throw err;
+  }
+}
+
+/** The documents of a project, newest first. */
+export async function listDocuments(ctx: AppContext, principal: Principal | null, projectId: string) {
+  const project = await loadProject(ctx.db, principal, projectId, "documents.view");
+  return ctx.db.select().from(documents).where(eq(documents.projectId, project.id)).orderBy(desc(documents.createdAt));
+}
+
+/** Why an ingestion stopped for good (bad content): retrying cannot help. */
+export class PermanentIngestError extends Error {}
+
+/**
+ * Parses, chunks, embeds and stores one version of a document. Stale work (a newer version was uploaded, or the
+ * document was deleted) is skipped. Re-running is safe: this version's passages are replaced, older ones removed.
+ */
+export async function ingestDocument(
+  ctx: AppContext,
+  documentId: string,
+  version: number,
+  progress: (pct: number, message: string) => unknown = () => {},
+): Promise<{ chunks: number; skipped?: string }> {
+  const [doc] = await ctx.db.select().from(documents).where(eq(documents.id, documentId));
+  if (!doc) return { chunks: 0, skipped: "deleted" };
+  if (doc.version !== version) return { chunks: 0, skipped: "replaced" };
+  const fail = async (message: string) => {
+    await ctx.db
+      .update(documents)
+      .set({ status: "FAILED", error: message.slice(0, 500), updatedAt: new Date() })
+      .where(and(eq(documents.id, doc.id), eq(documents.version, version)));
+  };
+  let sections: Section[];
+  try {
+    const bytes = await readDocumentBytes(ctx, doc);
+    const detected = detectType(bytes);
+    sections = detected.type === "PDF" ? await parsePdf(bytes) : [{ text: detected.text, page: null }];
+  } catch (err) {
+    const message = err instanceof UnsupportedContent ? err.message : `the file could not be read: ${(err as Error).message}`;
+    await fail(message);
+    throw new PermanentIngestError(message, { cause: err });
+  }
+  await progress(20, "parsed");
+  const chunks = chunkSections(sections, doc.type);
+  const [project] = await ctx.db.select({ orgId: projects.orgId }).from(projects).where(eq(projects.id, doc.projectId));
+  const embedder = currentEmbedder(ctx, { projectId: doc.projectId, orgId: project?.orgId ?? null });
+  const store = vectorStore(ctx);
+  try {
+    const BATCH = 256;
+    const rows: ChunkRow[] = [];
+    for (let i = 0; i < chunks.length; i += BATCH) {
+      const part = chunks.slice(i, i + BATCH);
+      const vectors = await embedder.embed(part.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)));
+      part.forEach((c, j) =>
+        rows.push({
+          id: `${doc.id}:${version}:${c.index}`,
+          project_id: doc.projectId,
+          document_id: doc.id,
+          document_version: version,
+          filename: doc.filename,
+          chunk_index: c.index,
+          page: c.page,
+          heading: c.heading,
+          text: c.text,
+          vector: vectors[j]!,
+        }),
+      );
+      await progress(20 + Math.round((70 * Math.min(i + BATCH, chunks.length)) / Math.max(1, chunks.length)), "embedded");
+    }
+    // Earlier versions and any interrupted run of this one go first: a re-run leaves no duplicates.
+    await store.deleteDocument(doc.id);
+    await store.add(embedder.key, rows);
+  } catch (err) {
+    await fail(`indexing failed: ${(err as Error).message}`);
+    throw err;
+  }
+  const [current] = await ctx.db
+    .update(documents)
+    .set({ status: "READY", error: null, chunkCount: chunks.length, embedder: embedder.label, updatedAt: new Date() })
+    .where(and(eq(documents.id, doc.id), eq(documents.version, version)))
+    .returning({ id: documents.id });
+  if (!current) {
+    // Replaced or deleted while we worked: take our passages out again.
+    await store.deleteDocument(doc.id).catch(() => {});
+    return { chunks: 0, skipped: "replaced" };
+  }
+  await progress(100, `${chunks.length} passages indexed`);
+  return { chunks: chunks.length };
+}
+
+/** A retrieved passage, numbered for citation. */
+export interface Passage extends Hit {
+  n: number;
+}
+
+/** How passages were found. */
+export type RetrievalMethod = "vector" | "fulltext" | "hash" | "none";
+
+/**
+ * The passages of one project's documents most relevant to `query`: vector search with the embedding model,
+ * full-text (BM25) search without one or when the model fails. Only this
+ * project's rows are searched, and every hit is checked again against the database (project, current version).
+ */
+export async function retrieve(
+  ctx: AppContext,
+  projectId: string,
+  query: string,
+  opts: { k?: number; userId?: string | null; orgId?: string | null } = {},
+): Promise<{ passages: Passage[]; method: RetrievalMethod }> {
+  const k = opts.k ?? 6;
+  const store = vectorStore(ctx);
+  const embedder = currentEmbedder(ctx, { projectId, userId: opts.userId, orgId: opts.orgId });
+  let hits: Hit[] = [];
+  let method: RetrievalMethod = "none";
+  if (embedder !== hashEmbedder) {
+    try {
+      const [v] = await embedder.embed([query]);
+      hits = await store.searchVector(embedder.key, projectId, v!, k);
+      method = "vector";
+    } catch (err) {
+      ctx.log.warn("embedding the question failed; using full-text search", { err });
+    }
+  }
+  if (hits.length === 0) {
+    try {
+      hits = await store.searchText(embedder.key, projectId, query, k);
+      method = "fulltext";
+    } catch (err) {
+      // the full-text index is unusable: the hashing embedder's vectors find the same words
+      ctx.log.warn("full-text search failed; using the hashing embedder", { err });
+      if (embedder === hashEmbedder) {
+        hits = await store.searchVector(hashEmbedder.key, projectId, hashEmbed(query), k);
+        method = "hash";
+      }
+    }
+  }
+  if (hits.length === 0 && embedder !== hashEmbedder) {
+    hits = await store.searchText(hashEmbedder.key, projectId, query, k); // documents indexed before a model was set
+  }
+  const current = await currentVersions(ctx, projectId, hits);
+  const passages = hits
+    .filter((h) => {
+      if (h.projectId !== projectId) {
+        ctx.log.error("vector store returned a passage of another project; dropped", { projectId });
+        return false;
+      }
+      return current.get(h.documentId) === h.documentVersion;
+    })
+    .map((h, i) => ({ ...h, n: i + 1 }));
+  return { passages, method: passages.length ? method : "none" };
+}
+
+async function currentVersions(ctx: AppContext, projectId: string, hits: Hit[]) {
+  const ids = [...new Set(hits.map((h) => h.documentId))].filter(isUuid);
+  if (ids.length === 0) return new Map<string, number>();
+  const rows = await ctx.db
+    .select({ id: documents.id, version: documents.version })
+    .from(documents)
+    .where(and(eq(documents.projectId, projectId), inArray(documents.id, ids), eq(documents.status, "READY")));
+  return new Map(rows.map((r) => [r.id, r.version]));
+}

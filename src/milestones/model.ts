@@ -1,0 +1,103 @@
+import { z } from "zod";
+
+const line = (max: number) => z.string().trim().min(1).max(max);
+
+/** How the harness verifies a task (spec §3.1.4 "verification rules"). */
+export const PlannedVerification = z
+  .object({
+    minPassingTests: z.number().int().min(0).max(10_000).describe("tests that must pass for the task to count as done"),
+    testCommand: z.string().trim().max(300).describe("the command that runs the tests, e.g. `bun test`; empty to detect"),
+    rules: z.array(line(300)).max(10).describe("further checks a reviewer or the harness applies"),
+  })
+  .strict();
+
+/** A sub-milestone (task) in a plan. */
+export const PlannedTask = z
+  .object({
+    title: line(200),
+    description: z.string().trim().max(4000),
+    points: z.number().int().min(1).max(100).describe("effort in points: 1 trivial … 13 large; one contributor task"),
+    acceptanceCriteria: z.array(line(500)).min(1).max(12),
+    verification: PlannedVerification,
+    estimatedHours: z.number().int().min(1).max(1000).nullish(),
+  })
+  .strict();
+
+/** A milestone in a plan. */
+export const PlannedMilestone = z
+  .object({
+    title: line(200),
+    description: z.string().trim().max(4000),
+    acceptanceCriteria: z.array(line(500)).max(12),
+    subMilestones: z.array(PlannedTask).min(1).max(15),
+  })
+  .strict();
+
+/**
+ * A whole milestone structure: what the planner must produce (strict: unknown fields are refused, spec §7.8)
+ * and what every stored draft version holds.
+ */
+export const Plan = z
+  .object({
+    milestones: z.array(PlannedMilestone).min(1).max(12),
+  })
+  .strict();
+
+/** The planner's answer when one milestone is regenerated. */
+export const OneMilestonePlan = z.object({ milestone: PlannedMilestone }).strict();
+
+export type PlannedTask = z.infer<typeof PlannedTask>;
+export type PlannedMilestone = z.infer<typeof PlannedMilestone>;
+export type Plan = z.infer<typeof Plan>;
+
+const criteria = z.array(line(500)).max(12);
+
+/** Body of `PATCH /api/milestones/:id`. `points` rescales its tasks; `order` is the 1-based position. */
+export const MilestoneUpdateRequest = z
+  .object({
+    title: line(200).optional(),
+    description: z.string().max(4000).optional(),
+    points: z.coerce.number().int().min(1).max(10_000).optional(),
+    acceptanceCriteria: criteria.optional(),
+    verificationRules: z.array(line(300)).max(10).optional(),
+    estimatedHours: z.coerce.number().int().min(1).max(10_000).nullable().optional(),
+    order: z.coerce.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** Body of `POST /api/projects/:id/milestones`. */
+export const MilestoneCreateRequest = z
+  .object({
+    title: line(200),
+    description: z.string().max(4000).default(""),
+    acceptanceCriteria: criteria.default([]),
+  })
+  .strict();
+
+/** Body of `PATCH /api/sub/:id`. */
+export const SubMilestoneUpdateRequest = z
+  .object({
+    title: line(200).optional(),
+    description: z.string().max(4000).optional(),
+    points: z.coerce.number().int().min(1).max(100).optional(),
+    acceptanceCriteria: criteria.min(1).optional(),
+    verification: PlannedVerification.partial().optional(),
+    estimatedHours: z.coerce.number().int().min(1).max(1000).nullable().optional(),
+    order: z.coerce.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** Body of `POST /api/milestones/:id/sub`. */
+export const SubMilestoneCreateRequest = z
+  .object({
+    title: line(200),
+    description: z.string().max(4000).default(""),
+    points: z.coerce.number().int().min(1).max(100),
+    acceptanceCriteria: criteria.min(1).default(["The change is merged with passing tests."]),
+    verification: PlannedVerification.partial().optional(),
+    estimatedHours: z.coerce.number().int().min(1).max(1000).nullable().optional(),
+  })
+  .strict();
+
+/** Body of `POST /api/projects/:id/milestones/reorder`: every milestone id, in the new order. */
+export const ReorderRequest = z.object({ ids: z.array(z.string().uuid()).min(1).max(100) }).strict();

@@ -1,0 +1,306 @@
+import { Elysia } from "elysia";
+import { html } from "../../ui/layout";
+import { seeOther } from "../auth/web";
+import type { AppContext, Principal } from "../core/context";
+import { AppError } from "../core/errors";
+import { httpContext } from "../core/http/plugin";
+import { startGeneration } from "../planner/jobs";
+import { loadProject } from "../projects/access";
+import { formValues, projectPageProps } from "../projects/routes";
+import { SidebarPanel } from "../sidebar/views";
+import {
+  approveStructure,
+  createMilestone,
+  createSubMilestone,
+  deleteMilestone,
+  deleteSubMilestone,
+  getDraft,
+  getSubMilestone,
+  listDrafts,
+  listMilestones,
+  listSubMilestones,
+  loadMilestone,
+  loadTree,
+  reorderMilestones,
+  restoreDraft,
+  updateMilestone,
+  updateSubMilestone,
+} from "./service";
+import { MilestonePage, MilestonesPage, TaskPage } from "./views";
+
+const signIn = (request: Request) => seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
+
+const splitLines = (v: string | undefined) =>
+  v === undefined
+    ? undefined
+    : v
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean);
+
+const num = (v: string | undefined) => (v === undefined || v === "" ? undefined : Number(v));
+
+/** A milestone edit form as the API's PATCH body. */
+function milestoneForm(body: unknown) {
+  const f = formValues(body);
+  const raw = (body ?? {}) as Record<string, unknown>;
+  return {
+    title: f.title,
+    description: typeof raw.description === "string" ? raw.description : undefined,
+    acceptanceCriteria: splitLines(typeof raw.acceptanceCriteria === "string" ? raw.acceptanceCriteria : undefined),
+    points: num(f.points),
+  };
+}
+
+/** A task form as the API's body. */
+function taskForm(body: unknown) {
+  const f = formValues(body);
+  const raw = (body ?? {}) as Record<string, unknown>;
+  const verification: Record<string, unknown> = {};
+  if (f.minPassingTests !== undefined) verification.minPassingTests = Number(f.minPassingTests);
+  if (typeof raw.testCommand === "string") verification.testCommand = raw.testCommand.trim();
+  if (typeof raw.rules === "string") verification.rules = splitLines(raw.rules);
+  return {
+    title: f.title,
+    description: typeof raw.description === "string" ? raw.description : undefined,
+    points: num(f.points),
+    acceptanceCriteria: splitLines(typeof raw.acceptanceCriteria === "string" ? raw.acceptanceCriteria : undefined),
+    verification: Object.keys(verification).length ? verification : undefined,
+    estimatedHours: f.estimatedHours === undefined ? (typeof raw.estimatedHours === "string" ? null : undefined) : Number(f.estimatedHours),
+  };
+}
+
+/** Runs a form action and redirects back to the milestones tab; input errors come back as a message. */
+async function formAction(request: Request, projectId: string, anchor: string, fn: () => Promise<unknown>) {
+  try {
+    await fn();
+  } catch (err) {
+    if (!(err instanceof AppError) || (err.code !== "INVALID_INPUT" && err.code !== "CONFLICT")) throw err;
+    const fields = Object.entries((err.details.fields ?? {}) as Record<string, string>).map(([k, v]) => `${k} ${v}`);
+    const message = fields.length ? `${err.message} ${fields.join("; ")}` : err.message;
+    return seeOther(request, `/projects/${projectId}/milestones?error=${encodeURIComponent(message.slice(0, 300))}`);
+  }
+  return seeOther(request, `/projects/${projectId}/milestones${anchor}`);
+}
+
+const FLASH: Record<string, string> = {
+  created: "Project created. Generate a first draft of its milestones, or add them by hand.",
+  approved: "Structure approved: milestones are frozen and the project's points are fixed.",
+};
+
+/** Milestone and task pages, their forms, and the milestones API (spec §5.5, §5.6 reads). */
+export const milestoneRoutes = (ctx: AppContext) => {
+  const page = async (p: Principal, projectId: string, extra: { runId?: string; error?: string; flash?: string } = {}) => {
+    const { project, milestones } = await listMilestones(ctx.db, p, projectId);
+    const base = await projectPageProps(ctx, p, project);
+    return html(
+      <MilestonesPage
+        {...base}
+        tree={milestones}
+        drafts={await listDrafts(ctx.db, p, project.id)}
+        runId={extra.runId}
+        error={extra.error}
+        flash={extra.flash && FLASH[extra.flash] ? { kind: "success", message: FLASH[extra.flash]! } : undefined}
+        sidebar={await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })}
+      />,
+    );
+  };
+
+  return (
+    new Elysia({ name: "milestones" })
+      .use(httpContext(ctx))
+      // ---- API
+      .get("/api/projects/:id/milestones", async ({ params, principal }) => ({ milestones: (await listMilestones(ctx.db, await principal(), params.id)).milestones }), {
+        detail: { summary: "The project's milestones with their sub-milestones", tags: ["milestones"] },
+      })
+      .post(
+        "/api/projects/:id/milestones",
+        async ({ params, body, principal, set }) => {
+          set.status = 201;
+          return createMilestone(ctx.db, await principal(), params.id, body);
+        },
+        { detail: { summary: "Add a milestone to the draft", tags: ["milestones"] } },
+      )
+      .post("/api/projects/:id/milestones/reorder", async ({ params, body, principal }) => ({ milestones: await reorderMilestones(ctx.db, await principal(), params.id, body) }), {
+        detail: { summary: "Reorder the draft's milestones (every id once)", tags: ["milestones"] },
+      })
+      .patch("/api/milestones/:id", async ({ params, body, principal }) => updateMilestone(ctx.db, await principal(), params.id, body), {
+        detail: { summary: "Edit a milestone: title, description, points (rescales tasks), acceptance criteria, order", tags: ["milestones"] },
+      })
+      .delete(
+        "/api/milestones/:id",
+        async ({ params, principal, set }) => {
+          await deleteMilestone(ctx.db, await principal(), params.id);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Delete a milestone and its tasks", tags: ["milestones"] } },
+      )
+      .get("/api/milestones/:id/sub", async ({ params, principal }) => ({ subMilestones: await listSubMilestones(ctx.db, await principal(), params.id) }), {
+        detail: { summary: "A milestone's sub-milestones", tags: ["milestones"] },
+      })
+      .post(
+        "/api/milestones/:id/sub",
+        async ({ params, body, principal, set }) => {
+          set.status = 201;
+          return createSubMilestone(ctx.db, await principal(), params.id, body);
+        },
+        { detail: { summary: "Add a sub-milestone", tags: ["milestones"] } },
+      )
+      .get(
+        "/api/sub/:id",
+        async ({ params, principal }) => {
+          const { sub, milestone, project } = await getSubMilestone(ctx.db, await principal(), params.id);
+          return { ...sub, milestone: { id: milestone.id, title: milestone.title }, project: { id: project.id, title: project.title } };
+        },
+        { detail: { summary: "A sub-milestone", tags: ["milestones"] } },
+      )
+      .patch("/api/sub/:id", async ({ params, body, principal }) => updateSubMilestone(ctx.db, await principal(), params.id, body), {
+        detail: { summary: "Edit a sub-milestone", tags: ["milestones"] },
+      })
+      .delete(
+        "/api/sub/:id",
+        async ({ params, principal, set }) => {
+          await deleteSubMilestone(ctx.db, await principal(), params.id);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Delete a sub-milestone", tags: ["milestones"] } },
+      )
+      .get("/api/projects/:id/drafts", async ({ params, principal }) => ({ drafts: await listDrafts(ctx.db, await principal(), params.id) }), {
+        detail: { summary: "Draft versions of the milestone structure, newest first", tags: ["milestones"] },
+      })
+      .get("/api/projects/:id/drafts/:version", async ({ params, principal }) => getDraft(ctx.db, await principal(), params.id, Number(params.version) || 0), {
+        detail: { summary: "One draft version with its plan", tags: ["milestones"] },
+      })
+      .post(
+        "/api/projects/:id/drafts/:version/restore",
+        async ({ params, principal }) => restoreDraft(ctx.db, await principal(), params.id, Number(params.version) || 0),
+        { detail: { summary: "Make an earlier version current again (as a new version)", tags: ["milestones"] } },
+      )
+      .post(
+        "/api/projects/:id/approve-structure",
+        async ({ params, principal }) => {
+          const r = await approveStructure(ctx.db, await principal(), params.id);
+          return { projectId: r.project.id, totalPoints: r.totalPoints, version: r.version, approvedAt: r.project.structureApprovedAt };
+        },
+        { detail: { summary: "Approve and freeze the milestone structure; sets the project's total points", tags: ["milestones"] } },
+      )
+      // ---- pages
+      .get("/projects/:id/milestones", async ({ request, params, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const q = query as Record<string, string | undefined>;
+        return page(p, params.id, {
+          runId: q.run && /^[0-9a-f-]{36}$/.test(q.run) ? q.run : undefined,
+          error: q.error?.slice(0, 300),
+          flash: q.created ? "created" : q.approved ? "approved" : undefined,
+        });
+      })
+      .get("/milestones/:id", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { milestone, project } = await loadMilestone(ctx.db, p, params.id, "project.view");
+        const tree = await loadTree(ctx.db, project.id);
+        const index = tree.findIndex((m) => m.id === milestone.id);
+        return html(
+          <MilestonePage
+            {...await projectPageProps(ctx, p, project)}
+            milestone={tree[index]!}
+            index={index}
+            sidebar={await SidebarPanel({ ctx, principal: p, scope: "milestone", scopeId: milestone.id, projectId: project.id, milestoneId: milestone.id })}
+          />,
+        );
+      })
+      .get("/tasks/:id", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { sub, milestone, project } = await getSubMilestone(ctx.db, p, params.id);
+        return html(
+          <TaskPage
+            {...await projectPageProps(ctx, p, project)}
+            task={sub}
+            milestone={milestone}
+            sidebar={await SidebarPanel({ ctx, principal: p, scope: "task", scopeId: sub.id, projectId: project.id, subMilestoneId: sub.id })}
+          />,
+        );
+      })
+      // ---- forms (each redirects back to the milestones tab)
+      .post("/projects/:id/milestones/generate", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { runId } = await startGeneration(ctx, p, params.id);
+        return seeOther(request, `/projects/${params.id}/milestones?run=${runId}`);
+      })
+      .post("/milestones/:id/regenerate", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
+        const { runId } = await startGeneration(ctx, p, project.id, { milestoneId: params.id });
+        return seeOther(request, `/projects/${project.id}/milestones?run=${runId}`);
+      })
+      .post("/projects/:id/approve", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const project = await loadProject(ctx.db, p, params.id, "project.approveStructure");
+        const r = await formAction(request, project.id, "?approved=1", () => approveStructure(ctx.db, p, project.id));
+        return r;
+      })
+      .post("/projects/:id/milestones/new", async ({ request, params, body, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const f = formValues(body);
+        return formAction(request, params.id, "", () => createMilestone(ctx.db, p, params.id, { title: f.title ?? "", description: f.description ?? "" }));
+      })
+      .post("/projects/:id/drafts/:version/restore", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        return formAction(request, params.id, "", () => restoreDraft(ctx.db, p, params.id, Number(params.version) || 0));
+      })
+      .post("/milestones/:id/edit", async ({ request, params, body, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
+        return formAction(request, project.id, `#m-${params.id}`, () => updateMilestone(ctx.db, p, params.id, milestoneForm(body)));
+      })
+      .post("/milestones/:id/move", async ({ request, params, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
+        return formAction(request, project.id, `#m-${params.id}`, () => updateMilestone(ctx.db, p, params.id, { order: Number((query as Record<string, string>).to) || 1 }));
+      })
+      .post("/milestones/:id/delete", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
+        return formAction(request, project.id, "", () => deleteMilestone(ctx.db, p, params.id));
+      })
+      .post("/milestones/:id/sub/new", async ({ request, params, body, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
+        const t = taskForm(body);
+        return formAction(request, project.id, `#m-${params.id}`, () =>
+          createSubMilestone(ctx.db, p, params.id, { title: t.title ?? "", points: t.points, acceptanceCriteria: t.acceptanceCriteria }),
+        );
+      })
+      .post("/sub/:id/edit", async ({ request, params, body, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
+        return formAction(request, project.id, `#t-${sub.id}`, () => updateSubMilestone(ctx.db, p, sub.id, taskForm(body)));
+      })
+      .post("/sub/:id/move", async ({ request, params, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
+        return formAction(request, project.id, `#t-${sub.id}`, () => updateSubMilestone(ctx.db, p, sub.id, { order: Number((query as Record<string, string>).to) || 1 }));
+      })
+      .post("/sub/:id/delete", async ({ request, params, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
+        return formAction(request, project.id, `#m-${sub.milestoneId}`, () => deleteSubMilestone(ctx.db, p, sub.id));
+      })
+  );
+};

@@ -1,0 +1,99 @@
+// What the planner reads of a repository: its file tree and README, from a shallow clone into a temp dir that
+// is removed afterwards. Access tokens travel in git's environment config (never argv, never a log line).
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
+
+/** A repository as the planner sees it. */
+export interface RepoSnapshot {
+  files: string[];
+  /** True when the tree had more files than were kept. */
+  truncated: boolean;
+  readme: string | null;
+  readmePath: string | null;
+}
+
+const MAX_FILES = 400;
+const MAX_README = 16_000;
+
+/** Replaces every occurrence of a secret (and its base64 forms) in a text. */
+export function scrub(text: string, secrets: string[]): string {
+  let out = text;
+  for (const s of secrets.filter((x) => x.length >= 4)) {
+    for (const form of [s, Buffer.from(`x-access-token:${s}`).toString("base64"), Buffer.from(s).toString("base64")]) {
+      out = out.split(form).join("[redacted]");
+    }
+  }
+  return out.replace(/(https?:\/\/)[^/@\s]+@/g, "$1[redacted]@");
+}
+
+async function git(args: string[], opts: { cwd?: string; env: Record<string, string>; timeoutMs: number }) {
+  const proc = Bun.spawn(["git", ...args], {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: opts.timeoutMs,
+    killSignal: "SIGKILL",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
+/**
+ * Shallow-clones `url` (any git URL, or a local path) and reads its tree and README. `token` (a GitHub
+ * installation token for private repositories) is sent as an HTTP header through git's environment config.
+ * Errors carry git's message with every secret removed.
+ */
+export async function snapshotRepo(
+  url: string,
+  opts: { token?: string; timeoutMs?: number; tmpDir?: string } = {},
+): Promise<RepoSnapshot> {
+  const dir = mkdtempSync(join(opts.tmpDir ?? tmpdir(), "ds-repo-"));
+  const secrets = opts.token ? [opts.token] : [];
+  // Only the ordinary transports: git's ext:: and fd:: run commands.
+  const config: [string, string][] = [
+    ["protocol.allow", "never"],
+    ...["https", "http", "ssh", "git", "file"].map((p): [string, string] => [`protocol.${p}.allow`, "always"]),
+  ];
+  if (opts.token) {
+    config.push(["http.extraHeader", `Authorization: Basic ${Buffer.from(`x-access-token:${opts.token}`).toString("base64")}`]);
+  }
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: dir,
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_ASKPASS: "/bin/false",
+    SSH_ASKPASS: "/bin/false",
+    GIT_SSH_COMMAND: "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_COUNT: String(config.length),
+  };
+  config.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  // --depth is ignored for plain local paths; a file:// URL makes it apply.
+  const source = isAbsolute(url) ? `file://${url}` : url;
+  try {
+    const target = join(dir, "repo");
+    const clone = await git(["clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", "--", source, target], {
+      env,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+    });
+    if (clone.code !== 0) {
+      throw new Error(`git clone failed: ${scrub(clone.stderr.trim(), secrets).slice(0, 400) || `exit ${clone.code}`}`);
+    }
+    const ls = await git(["ls-files", "-z"], { cwd: target, env, timeoutMs: 15_000 });
+    const all = ls.stdout.split("\0").filter(Boolean).sort();
+    const readmePath = readdirSync(target).find((f) => /^readme(\.(md|markdown|txt|rst|adoc))?$/i.test(f)) ?? null;
+    let readme: string | null = null;
+    if (readmePath && statSync(join(target, readmePath)).isFile()) {
+      readme = readFileSync(join(target, readmePath), "utf8").slice(0, MAX_README);
+    }
+    return { files: all.slice(0, MAX_FILES), truncated: all.length > MAX_FILES, readme, readmePath };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,249 @@
+import { Layout, type Viewer } from "../../ui/layout";
+import { CsrfField, FieldError } from "../auth/views";
+import type { Project } from "./schema";
+
+/** The page chrome every project page shares. */
+export interface ProjectPageProps {
+  viewer: Viewer;
+  csrf?: string;
+  project: Project;
+  /** The caller may edit milestones, documents and the project. */
+  canManage: boolean;
+  /** The caller may see the AI call audit (org owners). */
+  canAudit: boolean;
+  sidebar?: JSX.Element;
+  flash?: { kind: "error" | "success"; message: string };
+}
+
+export type ProjectTab = "overview" | "milestones" | "documents" | "ai";
+
+const stateBadge = (s: string) => (s === "ACTIVE" ? "badge ok" : s === "COMPLETED" ? "badge" : "badge warn");
+
+/** Title, state and tabs of a project. */
+export function ProjectHeader({ project, tab, canAudit }: { project: Project; tab: ProjectTab; canAudit: boolean }) {
+  const tabs: [ProjectTab, string, string, boolean][] = [
+    ["overview", "Overview", `/projects/${project.id}`, true],
+    ["milestones", "Milestones", `/projects/${project.id}/milestones`, true],
+    ["documents", "Documents", `/projects/${project.id}/documents`, true],
+    ["ai", "AI audit", `/projects/${project.id}/ai-calls`, canAudit],
+  ];
+  return (
+    <>
+      <p class="muted" style="margin:0">
+        <a href={`/orgs/${project.orgId}/projects`}>Projects</a>
+      </p>
+      <h1>
+        <span safe>{project.title}</span>{" "}
+        <span class={stateBadge(project.state)} safe>
+          {project.state}
+        </span>
+      </h1>
+      <nav aria-label="Project" style="display:flex;gap:1rem;margin-bottom:1rem;border-bottom:1px solid var(--line);padding-bottom:.4rem">
+        {tabs
+          .filter((t) => t[3])
+          .map(([key, label, href]) => (
+            <a href={href} aria-current={key === tab ? "page" : undefined} style={key === tab ? "font-weight:700" : ""} safe>
+              {label}
+            </a>
+          ))}
+      </nav>
+    </>
+  );
+}
+
+/** A list of projects with their org, state and points. */
+export function ProjectTable({ projects }: { projects: (Project & { orgName?: string })[] }) {
+  if (!projects.length) return <p class="muted">No projects yet.</p>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Project</th>
+          <th scope="col">Organization</th>
+          <th scope="col">Repository</th>
+          <th scope="col">State</th>
+          <th scope="col">Points</th>
+        </tr>
+      </thead>
+      <tbody>
+        {projects.map((p) => (
+          <tr>
+            <td>
+              <a href={`/projects/${p.id}`} safe>
+                {p.title}
+              </a>
+            </td>
+            <td safe>{p.orgName ?? ""}</td>
+            <td class="muted" safe>
+              {p.repoFullName ?? p.repoUrl ?? "—"} {p.repoVisibility === "PRIVATE" ? "(private)" : ""}
+            </td>
+            <td>
+              <span class={stateBadge(p.state)} safe>
+                {p.state}
+              </span>
+            </td>
+            <td safe>{String(p.totalPoints)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Every project the caller can see. */
+export function ProjectListPage(props: { viewer: Viewer; csrf?: string; projects: (Project & { orgName?: string })[]; title: string; newHref?: string }) {
+  return (
+    <Layout title={props.title} viewer={props.viewer} csrfToken={props.csrf}>
+      <h1 safe>{props.title}</h1>
+      {props.newHref ? (
+        <p>
+          <a class="button" href={props.newHref}>
+            New project
+          </a>
+        </p>
+      ) : (
+        ""
+      )}
+      <div class="card">
+        <ProjectTable projects={props.projects} />
+      </div>
+    </Layout>
+  );
+}
+
+/** Values of the new-project form (kept when it is shown again with errors). */
+export type ProjectForm = Record<string, string>;
+
+/** The new-project form (spec §3.1.3). */
+export function NewProjectPage(props: { viewer: Viewer; csrf?: string; orgId: string; orgName: string; values?: ProjectForm; errors?: Record<string, string> }) {
+  const v = props.values ?? {};
+  const sel = (name: string, value: string, dflt = false) => (v[name] ? v[name] === value : dflt);
+  return (
+    <Layout title="New project" viewer={props.viewer} csrfToken={props.csrf}>
+      <p class="muted" style="margin:0" safe>
+        {props.orgName}
+      </p>
+      <h1>New project</h1>
+      <form class="stack card" method="post" action={`/orgs/${props.orgId}/projects`}>
+        <CsrfField token={props.csrf} />
+        <label>
+          Title
+          <input name="title" required maxlength="200" value={v.title ?? ""} aria-describedby="title-error" />
+          <FieldError errors={props.errors} name="title" />
+        </label>
+        <label>
+          Description
+          <span class="help">What should be built? The milestone planner drafts from this text, your documents and the repository.</span>
+          <textarea name="description" rows="8" maxlength="20000" safe>
+            {v.description ?? ""}
+          </textarea>
+          <FieldError errors={props.errors} name="description" />
+        </label>
+        <label>
+          Repository
+          <span class="help">A GitHub or GitHub Enterprise URL, any git URL, or a path on this server. Optional.</span>
+          <input name="repoUrl" maxlength="500" placeholder="https://github.com/owner/name" value={v.repoUrl ?? ""} />
+          <FieldError errors={props.errors} name="repoUrl" />
+        </label>
+        <fieldset>
+          <legend>Visibility</legend>
+          <label style="display:inline-flex;gap:.4rem;font-weight:400">
+            <input type="radio" name="repoType" value="PUBLIC" checked={sel("repoType", "PUBLIC", true)} style="width:auto" /> Public: listed
+            for every contributor
+          </label>
+          <br />
+          <label style="display:inline-flex;gap:.4rem;font-weight:400">
+            <input type="radio" name="repoType" value="PRIVATE" checked={sel("repoType", "PRIVATE")} style="width:auto" /> Private: members and
+            invited contributors only
+          </label>
+        </fieldset>
+        <div class="grid2">
+          <label>
+            Token contract
+            <span class="help">Empty for the chain's native coin; an ERC-20 address otherwise.</span>
+            <input name="tokenAddress" placeholder="0x…" value={v.tokenAddress ?? ""} />
+            <FieldError errors={props.errors} name="tokenAddress" />
+          </label>
+          <label>
+            Token decimals
+            <input name="tokenDecimals" inputmode="numeric" placeholder="18" value={v.tokenDecimals ?? ""} />
+            <FieldError errors={props.errors} name="tokenDecimals" />
+          </label>
+        </div>
+        <label>
+          Funding mode
+          <select name="fundingMode">
+            <option value="ESCROW" selected={sel("fundingMode", "ESCROW", true)}>
+              Escrow: funds wait in the contract
+            </option>
+            <option value="YIELD" selected={sel("fundingMode", "YIELD")}>
+              Yield: idle funds earn in a vault
+            </option>
+          </select>
+        </label>
+        <p>
+          <button type="submit">Create project</button>
+        </p>
+      </form>
+    </Layout>
+  );
+}
+
+/** The project overview tab. */
+export function ProjectOverviewPage(props: ProjectPageProps & { milestoneCount: number; documentCount: number; draftPoints: number }) {
+  const p = props.project;
+  return (
+    <Layout title={p.title} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar} flash={props.flash}>
+      <ProjectHeader project={p} tab="overview" canAudit={props.canAudit} />
+      <div class="card">
+        <p safe style="white-space:pre-line">
+          {p.description || "No description."}
+        </p>
+      </div>
+      <div class="card">
+        <table>
+          <tbody>
+            <tr>
+              <th scope="row">Repository</th>
+              <td safe>
+                {p.repoUrl ? `${p.repoUrl}${p.repoProviderId ? ` (GitHub id ${p.repoProviderId})` : ""}` : "none"} ·{" "}
+                {p.repoVisibility.toLowerCase()}
+              </td>
+            </tr>
+            <tr>
+              <th scope="row">Token</th>
+              <td safe>
+                {p.tokenAddress ? `${p.tokenSymbol ?? "ERC-20"} ${p.tokenAddress}` : (p.tokenSymbol ?? "native coin")} · {String(p.tokenDecimals)} decimals
+              </td>
+            </tr>
+            <tr>
+              <th scope="row">Funding mode</th>
+              <td safe>{p.fundingMode.toLowerCase()}</td>
+            </tr>
+            <tr>
+              <th scope="row">Points</th>
+              <td safe>
+                {p.structureApprovedAt ? `${p.totalPoints} (structure approved)` : `${props.draftPoints} in the current draft (not approved yet)`}
+              </td>
+            </tr>
+            <tr>
+              <th scope="row">Milestones · documents</th>
+              <td safe>
+                {String(props.milestoneCount)} · {String(props.documentCount)}
+              </td>
+            </tr>
+          </tbody>
+        </table>
+      </div>
+      {props.canManage && !p.structureApprovedAt ? (
+        <p>
+          <a class="button" href={`/projects/${p.id}/milestones`}>
+            Plan milestones
+          </a>
+        </p>
+      ) : (
+        ""
+      )}
+    </Layout>
+  );
+}

@@ -1,0 +1,100 @@
+import { hasChatModel } from "../ai/service";
+import type { AppContext, Principal } from "../core/context";
+import { SIDEBAR_SCRIPT_PATH } from "./assets";
+import type { Citation, SidebarScope } from "./schema";
+import { pageConversation } from "./service";
+
+/** One turn as shown in the sidebar. */
+export interface Turn {
+  role: "user" | "assistant";
+  content: string;
+  citations: Citation[];
+  mode: string | null;
+}
+
+/** The citations under an answer. */
+export function Citations({ citations }: { citations: Citation[] }) {
+  if (!citations.length) return "";
+  return (
+    <ol class="citations" style="font-size:.85rem;margin:.3rem 0 0;padding-left:1.2rem">
+      {citations.map((c) => (
+        <li value={String(c.n)}>
+          <strong safe>{c.filename}</strong>
+          <span class="muted" safe>
+            {c.page ? ` · page ${c.page}` : ""} · passage {String(c.chunkIndex + 1)}
+          </span>
+          <br />
+          <span class="muted" safe>
+            {c.excerpt.length > 160 ? `${c.excerpt.slice(0, 159)}…` : c.excerpt}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function TurnView({ turn }: { turn: Turn }) {
+  return (
+    <div class={`turn ${turn.role}`} style={`margin:.5rem 0;padding:.5rem .6rem;border-radius:6px;background:${turn.role === "user" ? "#eef2fb" : "#f6f7f9"}`}>
+      {turn.role === "assistant" && turn.mode === "retrieval" ? (
+        <div class="badge warn" style="margin-bottom:.3rem">
+          from documents, no model
+        </div>
+      ) : (
+        ""
+      )}
+      <div style="white-space:pre-wrap" safe>
+        {turn.content}
+      </div>
+      {turn.role === "assistant" ? <Citations citations={turn.citations} /> : ""}
+    </div>
+  );
+}
+
+/**
+ * The AI sidebar for a project, milestone or task page: this page's conversation so far, and a question form.
+ * With JavaScript the answer streams in (sidebar script); without it the form posts and the page reloads.
+ */
+export async function SidebarPanel(props: {
+  ctx: AppContext;
+  principal: Principal;
+  scope: SidebarScope;
+  scopeId: string;
+  projectId: string;
+  milestoneId?: string;
+  subMilestoneId?: string;
+}) {
+  const turns = (await pageConversation(props.ctx, props.principal, props.scope, props.scopeId)) as Turn[];
+  const model = hasChatModel(props.ctx);
+  const target =
+    props.scope === "task" ? { name: "subMilestoneId", value: props.subMilestoneId! } : props.scope === "milestone" ? { name: "milestoneId", value: props.milestoneId! } : { name: "projectId", value: props.projectId };
+  const back = props.scope === "task" ? `/tasks/${props.scopeId}` : props.scope === "milestone" ? `/milestones/${props.scopeId}` : `/projects/${props.scopeId}`;
+  return (
+    <section data-sidebar aria-labelledby="ai-sidebar-title">
+      <h2 id="ai-sidebar-title" style="margin-bottom:.3rem">
+        Assistant
+      </h2>
+      <p class="muted" style="font-size:.85rem;margin:0 0 .5rem">
+        {model
+          ? `Answers use this ${props.scope}, its documents and your conversation here.`
+          : "No language model is configured: answers quote the project's documents."}
+      </p>
+      <div class="turns" data-sidebar-turns aria-live="polite">
+        {turns.map((t) => (
+          <TurnView turn={t} />
+        ))}
+      </div>
+      <form method="post" action="/sidebar/ask" data-sidebar-form class="stack" style="gap:.4rem">
+        {props.principal.csrfToken ? <input type="hidden" name="_csrf" value={props.principal.csrfToken} /> : ""}
+        <input type="hidden" name={target.name} value={target.value} />
+        <input type="hidden" name="back" value={back} />
+        <label for="sidebar-message" class="muted" style="font-weight:400">
+          Ask about this {props.scope}
+        </label>
+        <textarea id="sidebar-message" name="message" rows="3" maxlength="4000" required></textarea>
+        <button type="submit">Ask</button>
+      </form>
+      <script src={SIDEBAR_SCRIPT_PATH} defer></script>
+    </section>
+  );
+}
