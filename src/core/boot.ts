@@ -4,6 +4,7 @@ import type { Config } from "./config";
 import type { AppContext, Authenticator } from "./context";
 import { loadOrCreateMasterKey } from "./crypto";
 import { type Database, openDatabase } from "./db";
+import { createCron, createJobQueue } from "./jobs";
 import { log } from "./logger";
 import { SettingsService } from "./settings/service";
 
@@ -38,6 +39,7 @@ export async function bootstrap(
   const settings = new SettingsService(database.db, masterKey, opts.env ?? process.env);
   await settings.reload();
   const instanceId = await ensureInstanceId(database);
+  const jobs = createJobQueue(database, { log });
   return {
     config,
     version: VERSION,
@@ -48,6 +50,8 @@ export async function bootstrap(
     settings,
     masterKey,
     log,
+    jobs,
+    cron: createCron(database, jobs, log),
     authenticate: nobody,
     health: new Map(),
     services: {},

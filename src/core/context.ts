@@ -1,6 +1,7 @@
 import type { Config } from "./config";
 import type { Database, Db } from "./db";
 import { forbidden, unauthorized } from "./errors";
+import type { CronRegistry, JobQueue } from "./jobs";
 import type { Logger } from "./logger";
 import type { SettingsService } from "./settings/service";
 
@@ -34,6 +35,10 @@ export interface AppContext {
   settings: SettingsService;
   masterKey: Buffer;
   log: Logger;
+  /** The durable job queue: domains define handlers at boot and enqueue work. */
+  jobs: JobQueue;
+  /** Cron entries (fire once per tick across processes) that enqueue jobs. */
+  cron: CronRegistry;
   authenticate: Authenticator;
   health: Map<string, HealthCheck>;
   /** Domain services registered at boot (jobs, chain, …), typed by their own modules. */
