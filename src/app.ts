@@ -15,6 +15,15 @@ import { inviteRoutes } from "./invites/routes";
 import { notificationRoutes } from "./notifications/routes";
 import { orgRoutes } from "./orgs/routes";
 import { userRoutes } from "./users/routes";
+import { aiRoutes } from "./ai/routes";
+import { setupAi } from "./ai/setup";
+import { documentRoutes } from "./documents/routes";
+import { setupDocuments } from "./documents/jobs";
+import { milestoneRoutes } from "./milestones/routes";
+import { setupPlanner } from "./planner/jobs";
+import { plannerRoutes } from "./planner/routes";
+import { projectRoutes } from "./projects/routes";
+import { sidebarRoutes } from "./sidebar/routes";
 
 /** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
 export function createApp(ctx: AppContext) {
@@ -79,6 +88,12 @@ export function createApp(ctx: AppContext) {
   app.use(userRoutes(ctx));
   app.use(notificationRoutes(ctx));
   app.use(auditRoutes(ctx));
+  app.use(projectRoutes(ctx));
+  app.use(milestoneRoutes(ctx));
+  app.use(plannerRoutes(ctx));
+  app.use(documentRoutes(ctx));
+  app.use(sidebarRoutes(ctx));
+  app.use(aiRoutes(ctx));
 
   return app.use(openApiRoutes(app, ctx.version));
 }
@@ -129,6 +144,9 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   const on = { start: (fn: () => Promise<void> | void) => starts.push(fn), stop: (fn: () => Promise<void> | void) => stops.unshift(fn) };
   void on; // domains are added here, one line each: await setupX(ctx, on);
   await setupIdentity(ctx, on);
+  await setupAi(ctx, on);
+  await setupDocuments(ctx, on);
+  await setupPlanner(ctx, on);
   return {
     start: async () => {
       for (const fn of starts) await fn();

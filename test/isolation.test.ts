@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
+import { documents } from "../src/documents/schema";
+import { loadTree, saveDraft } from "../src/milestones/service";
 import { projects } from "../src/projects/schema";
 import { createTestApp, type TestApp } from "./support/app";
 import { addMember, apiKeyFor, createOrgAs, createUser, type TestUser } from "./support/auth";
@@ -67,6 +69,21 @@ const FIXTURES: Record<string, (w: World) => Promise<string>> = {
       .values({ orgId: w.orgA, title: `${w.marker} project`, repoVisibility: "PRIVATE", createdById: w.ownerA.id })
       .returning({ id: projects.id });
     return p.id;
+  },
+  milestoneId: async (w) => {
+    const task = { title: "t", description: "", points: 1, acceptanceCriteria: ["c"], verification: { minPassingTests: 1, testCommand: "", rules: [] } };
+    await saveDraft(w.t.ctx.db, w.ids.projectId, { milestones: [{ title: "m", description: "", acceptanceCriteria: [], subMilestones: [task] }] }, { source: "edit" });
+    return (await loadTree(w.t.ctx.db, w.ids.projectId))[0].id;
+  },
+  subId: async (w) => (await loadTree(w.t.ctx.db, w.ids.projectId))[0].subMilestones[0].id,
+  taskId: async (w) => w.ids.subId,
+  version: async () => "1", // the draft version the milestone fixture made, within org A's project
+  documentId: async (w) => {
+    const [d] = await w.t.ctx.db
+      .insert(documents)
+      .values({ projectId: w.ids.projectId, filename: `${w.marker}.md`, type: "MARKDOWN", sizeBytes: 1, sha256: "0", storageKey: "none", status: "READY" })
+      .returning({ id: documents.id });
+    return d.id;
   },
 };
 

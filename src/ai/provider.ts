@@ -3,6 +3,9 @@ import type { EmbeddingModel, LanguageModel } from "ai";
 import { createOllama } from "ollama-ai-provider-v2";
 import type { SettingsService } from "../core/settings/service";
 
+// The SDK's warnings go to stderr as unstructured lines; they do not change behaviour.
+(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+
 /** The model settings in one value (read once per call, so an admin's change applies to the next call). */
 export interface ModelConfig {
   provider: "none" | "ollama" | "openai-compatible";
@@ -53,6 +56,8 @@ function providers(cfg: ModelConfig) {
       baseURL: openAiBase(cfg.baseUrl),
       apiKey: cfg.apiKey || undefined,
       includeUsage: true,
+      // llama.cpp, vLLM and LM Studio accept response_format json_schema: the plan schema constrains decoding
+      supportsStructuredOutputs: true,
     });
     return { chat: (id: string) => oai.chatModel(id), embed: (id: string) => oai.embeddingModel(id) };
   }

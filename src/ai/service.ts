@@ -161,7 +161,7 @@ export function streamChat(
         system: opts.system,
         messages: opts.messages,
         temperature: cfg.temperature,
-        maxRetries: 1,
+        maxRetries: 0, // an interactive answer falls back at once instead of waiting for a retry
         abortSignal: opts.abortSignal,
         onError: () => {},
       });

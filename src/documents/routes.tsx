@@ -66,6 +66,7 @@ export const documentRoutes = (ctx: AppContext) => {
         "/api/projects/:id/documents",
         async ({ params, body, principal, set }) => {
           const p = await principal();
+          await loadProject(ctx.db, p, params.id, "documents.manage"); // who asks comes before what they sent
           const doc = await uploadDocument(ctx, p, params.id, await fileOf(body));
           set.status = 201;
           return documentJson(doc);
@@ -83,9 +84,17 @@ export const documentRoutes = (ctx: AppContext) => {
       .get("/api/documents/:id", async ({ params, principal }) => documentJson((await loadDocument(ctx, await principal(), params.id, "documents.view")).doc), {
         detail: { summary: "One document's metadata and indexing status", tags: ["documents"] },
       })
-      .put("/api/documents/:id", async ({ params, body, principal }) => documentJson(await replaceDocument(ctx, await principal(), params.id, await fileOf(body))), {
-        detail: { summary: "Replace a document's file (re-ingested)", tags: ["documents"] },
-      })
+      .put(
+        "/api/documents/:id",
+        async ({ params, body, principal }) => {
+          const p = await principal();
+          await loadDocument(ctx, p, params.id, "documents.manage");
+          return documentJson(await replaceDocument(ctx, p, params.id, await fileOf(body)));
+        },
+        {
+          detail: { summary: "Replace a document's file (re-ingested)", tags: ["documents"] },
+        },
+      )
       .delete(
         "/api/documents/:id",
         async ({ params, principal, set }) => {
@@ -109,7 +118,7 @@ export const documentRoutes = (ctx: AppContext) => {
           const p = requireUser(await principal());
           const project = await loadProject(ctx.db, p, params.id, "documents.view");
           const q = typeof query.q === "string" ? query.q.slice(0, 500) : "";
-          if (!q.trim()) throw invalidInput({ q: "is required" });
+          if (!q.trim()) return { method: "none", passages: [] };
           const k = Math.min(Math.max(Number(query.k) || 6, 1), 20);
           const r = await retrieve(ctx, project.id, q, { k, userId: p.userId, orgId: project.orgId });
           return { method: r.method, passages: r.passages };
@@ -131,6 +140,7 @@ export const documentRoutes = (ctx: AppContext) => {
       .post("/projects/:id/documents", async ({ request, params, body, principal }) => {
         const p = await principal();
         if (!p) return signIn(request);
+        await loadProject(ctx.db, p, params.id, "documents.manage");
         return back(request, p, params.id, async () => uploadDocument(ctx, p, params.id, await fileOf(body)));
       })
       .post("/documents/:id/delete", async ({ request, params, principal }) => {

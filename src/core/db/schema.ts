@@ -7,3 +7,8 @@ export * from "../../orgs/schema";
 export * from "../../invites/schema";
 export * from "../../notifications/schema";
 export * from "../../audit/schema";
+export * from "../../projects/schema";
+export * from "../../milestones/schema";
+export * from "../../ai/schema";
+export * from "../../documents/schema";
+export * from "../../sidebar/schema";
