@@ -23,6 +23,8 @@ import { OnboardingPage, SetupPage, SignInPage, SignUpPage } from "./views";
 import { field, fields, seeOther, viewerOf } from "./web";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Forms posted before sign-in: they carry the pre-session token (checked by their handlers), not a session's. */
+const PRE_SESSION_FORMS = new Set(["/setup", "/signin", "/signup"]);
 
 /** Paths reachable before the platform admin exists. */
 const beforeSetup = (path: string) =>
@@ -47,7 +49,7 @@ export const authGuard = (ctx: AppContext) => {
         adminKnown = await hasAdmin(ctx.db);
         if (!adminKnown) return seeOther(request, "/setup");
       }
-      if (!STATE_CHANGING.has(request.method)) return;
+      if (!STATE_CHANGING.has(request.method) || PRE_SESSION_FORMS.has(path)) return;
       const p = await principal();
       if (p?.via === "session") {
         const sent = request.headers.get("x-csrf-token") ?? field(body, "_csrf");
@@ -60,8 +62,8 @@ export const authGuard = (ctx: AppContext) => {
 
 /** Setup, sign-in/out, sign-up, GitHub OAuth and onboarding. */
 export const authRoutes = (ctx: AppContext) => {
-  // Sign-in: a burst of 10 per address, then one every 6 s; and 5 tries per account, then one a minute.
-  const signinByIp = createRateLimiter({ capacity: 10, refillPerSecond: 1 / 6 });
+  // Sign-in: a burst of 30 per address, then one every 2 s; and 5 tries per account, then one a minute.
+  const signinByIp = createRateLimiter({ capacity: 30, refillPerSecond: 1 / 2 });
   const signinByAccount = createRateLimiter({ capacity: 5, refillPerSecond: 1 / 60 });
   const signupByIp = createRateLimiter({ capacity: 5, refillPerSecond: 1 / 120 });
 

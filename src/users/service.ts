@@ -311,6 +311,23 @@ export async function deleteAccount(deps: InviteDeps, principal: Principal | nul
     await tx.delete(apiKeys).where(eq(apiKeys.userId, u.id));
     await tx.delete(notifications).where(eq(notifications.userId, u.id));
     await tx.delete(emailOutbox).where(eq(emailOutbox.userId, u.id));
+    // Mails to others may name the user (an invite's "X invited you"): take the name and address out of them.
+    for (const needle of [u.name.length >= 3 ? u.name : null, u.email].filter((x): x is string => !!x)) {
+      await tx
+        .update(emailOutbox)
+        .set({
+          subject: sql`replace(${emailOutbox.subject}, ${needle}, 'A former member')`,
+          bodyText: sql`replace(${emailOutbox.bodyText}, ${needle}, 'A former member')`,
+        })
+        .where(sql`strpos(${emailOutbox.subject}, ${needle}) > 0 or strpos(${emailOutbox.bodyText}, ${needle}) > 0`);
+      await tx
+        .update(notifications)
+        .set({
+          title: sql`replace(${notifications.title}, ${needle}, 'A former member')`,
+          body: sql`replace(${notifications.body}, ${needle}, 'A former member')`,
+        })
+        .where(sql`strpos(${notifications.title}, ${needle}) > 0 or strpos(${notifications.body}, ${needle}) > 0`);
+    }
     await tx
       .update(users)
       .set({
