@@ -42,7 +42,16 @@ describeEachDb("model calls", (get) => {
   const projectId = crypto.randomUUID();
   const orgId = crypto.randomUUID();
   const use = (provider: string, extra: Record<string, unknown> = {}) =>
-    ctx.settings.update({ "ai.provider": provider, "ai.baseUrl": server.url, "ai.chatModel": "llama3.1", "ai.embeddingModel": "", ...extra }, null);
+    ctx.settings.update(
+      {
+        "ai.provider": provider,
+        "ai.baseUrl": server.url,
+        "ai.chatModel": "llama3.1",
+        "ai.embeddingModel": "",
+        ...extra,
+      },
+      null,
+    );
 
   beforeAll(async () => {
     server = startModelServer();
@@ -58,13 +67,28 @@ describeEachDb("model calls", (get) => {
       await use(provider);
       server.script({ content: '{"answer": 42}' }, { content: '{"answer": 42, "extra": true}' });
       const meta = { purpose: "planner" as const, projectId, orgId };
-      const ok = await generateStructured(ctx, meta, { system: SYSTEM, messages: [{ role: "user", content: "q" }], schema: Shape });
+      const ok = await generateStructured(ctx, meta, {
+        system: SYSTEM,
+        messages: [{ role: "user", content: "q" }],
+        schema: Shape,
+      });
       expect(ok).toMatchObject({ ok: true, value: { answer: 42 } });
-      const bad = await generateStructured(ctx, meta, { system: SYSTEM, messages: [{ role: "user", content: "q" }], schema: Shape });
+      const bad = await generateStructured(ctx, meta, {
+        system: SYSTEM,
+        messages: [{ role: "user", content: "q" }],
+        schema: Shape,
+      });
       expect(bad.ok).toBe(false);
       expect(!bad.ok && bad.errors.join()).toContain("extra");
       const [row] = await ctx.db.select().from(aiCalls).where(eq(aiCalls.id, ok.callId!));
-      expect(row).toMatchObject({ provider, model: "llama3.1", system: SYSTEM, output: '{"answer": 42}', status: "ok", inputTokens: 20 });
+      expect(row).toMatchObject({
+        provider,
+        model: "llama3.1",
+        system: SYSTEM,
+        output: '{"answer": 42}',
+        status: "ok",
+        inputTokens: 20,
+      });
       expect(row!.prompt).toEqual([{ role: "user", content: "q" }]);
       expect(row!.latencyMs).toBeGreaterThanOrEqual(0);
       expect(verifyAiCall(row!)).toBe(true);
@@ -72,8 +96,16 @@ describeEachDb("model calls", (get) => {
 
     test(`${provider}: answers stream piece by piece`, async () => {
       await use(provider);
-      server.script({ content: "one two three four five six seven eight nine ten", chunks: ["one two ", "three four ", "five six ", "seven eight ", "nine ten"], chunkDelayMs: 30 });
-      const chat = streamChat(ctx, { purpose: "sidebar", projectId, orgId }, { system: SYSTEM, messages: [{ role: "user", content: "count" }] });
+      server.script({
+        content: "one two three four five six seven eight nine ten",
+        chunks: ["one two ", "three four ", "five six ", "seven eight ", "nine ten"],
+        chunkDelayMs: 30,
+      });
+      const chat = streamChat(
+        ctx,
+        { purpose: "sidebar", projectId, orgId },
+        { system: SYSTEM, messages: [{ role: "user", content: "count" }] },
+      );
       const seen: [string, number][] = [];
       const t0 = performance.now();
       for await (const d of chat.deltas) seen.push([d, performance.now() - t0]);
@@ -90,7 +122,11 @@ describeEachDb("model calls", (get) => {
   test("an edited audit row no longer matches its checksum; owners list their org's calls", async () => {
     await use("ollama");
     server.script({ content: '{"answer": 1}' });
-    const r = await generateStructured(ctx, { purpose: "planner", projectId, orgId }, { system: SYSTEM, messages: [{ role: "user", content: "q" }], schema: Shape });
+    const r = await generateStructured(
+      ctx,
+      { purpose: "planner", projectId, orgId },
+      { system: SYSTEM, messages: [{ role: "user", content: "q" }], schema: Shape },
+    );
     await ctx.db.update(aiCalls).set({ output: '{"answer": 2}' }).where(eq(aiCalls.id, r.callId!));
     const rows = await listAiCalls(ctx.db, { orgId, projectId });
     expect(rows.find((c) => c.id === r.callId)!.output).toBe('{"answer": 2}');

@@ -66,7 +66,11 @@ export function aiCallChecksum(r: Checksummed): string {
 }
 
 /** Stores one model call with its checksum; returns the row id. Never throws: auditing must not break the call. */
-export async function recordAiCall(db: Db, rec: AiCallRecord, onError?: (err: unknown) => void): Promise<string | null> {
+export async function recordAiCall(
+  db: Db,
+  rec: AiCallRecord,
+  onError?: (err: unknown) => void,
+): Promise<string | null> {
   const row = {
     purpose: rec.purpose,
     orgId: rec.orgId ?? null,
@@ -102,7 +106,10 @@ export async function recordAiCall(db: Db, rec: AiCallRecord, onError?: (err: un
 export const verifyAiCall = (row: AiCall) => aiCallChecksum(row) === row.checksum;
 
 /** Recorded calls of an org (or one project of it), newest first; the caller checks permission. */
-export async function listAiCalls(db: Db, filter: { orgId: string; projectId?: string; before?: Date; limit?: number }) {
+export async function listAiCalls(
+  db: Db,
+  filter: { orgId: string; projectId?: string; before?: Date; limit?: number },
+) {
   return db
     .select()
     .from(aiCalls)

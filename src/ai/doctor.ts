@@ -54,7 +54,10 @@ export async function checkModels(
     return {
       status: "fail",
       detail: `${cfg.chatModel} at ${cfg.baseUrl} did not answer: ${errorLine(err)}`,
-      fix: cfg.provider === "ollama" ? `ollama serve, then ollama pull ${cfg.chatModel}` : "check the server URL, model name and API key",
+      fix:
+        cfg.provider === "ollama"
+          ? `ollama serve, then ollama pull ${cfg.chatModel}`
+          : "check the server URL, model name and API key",
     };
   }
   const embedder = embeddingModelOf(cfg);

@@ -43,7 +43,11 @@ function defuse(text: string) {
  * Wraps untrusted text (a document chunk, a README, a user's description) as data: a labelled fence whose
  * markers cannot be forged from inside. Attribute values are reduced to safe characters.
  */
-export function fence(kind: string, text: string, attrs: Record<string, string | number | null | undefined> = {}): string {
+export function fence(
+  kind: string,
+  text: string,
+  attrs: Record<string, string | number | null | undefined> = {},
+): string {
   const safeAttr = (v: string) => v.replace(/[^\w .,:/@#()+-]/g, "_").slice(0, 120);
   const a = Object.entries(attrs)
     .filter(([, v]) => v !== null && v !== undefined && v !== "")

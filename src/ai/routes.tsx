@@ -11,24 +11,45 @@ import type { AiCall } from "./schema";
 import { AiCallsPage } from "./views";
 
 const withCheck = (calls: AiCall[]) => calls.map((c) => ({ ...c, verified: verifyAiCall(c) }));
-const before = (q: Record<string, unknown>) => (typeof q.before === "string" && !Number.isNaN(Date.parse(q.before)) ? new Date(q.before) : undefined);
+const before = (q: Record<string, unknown>) =>
+  typeof q.before === "string" && !Number.isNaN(Date.parse(q.before)) ? new Date(q.before) : undefined;
 
 /** The AI audit (spec §4.5): every model call of an org or project, for its owners (and platform admins). */
 export const aiRoutes = (ctx: AppContext) => {
   const projectCalls = async (p: Principal | null, projectId: string, q: Record<string, unknown>) => {
     const project = await loadProject(ctx.db, p, projectId, "audit.view");
-    return { project, calls: withCheck(await listAiCalls(ctx.db, { orgId: project.orgId, projectId: project.id, before: before(q), limit: Number(q.limit) || 50 })) };
+    return {
+      project,
+      calls: withCheck(
+        await listAiCalls(ctx.db, {
+          orgId: project.orgId,
+          projectId: project.id,
+          before: before(q),
+          limit: Number(q.limit) || 50,
+        }),
+      ),
+    };
   };
   return new Elysia({ name: "ai" })
     .use(httpContext(ctx))
-    .get("/api/projects/:id/ai-calls", async ({ params, query, principal }) => ({ calls: (await projectCalls(await principal(), params.id, query)).calls }), {
-      detail: { summary: "Model calls made for a project, with their checksum verified (org owners)", tags: ["ai"] },
-    })
+    .get(
+      "/api/projects/:id/ai-calls",
+      async ({ params, query, principal }) => ({
+        calls: (await projectCalls(await principal(), params.id, query)).calls,
+      }),
+      {
+        detail: { summary: "Model calls made for a project, with their checksum verified (org owners)", tags: ["ai"] },
+      },
+    )
     .get(
       "/api/orgs/:id/ai-calls",
       async ({ params, query, principal }) => {
         await requireOrgRole(ctx.db, await principal(), params.id, "audit.view");
-        return { calls: withCheck(await listAiCalls(ctx.db, { orgId: params.id, before: before(query), limit: Number(query.limit) || 50 })) };
+        return {
+          calls: withCheck(
+            await listAiCalls(ctx.db, { orgId: params.id, before: before(query), limit: Number(query.limit) || 50 }),
+          ),
+        };
       },
       { detail: { summary: "Model calls made for an org's projects (org owners)", tags: ["ai"] } },
     )
@@ -36,6 +57,6 @@ export const aiRoutes = (ctx: AppContext) => {
       const p = await principal();
       if (!p) return seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
       const { project, calls } = await projectCalls(p, params.id, query);
-      return html(<AiCallsPage {...await projectPageProps(ctx, p, project)} calls={calls} />);
+      return html(<AiCallsPage {...(await projectPageProps(ctx, p, project))} calls={calls} />);
     });
 };

@@ -33,7 +33,10 @@ export const aiCalls = pgTable(
     checksum: text("checksum").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("ai_calls_org_idx").on(t.orgId, t.createdAt), index("ai_calls_project_idx").on(t.projectId, t.createdAt)],
+  (t) => [
+    index("ai_calls_org_idx").on(t.orgId, t.createdAt),
+    index("ai_calls_project_idx").on(t.projectId, t.createdAt),
+  ],
 );
 
 export type AiCall = typeof aiCalls.$inferSelect;

@@ -7,7 +7,8 @@ type On = { start(fn: () => Promise<void> | void): void; stop(fn: () => Promise<
 export async function setupAi(ctx: AppContext, _on: On) {
   ctx.health.set("ai", async () => {
     const cfg = modelConfig(ctx.settings);
-    if (cfg.provider === "none") return { status: "ok", detail: "no model configured: template planner, retrieval-only sidebar" };
+    if (cfg.provider === "none")
+      return { status: "ok", detail: "no model configured: template planner, retrieval-only sidebar" };
     return {
       status: "ok",
       provider: cfg.provider,

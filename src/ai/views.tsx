@@ -7,7 +7,10 @@ export function AiCallsPage(props: ProjectPageProps & { calls: (AiCall & { verif
   return (
     <Layout title={`${props.project.title}: AI audit`} viewer={props.viewer} csrfToken={props.csrf}>
       <ProjectHeader project={props.project} tab="ai" canAudit={props.canAudit} />
-      <p class="muted">Every call to a model made for this project, newest first. The checksum covers prompt, model, settings and output.</p>
+      <p class="muted">
+        Every call to a model made for this project, newest first. The checksum covers prompt, model, settings and
+        output.
+      </p>
       <div class="card">
         {props.calls.length ? (
           <table>
@@ -28,11 +31,10 @@ export function AiCallsPage(props: ProjectPageProps & { calls: (AiCall & { verif
                   <td safe>{c.createdAt.toISOString().replace("T", " ").slice(0, 19)}</td>
                   <td>
                     <details>
-                      <summary safe>{c.purpose}</summary>
+                      <summary>{c.purpose}</summary>
                       <p class="muted" safe>{`temperature ${c.temperature ?? "—"}`}</p>
                       <pre safe style="white-space:pre-wrap;max-height:16rem">
-                        {c.system ? `[system]\n${c.system}\n\n` : ""}
-                        {c.prompt.map((m) => `[${m.role}]\n${m.content}`).join("\n\n")}
+                        {`${c.system ? `[system]\n${c.system}\n\n` : ""}${c.prompt.map((m) => `[${m.role}]\n${m.content}`).join("\n\n")}`}
                       </pre>
                       <pre safe style="white-space:pre-wrap;max-height:16rem">
                         {`[output]\n${c.output}${c.error ? `\n\n[error]\n${c.error}` : ""}`}
@@ -41,7 +43,7 @@ export function AiCallsPage(props: ProjectPageProps & { calls: (AiCall & { verif
                   </td>
                   <td safe>{`${c.provider}: ${c.model}`}</td>
                   <td>
-                    <span class={c.status === "ok" ? "badge ok" : c.status === "invalid" ? "badge warn" : "badge bad"} safe>
+                    <span class={c.status === "ok" ? "badge ok" : c.status === "invalid" ? "badge warn" : "badge bad"}>
                       {c.status}
                     </span>
                   </td>
@@ -51,9 +53,7 @@ export function AiCallsPage(props: ProjectPageProps & { calls: (AiCall & { verif
                     <code safe title={c.checksum}>
                       {c.checksum.slice(0, 12)}
                     </code>{" "}
-                    <span class={c.verified ? "ok" : "bad"} safe>
-                      {c.verified ? "✓ intact" : "✗ altered"}
-                    </span>
+                    <span class={c.verified ? "ok" : "bad"}>{c.verified ? "✓ intact" : "✗ altered"}</span>
                   </td>
                 </tr>
               ))}

@@ -12,7 +12,9 @@ function makePdf(pages: string[]): Uint8Array {
   objs.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
   pages.forEach((text, i) => {
     const stream = `BT /F1 12 Tf 72 720 Td (${text.replace(/[()\\]/g, "\\$&")}) Tj ET`;
-    objs.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + i * 2} 0 R >>`);
+    objs.push(
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + i * 2} 0 R >>`,
+    );
     objs.push(`<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`);
   });
   let out = "%PDF-1.4\n";
@@ -38,7 +40,15 @@ describe("type detection by content", () => {
     ["python with # comments", enc("# compute things\nimport os\n\ndef main():\n    return os.getcwd()\n"), "CODE"],
     ["shell script", enc("#!/bin/sh\necho hi\n"), "CODE"],
     ["pdf", makePdf(["hello"]), "PDF"],
-    ["utf-16 text with BOM", new Uint8Array([0xff, 0xfe, ...new Uint8Array(new Uint16Array([...("hello world")].map((c) => c.charCodeAt(0))).buffer)]), "TEXT"],
+    [
+      "utf-16 text with BOM",
+      new Uint8Array([
+        0xff,
+        0xfe,
+        ...new Uint8Array(new Uint16Array([..."hello world"].map((c) => c.charCodeAt(0))).buffer),
+      ]),
+      "TEXT",
+    ],
   ];
   for (const [name, bytes, type] of cases) {
     test(name, () => expect(detectType(bytes).type).toBe(type as any));
@@ -48,11 +58,15 @@ describe("type detection by content", () => {
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
     expect(() => detectType(png)).toThrow(/PNG/);
   });
-  test("a ZIP (also a .docx) is refused", () => expect(() => detectType(new Uint8Array([0x50, 0x4b, 3, 4, 0, 0]))).toThrow(/ZIP/));
-  test("invalid UTF-8 is refused", () => expect(() => detectType(new Uint8Array([0x41, 0xc3, 0x28, 0x41]))).toThrow(/neither/));
-  test("text with NUL bytes is refused", () => expect(() => detectType(enc("abc\u0000\u0000\u0000def"))).toThrow(/binary/));
+  test("a ZIP (also a .docx) is refused", () =>
+    expect(() => detectType(new Uint8Array([0x50, 0x4b, 3, 4, 0, 0]))).toThrow(/ZIP/));
+  test("invalid UTF-8 is refused", () =>
+    expect(() => detectType(new Uint8Array([0x41, 0xc3, 0x28, 0x41]))).toThrow(/neither/));
+  test("text with NUL bytes is refused", () =>
+    expect(() => detectType(enc("abc\u0000\u0000\u0000def"))).toThrow(/binary/));
   test("an empty file is refused", () => expect(() => detectType(new Uint8Array())).toThrow(/empty/));
-  test("markdown-ish prose stays text without markdown signals", () => expect(classifyText("Hello.\nWorld.")).toBe("TEXT"));
+  test("markdown-ish prose stays text without markdown signals", () =>
+    expect(classifyText("Hello.\nWorld.")).toBe("TEXT"));
 });
 
 describe("parsing and chunking", () => {
@@ -93,5 +107,6 @@ describe("hashing embedder", () => {
     const dot = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i]!, 0);
     expect(dot(a, hashEmbed("escrow payments"))).toBeGreaterThan(dot(a, hashEmbed("banana smoothie recipe")));
   });
-  test("tokens drop stop words and punctuation", () => expect(tokens("The quick, brown fox!")).toEqual(["quick", "brown", "fox"]));
+  test("tokens drop stop words and punctuation", () =>
+    expect(tokens("The quick, brown fox!")).toEqual(["quick", "brown", "fox"]));
 });

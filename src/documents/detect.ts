@@ -3,7 +3,9 @@
 import type { DocumentType } from "./schema";
 
 /** The decided type, with the decoded text for text types. */
-export type Detected = { type: "PDF"; mediaType: "application/pdf" } | { type: Exclude<DocumentType, "PDF">; mediaType: string; text: string };
+export type Detected =
+  | { type: "PDF"; mediaType: "application/pdf" }
+  | { type: Exclude<DocumentType, "PDF">; mediaType: string; text: string };
 
 /** Binary formats refused outright, by their magic numbers. */
 const BINARY_MAGIC: [string, number[]][] = [
@@ -34,7 +36,8 @@ export function detectType(bytes: Uint8Array): Detected {
   const head = new TextDecoder("latin1").decode(bytes.subarray(0, 1024));
   if (head.includes("%PDF-")) return { type: "PDF", mediaType: "application/pdf" };
   for (const [name, sig] of BINARY_MAGIC) {
-    if (startsWith(bytes, sig)) throw new UnsupportedContent(`binary files are not accepted (this looks like a ${name})`);
+    if (startsWith(bytes, sig))
+      throw new UnsupportedContent(`binary files are not accepted (this looks like a ${name})`);
   }
   const text = decodeText(bytes);
   if (text === null) throw new UnsupportedContent("the file is neither a PDF nor UTF-8 text");
@@ -86,7 +89,10 @@ const CODE_LINE = [
 /** Markdown, code or plain prose, from line shapes (Python's `# comment` does not make a heading by itself). */
 export function classifyText(text: string): "MARKDOWN" | "CODE" | "TEXT" {
   if (text.startsWith("#!")) return "CODE";
-  const lines = text.split(/\r?\n/).slice(0, 2000).filter((l) => l.trim() !== "");
+  const lines = text
+    .split(/\r?\n/)
+    .slice(0, 2000)
+    .filter((l) => l.trim() !== "");
   if (lines.length === 0) return "TEXT";
   let md = 0;
   let code = 0;

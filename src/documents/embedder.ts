@@ -13,7 +13,9 @@ export interface Embedder {
 export const HASH_DIMS = 256;
 
 const STOP = new Set(
-  "a an and are as at be by for from has have in is it its of on or that the this to was were will with we you your i not no can do does".split(" "),
+  "a an and are as at be by for from has have in is it its of on or that the this to was were will with we you your i not no can do does".split(
+    " ",
+  ),
 );
 
 /** Lower-cased word tokens without stop words (Unicode letters and digits). */

@@ -21,7 +21,8 @@ import {
 } from "./service";
 import { DocumentRowView, DocumentsPage } from "./views";
 
-const signIn = (request: Request) => seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
+const signIn = (request: Request) =>
+  seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
 
 /** The `file` field of a multipart body, read into memory (the server caps bodies; we cap documents at 20 MB). */
 async function fileOf(body: unknown): Promise<Upload> {
@@ -39,10 +40,12 @@ export const documentRoutes = (ctx: AppContext) => {
     const project = await loadProject(ctx.db, p, projectId, "documents.view");
     return html(
       <DocumentsPage
-        {...await projectPageProps(ctx, p, project)}
+        {...(await projectPageProps(ctx, p, project))}
         documents={await listDocuments(ctx, p, project.id)}
         error={error}
-        sidebar={await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })}
+        sidebar={
+          await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })
+        }
       />,
       status,
     );
@@ -73,17 +76,29 @@ export const documentRoutes = (ctx: AppContext) => {
         },
         {
           detail: {
-            summary: "Upload a document (multipart field `file`; Markdown, text, code or PDF, ≤ 20 MB, type checked by content)",
+            summary:
+              "Upload a document (multipart field `file`; Markdown, text, code or PDF, ≤ 20 MB, type checked by content)",
             tags: ["documents"],
           },
         },
       )
-      .get("/api/projects/:id/documents", async ({ params, principal }) => ({ documents: (await listDocuments(ctx, await principal(), params.id)).map(documentJson) }), {
-        detail: { summary: "A project's documents", tags: ["documents"] },
-      })
-      .get("/api/documents/:id", async ({ params, principal }) => documentJson((await loadDocument(ctx, await principal(), params.id, "documents.view")).doc), {
-        detail: { summary: "One document's metadata and indexing status", tags: ["documents"] },
-      })
+      .get(
+        "/api/projects/:id/documents",
+        async ({ params, principal }) => ({
+          documents: (await listDocuments(ctx, await principal(), params.id)).map(documentJson),
+        }),
+        {
+          detail: { summary: "A project's documents", tags: ["documents"] },
+        },
+      )
+      .get(
+        "/api/documents/:id",
+        async ({ params, principal }) =>
+          documentJson((await loadDocument(ctx, await principal(), params.id, "documents.view")).doc),
+        {
+          detail: { summary: "One document's metadata and indexing status", tags: ["documents"] },
+        },
+      )
       .put(
         "/api/documents/:id",
         async ({ params, body, principal }) => {
@@ -123,7 +138,12 @@ export const documentRoutes = (ctx: AppContext) => {
           const r = await retrieve(ctx, project.id, q, { k, userId: p.userId, orgId: project.orgId });
           return { method: r.method, passages: r.passages };
         },
-        { detail: { summary: "Search a project's documents (what the planner and assistant retrieve)", tags: ["documents"] } },
+        {
+          detail: {
+            summary: "Search a project's documents (what the planner and assistant retrieve)",
+            tags: ["documents"],
+          },
+        },
       )
       // ---- pages
       .get("/projects/:id/documents", async ({ request, params, principal }) => {

@@ -9,7 +9,15 @@ import { createTestApp, type TestApp } from "../../test/support/app";
 import { dbKinds } from "../../test/support/db";
 import { seedOrg, seedUser, startJobs, waitForJob } from "../../test/support/projects";
 import { documents } from "./schema";
-import { deleteDocument, ingestDocument, listDocuments, replaceDocument, retrieve, uploadDocument, vectorStore } from "./service";
+import {
+  deleteDocument,
+  ingestDocument,
+  listDocuments,
+  replaceDocument,
+  retrieve,
+  uploadDocument,
+  vectorStore,
+} from "./service";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -43,7 +51,11 @@ for (const kind of dbKinds()) {
     };
 
     test("an upload is stored encrypted, ingested, and found by retrieval in its project only", async () => {
-      const doc = await upload(a, "design.md", "# Payments\n\nThe zanzibar settlement engine pays contributors every Friday.\n");
+      const doc = await upload(
+        a,
+        "design.md",
+        "# Payments\n\nThe zanzibar settlement engine pays contributors every Friday.\n",
+      );
       const [row] = await t.ctx.db.select().from(documents).where(eq(documents.id, doc.id));
       expect(row!.status).toBe("READY");
       expect(row!.type).toBe("MARKDOWN");
@@ -73,7 +85,10 @@ for (const kind of dbKinds()) {
     test("replacing a document re-ingests it; the old text is gone", async () => {
       const doc = await upload(a, "plan.txt", "The old plan mentions the walrus milestone.");
       expect((await retrieve(t.ctx, a, "walrus")).passages.length).toBe(1);
-      await replaceDocument(t.ctx, org.SPONSOR.principal, doc.id, { name: "plan.txt", bytes: enc("The new plan mentions the narwhal milestone.") });
+      await replaceDocument(t.ctx, org.SPONSOR.principal, doc.id, {
+        name: "plan.txt",
+        bytes: enc("The new plan mentions the narwhal milestone."),
+      });
       const [run] = await jobs.list({ name: "documents.ingest", limit: 1 });
       await waitForJob(jobs, run!.id);
       expect((await retrieve(t.ctx, a, "walrus")).passages).toEqual([]);
@@ -95,19 +110,27 @@ for (const kind of dbKinds()) {
 
     test("type is checked by content, size is limited", async () => {
       const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-      await expect(uploadDocument(t.ctx, org.SPONSOR.principal, a, { name: "notes.md", bytes: png })).rejects.toMatchObject({ code: "INVALID_INPUT" });
+      await expect(
+        uploadDocument(t.ctx, org.SPONSOR.principal, a, { name: "notes.md", bytes: png }),
+      ).rejects.toMatchObject({ code: "INVALID_INPUT" });
       const big = new Uint8Array(20 * 1024 * 1024 + 1).fill(65);
-      await expect(uploadDocument(t.ctx, org.SPONSOR.principal, a, { name: "big.txt", bytes: big })).rejects.toMatchObject({ status: 413 });
+      await expect(
+        uploadDocument(t.ctx, org.SPONSOR.principal, a, { name: "big.txt", bytes: big }),
+      ).rejects.toMatchObject({ status: 413 });
     });
 
     test("authorization: contributors read, outsiders see nothing, only managers upload", async () => {
       expect((await listDocuments(t.ctx, org.CONTRIBUTOR.principal, a)).length).toBeGreaterThan(0);
-      await expect(uploadDocument(t.ctx, org.CONTRIBUTOR.principal, a, { name: "x.txt", bytes: enc("hello there") })).rejects.toMatchObject({
+      await expect(
+        uploadDocument(t.ctx, org.CONTRIBUTOR.principal, a, { name: "x.txt", bytes: enc("hello there") }),
+      ).rejects.toMatchObject({
         code: "FORBIDDEN",
       });
       const outsider = await seedUser(t.ctx.db);
       await expect(listDocuments(t.ctx, outsider.principal, a)).rejects.toMatchObject({ code: "PROJECT_NOT_FOUND" });
-      await expect(uploadDocument(t.ctx, outsider.principal, a, { name: "x.txt", bytes: enc("hello there") })).rejects.toMatchObject({
+      await expect(
+        uploadDocument(t.ctx, outsider.principal, a, { name: "x.txt", bytes: enc("hello there") }),
+      ).rejects.toMatchObject({
         code: "PROJECT_NOT_FOUND",
       });
     });

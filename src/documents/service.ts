@@ -59,7 +59,10 @@ export interface Upload {
 
 function cleanName(name: string) {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  const n = basename(name.replace(/\\/g, "/")).replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 200);
+  const n = basename(name.replace(/\\/g, "/"))
+    .replace(/[\u0000-\u001f\u007f]/g, "")
+    .trim()
+    .slice(0, 200);
   return n || "document";
 }
 
@@ -73,7 +76,8 @@ function checkUpload(file: Upload) {
   try {
     return detectType(file.bytes);
   } catch (err) {
-    if (err instanceof UnsupportedContent) throw invalidInput({ file: err.message }, "This file type is not supported.");
+    if (err instanceof UnsupportedContent)
+      throw invalidInput({ file: err.message }, "This file type is not supported.");
     throw err;
   }
 }
@@ -126,7 +130,11 @@ export async function uploadDocument(ctx: AppContext, principal: Principal | nul
     orgId: project.orgId,
     payload: { projectId: project.id, type: detected.type, sizeBytes: file.bytes.length, sha256: doc!.sha256 },
   });
-  await ctx.jobs.enqueue(INGEST_JOB, { documentId: id, projectId: project.id, version: 1 }, { key: `${INGEST_JOB}:${id}:1` });
+  await ctx.jobs.enqueue(
+    INGEST_JOB,
+    { documentId: id, projectId: project.id, version: 1 },
+    { key: `${INGEST_JOB}:${id}:1` },
+  );
   return doc!;
 }
 
@@ -161,7 +169,11 @@ export async function replaceDocument(ctx: AppContext, principal: Principal | nu
     orgId: project.orgId,
     payload: { projectId: project.id, version, sha256: updated!.sha256 },
   });
-  await ctx.jobs.enqueue(INGEST_JOB, { documentId: doc.id, projectId: project.id, version }, { key: `${INGEST_JOB}:${doc.id}:${version}` });
+  await ctx.jobs.enqueue(
+    INGEST_JOB,
+    { documentId: doc.id, projectId: project.id, version },
+    { key: `${INGEST_JOB}:${doc.id}:${version}` },
+  );
   return updated!;
 }
 
@@ -184,7 +196,10 @@ export async function deleteDocument(ctx: AppContext, principal: Principal | nul
 /** Runs ingestion again (after a failure, or after the embedding model changed). */
 export async function reindexDocument(ctx: AppContext, principal: Principal | null, documentId: string) {
   const { doc, project } = await loadDocument(ctx, principal, documentId, "documents.manage");
-  await ctx.db.update(documents).set({ status: "PENDING", error: null, updatedAt: new Date() }).where(eq(documents.id, doc.id));
+  await ctx.db
+    .update(documents)
+    .set({ status: "PENDING", error: null, updatedAt: new Date() })
+    .where(eq(documents.id, doc.id));
   const run = await ctx.jobs.enqueue(
     INGEST_JOB,
     { documentId: doc.id, projectId: project.id, version: doc.version },
@@ -246,7 +261,8 @@ export async function ingestDocument(
     const detected = detectType(bytes);
     sections = detected.type === "PDF" ? await parsePdf(bytes) : [{ text: detected.text, page: null }];
   } catch (err) {
-    const message = err instanceof UnsupportedContent ? err.message : `the file could not be read: ${(err as Error).message}`;
+    const message =
+      err instanceof UnsupportedContent ? err.message : `the file could not be read: ${(err as Error).message}`;
     await fail(message);
     throw new PermanentIngestError(message, { cause: err });
   }
@@ -261,7 +277,7 @@ export async function ingestDocument(
     for (let i = 0; i < chunks.length; i += BATCH) {
       const part = chunks.slice(i, i + BATCH);
       const vectors = await embedder.embed(part.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)));
-      part.forEach((c, j) =>
+      for (const [j, c] of part.entries()) {
         rows.push({
           id: `${doc.id}:${version}:${c.index}`,
           project_id: doc.projectId,
@@ -273,9 +289,12 @@ export async function ingestDocument(
           heading: c.heading,
           text: c.text,
           vector: vectors[j]!,
-        }),
+        });
+      }
+      await progress(
+        20 + Math.round((70 * Math.min(i + BATCH, chunks.length)) / Math.max(1, chunks.length)),
+        "embedded",
       );
-      await progress(20 + Math.round((70 * Math.min(i + BATCH, chunks.length)) / Math.max(1, chunks.length)), "embedded");
     }
     // Earlier versions and any interrupted run of this one go first: a re-run leaves no duplicates.
     await store.deleteDocument(doc.id);

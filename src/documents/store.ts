@@ -101,7 +101,11 @@ export class VectorStore {
           new arrow.Field("page", new arrow.Int32(), true),
           new arrow.Field("heading", new arrow.Utf8(), true),
           new arrow.Field("text", new arrow.Utf8(), false),
-          new arrow.Field("vector", new arrow.FixedSizeList(dims, new arrow.Field("item", new arrow.Float32(), true)), false),
+          new arrow.Field(
+            "vector",
+            new arrow.FixedSizeList(dims, new arrow.Field("item", new arrow.Float32(), true)),
+            false,
+          ),
         ]);
         table = await conn.createEmptyTable(this.tableName(embedderKey), schema, { existOk: true });
         this.tables.set(this.tableName(embedderKey), Promise.resolve(table));

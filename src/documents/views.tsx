@@ -3,7 +3,8 @@ import { CsrfField } from "../auth/views";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
 import type { DocumentRow } from "./schema";
 
-const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`);
+const size = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
 const badge = (s: string) => (s === "READY" ? "badge ok" : s === "FAILED" ? "badge bad" : "badge warn");
 
 /** One document's row; while it is being indexed the row refreshes itself. */
@@ -22,8 +23,12 @@ export function DocumentRowView({ d, canManage, csrf }: { d: DocumentRow; canMan
       <td safe>{d.type.toLowerCase()}</td>
       <td safe>{size(d.sizeBytes)}</td>
       <td>
-        <span class={badge(d.status)} safe>
-          {d.status === "READY" ? `indexed · ${d.chunkCount} passages` : d.status === "PENDING" ? "indexing…" : "failed"}
+        <span class={badge(d.status)}>
+          {d.status === "READY"
+            ? `indexed · ${d.chunkCount} passages`
+            : d.status === "PENDING"
+              ? "indexing…"
+              : "failed"}
         </span>
         {d.error ? (
           <div class="muted" style="font-size:.85rem" safe>
@@ -61,7 +66,13 @@ export function DocumentRowView({ d, canManage, csrf }: { d: DocumentRow; canMan
 export function DocumentsPage(props: ProjectPageProps & { documents: DocumentRow[]; error?: string }) {
   const p = props.project;
   return (
-    <Layout title={`${p.title}: documents`} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar} flash={props.flash}>
+    <Layout
+      title={`${p.title}: documents`}
+      viewer={props.viewer}
+      csrfToken={props.csrf}
+      sidebar={props.sidebar}
+      flash={props.flash}
+    >
       <ProjectHeader project={p} tab="documents" canAudit={props.canAudit} />
       {props.error ? (
         <div class="flash error" role="alert" safe>
@@ -75,7 +86,10 @@ export function DocumentsPage(props: ProjectPageProps & { documents: DocumentRow
           <CsrfField token={props.csrf} />
           <label>
             Upload a document
-            <span class="help">Markdown, text, source code or PDF, up to 20 MB. It is stored encrypted and indexed for the planner and the assistant.</span>
+            <span class="help">
+              Markdown, text, source code or PDF, up to 20 MB. It is stored encrypted and indexed for the planner and
+              the assistant.
+            </span>
             <input type="file" name="file" required />
           </label>
           <p>

@@ -6,7 +6,11 @@ const line = (max: number) => z.string().trim().min(1).max(max);
 export const PlannedVerification = z
   .object({
     minPassingTests: z.number().int().min(0).max(10_000).describe("tests that must pass for the task to count as done"),
-    testCommand: z.string().trim().max(300).describe("the command that runs the tests, e.g. `bun test`; empty to detect"),
+    testCommand: z
+      .string()
+      .trim()
+      .max(300)
+      .describe("the command that runs the tests, e.g. `bun test`; empty to detect"),
     rules: z.array(line(300)).max(10).describe("further checks a reviewer or the harness applies"),
   })
   .strict();

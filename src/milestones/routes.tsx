@@ -28,7 +28,8 @@ import {
 } from "./service";
 import { MilestonePage, MilestonesPage, TaskPage } from "./views";
 
-const signIn = (request: Request) => seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
+const signIn = (request: Request) =>
+  seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
 
 const splitLines = (v: string | undefined) =>
   v === undefined
@@ -66,7 +67,12 @@ function taskForm(body: unknown) {
     points: num(f.points),
     acceptanceCriteria: splitLines(typeof raw.acceptanceCriteria === "string" ? raw.acceptanceCriteria : undefined),
     verification: Object.keys(verification).length ? verification : undefined,
-    estimatedHours: f.estimatedHours === undefined ? (typeof raw.estimatedHours === "string" ? null : undefined) : Number(f.estimatedHours),
+    estimatedHours:
+      f.estimatedHours === undefined
+        ? typeof raw.estimatedHours === "string"
+          ? null
+          : undefined
+        : Number(f.estimatedHours),
   };
 }
 
@@ -90,7 +96,11 @@ const FLASH: Record<string, string> = {
 
 /** Milestone and task pages, their forms, and the milestones API (spec §5.5, §5.6 reads). */
 export const milestoneRoutes = (ctx: AppContext) => {
-  const page = async (p: Principal, projectId: string, extra: { runId?: string; error?: string; flash?: string } = {}) => {
+  const page = async (
+    p: Principal,
+    projectId: string,
+    extra: { runId?: string; error?: string; flash?: string } = {},
+  ) => {
     const { project, milestones } = await listMilestones(ctx.db, p, projectId);
     const base = await projectPageProps(ctx, p, project);
     return html(
@@ -101,7 +111,9 @@ export const milestoneRoutes = (ctx: AppContext) => {
         runId={extra.runId}
         error={extra.error}
         flash={extra.flash && FLASH[extra.flash] ? { kind: "success", message: FLASH[extra.flash]! } : undefined}
-        sidebar={await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })}
+        sidebar={
+          await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })
+        }
       />,
     );
   };
@@ -110,9 +122,15 @@ export const milestoneRoutes = (ctx: AppContext) => {
     new Elysia({ name: "milestones" })
       .use(httpContext(ctx))
       // ---- API
-      .get("/api/projects/:id/milestones", async ({ params, principal }) => ({ milestones: (await listMilestones(ctx.db, await principal(), params.id)).milestones }), {
-        detail: { summary: "The project's milestones with their sub-milestones", tags: ["milestones"] },
-      })
+      .get(
+        "/api/projects/:id/milestones",
+        async ({ params, principal }) => ({
+          milestones: (await listMilestones(ctx.db, await principal(), params.id)).milestones,
+        }),
+        {
+          detail: { summary: "The project's milestones with their sub-milestones", tags: ["milestones"] },
+        },
+      )
       .post(
         "/api/projects/:id/milestones",
         async ({ params, body, principal, set }) => {
@@ -121,12 +139,25 @@ export const milestoneRoutes = (ctx: AppContext) => {
         },
         { detail: { summary: "Add a milestone to the draft", tags: ["milestones"] } },
       )
-      .post("/api/projects/:id/milestones/reorder", async ({ params, body, principal }) => ({ milestones: await reorderMilestones(ctx.db, await principal(), params.id, body) }), {
-        detail: { summary: "Reorder the draft's milestones (every id once)", tags: ["milestones"] },
-      })
-      .patch("/api/milestones/:id", async ({ params, body, principal }) => updateMilestone(ctx.db, await principal(), params.id, body), {
-        detail: { summary: "Edit a milestone: title, description, points (rescales tasks), acceptance criteria, order", tags: ["milestones"] },
-      })
+      .post(
+        "/api/projects/:id/milestones/reorder",
+        async ({ params, body, principal }) => ({
+          milestones: await reorderMilestones(ctx.db, await principal(), params.id, body),
+        }),
+        {
+          detail: { summary: "Reorder the draft's milestones (every id once)", tags: ["milestones"] },
+        },
+      )
+      .patch(
+        "/api/milestones/:id",
+        async ({ params, body, principal }) => updateMilestone(ctx.db, await principal(), params.id, body),
+        {
+          detail: {
+            summary: "Edit a milestone: title, description, points (rescales tasks), acceptance criteria, order",
+            tags: ["milestones"],
+          },
+        },
+      )
       .delete(
         "/api/milestones/:id",
         async ({ params, principal, set }) => {
@@ -136,9 +167,15 @@ export const milestoneRoutes = (ctx: AppContext) => {
         },
         { detail: { summary: "Delete a milestone and its tasks", tags: ["milestones"] } },
       )
-      .get("/api/milestones/:id/sub", async ({ params, principal }) => ({ subMilestones: await listSubMilestones(ctx.db, await principal(), params.id) }), {
-        detail: { summary: "A milestone's sub-milestones", tags: ["milestones"] },
-      })
+      .get(
+        "/api/milestones/:id/sub",
+        async ({ params, principal }) => ({
+          subMilestones: await listSubMilestones(ctx.db, await principal(), params.id),
+        }),
+        {
+          detail: { summary: "A milestone's sub-milestones", tags: ["milestones"] },
+        },
+      )
       .post(
         "/api/milestones/:id/sub",
         async ({ params, body, principal, set }) => {
@@ -151,13 +188,21 @@ export const milestoneRoutes = (ctx: AppContext) => {
         "/api/sub/:id",
         async ({ params, principal }) => {
           const { sub, milestone, project } = await getSubMilestone(ctx.db, await principal(), params.id);
-          return { ...sub, milestone: { id: milestone.id, title: milestone.title }, project: { id: project.id, title: project.title } };
+          return {
+            ...sub,
+            milestone: { id: milestone.id, title: milestone.title },
+            project: { id: project.id, title: project.title },
+          };
         },
         { detail: { summary: "A sub-milestone", tags: ["milestones"] } },
       )
-      .patch("/api/sub/:id", async ({ params, body, principal }) => updateSubMilestone(ctx.db, await principal(), params.id, body), {
-        detail: { summary: "Edit a sub-milestone", tags: ["milestones"] },
-      })
+      .patch(
+        "/api/sub/:id",
+        async ({ params, body, principal }) => updateSubMilestone(ctx.db, await principal(), params.id, body),
+        {
+          detail: { summary: "Edit a sub-milestone", tags: ["milestones"] },
+        },
+      )
       .delete(
         "/api/sub/:id",
         async ({ params, principal, set }) => {
@@ -167,24 +212,43 @@ export const milestoneRoutes = (ctx: AppContext) => {
         },
         { detail: { summary: "Delete a sub-milestone", tags: ["milestones"] } },
       )
-      .get("/api/projects/:id/drafts", async ({ params, principal }) => ({ drafts: await listDrafts(ctx.db, await principal(), params.id) }), {
-        detail: { summary: "Draft versions of the milestone structure, newest first", tags: ["milestones"] },
-      })
-      .get("/api/projects/:id/drafts/:version", async ({ params, principal }) => getDraft(ctx.db, await principal(), params.id, Number(params.version) || 0), {
-        detail: { summary: "One draft version with its plan", tags: ["milestones"] },
-      })
+      .get(
+        "/api/projects/:id/drafts",
+        async ({ params, principal }) => ({ drafts: await listDrafts(ctx.db, await principal(), params.id) }),
+        {
+          detail: { summary: "Draft versions of the milestone structure, newest first", tags: ["milestones"] },
+        },
+      )
+      .get(
+        "/api/projects/:id/drafts/:version",
+        async ({ params, principal }) => getDraft(ctx.db, await principal(), params.id, Number(params.version) || 0),
+        {
+          detail: { summary: "One draft version with its plan", tags: ["milestones"] },
+        },
+      )
       .post(
         "/api/projects/:id/drafts/:version/restore",
-        async ({ params, principal }) => restoreDraft(ctx.db, await principal(), params.id, Number(params.version) || 0),
+        async ({ params, principal }) =>
+          restoreDraft(ctx.db, await principal(), params.id, Number(params.version) || 0),
         { detail: { summary: "Make an earlier version current again (as a new version)", tags: ["milestones"] } },
       )
       .post(
         "/api/projects/:id/approve-structure",
         async ({ params, principal }) => {
           const r = await approveStructure(ctx.db, await principal(), params.id);
-          return { projectId: r.project.id, totalPoints: r.totalPoints, version: r.version, approvedAt: r.project.structureApprovedAt };
+          return {
+            projectId: r.project.id,
+            totalPoints: r.totalPoints,
+            version: r.version,
+            approvedAt: r.project.structureApprovedAt,
+          };
         },
-        { detail: { summary: "Approve and freeze the milestone structure; sets the project's total points", tags: ["milestones"] } },
+        {
+          detail: {
+            summary: "Approve and freeze the milestone structure; sets the project's total points",
+            tags: ["milestones"],
+          },
+        },
       )
       // ---- pages
       .get("/projects/:id/milestones", async ({ request, params, query, principal }) => {
@@ -205,10 +269,19 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const index = tree.findIndex((m) => m.id === milestone.id);
         return html(
           <MilestonePage
-            {...await projectPageProps(ctx, p, project)}
+            {...(await projectPageProps(ctx, p, project))}
             milestone={tree[index]!}
             index={index}
-            sidebar={await SidebarPanel({ ctx, principal: p, scope: "milestone", scopeId: milestone.id, projectId: project.id, milestoneId: milestone.id })}
+            sidebar={
+              await SidebarPanel({
+                ctx,
+                principal: p,
+                scope: "milestone",
+                scopeId: milestone.id,
+                projectId: project.id,
+                milestoneId: milestone.id,
+              })
+            }
           />,
         );
       })
@@ -218,10 +291,19 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const { sub, milestone, project } = await getSubMilestone(ctx.db, p, params.id);
         return html(
           <TaskPage
-            {...await projectPageProps(ctx, p, project)}
+            {...(await projectPageProps(ctx, p, project))}
             task={sub}
             milestone={milestone}
-            sidebar={await SidebarPanel({ ctx, principal: p, scope: "task", scopeId: sub.id, projectId: project.id, subMilestoneId: sub.id })}
+            sidebar={
+              await SidebarPanel({
+                ctx,
+                principal: p,
+                scope: "task",
+                scopeId: sub.id,
+                projectId: project.id,
+                subMilestoneId: sub.id,
+              })
+            }
           />,
         );
       })
@@ -250,24 +332,32 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const p = await principal();
         if (!p) return signIn(request);
         const f = formValues(body);
-        return formAction(request, params.id, "", () => createMilestone(ctx.db, p, params.id, { title: f.title ?? "", description: f.description ?? "" }));
+        return formAction(request, params.id, "", () =>
+          createMilestone(ctx.db, p, params.id, { title: f.title ?? "", description: f.description ?? "" }),
+        );
       })
       .post("/projects/:id/drafts/:version/restore", async ({ request, params, principal }) => {
         const p = await principal();
         if (!p) return signIn(request);
-        return formAction(request, params.id, "", () => restoreDraft(ctx.db, p, params.id, Number(params.version) || 0));
+        return formAction(request, params.id, "", () =>
+          restoreDraft(ctx.db, p, params.id, Number(params.version) || 0),
+        );
       })
       .post("/milestones/:id/edit", async ({ request, params, body, principal }) => {
         const p = await principal();
         if (!p) return signIn(request);
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
-        return formAction(request, project.id, `#m-${params.id}`, () => updateMilestone(ctx.db, p, params.id, milestoneForm(body)));
+        return formAction(request, project.id, `#m-${params.id}`, () =>
+          updateMilestone(ctx.db, p, params.id, milestoneForm(body)),
+        );
       })
       .post("/milestones/:id/move", async ({ request, params, query, principal }) => {
         const p = await principal();
         if (!p) return signIn(request);
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
-        return formAction(request, project.id, `#m-${params.id}`, () => updateMilestone(ctx.db, p, params.id, { order: Number((query as Record<string, string>).to) || 1 }));
+        return formAction(request, project.id, `#m-${params.id}`, () =>
+          updateMilestone(ctx.db, p, params.id, { order: Number((query as Record<string, string>).to) || 1 }),
+        );
       })
       .post("/milestones/:id/delete", async ({ request, params, principal }) => {
         const p = await principal();
@@ -281,20 +371,28 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         const t = taskForm(body);
         return formAction(request, project.id, `#m-${params.id}`, () =>
-          createSubMilestone(ctx.db, p, params.id, { title: t.title ?? "", points: t.points, acceptanceCriteria: t.acceptanceCriteria }),
+          createSubMilestone(ctx.db, p, params.id, {
+            title: t.title ?? "",
+            points: t.points,
+            acceptanceCriteria: t.acceptanceCriteria,
+          }),
         );
       })
       .post("/sub/:id/edit", async ({ request, params, body, principal }) => {
         const p = await principal();
         if (!p) return signIn(request);
         const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
-        return formAction(request, project.id, `#t-${sub.id}`, () => updateSubMilestone(ctx.db, p, sub.id, taskForm(body)));
+        return formAction(request, project.id, `#t-${sub.id}`, () =>
+          updateSubMilestone(ctx.db, p, sub.id, taskForm(body)),
+        );
       })
       .post("/sub/:id/move", async ({ request, params, query, principal }) => {
         const p = await principal();
         if (!p) return signIn(request);
         const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
-        return formAction(request, project.id, `#t-${sub.id}`, () => updateSubMilestone(ctx.db, p, sub.id, { order: Number((query as Record<string, string>).to) || 1 }));
+        return formAction(request, project.id, `#t-${sub.id}`, () =>
+          updateSubMilestone(ctx.db, p, sub.id, { order: Number((query as Record<string, string>).to) || 1 }),
+        );
       })
       .post("/sub/:id/delete", async ({ request, params, principal }) => {
         const p = await principal();

@@ -40,7 +40,9 @@ describe("rescale", () => {
     expect(rescale([2, 6], 16)).toEqual([4, 12]);
     expect(rescale([1, 1, 1], 10).reduce((a, b) => a + b)).toBe(10);
     expect(rescale([1, 100], 3)).toEqual([1, 2]);
-    expect(() => rescale([1, 1, 1], 2)).toThrow(expect.objectContaining({ details: { fields: { points: "must be at least 3 (one per task)" } } }));
+    expect(() => rescale([1, 1, 1], 2)).toThrow(
+      expect.objectContaining({ details: { fields: { points: "must be at least 3 (one per task)" } } }),
+    );
   });
 });
 
@@ -67,10 +69,15 @@ describeEachDb("milestones", (get) => {
     await updateMilestone(db, sponsor, tree[2]!.id, { order: 1 });
     expect((await loadTree(db, project.id)).map((m) => m.title)).toEqual(["C", "Alpha", "B"]);
     await createSubMilestone(db, sponsor, tree[1]!.id, { title: "b2", points: 3 });
-    await updateSubMilestone(db, sponsor, tree[0]!.subMilestones[0]!.id, { points: 7, verification: { testCommand: "npm test" } });
+    await updateSubMilestone(db, sponsor, tree[0]!.subMilestones[0]!.id, {
+      points: 7,
+      verification: { testCommand: "npm test" },
+    });
     await deleteSubMilestone(db, sponsor, tree[0]!.subMilestones[1]!.id);
     tree = await loadTree(db, project.id);
-    expect(tree.find((m) => m.title === "Alpha")!.subMilestones.map((s) => [s.title, s.points, s.verification.testCommand])).toEqual([["a1", 7, "npm test"]]);
+    expect(
+      tree.find((m) => m.title === "Alpha")!.subMilestones.map((s) => [s.title, s.points, s.verification.testCommand]),
+    ).toEqual([["a1", 7, "npm test"]]);
     expect(tree.find((m) => m.title === "B")!.points).toBe(8);
     expect(await projectPoints(db, project.id)).toBe(7 + 8 + 1);
     await deleteMilestone(db, sponsor, tree[0]!.id);
@@ -92,10 +99,18 @@ describeEachDb("milestones", (get) => {
   test("input is validated: unknown fields, bad points, incomplete reorder", async () => {
     const { db, org, project } = await setup();
     const [m] = await loadTree(db, project.id);
-    await expect(updateMilestone(db, org.OWNER.principal, m!.id, { budget: 5 })).rejects.toMatchObject({ code: "INVALID_INPUT" });
-    await expect(updateSubMilestone(db, org.OWNER.principal, m!.subMilestones[0]!.id, { points: 0 })).rejects.toMatchObject({ code: "INVALID_INPUT" });
-    await expect(updateSubMilestone(db, org.OWNER.principal, m!.subMilestones[0]!.id, { points: 2.5 })).rejects.toMatchObject({ code: "INVALID_INPUT" });
-    await expect(reorderMilestones(db, org.OWNER.principal, project.id, { ids: [m!.id] })).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(updateMilestone(db, org.OWNER.principal, m!.id, { budget: 5 })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+    await expect(
+      updateSubMilestone(db, org.OWNER.principal, m!.subMilestones[0]!.id, { points: 0 }),
+    ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(
+      updateSubMilestone(db, org.OWNER.principal, m!.subMilestones[0]!.id, { points: 2.5 }),
+    ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(reorderMilestones(db, org.OWNER.principal, project.id, { ids: [m!.id] })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
   });
 
   test("approval freezes the structure and fixes the total; state moves DRAFT → ACTIVE → COMPLETED", async () => {
@@ -106,7 +121,9 @@ describeEachDb("milestones", (get) => {
     expect(r.project.totalPoints).toBe(14);
     const { milestones } = await listMilestones(db, org.CONTRIBUTOR.principal, project.id);
     expect(milestones.every((m) => m.status === "FROZEN")).toBe(true);
-    await expect(updateMilestone(db, org.OWNER.principal, milestones[0]!.id, { title: "x" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(updateMilestone(db, org.OWNER.principal, milestones[0]!.id, { title: "x" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
     await expect(saveDraft(db, project.id, PLAN, { source: "ai" })).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(approveStructure(db, org.OWNER.principal, project.id)).rejects.toMatchObject({ code: "CONFLICT" });
     expect((await setProjectState(db, project.id, "ACTIVE")).state).toBe("ACTIVE");
@@ -119,17 +136,27 @@ describeEachDb("milestones", (get) => {
     const { db, org, project } = await setup();
     const tree = await loadTree(db, project.id);
     await deleteSubMilestone(db, org.OWNER.principal, tree[2]!.subMilestones[0]!.id);
-    await expect(approveStructure(db, org.OWNER.principal, project.id)).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(approveStructure(db, org.OWNER.principal, project.id)).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
   });
 
   test("permissions: contributors read but do not edit; outsiders see nothing of a private project", async () => {
     const { db, org, project } = await setup();
     const [m] = await loadTree(db, project.id);
-    await expect(updateMilestone(db, org.CONTRIBUTOR.principal, m!.id, { title: "x" })).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(approveStructure(db, org.CONTRIBUTOR.principal, project.id)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(updateMilestone(db, org.CONTRIBUTOR.principal, m!.id, { title: "x" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await expect(approveStructure(db, org.CONTRIBUTOR.principal, project.id)).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
     const outsider = await seedUser(db);
-    await expect(listMilestones(db, outsider.principal, project.id)).rejects.toMatchObject({ code: "PROJECT_NOT_FOUND" });
-    await expect(updateMilestone(db, outsider.principal, m!.id, { title: "x" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(listMilestones(db, outsider.principal, project.id)).rejects.toMatchObject({
+      code: "PROJECT_NOT_FOUND",
+    });
+    await expect(updateMilestone(db, outsider.principal, m!.id, { title: "x" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
     await expect(updateMilestone(db, null, m!.id, { title: "x" })).rejects.toMatchObject({ code: "UNAUTHORIZED" });
   });
 });

@@ -52,7 +52,11 @@ const frozen = () => conflict("The milestone structure is approved and frozen.")
 
 /** The project's milestones with their sub-milestones, in order. */
 export async function loadTree(db: Q, projectId: string): Promise<MilestoneTree[]> {
-  const ms = await db.select().from(milestones).where(eq(milestones.projectId, projectId)).orderBy(asc(milestones.position));
+  const ms = await db
+    .select()
+    .from(milestones)
+    .where(eq(milestones.projectId, projectId))
+    .orderBy(asc(milestones.position));
   const subs = await db
     .select()
     .from(subMilestones)
@@ -154,7 +158,11 @@ async function recompute(tx: Tx, milestoneId: string) {
     .where(eq(subMilestones.milestoneId, milestoneId));
   await tx
     .update(milestones)
-    .set({ points: Number(row?.points ?? 0), estimatedHours: row?.hours == null ? null : Number(row.hours), updatedAt: new Date() })
+    .set({
+      points: Number(row?.points ?? 0),
+      estimatedHours: row?.hours == null ? null : Number(row.hours),
+      updatedAt: new Date(),
+    })
     .where(eq(milestones.id, milestoneId));
 }
 
@@ -186,10 +194,17 @@ export async function replaceMilestone(db: Db, milestoneId: string, m: PlannedMi
     await lockDraft(tx, current.projectId);
     await tx
       .update(milestones)
-      .set({ title: m.title, description: m.description, acceptanceCriteria: m.acceptanceCriteria, updatedAt: new Date() })
+      .set({
+        title: m.title,
+        description: m.description,
+        acceptanceCriteria: m.acceptanceCriteria,
+        updatedAt: new Date(),
+      })
       .where(eq(milestones.id, milestoneId));
     await tx.delete(subMilestones).where(eq(subMilestones.milestoneId, milestoneId));
-    await tx.insert(subMilestones).values(m.subMilestones.map((t, i) => taskValues(current.projectId, milestoneId, t, i)));
+    await tx
+      .insert(subMilestones)
+      .values(m.subMilestones.map((t, i) => taskValues(current.projectId, milestoneId, t, i)));
     await recompute(tx, milestoneId);
     return { version: await appendVersion(tx, current.projectId, meta) };
   });
@@ -265,14 +280,19 @@ export async function updateMilestone(db: Db, principal: Principal | null, miles
         .from(subMilestones)
         .where(eq(subMilestones.milestoneId, milestone.id))
         .orderBy(asc(subMilestones.position));
-      if (subs.length === 0) throw invalidInput({ points: "add a task first: a milestone's points are its tasks' points" });
+      if (subs.length === 0)
+        throw invalidInput({ points: "add a task first: a milestone's points are its tasks' points" });
       const next = rescale(
         subs.map((s) => s.points),
         input.points,
       );
       for (const [i, s] of subs.entries()) {
-        if (next[i]! > 100) throw invalidInput({ points: "would give a task more than 100 points; split the work first" });
-        await tx.update(subMilestones).set({ points: next[i]!, updatedAt: new Date() }).where(eq(subMilestones.id, s.id));
+        if (next[i]! > 100)
+          throw invalidInput({ points: "would give a task more than 100 points; split the work first" });
+        await tx
+          .update(subMilestones)
+          .set({ points: next[i]!, updatedAt: new Date() })
+          .where(eq(subMilestones.id, s.id));
       }
     }
     if (input.estimatedHours !== undefined && input.points === undefined) {
@@ -282,13 +302,21 @@ export async function updateMilestone(db: Db, principal: Principal | null, miles
     }
     if (input.order !== undefined) {
       const ids = (
-        await tx.select({ id: milestones.id }).from(milestones).where(eq(milestones.projectId, project.id)).orderBy(asc(milestones.position))
+        await tx
+          .select({ id: milestones.id })
+          .from(milestones)
+          .where(eq(milestones.projectId, project.id))
+          .orderBy(asc(milestones.position))
       ).map((r) => r.id);
       const without = ids.filter((id) => id !== milestone.id);
       without.splice(Math.min(input.order - 1, without.length), 0, milestone.id);
       await renumber(tx, milestones, without);
     }
-    await appendVersion(tx, project.id, { source: "edit", note: `edited milestone “${milestone.title}”`, userId: principal!.userId });
+    await appendVersion(tx, project.id, {
+      source: "edit",
+      note: `edited milestone “${milestone.title}”`,
+      userId: principal!.userId,
+    });
   });
   return (await loadTree(db, project.id)).find((m) => m.id === milestone.id)!;
 }
@@ -307,7 +335,11 @@ export async function createMilestone(db: Db, principal: Principal | null, proje
       .insert(milestones)
       .values({ projectId: project.id, ...input, position: row?.n ?? 0 })
       .returning();
-    await appendVersion(tx, project.id, { source: "edit", note: `added milestone “${m!.title}”`, userId: principal!.userId });
+    await appendVersion(tx, project.id, {
+      source: "edit",
+      note: `added milestone “${m!.title}”`,
+      userId: principal!.userId,
+    });
     return m!;
   });
 }
@@ -319,10 +351,18 @@ export async function deleteMilestone(db: Db, principal: Principal | null, miles
     await lockDraft(tx, project.id);
     await tx.delete(milestones).where(eq(milestones.id, milestone.id));
     const ids = (
-      await tx.select({ id: milestones.id }).from(milestones).where(eq(milestones.projectId, project.id)).orderBy(asc(milestones.position))
+      await tx
+        .select({ id: milestones.id })
+        .from(milestones)
+        .where(eq(milestones.projectId, project.id))
+        .orderBy(asc(milestones.position))
     ).map((r) => r.id);
     await renumber(tx, milestones, ids);
-    await appendVersion(tx, project.id, { source: "edit", note: `deleted milestone “${milestone.title}”`, userId: principal!.userId });
+    await appendVersion(tx, project.id, {
+      source: "edit",
+      note: `deleted milestone “${milestone.title}”`,
+      userId: principal!.userId,
+    });
   });
 }
 
@@ -332,9 +372,9 @@ export async function reorderMilestones(db: Db, principal: Principal | null, pro
   const { ids } = parse(ReorderRequest, body);
   await db.transaction(async (tx) => {
     await lockDraft(tx, project.id);
-    const current = (await tx.select({ id: milestones.id }).from(milestones).where(eq(milestones.projectId, project.id))).map(
-      (r) => r.id,
-    );
+    const current = (
+      await tx.select({ id: milestones.id }).from(milestones).where(eq(milestones.projectId, project.id))
+    ).map((r) => r.id);
     if (ids.length !== current.length || new Set(ids).size !== ids.length || !ids.every((id) => current.includes(id))) {
       throw invalidInput({ ids: "must list every milestone of the project exactly once" });
     }
@@ -347,7 +387,11 @@ export async function reorderMilestones(db: Db, principal: Principal | null, pro
 /** The tasks of a milestone. */
 export async function listSubMilestones(db: Db, principal: Principal | null, milestoneId: string) {
   const { milestone } = await loadMilestone(db, principal, milestoneId, "project.view");
-  return db.select().from(subMilestones).where(eq(subMilestones.milestoneId, milestone.id)).orderBy(asc(subMilestones.position));
+  return db
+    .select()
+    .from(subMilestones)
+    .where(eq(subMilestones.milestoneId, milestone.id))
+    .orderBy(asc(subMilestones.position));
 }
 
 /** One task, with its milestone and project. */
@@ -381,7 +425,11 @@ export async function createSubMilestone(db: Db, principal: Principal | null, mi
       })
       .returning();
     await recompute(tx, milestone.id);
-    await appendVersion(tx, project.id, { source: "edit", note: `added task “${s!.title}”`, userId: principal!.userId });
+    await appendVersion(tx, project.id, {
+      source: "edit",
+      note: `added task “${s!.title}”`,
+      userId: principal!.userId,
+    });
     return s!;
   });
 }
@@ -413,7 +461,11 @@ export async function updateSubMilestone(db: Db, principal: Principal | null, su
       await renumber(tx, subMilestones, without);
     }
     await recompute(tx, sub.milestoneId);
-    await appendVersion(tx, project.id, { source: "edit", note: `edited task “${sub.title}”`, userId: principal!.userId });
+    await appendVersion(tx, project.id, {
+      source: "edit",
+      note: `edited task “${sub.title}”`,
+      userId: principal!.userId,
+    });
     return updated!;
   });
 }
@@ -433,7 +485,11 @@ export async function deleteSubMilestone(db: Db, principal: Principal | null, su
     ).map((r) => r.id);
     await renumber(tx, subMilestones, ids);
     await recompute(tx, sub.milestoneId);
-    await appendVersion(tx, project.id, { source: "edit", note: `deleted task “${sub.title}”`, userId: principal!.userId });
+    await appendVersion(tx, project.id, {
+      source: "edit",
+      note: `deleted task “${sub.title}”`,
+      userId: principal!.userId,
+    });
   });
 }
 
@@ -469,7 +525,11 @@ export async function getDraft(db: Db, principal: Principal | null, projectId: s
 export async function restoreDraft(db: Db, principal: Principal | null, projectId: string, version: number) {
   const draft = await getDraft(db, principal, projectId, version);
   await loadProject(db, principal, projectId, "project.manageMilestones");
-  return saveDraft(db, projectId, draft.plan as Plan, { source: "restore", note: `restored version ${version}`, userId: principal!.userId });
+  return saveDraft(db, projectId, draft.plan as Plan, {
+    source: "restore",
+    note: `restored version ${version}`,
+    userId: principal!.userId,
+  });
 }
 
 /**
@@ -488,10 +548,19 @@ export async function approveStructure(db: Db, principal: Principal | null, proj
     const total = tree.reduce((n, m) => n + m.subMilestones.reduce((k, s) => k + s.points, 0), 0);
     if (total <= 0) throw invalidInput({ points: "the structure has no points" });
     await tx.update(milestones).set({ status: "FROZEN", updatedAt: new Date() }).where(eq(milestones.projectId, p.id));
-    const version = await appendVersion(tx, p.id, { source: "approved", note: `approved: ${total} points`, userId: principal!.userId });
+    const version = await appendVersion(tx, p.id, {
+      source: "approved",
+      note: `approved: ${total} points`,
+      userId: principal!.userId,
+    });
     const [updated] = await tx
       .update(projects)
-      .set({ totalPoints: total, structureApprovedAt: new Date(), structureApprovedById: principal!.userId, updatedAt: new Date() })
+      .set({
+        totalPoints: total,
+        structureApprovedAt: new Date(),
+        structureApprovedById: principal!.userId,
+        updatedAt: new Date(),
+      })
       .where(eq(projects.id, p.id))
       .returning();
     return { project: updated!, version, totalPoints: total };

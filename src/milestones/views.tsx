@@ -15,7 +15,14 @@ const SOURCE_LABEL: Record<string, string> = {
   approved: "approved",
 };
 
-function PostButton(props: { action: string; csrf?: string; label: string; cls?: string; confirm?: string; title?: string }) {
+function PostButton(props: {
+  action: string;
+  csrf?: string;
+  label: string;
+  cls?: string;
+  confirm?: string;
+  title?: string;
+}) {
   return (
     <form method="post" action={props.action} style="display:inline">
       <CsrfField token={props.csrf} />
@@ -49,7 +56,13 @@ function TaskEditForm({ task, csrf }: { task: SubMilestone; csrf?: string }) {
         </label>
         <label>
           Estimated hours
-          <input name="estimatedHours" type="number" min="1" max="1000" value={task.estimatedHours ? String(task.estimatedHours) : ""} />
+          <input
+            name="estimatedHours"
+            type="number"
+            min="1"
+            max="1000"
+            value={task.estimatedHours ? String(task.estimatedHours) : ""}
+          />
         </label>
       </div>
       <label>
@@ -120,11 +133,21 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
             <td class="muted" style="font-size:.85rem" safe>
               {`≥ ${s.verification.minPassingTests} passing tests${s.verification.testCommand ? ` · ${s.verification.testCommand}` : ""}`}
             </td>
-            <td safe>{s.estimatedHours ? String(s.estimatedHours) : "—"}</td>
+            <td>{s.estimatedHours ? String(s.estimatedHours) : "—"}</td>
             {editable ? (
               <td style="white-space:nowrap">
-                {i > 0 ? <PostButton action={`/sub/${s.id}/move?to=${i}`} csrf={csrf} label="↑" title={`Move ${s.title} up`} /> : ""}
-                <PostButton action={`/sub/${s.id}/delete`} csrf={csrf} label="Delete" title={`Delete task ${s.title}`} cls="danger" />
+                {i > 0 ? (
+                  <PostButton action={`/sub/${s.id}/move?to=${i}`} csrf={csrf} label="↑" title={`Move ${s.title} up`} />
+                ) : (
+                  ""
+                )}
+                <PostButton
+                  action={`/sub/${s.id}/delete`}
+                  csrf={csrf}
+                  label="Delete"
+                  title={`Delete task ${s.title}`}
+                  cls="danger"
+                />
               </td>
             ) : (
               ""
@@ -136,7 +159,19 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
   );
 }
 
-function MilestoneCard({ m, index, count, editable, csrf }: { m: MilestoneTree; index: number; count: number; editable: boolean; csrf?: string }) {
+function MilestoneCard({
+  m,
+  index,
+  count,
+  editable,
+  csrf,
+}: {
+  m: MilestoneTree;
+  index: number;
+  count: number;
+  editable: boolean;
+  csrf?: string;
+}) {
   return (
     <section class="card milestone" id={`m-${m.id}`} data-milestone={m.id}>
       <div style="display:flex;justify-content:space-between;gap:1rem;align-items:baseline;flex-wrap:wrap">
@@ -147,16 +182,43 @@ function MilestoneCard({ m, index, count, editable, csrf }: { m: MilestoneTree; 
           <span class="badge" safe>
             {`${m.points} points`}
           </span>{" "}
-          <span class="badge muted" safe>
-            {m.status}
-          </span>
+          <span class="badge muted">{m.status}</span>
         </h2>
         {editable ? (
           <div style="display:flex;gap:.3rem;flex-wrap:wrap">
-            {index > 0 ? <PostButton action={`/milestones/${m.id}/move?to=${index}`} csrf={csrf} label="↑" title={`Move ${m.title} up`} /> : ""}
-            {index < count - 1 ? <PostButton action={`/milestones/${m.id}/move?to=${index + 2}`} csrf={csrf} label="↓" title={`Move ${m.title} down`} /> : ""}
-            <PostButton action={`/milestones/${m.id}/regenerate`} csrf={csrf} label="Regenerate" title={`Regenerate ${m.title}`} />
-            <PostButton action={`/milestones/${m.id}/delete`} csrf={csrf} label="Delete" title={`Delete milestone ${m.title}`} cls="danger" />
+            {index > 0 ? (
+              <PostButton
+                action={`/milestones/${m.id}/move?to=${index}`}
+                csrf={csrf}
+                label="↑"
+                title={`Move ${m.title} up`}
+              />
+            ) : (
+              ""
+            )}
+            {index < count - 1 ? (
+              <PostButton
+                action={`/milestones/${m.id}/move?to=${index + 2}`}
+                csrf={csrf}
+                label="↓"
+                title={`Move ${m.title} down`}
+              />
+            ) : (
+              ""
+            )}
+            <PostButton
+              action={`/milestones/${m.id}/regenerate`}
+              csrf={csrf}
+              label="Regenerate"
+              title={`Regenerate ${m.title}`}
+            />
+            <PostButton
+              action={`/milestones/${m.id}/delete`}
+              csrf={csrf}
+              label="Delete"
+              title={`Delete milestone ${m.title}`}
+              cls="danger"
+            />
           </div>
         ) : (
           ""
@@ -251,7 +313,13 @@ export function MilestonesPage(
   const total = props.tree.reduce((n, m) => n + m.points, 0);
   const templateDraft = props.drafts.find((d) => d.source !== "edit" && d.source !== "restore");
   return (
-    <Layout title={`${p.title}: milestones`} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar} flash={props.flash}>
+    <Layout
+      title={`${p.title}: milestones`}
+      viewer={props.viewer}
+      csrfToken={props.csrf}
+      sidebar={props.sidebar}
+      flash={props.flash}
+    >
       <ProjectHeader project={p} tab="milestones" canAudit={props.canAudit} />
       {props.error ? (
         <div class="flash error" role="alert" safe>
@@ -261,7 +329,12 @@ export function MilestonesPage(
         ""
       )}
       {props.runId ? (
-        <div class="card" data-run-stream={`/api/runs/${props.runId}/stream`} data-run-done={`/projects/${p.id}/milestones`} data-run={props.runId}>
+        <div
+          class="card"
+          data-run-stream={`/api/runs/${props.runId}/stream`}
+          data-run-done={`/projects/${p.id}/milestones`}
+          data-run={props.runId}
+        >
           <h2>Generating milestones</h2>
           <div class="progress" role="progressbar" aria-label="Planner progress">
             <span style="width:2%"></span>
@@ -286,8 +359,8 @@ export function MilestonesPage(
           </p>
         ) : latest ? (
           <p>
-            Draft version <strong safe>{String(latest.version)}</strong> · <span safe>{SOURCE_LABEL[latest.source] ?? latest.source}</span> ·{" "}
-            <span safe>{`${total} points`}</span>
+            Draft version <strong safe>{String(latest.version)}</strong> ·{" "}
+            <span safe>{SOURCE_LABEL[latest.source] ?? latest.source}</span> · <span safe>{`${total} points`}</span>
           </p>
         ) : (
           <p class="muted">No milestones yet. Generate a draft, or add milestones by hand.</p>
@@ -301,9 +374,19 @@ export function MilestonesPage(
         )}
         {editable ? (
           <div style="display:flex;gap:.5rem;flex-wrap:wrap">
-            <PostButton action={`/projects/${p.id}/milestones/generate`} csrf={props.csrf} label={latest ? "Regenerate milestones" : "Generate milestones"} cls="" />
+            <PostButton
+              action={`/projects/${p.id}/milestones/generate`}
+              csrf={props.csrf}
+              label={latest ? "Regenerate milestones" : "Generate milestones"}
+              cls=""
+            />
             {props.tree.length ? (
-              <PostButton action={`/projects/${p.id}/approve`} csrf={props.csrf} label={`Approve structure (${total} points)`} cls="" />
+              <PostButton
+                action={`/projects/${p.id}/approve`}
+                csrf={props.csrf}
+                label={`Approve structure (${total} points)`}
+                cls=""
+              />
             ) : (
               ""
             )}
@@ -353,7 +436,12 @@ export function MilestonesPage(
                   </td>
                   <td>
                     {editable && d.version !== latest?.version ? (
-                      <PostButton action={`/projects/${p.id}/drafts/${d.version}/restore`} csrf={props.csrf} label="Restore" title={`Restore version ${d.version}`} />
+                      <PostButton
+                        action={`/projects/${p.id}/drafts/${d.version}/restore`}
+                        csrf={props.csrf}
+                        label="Restore"
+                        title={`Restore version ${d.version}`}
+                      />
                     ) : (
                       ""
                     )}
@@ -399,9 +487,7 @@ export function TaskPage(props: ProjectPageProps & { task: SubMilestone; milesto
           <span class="badge" safe>
             {`${t.points} points`}
           </span>{" "}
-          <span class="badge" safe>
-            {t.status}
-          </span>
+          <span class="badge">{t.status}</span>
         </h2>
         <p safe style="white-space:pre-line">
           {t.description}
@@ -415,7 +501,7 @@ export function TaskPage(props: ProjectPageProps & { task: SubMilestone; milesto
         <h3>Verification</h3>
         <ul>
           <li safe>{`At least ${t.verification.minPassingTests} passing tests`}</li>
-          <li safe>{t.verification.testCommand ? `Test command: ${t.verification.testCommand}` : "Test command: detected from the repository"}</li>
+          <li safe>{`Test command: ${t.verification.testCommand || "detected from the repository"}`}</li>
           {t.verification.rules.map((r) => (
             <li safe>{r}</li>
           ))}

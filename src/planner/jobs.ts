@@ -18,7 +18,12 @@ export async function setupPlanner(ctx: AppContext, _on: On) {
     PLANNER_JOB,
     async (payload, run) => {
       try {
-        return await runPlanner(ctx, payload, { id: run.jobId, progress: run.progress, log: run.log, signal: run.signal });
+        return await runPlanner(ctx, payload, {
+          id: run.jobId,
+          progress: run.progress,
+          log: run.log,
+          signal: run.signal,
+        });
       } catch (err) {
         // Missing or frozen projects will not get better with retries.
         if (err instanceof AppError && err.status < 500) throw new FatalJobError(err.message, { cause: err });
@@ -48,7 +53,12 @@ export async function startGeneration(
     .from(milestoneDrafts)
     .where(eq(milestoneDrafts.projectId, project.id));
   const jobs = ctx.jobs;
-  const payload = { projectId: project.id, orgId: project.orgId, milestoneId: opts.milestoneId ?? null, requestedBy: principal!.userId };
+  const payload = {
+    projectId: project.id,
+    orgId: project.orgId,
+    milestoneId: opts.milestoneId ?? null,
+    requestedBy: principal!.userId,
+  };
   const key = `${PLANNER_JOB}:${project.id}:${opts.milestoneId ?? "all"}:v${row?.v ?? 0}`;
   const r = await jobs.enqueue(PLANNER_JOB, payload, { key });
   if (!r.created) {

@@ -50,9 +50,12 @@ function contextBlocks(c: PlannerContext): string[] {
   const blocks = [fence("project", `Title: ${c.title}\n\n${c.description || "(no description)"}`)];
   if (c.repo) {
     if (c.repo.readme) blocks.push(fence("readme", c.repo.readme, { path: c.repo.readmePath }));
-    blocks.push(fence("file-tree", c.repo.files.join("\n") + (c.repo.truncated ? "\n…" : ""), { files: c.repo.files.length }));
+    blocks.push(
+      fence("file-tree", c.repo.files.join("\n") + (c.repo.truncated ? "\n…" : ""), { files: c.repo.files.length }),
+    );
   }
-  for (const p of c.passages) blocks.push(fence("document", p.text, { file: p.filename, page: p.page, section: p.heading }));
+  for (const p of c.passages)
+    blocks.push(fence("document", p.text, { file: p.filename, page: p.page, section: p.heading }));
   return blocks;
 }
 
@@ -64,11 +67,7 @@ function testHint(c: PlannerContext) {
 
 /** The user message asking for a whole plan. */
 export function planRequest(c: PlannerContext): ChatMessage[] {
-  const parts = [
-    "Plan the milestones of the project described in the data below.",
-    testHint(c),
-    ...contextBlocks(c),
-  ];
+  const parts = ["Plan the milestones of the project described in the data below.", testHint(c), ...contextBlocks(c)];
   if (c.previous) {
     parts.push(
       "A previous draft exists. Improve on it; keep what is good.",
@@ -79,7 +78,12 @@ export function planRequest(c: PlannerContext): ChatMessage[] {
 }
 
 /** The user message asking to regenerate milestone `index` (0-based) of the current plan. */
-export function oneMilestoneRequest(c: PlannerContext, current: Plan, index: number, milestone: PlannedMilestone): ChatMessage[] {
+export function oneMilestoneRequest(
+  c: PlannerContext,
+  current: Plan,
+  index: number,
+  milestone: PlannedMilestone,
+): ChatMessage[] {
   const parts = [
     `Regenerate milestone number ${index + 1} of the current plan below; keep its purpose, improve its tasks.`,
     testHint(c),

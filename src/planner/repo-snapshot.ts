@@ -37,7 +37,11 @@ async function git(args: string[], opts: { cwd?: string; env: Record<string, str
     timeout: opts.timeoutMs,
     killSignal: "SIGKILL",
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { stdout, stderr, code };
 }
 
@@ -58,7 +62,10 @@ export async function snapshotRepo(
     ...["https", "http", "ssh", "git", "file"].map((p): [string, string] => [`protocol.${p}.allow`, "always"]),
   ];
   if (opts.token) {
-    config.push(["http.extraHeader", `Authorization: Basic ${Buffer.from(`x-access-token:${opts.token}`).toString("base64")}`]);
+    config.push([
+      "http.extraHeader",
+      `Authorization: Basic ${Buffer.from(`x-access-token:${opts.token}`).toString("base64")}`,
+    ]);
   }
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -78,10 +85,13 @@ export async function snapshotRepo(
   const source = isAbsolute(url) ? `file://${url}` : url;
   try {
     const target = join(dir, "repo");
-    const clone = await git(["clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", "--", source, target], {
-      env,
-      timeoutMs: opts.timeoutMs ?? 60_000,
-    });
+    const clone = await git(
+      ["clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", "--", source, target],
+      {
+        env,
+        timeoutMs: opts.timeoutMs ?? 60_000,
+      },
+    );
     if (clone.code !== 0) {
       throw new Error(`git clone failed: ${scrub(clone.stderr.trim(), secrets).slice(0, 400) || `exit ${clone.code}`}`);
     }

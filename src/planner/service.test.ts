@@ -24,7 +24,12 @@ const task = (title: string, points = 3) => ({
 });
 const PLAN: Plan = {
   milestones: [
-    { title: "Parser", description: "Parse input", acceptanceCriteria: ["parses"], subMilestones: [task("Tokenizer"), task("Grammar", 5)] },
+    {
+      title: "Parser",
+      description: "Parse input",
+      acceptanceCriteria: ["parses"],
+      subMilestones: [task("Tokenizer"), task("Grammar", 5)],
+    },
     { title: "CLI", description: "Command line", acceptanceCriteria: [], subMilestones: [task("Flags", 2)] },
   ],
 };
@@ -45,10 +50,17 @@ for (const kind of dbKinds()) {
     const sleeps: number[] = [];
     const opts = { backoffMs: 10, sleep: async (ms: number) => void sleeps.push(ms), skipRepo: true };
     const newProject = async (description = "A CSV to JSON converter.\n- Parse CSV\n- Emit JSON") =>
-      (await createProject(t.ctx, org.OWNER.principal, org.org.id, { title: "csv2json", description, repoType: "PRIVATE" })).id;
+      (
+        await createProject(t.ctx, org.OWNER.principal, org.org.id, {
+          title: "csv2json",
+          description,
+          repoType: "PRIVATE",
+        })
+      ).id;
     const useModel = (provider: "none" | "ollama" | "openai-compatible") =>
       t.ctx.settings.update({ "ai.provider": provider, "ai.baseUrl": server.url, "ai.chatModel": "llama3.1" }, null);
-    const calls = (projectId: string) => t.ctx.db.select().from(aiCalls).where(eq(aiCalls.projectId, projectId)).orderBy(aiCalls.createdAt);
+    const calls = (projectId: string) =>
+      t.ctx.db.select().from(aiCalls).where(eq(aiCalls.projectId, projectId)).orderBy(aiCalls.createdAt);
 
     beforeAll(async () => {
       server = startModelServer();
@@ -72,7 +84,9 @@ for (const kind of dbKinds()) {
       expect(r.note).toContain("Template draft");
       const [draft] = await t.ctx.db.select().from(milestoneDrafts).where(eq(milestoneDrafts.projectId, id));
       expect(draft!.source).toBe("template");
-      expect((await loadTree(t.ctx.db, id)).flatMap((m) => m.subMilestones).some((s) => s.title === "Parse CSV")).toBe(true);
+      expect((await loadTree(t.ctx.db, id)).flatMap((m) => m.subMilestones).some((s) => s.title === "Parse CSV")).toBe(
+        true,
+      );
       expect(server.chats()).toHaveLength(0);
     });
 
@@ -91,7 +105,10 @@ for (const kind of dbKinds()) {
         const [first, repair] = server.chats();
         expect(first!.api).toBe(provider === "ollama" ? "ollama" : "openai");
         // the repair call shows the model its own output and the validation errors
-        expect(repair!.messages.at(-2)).toEqual({ role: "assistant", content: "Sure! Here is your plan: {milestones: [" });
+        expect(repair!.messages.at(-2)).toEqual({
+          role: "assistant",
+          content: "Sure! Here is your plan: {milestones: [",
+        });
         expect(repair!.messages.at(-1)!.content).toContain("not valid JSON");
         const rows = await calls(id);
         expect(rows.map((c) => [c.purpose, c.status])).toEqual([
@@ -142,7 +159,14 @@ for (const kind of dbKinds()) {
         server.fallback = { content: "OK" };
       }
       expect(sleeps).toEqual([10, 20]);
-      expect((await calls(id)).map((c) => c.purpose)).toEqual(["planner", "planner.repair", "planner", "planner.repair", "planner", "planner.repair"]);
+      expect((await calls(id)).map((c) => c.purpose)).toEqual([
+        "planner",
+        "planner.repair",
+        "planner",
+        "planner.repair",
+        "planner",
+        "planner.repair",
+      ]);
       const notes = await t.ctx.db
         .select()
         .from(notifications)
@@ -176,7 +200,13 @@ for (const kind of dbKinds()) {
       const id = await newProject();
       await saveDraft(t.ctx.db, id, PLAN, { source: "edit" });
       const before = await loadTree(t.ctx.db, id);
-      const replacement = { milestone: { ...PLAN.milestones[1]!, title: "Command line interface", subMilestones: [task("Flags"), task("Help text", 1)] } };
+      const replacement = {
+        milestone: {
+          ...PLAN.milestones[1]!,
+          title: "Command line interface",
+          subMilestones: [task("Flags"), task("Help text", 1)],
+        },
+      };
       server.script({ content: json(replacement) });
       const r = await runPlanner(t.ctx, { projectId: id, milestoneId: before[1]!.id }, recorder(), opts);
       expect(r).toMatchObject({ source: "ai", version: 2 });

@@ -16,7 +16,14 @@ import { notify } from "../notifications/service";
 import { findProject } from "../projects/access";
 import type { Project } from "../projects/schema";
 import { currentCloneUrl } from "../projects/service";
-import { oneMilestoneRequest, PLANNER_ONE_SYSTEM, PLANNER_SYSTEM, type PlannerContext, planRequest, repairRequest } from "./prompt";
+import {
+  oneMilestoneRequest,
+  PLANNER_ONE_SYSTEM,
+  PLANNER_SYSTEM,
+  type PlannerContext,
+  planRequest,
+  repairRequest,
+} from "./prompt";
 import { type RepoSnapshot, snapshotRepo } from "./repo-snapshot";
 import { detectStack, templatePlan } from "./template";
 
@@ -56,10 +63,17 @@ export interface PlannerResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Gathers the planner's context: description, retrieved passages, repository tree and README, current plan. */
-export async function gatherContext(ctx: AppContext, project: Project, run: PlannerRun, opts: PlannerOptions = {}): Promise<PlannerContext> {
+export async function gatherContext(
+  ctx: AppContext,
+  project: Project,
+  run: PlannerRun,
+  opts: PlannerOptions = {},
+): Promise<PlannerContext> {
   let passages: Passage[] = [];
   try {
-    passages = (await retrieve(ctx, project.id, `${project.title}\n${project.description}`, { k: 8, orgId: project.orgId })).passages;
+    passages = (
+      await retrieve(ctx, project.id, `${project.title}\n${project.description}`, { k: 8, orgId: project.orgId })
+    ).passages;
   } catch (err) {
     run.log(`documents not searched: ${(err as Error).message}`);
   }
@@ -126,7 +140,11 @@ async function askModel<T>(
   let lastError = "";
   for (let attempt = 1; attempt <= attempts; attempt++) {
     await run.progress(20, `asking the model (attempt ${attempt} of ${attempts})`);
-    const first = await generateStructured(ctx, { ...meta, purpose: "planner" }, { ...req, onText: partialReporter(run, 25), abortSignal: run.signal });
+    const first = await generateStructured(
+      ctx,
+      { ...meta, purpose: "planner" },
+      { ...req, onText: partialReporter(run, 25), abortSignal: run.signal },
+    );
     if (first.ok) return { value: first.value, attempts: attempt };
     lastError = first.errors.slice(0, 3).join("; ");
     run.log(`attempt ${attempt}: ${first.transport ? "model error" : "invalid output"}: ${lastError}`);
@@ -137,7 +155,11 @@ async function askModel<T>(
         { ...meta, purpose: "planner.repair" },
         {
           system: req.system,
-          messages: [...req.messages, { role: "assistant", content: first.text.slice(0, 20_000) }, repairRequest(first.errors)],
+          messages: [
+            ...req.messages,
+            { role: "assistant", content: first.text.slice(0, 20_000) },
+            repairRequest(first.errors),
+          ],
           schema: req.schema,
           abortSignal: run.signal,
         },
@@ -160,14 +182,23 @@ async function askModel<T>(
  * attempts); without a model, or when every attempt fails, the deterministic template planner drafts instead,
  * labelled as a template draft. The result is stored as a new draft version; the sponsor is notified.
  */
-export async function runPlanner(ctx: AppContext, payload: PlannerPayload, run: PlannerRun, opts: PlannerOptions = {}): Promise<PlannerResult> {
+export async function runPlanner(
+  ctx: AppContext,
+  payload: PlannerPayload,
+  run: PlannerRun,
+  opts: PlannerOptions = {},
+): Promise<PlannerResult> {
   const project = await findProject(ctx.db, payload.projectId);
   if (!project) throw notFound("Project", "PROJECT_NOT_FOUND");
   if (project.structureApprovedAt) throw conflict("The milestone structure is approved and frozen.");
   let target: { id: string; index: number } | null = null;
   if (payload.milestoneId) {
     const ids = (
-      await ctx.db.select({ id: milestones.id }).from(milestones).where(eq(milestones.projectId, project.id)).orderBy(asc(milestones.position))
+      await ctx.db
+        .select({ id: milestones.id })
+        .from(milestones)
+        .where(eq(milestones.projectId, project.id))
+        .orderBy(asc(milestones.position))
     ).map((r) => r.id);
     const index = ids.indexOf(payload.milestoneId);
     if (index < 0) throw notFound("Milestone");
@@ -205,12 +236,23 @@ export async function runPlanner(ctx: AppContext, payload: PlannerPayload, run: 
       );
       attempts = r.attempts;
       one = r.value?.milestone ?? null;
-      note = one ? `regenerated milestone ${target.index + 1} with ${model}` : `Template draft: the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
+      note = one
+        ? `regenerated milestone ${target.index + 1} with ${model}`
+        : `Template draft: the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
     } else {
-      const r = await askModel(ctx, project, payload, run, { system: PLANNER_SYSTEM, messages: planRequest(context), schema: Plan }, opts);
+      const r = await askModel(
+        ctx,
+        project,
+        payload,
+        run,
+        { system: PLANNER_SYSTEM, messages: planRequest(context), schema: Plan },
+        opts,
+      );
       attempts = r.attempts;
       plan = r.value;
-      note = plan ? `drafted by ${model}` : `Template draft: the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
+      note = plan
+        ? `drafted by ${model}`
+        : `Template draft: the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
     }
   } else {
     note = "Template draft: no language model is configured";
@@ -239,7 +281,9 @@ export async function runPlanner(ctx: AppContext, payload: PlannerPayload, run: 
     runId: run.id,
     userId: payload.requestedBy ?? null,
   };
-  const { version } = target ? await replaceMilestone(ctx.db, target.id, one!, meta) : await saveDraft(ctx.db, project.id, plan!, meta);
+  const { version } = target
+    ? await replaceMilestone(ctx.db, target.id, one!, meta)
+    : await saveDraft(ctx.db, project.id, plan!, meta);
   await audit(ctx.db, {
     actorId: payload.requestedBy ?? null,
     action: "ai.generate",
@@ -251,7 +295,10 @@ export async function runPlanner(ctx: AppContext, payload: PlannerPayload, run: 
   if (payload.requestedBy && (source === "ai" || attempts === 0)) {
     await notify(ctx.db, payload.requestedBy, {
       type: "AI_MILESTONE_READY",
-      title: source === "ai" ? `Milestones drafted for ${project.title}` : `Template milestones drafted for ${project.title}`,
+      title:
+        source === "ai"
+          ? `Milestones drafted for ${project.title}`
+          : `Template milestones drafted for ${project.title}`,
       body: `Version ${version} is ready to review.`,
       link: `/projects/${project.id}/milestones`,
     }).catch(() => {});

@@ -33,22 +33,36 @@ describe("template planner", () => {
   });
 
   test("without tests in the repository it plans a test harness first", () => {
-    const plan = templatePlan({ title: "x", description: "Build a parser. Add a CLI.", repo: { files: ["go.mod", "main.go"], readme: null } });
+    const plan = templatePlan({
+      title: "x",
+      description: "Build a parser. Add a CLI.",
+      repo: { files: ["go.mod", "main.go"], readme: null },
+    });
     expect(plan.milestones[0]!.subMilestones.map((t) => t.title)).toContain("Add an automated test harness");
     expect(plan.milestones[0]!.subMilestones[0]!.verification.testCommand).toBe("go test ./...");
   });
 
   test("falls back to README headings, then to the title", () => {
-    expect(extractFeatures({ title: "T", description: "", repo: { files: [], readme: "# T\n## Usage\n## Offline sync engine\n" } })).toEqual([
-      "Deliver Offline sync engine",
+    expect(
+      extractFeatures({
+        title: "T",
+        description: "",
+        repo: { files: [], readme: "# T\n## Usage\n## Offline sync engine\n" },
+      }),
+    ).toEqual(["Deliver Offline sync engine"]);
+    expect(extractFeatures({ title: "Widget", description: "" })).toEqual([
+      "Build the first working version of Widget",
     ]);
-    expect(extractFeatures({ title: "Widget", description: "" })).toEqual(["Build the first working version of Widget"]);
     expect(Plan.safeParse(templatePlan({ title: "Widget", description: "" })).success).toBe(true);
   });
 
   test("detects the usual toolchains", () => {
     expect(detectStack(["package.json", "package-lock.json"]).testCommand).toBe("npm test");
-    expect(detectStack(["pyproject.toml", "tests/test_x.py"])).toEqual({ name: "Python", testCommand: "pytest", hasTests: true });
+    expect(detectStack(["pyproject.toml", "tests/test_x.py"])).toEqual({
+      name: "Python",
+      testCommand: "pytest",
+      hasTests: true,
+    });
     expect(detectStack(["Cargo.toml"]).testCommand).toBe("cargo test");
     expect(detectStack(["README.md"]).testCommand).toBe("");
   });
@@ -60,7 +74,13 @@ describe("repository snapshot", () => {
 
   const git = (...args: string[]) => {
     const r = Bun.spawnSync(["git", "-C", dir, ...args], {
-      env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" },
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "t",
+        GIT_AUTHOR_EMAIL: "t@t",
+        GIT_COMMITTER_NAME: "t",
+        GIT_COMMITTER_EMAIL: "t@t",
+      },
     });
     if (r.exitCode !== 0) throw new Error(r.stderr.toString());
   };
@@ -82,7 +102,9 @@ describe("repository snapshot", () => {
 
   test("a failing clone reports git's error without the access token", async () => {
     const token = "ghs_supersecrettoken1234567890";
-    const err = await snapshotRepo("http://127.0.0.1:9/owner/repo.git", { token, timeoutMs: 10_000 }).catch((e: Error) => e);
+    const err = await snapshotRepo("http://127.0.0.1:9/owner/repo.git", { token, timeoutMs: 10_000 }).catch(
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain("git clone failed");
     expect((err as Error).message).not.toContain(token);
@@ -95,6 +117,8 @@ describe("repository snapshot", () => {
   });
 
   test("scrub removes tokens and URL credentials", () => {
-    expect(scrub("fatal: https://user:pw@host/x and tok123456", ["tok123456"])).toBe("fatal: https://[redacted]@host/x and [redacted]");
+    expect(scrub("fatal: https://user:pw@host/x and tok123456", ["tok123456"])).toBe(
+      "fatal: https://[redacted]@host/x and [redacted]",
+    );
   });
 });

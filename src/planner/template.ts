@@ -33,11 +33,13 @@ export function detectStack(paths: string[]): Stack {
     if (has(top, "yarn.lock")) return { name: "Node.js (yarn)", testCommand: "yarn test", hasTests };
     return { name: "Node.js", testCommand: "npm test", hasTests };
   }
-  if (has(top, "pyproject.toml", "setup.py", "setup.cfg", "requirements.txt")) return { name: "Python", testCommand: "pytest", hasTests };
+  if (has(top, "pyproject.toml", "setup.py", "setup.cfg", "requirements.txt"))
+    return { name: "Python", testCommand: "pytest", hasTests };
   if (has(top, "go.mod")) return { name: "Go", testCommand: "go test ./...", hasTests };
   if (has(top, "Cargo.toml")) return { name: "Rust", testCommand: "cargo test", hasTests };
   if (has(top, "pom.xml")) return { name: "Java (Maven)", testCommand: "mvn -q test", hasTests };
-  if (has(top, "build.gradle", "build.gradle.kts")) return { name: "Java/Kotlin (Gradle)", testCommand: "gradle test", hasTests };
+  if (has(top, "build.gradle", "build.gradle.kts"))
+    return { name: "Java/Kotlin (Gradle)", testCommand: "gradle test", hasTests };
   if (has(top, "Gemfile")) return { name: "Ruby", testCommand: "bundle exec rake test", hasTests };
   return { name: "unknown", testCommand: "", hasTests };
 }
@@ -62,18 +64,16 @@ export function extractFeatures(input: TemplateInput): string[] {
   };
   const lines = input.description.split(/\r?\n/);
   const bullets = lines.map((l) => BULLET.exec(l)?.[1]).filter((b): b is string => !!b);
-  if (bullets.length) bullets.forEach(push);
-  else {
-    input.description
-      .replace(/\s+/g, " ")
-      .split(/(?<=[.!?])\s+(?=[A-Z0-9])/)
-      .forEach(push);
-  }
+  const candidates = bullets.length
+    ? bullets
+    : input.description.replace(/\s+/g, " ").split(/(?<=[.!?])\s+(?=[A-Z0-9])/);
+  for (const c of candidates) push(c);
   if (out.length < 2) {
     const headings = [...(input.repo?.readme ?? "").matchAll(/^#{2,3}\s+(.+)$/gm)].map((m) => m[1]!);
-    const generic = /^(install|installation|usage|license|contributing|table of contents|getting started|build|test|tests|development|credits|faq)$/i;
-    headings.filter((h) => !generic.test(h.trim())).forEach((h) => push(`Deliver ${h.trim()}`));
-    (input.documentHints ?? []).forEach((h) => push(h));
+    const generic =
+      /^(install|installation|usage|license|contributing|table of contents|getting started|build|test|tests|development|credits|faq)$/i;
+    for (const h of headings.filter((h) => !generic.test(h.trim()))) push(`Deliver ${h.trim()}`);
+    for (const h of input.documentHints ?? []) push(h);
   }
   if (out.length === 0) push(`Build the first working version of ${input.title}`);
   return out.slice(0, 9);
@@ -93,7 +93,14 @@ function pointsFor(feature: string): number {
   return 8;
 }
 
-function task(title: string, description: string, points: number, criteria: string[], stack: Stack, minTests: number): PlannedTask {
+function task(
+  title: string,
+  description: string,
+  points: number,
+  criteria: string[],
+  stack: Stack,
+  minTests: number,
+): PlannedTask {
   const cmd = stack.testCommand;
   return {
     title,
@@ -140,7 +147,8 @@ export function templatePlan(input: TemplateInput): Plan {
   const milestones: PlannedMilestone[] = [
     {
       title: "Foundation and tooling",
-      description: "Template draft: a reproducible build and an automated test run, so every later task can be verified.",
+      description:
+        "Template draft: a reproducible build and an automated test run, so every later task can be verified.",
       acceptanceCriteria: ["The project builds and its tests run automatically"],
       subMilestones: setup,
     },
@@ -170,14 +178,22 @@ export function templatePlan(input: TemplateInput): Plan {
     description: "Template draft: usage documentation and hardening before the first release.",
     acceptanceCriteria: ["A new user can install and use the project from the README alone"],
     subMilestones: [
-      task("Document setup and usage", "Describe installation, configuration and everyday use in the README.", 2, [
-        "The README covers installation, configuration and usage",
-        "Every documented command works as written",
-      ], stack, 0),
-      task("Harden error handling and edge cases", "Handle invalid input and failure paths with clear errors, covered by tests.", 3, [
-        "Invalid input produces a clear error instead of a crash",
-        `Tests for the failure paths pass with ${run}`,
-      ], stack, 2),
+      task(
+        "Document setup and usage",
+        "Describe installation, configuration and everyday use in the README.",
+        2,
+        ["The README covers installation, configuration and usage", "Every documented command works as written"],
+        stack,
+        0,
+      ),
+      task(
+        "Harden error handling and edge cases",
+        "Handle invalid input and failure paths with clear errors, covered by tests.",
+        3,
+        ["Invalid input produces a clear error instead of a crash", `Tests for the failure paths pass with ${run}`],
+        stack,
+        2,
+      ),
     ],
   });
   return { milestones: milestones.slice(0, 12) };

@@ -13,7 +13,12 @@ const PUBLIC_ACTIONS: OrgAction[] = ["project.view", "documents.view", "ai.use"]
  * is PROJECT_NOT_FOUND, never FORBIDDEN, so its existence does not leak. Every project-scoped read and write
  * of the projects, milestones, planner, documents and sidebar domains goes through here.
  */
-export async function loadProject(db: Db, principal: Principal | null, projectId: string, action: OrgAction): Promise<Project> {
+export async function loadProject(
+  db: Db,
+  principal: Principal | null,
+  projectId: string,
+  action: OrgAction,
+): Promise<Project> {
   if (!principal) throw unauthorized();
   const project = await findProject(db, projectId);
   if (!project) throw notFound("Project", "PROJECT_NOT_FOUND");

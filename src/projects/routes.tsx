@@ -15,7 +15,8 @@ import type { Project } from "./schema";
 import { createProject, getProject, listProjects, projectJson, projectPoints, updateProject } from "./service";
 import { NewProjectPage, ProjectListPage, ProjectOverviewPage, type ProjectPageProps } from "./views";
 
-const signIn = (request: Request) => seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
+const signIn = (request: Request) =>
+  seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
 
 /** Form bodies: strings only, empty strings dropped (so optional fields stay optional). */
 export function formValues(body: unknown): Record<string, string> {
@@ -28,7 +29,11 @@ export function formValues(body: unknown): Record<string, string> {
 }
 
 /** What every project page needs to know about the caller: may they manage, may they read the AI audit. */
-export async function projectPageProps(ctx: AppContext, p: Principal, project: Project): Promise<Omit<ProjectPageProps, "sidebar" | "flash">> {
+export async function projectPageProps(
+  ctx: AppContext,
+  p: Principal,
+  project: Project,
+): Promise<Omit<ProjectPageProps, "sidebar" | "flash">> {
   const access = await requireOrgRole(ctx.db, p, project.orgId, "project.view").catch(() => null);
   const role = access?.role ?? null;
   return {
@@ -63,9 +68,13 @@ export const projectRoutes = (ctx: AppContext) =>
       },
       { detail: { summary: "Projects you can see: public ones and those of your orgs", tags: ["projects"] } },
     )
-    .get("/api/projects/:id", async ({ params, principal }) => projectJson(await getProject(ctx.db, await principal(), params.id)), {
-      detail: { summary: "Project details", tags: ["projects"] },
-    })
+    .get(
+      "/api/projects/:id",
+      async ({ params, principal }) => projectJson(await getProject(ctx.db, await principal(), params.id)),
+      {
+        detail: { summary: "Project details", tags: ["projects"] },
+      },
+    )
     .patch(
       "/api/projects/:id",
       async ({ params, body, principal }) => projectJson(await updateProject(ctx, await principal(), params.id, body)),
@@ -75,7 +84,11 @@ export const projectRoutes = (ctx: AppContext) =>
       "/api/projects/:id/points",
       async ({ params, principal }) => {
         const project = await getProject(ctx.db, await principal(), params.id);
-        return { projectId: project.id, draftPoints: await projectPoints(ctx.db, project.id), totalPoints: project.totalPoints };
+        return {
+          projectId: project.id,
+          draftPoints: await projectPoints(ctx.db, project.id),
+          totalPoints: project.totalPoints,
+        };
       },
       { detail: { summary: "Σ sub-milestone points (draft) and the approved total", tags: ["projects"] } },
     )
@@ -83,7 +96,14 @@ export const projectRoutes = (ctx: AppContext) =>
     .get("/projects", async ({ request, principal }) => {
       const p = await principal();
       if (!p) return signIn(request);
-      return html(<ProjectListPage viewer={viewerOf(p)!} csrf={p.csrfToken} projects={await listProjects(ctx.db, p)} title="Projects" />);
+      return html(
+        <ProjectListPage
+          viewer={viewerOf(p)!}
+          csrf={p.csrfToken}
+          projects={await listProjects(ctx.db, p)}
+          title="Projects"
+        />,
+      );
     })
     .get("/orgs/:id/projects", async ({ request, params, principal }) => {
       const p = await principal();
@@ -105,7 +125,9 @@ export const projectRoutes = (ctx: AppContext) =>
       if (!p) return signIn(request);
       await requireOrgRole(ctx.db, p, params.id, "project.create");
       const [org] = await ctx.db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, params.id));
-      return html(<NewProjectPage viewer={viewerOf(p)!} csrf={p.csrfToken} orgId={params.id} orgName={org?.name ?? ""} />);
+      return html(
+        <NewProjectPage viewer={viewerOf(p)!} csrf={p.csrfToken} orgId={params.id} orgName={org?.name ?? ""} />,
+      );
     })
     .post("/orgs/:id/projects", async ({ request, params, body, principal }) => {
       const p = await principal();
@@ -119,7 +141,14 @@ export const projectRoutes = (ctx: AppContext) =>
         const [org] = await ctx.db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, params.id));
         const errors = (err.details.fields ?? {}) as Record<string, string>;
         return html(
-          <NewProjectPage viewer={viewerOf(p)!} csrf={p.csrfToken} orgId={params.id} orgName={org?.name ?? ""} values={values} errors={errors} />,
+          <NewProjectPage
+            viewer={viewerOf(p)!}
+            csrf={p.csrfToken}
+            orgId={params.id}
+            orgName={org?.name ?? ""}
+            values={values}
+            errors={errors}
+          />,
           400,
         );
       }
@@ -140,7 +169,9 @@ export const projectRoutes = (ctx: AppContext) =>
           milestoneCount={ms?.n ?? 0}
           documentCount={docs?.n ?? 0}
           draftPoints={points}
-          sidebar={await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })}
+          sidebar={
+            await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })
+          }
         />,
       );
     });

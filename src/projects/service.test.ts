@@ -9,9 +9,15 @@ const GH = githubHostsFrom("https://ghe.example.com");
 
 describe("repository URLs", () => {
   const ok: [string, Partial<ReturnType<typeof parseRepoUrl>>][] = [
-    ["https://github.com/Owner/repo", { provider: "github", host: "github.com", fullName: "Owner/repo", url: "https://github.com/Owner/repo" }],
+    [
+      "https://github.com/Owner/repo",
+      { provider: "github", host: "github.com", fullName: "Owner/repo", url: "https://github.com/Owner/repo" },
+    ],
     ["https://github.com/owner/repo.git/", { provider: "github", fullName: "owner/repo" }],
-    ["git@github.com:owner/repo.git", { provider: "github", fullName: "owner/repo", url: "https://github.com/owner/repo" }],
+    [
+      "git@github.com:owner/repo.git",
+      { provider: "github", fullName: "owner/repo", url: "https://github.com/owner/repo" },
+    ],
     ["https://ghe.example.com/team/app", { provider: "github", host: "ghe.example.com", fullName: "team/app" }],
     ["https://gitlab.com/group/sub/repo.git", { provider: "git", host: "gitlab.com", fullName: null }],
     ["ssh://git@git.example.org:2222/srv/repo.git", { provider: "git", host: "git.example.org:2222" }],
@@ -40,7 +46,9 @@ describe("repository URLs", () => {
 
 /** A stand-in GitHub API: repositories by name and by id, with a rename. */
 function fakeGithub() {
-  const repos = new Map<number, { full_name: string; private: boolean }>([[4242, { full_name: "acme/widget", private: false }]]);
+  const repos = new Map<number, { full_name: string; private: boolean }>([
+    [4242, { full_name: "acme/widget", private: false }],
+  ]);
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -53,7 +61,12 @@ function fakeGithub() {
         : [...repos.entries()].find(([, r]) => r.full_name.toLowerCase() === byName?.[1]?.toLowerCase());
       if (!hit?.[1]) return Response.json({ message: "Not Found" }, { status: 404 });
       const [id, r] = hit as [number, { full_name: string; private: boolean }];
-      return Response.json({ id, full_name: r.full_name, private: r.private, html_url: `https://ghe.test/${r.full_name}` });
+      return Response.json({
+        id,
+        full_name: r.full_name,
+        private: r.private,
+        html_url: `https://ghe.test/${r.full_name}`,
+      });
     },
   });
   return { server, rename: (to: string) => (repos.get(4242)!.full_name = to) };
@@ -63,15 +76,27 @@ describeEachDb("projects", (get) => {
   const gh = fakeGithub();
   let ctx: AppContext;
   beforeAll(() => {
-    const settings: Record<string, string> = { "github.baseUrl": "https://ghe.test", "github.apiUrl": `http://127.0.0.1:${gh.server.port}` };
+    const settings: Record<string, string> = {
+      "github.baseUrl": "https://ghe.test",
+      "github.apiUrl": `http://127.0.0.1:${gh.server.port}`,
+    };
     ctx = { db: get().db, settings: { get: (k: string) => settings[k] } } as unknown as AppContext;
   });
   afterAll(() => gh.server.stop(true));
 
   test("a GitHub repository is tracked by its stable id and followed through a rename", async () => {
     const org = await seedOrg(get().db);
-    const p = await createProject(ctx, org.OWNER.principal, org.org.id, { title: "Widget", repoUrl: "https://ghe.test/ACME/Widget.git" });
-    expect(p).toMatchObject({ repoProvider: "github", repoProviderId: "4242", repoFullName: "acme/widget", repoUrl: "https://ghe.test/acme/widget", state: "DRAFT" });
+    const p = await createProject(ctx, org.OWNER.principal, org.org.id, {
+      title: "Widget",
+      repoUrl: "https://ghe.test/ACME/Widget.git",
+    });
+    expect(p).toMatchObject({
+      repoProvider: "github",
+      repoProviderId: "4242",
+      repoFullName: "acme/widget",
+      repoUrl: "https://ghe.test/acme/widget",
+      state: "DRAFT",
+    });
     gh.rename("acme-labs/widget-pro");
     expect(await currentCloneUrl(ctx, p)).toBe("https://ghe.test/acme-labs/widget-pro.git");
     expect((await getProject(ctx.db, org.OWNER.principal, p.id)).repoFullName).toBe("acme-labs/widget-pro");
@@ -79,44 +104,77 @@ describeEachDb("projects", (get) => {
 
   test("an unknown or unreachable repository keeps its URL without an id; any git URL works", async () => {
     const org = await seedOrg(get().db);
-    const p = await createProject(ctx, org.MAINTAINER.principal, org.org.id, { title: "X", repoUrl: "https://ghe.test/nobody/nothing" });
+    const p = await createProject(ctx, org.MAINTAINER.principal, org.org.id, {
+      title: "X",
+      repoUrl: "https://ghe.test/nobody/nothing",
+    });
     expect(p.repoProviderId).toBeNull();
-    const q = await createProject(ctx, org.OWNER.principal, org.org.id, { title: "Y", repoUrl: "https://git.example.org/y.git", fundingMode: "YIELD" });
+    const q = await createProject(ctx, org.OWNER.principal, org.org.id, {
+      title: "Y",
+      repoUrl: "https://git.example.org/y.git",
+      fundingMode: "YIELD",
+    });
     expect(q).toMatchObject({ repoProvider: "git", fundingMode: "YIELD", tokenSymbol: "ETH", tokenDecimals: 18 });
   });
 
   test("input: ERC-20 needs decimals; unknown fields are refused; only owners and maintainers create", async () => {
     const org = await seedOrg(get().db);
     const erc = { title: "T", tokenAddress: "0x" + "ab".repeat(20) };
-    await expect(createProject(ctx, org.OWNER.principal, org.org.id, erc)).rejects.toMatchObject({ details: { fields: { tokenDecimals: expect.any(String) } } });
-    expect((await createProject(ctx, org.OWNER.principal, org.org.id, { ...erc, tokenDecimals: 6, tokenSymbol: "USDC" })).tokenDecimals).toBe(6);
-    await expect(createProject(ctx, org.OWNER.principal, org.org.id, { title: "T", budget: 10 })).rejects.toMatchObject({ code: "INVALID_INPUT" });
-    await expect(createProject(ctx, org.OWNER.principal, org.org.id, { title: "" })).rejects.toMatchObject({ code: "INVALID_INPUT" });
-    await expect(createProject(ctx, org.SPONSOR.principal, org.org.id, { title: "T" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(createProject(ctx, org.OWNER.principal, org.org.id, erc)).rejects.toMatchObject({
+      details: { fields: { tokenDecimals: expect.any(String) } },
+    });
+    expect(
+      (await createProject(ctx, org.OWNER.principal, org.org.id, { ...erc, tokenDecimals: 6, tokenSymbol: "USDC" }))
+        .tokenDecimals,
+    ).toBe(6);
+    await expect(createProject(ctx, org.OWNER.principal, org.org.id, { title: "T", budget: 10 })).rejects.toMatchObject(
+      { code: "INVALID_INPUT" },
+    );
+    await expect(createProject(ctx, org.OWNER.principal, org.org.id, { title: "" })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+    await expect(createProject(ctx, org.SPONSOR.principal, org.org.id, { title: "T" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
     const outsider = await seedUser(get().db);
-    await expect(createProject(ctx, outsider.principal, org.org.id, { title: "T" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(createProject(ctx, outsider.principal, org.org.id, { title: "T" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
   });
 
   test("visibility: public projects are listed for everyone, private ones for their org only", async () => {
     const org = await seedOrg(get().db, "Vis");
     const pub = await createProject(ctx, org.OWNER.principal, org.org.id, { title: "Public one", repoType: "PUBLIC" });
-    const priv = await createProject(ctx, org.OWNER.principal, org.org.id, { title: "Private one", repoType: "PRIVATE" });
+    const priv = await createProject(ctx, org.OWNER.principal, org.org.id, {
+      title: "Private one",
+      repoType: "PRIVATE",
+    });
     const outsider = await seedUser(get().db);
     const seen = (await listProjects(ctx.db, outsider.principal)).map((p) => p.id);
     expect(seen).toContain(pub.id);
     expect(seen).not.toContain(priv.id);
-    expect((await listProjects(ctx.db, org.CONTRIBUTOR.principal, { orgId: org.org.id })).map((p) => p.id).sort()).toEqual([pub.id, priv.id].sort());
+    expect(
+      (await listProjects(ctx.db, org.CONTRIBUTOR.principal, { orgId: org.org.id })).map((p) => p.id).sort(),
+    ).toEqual([pub.id, priv.id].sort());
     await expect(getProject(ctx.db, outsider.principal, priv.id)).rejects.toMatchObject({ code: "PROJECT_NOT_FOUND" });
     expect((await getProject(ctx.db, outsider.principal, pub.id)).id).toBe(pub.id);
-    await expect(updateProject(ctx, outsider.principal, pub.id, { title: "mine" })).rejects.toMatchObject({ code: "PROJECT_NOT_FOUND" });
+    await expect(updateProject(ctx, outsider.principal, pub.id, { title: "mine" })).rejects.toMatchObject({
+      code: "PROJECT_NOT_FOUND",
+    });
   });
 
   test("repository, token and funding mode are fixed once the project leaves DRAFT", async () => {
     const org = await seedOrg(get().db);
     const p = await createProject(ctx, org.OWNER.principal, org.org.id, { title: "T" });
-    expect((await updateProject(ctx, org.OWNER.principal, p.id, { fundingMode: "YIELD", title: "T2" })).fundingMode).toBe("YIELD");
+    expect(
+      (await updateProject(ctx, org.OWNER.principal, p.id, { fundingMode: "YIELD", title: "T2" })).fundingMode,
+    ).toBe("YIELD");
     await get().exec("update projects set state = 'ACTIVE' where id = $1", [p.id]);
-    await expect(updateProject(ctx, org.OWNER.principal, p.id, { fundingMode: "ESCROW" })).rejects.toMatchObject({ code: "CONFLICT" });
-    expect((await updateProject(ctx, org.OWNER.principal, p.id, { description: "still editable" })).description).toBe("still editable");
+    await expect(updateProject(ctx, org.OWNER.principal, p.id, { fundingMode: "ESCROW" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
+    expect((await updateProject(ctx, org.OWNER.principal, p.id, { description: "still editable" })).description).toBe(
+      "still editable",
+    );
   });
 });

@@ -38,7 +38,10 @@ export function projectJson(p: Project) {
   };
 }
 
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: any } }, v: unknown): T {
+function parse<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: any } },
+  v: unknown,
+): T {
   const r = schema.safeParse(v);
   if (!r.success) throw invalidInput(zodFieldErrors(r.error.issues));
   return r.data;
@@ -47,7 +50,8 @@ function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | 
 /** GitHub API base for a repository host: the configured one for its host, api.github.com for github.com. */
 function githubApiFor(deps: ProjectDeps, host: string): string | null {
   try {
-    if (new URL(deps.settings.get("github.baseUrl")).host.toLowerCase() === host) return deps.settings.get("github.apiUrl");
+    if (new URL(deps.settings.get("github.baseUrl")).host.toLowerCase() === host)
+      return deps.settings.get("github.apiUrl");
   } catch {
     // fall through
   }
@@ -137,7 +141,9 @@ export async function updateProject(deps: ProjectDeps, principal: Principal | nu
 export async function listProjects(db: Db, principal: Principal | null, opts: { orgId?: string; limit?: number } = {}) {
   if (!principal) return [];
   const mine = db.select({ id: orgMembers.orgId }).from(orgMembers).where(eq(orgMembers.userId, principal.userId));
-  const visible = principal.isAdmin ? undefined : or(eq(projects.repoVisibility, "PUBLIC"), inArray(projects.orgId, mine));
+  const visible = principal.isAdmin
+    ? undefined
+    : or(eq(projects.repoVisibility, "PUBLIC"), inArray(projects.orgId, mine));
   const rows = await db
     .select({ project: projects, orgName: orgs.name })
     .from(projects)
@@ -173,7 +179,10 @@ export async function setProjectState(db: Db, projectId: string, state: ProjectS
     if (!project) throw notFound("Project", "PROJECT_NOT_FOUND");
     if (project.state === state) return project;
     if (!TRANSITIONS[project.state].includes(state)) {
-      throw conflict(`A ${project.state} project cannot become ${state}.`, "CONFLICT", { from: project.state, to: state });
+      throw conflict(`A ${project.state} project cannot become ${state}.`, "CONFLICT", {
+        from: project.state,
+        to: state,
+      });
     }
     if (state === "ACTIVE" && !project.structureApprovedAt) {
       throw conflict("Approve the milestone structure before the project is funded.");

@@ -33,16 +33,21 @@ export function ProjectHeader({ project, tab, canAudit }: { project: Project; ta
         <a href={`/orgs/${project.orgId}/projects`}>Projects</a>
       </p>
       <h1>
-        <span safe>{project.title}</span>{" "}
-        <span class={stateBadge(project.state)} safe>
-          {project.state}
-        </span>
+        <span safe>{project.title}</span> <span class={stateBadge(project.state)}>{project.state}</span>
       </h1>
-      <nav aria-label="Project" style="display:flex;gap:1rem;margin-bottom:1rem;border-bottom:1px solid var(--line);padding-bottom:.4rem">
+      <nav
+        aria-label="Project"
+        style="display:flex;gap:1rem;margin-bottom:1rem;border-bottom:1px solid var(--line);padding-bottom:.4rem"
+      >
         {tabs
           .filter((t) => t[3])
           .map(([key, label, href]) => (
-            <a href={href} aria-current={key === tab ? "page" : undefined} style={key === tab ? "font-weight:700" : ""} safe>
+            <a
+              href={href}
+              aria-current={key === tab ? "page" : undefined}
+              style={key === tab ? "font-weight:700" : ""}
+              safe
+            >
               {label}
             </a>
           ))}
@@ -75,12 +80,10 @@ export function ProjectTable({ projects }: { projects: (Project & { orgName?: st
             </td>
             <td safe>{p.orgName ?? ""}</td>
             <td class="muted" safe>
-              {p.repoFullName ?? p.repoUrl ?? "—"} {p.repoVisibility === "PRIVATE" ? "(private)" : ""}
+              {`${p.repoFullName ?? p.repoUrl ?? "—"}${p.repoVisibility === "PRIVATE" ? " (private)" : ""}`}
             </td>
             <td>
-              <span class={stateBadge(p.state)} safe>
-                {p.state}
-              </span>
+              <span class={stateBadge(p.state)}>{p.state}</span>
             </td>
             <td safe>{String(p.totalPoints)}</td>
           </tr>
@@ -91,7 +94,13 @@ export function ProjectTable({ projects }: { projects: (Project & { orgName?: st
 }
 
 /** Every project the caller can see. */
-export function ProjectListPage(props: { viewer: Viewer; csrf?: string; projects: (Project & { orgName?: string })[]; title: string; newHref?: string }) {
+export function ProjectListPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  projects: (Project & { orgName?: string })[];
+  title: string;
+  newHref?: string;
+}) {
   return (
     <Layout title={props.title} viewer={props.viewer} csrfToken={props.csrf}>
       <h1 safe>{props.title}</h1>
@@ -115,7 +124,14 @@ export function ProjectListPage(props: { viewer: Viewer; csrf?: string; projects
 export type ProjectForm = Record<string, string>;
 
 /** The new-project form (spec §3.1.3). */
-export function NewProjectPage(props: { viewer: Viewer; csrf?: string; orgId: string; orgName: string; values?: ProjectForm; errors?: Record<string, string> }) {
+export function NewProjectPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  orgId: string;
+  orgName: string;
+  values?: ProjectForm;
+  errors?: Record<string, string>;
+}) {
   const v = props.values ?? {};
   const sel = (name: string, value: string, dflt = false) => (v[name] ? v[name] === value : dflt);
   return (
@@ -133,7 +149,9 @@ export function NewProjectPage(props: { viewer: Viewer; csrf?: string; orgId: st
         </label>
         <label>
           Description
-          <span class="help">What should be built? The milestone planner drafts from this text, your documents and the repository.</span>
+          <span class="help">
+            What should be built? The milestone planner drafts from this text, your documents and the repository.
+          </span>
           <textarea name="description" rows="8" maxlength="20000" safe>
             {v.description ?? ""}
           </textarea>
@@ -148,13 +166,25 @@ export function NewProjectPage(props: { viewer: Viewer; csrf?: string; orgId: st
         <fieldset>
           <legend>Visibility</legend>
           <label style="display:inline-flex;gap:.4rem;font-weight:400">
-            <input type="radio" name="repoType" value="PUBLIC" checked={sel("repoType", "PUBLIC", true)} style="width:auto" /> Public: listed
-            for every contributor
+            <input
+              type="radio"
+              name="repoType"
+              value="PUBLIC"
+              checked={sel("repoType", "PUBLIC", true)}
+              style="width:auto"
+            />{" "}
+            Public: listed for every contributor
           </label>
           <br />
           <label style="display:inline-flex;gap:.4rem;font-weight:400">
-            <input type="radio" name="repoType" value="PRIVATE" checked={sel("repoType", "PRIVATE")} style="width:auto" /> Private: members and
-            invited contributors only
+            <input
+              type="radio"
+              name="repoType"
+              value="PRIVATE"
+              checked={sel("repoType", "PRIVATE")}
+              style="width:auto"
+            />{" "}
+            Private: members and invited contributors only
           </label>
         </fieldset>
         <div class="grid2">
@@ -190,7 +220,9 @@ export function NewProjectPage(props: { viewer: Viewer; csrf?: string; orgId: st
 }
 
 /** The project overview tab. */
-export function ProjectOverviewPage(props: ProjectPageProps & { milestoneCount: number; documentCount: number; draftPoints: number }) {
+export function ProjectOverviewPage(
+  props: ProjectPageProps & { milestoneCount: number; documentCount: number; draftPoints: number },
+) {
   const p = props.project;
   return (
     <Layout title={p.title} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar} flash={props.flash}>
@@ -206,14 +238,14 @@ export function ProjectOverviewPage(props: ProjectPageProps & { milestoneCount: 
             <tr>
               <th scope="row">Repository</th>
               <td safe>
-                {p.repoUrl ? `${p.repoUrl}${p.repoProviderId ? ` (GitHub id ${p.repoProviderId})` : ""}` : "none"} ·{" "}
-                {p.repoVisibility.toLowerCase()}
+                {`${p.repoUrl ? `${p.repoUrl}${p.repoProviderId ? ` (GitHub id ${p.repoProviderId})` : ""}` : "none"} · ${p.repoVisibility.toLowerCase()}`}
               </td>
             </tr>
             <tr>
               <th scope="row">Token</th>
               <td safe>
-                {p.tokenAddress ? `${p.tokenSymbol ?? "ERC-20"} ${p.tokenAddress}` : (p.tokenSymbol ?? "native coin")} · {String(p.tokenDecimals)} decimals
+                {p.tokenAddress ? `${p.tokenSymbol ?? "ERC-20"} ${p.tokenAddress}` : (p.tokenSymbol ?? "native coin")} ·{" "}
+                {String(p.tokenDecimals)} decimals
               </td>
             </tr>
             <tr>
@@ -223,7 +255,9 @@ export function ProjectOverviewPage(props: ProjectPageProps & { milestoneCount: 
             <tr>
               <th scope="row">Points</th>
               <td safe>
-                {p.structureApprovedAt ? `${p.totalPoints} (structure approved)` : `${props.draftPoints} in the current draft (not approved yet)`}
+                {p.structureApprovedAt
+                  ? `${p.totalPoints} (structure approved)`
+                  : `${props.draftPoints} in the current draft (not approved yet)`}
               </td>
             </tr>
             <tr>

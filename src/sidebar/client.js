@@ -1,139 +1,139 @@
 // The AI sidebar: sends the question as JSON and shows the answer as it streams (Server-Sent Events over POST).
 // Without this script the form posts to /sidebar/ask and the page reloads with the answer.
-(function () {
-  function div(cls, text) {
-    var d = document.createElement("div");
+(() => {
+  const div = (cls, text) => {
+    const d = document.createElement("div");
     if (cls) d.className = cls;
     if (text !== undefined) d.textContent = text;
     return d;
-  }
-  function turn(role) {
-    var t = div("turn " + role);
-    t.style.cssText = "margin:.5rem 0;padding:.5rem .6rem;border-radius:6px;background:" + (role === "user" ? "#eef2fb" : "#f6f7f9");
+  };
+  const turn = (role) => {
+    const t = div(`turn ${role}`);
+    t.style.cssText = `margin:.5rem 0;padding:.5rem .6rem;border-radius:6px;background:${role === "user" ? "#eef2fb" : "#f6f7f9"}`;
     return t;
-  }
-  function citations(list) {
-    var ol = document.createElement("ol");
+  };
+  const citations = (list) => {
+    const ol = document.createElement("ol");
     ol.className = "citations";
     ol.style.cssText = "font-size:.85rem;margin:.3rem 0 0;padding-left:1.2rem";
-    list.forEach(function (c) {
-      var li = document.createElement("li");
+    for (const c of list) {
+      const li = document.createElement("li");
       li.value = c.n;
-      var s = document.createElement("strong");
-      s.textContent = c.filename;
-      li.appendChild(s);
-      var m = document.createElement("span");
-      m.className = "muted";
-      m.textContent = (c.page ? " · page " + c.page : "") + " · passage " + (c.chunkIndex + 1);
-      li.appendChild(m);
+      const name = document.createElement("strong");
+      name.textContent = c.filename;
+      li.appendChild(name);
+      const where = document.createElement("span");
+      where.className = "muted";
+      where.textContent = `${c.page ? ` · page ${c.page}` : ""} · passage ${c.chunkIndex + 1}`;
+      li.appendChild(where);
       li.appendChild(document.createElement("br"));
-      var e = document.createElement("span");
-      e.className = "muted";
-      e.textContent = c.excerpt.length > 160 ? c.excerpt.slice(0, 159) + "…" : c.excerpt;
-      li.appendChild(e);
+      const excerpt = document.createElement("span");
+      excerpt.className = "muted";
+      excerpt.textContent = c.excerpt.length > 160 ? `${c.excerpt.slice(0, 159)}…` : c.excerpt;
+      li.appendChild(excerpt);
       ol.appendChild(li);
-    });
+    }
     return ol;
-  }
-  function attach(form) {
-    if (form.__sidebar) return;
-    form.__sidebar = true;
-    var turns = form.parentNode.querySelector("[data-sidebar-turns]");
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      var fd = new FormData(form);
-      var message = String(fd.get("message") || "").trim();
-      if (!message) return;
-      var body = { message: message };
-      ["projectId", "milestoneId", "subMilestoneId"].forEach(function (k) {
-        if (fd.get(k)) body[k] = String(fd.get(k));
-      });
-      var q = turn("user");
-      q.appendChild(div("", message)).style.whiteSpace = "pre-wrap";
-      turns.appendChild(q);
-      var a = turn("assistant");
-      a.setAttribute("data-answer", "streaming");
-      var text = div("");
-      text.style.whiteSpace = "pre-wrap";
-      a.appendChild(text);
-      turns.appendChild(a);
-      var button = form.querySelector("button");
-      button.disabled = true;
-      form.querySelector("textarea").value = "";
-      var finish = function (state) {
-        a.setAttribute("data-answer", state);
-        button.disabled = false;
-      };
-      fetch("/api/ai/sidebar", {
+  };
+
+  /** Parses an SSE byte stream and calls `on(event, data)` for each frame. */
+  const readEvents = async (body, on) => {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let i = buf.indexOf("\n\n");
+      while (i >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = "message";
+        let data = "";
+        for (const line of frame.split("\n")) {
+          if (line.startsWith("event: ")) event = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) on(event, JSON.parse(data));
+        i = buf.indexOf("\n\n");
+      }
+    }
+  };
+
+  const ask = async (form, turns) => {
+    const fd = new FormData(form);
+    const message = String(fd.get("message") || "").trim();
+    if (!message) return;
+    const body = { message };
+    for (const k of ["projectId", "milestoneId", "subMilestoneId"]) if (fd.get(k)) body[k] = String(fd.get(k));
+    const q = turn("user");
+    q.appendChild(div("", message)).style.whiteSpace = "pre-wrap";
+    turns.appendChild(q);
+    const a = turn("assistant");
+    a.setAttribute("data-answer", "streaming");
+    const text = div("");
+    text.style.whiteSpace = "pre-wrap";
+    a.appendChild(text);
+    turns.appendChild(a);
+    const button = form.querySelector("button");
+    button.disabled = true;
+    form.querySelector("textarea").value = "";
+    const finish = (state) => {
+      a.setAttribute("data-answer", state);
+      button.disabled = false;
+    };
+    try {
+      const res = await fetch("/api/ai/sidebar", {
         method: "POST",
         credentials: "same-origin",
-        headers: { "content-type": "application/json", accept: "text/event-stream", "x-csrf-token": String(fd.get("_csrf") || "") },
+        headers: {
+          "content-type": "application/json",
+          accept: "text/event-stream",
+          "x-csrf-token": String(fd.get("_csrf") || ""),
+        },
         body: JSON.stringify(body),
-      })
-        .then(function (res) {
-          if (!res.ok || !res.body) {
-            return res.json().then(
-              function (e) {
-                text.textContent = (e && e.error && e.error.message) || "The assistant could not answer (" + res.status + ").";
-                finish("error");
-              },
-              function () {
-                text.textContent = "The assistant could not answer (" + res.status + ").";
-                finish("error");
-              },
-            );
-          }
-          var reader = res.body.getReader();
-          var decoder = new TextDecoder();
-          var buf = "";
-          var handle = function (event, data) {
-            if (event === "meta" && data.mode === "retrieval") {
-              var b = div("badge warn", "from documents, no model");
-              b.style.marginBottom = ".3rem";
-              a.insertBefore(b, text);
-            } else if (event === "token") {
-              text.textContent += data.text;
-            } else if (event === "done") {
-              if (data.citations && data.citations.length) a.appendChild(citations(data.citations));
-              finish("done");
-            } else if (event === "error") {
-              text.textContent += (text.textContent ? "\n\n" : "") + data.message;
-              finish("error");
-            }
-          };
-          var pump = function () {
-            return reader.read().then(function (r) {
-              if (r.done) {
-                if (a.getAttribute("data-answer") === "streaming") finish("done");
-                return;
-              }
-              buf += decoder.decode(r.value, { stream: true });
-              var i;
-              while ((i = buf.indexOf("\n\n")) >= 0) {
-                var frame = buf.slice(0, i);
-                buf = buf.slice(i + 2);
-                var event = "message";
-                var data = "";
-                frame.split("\n").forEach(function (line) {
-                  if (line.indexOf("event: ") === 0) event = line.slice(7);
-                  else if (line.indexOf("data: ") === 0) data += line.slice(6);
-                });
-                if (data) handle(event, JSON.parse(data));
-              }
-              return pump();
-            });
-          };
-          return pump();
-        })
-        .catch(function (err) {
-          text.textContent += "\n\n" + err.message;
+      });
+      if (!res.ok || !res.body) {
+        const e = await res.json().catch(() => null);
+        text.textContent = e?.error?.message ?? `The assistant could not answer (${res.status}).`;
+        finish("error");
+        return;
+      }
+      await readEvents(res.body, (event, data) => {
+        if (event === "meta" && data.mode === "retrieval") {
+          const badge = div("badge warn", "from documents, no model");
+          badge.style.marginBottom = ".3rem";
+          a.insertBefore(badge, text);
+        } else if (event === "token") {
+          text.textContent += data.text;
+        } else if (event === "done") {
+          if (data.citations?.length) a.appendChild(citations(data.citations));
+          finish("done");
+        } else if (event === "error") {
+          text.textContent += `${text.textContent ? "\n\n" : ""}${data.message}`;
           finish("error");
-        });
+        }
+      });
+      if (a.getAttribute("data-answer") === "streaming") finish("done");
+    } catch (err) {
+      text.textContent += `\n\n${err.message}`;
+      finish("error");
+    }
+  };
+
+  const attach = (form) => {
+    if (form.dataset.sidebarReady) return;
+    form.dataset.sidebarReady = "1";
+    const turns = form.parentNode.querySelector("[data-sidebar-turns]");
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      ask(form, turns);
     });
-  }
-  function scan() {
-    document.querySelectorAll("form[data-sidebar-form]").forEach(attach);
-  }
+  };
+  const scan = () => {
+    for (const form of document.querySelectorAll("form[data-sidebar-form]")) attach(form);
+  };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scan);
   else scan();
 })();

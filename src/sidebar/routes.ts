@@ -10,7 +10,8 @@ const encoder = new TextEncoder();
 const frame = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
 /** The sidebar's page: only same-site paths of the pages that carry it. */
-const safeBack = (v: unknown) => (typeof v === "string" && /^\/(projects|milestones|tasks)\/[0-9a-f-]{36}$/.test(v) ? v : "/projects");
+const safeBack = (v: unknown) =>
+  typeof v === "string" && /^\/(projects|milestones|tasks)\/[0-9a-f-]{36}$/.test(v) ? v : "/projects";
 
 /**
  * `POST /api/ai/sidebar` (spec §5.7) answers as Server-Sent Events: `meta` (mode and retrieved sources) as soon as
@@ -24,7 +25,10 @@ export const sidebarRoutes = (ctx: AppContext) =>
       SIDEBAR_SCRIPT_PATH,
       () =>
         new Response(SIDEBAR_SCRIPT, {
-          headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=31536000, immutable" },
+          headers: {
+            "content-type": "text/javascript; charset=utf-8",
+            "cache-control": "public, max-age=31536000, immutable",
+          },
         }),
     )
     .post(
@@ -33,11 +37,15 @@ export const sidebarRoutes = (ctx: AppContext) =>
         const answer = await askSidebar(ctx, await principal(), body, request.signal);
         const stream = new ReadableStream<Uint8Array>({
           async start(controller) {
-            controller.enqueue(frame("meta", { conversationId: answer.conversationId, mode: answer.mode, sources: answer.sources }));
+            controller.enqueue(
+              frame("meta", { conversationId: answer.conversationId, mode: answer.mode, sources: answer.sources }),
+            );
             try {
               for await (const text of answer.deltas) controller.enqueue(frame("token", { text }));
               const done = await answer.done;
-              controller.enqueue(frame("done", { messageId: done.messageId, mode: answer.mode, citations: done.citations }));
+              controller.enqueue(
+                frame("done", { messageId: done.messageId, mode: answer.mode, citations: done.citations }),
+              );
             } catch (err) {
               ctx.log.warn("sidebar answer failed", { err });
               controller.enqueue(frame("error", { message: "The assistant stopped before finishing its answer." }));
@@ -46,7 +54,11 @@ export const sidebarRoutes = (ctx: AppContext) =>
           },
         });
         return new Response(stream, {
-          headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+          headers: {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+          },
         });
       },
       {
@@ -76,7 +88,8 @@ export const sidebarRoutes = (ctx: AppContext) =>
         }
         await answer.done;
       } catch (err) {
-        if (!(err instanceof AppError) || err.status >= 500 || err.code === "UNAUTHORIZED" || err.status === 404) throw err;
+        if (!(err instanceof AppError) || err.status >= 500 || err.code === "UNAUTHORIZED" || err.status === 404)
+          throw err;
         return seeOther(request, `${back}?sidebar=${encodeURIComponent(err.code)}#ai-sidebar`);
       }
       return seeOther(request, `${back}#ai-sidebar`);

@@ -23,7 +23,10 @@ export const SidebarRequest = z
     repoContext: z.boolean().optional(),
   })
   .strict()
-  .refine((b) => b.projectId || b.milestoneId || b.subMilestoneId, { message: "name a project, milestone or task", path: ["projectId"] });
+  .refine((b) => b.projectId || b.milestoneId || b.subMilestoneId, {
+    message: "name a project, milestone or task",
+    path: ["projectId"],
+  });
 export type SidebarRequest = z.input<typeof SidebarRequest>;
 
 const ASSISTANT = systemPrompt`
@@ -69,7 +72,11 @@ export function takeSidebarToken(ctx: Pick<AppContext, "settings">, userId: stri
 }
 
 /** Resolves the page context and checks the caller may use the assistant on it. */
-export async function resolveContext(ctx: AppContext, principal: Principal | null, body: z.infer<typeof SidebarRequest>): Promise<SidebarContext> {
+export async function resolveContext(
+  ctx: AppContext,
+  principal: Principal | null,
+  body: z.infer<typeof SidebarRequest>,
+): Promise<SidebarContext> {
   if (body.subMilestoneId) {
     const { sub, milestone, project } = await loadSub(ctx.db, principal, body.subMilestoneId, "ai.use");
     return { scope: "task", scopeId: sub.id, project, milestone, task: sub };
@@ -84,10 +91,14 @@ export async function resolveContext(ctx: AppContext, principal: Principal | nul
 
 /** The page context as data for the model. */
 function pageBlock(c: SidebarContext): string {
-  const lines = [`Project: ${c.project.title} (state ${c.project.state}, ${c.project.totalPoints} points approved)`, c.project.description];
+  const lines = [
+    `Project: ${c.project.title} (state ${c.project.state}, ${c.project.totalPoints} points approved)`,
+    c.project.description,
+  ];
   if (c.milestone) {
     lines.push("", `Milestone: ${c.milestone.title} (${c.milestone.points} points)`, c.milestone.description);
-    if (c.milestone.acceptanceCriteria.length) lines.push(`Milestone acceptance criteria: ${c.milestone.acceptanceCriteria.join("; ")}`);
+    if (c.milestone.acceptanceCriteria.length)
+      lines.push(`Milestone acceptance criteria: ${c.milestone.acceptanceCriteria.join("; ")}`);
   }
   if (c.task) {
     const v = c.task.verification;
@@ -105,7 +116,14 @@ function pageBlock(c: SidebarContext): string {
 const excerpt = (text: string, max = 400) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 function toCitation(p: Passage): Citation {
-  return { n: p.n, documentId: p.documentId, filename: p.filename, chunkIndex: p.chunkIndex, page: p.page, excerpt: excerpt(p.text) };
+  return {
+    n: p.n,
+    documentId: p.documentId,
+    filename: p.filename,
+    chunkIndex: p.chunkIndex,
+    page: p.page,
+    excerpt: excerpt(p.text),
+  };
 }
 
 /** The numbers an answer cites, among those offered. */
@@ -126,7 +144,9 @@ export function retrievalAnswer(passages: Passage[], modelError?: string): strin
     ? "The language model did not answer, so here is what the project's documents say"
     : "No language model is configured, so this answer is taken directly from the project's documents";
   if (passages.length === 0) return `${label}, and no passage in them matches your question.`;
-  const parts = passages.slice(0, 3).map((p) => `[${p.n}] ${p.filename}${p.page ? `, page ${p.page}` : ""}: ${excerpt(p.text, 600)}`);
+  const parts = passages
+    .slice(0, 3)
+    .map((p) => `[${p.n}] ${p.filename}${p.page ? `, page ${p.page}` : ""}: ${excerpt(p.text, 600)}`);
   return `${label}:\n\n${parts.join("\n\n")}`;
 }
 
@@ -154,14 +174,30 @@ export async function history(ctx: Pick<AppContext, "db">, conversationId: strin
 }
 
 /** The caller's conversation on a page (for rendering it), or an empty list. */
-export async function pageConversation(ctx: AppContext, principal: Principal | null, scope: SidebarScope, scopeId: string) {
+export async function pageConversation(
+  ctx: AppContext,
+  principal: Principal | null,
+  scope: SidebarScope,
+  scopeId: string,
+) {
   if (!principal) return [];
   const [conv] = await ctx.db
     .select({ id: sidebarConversations.id })
     .from(sidebarConversations)
-    .where(and(eq(sidebarConversations.userId, principal.userId), eq(sidebarConversations.scope, scope), eq(sidebarConversations.scopeId, scopeId)));
+    .where(
+      and(
+        eq(sidebarConversations.userId, principal.userId),
+        eq(sidebarConversations.scope, scope),
+        eq(sidebarConversations.scopeId, scopeId),
+      ),
+    );
   if (!conv) return [];
-  return ctx.db.select().from(sidebarMessages).where(eq(sidebarMessages.conversationId, conv.id)).orderBy(asc(sidebarMessages.createdAt)).limit(50);
+  return ctx.db
+    .select()
+    .from(sidebarMessages)
+    .where(eq(sidebarMessages.conversationId, conv.id))
+    .orderBy(asc(sidebarMessages.createdAt))
+    .limit(50);
 }
 
 /**
@@ -170,7 +206,12 @@ export async function pageConversation(ctx: AppContext, principal: Principal | n
  * never crosses pages or users). Without a model, or when it fails before answering, the passages themselves
  * are the answer, labelled as such. Question and answer are stored with the citations.
  */
-export async function askSidebar(ctx: AppContext, principal: Principal | null, raw: unknown, signal?: AbortSignal): Promise<SidebarAnswer> {
+export async function askSidebar(
+  ctx: AppContext,
+  principal: Principal | null,
+  raw: unknown,
+  signal?: AbortSignal,
+): Promise<SidebarAnswer> {
   if (!principal) throw unauthorized();
   const parsed = SidebarRequest.safeParse(raw);
   if (!parsed.success) throw invalidInput(zodFieldErrors(parsed.error.issues));
@@ -207,7 +248,10 @@ export async function askSidebar(ctx: AppContext, principal: Principal | null, r
       return;
     }
     const messages: ChatMessage[] = past.map((m) => ({ role: m.role, content: m.content }));
-    const blocks = [pageBlock(c), ...passages.map((p) => fence("document", p.text, { n: p.n, file: p.filename, page: p.page }))];
+    const blocks = [
+      pageBlock(c),
+      ...passages.map((p) => fence("document", p.text, { n: p.n, file: p.filename, page: p.page })),
+    ];
     messages.push({ role: "user", content: `${blocks.join("\n\n")}\n\nQuestion: ${body.message}` });
     const chat = streamChat(
       ctx,
@@ -231,7 +275,13 @@ export async function askSidebar(ctx: AppContext, principal: Principal | null, r
       return;
     }
     const cited = citedNumbers(text, passages.length);
-    await save(text, sources.filter((s) => cited.includes(s.n)), "model", result.callId, result.error);
+    await save(
+      text,
+      sources.filter((s) => cited.includes(s.n)),
+      "model",
+      result.callId,
+      result.error,
+    );
   }
 
   return { conversationId, mode, sources, deltas: answer(), done };

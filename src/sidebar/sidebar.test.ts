@@ -21,8 +21,7 @@ async function readEvents(res: Response) {
     const { value, done } = await reader.read();
     if (done) break;
     buf += decoder.decode(value, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
+    for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
       const frame = buf.slice(0, i);
       buf = buf.slice(i + 2);
       const event = /^event: (.+)$/m.exec(frame)?.[1] ?? "message";
@@ -49,8 +48,10 @@ for (const kind of dbKinds()) {
     let taskA: string;
     let taskB: string;
 
-    const ask = (body: Record<string, unknown>, h = headers) => t.request("POST", "/api/ai/sidebar", { body, headers: h });
-    const useModel = (provider: string) => t.ctx.settings.update({ "ai.provider": provider, "ai.baseUrl": server.url, "ai.chatModel": "llama3.1" }, null);
+    const ask = (body: Record<string, unknown>, h = headers) =>
+      t.request("POST", "/api/ai/sidebar", { body, headers: h });
+    const useModel = (provider: string) =>
+      t.ctx.settings.update({ "ai.provider": provider, "ai.baseUrl": server.url, "ai.chatModel": "llama3.1" }, null);
 
     beforeAll(async () => {
       server = startModelServer();
@@ -59,16 +60,46 @@ for (const kind of dbKinds()) {
       await seedUser(t.ctx.db, { isAdmin: true }); // pages need setup done
       org = await seedOrg(t.ctx.db);
       headers = await sessionHeaders(t.ctx.db, org.SPONSOR);
-      projectId = (await createProject(t.ctx, org.OWNER.principal, org.org.id, { title: "Ledger", description: "A ledger service.", repoType: "PRIVATE" })).id;
-      otherProjectId = (await createProject(t.ctx, org.OWNER.principal, org.org.id, { title: "Other", repoType: "PRIVATE" })).id;
-      const task = (title: string) => ({ title, description: "", points: 3, acceptanceCriteria: ["done"], verification: { minPassingTests: 1, testCommand: "", rules: [] } });
-      await saveDraft(t.ctx.db, projectId, { milestones: [{ title: "M", description: "", acceptanceCriteria: [], subMilestones: [task("Task A"), task("Task B")] }] }, { source: "edit" });
+      projectId = (
+        await createProject(t.ctx, org.OWNER.principal, org.org.id, {
+          title: "Ledger",
+          description: "A ledger service.",
+          repoType: "PRIVATE",
+        })
+      ).id;
+      otherProjectId = (
+        await createProject(t.ctx, org.OWNER.principal, org.org.id, { title: "Other", repoType: "PRIVATE" })
+      ).id;
+      const task = (title: string) => ({
+        title,
+        description: "",
+        points: 3,
+        acceptanceCriteria: ["done"],
+        verification: { minPassingTests: 1, testCommand: "", rules: [] },
+      });
+      await saveDraft(
+        t.ctx.db,
+        projectId,
+        {
+          milestones: [
+            { title: "M", description: "", acceptanceCriteria: [], subMilestones: [task("Task A"), task("Task B")] },
+          ],
+        },
+        { source: "edit" },
+      );
       [taskA, taskB] = (await loadTree(t.ctx.db, projectId))[0]!.subMilestones.map((s) => s.id) as [string, string];
       for (const [pid, name, text] of [
-        [projectId, "settlement.md", "# Settlement\n\nLedger entries settle nightly at 02:00 UTC through the clearing batch."],
+        [
+          projectId,
+          "settlement.md",
+          "# Settlement\n\nLedger entries settle nightly at 02:00 UTC through the clearing batch.",
+        ],
         [otherProjectId, "secret.md", "# Other\n\nThe other project settles hourly with the hidden falcon key."],
       ] as const) {
-        const doc = await uploadDocument(t.ctx, org.OWNER.principal, pid, { name, bytes: new TextEncoder().encode(text) });
+        const doc = await uploadDocument(t.ctx, org.OWNER.principal, pid, {
+          name,
+          bytes: new TextEncoder().encode(text),
+        });
         const [run] = await jobs.list({ name: "documents.ingest", limit: 1 });
         await waitForJob(jobs, run!.id);
         expect(doc.id).toBeString();
@@ -89,7 +120,10 @@ for (const kind of dbKinds()) {
       expect(res.headers.get("content-type")).toContain("text/event-stream");
       const events = await readEvents(res);
       expect(events[0]).toMatchObject({ event: "meta", data: { mode: "retrieval" } });
-      const text = events.filter((e) => e.event === "token").map((e) => e.data.text).join("");
+      const text = events
+        .filter((e) => e.event === "token")
+        .map((e) => e.data.text)
+        .join("");
       expect(text).toStartWith("No language model is configured");
       expect(text).toContain("02:00 UTC");
       const done = events.find((e) => e.event === "done")!;
@@ -100,12 +134,19 @@ for (const kind of dbKinds()) {
     for (const provider of ["ollama", "openai-compatible"]) {
       test(`${provider}: the answer streams, cites what it used, and keeps to this page's conversation`, async () => {
         await useModel(provider);
-        server.script({ content: "Entries settle nightly at 02:00 UTC [1].", chunks: ["Entries settle ", "nightly at ", "02:00 UTC [1]."], chunkDelayMs: 40 });
+        server.script({
+          content: "Entries settle nightly at 02:00 UTC [1].",
+          chunks: ["Entries settle ", "nightly at ", "02:00 UTC [1]."],
+          chunkDelayMs: 40,
+        });
         const events = await readEvents(await ask({ message: "When do entries settle?", subMilestoneId: taskA }));
         const tokens = events.filter((e) => e.event === "token");
         expect(tokens.length).toBe(3);
         expect(tokens[0]!.at).toBeLessThan(tokens[2]!.at - 50); // streamed, not buffered
-        expect(events.at(-1)).toMatchObject({ event: "done", data: { mode: "model", citations: [{ n: 1, filename: "settlement.md" }] } });
+        expect(events.at(-1)).toMatchObject({
+          event: "done",
+          data: { mode: "model", citations: [{ n: 1, filename: "settlement.md" }] },
+        });
         const [first] = server.chats();
         expect(first!.messages[0]).toEqual({ role: "system", content: SIDEBAR_SYSTEM });
         const user = first!.messages.at(-1)!;
@@ -129,7 +170,10 @@ for (const kind of dbKinds()) {
       await useModel("ollama");
       server.script({ status: 500, error: "out of memory" });
       const events = await readEvents(await ask({ message: "When do entries settle?", projectId }));
-      const text = events.filter((e) => e.event === "token").map((e) => e.data.text).join("");
+      const text = events
+        .filter((e) => e.event === "token")
+        .map((e) => e.data.text)
+        .join("");
       expect(text).toStartWith("The language model did not answer");
       expect(events.at(-1)!.data.citations[0].filename).toBe("settlement.md");
     });
@@ -162,7 +206,12 @@ for (const kind of dbKinds()) {
     test("the page renders the conversation and the form works without JavaScript", async () => {
       await useModel("none");
       const res = await t.request("POST", "/sidebar/ask", {
-        body: new URLSearchParams({ _csrf: headers["x-csrf-token"]!, message: "clearing batch time?", subMilestoneId: taskB, back: `/tasks/${taskB}` }),
+        body: new URLSearchParams({
+          _csrf: headers["x-csrf-token"]!,
+          message: "clearing batch time?",
+          subMilestoneId: taskB,
+          back: `/tasks/${taskB}`,
+        }),
         headers: { cookie: headers.cookie! },
       });
       expect(res.status).toBe(303);

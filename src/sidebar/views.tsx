@@ -21,7 +21,7 @@ export function Citations({ citations }: { citations: Citation[] }) {
         <li value={String(c.n)}>
           <strong safe>{c.filename}</strong>
           <span class="muted" safe>
-            {c.page ? ` · page ${c.page}` : ""} · passage {String(c.chunkIndex + 1)}
+            {`${c.page ? ` · page ${c.page}` : ""} · passage ${c.chunkIndex + 1}`}
           </span>
           <br />
           <span class="muted" safe>
@@ -35,7 +35,10 @@ export function Citations({ citations }: { citations: Citation[] }) {
 
 function TurnView({ turn }: { turn: Turn }) {
   return (
-    <div class={`turn ${turn.role}`} style={`margin:.5rem 0;padding:.5rem .6rem;border-radius:6px;background:${turn.role === "user" ? "#eef2fb" : "#f6f7f9"}`}>
+    <div
+      class={`turn ${turn.role}`}
+      style={`margin:.5rem 0;padding:.5rem .6rem;border-radius:6px;background:${turn.role === "user" ? "#eef2fb" : "#f6f7f9"}`}
+    >
       {turn.role === "assistant" && turn.mode === "retrieval" ? (
         <div class="badge warn" style="margin-bottom:.3rem">
           from documents, no model
@@ -67,8 +70,17 @@ export async function SidebarPanel(props: {
   const turns = (await pageConversation(props.ctx, props.principal, props.scope, props.scopeId)) as Turn[];
   const model = hasChatModel(props.ctx);
   const target =
-    props.scope === "task" ? { name: "subMilestoneId", value: props.subMilestoneId! } : props.scope === "milestone" ? { name: "milestoneId", value: props.milestoneId! } : { name: "projectId", value: props.projectId };
-  const back = props.scope === "task" ? `/tasks/${props.scopeId}` : props.scope === "milestone" ? `/milestones/${props.scopeId}` : `/projects/${props.scopeId}`;
+    props.scope === "task"
+      ? { name: "subMilestoneId", value: props.subMilestoneId! }
+      : props.scope === "milestone"
+        ? { name: "milestoneId", value: props.milestoneId! }
+        : { name: "projectId", value: props.projectId };
+  const back =
+    props.scope === "task"
+      ? `/tasks/${props.scopeId}`
+      : props.scope === "milestone"
+        ? `/milestones/${props.scopeId}`
+        : `/projects/${props.scopeId}`;
   return (
     <section data-sidebar aria-labelledby="ai-sidebar-title">
       <h2 id="ai-sidebar-title" style="margin-bottom:.3rem">

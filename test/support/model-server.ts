@@ -101,7 +101,11 @@ function splitContent(content: string): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const textOf = (c: unknown): string =>
-  typeof c === "string" ? c : Array.isArray(c) ? c.map((p) => (typeof p === "string" ? p : (p?.text ?? ""))).join("") : "";
+  typeof c === "string"
+    ? c
+    : Array.isArray(c)
+      ? c.map((p) => (typeof p === "string" ? p : (p?.text ?? ""))).join("")
+      : "";
 
 /** Starts the server on a free loopback port. */
 export function startModelServer(): ModelServer {
@@ -147,7 +151,14 @@ export function startModelServer(): ModelServer {
     };
     const created_at = new Date().toISOString();
     if (!req.stream) {
-      return json({ model: req.model, created_at, message: { role: "assistant", content }, done: true, done_reason: "stop", ...counts });
+      return json({
+        model: req.model,
+        created_at,
+        message: { role: "assistant", content },
+        done: true,
+        done_reason: "stop",
+        ...counts,
+      });
     }
     const chunks = reply.chunks ?? splitContent(content);
     const enc = new TextEncoder();
@@ -159,7 +170,14 @@ export function startModelServer(): ModelServer {
             const line = { model: req.model, created_at, message: { role: "assistant", content: delta }, done: false };
             c.enqueue(enc.encode(JSON.stringify(line) + "\n"));
           }
-          const last = { model: req.model, created_at, message: { role: "assistant", content: "" }, done: true, done_reason: "stop", ...counts };
+          const last = {
+            model: req.model,
+            created_at,
+            message: { role: "assistant", content: "" },
+            done: true,
+            done_reason: "stop",
+            ...counts,
+          };
           c.enqueue(enc.encode(JSON.stringify(last) + "\n"));
           c.close();
         },
@@ -182,7 +200,10 @@ export function startModelServer(): ModelServer {
     const reply = await nextReply(req);
     if (reply.delayMs) await sleep(reply.delayMs);
     if (reply.status) {
-      return json({ error: { message: reply.error ?? "scripted failure", type: "server_error", param: null, code: null } }, reply.status);
+      return json(
+        { error: { message: reply.error ?? "scripted failure", type: "server_error", param: null, code: null } },
+        reply.status,
+      );
     }
     const content = reply.content ?? "";
     const usage = {

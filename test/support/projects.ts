@@ -21,7 +21,13 @@ export async function seedUser(db: Db, opts: { name?: string; isAdmin?: boolean 
   const name = opts.name ?? `User ${n}`;
   const [u] = await db
     .insert(users)
-    .values({ name, email: `u${n}-${crypto.randomUUID().slice(0, 8)}@example.test`, isAdmin: !!opts.isAdmin, roles: ["SPONSOR"], onboardedAt: new Date() })
+    .values({
+      name,
+      email: `u${n}-${crypto.randomUUID().slice(0, 8)}@example.test`,
+      isAdmin: !!opts.isAdmin,
+      roles: ["SPONSOR"],
+      onboardedAt: new Date(),
+    })
     .returning();
   return { id: u!.id, name, principal: { userId: u!.id, name, isAdmin: !!opts.isAdmin, via: "session" } };
 }
