@@ -1,0 +1,92 @@
+// The harness as a durable job (id `harness.run`): progress and log lines go to the run's events, streamed at
+// GET /api/runs/:id/stream. The payload holds no secrets: a repository token is looked up when the job runs.
+import type { JobHandler } from "../core/jobs";
+import { AppError } from "../core/errors";
+import type { SandboxBackend } from "../sandbox/types";
+import type { HarnessDigest, Verdict } from "./digest";
+import { type HarnessRunOptions, runHarness } from "./run";
+
+/** The job's stable id. */
+export const HARNESS_JOB = "harness.run";
+
+/** Output lines of the checks copied into the run's events; the whole output stays in the run log. */
+const MAX_OUTPUT_EVENTS = 2000;
+
+/** What is stored with the job: the run's options without callbacks or credentials. */
+export type HarnessJobPayload = Pick<
+  HarnessRunOptions,
+  "repo" | "ref" | "project" | "testCommand" | "installCommand" | "steps" | "repeat" | "egressAllow" | "limits"
+>;
+
+/** The job's result (stored as JSON). */
+export interface HarnessJobResult {
+  result: Verdict;
+  reportHash: string;
+  digest: HarnessDigest;
+  logFile: string;
+  durationMs: number;
+}
+
+/** What the job needs besides the queue. */
+export interface HarnessJobDeps {
+  /** Token for the repository, if private (e.g. the GitHub installation token); never stored in the job. */
+  token?: (payload: HarnessJobPayload) => Promise<string | undefined>;
+  backend?: SandboxBackend;
+  baseDir?: string;
+  /** Thrown for errors a retry cannot fix (the core queue's FatalJobError). */
+  fatal?: new (
+    message: string,
+    options?: ErrorOptions,
+  ) => Error;
+}
+
+/** The narrow part of the core job queue used here. */
+export interface HarnessQueue {
+  define<P, R>(
+    name: string,
+    handler: JobHandler<P, R>,
+    opts?: { concurrency?: number; maxAttempts?: number; timeoutMs?: number },
+  ): {
+    enqueue(payload: P, opts?: { key?: string }): Promise<{ id: string; created: boolean }>;
+  };
+}
+
+/** Defines `harness.run` on a queue; enqueue with the commit in the key so one commit is verified once. */
+export function defineHarnessJob(queue: HarnessQueue, deps: HarnessJobDeps = {}) {
+  const handler: JobHandler<HarnessJobPayload, HarnessJobResult> = async (payload, run) => {
+    let outputLines = 0;
+    try {
+      const r = await runHarness({
+        ...payload,
+        token: await deps.token?.(payload),
+        backend: deps.backend,
+        baseDir: deps.baseDir,
+        signal: run.signal,
+        onProgress: (pct, message) => void run.progress(pct, message),
+        onLog: (line) => {
+          // Harness lines start with a timestamp; the checks' own output is capped.
+          if (line.startsWith("[")) void run.log(line);
+          else if (++outputLines <= MAX_OUTPUT_EVENTS) void run.log(line);
+          else if (outputLines === MAX_OUTPUT_EVENTS + 1) void run.log("… more output in the run log");
+        },
+      });
+      return {
+        result: r.result,
+        reportHash: r.reportHash,
+        digest: r.digest,
+        logFile: r.logFile,
+        durationMs: Math.round(r.durationMs),
+      };
+    } catch (err) {
+      // A bad URL, an unknown commit or a repository without tests stays so on retry.
+      if (deps.fatal && err instanceof AppError && err.status < 500)
+        throw new deps.fatal(`${err.code}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  };
+  return queue.define<HarnessJobPayload, HarnessJobResult>(HARNESS_JOB, handler, {
+    concurrency: 2,
+    maxAttempts: 2,
+    timeoutMs: 60 * 60_000,
+  });
+}
