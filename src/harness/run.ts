@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
   appendFileSync,
 } from "node:fs";
@@ -122,6 +123,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   mkdirSync(join(base, "runs"), { recursive: true });
   chmodSync(join(base, "runs"), 0o711);
+  pruneRuns(join(base, "runs"));
   const runDir = mkdtempSync(join(base, "runs", `${new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)}-`));
   // The sandbox user (another uid under bubblewrap) must reach work/, nothing else here.
   chmodSync(runDir, 0o711);
@@ -400,4 +402,20 @@ export function flakyIds(a: readonly StepRun[], b: readonly StepRun[]): string[]
   const second = outcome(b);
   const ids = new Set([...first.keys(), ...second.keys()]);
   return [...ids].filter((id) => first.get(id) !== second.get(id)).sort();
+}
+
+/** How long run logs and digests are kept on disk (the job's events keep their own copy). */
+const RUN_RETENTION_MS = 14 * 24 * 3600_000;
+
+/** Removes run directories older than the retention (and work dirs a crash left behind). */
+export function pruneRuns(runsDir: string, maxAgeMs = RUN_RETENTION_MS): void {
+  const cutoff = Date.now() - maxAgeMs;
+  for (const name of existsSync(runsDir) ? readdirSync(runsDir) : []) {
+    const dir = join(runsDir, name);
+    try {
+      if (statSync(dir).mtimeMs < cutoff) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // removed meanwhile
+    }
+  }
 }

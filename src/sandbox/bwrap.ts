@@ -44,7 +44,7 @@ export class BwrapBackend implements SandboxBackend {
     // One root filesystem serves both roles: it holds bun as well as the harness tools.
     const rootfs = findRootfs();
     if (rootfs) return { ref: rootfs.dir, digest: `rootfs:${rootfs.hash}`, tools: rootfs.tools };
-    return { ref: "host", digest: "host", tools: {} };
+    return { ref: "host", digest: "host", tools: hostTools() };
   }
 
   async ownWorkDir(dir: string): Promise<void> {
@@ -107,6 +107,8 @@ export class BwrapBackend implements SandboxBackend {
         "/work",
         ...(spec.egressSocket ? ["--bind", dirOf(spec.egressSocket), EGRESS_MOUNT] : []),
         ...(spec.mounts ?? []).flatMap((m) => [m.readOnly ? "--ro-bind" : "--bind", m.host, m.sandbox]),
+        // The host's / is assembled from binds on a tmpfs: make that tmpfs read-only once all mounts are in.
+        ...(image.ref === "host" ? ["--remount-ro", "/"] : []),
         "--chdir",
         spec.cwd ?? "/work",
         "--hostname",
@@ -207,9 +209,31 @@ function rootArgs(rootfs: string): string[] {
     "/home",
     "--dir",
     "/work",
-    "--remount-ro",
-    "/",
   ];
+}
+
+let hostToolVersions: Record<string, string> | undefined;
+
+/** Versions of the host's tools, for the digest when runs use the host's /usr. */
+function hostTools(): Record<string, string> {
+  if (hostToolVersions) return hostToolVersions;
+  const probe = (cmd: string[], pick = (s: string) => s) => {
+    try {
+      const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+      return r.exitCode === 0 ? pick(r.stdout.toString().trim().split("\n")[0] ?? "") : "";
+    } catch {
+      return "";
+    }
+  };
+  const last = (s: string) => s.split(" ").at(-1) ?? "";
+  const all: Record<string, string> = {
+    bun: probe(["bun", "--version"]),
+    node: probe(["node", "--version"]),
+    git: probe(["git", "--version"], last),
+    python: probe(["python3", "--version"], last),
+  };
+  hostToolVersions = Object.fromEntries(Object.entries(all).filter(([, v]) => v));
+  return hostToolVersions;
 }
 
 function dirOf(path: string): string {

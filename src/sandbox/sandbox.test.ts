@@ -152,3 +152,29 @@ test("egress allow-list matching", () => {
   expect(egressAllowed(allow, "git.example.com", 8443)).toBe(true);
   expect(egressAllowed(allow, "git.example.com", 443)).toBe(false);
 });
+
+describe("bwrap backend without a built root filesystem (host /usr)", () => {
+  const saved = process.env.DEVSPONSOR_SANDBOX_ROOTFS;
+  beforeAll(() => {
+    process.env.DEVSPONSOR_SANDBOX_ROOTFS = join(root, "no-rootfs");
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.DEVSPONSOR_SANDBOX_ROOTFS;
+    else process.env.DEVSPONSOR_SANDBOX_ROOTFS = saved;
+  });
+
+  test("runs the host's tools read-only, without network, and records their versions", async () => {
+    const backend = new BwrapBackend();
+    const r = await backend.run({
+      cmd: [
+        "sh",
+        "-c",
+        "bun --version; touch /usr/x /etc/x 2>/dev/null && echo WROTE; cat /etc/shadow 2>/dev/null && echo LEAKED; cat /proc/net/dev | tail -n +3 | cut -d: -f1",
+      ],
+      workDir: await workDir(backend),
+    });
+    expect(r.status).toBe("OK");
+    expect(r.image).toMatchObject({ ref: "host", digest: "host", tools: { bun: Bun.version } });
+    expect(r.stdout.split("\n").map((l) => l.trim())).toEqual([Bun.version, "lo", ""]);
+  });
+});
