@@ -33,10 +33,10 @@ export function AiCallsPage(props: ProjectPageProps & { calls: (AiCall & { verif
                     <details>
                       <summary>{c.purpose}</summary>
                       <p class="muted" safe>{`temperature ${c.temperature ?? "—"}`}</p>
-                      <pre safe style="white-space:pre-wrap;max-height:16rem">
+                      <pre safe class="audit">
                         {`${c.system ? `[system]\n${c.system}\n\n` : ""}${c.prompt.map((m) => `[${m.role}]\n${m.content}`).join("\n\n")}`}
                       </pre>
-                      <pre safe style="white-space:pre-wrap;max-height:16rem">
+                      <pre safe class="audit">
                         {`[output]\n${c.output}${c.error ? `\n\n[error]\n${c.error}` : ""}`}
                       </pre>
                     </details>

@@ -58,9 +58,9 @@ export interface Upload {
 }
 
 function cleanName(name: string) {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  const n = basename(name.replace(/\\/g, "/"))
-    .replace(/[\u0000-\u001f\u007f]/g, "")
+  const n = [...basename(name.replace(/\\/g, "/"))]
+    .filter((ch) => ch.charCodeAt(0) >= 32 && ch.charCodeAt(0) !== 127) // no control characters
+    .join("")
     .trim()
     .slice(0, 200);
   return n || "document";

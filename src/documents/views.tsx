@@ -31,7 +31,7 @@ export function DocumentRowView({ d, canManage, csrf }: { d: DocumentRow; canMan
               : "failed"}
         </span>
         {d.error ? (
-          <div class="muted" style="font-size:.85rem" safe>
+          <div class="muted small" safe>
             {d.error}
           </div>
         ) : (
@@ -40,7 +40,7 @@ export function DocumentRowView({ d, canManage, csrf }: { d: DocumentRow; canMan
       </td>
       <td>
         {canManage ? (
-          <div style="display:flex;gap:.3rem">
+          <div class="actions">
             <form method="post" action={`/documents/${d.id}/reindex`}>
               <CsrfField token={csrf} />
               <button type="submit" class="secondary" aria-label={`Re-index ${d.filename}`}>

@@ -24,7 +24,7 @@ function PostButton(props: {
   title?: string;
 }) {
   return (
-    <form method="post" action={props.action} style="display:inline">
+    <form method="post" action={props.action} class="inline">
       <CsrfField token={props.csrf} />
       <button type="submit" class={props.cls ?? "secondary"} title={props.title} aria-label={props.title} safe>
         {props.label}
@@ -37,7 +37,7 @@ const lines = (xs: string[]) => xs.join("\n");
 
 function TaskEditForm({ task, csrf }: { task: SubMilestone; csrf?: string }) {
   return (
-    <form method="post" action={`/sub/${task.id}/edit`} class="stack" style="max-width:none">
+    <form method="post" action={`/sub/${task.id}/edit`} class="stack wide">
       <CsrfField token={csrf} />
       <label>
         Title
@@ -113,7 +113,7 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
               <a href={`/tasks/${s.id}`} safe>
                 {s.title}
               </a>
-              <ul style="margin:.2rem 0 0;padding-left:1.1rem;font-size:.85rem" class="muted">
+              <ul class="muted criteria">
                 {s.acceptanceCriteria.map((c) => (
                   <li safe>{c}</li>
                 ))}
@@ -130,12 +130,12 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
             <td data-points safe>
               {String(s.points)}
             </td>
-            <td class="muted" style="font-size:.85rem" safe>
+            <td class="muted small" safe>
               {`≥ ${s.verification.minPassingTests} passing tests${s.verification.testCommand ? ` · ${s.verification.testCommand}` : ""}`}
             </td>
             <td>{s.estimatedHours ? String(s.estimatedHours) : "—"}</td>
             {editable ? (
-              <td style="white-space:nowrap">
+              <td class="nowrap">
                 {i > 0 ? (
                   <PostButton action={`/sub/${s.id}/move?to=${i}`} csrf={csrf} label="↑" title={`Move ${s.title} up`} />
                 ) : (
@@ -174,9 +174,9 @@ function MilestoneCard({
 }) {
   return (
     <section class="card milestone" id={`m-${m.id}`} data-milestone={m.id}>
-      <div style="display:flex;justify-content:space-between;gap:1rem;align-items:baseline;flex-wrap:wrap">
-        <h2 style="margin:0">
-          <a href={`/milestones/${m.id}`} style="color:inherit" safe>
+      <div class="mhead">
+        <h2>
+          <a href={`/milestones/${m.id}`} safe>
             {`${index + 1}. ${m.title}`}
           </a>{" "}
           <span class="badge" safe>
@@ -185,7 +185,7 @@ function MilestoneCard({
           <span class="badge muted">{m.status}</span>
         </h2>
         {editable ? (
-          <div style="display:flex;gap:.3rem;flex-wrap:wrap">
+          <div class="actions">
             {index > 0 ? (
               <PostButton
                 action={`/milestones/${m.id}/move?to=${index}`}
@@ -225,7 +225,7 @@ function MilestoneCard({
         )}
       </div>
       {m.description ? (
-        <p safe style="white-space:pre-line">
+        <p safe class="pre-line">
           {m.description}
         </p>
       ) : (
@@ -243,7 +243,7 @@ function MilestoneCard({
       {editable ? (
         <details>
           <summary>Edit milestone</summary>
-          <form method="post" action={`/milestones/${m.id}/edit`} class="stack" style="max-width:none">
+          <form method="post" action={`/milestones/${m.id}/edit`} class="stack wide">
             <CsrfField token={csrf} />
             <label>
               Title
@@ -277,7 +277,7 @@ function MilestoneCard({
       {editable ? (
         <details>
           <summary>Add a task</summary>
-          <form method="post" action={`/milestones/${m.id}/sub/new`} class="stack" style="max-width:none">
+          <form method="post" action={`/milestones/${m.id}/sub/new`} class="stack wide">
             <CsrfField token={csrf} />
             <label>
               Title
@@ -337,12 +337,12 @@ export function MilestonesPage(
         >
           <h2>Generating milestones</h2>
           <div class="progress" role="progressbar" aria-label="Planner progress">
-            <span style="width:2%"></span>
+            <span></span>
           </div>
           <p data-run-message class="muted">
             Queued…
           </p>
-          <pre data-run-log style="max-height:10rem"></pre>
+          <pre data-run-log class="log"></pre>
           <noscript>
             <p>
               <a href={`/projects/${p.id}/milestones`}>Reload</a> to see the result.
@@ -366,14 +366,14 @@ export function MilestonesPage(
           <p class="muted">No milestones yet. Generate a draft, or add milestones by hand.</p>
         )}
         {templateDraft?.source === "template" && !p.structureApprovedAt ? (
-          <p class="flash" style="border-color:#f1d29c;background:#fff4e0" data-template-draft>
+          <p class="flash template" data-template-draft>
             <strong>Template draft.</strong> <span safe>{templateDraft.note}</span>. Review every task before approving.
           </p>
         ) : (
           ""
         )}
         {editable ? (
-          <div style="display:flex;gap:.5rem;flex-wrap:wrap">
+          <div class="actions">
             <PostButton
               action={`/projects/${p.id}/milestones/generate`}
               csrf={props.csrf}
@@ -489,7 +489,7 @@ export function TaskPage(props: ProjectPageProps & { task: SubMilestone; milesto
           </span>{" "}
           <span class="badge">{t.status}</span>
         </h2>
-        <p safe style="white-space:pre-line">
+        <p safe class="pre-line">
           {t.description}
         </p>
         <h3>Acceptance criteria</h3>

@@ -1,6 +1,6 @@
 // What the planner reads of a repository: its file tree and README, from a shallow clone into a temp dir that
 // is removed afterwards. Access tokens travel in git's environment config (never argv, never a log line).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 
@@ -54,7 +54,9 @@ export async function snapshotRepo(
   url: string,
   opts: { token?: string; timeoutMs?: number; tmpDir?: string } = {},
 ): Promise<RepoSnapshot> {
-  const dir = mkdtempSync(join(opts.tmpDir ?? tmpdir(), "ds-repo-"));
+  const parent = opts.tmpDir ?? tmpdir();
+  mkdirSync(parent, { recursive: true });
+  const dir = mkdtempSync(join(parent, "ds-repo-"));
   const secrets = opts.token ? [opts.token] : [];
   // Only the ordinary transports: git's ext:: and fd:: run commands.
   const config: [string, string][] = [

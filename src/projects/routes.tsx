@@ -11,6 +11,7 @@ import { can, requireOrgRole } from "../orgs/permissions";
 import { orgs } from "../orgs/schema";
 import { SidebarPanel } from "../sidebar/views";
 import { loadProject } from "./access";
+import { PROJECT_CSS, PROJECT_CSS_PATH } from "./assets";
 import type { Project } from "./schema";
 import { createProject, getProject, listProjects, projectJson, projectPoints, updateProject } from "./service";
 import { NewProjectPage, ProjectListPage, ProjectOverviewPage, type ProjectPageProps } from "./views";
@@ -49,6 +50,16 @@ export async function projectPageProps(
 export const projectRoutes = (ctx: AppContext) =>
   new Elysia({ name: "projects" })
     .use(httpContext(ctx))
+    .get(
+      PROJECT_CSS_PATH,
+      () =>
+        new Response(PROJECT_CSS, {
+          headers: {
+            "content-type": "text/css; charset=utf-8",
+            "cache-control": "public, max-age=31536000, immutable",
+          },
+        }),
+    )
     // ---- API
     .post(
       "/api/orgs/:id/projects",

@@ -1,6 +1,10 @@
 import { Layout, type Viewer } from "../../ui/layout";
 import { CsrfField, FieldError } from "../auth/views";
+import { PROJECT_CSS_PATH } from "./assets";
 import type { Project } from "./schema";
+
+/** This domain's stylesheet; pages put it at the top of their content (the layout has no head slot). */
+export const ProjectStyles = () => <link rel="stylesheet" href={PROJECT_CSS_PATH} />;
 
 /** The page chrome every project page shares. */
 export interface ProjectPageProps {
@@ -29,25 +33,18 @@ export function ProjectHeader({ project, tab, canAudit }: { project: Project; ta
   ];
   return (
     <>
-      <p class="muted" style="margin:0">
+      <ProjectStyles />
+      <p class="muted crumb">
         <a href={`/orgs/${project.orgId}/projects`}>Projects</a>
       </p>
       <h1>
         <span safe>{project.title}</span> <span class={stateBadge(project.state)}>{project.state}</span>
       </h1>
-      <nav
-        aria-label="Project"
-        style="display:flex;gap:1rem;margin-bottom:1rem;border-bottom:1px solid var(--line);padding-bottom:.4rem"
-      >
+      <nav aria-label="Project" class="ptabs">
         {tabs
           .filter((t) => t[3])
           .map(([key, label, href]) => (
-            <a
-              href={href}
-              aria-current={key === tab ? "page" : undefined}
-              style={key === tab ? "font-weight:700" : ""}
-              safe
-            >
+            <a href={href} aria-current={key === tab ? "page" : undefined} safe>
               {label}
             </a>
           ))}
@@ -103,6 +100,7 @@ export function ProjectListPage(props: {
 }) {
   return (
     <Layout title={props.title} viewer={props.viewer} csrfToken={props.csrf}>
+      <ProjectStyles />
       <h1 safe>{props.title}</h1>
       {props.newHref ? (
         <p>
@@ -136,7 +134,8 @@ export function NewProjectPage(props: {
   const sel = (name: string, value: string, dflt = false) => (v[name] ? v[name] === value : dflt);
   return (
     <Layout title="New project" viewer={props.viewer} csrfToken={props.csrf}>
-      <p class="muted" style="margin:0" safe>
+      <ProjectStyles />
+      <p class="muted crumb" safe>
         {props.orgName}
       </p>
       <h1>New project</h1>
@@ -165,26 +164,14 @@ export function NewProjectPage(props: {
         </label>
         <fieldset>
           <legend>Visibility</legend>
-          <label style="display:inline-flex;gap:.4rem;font-weight:400">
-            <input
-              type="radio"
-              name="repoType"
-              value="PUBLIC"
-              checked={sel("repoType", "PUBLIC", true)}
-              style="width:auto"
-            />{" "}
-            Public: listed for every contributor
+          <label class="choice">
+            <input type="radio" name="repoType" value="PUBLIC" checked={sel("repoType", "PUBLIC", true)} /> Public:
+            listed for every contributor
           </label>
           <br />
-          <label style="display:inline-flex;gap:.4rem;font-weight:400">
-            <input
-              type="radio"
-              name="repoType"
-              value="PRIVATE"
-              checked={sel("repoType", "PRIVATE")}
-              style="width:auto"
-            />{" "}
-            Private: members and invited contributors only
+          <label class="choice">
+            <input type="radio" name="repoType" value="PRIVATE" checked={sel("repoType", "PRIVATE")} /> Private: members
+            and invited contributors only
           </label>
         </fieldset>
         <div class="grid2">
@@ -228,7 +215,7 @@ export function ProjectOverviewPage(
     <Layout title={p.title} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar} flash={props.flash}>
       <ProjectHeader project={p} tab="overview" canAudit={props.canAudit} />
       <div class="card">
-        <p safe style="white-space:pre-line">
+        <p safe class="pre-line">
           {p.description || "No description."}
         </p>
       </div>
@@ -244,8 +231,7 @@ export function ProjectOverviewPage(
             <tr>
               <th scope="row">Token</th>
               <td safe>
-                {p.tokenAddress ? `${p.tokenSymbol ?? "ERC-20"} ${p.tokenAddress}` : (p.tokenSymbol ?? "native coin")} ·{" "}
-                {String(p.tokenDecimals)} decimals
+                {`${p.tokenAddress ? `${p.tokenSymbol ?? "ERC-20"} ${p.tokenAddress}` : (p.tokenSymbol ?? "native coin")} · ${p.tokenDecimals} decimals`}
               </td>
             </tr>
             <tr>

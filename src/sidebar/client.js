@@ -7,15 +7,10 @@
     if (text !== undefined) d.textContent = text;
     return d;
   };
-  const turn = (role) => {
-    const t = div(`turn ${role}`);
-    t.style.cssText = `margin:.5rem 0;padding:.5rem .6rem;border-radius:6px;background:${role === "user" ? "#eef2fb" : "#f6f7f9"}`;
-    return t;
-  };
+  const turn = (role) => div(`turn ${role}`);
   const citations = (list) => {
     const ol = document.createElement("ol");
     ol.className = "citations";
-    ol.style.cssText = "font-size:.85rem;margin:.3rem 0 0;padding-left:1.2rem";
     for (const c of list) {
       const li = document.createElement("li");
       li.value = c.n;
@@ -68,12 +63,11 @@
     const body = { message };
     for (const k of ["projectId", "milestoneId", "subMilestoneId"]) if (fd.get(k)) body[k] = String(fd.get(k));
     const q = turn("user");
-    q.appendChild(div("", message)).style.whiteSpace = "pre-wrap";
+    q.appendChild(div("body", message));
     turns.appendChild(q);
     const a = turn("assistant");
     a.setAttribute("data-answer", "streaming");
-    const text = div("");
-    text.style.whiteSpace = "pre-wrap";
+    const text = div("body");
     a.appendChild(text);
     turns.appendChild(a);
     const button = form.querySelector("button");
@@ -102,9 +96,7 @@
       }
       await readEvents(res.body, (event, data) => {
         if (event === "meta" && data.mode === "retrieval") {
-          const badge = div("badge warn", "from documents, no model");
-          badge.style.marginBottom = ".3rem";
-          a.insertBefore(badge, text);
+          a.insertBefore(div("badge warn", "from documents, no model"), text);
         } else if (event === "token") {
           text.textContent += data.text;
         } else if (event === "done") {

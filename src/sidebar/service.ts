@@ -113,7 +113,11 @@ function pageBlock(c: SidebarContext): string {
   return fence("page", lines.join("\n"));
 }
 
-const excerpt = (text: string, max = 400) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+/** A passage shortened for display, without Markdown heading marks. */
+const excerpt = (text: string, max = 400) => {
+  const plain = text.replace(/^#{1,6}\s+/gm, "");
+  return plain.length > max ? `${plain.slice(0, max - 1)}…` : plain;
+};
 
 function toCitation(p: Passage): Citation {
   return {

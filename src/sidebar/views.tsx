@@ -16,7 +16,7 @@ export interface Turn {
 export function Citations({ citations }: { citations: Citation[] }) {
   if (!citations.length) return "";
   return (
-    <ol class="citations" style="font-size:.85rem;margin:.3rem 0 0;padding-left:1.2rem">
+    <ol class="citations">
       {citations.map((c) => (
         <li value={String(c.n)}>
           <strong safe>{c.filename}</strong>
@@ -35,18 +35,13 @@ export function Citations({ citations }: { citations: Citation[] }) {
 
 function TurnView({ turn }: { turn: Turn }) {
   return (
-    <div
-      class={`turn ${turn.role}`}
-      style={`margin:.5rem 0;padding:.5rem .6rem;border-radius:6px;background:${turn.role === "user" ? "#eef2fb" : "#f6f7f9"}`}
-    >
+    <div class={`turn ${turn.role}`}>
       {turn.role === "assistant" && turn.mode === "retrieval" ? (
-        <div class="badge warn" style="margin-bottom:.3rem">
-          from documents, no model
-        </div>
+        <div class="badge warn">from documents, no model</div>
       ) : (
         ""
       )}
-      <div style="white-space:pre-wrap" safe>
+      <div class="body" safe>
         {turn.content}
       </div>
       {turn.role === "assistant" ? <Citations citations={turn.citations} /> : ""}
@@ -83,10 +78,8 @@ export async function SidebarPanel(props: {
         : `/projects/${props.scopeId}`;
   return (
     <section data-sidebar aria-labelledby="ai-sidebar-title">
-      <h2 id="ai-sidebar-title" style="margin-bottom:.3rem">
-        Assistant
-      </h2>
-      <p class="muted" style="font-size:.85rem;margin:0 0 .5rem">
+      <h2 id="ai-sidebar-title">Assistant</h2>
+      <p class="muted hint">
         {model
           ? `Answers use this ${props.scope}, its documents and your conversation here.`
           : "No language model is configured: answers quote the project's documents."}
@@ -96,11 +89,11 @@ export async function SidebarPanel(props: {
           <TurnView turn={t} />
         ))}
       </div>
-      <form method="post" action="/sidebar/ask" data-sidebar-form class="stack" style="gap:.4rem">
+      <form method="post" action="/sidebar/ask" data-sidebar-form class="stack ask">
         {props.principal.csrfToken ? <input type="hidden" name="_csrf" value={props.principal.csrfToken} /> : ""}
         <input type="hidden" name={target.name} value={target.value} />
         <input type="hidden" name="back" value={back} />
-        <label for="sidebar-message" class="muted" style="font-weight:400">
+        <label for="sidebar-message" class="muted">
           Ask about this {props.scope}
         </label>
         <textarea id="sidebar-message" name="message" rows="3" maxlength="4000" required></textarea>
