@@ -74,7 +74,7 @@ export function Layout(props: LayoutProps): JSX.Element {
                   <a href="/profile" safe>
                     {props.viewer.name}
                   </a>
-                  <form method="post" action="/signout" style="display:inline">
+                  <form method="post" action="/signout" class="inline">
                     {props.csrfToken ? <input type="hidden" name="_csrf" value={props.csrfToken} /> : ""}
                     <button class="secondary" type="submit">
                       Sign out
