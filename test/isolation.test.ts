@@ -42,9 +42,13 @@ const FIXTURES: Record<string, (w: World) => Promise<string>> = {
   },
   walletId: async (w) => {
     const account = privateKeyToAccount(`0x${"ab".repeat(32)}`);
-    const c = await w.ownerA.request("POST", "/api/me/wallets/challenge", { body: { address: account.address, chainId: 1 } });
+    const c = await w.ownerA.request("POST", "/api/me/wallets/challenge", {
+      body: { address: account.address, chainId: 1 },
+    });
     const { message } = (await c.json()) as { message: string };
-    const res = await w.ownerA.request("POST", "/api/me/wallets", { body: { message, signature: await account.signMessage({ message }) } });
+    const res = await w.ownerA.request("POST", "/api/me/wallets", {
+      body: { message, signature: await account.signMessage({ message }) },
+    });
     return ((await res.json()) as { id: string }).id;
   },
   keyId: async (w) => {
@@ -71,8 +75,19 @@ const FIXTURES: Record<string, (w: World) => Promise<string>> = {
     return p.id;
   },
   milestoneId: async (w) => {
-    const task = { title: "t", description: "", points: 1, acceptanceCriteria: ["c"], verification: { minPassingTests: 1, testCommand: "", rules: [] } };
-    await saveDraft(w.t.ctx.db, w.ids.projectId, { milestones: [{ title: "m", description: "", acceptanceCriteria: [], subMilestones: [task] }] }, { source: "edit" });
+    const task = {
+      title: "t",
+      description: "",
+      points: 1,
+      acceptanceCriteria: ["c"],
+      verification: { minPassingTests: 1, testCommand: "", rules: [] },
+    };
+    await saveDraft(
+      w.t.ctx.db,
+      w.ids.projectId,
+      { milestones: [{ title: "m", description: "", acceptanceCriteria: [], subMilestones: [task] }] },
+      { source: "edit" },
+    );
     return (await loadTree(w.t.ctx.db, w.ids.projectId))[0].id;
   },
   subId: async (w) => (await loadTree(w.t.ctx.db, w.ids.projectId))[0].subMilestones[0].id,
@@ -81,7 +96,15 @@ const FIXTURES: Record<string, (w: World) => Promise<string>> = {
   documentId: async (w) => {
     const [d] = await w.t.ctx.db
       .insert(documents)
-      .values({ projectId: w.ids.projectId, filename: `${w.marker}.md`, type: "MARKDOWN", sizeBytes: 1, sha256: "0", storageKey: "none", status: "READY" })
+      .values({
+        projectId: w.ids.projectId,
+        filename: `${w.marker}.md`,
+        type: "MARKDOWN",
+        sizeBytes: 1,
+        sha256: "0",
+        storageKey: "none",
+        status: "READY",
+      })
       .returning({ id: documents.id });
     return d.id;
   },
@@ -111,18 +134,23 @@ export function paramKey(path: string, name: string): string {
 /** A body that passes a route's schema, so the request reaches the service's authorization check. */
 function sampleBody(schema: unknown, ids: Record<string, string>): unknown {
   if (!schema || typeof schema !== "object") return {};
-  const json = (schema as any)["~standard"]?.vendor === "zod" ? z.toJSONSchema(schema as z.ZodType, { unrepresentable: "any" }) : schema;
+  const json =
+    (schema as any)["~standard"]?.vendor === "zod"
+      ? z.toJSONSchema(schema as z.ZodType, { unrepresentable: "any" })
+      : schema;
   const sample = (s: any, key = ""): unknown => {
     if (!s || typeof s !== "object") return null;
     if (ids[key]) return ids[key];
     if ("const" in s) return s.const;
     if (s.enum) return s.enum[0];
-    if (s.anyOf ?? s.oneOf) return sample((s.anyOf ?? s.oneOf).find((x: any) => x.type !== "null") ?? (s.anyOf ?? s.oneOf)[0], key);
+    if (s.anyOf ?? s.oneOf)
+      return sample((s.anyOf ?? s.oneOf).find((x: any) => x.type !== "null") ?? (s.anyOf ?? s.oneOf)[0], key);
     if (s.allOf) return Object.assign({}, ...s.allOf.map((x: any) => sample(x, key)));
     switch (Array.isArray(s.type) ? s.type.find((x: string) => x !== "null") : s.type) {
       case "object": {
         const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(s.properties ?? {})) if ((s.required ?? []).includes(k)) out[k] = sample(v, k);
+        for (const [k, v] of Object.entries(s.properties ?? {}))
+          if ((s.required ?? []).includes(k)) out[k] = sample(v, k);
         return out;
       }
       case "array":
@@ -196,7 +224,8 @@ for (const kind of dbKinds()) {
       for (const r of walked()) {
         for (const [, name] of r.path.matchAll(/:(\w+)/g)) {
           const key = paramKey(r.path, name);
-          if (!FIXTURES[key] && !NOT_SCOPED[key]) missing.add(`${r.method} ${r.path} → :${name} (fixture key "${key}")`);
+          if (!FIXTURES[key] && !NOT_SCOPED[key])
+            missing.add(`${r.method} ${r.path} → :${name} (fixture key "${key}")`);
         }
       }
       expect([...missing]).toEqual([]);
@@ -214,10 +243,15 @@ for (const kind of dbKinds()) {
         const body = r.method === "GET" ? undefined : sampleBody((r as any).hooks?.body, ids);
         const callers = r.path.startsWith("/api/") ? [userB.request, keyB.request] : [userB.request];
         for (const [i, send] of callers.entries()) {
-          const res = await send(r.method, url, { body, headers: { accept: r.path.startsWith("/api/") ? "application/json" : "text/html" } });
+          const res = await send(r.method, url, {
+            body,
+            headers: { accept: r.path.startsWith("/api/") ? "application/json" : "text/html" },
+          });
           count++;
           if (res.status !== 403 && res.status !== 404) {
-            results.push(`${r.method} ${r.path} as B (${i ? "api key" : "session"}) → ${res.status} ${(await res.text()).slice(0, 160)}`);
+            results.push(
+              `${r.method} ${r.path} as B (${i ? "api key" : "session"}) → ${res.status} ${(await res.text()).slice(0, 160)}`,
+            );
           } else {
             await res.body?.cancel();
           }
@@ -225,7 +259,9 @@ for (const kind of dbKinds()) {
       }
       expect(results).toEqual([]);
       expect(count).toBeGreaterThan(30);
-      console.log(`isolation walk [${kind}]: ${count} requests over ${walked().length} parameterized routes, all 403/404`);
+      console.log(
+        `isolation walk [${kind}]: ${count} requests over ${walked().length} parameterized routes, all 403/404`,
+      );
     }, 60_000);
 
     test("the fixtures are real: org A's owner opens every GET route with the same ids", async () => {
@@ -247,13 +283,19 @@ for (const kind of dbKinds()) {
       const org = await w.ownerA.request("GET", `/api/orgs/${w.orgA}`);
       expect(org.status).toBe(200);
       expect(((await org.json()) as { name: string }).name).toBe(w.marker);
-      const members = (await (await w.ownerA.request("GET", `/api/orgs/${w.orgA}/members`)).json()) as { members: { userId: string; role: string }[] };
+      const members = (await (await w.ownerA.request("GET", `/api/orgs/${w.orgA}/members`)).json()) as {
+        members: { userId: string; role: string }[];
+      };
       expect(members.members.map((m) => `${m.userId}:${m.role}`).sort()).toEqual(
         [`${w.ownerA.id}:OWNER`, `${w.memberA.id}:MAINTAINER`].sort(),
       );
-      const invites = (await (await w.ownerA.request("GET", `/api/orgs/${w.orgA}/invites`)).json()) as { invites: { id: string; status: string }[] };
+      const invites = (await (await w.ownerA.request("GET", `/api/orgs/${w.orgA}/invites`)).json()) as {
+        invites: { id: string; status: string }[];
+      };
       expect(invites.invites.find((i) => i.id === ids.inviteId)?.status).toBe("PENDING");
-      const wallets = (await (await w.ownerA.request("GET", "/api/me/wallets")).json()) as { wallets: { id: string }[] };
+      const wallets = (await (await w.ownerA.request("GET", "/api/me/wallets")).json()) as {
+        wallets: { id: string }[];
+      };
       expect(wallets.wallets.map((x) => x.id)).toContain(ids.walletId);
       expect((await w.ownerA.request("GET", "/api/me")).status).toBe(200); // A's session was not revoked by B
     });
@@ -261,20 +303,28 @@ for (const kind of dbKinds()) {
     test("lists without parameters never show org A's data to B", async () => {
       const leaks: string[] = [];
       const secrets = [w.marker, w.orgA, w.ownerA.email];
-      for (const r of w.t.app.routes.filter((r) => r.method === "GET" && !r.path.includes(":") && !r.path.includes("*"))) {
+      for (const r of w.t.app.routes.filter(
+        (r) => r.method === "GET" && !r.path.includes(":") && !r.path.includes("*"),
+      )) {
         const res = await userB.request("GET", r.path, { headers: { accept: "text/html" } });
         if ((res.headers.get("content-type") ?? "").includes("event-stream")) {
           await res.body?.cancel();
           continue;
         }
         const text = await res.text();
-        for (const s of secrets) if (text.includes(s)) leaks.push(`GET ${r.path} shows ${s === w.marker ? "org A's name" : s === w.orgA ? "org A's id" : "A's e-mail"}`);
+        for (const s of secrets)
+          if (text.includes(s))
+            leaks.push(
+              `GET ${r.path} shows ${s === w.marker ? "org A's name" : s === w.orgA ? "org A's id" : "A's e-mail"}`,
+            );
       }
       expect(leaks).toEqual([]);
     });
 
     test("an org logo is served to members only", async () => {
-      const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]);
+      const png = Uint8Array.from([
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52,
+      ]);
       const form = new FormData();
       form.set("logo", new File([png], "logo.png", { type: "image/png" }));
       expect((await w.ownerA.request("PUT", `/api/orgs/${w.orgA}/logo`, { body: form })).status).toBe(200);

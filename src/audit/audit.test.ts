@@ -12,11 +12,19 @@ describeEachDb("audit chain", (get, kind) => {
     const { db } = get();
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        audit(db, { actorId: i % 2 ? ACTOR : OTHER, action: "test.append", targetType: "thing", targetId: String(i), payload: { i, nested: { b: 1, a: [i] } } }),
+        audit(db, {
+          actorId: i % 2 ? ACTOR : OTHER,
+          action: "test.append",
+          targetType: "thing",
+          targetId: String(i),
+          payload: { i, nested: { b: 1, a: [i] } },
+        }),
       ),
     );
     expect(new Set(results.map((r) => r.seq)).size).toBe(40);
-    const rows = await get().exec<{ seq: string; prev_hash: string; hash: string }>("select seq, prev_hash, hash from audit_log order by seq");
+    const rows = await get().exec<{ seq: string; prev_hash: string; hash: string }>(
+      "select seq, prev_hash, hash from audit_log order by seq",
+    );
     expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(rows[0].prev_hash).toBe(GENESIS_HASH);
     for (let i = 1; i < rows.length; i++) expect(rows[i].prev_hash).toBe(rows[i - 1].hash);
@@ -44,13 +52,18 @@ describeEachDb("audit chain", (get, kind) => {
     expect(n).toBe(20);
     const report = await verifyAuditChain(db);
     expect(report).toMatchObject({ ok: true, rows: 40, redacted: 20 });
-    const [row] = await get().exec<{ payload: unknown }>("select payload from audit_log where actor_id = $1 limit 1", [ACTOR]);
+    const [row] = await get().exec<{ payload: unknown }>("select payload from audit_log where actor_id = $1 limit 1", [
+      ACTOR,
+    ]);
     expect(row.payload).toEqual({ redacted: true });
   });
 
   test("an edited payload is detected at its row", async () => {
     const database = get();
-    const [target] = await database.exec<{ seq: string }>("select seq from audit_log where actor_id = $1 order by seq limit 1 offset 3", [OTHER]);
+    const [target] = await database.exec<{ seq: string }>(
+      "select seq from audit_log where actor_id = $1 order by seq limit 1 offset 3",
+      [OTHER],
+    );
     const seq = Number(target.seq);
     const [orig] = await database.exec<{ payload: unknown }>("select payload from audit_log where seq = $1", [seq]);
     await database.exec(`update audit_log set payload = '{"i": 999}' where seq = ${seq}`);
@@ -93,7 +106,8 @@ describeEachDb("audit chain", (get, kind) => {
       const { createTestDb } = await import("../../test/support/db");
       const fresh = await createTestDb("postgres");
       try {
-        for (let i = 0; i < 5; i++) await audit(fresh.db, { actorId: ACTOR, action: "cli.test", targetType: "thing", payload: { i } });
+        for (let i = 0; i < 5; i++)
+          await audit(fresh.db, { actorId: ACTOR, action: "cli.test", targetType: "thing", payload: { i } });
         const run = () =>
           Bun.spawnSync(["bun", "src/main.ts", "audit", "verify", "--json"], {
             env: { ...process.env, DATABASE_URL: fresh.url!, LOG_LEVEL: "error" },

@@ -25,8 +25,14 @@ export async function auditCommand(argv: string[]): Promise<number> {
     const report = await verifyAuditChain(database.db);
     const ms = Math.round(performance.now() - t);
     if (values.json) console.log(JSON.stringify({ ...report, ms }));
-    else if (report.ok) console.log(`audit chain ok: ${report.rows} entries (${report.redacted} redacted), head ${report.headHash.slice(0, 16)}… in ${ms} ms`);
-    else console.log(`audit chain BROKEN at entry #${report.brokenAt!.seq} (${report.brokenAt!.id}): ${report.brokenAt!.reason}`);
+    else if (report.ok)
+      console.log(
+        `audit chain ok: ${report.rows} entries (${report.redacted} redacted), head ${report.headHash.slice(0, 16)}… in ${ms} ms`,
+      );
+    else
+      console.log(
+        `audit chain BROKEN at entry #${report.brokenAt!.seq} (${report.brokenAt!.id}): ${report.brokenAt!.reason}`,
+      );
     return report.ok ? 0 : 1;
   } finally {
     await database.close();

@@ -32,7 +32,13 @@ export const auditRoutes = (ctx: AppContext) =>
       "/api/orgs/:id/audit",
       async ({ params, query, principal }) => {
         await requireOrgRole(ctx.db, await principal(), params.id, "audit.view");
-        return { entries: await listAudit(ctx.db, { orgId: params.id, beforeSeq: beforeOf(query), limit: Number(query.limit) || 50 }) };
+        return {
+          entries: await listAudit(ctx.db, {
+            orgId: params.id,
+            beforeSeq: beforeOf(query),
+            limit: Number(query.limit) || 50,
+          }),
+        };
       },
       { detail: { summary: "An org's audit trail, newest first (owners; ?before=seq)", tags: ["audit"] } },
     )
@@ -50,7 +56,12 @@ export const auditRoutes = (ctx: AppContext) =>
         requireAdmin(await principal());
         return verifyAuditChain(ctx.db);
       },
-      { detail: { summary: "Recompute the audit hash chain and report the first broken entry (admins)", tags: ["audit"] } },
+      {
+        detail: {
+          summary: "Recompute the audit hash chain and report the first broken entry (admins)",
+          tags: ["audit"],
+        },
+      },
     )
     .get("/orgs/:id/audit", async ({ request, params, query, principal }) => {
       const p = await principal();

@@ -118,7 +118,12 @@ export async function verifyAuditChain(db: Db, batch = 1000): Promise<ChainRepor
   let rows = 0;
   let redacted = 0;
   for (;;) {
-    const page = await db.select().from(auditLog).where(gt(auditLog.seq, prevSeq)).orderBy(asc(auditLog.seq)).limit(batch);
+    const page = await db
+      .select()
+      .from(auditLog)
+      .where(gt(auditLog.seq, prevSeq))
+      .orderBy(asc(auditLog.seq))
+      .limit(batch);
     for (const r of page) {
       const fail = (reason: string): ChainReport => ({
         ok: false,

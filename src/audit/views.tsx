@@ -1,6 +1,7 @@
 import { Layout, type Viewer } from "../../ui/layout";
 import type { AuditRow, ChainReport } from "./service";
 
+const actorLabel = (actors: Map<string, string>, id: string | null): string => (id ? (actors.get(id) ?? id) : "system");
 const when = (d: Date) => d.toISOString().replace("T", " ").slice(0, 19);
 
 /** The audit trail as a table, newest first, with a link to older entries. */
@@ -16,12 +17,14 @@ export function AuditPage(props: {
 }) {
   return (
     <Layout title={props.title} viewer={props.viewer} csrfToken={props.csrf}>
-      {props.nav ?? ""}
+      {(props.nav ?? "") as "safe"}
       <h1 safe>{props.title}</h1>
       {props.chain ? (
         <div class={`flash ${props.chain.ok ? "success" : "error"}`} role="status">
           {props.chain.ok ? (
-            <span safe>{`Chain verified: ${props.chain.rows} entries intact (${props.chain.redacted} redacted by account deletion).`}</span>
+            <span
+              safe
+            >{`Chain verified: ${props.chain.rows} entries intact (${props.chain.redacted} redacted by account deletion).`}</span>
           ) : (
             <span safe>{`Chain broken at entry #${props.chain.brokenAt?.seq}: ${props.chain.brokenAt?.reason}.`}</span>
           )}
@@ -31,9 +34,7 @@ export function AuditPage(props: {
       )}
       <div class="card">
         <table>
-          <caption class="muted" style="text-align:left">
-            Every privileged action, hash-chained so that edits are detectable.
-          </caption>
+          <caption class="muted">Every privileged action, hash-chained so that edits are detectable.</caption>
           <thead>
             <tr>
               <th scope="col">#</th>
@@ -49,7 +50,7 @@ export function AuditPage(props: {
               <tr>
                 <td safe>{String(r.seq)}</td>
                 <td safe>{when(r.createdAt)}</td>
-                <td safe>{r.actorId ? (props.actors.get(r.actorId) ?? r.actorId) : "system"}</td>
+                <td safe>{actorLabel(props.actors, r.actorId)}</td>
                 <td>
                   <code safe>{r.action}</code>
                 </td>

@@ -35,7 +35,10 @@ for (const kind of dbKinds()) {
       const noToken = await t.request("POST", "/setup", { body: form(values), headers: FORM });
       expect(noToken.status).toBe(403);
       const pre = await formToken(t, "/setup");
-      const res = await t.request("POST", "/setup", { body: form({ ...values, _csrf: pre.token }), headers: { ...FORM, cookie: pre.cookie } });
+      const res = await t.request("POST", "/setup", {
+        body: form({ ...values, _csrf: pre.token }),
+        headers: { ...FORM, cookie: pre.cookie },
+      });
       expect(res.status).toBe(303);
       expect(res.headers.get("location")).toBe("/onboarding");
       const setCookie = res.headers.get("set-cookie")!;
@@ -58,9 +61,16 @@ for (const kind of dbKinds()) {
       const first = await signInWithForm(t, "ada@example.test", "correct horse battery");
       expect(first.res.status).toBe(303);
       expect(first.res.headers.get("location")).toBe("/onboarding?next=%2F"); // not onboarded yet
-      const second = await signInWithForm(t, "ada@example.test", "correct horse battery", `ds_session=${first.session}`);
+      const second = await signInWithForm(
+        t,
+        "ada@example.test",
+        "correct horse battery",
+        `ds_session=${first.session}`,
+      );
       expect(second.session).not.toBe(first.session);
-      expect((await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${first.session}` } })).status).toBe(401);
+      expect((await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${first.session}` } })).status).toBe(
+        401,
+      );
       const cookie = `ds_session=${second.session}`;
       expect((await t.request("GET", "/api/me", { headers: { cookie } })).status).toBe(200);
       const page = await (await t.request("GET", "/onboarding", { headers: { cookie } })).text();
@@ -98,7 +108,10 @@ for (const kind of dbKinds()) {
         headers: FORM,
       });
       expect(both.status).toBe(303);
-      expect(await (await u.request("GET", "/api/me")).json()).toMatchObject({ roles: ["SPONSOR", "CONTRIBUTOR"], onboarded: true });
+      expect(await (await u.request("GET", "/api/me")).json()).toMatchObject({
+        roles: ["SPONSOR", "CONTRIBUTOR"],
+        onboarded: true,
+      });
       expect((await u.request("GET", "/")).status).toBe(200);
       // Roles can change later.
       const later = await u.request("PATCH", "/api/me", { body: { roles: ["CONTRIBUTOR"] } });
@@ -123,16 +136,26 @@ for (const kind of dbKinds()) {
       // HTML form: the token travels as the _csrf field.
       const bad = await t.request("POST", "/orgs", { body: form({ name: "Form org" }), headers: { ...FORM, cookie } });
       expect(bad.status).toBe(403);
-      const good = await t.request("POST", "/orgs", { body: form({ name: "Form org", _csrf: a.csrf }), headers: { ...FORM, cookie } });
+      const good = await t.request("POST", "/orgs", {
+        body: form({ name: "Form org", _csrf: a.csrf }),
+        headers: { ...FORM, cookie },
+      });
       expect(good.status).toBe(303);
       // Same checks for PATCH and DELETE.
       const orgId = await createOrgAs(a);
-      expect((await t.request("PATCH", `/api/orgs/${orgId}`, { body: { name: "y" }, headers: { cookie } })).status).toBe(403);
-      expect((await t.request("DELETE", `/api/orgs/${orgId}/members/${a.id}`, { headers: { cookie } })).status).toBe(403);
+      expect(
+        (await t.request("PATCH", `/api/orgs/${orgId}`, { body: { name: "y" }, headers: { cookie } })).status,
+      ).toBe(403);
+      expect((await t.request("DELETE", `/api/orgs/${orgId}/members/${a.id}`, { headers: { cookie } })).status).toBe(
+        403,
+      );
       // API keys are exempt (no ambient credential), and a bad bearer never falls back to the cookie.
       const key = await apiKeyFor(t, a);
       expect((await key.request("POST", "/api/orgs", { body: { name: "via key" } })).status).toBe(201);
-      const mixed = await t.request("POST", "/api/orgs", { body: { name: "x" }, headers: { cookie, "x-csrf-token": a.csrf, authorization: "Bearer dsk_bad" } });
+      const mixed = await t.request("POST", "/api/orgs", {
+        body: { name: "x" },
+        headers: { cookie, "x-csrf-token": a.csrf, authorization: "Bearer dsk_bad" },
+      });
       expect(mixed.status).toBe(401);
     });
 
@@ -155,14 +178,22 @@ for (const kind of dbKinds()) {
       expect(((await (await t.request("GET", "/api/me", { headers: bearer })).json()) as any).id).toBe(u.id);
       const write = await t.request("POST", "/api/orgs", { body: { name: "nope" }, headers: bearer });
       expect(write.status).toBe(403);
-      const [used] = await t.ctx.database.exec<{ last_used_at: unknown }>("select last_used_at from api_keys where id = $1", [apiKey.id]);
+      const [used] = await t.ctx.database.exec<{ last_used_at: unknown }>(
+        "select last_used_at from api_keys where id = $1",
+        [apiKey.id],
+      );
       expect(used.last_used_at).not.toBeNull();
       // A key cannot mint keys or delete the account; a wrong secret with a right prefix fails.
-      expect((await t.request("POST", "/api/me/api-keys", { body: { name: "x", scopes: ["read"] }, headers: bearer })).status).toBe(403);
+      expect(
+        (await t.request("POST", "/api/me/api-keys", { body: { name: "x", scopes: ["read"] }, headers: bearer }))
+          .status,
+      ).toBe(403);
       const forged = `${apiKey.prefix}_${"A".repeat(43)}`;
       expect((await t.request("GET", "/api/me", { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
       // Only admins may create admin keys; revocation is immediate.
-      expect((await u.request("POST", "/api/me/api-keys", { body: { name: "x", scopes: ["admin"] } })).status).toBe(400);
+      expect((await u.request("POST", "/api/me/api-keys", { body: { name: "x", scopes: ["admin"] } })).status).toBe(
+        400,
+      );
       expect((await u.request("DELETE", `/api/me/api-keys/${apiKey.id}`)).status).toBe(204);
       expect((await t.request("GET", "/api/me", { headers: bearer })).status).toBe(401);
     });
@@ -170,11 +201,16 @@ for (const kind of dbKinds()) {
     test("sessions are listed and revocable from the profile", async () => {
       const u = await createUser(t);
       const other = await signInWithForm(t, u.email, u.password);
-      const list = ((await (await u.request("GET", "/api/me/sessions")).json()) as { sessions: { id: string }[] }).sessions;
+      const list = ((await (await u.request("GET", "/api/me/sessions")).json()) as { sessions: { id: string }[] })
+        .sessions;
       expect(list.length).toBe(2);
-      const [otherRow] = await t.ctx.database.exec<{ id: string }>("select id from sessions where token_hash = $1", [sha256Hex(other.session!)]);
+      const [otherRow] = await t.ctx.database.exec<{ id: string }>("select id from sessions where token_hash = $1", [
+        sha256Hex(other.session!),
+      ]);
       expect((await u.request("DELETE", `/api/me/sessions/${otherRow.id}`)).status).toBe(204);
-      expect((await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${other.session}` } })).status).toBe(401);
+      expect((await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${other.session}` } })).status).toBe(
+        401,
+      );
       expect((await u.request("GET", "/api/me")).status).toBe(200);
     });
 
@@ -204,18 +240,31 @@ for (const kind of dbKinds()) {
             seen.push(`${req.method} ${url.pathname}`);
             if (url.pathname === "/login/oauth/access_token") {
               const body = new URLSearchParams(await req.text());
-              if (body.get("code") !== "good-code" || body.get("client_secret") !== "shh") return Response.json({ error: "bad_verification_code" });
+              if (body.get("code") !== "good-code" || body.get("client_secret") !== "shh")
+                return Response.json({ error: "bad_verification_code" });
               return Response.json({ access_token: "gho_test", token_type: "bearer" });
             }
             if (req.headers.get("authorization") !== "Bearer gho_test") return new Response("no", { status: 401 });
-            if (url.pathname === "/api/v3/user") return Response.json({ id: profile.id, login: profile.login, name: profile.name, avatar_url: "https://gh.example/a.png" });
-            if (url.pathname === "/api/v3/user/emails") return Response.json([{ email: profile.email, primary: true, verified: true }]);
+            if (url.pathname === "/api/v3/user")
+              return Response.json({
+                id: profile.id,
+                login: profile.login,
+                name: profile.name,
+                avatar_url: "https://gh.example/a.png",
+              });
+            if (url.pathname === "/api/v3/user/emails")
+              return Response.json([{ email: profile.email, primary: true, verified: true }]);
             return new Response("not found", { status: 404 });
           },
         });
         const base = `http://127.0.0.1:${server.port}`;
         await t.ctx.settings.update(
-          { "github.baseUrl": base, "github.apiUrl": `${base}/api/v3`, "github.clientId": "Iv1.test", "github.clientSecret": "shh" },
+          {
+            "github.baseUrl": base,
+            "github.apiUrl": `${base}/api/v3`,
+            "github.clientId": "Iv1.test",
+            "github.clientSecret": "shh",
+          },
           null,
         );
       });
@@ -235,29 +284,52 @@ for (const kind of dbKinds()) {
         expect(s.location.origin).toBe(`http://127.0.0.1:${server.port}`);
         expect(s.location.pathname).toBe("/login/oauth/authorize");
         expect(s.location.searchParams.get("client_id")).toBe("Iv1.test");
-        const cb = await t.request("GET", `/auth/github/callback?code=good-code&state=${s.state}`, { headers: { cookie: s.cookie } });
+        const cb = await t.request("GET", `/auth/github/callback?code=good-code&state=${s.state}`, {
+          headers: { cookie: s.cookie },
+        });
         expect(cb.status).toBe(303);
         expect(cb.headers.get("location")).toBe("/onboarding?next=%2Forgs");
-        const me = (await (await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${sessionOf(cb)}` } })).json()) as any;
-        expect(me).toMatchObject({ githubLogin: "octo-dev", email: "octo@example.test", emailVerified: true, hasPassword: false });
+        const me = (await (
+          await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${sessionOf(cb)}` } })
+        ).json()) as any;
+        expect(me).toMatchObject({
+          githubLogin: "octo-dev",
+          email: "octo@example.test",
+          emailVerified: true,
+          hasPassword: false,
+        });
         // Signing in again finds the same account.
         const s2 = await start();
-        const cb2 = await t.request("GET", `/auth/github/callback?code=good-code&state=${s2.state}`, { headers: { cookie: s2.cookie } });
-        const me2 = (await (await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${sessionOf(cb2)}` } })).json()) as any;
+        const cb2 = await t.request("GET", `/auth/github/callback?code=good-code&state=${s2.state}`, {
+          headers: { cookie: s2.cookie },
+        });
+        const me2 = (await (
+          await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${sessionOf(cb2)}` } })
+        ).json()) as any;
         expect(me2.id).toBe(me.id);
         expect(seen).toContain("POST /login/oauth/access_token");
       });
 
       test("a wrong state, a refused code, or another account's verified e-mail are refused", async () => {
         const s = await start();
-        expect((await t.request("GET", `/auth/github/callback?code=good-code&state=forged`, { headers: { cookie: s.cookie } })).status).toBe(403);
+        expect(
+          (
+            await t.request("GET", `/auth/github/callback?code=good-code&state=forged`, {
+              headers: { cookie: s.cookie },
+            })
+          ).status,
+        ).toBe(403);
         expect((await t.request("GET", `/auth/github/callback?code=good-code&state=${s.state}`)).status).toBe(403);
-        const bad = await t.request("GET", `/auth/github/callback?code=bad-code&state=${s.state}`, { headers: { cookie: s.cookie } });
+        const bad = await t.request("GET", `/auth/github/callback?code=bad-code&state=${s.state}`, {
+          headers: { cookie: s.cookie },
+        });
         expect(bad.status).toBe(400);
         const local = await createUser(t);
         profile = { id: 777, login: "squatter", name: "S", email: local.email };
         const s2 = await start();
-        const taken = await t.request("GET", `/auth/github/callback?code=good-code&state=${s2.state}`, { headers: { cookie: s2.cookie } });
+        const taken = await t.request("GET", `/auth/github/callback?code=good-code&state=${s2.state}`, {
+          headers: { cookie: s2.cookie },
+        });
         expect(taken.status).toBe(409);
         // The account owner links GitHub from a signed-in session instead.
         const s3 = await start();
@@ -288,7 +360,9 @@ for (const kind of dbKinds()) {
           expect(ok.exitCode).toBe(0);
           expect(ok.stdout.toString()).toContain("admin created: cli@example.test");
           const fresh = await openDatabase({ url: empty.url, migrate: false, max: 1 });
-          const [row] = await fresh.exec<{ is_admin: boolean; password_hash: string }>("select is_admin, password_hash from users where email = 'cli@example.test'");
+          const [row] = await fresh.exec<{ is_admin: boolean; password_hash: string }>(
+            "select is_admin, password_hash from users where email = 'cli@example.test'",
+          );
           await fresh.close();
           expect(row.is_admin).toBe(true);
           expect(row.password_hash.startsWith("$argon2id$")).toBe(true);

@@ -26,7 +26,9 @@ export async function adminCommand(argv: string[]): Promise<number> {
   const file = values["password-file"];
   const password = (file === "-" ? await Bun.stdin.text() : readFileSync(file, "utf8")).replace(/\r?\n$/, "");
   const config = loadConfig(process.env, { dataDir: values["data-dir"] });
-  const database = await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dir: dataPaths(config.dataDir).pg });
+  const database = await openDatabase(
+    config.databaseUrl ? { url: config.databaseUrl } : { dir: dataPaths(config.dataDir).pg },
+  );
   try {
     const user = await createLocalUser(database.db, {
       email: values.email,

@@ -46,7 +46,11 @@ async function getJson(url: string, init: RequestInit): Promise<any> {
 }
 
 /** Exchanges the callback's code for a token and reads the profile. The token is used once and dropped. */
-export async function fetchGitHubProfile(settings: SettingsService, code: string, redirectUri: string): Promise<GitHubProfile> {
+export async function fetchGitHubProfile(
+  settings: SettingsService,
+  code: string,
+  redirectUri: string,
+): Promise<GitHubProfile> {
   const token = await getJson(`${trimSlash(settings.get("github.baseUrl"))}/login/oauth/access_token`, {
     method: "POST",
     headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
@@ -58,19 +62,30 @@ export async function fetchGitHubProfile(settings: SettingsService, code: string
     }),
   });
   if (typeof token?.access_token !== "string") {
-    throw new AppError("GITHUB_ERROR", "GitHub refused the sign-in code; try again.", 400, { reason: String(token?.error ?? "") });
+    throw new AppError("GITHUB_ERROR", "GitHub refused the sign-in code; try again.", 400, {
+      reason: String(token?.error ?? ""),
+    });
   }
   const api = trimSlash(settings.get("github.apiUrl"));
-  const headers = { accept: "application/vnd.github+json", authorization: `Bearer ${token.access_token}`, "user-agent": "devsponsor" };
+  const headers = {
+    accept: "application/vnd.github+json",
+    authorization: `Bearer ${token.access_token}`,
+    "user-agent": "devsponsor",
+  };
   const user = await getJson(`${api}/user`, { headers });
   let verifiedEmail: string | null = null;
   try {
-    const emails = (await getJson(`${api}/user/emails`, { headers })) as { email: string; primary: boolean; verified: boolean }[];
+    const emails = (await getJson(`${api}/user/emails`, { headers })) as {
+      email: string;
+      primary: boolean;
+      verified: boolean;
+    }[];
     verifiedEmail = emails.find((e) => e.primary && e.verified)?.email ?? null;
   } catch {
     // The emails endpoint is optional (scope refused, or an Enterprise server without it): go on without.
   }
-  if (user?.id === undefined || typeof user.login !== "string") throw new AppError("GITHUB_ERROR", "GitHub sent no profile.", 502);
+  if (user?.id === undefined || typeof user.login !== "string")
+    throw new AppError("GITHUB_ERROR", "GitHub sent no profile.", 502);
   return {
     id: String(user.id),
     login: user.login,
@@ -96,7 +111,13 @@ export async function upsertGitHubUser(db: Db, profile: GitHubProfile, linkTo?: 
         .set({ githubId: profile.id, githubLogin: profile.login, avatarUrl: profile.avatarUrl, updatedAt: new Date() })
         .where(and(eq(users.id, linkTo), isNull(users.deletedAt)))
         .returning();
-      await audit(tx, { actorId: u.id, action: "user.github.link", targetType: "user", targetId: u.id, payload: { githubId: profile.id } });
+      await audit(tx, {
+        actorId: u.id,
+        action: "user.github.link",
+        targetType: "user",
+        targetId: u.id,
+        payload: { githubId: profile.id },
+      });
       return { user: u, created: false };
     }
     if (byGithub) {
@@ -127,7 +148,13 @@ export async function upsertGitHubUser(db: Db, profile: GitHubProfile, linkTo?: 
         avatarUrl: profile.avatarUrl,
       })
       .returning();
-    await audit(tx, { actorId: u.id, action: "user.create", targetType: "user", targetId: u.id, payload: { method: "github", githubId: profile.id } });
+    await audit(tx, {
+      actorId: u.id,
+      action: "user.create",
+      targetType: "user",
+      targetId: u.id,
+      payload: { method: "github", githubId: profile.id },
+    });
     return { user: u, created: true };
   });
 }

@@ -66,7 +66,11 @@ export function makeAuthenticator(ctx: AppContext): Authenticator {
 }
 
 /** The client's address: the first X-Forwarded-For hop behind a trusted proxy, else the socket's peer. */
-export function clientIp(ctx: AppContext, request: Request, server?: { requestIP(r: Request): { address: string } | null } | null) {
+export function clientIp(
+  ctx: AppContext,
+  request: Request,
+  server?: { requestIP(r: Request): { address: string } | null } | null,
+) {
   if (ctx.config.trustProxy) {
     const fwd = request.headers.get("x-forwarded-for");
     if (fwd) return fwd.split(",")[0].trim();

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { type AppContext } from "../core/context";
+import type { AppContext } from "../core/context";
 import { safeEqual } from "../core/crypto";
 import { AppError, forbidden } from "../core/errors";
 import { httpContext } from "../core/http/plugin";
@@ -18,7 +18,15 @@ import {
   SESSION_COOKIE,
   siteOrigin,
 } from "./http";
-import { createFirstAdmin, createLocalUser, createSession, hasAdmin, randomToken, revokeSessionByToken, verifyCredentials } from "./service";
+import {
+  createFirstAdmin,
+  createLocalUser,
+  createSession,
+  hasAdmin,
+  randomToken,
+  revokeSessionByToken,
+  verifyCredentials,
+} from "./service";
 import { OnboardingPage, SetupPage, SignInPage, SignUpPage } from "./views";
 import { field, fields, seeOther, viewerOf } from "./web";
 
@@ -28,11 +36,19 @@ const PRE_SESSION_FORMS = new Set(["/setup", "/signin", "/signup"]);
 
 /** Paths reachable before the platform admin exists. */
 const beforeSetup = (path: string) =>
-  path === "/setup" || path === "/health" || path === "/status" || path.startsWith("/static/") || path.startsWith("/api/");
+  path === "/setup" ||
+  path === "/health" ||
+  path === "/status" ||
+  path.startsWith("/static/") ||
+  path.startsWith("/api/");
 
 /** The error for a state-changing request without the session's CSRF token. */
 export const csrfError = () =>
-  new AppError("CSRF_FAILED", "This form has expired or did not come from this site; reload the page and try again.", 403);
+  new AppError(
+    "CSRF_FAILED",
+    "This form has expired or did not come from this site; reload the page and try again.",
+    403,
+  );
 
 /**
  * Runs before every route registered after it (so `createApp` uses it first): sends everyone to /setup until a
@@ -91,7 +107,9 @@ export const authRoutes = (ctx: AppContext) => {
       ip,
       replacing: readCookie(request, SESSION_COOKIE),
     });
-    return cookie(ctx, request, SESSION_COOKIE, s.token, { maxAgeSeconds: (s.expiresAt.getTime() - Date.now()) / 1000 });
+    return cookie(ctx, request, SESSION_COOKIE, s.token, {
+      maxAgeSeconds: (s.expiresAt.getTime() - Date.now()) / 1000,
+    });
   };
   const afterSignIn = async (userId: string, next: string) => {
     const me = await getMe(ctx.db, { userId, name: "", isAdmin: false, via: "session" });
@@ -141,7 +159,12 @@ export const authRoutes = (ctx: AppContext) => {
       if (await principal()) return seeOther(request, next);
       const pre = preToken(request);
       return page(
-        <SignInPage csrf={pre.token} next={next} github={githubConfigured(ctx.settings)} signup={ctx.settings.get("auth.localSignup")} />,
+        <SignInPage
+          csrf={pre.token}
+          next={next}
+          github={githubConfigured(ctx.settings)}
+          signup={ctx.settings.get("auth.localSignup")}
+        />,
         200,
         pre.cookies,
       );
@@ -190,7 +213,12 @@ export const authRoutes = (ctx: AppContext) => {
         const e = formError(err);
         const pre = preToken(request);
         return page(
-          <SignUpPage csrf={pre.token} values={{ name: values.name, email: values.email }} errors={e.errors} flash={{ kind: "error", message: e.message }} />,
+          <SignUpPage
+            csrf={pre.token}
+            values={{ name: values.name, email: values.email }}
+            errors={e.errors}
+            flash={{ kind: "error", message: e.message }}
+          />,
           e.errors.email === "already registered" ? 409 : 400,
           pre.cookies,
         );
@@ -202,7 +230,8 @@ export const authRoutes = (ctx: AppContext) => {
       return seeOther(request, "/signin", [clearCookie(ctx, request, SESSION_COOKIE)]);
     })
     .get("/auth/github", async ({ request, query }) => {
-      if (!githubConfigured(ctx.settings)) throw new AppError("UNAVAILABLE", "GitHub sign-in is not configured on this instance.", 503);
+      if (!githubConfigured(ctx.settings))
+        throw new AppError("UNAVAILABLE", "GitHub sign-in is not configured on this instance.", 503);
       const state = randomToken();
       const next = safeNext(query.next);
       const redirectUri = `${siteOrigin(ctx, request)}/auth/github/callback`;
@@ -220,18 +249,27 @@ export const authRoutes = (ctx: AppContext) => {
       if (typeof query.code !== "string" || !query.code) {
         throw new AppError("GITHUB_ERROR", "GitHub did not grant access.", 400);
       }
-      const profile = await fetchGitHubProfile(ctx.settings, query.code, `${siteOrigin(ctx, request)}/auth/github/callback`);
+      const profile = await fetchGitHubProfile(
+        ctx.settings,
+        query.code,
+        `${siteOrigin(ctx, request)}/auth/github/callback`,
+      );
       const current = await principal();
       const { user } = await upsertGitHubUser(ctx.db, profile, current?.via === "session" ? current.userId : null);
       const clearState = clearCookie(ctx, request, OAUTH_STATE_COOKIE, "/auth/github");
       if (current?.via === "session") return seeOther(request, "/profile", [clearState]);
-      return seeOther(request, await afterSignIn(user.id, safeNext(next)), [await startSession(request, user.id, ip), clearState]);
+      return seeOther(request, await afterSignIn(user.id, safeNext(next)), [
+        await startSession(request, user.id, ip),
+        clearState,
+      ]);
     })
-    .get("/onboarding", async ({ request, principal }) => {
+    .get("/onboarding", async ({ request, query, principal }) => {
       const p = await principal();
       if (!p) return seeOther(request, "/signin?next=/onboarding");
       const me = await getMe(ctx.db, p);
-      return html(<OnboardingPage viewer={viewerOf(p)!} csrf={p.csrfToken} roles={me.roles} />);
+      return html(
+        <OnboardingPage viewer={viewerOf(p)!} csrf={p.csrfToken} roles={me.roles} next={safeNext(query.next)} />,
+      );
     })
     .post("/onboarding", async ({ request, body, query, principal }) => {
       const p = await principal();
@@ -241,7 +279,13 @@ export const authRoutes = (ctx: AppContext) => {
       } catch (err) {
         if (!(err instanceof AppError) || err.code !== "INVALID_INPUT") throw err;
         return html(
-          <OnboardingPage viewer={viewerOf(p)!} csrf={p.csrfToken} roles={[]} error="Choose sponsor, contributor or both." />,
+          <OnboardingPage
+            viewer={viewerOf(p)!}
+            csrf={p.csrfToken}
+            roles={[]}
+            next={safeNext(query.next)}
+            error="Choose sponsor, contributor or both."
+          />,
           400,
         );
       }

@@ -71,7 +71,10 @@ export async function createLocalUser(
   const passwordHash = await hashPassword(input.password);
   return db.transaction(async (tx) => {
     const [existing] = await tx.select({ id: users.id }).from(users).where(eq(users.email, email));
-    if (existing) throw conflict("An account with this e-mail already exists.", "EMAIL_TAKEN", { fields: { email: "already registered" } });
+    if (existing)
+      throw conflict("An account with this e-mail already exists.", "EMAIL_TAKEN", {
+        fields: { email: "already registered" },
+      });
     const [user] = await tx
       .insert(users)
       .values({
@@ -310,7 +313,13 @@ export async function revokeApiKey(db: Db, userId: string, keyId: string) {
     .where(and(eq(apiKeys.id, keyId), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id, prefix: apiKeys.prefix });
   if (!rows.length) throw notFound("API key");
-  await audit(db, { actorId: userId, action: "api-key.revoke", targetType: "api-key", targetId: keyId, payload: { prefix: rows[0].prefix } });
+  await audit(db, {
+    actorId: userId,
+    action: "api-key.revoke",
+    targetType: "api-key",
+    targetId: keyId,
+    payload: { prefix: rows[0].prefix },
+  });
 }
 
 /** The principal behind a raw API key, or null. Records the last use (at most once a minute). */

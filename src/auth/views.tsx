@@ -147,23 +147,38 @@ export function SignUpPage(props: FormPageProps) {
 }
 
 /** After the first sign-in: sponsor, contributor or both (changeable later on the profile page). */
-export function OnboardingPage(props: { viewer: Viewer; csrf?: string; roles: string[]; error?: string }) {
+export function OnboardingPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  roles: string[];
+  next?: string;
+  error?: string;
+}) {
   const has = (r: string) => props.roles.includes(r);
   return (
-    <Layout title="Welcome" viewer={props.viewer} csrfToken={props.csrf} flash={props.error ? { kind: "error", message: props.error } : undefined}>
+    <Layout
+      title="Welcome"
+      viewer={props.viewer}
+      csrfToken={props.csrf}
+      flash={props.error ? { kind: "error", message: props.error } : undefined}
+    >
       <h1>How will you use DevSponsor?</h1>
-      <form method="post" action="/onboarding" class="card stack">
+      <form
+        method="post"
+        action={props.next && props.next !== "/" ? `/onboarding?next=${encodeURIComponent(props.next)}` : "/onboarding"}
+        class="card stack"
+      >
         <CsrfField token={props.csrf} />
         <fieldset>
           <legend>Choose one or both; you can change this later on your profile.</legend>
-          <label style="display:flex;gap:.5rem;align-items:flex-start;font-weight:400">
-            <input type="checkbox" name="roles" value="SPONSOR" checked={has("SPONSOR")} style="width:auto" />
+          <label class="check">
+            <input type="checkbox" name="roles" value="SPONSOR" checked={has("SPONSOR")} />
             <span>
               <strong>Sponsor</strong>: fund projects, plan milestones with AI, pay for verified work.
             </span>
           </label>
-          <label style="display:flex;gap:.5rem;align-items:flex-start;font-weight:400">
-            <input type="checkbox" name="roles" value="CONTRIBUTOR" checked={has("CONTRIBUTOR")} style="width:auto" />
+          <label class="check">
+            <input type="checkbox" name="roles" value="CONTRIBUTOR" checked={has("CONTRIBUTOR")} />
             <span>
               <strong>Contributor</strong>: claim tasks, open pull requests, get paid when tests pass.
             </span>

@@ -17,9 +17,13 @@ for (const kind of dbKinds()) {
     }, 60_000);
     afterAll(() => t.close());
 
-    const invite = (body: Record<string, unknown>, who: TestUser = owner, org = orgId) => who.request("POST", `/api/orgs/${org}/invite`, { body });
+    const invite = (body: Record<string, unknown>, who: TestUser = owner, org = orgId) =>
+      who.request("POST", `/api/orgs/${org}/invite`, { body });
     const tokenFor = async (inviteEmail: string) => {
-      const rows = await t.ctx.database.exec<{ link: string }>("select link from email_outbox where to_address = $1 order by created_at desc", [inviteEmail]);
+      const rows = await t.ctx.database.exec<{ link: string }>(
+        "select link from email_outbox where to_address = $1 order by created_at desc",
+        [inviteEmail],
+      );
       return new URL(rows[0].link, "http://x").searchParams.get("token")!;
     };
 
@@ -34,7 +38,9 @@ for (const kind of dbKinds()) {
       const token = await tokenFor("bob@example.test");
       expect(token.length).toBeGreaterThan(40);
       expect(dump).not.toContain(token);
-      const [mail] = await t.ctx.database.exec<{ subject: string; body_text: string }>("select subject, body_text from email_outbox where to_address = 'bob@example.test'");
+      const [mail] = await t.ctx.database.exec<{ subject: string; body_text: string }>(
+        "select subject, body_text from email_outbox where to_address = 'bob@example.test'",
+      );
       expect(mail.subject).toBe("Olivia Owner invited you to Invitees Inc");
       expect(mail.body_text).toContain("Join us <b>now</b>");
       const notes = (await (await bob.request("GET", "/api/notifications")).json()) as any;
@@ -59,25 +65,34 @@ for (const kind of dbKinds()) {
       expect((await invite({ githubUsername: "Octo-Cat", role: "contributor" })).status).toBe(201);
       expect((await invite({ githubUsername: "@octo-cat", role: "contributor" })).status).toBe(409);
       // Two managers at once: one wins.
-      const [a, b] = await Promise.all([invite({ email: "race@example.test", role: "sponsor" }), invite({ email: "race@example.test", role: "sponsor" })]);
+      const [a, b] = await Promise.all([
+        invite({ email: "race@example.test", role: "sponsor" }),
+        invite({ email: "race@example.test", role: "sponsor" }),
+      ]);
       expect([a.status, b.status].sort()).toEqual([201, 409]);
     });
 
     test("expired invites cannot be accepted, and do not block a new one", async () => {
       const carol = await createUser(t, { email: "carol@example.test" });
       const inv = (await (await invite({ email: "carol@example.test", role: "contributor" })).json()) as any;
-      await t.ctx.database.exec("update org_invites set expires_at = now() - interval '1 minute' where id = $1", [inv.id]);
+      await t.ctx.database.exec("update org_invites set expires_at = now() - interval '1 minute' where id = $1", [
+        inv.id,
+      ]);
       const res = await carol.request("POST", `/api/orgs/${orgId}/invite/${inv.id}/accept`);
       expect(res.status).toBe(410);
       expect(((await res.json()) as any).error.code).toBe("INVITE_EXPIRED");
-      const [row] = await t.ctx.database.exec<{ status: string }>("select status from org_invites where id = $1", [inv.id]);
+      const [row] = await t.ctx.database.exec<{ status: string }>("select status from org_invites where id = $1", [
+        inv.id,
+      ]);
       expect(row.status).toBe("EXPIRED");
       expect((await carol.request("GET", `/api/orgs/${orgId}`)).status).toBe(404);
       const fresh = await invite({ email: "carol@example.test", role: "contributor" });
       expect(fresh.status).toBe(201);
       // An expired one still marked PENDING (nobody touched it) does not block either.
       const dave = await invite({ email: "dave@example.test", role: "contributor" });
-      await t.ctx.database.exec("update org_invites set expires_at = now() - interval '1 minute' where id = $1", [((await dave.json()) as any).id]);
+      await t.ctx.database.exec("update org_invites set expires_at = now() - interval '1 minute' where id = $1", [
+        ((await dave.json()) as any).id,
+      ]);
       expect((await invite({ email: "dave@example.test", role: "contributor" })).status).toBe(201);
     });
 
@@ -85,7 +100,13 @@ for (const kind of dbKinds()) {
       const inv = (await (await invite({ email: "erin@example.test", role: "sponsor" })).json()) as any;
       const mallory = await createUser(t);
       expect((await mallory.request("POST", `/api/orgs/${orgId}/invite/${inv.id}/accept`)).status).toBe(404);
-      expect((await mallory.request("POST", `/invites/${inv.id}/accept`, { body: new URLSearchParams({ _csrf: mallory.csrf }) })).status).toBe(404);
+      expect(
+        (
+          await mallory.request("POST", `/invites/${inv.id}/accept`, {
+            body: new URLSearchParams({ _csrf: mallory.csrf }),
+          })
+        ).status,
+      ).toBe(404);
       // An unverified local account with that address cannot take it either…
       const erin = await createUser(t, { email: "erin@example.test" });
       await t.ctx.database.exec("update users set email_verified = false where id = $1", [erin.id]);
@@ -95,7 +116,9 @@ for (const kind of dbKinds()) {
       const token = await tokenFor("erin@example.test");
       const page = await erin.request("GET", `/invites/accept?token=${token}`);
       expect(await page.text()).toContain("Invitees Inc");
-      const ok = await erin.request("POST", "/invites/accept", { body: new URLSearchParams({ _csrf: erin.csrf, token }) });
+      const ok = await erin.request("POST", "/invites/accept", {
+        body: new URLSearchParams({ _csrf: erin.csrf, token }),
+      });
       expect(ok.status).toBe(303);
       expect(ok.headers.get("location")).toBe(`/orgs/${orgId}`);
       expect(((await (await erin.request("GET", "/api/me")).json()) as any).emailVerified).toBe(true);
@@ -124,10 +147,14 @@ for (const kind of dbKinds()) {
       // A new org and owner: the invite rate limit is per inviter.
       const owner = await createUser(t);
       const orgId = await createOrgAs(owner, "Roles Ltd");
-      const invite = (body: Record<string, unknown>, who: TestUser = owner) => who.request("POST", `/api/orgs/${orgId}/invite`, { body });
+      const invite = (body: Record<string, unknown>, who: TestUser = owner) =>
+        who.request("POST", `/api/orgs/${orgId}/invite`, { body });
       const c = await createUser(t);
       const m = await createUser(t);
-      for (const [u, role] of [[c, "contributor"], [m, "maintainer"]] as const) {
+      for (const [u, role] of [
+        [c, "contributor"],
+        [m, "maintainer"],
+      ] as const) {
         const inv = (await (await invite({ email: u.email, role })).json()) as any;
         expect((await u.request("POST", `/api/orgs/${orgId}/invite/${inv.id}/accept`)).status).toBe(200);
       }
@@ -148,7 +175,13 @@ for (const kind of dbKinds()) {
     test("the invite page sends an invite from a form and shows errors in place", async () => {
       const owner = await createUser(t);
       const orgId = await createOrgAs(owner, "Forms Ltd");
-      const body = new URLSearchParams({ _csrf: owner.csrf, email: "formed@example.test", githubUsername: "", role: "SPONSOR", message: "hi" });
+      const body = new URLSearchParams({
+        _csrf: owner.csrf,
+        email: "formed@example.test",
+        githubUsername: "",
+        role: "SPONSOR",
+        message: "hi",
+      });
       const res = await owner.request("POST", `/orgs/${orgId}/invites`, { body });
       expect(res.status).toBe(303);
       const dup = await owner.request("POST", `/orgs/${orgId}/invites`, { body });
@@ -162,7 +195,8 @@ for (const kind of dbKinds()) {
       const owner = await createUser(t);
       const org2 = await createOrgAs(owner, "Spam target");
       const statuses: number[] = [];
-      for (let i = 0; i < 25; i++) statuses.push((await invite({ email: `bulk${i}@example.test`, role: "contributor" }, owner, org2)).status);
+      for (let i = 0; i < 25; i++)
+        statuses.push((await invite({ email: `bulk${i}@example.test`, role: "contributor" }, owner, org2)).status);
       expect(statuses).toContain(429);
       expect(statuses.indexOf(429)).toBeLessThanOrEqual(20);
     });

@@ -7,7 +7,15 @@ import { httpContext } from "../core/http/plugin";
 import { createRateLimiter } from "../core/http/rate-limit";
 import { getOrg } from "../orgs/service";
 import { InviteAnswerRequest } from "./model";
-import { acceptInvite, createInvite, declineInvite, inviteByToken, listMyInvites, listOrgInvites, revokeInvite } from "./service";
+import {
+  acceptInvite,
+  createInvite,
+  declineInvite,
+  inviteByToken,
+  listMyInvites,
+  listOrgInvites,
+  revokeInvite,
+} from "./service";
 import { MyInvitesPage, OrgInvitesPage } from "./views";
 
 const FLASH: Record<string, string> = {
@@ -24,128 +32,169 @@ export const inviteRoutes = (ctx: AppContext) => {
   const answersByUser = createRateLimiter({ capacity: 20, refillPerSecond: 1 / 6 });
   const flashOf = (q: Record<string, unknown>) =>
     typeof q.done === "string" && FLASH[q.done] ? { kind: "success" as const, message: FLASH[q.done] } : undefined;
-  const orgInvitesPage = async (p: Principal, orgId: string, extra: Partial<Parameters<typeof OrgInvitesPage>[0]> = {}, status = 200) => {
+  const orgInvitesPage = async (
+    p: Principal,
+    orgId: string,
+    extra: Partial<Parameters<typeof OrgInvitesPage>[0]> = {},
+    status = 200,
+  ) => {
     const [org, invites] = await Promise.all([getOrg(ctx.db, p, orgId), listOrgInvites(ctx, p, orgId)]);
-    return html(<OrgInvitesPage viewer={viewerOf(p)!} csrf={p.csrfToken} org={org} invites={invites} {...extra} />, status);
+    return html(
+      <OrgInvitesPage viewer={viewerOf(p)!} csrf={p.csrfToken} org={org} invites={invites} {...extra} />,
+      status,
+    );
   };
   const signIn = (request: Request) => {
     const u = new URL(request.url);
     return seeOther(request, `/signin?next=${encodeURIComponent(u.pathname + u.search)}`);
   };
 
-  return new Elysia({ name: "invites" })
-    .use(httpContext(ctx))
-    .get("/orgs/:id/invites", async ({ request, params, query, principal }) => {
-      const p = await principal();
-      if (!p) return signIn(request);
-      return orgInvitesPage(p, params.id, { flash: flashOf(query) });
-    })
-    .post("/orgs/:id/invites", async ({ request, params, body, principal }) => {
-      const p = requireUser(await principal());
-      invitesByUser.take(p.userId);
-      const values = {
-        email: field(body, "email").trim(),
-        githubUsername: field(body, "githubUsername").trim(),
-        role: field(body, "role"),
-        message: field(body, "message"),
-      };
-      try {
-        await createInvite(ctx, p, params.id, { ...values, email: values.email || null, githubUsername: values.githubUsername || null });
-        return seeOther(request, `/orgs/${params.id}/invites?done=sent`);
-      } catch (err) {
-        if (!(err instanceof AppError) || !["INVALID_INPUT", "INVITE_PENDING", "ALREADY_MEMBER"].includes(err.code)) throw err;
-        const errors = (err.details.fields ?? {}) as Record<string, string>;
-        return orgInvitesPage(p, params.id, { values, errors, flash: { kind: "error", message: err.message } }, err.status);
-      }
-    })
-    .post("/orgs/:id/invites/:inviteId/revoke", async ({ request, params, principal }) => {
-      await revokeInvite(ctx, await principal(), params.id, params.inviteId);
-      return seeOther(request, `/orgs/${params.id}/invites?done=withdrawn`);
-    })
-    .get("/invites", async ({ request, query, principal }) => {
-      const p = await principal();
-      if (!p) return signIn(request);
-      return html(<MyInvitesPage viewer={viewerOf(p)!} csrf={p.csrfToken} invites={await listMyInvites(ctx, p)} flash={flashOf(query)} />);
-    })
-    .get("/invites/accept", async ({ request, query, principal }) => {
-      const p = await principal();
-      if (!p) return signIn(request);
-      const token = typeof query.token === "string" ? query.token : "";
-      const invite = await inviteByToken(ctx, p, token);
-      return html(<MyInvitesPage viewer={viewerOf(p)!} csrf={p.csrfToken} invites={[invite]} token={token} />);
-    })
-    .post("/invites/accept", async ({ request, body, principal }) => {
-      const p = requireUser(await principal());
-      answersByUser.take(p.userId);
-      const r = await acceptInvite(ctx, p, { token: field(body, "token") });
-      return seeOther(request, `/orgs/${r.orgId}`);
-    })
-    .post("/invites/decline", async ({ request, body, principal }) => {
-      const p = requireUser(await principal());
-      answersByUser.take(p.userId);
-      await declineInvite(ctx, p, { token: field(body, "token") });
-      return seeOther(request, "/invites?done=declined");
-    })
-    .post("/invites/:inviteId/accept", async ({ request, params, principal }) => {
-      const p = requireUser(await principal());
-      answersByUser.take(p.userId);
-      const r = await acceptInvite(ctx, p, { inviteId: params.inviteId });
-      return seeOther(request, `/orgs/${r.orgId}`);
-    })
-    .post("/invites/:inviteId/decline", async ({ request, params, principal }) => {
-      const p = requireUser(await principal());
-      answersByUser.take(p.userId);
-      await declineInvite(ctx, p, { inviteId: params.inviteId });
-      return seeOther(request, "/invites?done=declined");
-    })
-    // JSON API
-    .get("/api/invites", async ({ principal }) => ({ invites: await listMyInvites(ctx, await principal()) }), {
-      detail: { summary: "The caller's pending invites", tags: ["invites"] },
-    })
-    .get("/api/orgs/:id/invites", async ({ params, principal }) => ({ invites: await listOrgInvites(ctx, await principal(), params.id) }), {
-      detail: { summary: "An organization's invites (OWNER, MAINTAINER)", tags: ["invites"] },
-    })
-    .post(
-      "/api/orgs/:id/invite",
-      async ({ params, body, principal, set }) => {
+  return (
+    new Elysia({ name: "invites" })
+      .use(httpContext(ctx))
+      .get("/orgs/:id/invites", async ({ request, params, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        return orgInvitesPage(p, params.id, { flash: flashOf(query) });
+      })
+      .post("/orgs/:id/invites", async ({ request, params, body, principal }) => {
         const p = requireUser(await principal());
         invitesByUser.take(p.userId);
-        const { invite } = await createInvite(ctx, p, params.id, body);
-        set.status = 201;
-        return invite;
-      },
-      {
-        detail: {
-          summary: "Invite someone by email or githubUsername with a role (sponsor, maintainer, contributor) and message",
-          tags: ["invites"],
-        },
-      },
-    )
-    .post(
-      "/api/orgs/:id/invite/:inviteId/accept",
-      async ({ params, body, principal }) => {
-        const p = requireUser(await principal());
-        answersByUser.take(p.userId);
-        return acceptInvite(ctx, p, { orgId: params.id, inviteId: params.inviteId, token: body?.token });
-      },
-      { body: InviteAnswerRequest, detail: { summary: "Accept an invite addressed to the caller (or with its e-mailed token)", tags: ["invites"] } },
-    )
-    .post(
-      "/api/orgs/:id/invite/:inviteId/decline",
-      async ({ params, body, principal }) => {
-        const p = requireUser(await principal());
-        answersByUser.take(p.userId);
-        return declineInvite(ctx, p, { orgId: params.id, inviteId: params.inviteId, token: body?.token });
-      },
-      { body: InviteAnswerRequest, detail: { summary: "Decline an invite addressed to the caller", tags: ["invites"] } },
-    )
-    .delete(
-      "/api/orgs/:id/invite/:inviteId",
-      async ({ params, principal, set }) => {
+        const values = {
+          email: field(body, "email").trim(),
+          githubUsername: field(body, "githubUsername").trim(),
+          role: field(body, "role"),
+          message: field(body, "message"),
+        };
+        try {
+          await createInvite(ctx, p, params.id, {
+            ...values,
+            email: values.email || null,
+            githubUsername: values.githubUsername || null,
+          });
+          return seeOther(request, `/orgs/${params.id}/invites?done=sent`);
+        } catch (err) {
+          if (!(err instanceof AppError) || !["INVALID_INPUT", "INVITE_PENDING", "ALREADY_MEMBER"].includes(err.code))
+            throw err;
+          const errors = (err.details.fields ?? {}) as Record<string, string>;
+          return orgInvitesPage(
+            p,
+            params.id,
+            { values, errors, flash: { kind: "error", message: err.message } },
+            err.status,
+          );
+        }
+      })
+      .post("/orgs/:id/invites/:inviteId/revoke", async ({ request, params, principal }) => {
         await revokeInvite(ctx, await principal(), params.id, params.inviteId);
-        set.status = 204;
-        return null;
-      },
-      { detail: { summary: "Withdraw a pending invite (OWNER, MAINTAINER)", tags: ["invites"] } },
-    );
+        return seeOther(request, `/orgs/${params.id}/invites?done=withdrawn`);
+      })
+      .get("/invites", async ({ request, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        return html(
+          <MyInvitesPage
+            viewer={viewerOf(p)!}
+            csrf={p.csrfToken}
+            invites={await listMyInvites(ctx, p)}
+            flash={flashOf(query)}
+          />,
+        );
+      })
+      .get("/invites/accept", async ({ request, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const token = typeof query.token === "string" ? query.token : "";
+        const invite = await inviteByToken(ctx, p, token);
+        return html(<MyInvitesPage viewer={viewerOf(p)!} csrf={p.csrfToken} invites={[invite]} token={token} />);
+      })
+      .post("/invites/accept", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        answersByUser.take(p.userId);
+        const r = await acceptInvite(ctx, p, { token: field(body, "token") });
+        return seeOther(request, `/orgs/${r.orgId}`);
+      })
+      .post("/invites/decline", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        answersByUser.take(p.userId);
+        await declineInvite(ctx, p, { token: field(body, "token") });
+        return seeOther(request, "/invites?done=declined");
+      })
+      .post("/invites/:inviteId/accept", async ({ request, params, principal }) => {
+        const p = requireUser(await principal());
+        answersByUser.take(p.userId);
+        const r = await acceptInvite(ctx, p, { inviteId: params.inviteId });
+        return seeOther(request, `/orgs/${r.orgId}`);
+      })
+      .post("/invites/:inviteId/decline", async ({ request, params, principal }) => {
+        const p = requireUser(await principal());
+        answersByUser.take(p.userId);
+        await declineInvite(ctx, p, { inviteId: params.inviteId });
+        return seeOther(request, "/invites?done=declined");
+      })
+      // JSON API
+      .get("/api/invites", async ({ principal }) => ({ invites: await listMyInvites(ctx, await principal()) }), {
+        detail: { summary: "The caller's pending invites", tags: ["invites"] },
+      })
+      .get(
+        "/api/orgs/:id/invites",
+        async ({ params, principal }) => ({ invites: await listOrgInvites(ctx, await principal(), params.id) }),
+        {
+          detail: { summary: "An organization's invites (OWNER, MAINTAINER)", tags: ["invites"] },
+        },
+      )
+      .post(
+        "/api/orgs/:id/invite",
+        async ({ params, body, principal, set }) => {
+          const p = requireUser(await principal());
+          invitesByUser.take(p.userId);
+          const { invite } = await createInvite(ctx, p, params.id, body);
+          set.status = 201;
+          return invite;
+        },
+        {
+          detail: {
+            summary:
+              "Invite someone by email or githubUsername with a role (sponsor, maintainer, contributor) and message",
+            tags: ["invites"],
+          },
+        },
+      )
+      .post(
+        "/api/orgs/:id/invite/:inviteId/accept",
+        async ({ params, body, principal }) => {
+          const p = requireUser(await principal());
+          answersByUser.take(p.userId);
+          return acceptInvite(ctx, p, { orgId: params.id, inviteId: params.inviteId, token: body?.token });
+        },
+        {
+          body: InviteAnswerRequest,
+          detail: {
+            summary: "Accept an invite addressed to the caller (or with its e-mailed token)",
+            tags: ["invites"],
+          },
+        },
+      )
+      .post(
+        "/api/orgs/:id/invite/:inviteId/decline",
+        async ({ params, body, principal }) => {
+          const p = requireUser(await principal());
+          answersByUser.take(p.userId);
+          return declineInvite(ctx, p, { orgId: params.id, inviteId: params.inviteId, token: body?.token });
+        },
+        {
+          body: InviteAnswerRequest,
+          detail: { summary: "Decline an invite addressed to the caller", tags: ["invites"] },
+        },
+      )
+      .delete(
+        "/api/orgs/:id/invite/:inviteId",
+        async ({ params, principal, set }) => {
+          await revokeInvite(ctx, await principal(), params.id, params.inviteId);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Withdraw a pending invite (OWNER, MAINTAINER)", tags: ["invites"] } },
+      )
+  );
 };

@@ -29,10 +29,13 @@ type User = typeof users.$inferSelect;
 
 /** Keyed hash of an e-mail address: finds invites by address without storing it in clear. */
 export const emailIndex = (masterKey: Buffer, email: string) =>
-  createHmac("sha256", masterKey).update(`invite-email:${normalizeEmail(email)}`).digest("hex");
+  createHmac("sha256", masterKey)
+    .update(`invite-email:${normalizeEmail(email)}`)
+    .digest("hex");
 
 const sealEmail = (masterKey: Buffer, email: string) => encrypt(masterKey, normalizeEmail(email), "org_invites.email");
-const openEmail = (masterKey: Buffer, sealed: string | null) => (sealed ? decrypt(masterKey, sealed, "org_invites.email") : null);
+const openEmail = (masterKey: Buffer, sealed: string | null) =>
+  sealed ? decrypt(masterKey, sealed, "org_invites.email") : null;
 
 const isUniqueViolation = (err: unknown): boolean => {
   for (let e: any = err; e; e = e.cause) if (e.code === "23505") return true;
@@ -68,7 +71,8 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
     const [invitee] = email
       ? await tx.select().from(users).where(eq(users.email, email))
       : await tx.select().from(users).where(sql`lower(${users.githubLogin}) = ${githubLogin}`);
-    const trusted = invitee && !invitee.deletedAt && (githubLogin || invitee.emailVerified || trustLocal) ? invitee : null;
+    const trusted =
+      invitee && !invitee.deletedAt && (githubLogin || invitee.emailVerified || trustLocal) ? invitee : null;
     if (invitee) {
       const [member] = await tx
         .select({ id: orgMembers.id })
@@ -90,7 +94,8 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
           email ? eq(orgInvites.emailHash, emailHash!) : eq(orgInvites.githubLogin, githubLogin!),
         ),
       );
-    if (pending) throw conflict("An invite to this person is already pending.", "INVITE_PENDING", { inviteId: pending.id });
+    if (pending)
+      throw conflict("An invite to this person is already pending.", "INVITE_PENDING", { inviteId: pending.id });
     const insert = tx
       .insert(orgInvites)
       .values({
@@ -240,11 +245,20 @@ export async function inviteByToken(deps: InviteDeps, principal: Principal | nul
  * Finds an invite the caller may answer: by id (it must be addressed to them and, when given, belong to
  * `orgId`) or by the e-mailed token. Anything else is NOT_FOUND, so invite ids cannot be probed.
  */
-async function findAnswerable(tx: Db, deps: InviteDeps, user: User, ref: { orgId?: string | null; inviteId?: string | null; token?: string | null }) {
+async function findAnswerable(
+  tx: Db,
+  deps: InviteDeps,
+  user: User,
+  ref: { orgId?: string | null; inviteId?: string | null; token?: string | null },
+) {
   let invite: Invite | undefined;
   let viaToken = false;
   if (ref.token) {
-    [invite] = await tx.select().from(orgInvites).where(eq(orgInvites.tokenHash, sha256Hex(ref.token))).for("update");
+    [invite] = await tx
+      .select()
+      .from(orgInvites)
+      .where(eq(orgInvites.tokenHash, sha256Hex(ref.token)))
+      .for("update");
     if (invite && ref.inviteId && invite.id !== ref.inviteId) invite = undefined;
     viaToken = !!invite;
   } else if (ref.inviteId && isUuid(ref.inviteId)) {
@@ -257,7 +271,8 @@ async function findAnswerable(tx: Db, deps: InviteDeps, user: User, ref: { orgId
   if (!invite || (ref.orgId && invite.orgId !== ref.orgId)) throw notFound("Invite");
   const status = effectiveStatus(invite);
   if (status === "EXPIRED") {
-    if (invite.status === "PENDING") await tx.update(orgInvites).set({ status: "EXPIRED" }).where(eq(orgInvites.id, invite.id));
+    if (invite.status === "PENDING")
+      await tx.update(orgInvites).set({ status: "EXPIRED" }).where(eq(orgInvites.id, invite.id));
     return { invite, viaToken, expired: true as const };
   }
   if (status !== "PENDING") throw conflict(`This invite was already ${status.toLowerCase()}.`, "INVITE_CLOSED");
@@ -273,7 +288,8 @@ export async function acceptInvite(
   ref: { orgId?: string | null; inviteId?: string | null; token?: string | null },
 ) {
   const user = await loadUser(deps.db, principal);
-  if (principal?.via === "api-key" && !principal.scopes?.includes("write")) throw forbidden("This API key lacks the write scope.");
+  if (principal?.via === "api-key" && !principal.scopes?.includes("write"))
+    throw forbidden("This API key lacks the write scope.");
   const out = await deps.db.transaction(async (tx) => {
     const found = await findAnswerable(tx, deps, user, ref);
     if (found.expired) return { expired: true as const };
@@ -321,7 +337,10 @@ export async function declineInvite(
   const out = await deps.db.transaction(async (tx) => {
     const found = await findAnswerable(tx, deps, user, ref);
     if (found.expired) return { expired: true as const };
-    await tx.update(orgInvites).set({ status: "DECLINED", respondedAt: new Date() }).where(eq(orgInvites.id, found.invite.id));
+    await tx
+      .update(orgInvites)
+      .set({ status: "DECLINED", respondedAt: new Date() })
+      .where(eq(orgInvites.id, found.invite.id));
     await audit(tx, {
       actorId: user.id,
       action: "invite.decline",
@@ -345,7 +364,13 @@ export async function revokeInvite(deps: InviteDeps, principal: Principal | null
     .where(and(eq(orgInvites.id, inviteId), eq(orgInvites.orgId, orgId), eq(orgInvites.status, "PENDING")))
     .returning({ id: orgInvites.id });
   if (!rows.length) throw notFound("Invite");
-  await audit(deps.db, { actorId: access.userId, action: "invite.revoke", targetType: "invite", targetId: inviteId, orgId });
+  await audit(deps.db, {
+    actorId: access.userId,
+    action: "invite.revoke",
+    targetType: "invite",
+    targetId: inviteId,
+    orgId,
+  });
 }
 
 /** Removes every trace of an address from pending invites (account deletion). */
@@ -353,11 +378,22 @@ export async function forgetInvitesFor(deps: InviteDeps, tx: Db, user: User) {
   const conds = [eq(orgInvites.inviteeId, user.id)];
   if (user.email) conds.push(eq(orgInvites.emailHash, emailIndex(deps.masterKey, user.email)));
   if (user.githubLogin) conds.push(eq(orgInvites.githubLogin, user.githubLogin.toLowerCase()));
-  const ids = (await tx.select({ id: orgInvites.id }).from(orgInvites).where(or(...conds))).map((r) => r.id);
+  const ids = (
+    await tx
+      .select({ id: orgInvites.id })
+      .from(orgInvites)
+      .where(or(...conds))
+  ).map((r) => r.id);
   if (!ids.length) return 0;
   await tx
     .update(orgInvites)
-    .set({ emailEnc: null, emailHash: null, githubLogin: null, message: null, status: sql`case when ${orgInvites.status} = 'PENDING' then 'REVOKED' else ${orgInvites.status} end` })
+    .set({
+      emailEnc: null,
+      emailHash: null,
+      githubLogin: null,
+      message: null,
+      status: sql`case when ${orgInvites.status} = 'PENDING' then 'REVOKED' else ${orgInvites.status} end`,
+    })
     .where(inArray(orgInvites.id, ids));
   return ids.length;
 }

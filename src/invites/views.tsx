@@ -53,7 +53,7 @@ export function OrgInvitesPage(props: {
           Role
           <select name="role">
             {roles.map((r) => (
-              <option value={r} selected={(v.role || "CONTRIBUTOR") === r}>
+              <option value={r} selected={(v.role || "CONTRIBUTOR") === r} safe>
                 {roleLabel(r)}
               </option>
             ))}
@@ -83,7 +83,7 @@ export function OrgInvitesPage(props: {
               <th scope="col">Expires</th>
               <th scope="col">Invited by</th>
               <th scope="col">
-                <span style="position:absolute;left:-999px">Actions</span>
+                <span class="sr-only">Actions</span>
               </th>
             </tr>
           </thead>
@@ -141,7 +141,7 @@ function InviteCard({ invite, csrf, token }: { invite: MyInviteView; csrf?: stri
         <span safe>{roleLabel(invite.role)}</span>.
       </p>
       {invite.message ? (
-        <blockquote safe style="white-space:pre-line">
+        <blockquote safe class="pre-line">
           {invite.message}
         </blockquote>
       ) : (
@@ -151,7 +151,7 @@ function InviteCard({ invite, csrf, token }: { invite: MyInviteView; csrf?: stri
         <small safe>{`Expires ${day(invite.expiresAt)}`}</small>
       </p>
       {invite.status === "PENDING" ? (
-        <div style="display:flex;gap:.5rem">
+        <div class="row">
           <form method="post" action={action("accept")}>
             <CsrfField token={csrf} />
             {token ? <input type="hidden" name="token" value={token} /> : ""}
@@ -173,7 +173,13 @@ function InviteCard({ invite, csrf, token }: { invite: MyInviteView; csrf?: stri
 }
 
 /** The viewer's pending invites (or the one behind an e-mailed link). */
-export function MyInvitesPage(props: { viewer: Viewer; csrf?: string; invites: MyInviteView[]; token?: string; flash?: Flash }) {
+export function MyInvitesPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  invites: MyInviteView[];
+  token?: string;
+  flash?: Flash;
+}) {
   return (
     <Layout title="Invites" viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
       <h1>Invites</h1>

@@ -15,8 +15,17 @@ for (const kind of dbKinds()) {
 
     test("notify stores the notification and queues the e-mail unless the user turned e-mails off", async () => {
       const u = await createUser(t);
-      await notify(t.ctx.db, u.id, { type: "PAYMENT", title: "You were paid", body: "0.5 ETH", link: "/projects/x", metadata: { amount: "0.5" } });
-      const outbox = await t.ctx.database.exec<{ subject: string; link: string }>("select subject, link from email_outbox where user_id = $1", [u.id]);
+      await notify(t.ctx.db, u.id, {
+        type: "PAYMENT",
+        title: "You were paid",
+        body: "0.5 ETH",
+        link: "/projects/x",
+        metadata: { amount: "0.5" },
+      });
+      const outbox = await t.ctx.database.exec<{ subject: string; link: string }>(
+        "select subject, link from email_outbox where user_id = $1",
+        [u.id],
+      );
       expect(outbox).toEqual([{ subject: "You were paid", link: "/projects/x" }]);
       await u.request("PATCH", "/api/me", { body: { preferences: { emailNotifications: false } } });
       await notify(t.ctx.db, u.id, { type: "PAYMENT", title: "Paid again" });
@@ -39,14 +48,20 @@ for (const kind of dbKinds()) {
       const a = await notify(t.ctx.db, u.id, { type: "INVITE", title: "One", link: "/invites" });
       await notify(t.ctx.db, u.id, { type: "INVITE", title: "Two <b>bold</b>" });
       const bell = await (await u.request("GET", "/notifications/bell")).text();
-      expect(bell).toContain('aria-label="2 unread"');
+      expect(bell).toContain('<span class="count"><span>2</span><span class="sr-only"> unread</span></span>');
       expect((await other.request("POST", `/api/notifications/${a.id}/read`)).status).toBe(404);
       expect((await u.request("POST", `/api/notifications/${a.id}/read`)).status).toBe(200);
-      expect(((await (await u.request("GET", "/api/notifications?unread=true")).json()) as any).items.map((n: any) => n.title)).toEqual(["Two <b>bold</b>"]);
+      expect(
+        ((await (await u.request("GET", "/api/notifications?unread=true")).json()) as any).items.map(
+          (n: any) => n.title,
+        ),
+      ).toEqual(["Two <b>bold</b>"]);
       // From the page: opening a notification marks it read and follows its link.
       const page = await (await u.request("GET", "/notifications")).text();
       expect(page).toContain("Two &lt;b&gt;bold&lt;/b&gt;");
-      const open = await u.request("POST", `/notifications/${a.id}/read`, { body: new URLSearchParams({ _csrf: u.csrf }) });
+      const open = await u.request("POST", `/notifications/${a.id}/read`, {
+        body: new URLSearchParams({ _csrf: u.csrf }),
+      });
       expect(open.headers.get("location")).toBe("/invites");
       expect(((await (await u.request("POST", "/api/notifications/read-all")).json()) as any).updated).toBe(1);
       expect(await (await u.request("GET", "/notifications/bell")).text()).not.toContain("unread");

@@ -34,14 +34,22 @@ export const notificationRoutes = (ctx: AppContext) =>
       "/api/notifications",
       async ({ principal, query }) => {
         const p = requireUser(await principal());
-        const before = typeof query.before === "string" && !Number.isNaN(Date.parse(query.before)) ? new Date(query.before) : undefined;
+        const before =
+          typeof query.before === "string" && !Number.isNaN(Date.parse(query.before))
+            ? new Date(query.before)
+            : undefined;
         return listNotifications(ctx.db, p.userId, {
           limit: Number(query.limit) || 50,
           before,
           unreadOnly: query.unread === "true",
         });
       },
-      { detail: { summary: "The caller's notifications, newest first (?limit, ?before, ?unread=true)", tags: ["notifications"] } },
+      {
+        detail: {
+          summary: "The caller's notifications, newest first (?limit, ?before, ?unread=true)",
+          tags: ["notifications"],
+        },
+      },
     )
     .get(
       "/api/me/notifications",

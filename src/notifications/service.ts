@@ -39,7 +39,14 @@ export async function notify(db: Db, userId: string, n: NotificationInput): Prom
       .from(users)
       .where(eq(users.id, userId));
     if (u?.email && !u.deletedAt && u.preferences?.emailNotifications !== false) {
-      await enqueueEmail(db, { to: u.email, subject: n.title, text: n.body ?? "", link: link ?? undefined, kind: n.type, userId });
+      await enqueueEmail(db, {
+        to: u.email,
+        subject: n.title,
+        text: n.body ?? "",
+        link: link ?? undefined,
+        kind: n.type,
+        userId,
+      });
     }
   }
   return { id: row.id };
@@ -65,7 +72,11 @@ export async function enqueueEmail(
 }
 
 /** One page of a user's notifications, newest first, and the unread count. */
-export async function listNotifications(db: Db, userId: string, opts: { limit?: number; before?: Date; unreadOnly?: boolean } = {}) {
+export async function listNotifications(
+  db: Db,
+  userId: string,
+  opts: { limit?: number; before?: Date; unreadOnly?: boolean } = {},
+) {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
   const where = [eq(notifications.userId, userId)];
   if (opts.before) where.push(lt(notifications.createdAt, opts.before));

@@ -10,8 +10,9 @@ export function BellFragment({ unread }: { unread: number }) {
     <>
       Notifications
       {unread > 0 ? (
-        <span class="count" aria-label={`${unread} unread`} safe>
-          {unread > 99 ? "99+" : String(unread)}
+        <span class="count">
+          <span safe>{unread > 99 ? "99+" : String(unread)}</span>
+          <span class="sr-only"> unread</span>
         </span>
       ) : (
         ""
@@ -25,7 +26,16 @@ const when = (d: Date) => d.toISOString().slice(0, 16).replace("T", " ");
 /** The list of a user's notifications, newest first, with read buttons. */
 export function NotificationsPage(props: { viewer: Viewer; csrf?: string; items: Item[]; unread: number }) {
   return (
-    <Layout title="Notifications" viewer={props.viewer} csrfToken={props.csrf} bell={<a href="/notifications"><BellFragment unread={props.unread} /></a>}>
+    <Layout
+      title="Notifications"
+      viewer={props.viewer}
+      csrfToken={props.csrf}
+      bell={
+        <a href="/notifications">
+          <BellFragment unread={props.unread} />
+        </a>
+      }
+    >
       <h1>Notifications</h1>
       {props.unread > 0 ? (
         <form method="post" action="/notifications/read-all">
@@ -38,15 +48,15 @@ export function NotificationsPage(props: { viewer: Viewer; csrf?: string; items:
         ""
       )}
       {props.items.length === 0 ? <p class="muted">Nothing yet.</p> : ""}
-      <ul class="notifications" style="list-style:none;padding:0">
+      <ul class="notifications plain">
         {props.items.map((n) => (
-          <li class="card" style={n.readAt ? "opacity:.75" : ""}>
+          <li class={n.readAt ? "card is-read" : "card"}>
             <strong safe>{n.title}</strong> {n.readAt ? "" : <span class="badge warn">new</span>}
             <div class="muted">
               <small safe>{when(n.createdAt)}</small>
             </div>
             {n.body ? (
-              <p safe style="white-space:pre-line">
+              <p safe class="pre-line">
                 {n.body}
               </p>
             ) : (

@@ -5,8 +5,10 @@ import { createTestApp, type TestApp } from "../../test/support/app";
 import { addMember, createOrgAs, createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 
-const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1]);
-const upload = (bytes: Uint8Array, name: string, type: string) => {
+const PNG = Uint8Array.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1,
+]);
+const upload = (bytes: Uint8Array<ArrayBuffer>, name: string, type: string) => {
   const f = new FormData();
   f.set("logo", new File([bytes], name, { type }));
   return f;
@@ -32,9 +34,11 @@ for (const kind of dbKinds()) {
 
     const roles = async () =>
       Object.fromEntries(
-        ((await (await owner.request("GET", `/api/orgs/${orgId}/members`)).json()) as { members: { userId: string; role: string }[] }).members.map(
-          (m) => [m.userId, m.role],
-        ),
+        (
+          (await (await owner.request("GET", `/api/orgs/${orgId}/members`)).json()) as {
+            members: { userId: string; role: string }[];
+          }
+        ).members.map((m) => [m.userId, m.role]),
       );
 
     test("the creator is OWNER; names are validated; members see the org, with their role", async () => {
@@ -45,7 +49,9 @@ for (const kind of dbKinds()) {
     });
 
     test("the last owner can neither be demoted, removed, nor leave", async () => {
-      const demote = await owner.request("PATCH", `/api/orgs/${orgId}/members/${owner.id}`, { body: { role: "MAINTAINER" } });
+      const demote = await owner.request("PATCH", `/api/orgs/${orgId}/members/${owner.id}`, {
+        body: { role: "MAINTAINER" },
+      });
       expect(demote.status).toBe(409);
       expect(((await demote.json()) as any).error.code).toBe("LAST_OWNER");
       expect((await owner.request("DELETE", `/api/orgs/${orgId}/members/${owner.id}`)).status).toBe(409);
@@ -54,16 +60,33 @@ for (const kind of dbKinds()) {
     });
 
     test("only owners grant or take away ownership; maintainers manage the other roles", async () => {
-      expect((await maint.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "OWNER" } })).status).toBe(403);
-      expect((await maint.request("PATCH", `/api/orgs/${orgId}/members/${owner.id}`, { body: { role: "SPONSOR" } })).status).toBe(403);
-      expect((await contrib.request("PATCH", `/api/orgs/${orgId}/members/${maint.id}`, { body: { role: "CONTRIBUTOR" } })).status).toBe(403);
-      expect((await maint.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "SPONSOR" } })).status).toBe(200);
-      expect((await maint.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "CONTRIBUTOR" } })).status).toBe(200);
-      expect((await owner.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "KING" } })).status).toBe(400);
+      expect(
+        (await maint.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "OWNER" } })).status,
+      ).toBe(403);
+      expect(
+        (await maint.request("PATCH", `/api/orgs/${orgId}/members/${owner.id}`, { body: { role: "SPONSOR" } })).status,
+      ).toBe(403);
+      expect(
+        (await contrib.request("PATCH", `/api/orgs/${orgId}/members/${maint.id}`, { body: { role: "CONTRIBUTOR" } }))
+          .status,
+      ).toBe(403);
+      expect(
+        (await maint.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "SPONSOR" } }))
+          .status,
+      ).toBe(200);
+      expect(
+        (await maint.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "CONTRIBUTOR" } }))
+          .status,
+      ).toBe(200);
+      expect(
+        (await owner.request("PATCH", `/api/orgs/${orgId}/members/${contrib.id}`, { body: { role: "KING" } })).status,
+      ).toBe(400);
     });
 
     test("with two owners, one may step down; when both try at once exactly one succeeds", async () => {
-      expect((await owner.request("PATCH", `/api/orgs/${orgId}/members/${maint.id}`, { body: { role: "OWNER" } })).status).toBe(200);
+      expect(
+        (await owner.request("PATCH", `/api/orgs/${orgId}/members/${maint.id}`, { body: { role: "OWNER" } })).status,
+      ).toBe(200);
       const [a, b] = await Promise.all([
         owner.request("PATCH", `/api/orgs/${orgId}/members/${owner.id}`, { body: { role: "MAINTAINER" } }),
         maint.request("PATCH", `/api/orgs/${orgId}/members/${maint.id}`, { body: { role: "MAINTAINER" } }),
@@ -91,12 +114,20 @@ for (const kind of dbKinds()) {
 
     test("logos: images checked by content and size; served to members", async () => {
       const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
-      expect((await owner.request("PUT", `/api/orgs/${orgId}/logo`, { body: upload(svg, "logo.png", "image/png") })).status).toBe(400);
+      expect(
+        (await owner.request("PUT", `/api/orgs/${orgId}/logo`, { body: upload(svg, "logo.png", "image/png") })).status,
+      ).toBe(400);
       const big = new Uint8Array(1024 * 1024 + 1);
       big.set(PNG);
-      expect((await owner.request("PUT", `/api/orgs/${orgId}/logo`, { body: upload(big, "big.png", "image/png") })).status).toBe(400);
-      expect((await contrib.request("PUT", `/api/orgs/${orgId}/logo`, { body: upload(PNG, "l.png", "image/png") })).status).toBe(403);
-      const ok = await owner.request("PUT", `/api/orgs/${orgId}/logo`, { body: upload(PNG, "logo.bin", "application/octet-stream") });
+      expect(
+        (await owner.request("PUT", `/api/orgs/${orgId}/logo`, { body: upload(big, "big.png", "image/png") })).status,
+      ).toBe(400);
+      expect(
+        (await contrib.request("PUT", `/api/orgs/${orgId}/logo`, { body: upload(PNG, "l.png", "image/png") })).status,
+      ).toBe(403);
+      const ok = await owner.request("PUT", `/api/orgs/${orgId}/logo`, {
+        body: upload(PNG, "logo.bin", "application/octet-stream"),
+      });
       expect(ok.status).toBe(200);
       const img = await contrib.request("GET", `/orgs/${orgId}/logo`);
       expect(img.headers.get("content-type")).toBe("image/png");
@@ -113,7 +144,11 @@ for (const kind of dbKinds()) {
 
     test("platform admins see every org, members only theirs", async () => {
       const admin = await createUser(t, { admin: true });
-      const all = ((await (await admin.request("GET", "/api/orgs?all=true")).json()) as { orgs: { id: string; role: string | null }[] }).orgs;
+      const all = (
+        (await (await admin.request("GET", "/api/orgs?all=true")).json()) as {
+          orgs: { id: string; role: string | null }[];
+        }
+      ).orgs;
       expect(all.find((o) => o.id === orgId)).toMatchObject({ role: null });
       expect((await admin.request("GET", `/api/orgs/${orgId}/members`)).status).toBe(200);
       expect((await admin.request("GET", `/api/orgs/${orgId}/audit`)).status).toBe(200);
@@ -124,9 +159,21 @@ for (const kind of dbKinds()) {
     });
 
     test("every change is in the org's audit trail, which only owners (and admins) read", async () => {
-      const trail = ((await (await owner.request("GET", `/api/orgs/${orgId}/audit?limit=200`)).json()) as { entries: { action: string }[] }).entries;
+      const trail = (
+        (await (await owner.request("GET", `/api/orgs/${orgId}/audit?limit=200`)).json()) as {
+          entries: { action: string }[];
+        }
+      ).entries;
       const actions = new Set(trail.map((e) => e.action));
-      for (const a of ["org.create", "invite.create", "invite.accept", "member.role.change", "org.update", "org.logo.update", "member.leave"]) {
+      for (const a of [
+        "org.create",
+        "invite.create",
+        "invite.accept",
+        "member.role.change",
+        "org.update",
+        "org.logo.update",
+        "member.leave",
+      ]) {
         expect(actions.has(a)).toBe(true);
       }
       expect((await maint.request("GET", `/api/orgs/${orgId}/audit`)).status).toBe(403);
@@ -138,7 +185,15 @@ for (const kind of dbKinds()) {
       const id = await createOrgAs(owner, evil);
       await owner.request("PATCH", `/api/orgs/${id}`, { body: { description: evil } });
       await owner.request("PATCH", "/api/me", { body: { name: evil } });
-      for (const path of ["/", "/orgs", `/orgs/${id}`, `/orgs/${id}/members`, `/orgs/${id}/invites`, `/orgs/${id}/audit`, "/profile"]) {
+      for (const path of [
+        "/",
+        "/orgs",
+        `/orgs/${id}`,
+        `/orgs/${id}/members`,
+        `/orgs/${id}/invites`,
+        `/orgs/${id}/audit`,
+        "/profile",
+      ]) {
         // Inside a quoted attribute value "<" is inert (and quotes are escaped): look at markup outside them.
         const html = (await (await owner.request("GET", path)).text()).replace(/="[^"]*"/g, '=""');
         expect(`${path}: ${html.includes("<script>alert")}`).toBe(`${path}: false`);

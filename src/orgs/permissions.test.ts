@@ -47,7 +47,13 @@ for (const [action, allowed] of Object.entries(SPEC) as [OrgAction, string][]) {
 
 describeEachDb("requireOrgRole", (get) => {
   const ids: Record<string, string> = {};
-  const principal = (userId: string, extra: Partial<Principal> = {}): Principal => ({ userId, name: "x", isAdmin: false, via: "session", ...extra });
+  const principal = (userId: string, extra: Partial<Principal> = {}): Principal => ({
+    userId,
+    name: "x",
+    isAdmin: false,
+    via: "session",
+    ...extra,
+  });
   const status = async (p: Principal | null, orgId: string, action: OrgAction) => {
     try {
       await requireOrgRole(get().db, p, orgId, action);
@@ -61,7 +67,10 @@ describeEachDb("requireOrgRole", (get) => {
   beforeAll(async () => {
     const { db } = get();
     for (const name of ["OWNER", "MAINTAINER", "SPONSOR", "CONTRIBUTOR", "outsider", "admin"]) {
-      const [u] = await db.insert(users).values({ name, email: `${name.toLowerCase()}@perm.test`, isAdmin: name === "admin" }).returning();
+      const [u] = await db
+        .insert(users)
+        .values({ name, email: `${name.toLowerCase()}@perm.test`, isAdmin: name === "admin" })
+        .returning();
       ids[name] = u.id;
     }
     const [org] = await db.insert(orgs).values({ name: "Perm" }).returning();
@@ -109,6 +118,8 @@ describeEachDb("requireOrgRole", (get) => {
     const readOnly = principal(ids.OWNER, { via: "api-key", scopes: ["read"] });
     expect(await status(readOnly, ids.org, "org.view")).toBe(200);
     expect(await status(readOnly, ids.org, "org.update")).toBe(403);
-    expect(await status(principal(ids.OWNER, { via: "api-key", scopes: ["read", "write"] }), ids.org, "org.update")).toBe(200);
+    expect(
+      await status(principal(ids.OWNER, { via: "api-key", scopes: ["read", "write"] }), ids.org, "org.update"),
+    ).toBe(200);
   });
 });

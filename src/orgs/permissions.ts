@@ -63,7 +63,11 @@ export const isReadAction = (action: OrgAction) => action.endsWith(".view");
  * Whether someone with `actorRole` may give `targetRole` to a member, or change/remove a member who has
  * `currentRole`: only owners hand out or take away ownership.
  */
-export function canAssignRole(actorRole: OrgRole | null, currentRole: OrgRole | null, targetRole: OrgRole | null): boolean {
+export function canAssignRole(
+  actorRole: OrgRole | null,
+  currentRole: OrgRole | null,
+  targetRole: OrgRole | null,
+): boolean {
   if (!can(actorRole, "members.changeRole")) return false;
   if (actorRole === "OWNER") return true;
   return currentRole !== "OWNER" && targetRole !== "OWNER";

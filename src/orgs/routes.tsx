@@ -41,148 +41,214 @@ function logoOf(body: unknown): File | null {
 async function precheckLogo(file: File | null) {
   if (!file) return;
   if (file.size > MAX_LOGO_BYTES) throw invalidInput({ logo: "The logo must be at most 1 MiB." });
-  if (!sniffImage(new Uint8Array(await file.slice(0, 16).arrayBuffer()))) throw invalidInput({ logo: "Use a PNG, JPEG, GIF or WebP image." });
+  if (!sniffImage(new Uint8Array(await file.slice(0, 16).arrayBuffer())))
+    throw invalidInput({ logo: "Use a PNG, JPEG, GIF or WebP image." });
 }
 
 const formErrors = (err: unknown) => {
-  if (err instanceof AppError && err.code === "INVALID_INPUT") return { errors: (err.details.fields ?? {}) as Record<string, string>, message: err.message };
+  if (err instanceof AppError && err.code === "INVALID_INPUT")
+    return { errors: (err.details.fields ?? {}) as Record<string, string>, message: err.message };
   throw err;
 };
 
-const signIn = (request: Request) => seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
+const signIn = (request: Request) =>
+  seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
 
 /** Home dashboard, org pages and the org API (spec §5.3). */
 export const orgRoutes = (ctx: AppContext) => {
   const uploads = dataPaths(ctx.config.dataDir).uploads;
   const flashOf = (q: Record<string, unknown>) =>
     typeof q.done === "string" && FLASH[q.done] ? { kind: "success" as const, message: FLASH[q.done] } : undefined;
-  const orgPage = async (p: Principal, orgId: string, extra: Partial<Parameters<typeof OrgPage>[0]> = {}, status = 200) =>
+  const orgPage = async (
+    p: Principal,
+    orgId: string,
+    extra: Partial<Parameters<typeof OrgPage>[0]> = {},
+    status = 200,
+  ) =>
     html(<OrgPage viewer={viewerOf(p)!} csrf={p.csrfToken} org={await getOrg(ctx.db, p, orgId)} {...extra} />, status);
 
-  return new Elysia({ name: "orgs" })
-    .use(httpContext(ctx))
-    .get("/", async ({ request, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, "/signin");
-      const me = await getMe(ctx.db, p);
-      if (!me.onboarded) return seeOther(request, "/onboarding");
-      const [orgs, invites] = await Promise.all([listOrgs(ctx.db, p), listMyInvites(ctx, p)]);
-      return html(<DashboardPage viewer={viewerOf(p)!} csrf={p.csrfToken} orgs={orgs} invites={invites.length} roles={me.roles} />);
-    })
-    .get("/orgs", async ({ request, query, principal }) => {
-      const p = await principal();
-      if (!p) return signIn(request);
-      const all = query.all === "1" && p.isAdmin;
-      return html(<OrgListPage viewer={viewerOf(p)!} csrf={p.csrfToken} orgs={await listOrgs(ctx.db, p, { all })} all={all} />);
-    })
-    .get("/orgs/new", async ({ request, principal }) => {
-      const p = await principal();
-      if (!p) return signIn(request);
-      return html(<NewOrgPage viewer={viewerOf(p)!} csrf={p.csrfToken} />);
-    })
-    .post("/orgs", async ({ request, body, principal }) => {
-      const p = requireUser(await principal());
-      const values = { name: field(body, "name"), description: field(body, "description") };
-      try {
-        const logo = logoOf(body);
-        await precheckLogo(logo);
-        const org = await createOrg(ctx.db, p, values);
-        if (logo) await setOrgLogo(ctx.db, p, org.id, logo, uploads);
-        return seeOther(request, `/orgs/${org.id}?done=created`);
-      } catch (err) {
-        const e = formErrors(err);
-        return html(
-          <NewOrgPage viewer={viewerOf(p)!} csrf={p.csrfToken} values={values} errors={e.errors} flash={{ kind: "error", message: e.message }} />,
-          400,
-        );
-      }
-    })
-    .get("/orgs/:id", async ({ request, params, query, principal }) => {
-      const p = await principal();
-      if (!p) return signIn(request);
-      return orgPage(p, params.id, { flash: flashOf(query) });
-    })
-    .post("/orgs/:id", async ({ request, params, body, principal }) => {
-      const p = requireUser(await principal());
-      const values = { name: field(body, "name"), description: field(body, "description") };
-      try {
-        const logo = logoOf(body);
-        await precheckLogo(logo);
-        await updateOrg(ctx.db, p, params.id, values);
-        if (logo) await setOrgLogo(ctx.db, p, params.id, logo, uploads);
-        return seeOther(request, `/orgs/${params.id}?done=saved`);
-      } catch (err) {
-        const e = formErrors(err);
-        return orgPage(p, params.id, { values, errors: e.errors, flash: { kind: "error", message: e.message } }, 400);
-      }
-    })
-    .get("/orgs/:id/logo", async ({ params, principal }) => {
-      const logo = await readOrgLogo(ctx.db, await principal(), params.id, uploads);
-      return new Response(logo.bytes, {
-        headers: { "content-type": logo.type, "cache-control": "private, max-age=300", "content-disposition": "inline" },
-      });
-    })
-    .get("/orgs/:id/members", async ({ request, params, query, principal }) => {
-      const p = await principal();
-      if (!p) return signIn(request);
-      const [org, members] = await Promise.all([getOrg(ctx.db, p, params.id), listMembers(ctx.db, p, params.id)]);
-      return html(<MembersPage viewer={viewerOf(p)!} csrf={p.csrfToken} org={org} members={members} me={p.userId} flash={flashOf(query)} />);
-    })
-    .post("/orgs/:id/members/:userId/role", async ({ request, params, body, principal }) => {
-      const p = requireUser(await principal());
-      await changeMemberRole(ctx.db, p, params.id, params.userId, field(body, "role") as OrgRole);
-      return seeOther(request, `/orgs/${params.id}/members?done=role`);
-    })
-    .post("/orgs/:id/members/:userId/remove", async ({ request, params, principal }) => {
-      const p = requireUser(await principal());
-      await removeMember(ctx.db, p, params.id, params.userId);
-      return seeOther(request, p.userId === params.userId ? "/orgs" : `/orgs/${params.id}/members?done=removed`);
-    })
-    // JSON API
-    .get(
-      "/api/orgs",
-      async ({ query, principal }) => ({ orgs: await listOrgs(ctx.db, await principal(), { all: query.all === "true" }) }),
-      { detail: { summary: "The caller's organizations (?all=true: every org, admins only)", tags: ["orgs"] } },
-    )
-    .post(
-      "/api/orgs",
-      async ({ body, principal, set }) => {
+  return (
+    new Elysia({ name: "orgs" })
+      .use(httpContext(ctx))
+      .get("/", async ({ request, principal }) => {
         const p = await principal();
-        const logo = logoOf(body);
-        await precheckLogo(logo);
-        const org = await createOrg(ctx.db, p, { name: field(body, "name"), description: field(body, "description") || null });
-        if (logo) Object.assign(org, await setOrgLogo(ctx.db, p, org.id, logo, uploads));
-        set.status = 201;
-        return org;
-      },
-      { detail: { summary: "Create an organization (JSON, or multipart with a logo file); the caller becomes OWNER", tags: ["orgs"] } },
-    )
-    .get("/api/orgs/:id", async ({ params, principal }) => getOrg(ctx.db, await principal(), params.id), {
-      detail: { summary: "An organization (members and admins)", tags: ["orgs"] },
-    })
-    .patch("/api/orgs/:id", async ({ params, body, principal }) => updateOrg(ctx.db, await principal(), params.id, body), {
-      detail: { summary: "Change name or description (OWNER, MAINTAINER)", tags: ["orgs"] },
-    })
-    .put(
-      "/api/orgs/:id/logo",
-      async ({ params, body, principal }) => setOrgLogo(ctx.db, await principal(), params.id, logoOf(body), uploads),
-      { detail: { summary: "Upload the org logo (multipart field logo; PNG, JPEG, GIF, WebP ≤ 1 MiB)", tags: ["orgs"] } },
-    )
-    .get("/api/orgs/:id/members", async ({ params, principal }) => ({ members: await listMembers(ctx.db, await principal(), params.id) }), {
-      detail: { summary: "The members of an organization with their roles", tags: ["orgs"] },
-    })
-    .patch(
-      "/api/orgs/:id/members/:userId",
-      async ({ params, body, principal }) => changeMemberRole(ctx.db, await principal(), params.id, params.userId, body.role),
-      { body: MemberRoleRequest, detail: { summary: "Change a member's role (the last owner cannot be demoted)", tags: ["orgs"] } },
-    )
-    .delete(
-      "/api/orgs/:id/members/:userId",
-      async ({ params, principal, set }) => {
-        await removeMember(ctx.db, await principal(), params.id, params.userId);
-        set.status = 204;
-        return null;
-      },
-      { detail: { summary: "Remove a member, or leave (the last owner cannot)", tags: ["orgs"] } },
-    );
+        if (!p) return seeOther(request, "/signin");
+        const me = await getMe(ctx.db, p);
+        if (!me.onboarded) return seeOther(request, "/onboarding");
+        const [orgs, invites] = await Promise.all([listOrgs(ctx.db, p), listMyInvites(ctx, p)]);
+        return html(
+          <DashboardPage
+            viewer={viewerOf(p)!}
+            csrf={p.csrfToken}
+            orgs={orgs}
+            invites={invites.length}
+            roles={me.roles}
+          />,
+        );
+      })
+      .get("/orgs", async ({ request, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const all = query.all === "1" && p.isAdmin;
+        return html(
+          <OrgListPage viewer={viewerOf(p)!} csrf={p.csrfToken} orgs={await listOrgs(ctx.db, p, { all })} all={all} />,
+        );
+      })
+      .get("/orgs/new", async ({ request, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        return html(<NewOrgPage viewer={viewerOf(p)!} csrf={p.csrfToken} />);
+      })
+      .post("/orgs", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        const values = { name: field(body, "name"), description: field(body, "description") };
+        try {
+          const logo = logoOf(body);
+          await precheckLogo(logo);
+          const org = await createOrg(ctx.db, p, values);
+          if (logo) await setOrgLogo(ctx.db, p, org.id, logo, uploads);
+          return seeOther(request, `/orgs/${org.id}?done=created`);
+        } catch (err) {
+          const e = formErrors(err);
+          return html(
+            <NewOrgPage
+              viewer={viewerOf(p)!}
+              csrf={p.csrfToken}
+              values={values}
+              errors={e.errors}
+              flash={{ kind: "error", message: e.message }}
+            />,
+            400,
+          );
+        }
+      })
+      .get("/orgs/:id", async ({ request, params, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        return orgPage(p, params.id, { flash: flashOf(query) });
+      })
+      .post("/orgs/:id", async ({ request, params, body, principal }) => {
+        const p = requireUser(await principal());
+        const values = { name: field(body, "name"), description: field(body, "description") };
+        try {
+          const logo = logoOf(body);
+          await precheckLogo(logo);
+          await updateOrg(ctx.db, p, params.id, values);
+          if (logo) await setOrgLogo(ctx.db, p, params.id, logo, uploads);
+          return seeOther(request, `/orgs/${params.id}?done=saved`);
+        } catch (err) {
+          const e = formErrors(err);
+          return orgPage(p, params.id, { values, errors: e.errors, flash: { kind: "error", message: e.message } }, 400);
+        }
+      })
+      .get("/orgs/:id/logo", async ({ params, principal }) => {
+        const logo = await readOrgLogo(ctx.db, await principal(), params.id, uploads);
+        return new Response(logo.bytes, {
+          headers: {
+            "content-type": logo.type,
+            "cache-control": "private, max-age=300",
+            "content-disposition": "inline",
+          },
+        });
+      })
+      .get("/orgs/:id/members", async ({ request, params, query, principal }) => {
+        const p = await principal();
+        if (!p) return signIn(request);
+        const [org, members] = await Promise.all([getOrg(ctx.db, p, params.id), listMembers(ctx.db, p, params.id)]);
+        return html(
+          <MembersPage
+            viewer={viewerOf(p)!}
+            csrf={p.csrfToken}
+            org={org}
+            members={members}
+            me={p.userId}
+            flash={flashOf(query)}
+          />,
+        );
+      })
+      .post("/orgs/:id/members/:userId/role", async ({ request, params, body, principal }) => {
+        const p = requireUser(await principal());
+        await changeMemberRole(ctx.db, p, params.id, params.userId, field(body, "role") as OrgRole);
+        return seeOther(request, `/orgs/${params.id}/members?done=role`);
+      })
+      .post("/orgs/:id/members/:userId/remove", async ({ request, params, principal }) => {
+        const p = requireUser(await principal());
+        await removeMember(ctx.db, p, params.id, params.userId);
+        return seeOther(request, p.userId === params.userId ? "/orgs" : `/orgs/${params.id}/members?done=removed`);
+      })
+      // JSON API
+      .get(
+        "/api/orgs",
+        async ({ query, principal }) => ({
+          orgs: await listOrgs(ctx.db, await principal(), { all: query.all === "true" }),
+        }),
+        { detail: { summary: "The caller's organizations (?all=true: every org, admins only)", tags: ["orgs"] } },
+      )
+      .post(
+        "/api/orgs",
+        async ({ body, principal, set }) => {
+          const p = await principal();
+          const logo = logoOf(body);
+          await precheckLogo(logo);
+          const org = await createOrg(ctx.db, p, {
+            name: field(body, "name"),
+            description: field(body, "description") || null,
+          });
+          if (logo) Object.assign(org, await setOrgLogo(ctx.db, p, org.id, logo, uploads));
+          set.status = 201;
+          return org;
+        },
+        {
+          detail: {
+            summary: "Create an organization (JSON, or multipart with a logo file); the caller becomes OWNER",
+            tags: ["orgs"],
+          },
+        },
+      )
+      .get("/api/orgs/:id", async ({ params, principal }) => getOrg(ctx.db, await principal(), params.id), {
+        detail: { summary: "An organization (members and admins)", tags: ["orgs"] },
+      })
+      .patch(
+        "/api/orgs/:id",
+        async ({ params, body, principal }) => updateOrg(ctx.db, await principal(), params.id, body),
+        {
+          detail: { summary: "Change name or description (OWNER, MAINTAINER)", tags: ["orgs"] },
+        },
+      )
+      .put(
+        "/api/orgs/:id/logo",
+        async ({ params, body, principal }) => setOrgLogo(ctx.db, await principal(), params.id, logoOf(body), uploads),
+        {
+          detail: {
+            summary: "Upload the org logo (multipart field logo; PNG, JPEG, GIF, WebP ≤ 1 MiB)",
+            tags: ["orgs"],
+          },
+        },
+      )
+      .get(
+        "/api/orgs/:id/members",
+        async ({ params, principal }) => ({ members: await listMembers(ctx.db, await principal(), params.id) }),
+        {
+          detail: { summary: "The members of an organization with their roles", tags: ["orgs"] },
+        },
+      )
+      .patch(
+        "/api/orgs/:id/members/:userId",
+        async ({ params, body, principal }) =>
+          changeMemberRole(ctx.db, await principal(), params.id, params.userId, body.role),
+        {
+          body: MemberRoleRequest,
+          detail: { summary: "Change a member's role (the last owner cannot be demoted)", tags: ["orgs"] },
+        },
+      )
+      .delete(
+        "/api/orgs/:id/members/:userId",
+        async ({ params, principal, set }) => {
+          await removeMember(ctx.db, await principal(), params.id, params.userId);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Remove a member, or leave (the last owner cannot)", tags: ["orgs"] } },
+      )
+  );
 };

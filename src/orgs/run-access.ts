@@ -23,7 +23,10 @@ export const authorizeRun = (ctx: AppContext) => async (request: Request, job: R
   const payload = (job.payload ?? {}) as Record<string, unknown>;
   let orgId = typeof payload.orgId === "string" ? payload.orgId : null;
   if (!orgId && isUuid(payload.projectId)) {
-    const [project] = await ctx.db.select({ orgId: projects.orgId }).from(projects).where(eq(projects.id, payload.projectId));
+    const [project] = await ctx.db
+      .select({ orgId: projects.orgId })
+      .from(projects)
+      .where(eq(projects.id, payload.projectId));
     orgId = project?.orgId ?? crypto.randomUUID(); // a run of a deleted project: nobody's org
   }
   if (orgId) {

@@ -25,7 +25,10 @@ export const publicOrg = (o: Org, role: OrgRole | null) => ({
   role,
 });
 
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: any[] } } }, input: unknown): T {
+function parse<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: any[] } } },
+  input: unknown,
+): T {
   const r = schema.safeParse(input);
   if (!r.success) throw invalidInput(zodFieldErrors(r.error.issues));
   return r.data;
@@ -47,7 +50,14 @@ export async function createOrg(db: Db, principal: Principal | null, input: unkn
       .values({ name: data.name, description: data.description || null, createdById: p.userId })
       .returning();
     await tx.insert(orgMembers).values({ orgId: org.id, userId: p.userId, role: "OWNER", addedById: p.userId });
-    await audit(tx, { actorId: p.userId, action: "org.create", targetType: "org", targetId: org.id, orgId: org.id, payload: { name: org.name } });
+    await audit(tx, {
+      actorId: p.userId,
+      action: "org.create",
+      targetType: "org",
+      targetId: org.id,
+      orgId: org.id,
+      payload: { name: org.name },
+    });
     return publicOrg(org, "OWNER");
   });
 }
@@ -113,7 +123,8 @@ const LOGO_TYPES: { type: string; ext: string; test: (b: Uint8Array) => boolean 
   {
     type: "image/webp",
     ext: "webp",
-    test: (b) => String.fromCharCode(...b.subarray(0, 4)) === "RIFF" && String.fromCharCode(...b.subarray(8, 12)) === "WEBP",
+    test: (b) =>
+      String.fromCharCode(...b.subarray(0, 4)) === "RIFF" && String.fromCharCode(...b.subarray(8, 12)) === "WEBP",
   },
 ];
 export const MAX_LOGO_BYTES = 1024 * 1024;
@@ -124,7 +135,13 @@ export function sniffImage(bytes: Uint8Array) {
 }
 
 /** Stores a new logo (PNG, JPEG, GIF or WebP up to 1 MiB) under the uploads dir. */
-export async function setOrgLogo(db: Db, principal: Principal | null, orgId: string, file: Blob | null, uploadsDir: string) {
+export async function setOrgLogo(
+  db: Db,
+  principal: Principal | null,
+  orgId: string,
+  file: Blob | null,
+  uploadsDir: string,
+) {
   const access = await requireOrgRole(db, principal, orgId, "org.update");
   if (!file || file.size === 0) throw invalidInput({ logo: "Send the image as the multipart field logo." });
   if (file.size > MAX_LOGO_BYTES) throw invalidInput({ logo: "The logo must be at most 1 MiB." });
@@ -138,7 +155,14 @@ export async function setOrgLogo(db: Db, principal: Principal | null, orgId: str
   const [before] = await db.select({ logoFile: orgs.logoFile }).from(orgs).where(eq(orgs.id, orgId));
   await db.transaction(async (tx) => {
     await tx.update(orgs).set({ logoFile: name, logoType: kind.type, updatedAt: new Date() }).where(eq(orgs.id, orgId));
-    await audit(tx, { actorId: access.userId, action: "org.logo.update", targetType: "org", targetId: orgId, orgId, payload: { type: kind.type, bytes: bytes.length } });
+    await audit(tx, {
+      actorId: access.userId,
+      action: "org.logo.update",
+      targetType: "org",
+      targetId: orgId,
+      orgId,
+      payload: { type: kind.type, bytes: bytes.length },
+    });
   });
   if (before?.logoFile) rmSync(join(dir, before.logoFile), { force: true });
   return { logoUrl: `/orgs/${orgId}/logo` };
@@ -147,7 +171,10 @@ export async function setOrgLogo(db: Db, principal: Principal | null, orgId: str
 /** The logo's bytes and type, for members (and admins). */
 export async function readOrgLogo(db: Db, principal: Principal | null, orgId: string, uploadsDir: string) {
   await requireOrgRole(db, principal, orgId, "org.view");
-  const [org] = await db.select({ logoFile: orgs.logoFile, logoType: orgs.logoType }).from(orgs).where(eq(orgs.id, orgId));
+  const [org] = await db
+    .select({ logoFile: orgs.logoFile, logoType: orgs.logoType })
+    .from(orgs)
+    .where(eq(orgs.id, orgId));
   if (!org?.logoFile || !org.logoType) throw notFound("Logo");
   try {
     return { bytes: readFileSync(join(uploadsDir, "org-logos", org.logoFile)), type: org.logoType };
@@ -171,7 +198,10 @@ export async function listMembers(db: Db, principal: Principal | null, orgId: st
     .from(orgMembers)
     .innerJoin(users, eq(users.id, orgMembers.userId))
     .where(eq(orgMembers.orgId, orgId))
-    .orderBy(sql`case ${orgMembers.role} when 'OWNER' then 0 when 'MAINTAINER' then 1 when 'SPONSOR' then 2 else 3 end`, asc(users.name));
+    .orderBy(
+      sql`case ${orgMembers.role} when 'OWNER' then 0 when 'MAINTAINER' then 1 when 'SPONSOR' then 2 else 3 end`,
+      asc(users.name),
+    );
   return rows;
 }
 
@@ -189,7 +219,13 @@ const lastOwner = () =>
   conflict("An organization needs at least one owner: make someone else owner first.", "LAST_OWNER");
 
 /** Changes a member's role. Only owners grant or take away OWNER; the last owner cannot be demoted. */
-export async function changeMemberRole(db: Db, principal: Principal | null, orgId: string, userId: string, role: OrgRole) {
+export async function changeMemberRole(
+  db: Db,
+  principal: Principal | null,
+  orgId: string,
+  userId: string,
+  role: OrgRole,
+) {
   const access = await requireOrgRole(db, principal, orgId, "members.changeRole");
   if (!ORG_ROLES.includes(role)) throw invalidInput({ role: `One of ${ORG_ROLES.join(", ")}.` });
   if (!isUuid(userId)) throw notFound("Member");
@@ -201,7 +237,8 @@ export async function changeMemberRole(db: Db, principal: Principal | null, orgI
       .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, userId)))
       .for("update");
     if (!member) throw notFound("Member");
-    if (!canAssignRole(access.role, member.role, role)) throw forbidden("Only an owner can grant or take away ownership.");
+    if (!canAssignRole(access.role, member.role, role))
+      throw forbidden("Only an owner can grant or take away ownership.");
     if (member.role === role) return { userId, role };
     if (member.role === "OWNER" && owners <= 1) throw lastOwner();
     await tx.update(orgMembers).set({ role }).where(eq(orgMembers.id, member.id));
@@ -235,7 +272,8 @@ export async function removeMember(db: Db, principal: Principal | null, orgId: s
       .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, userId)))
       .for("update");
     if (!member) throw notFound("Member");
-    if (!leaving && member.role === "OWNER" && access.role !== "OWNER") throw forbidden("Only an owner can remove an owner.");
+    if (!leaving && member.role === "OWNER" && access.role !== "OWNER")
+      throw forbidden("Only an owner can remove an owner.");
     if (member.role === "OWNER" && owners <= 1) throw lastOwner();
     await tx.delete(orgMembers).where(eq(orgMembers.id, member.id));
     await audit(tx, {

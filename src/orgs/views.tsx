@@ -16,6 +16,7 @@ export interface OrgView {
 }
 
 const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
+const githubLabel = (login: string | null): string => (login ? `@${login}` : "—");
 
 /** The tabs of an org's pages. */
 export function OrgNav({ org, current }: { org: OrgView; current: "overview" | "members" | "invites" | "audit" }) {
@@ -26,13 +27,13 @@ export function OrgNav({ org, current }: { org: OrgView; current: "overview" | "
     ["audit", "Audit trail", `/orgs/${org.id}/audit`, can(org.role, "audit.view")],
   ];
   return (
-    <nav aria-label="Organization" class="tabs" style="display:flex;gap:1rem;margin-bottom:.5rem">
+    <nav aria-label="Organization" class="tabs">
       <a href="/orgs">All organizations</a>
       <span aria-hidden="true">/</span>
       {tabs
         .filter((t) => t[3])
         .map(([key, label, href]) => (
-          <a href={href} aria-current={key === current ? "page" : undefined} style={key === current ? "font-weight:700" : ""}>
+          <a href={href} aria-current={key === current ? "page" : undefined} safe>
             {label}
           </a>
         ))}
@@ -40,15 +41,11 @@ export function OrgNav({ org, current }: { org: OrgView; current: "overview" | "
   );
 }
 
-function Logo({ org, size = 48 }: { org: OrgView; size?: number }) {
+function Logo({ org, size = 48 }: { org: OrgView; size?: 48 | 64 }) {
   return org.logoUrl ? (
-    <img src={org.logoUrl} alt="" width={String(size)} height={String(size)} style="border-radius:8px;object-fit:cover" />
+    <img class={`logo logo-${size}`} src={org.logoUrl} alt="" width={String(size)} height={String(size)} />
   ) : (
-    <span
-      aria-hidden="true"
-      style={`display:inline-grid;place-items:center;width:${size}px;height:${size}px;border-radius:8px;background:#e6ebf5;font-weight:700`}
-      safe
-    >
+    <span aria-hidden="true" class={`logo logo-letter logo-${size}`} safe>
       {org.name.slice(0, 1).toUpperCase()}
     </span>
   );
@@ -59,12 +56,12 @@ function OrgCards({ orgs }: { orgs: OrgView[] }) {
   return (
     <div class="grid2">
       {orgs.map((o) => (
-        <a class="card" href={`/orgs/${o.id}`} style="display:flex;gap:.75rem;align-items:center;text-decoration:none;color:inherit">
+        <a class="card org-card" href={`/orgs/${o.id}`}>
           <Logo org={o} />
           <span>
             <strong safe>{o.name}</strong>
             <br />
-            <small class="muted" safe>
+            <small class="muted">
               {o.role ? roleLabel(o.role) : "admin view"}
               {o.archived ? " · archived" : ""}
             </small>
@@ -76,13 +73,20 @@ function OrgCards({ orgs }: { orgs: OrgView[] }) {
 }
 
 /** The signed-in home page: your orgs and pending invites. */
-export function DashboardPage(props: { viewer: Viewer; csrf?: string; orgs: OrgView[]; invites: number; roles: string[] }) {
+export function DashboardPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  orgs: OrgView[];
+  invites: number;
+  roles: string[];
+}) {
   return (
     <Layout title="Dashboard" viewer={props.viewer} csrfToken={props.csrf}>
       <h1 safe>Welcome, {props.viewer.name}</h1>
       {props.invites > 0 ? (
         <div class="flash success" role="status">
-          You have {String(props.invites)} pending invite{props.invites === 1 ? "" : "s"}. <a href="/invites">Answer them</a>
+          <span safe>{`You have ${props.invites} pending invite${props.invites === 1 ? "" : "s"}.`}</span>{" "}
+          <a href="/invites">Answer them</a>
         </div>
       ) : (
         ""
@@ -96,10 +100,10 @@ export function DashboardPage(props: { viewer: Viewer; csrf?: string; orgs: OrgV
           </a>
         </p>
       </section>
-      <p class="muted" safe>
-        You use DevSponsor as {props.roles.length ? props.roles.map((r) => r.toLowerCase()).join(" and ") : "a member"} ·{" "}
-      </p>
-      <p>
+      <p class="muted">
+        <span
+          safe
+        >{`You use DevSponsor as ${props.roles.length ? props.roles.map((r) => r.toLowerCase()).join(" and ") : "a member"}.`}</span>{" "}
         <a href="/profile">Profile, wallets and API keys</a>
       </p>
     </Layout>
@@ -112,7 +116,9 @@ export function OrgListPage(props: { viewer: Viewer; csrf?: string; orgs: OrgVie
     <Layout title="Organizations" viewer={props.viewer} csrfToken={props.csrf}>
       <h1>{props.all ? "All organizations" : "Your organizations"}</h1>
       {props.viewer.isAdmin ? (
-        <p>{props.all ? <a href="/orgs">Show only mine</a> : <a href="/orgs?all=1">Show every organization (admin)</a>}</p>
+        <p>
+          {props.all ? <a href="/orgs">Show only mine</a> : <a href="/orgs?all=1">Show every organization (admin)</a>}
+        </p>
       ) : (
         ""
       )}
@@ -152,7 +158,13 @@ function OrgFields(props: { values?: Record<string, string>; errors?: Record<str
 }
 
 /** The new-organization form. */
-export function NewOrgPage(props: { viewer: Viewer; csrf?: string; values?: Record<string, string>; errors?: Record<string, string>; flash?: Flash }) {
+export function NewOrgPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  values?: Record<string, string>;
+  errors?: Record<string, string>;
+  flash?: Flash;
+}) {
   return (
     <Layout title="New organization" viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
       <h1>New organization</h1>
@@ -181,19 +193,17 @@ export function OrgPage(props: {
   return (
     <Layout title={org.name} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
       <OrgNav org={org} current="overview" />
-      <div style="display:flex;gap:1rem;align-items:center">
+      <div class="org-head">
         <Logo org={org} size={64} />
         <div>
-          <h1 safe style="margin:0">
-            {org.name}
-          </h1>
+          <h1 safe>{org.name}</h1>
           <span class="muted" safe>
             {`${org.memberCount ?? 0} member${org.memberCount === 1 ? "" : "s"} · your role: ${org.role ? roleLabel(org.role) : "none (admin view)"}`}
           </span>
         </div>
       </div>
       {org.description ? (
-        <p safe style="white-space:pre-line">
+        <p safe class="pre-line">
           {org.description}
         </p>
       ) : (
@@ -221,7 +231,10 @@ export function OrgPage(props: {
           </summary>
           <form method="post" action={`/orgs/${org.id}`} enctype="multipart/form-data" class="stack">
             <CsrfField token={props.csrf} />
-            <OrgFields values={props.values ?? { name: org.name, description: org.description ?? "" }} errors={props.errors} />
+            <OrgFields
+              values={props.values ?? { name: org.name, description: org.description ?? "" }}
+              errors={props.errors}
+            />
             <div>
               <button type="submit">Save</button>
             </div>
@@ -244,7 +257,14 @@ export interface MemberView {
 }
 
 /** Members and roles: managers change roles and remove people; everyone can leave. */
-export function MembersPage(props: { viewer: Viewer; csrf?: string; org: OrgView; members: MemberView[]; me: string; flash?: Flash }) {
+export function MembersPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  org: OrgView;
+  members: MemberView[];
+  me: string;
+  flash?: Flash;
+}) {
   const { org } = props;
   return (
     <Layout title={`${org.name}: members`} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
@@ -264,20 +284,22 @@ export function MembersPage(props: { viewer: Viewer; csrf?: string; org: OrgView
             {props.members.map((m) => {
               const assignable = ORG_ROLES.filter((r) => canAssignRole(org.role, m.role, r));
               const canChange = m.userId !== props.me && assignable.length > 1;
-              const canRemove = m.userId === props.me || (can(org.role, "members.remove") && (m.role !== "OWNER" || org.role === "OWNER"));
+              const canRemove =
+                m.userId === props.me ||
+                (can(org.role, "members.remove") && (m.role !== "OWNER" || org.role === "OWNER"));
               return (
                 <tr>
                   <td safe>{m.name}</td>
-                  <td safe>{m.githubLogin ? `@${m.githubLogin}` : "—"}</td>
+                  <td safe>{githubLabel(m.githubLogin)}</td>
                   <td>
                     {canChange ? (
-                      <form method="post" action={`/orgs/${org.id}/members/${m.userId}/role`} style="display:flex;gap:.5rem">
+                      <form method="post" action={`/orgs/${org.id}/members/${m.userId}/role`} class="row">
                         <CsrfField token={props.csrf} />
-                        <label style="display:flex;gap:.5rem;align-items:center;font-weight:400">
-                          <span class="visually-hidden" style="position:absolute;left:-999px" safe>{`Role of ${m.name}`}</span>
+                        <label>
+                          <span class="sr-only" safe>{`Role of ${m.name}`}</span>
                           <select name="role">
                             {assignable.map((r) => (
-                              <option value={r} selected={r === m.role}>
+                              <option value={r} selected={r === m.role} safe>
                                 {roleLabel(r)}
                               </option>
                             ))}

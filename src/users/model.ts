@@ -15,15 +15,23 @@ export type MeUpdateRequest = z.infer<typeof MeUpdateRequest>;
 
 /** Body of POST /api/me/wallets/challenge: the address to link and its chain. */
 export const WalletChallengeRequest = z.object({
-  address: z.string().trim().regex(/^0x[0-9a-fA-F]{40}$/, "Not an EVM address."),
+  address: z
+    .string()
+    .trim()
+    .regex(/^0x[0-9a-fA-F]{40}$/, "Not an EVM address."),
   chainId: z.coerce.number().int().positive().default(1),
 });
 
 /** Body of POST /api/me/wallets: the signed EIP-4361 message. */
 export const WalletLinkRequest = z.object({
   message: z.string().min(50).max(4000),
-  signature: z.string().trim().regex(/^0x[0-9a-fA-F]+$/, "Not a hex signature."),
+  signature: z
+    .string()
+    .trim()
+    .regex(/^0x[0-9a-fA-F]+$/, "Not a hex signature."),
 });
 
 /** Body of DELETE /api/me: the user types DELETE to confirm. */
-export const DeleteAccountRequest = z.object({ confirm: z.literal("DELETE", { message: 'Type "DELETE" to confirm.' }) });
+export const DeleteAccountRequest = z.object({
+  confirm: z.literal("DELETE", { message: 'Type "DELETE" to confirm.' }),
+});

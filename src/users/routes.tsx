@@ -51,12 +51,28 @@ export const userRoutes = (ctx: AppContext) => {
       listApiKeys(ctx.db, p.userId),
       listSessions(ctx.db, p.userId),
     ]);
-    const data = { me, wallets, apiKeys, sessions, currentSessionId: sessionIdOf(p), githubAvailable: githubConfigured(ctx.settings) };
+    const data = {
+      me,
+      wallets,
+      apiKeys,
+      sessions,
+      currentSessionId: sessionIdOf(p),
+      githubAvailable: githubConfigured(ctx.settings),
+    };
     return html(<ProfilePage viewer={viewerOf(p)!} csrf={p.csrfToken} data={data} {...extras} />, status);
   };
   const onInvalid = async (p: Principal, err: unknown, extras: ProfileExtras = {}) => {
-    if (!(err instanceof AppError) || !["INVALID_INPUT", "WALLET_TAKEN", "LAST_OWNER", "LAST_ADMIN"].includes(err.code)) throw err;
-    return profilePage(p, { ...extras, errors: (err.details.fields ?? {}) as Record<string, string>, flash: { kind: "error", message: err.message } }, err.status);
+    if (!(err instanceof AppError) || !["INVALID_INPUT", "WALLET_TAKEN", "LAST_OWNER", "LAST_ADMIN"].includes(err.code))
+      throw err;
+    return profilePage(
+      p,
+      {
+        ...extras,
+        errors: (err.details.fields ?? {}) as Record<string, string>,
+        flash: { kind: "error", message: err.message },
+      },
+      err.status,
+    );
   };
   const exportResponse = async (p: Principal) =>
     new Response(JSON.stringify(await exportUserData(ctx, p), null, 2), {
@@ -67,180 +83,218 @@ export const userRoutes = (ctx: AppContext) => {
       },
     });
 
-  return new Elysia({ name: "users" })
-    .use(httpContext(ctx))
-    .get("/profile", async ({ request, query, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, "/signin?next=/profile");
-      const done = typeof query.done === "string" ? FLASH[query.done] : undefined;
-      return profilePage(p, done ? { flash: { kind: "success", message: done } } : {});
-    })
-    .post("/profile", async ({ request, body, principal }) => {
-      const p = requireUser(await principal());
-      try {
-        await updateMe(ctx.db, p, {
-          name: field(body, "name"),
-          roles: fields(body, "roles"),
-          preferences: { emailNotifications: field(body, "emailNotifications") === "true" },
-        });
-      } catch (err) {
-        return onInvalid(p, err);
-      }
-      return seeOther(request, "/profile?done=saved");
-    })
-    .post("/profile/wallets/challenge", async ({ request, body, principal }) => {
-      const p = requireUser(await principal());
-      try {
-        const c = await createWalletChallenge(ctx.db, p, { address: field(body, "address"), chainId: field(body, "chainId") || 1 }, site(request));
-        return profilePage(p, { challenge: { message: c.message } });
-      } catch (err) {
-        return onInvalid(p, err);
-      }
-    })
-    .post("/profile/wallets", async ({ request, body, principal }) => {
-      const p = requireUser(await principal());
-      try {
-        await linkWallet(ctx.db, p, { message: field(body, "message"), signature: field(body, "signature") }, site(request));
-      } catch (err) {
-        return onInvalid(p, err);
-      }
-      return seeOther(request, "/profile?done=wallet");
-    })
-    .post("/profile/wallets/:walletId/payout", async ({ request, params, principal }) => {
-      await setPayoutWallet(ctx.db, await principal(), params.walletId);
-      return seeOther(request, "/profile?done=payout");
-    })
-    .post("/profile/wallets/:walletId/remove", async ({ request, params, principal }) => {
-      await removeWallet(ctx.db, await principal(), params.walletId);
-      return seeOther(request, "/profile?done=unlinked");
-    })
-    .post("/profile/api-keys", async ({ body, principal }) => {
-      const p = requireSession(await principal());
-      try {
-        const days = field(body, "expiresInDays");
-        const { key } = await createApiKey(ctx.db, p.userId, {
-          name: field(body, "name"),
-          scopes: fields(body, "scopes"),
-          expiresInDays: days ? Number(days) : null,
-        });
-        return profilePage(p, { newKey: key }, 201);
-      } catch (err) {
-        return onInvalid(p, err);
-      }
-    })
-    .post("/profile/api-keys/:keyId/revoke", async ({ request, params, principal }) => {
-      const p = requireUser(await principal());
-      await revokeApiKey(ctx.db, p.userId, params.keyId);
-      return seeOther(request, "/profile?done=revoked");
-    })
-    .post("/profile/sessions/:sessionId/revoke", async ({ request, params, principal }) => {
-      const p = requireUser(await principal());
-      await revokeSession(ctx.db, p.userId, params.sessionId);
-      return seeOther(request, "/profile?done=revoked");
-    })
-    .get("/profile/export", async ({ request, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, "/signin?next=/profile");
-      return exportResponse(p);
-    })
-    .post("/profile/delete", async ({ request, body, principal }) => {
-      const p = requireSession(await principal());
-      try {
-        if (field(body, "confirm") !== "DELETE") throw invalidInput({ confirm: 'Type "DELETE" to confirm.' });
-        await deleteAccount(ctx, p);
-      } catch (err) {
-        return onInvalid(p, err);
-      }
-      return seeOther(request, "/signin", [clearCookie(ctx, request, SESSION_COOKIE)]);
-    })
-    // JSON API
-    .get("/api/me", async ({ principal }) => getMe(ctx.db, await principal()), {
-      detail: { summary: "The caller's profile", tags: ["me"] },
-    })
-    .patch("/api/me", async ({ body, principal }) => updateMe(ctx.db, await principal(), body), {
-      detail: {
-        summary: "Change name, roles (SPONSOR, CONTRIBUTOR) or preferences ({ emailNotifications })",
-        tags: ["me"],
-      },
-    })
-    .get("/api/me/export", async ({ principal }) => exportResponse(requireUser(await principal())), {
-      detail: { summary: "Everything stored about the caller, as JSON (GDPR export)", tags: ["me"] },
-    })
-    .delete(
-      "/api/me",
-      async ({ principal, set }) => {
-        await deleteAccount(ctx, requireSession(await principal()));
-        set.status = 204;
-        return null;
-      },
-      { body: DeleteAccountRequest, detail: { summary: 'Delete the caller\'s account (body { "confirm": "DELETE" }; browser session only)', tags: ["me"] } },
-    )
-    .get("/api/me/wallets", async ({ principal }) => ({ wallets: await listWallets(ctx.db, await principal()) }), {
-      detail: { summary: "The caller's linked wallets", tags: ["me"] },
-    })
-    .post(
-      "/api/me/wallets/challenge",
-      async ({ request, body, principal }) => createWalletChallenge(ctx.db, await principal(), body, site(request)),
-      { detail: { summary: "Get the EIP-4361 message to sign for an address ({ address, chainId })", tags: ["me"] } },
-    )
-    .post(
-      "/api/me/wallets",
-      async ({ request, body, principal, set }) => {
-        const w = await linkWallet(ctx.db, await principal(), body, site(request));
-        set.status = 201;
-        return w;
-      },
-      { detail: { summary: "Link a wallet with the signed EIP-4361 message ({ message, signature })", tags: ["me"] } },
-    )
-    .post("/api/me/wallets/:walletId/payout", async ({ params, principal }) => setPayoutWallet(ctx.db, await principal(), params.walletId), {
-      detail: { summary: "Use this wallet for payouts", tags: ["me"] },
-    })
-    .delete(
-      "/api/me/wallets/:walletId",
-      async ({ params, principal, set }) => {
+  return (
+    new Elysia({ name: "users" })
+      .use(httpContext(ctx))
+      .get("/profile", async ({ request, query, principal }) => {
+        const p = await principal();
+        if (!p) return seeOther(request, "/signin?next=/profile");
+        const done = typeof query.done === "string" ? FLASH[query.done] : undefined;
+        return profilePage(p, done ? { flash: { kind: "success", message: done } } : {});
+      })
+      .post("/profile", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        try {
+          await updateMe(ctx.db, p, {
+            name: field(body, "name"),
+            roles: fields(body, "roles"),
+            preferences: { emailNotifications: field(body, "emailNotifications") === "true" },
+          });
+        } catch (err) {
+          return onInvalid(p, err);
+        }
+        return seeOther(request, "/profile?done=saved");
+      })
+      .post("/profile/wallets/challenge", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        try {
+          const c = await createWalletChallenge(
+            ctx.db,
+            p,
+            { address: field(body, "address"), chainId: field(body, "chainId") || 1 },
+            site(request),
+          );
+          return profilePage(p, { challenge: { message: c.message } });
+        } catch (err) {
+          return onInvalid(p, err);
+        }
+      })
+      .post("/profile/wallets", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        try {
+          await linkWallet(
+            ctx.db,
+            p,
+            { message: field(body, "message"), signature: field(body, "signature") },
+            site(request),
+          );
+        } catch (err) {
+          return onInvalid(p, err);
+        }
+        return seeOther(request, "/profile?done=wallet");
+      })
+      .post("/profile/wallets/:walletId/payout", async ({ request, params, principal }) => {
+        await setPayoutWallet(ctx.db, await principal(), params.walletId);
+        return seeOther(request, "/profile?done=payout");
+      })
+      .post("/profile/wallets/:walletId/remove", async ({ request, params, principal }) => {
         await removeWallet(ctx.db, await principal(), params.walletId);
-        set.status = 204;
-        return null;
-      },
-      { detail: { summary: "Unlink a wallet", tags: ["me"] } },
-    )
-    .get("/api/me/api-keys", async ({ principal }) => ({ apiKeys: await listApiKeys(ctx.db, requireUser(await principal()).userId) }), {
-      detail: { summary: "The caller's API keys (never the keys themselves)", tags: ["me"] },
-    })
-    .post(
-      "/api/me/api-keys",
-      async ({ body, principal, set }) => {
+        return seeOther(request, "/profile?done=unlinked");
+      })
+      .post("/profile/api-keys", async ({ body, principal }) => {
         const p = requireSession(await principal());
-        const b = (body ?? {}) as Record<string, unknown>;
-        const r = await createApiKey(ctx.db, p.userId, {
-          name: String(b.name ?? ""),
-          scopes: Array.isArray(b.scopes) ? b.scopes.map(String) : [],
-          expiresInDays: typeof b.expiresInDays === "number" ? b.expiresInDays : null,
-        });
-        set.status = 201;
-        return r;
-      },
-      { detail: { summary: "Create an API key ({ name, scopes, expiresInDays }); the key is returned once (browser session only)", tags: ["me"] } },
-    )
-    .delete(
-      "/api/me/api-keys/:keyId",
-      async ({ params, principal, set }) => {
-        await revokeApiKey(ctx.db, requireUser(await principal()).userId, params.keyId);
-        set.status = 204;
-        return null;
-      },
-      { detail: { summary: "Revoke an API key", tags: ["me"] } },
-    )
-    .get("/api/me/sessions", async ({ principal }) => ({ sessions: await listSessions(ctx.db, requireUser(await principal()).userId) }), {
-      detail: { summary: "The caller's signed-in browsers", tags: ["me"] },
-    })
-    .delete(
-      "/api/me/sessions/:sessionId",
-      async ({ params, principal, set }) => {
-        await revokeSession(ctx.db, requireUser(await principal()).userId, params.sessionId);
-        set.status = 204;
-        return null;
-      },
-      { detail: { summary: "Sign a browser out", tags: ["me"] } },
-    );
+        try {
+          const days = field(body, "expiresInDays");
+          const { key } = await createApiKey(ctx.db, p.userId, {
+            name: field(body, "name"),
+            scopes: fields(body, "scopes"),
+            expiresInDays: days ? Number(days) : null,
+          });
+          return profilePage(p, { newKey: key }, 201);
+        } catch (err) {
+          return onInvalid(p, err);
+        }
+      })
+      .post("/profile/api-keys/:keyId/revoke", async ({ request, params, principal }) => {
+        const p = requireUser(await principal());
+        await revokeApiKey(ctx.db, p.userId, params.keyId);
+        return seeOther(request, "/profile?done=revoked");
+      })
+      .post("/profile/sessions/:sessionId/revoke", async ({ request, params, principal }) => {
+        const p = requireUser(await principal());
+        await revokeSession(ctx.db, p.userId, params.sessionId);
+        return seeOther(request, "/profile?done=revoked");
+      })
+      .get("/profile/export", async ({ request, principal }) => {
+        const p = await principal();
+        if (!p) return seeOther(request, "/signin?next=/profile");
+        return exportResponse(p);
+      })
+      .post("/profile/delete", async ({ request, body, principal }) => {
+        const p = requireSession(await principal());
+        try {
+          if (field(body, "confirm") !== "DELETE") throw invalidInput({ confirm: 'Type "DELETE" to confirm.' });
+          await deleteAccount(ctx, p);
+        } catch (err) {
+          return onInvalid(p, err);
+        }
+        return seeOther(request, "/signin", [clearCookie(ctx, request, SESSION_COOKIE)]);
+      })
+      // JSON API
+      .get("/api/me", async ({ principal }) => getMe(ctx.db, await principal()), {
+        detail: { summary: "The caller's profile", tags: ["me"] },
+      })
+      .patch("/api/me", async ({ body, principal }) => updateMe(ctx.db, await principal(), body), {
+        detail: {
+          summary: "Change name, roles (SPONSOR, CONTRIBUTOR) or preferences ({ emailNotifications })",
+          tags: ["me"],
+        },
+      })
+      .get("/api/me/export", async ({ principal }) => exportResponse(requireUser(await principal())), {
+        detail: { summary: "Everything stored about the caller, as JSON (GDPR export)", tags: ["me"] },
+      })
+      .delete(
+        "/api/me",
+        async ({ principal, set }) => {
+          await deleteAccount(ctx, requireSession(await principal()));
+          set.status = 204;
+          return null;
+        },
+        {
+          body: DeleteAccountRequest,
+          detail: {
+            summary: 'Delete the caller\'s account (body { "confirm": "DELETE" }; browser session only)',
+            tags: ["me"],
+          },
+        },
+      )
+      .get("/api/me/wallets", async ({ principal }) => ({ wallets: await listWallets(ctx.db, await principal()) }), {
+        detail: { summary: "The caller's linked wallets", tags: ["me"] },
+      })
+      .post(
+        "/api/me/wallets/challenge",
+        async ({ request, body, principal }) => createWalletChallenge(ctx.db, await principal(), body, site(request)),
+        { detail: { summary: "Get the EIP-4361 message to sign for an address ({ address, chainId })", tags: ["me"] } },
+      )
+      .post(
+        "/api/me/wallets",
+        async ({ request, body, principal, set }) => {
+          const w = await linkWallet(ctx.db, await principal(), body, site(request));
+          set.status = 201;
+          return w;
+        },
+        {
+          detail: { summary: "Link a wallet with the signed EIP-4361 message ({ message, signature })", tags: ["me"] },
+        },
+      )
+      .post(
+        "/api/me/wallets/:walletId/payout",
+        async ({ params, principal }) => setPayoutWallet(ctx.db, await principal(), params.walletId),
+        {
+          detail: { summary: "Use this wallet for payouts", tags: ["me"] },
+        },
+      )
+      .delete(
+        "/api/me/wallets/:walletId",
+        async ({ params, principal, set }) => {
+          await removeWallet(ctx.db, await principal(), params.walletId);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Unlink a wallet", tags: ["me"] } },
+      )
+      .get(
+        "/api/me/api-keys",
+        async ({ principal }) => ({ apiKeys: await listApiKeys(ctx.db, requireUser(await principal()).userId) }),
+        {
+          detail: { summary: "The caller's API keys (never the keys themselves)", tags: ["me"] },
+        },
+      )
+      .post(
+        "/api/me/api-keys",
+        async ({ body, principal, set }) => {
+          const p = requireSession(await principal());
+          const b = (body ?? {}) as Record<string, unknown>;
+          const r = await createApiKey(ctx.db, p.userId, {
+            name: String(b.name ?? ""),
+            scopes: Array.isArray(b.scopes) ? b.scopes.map(String) : [],
+            expiresInDays: typeof b.expiresInDays === "number" ? b.expiresInDays : null,
+          });
+          set.status = 201;
+          return r;
+        },
+        {
+          detail: {
+            summary:
+              "Create an API key ({ name, scopes, expiresInDays }); the key is returned once (browser session only)",
+            tags: ["me"],
+          },
+        },
+      )
+      .delete(
+        "/api/me/api-keys/:keyId",
+        async ({ params, principal, set }) => {
+          await revokeApiKey(ctx.db, requireUser(await principal()).userId, params.keyId);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Revoke an API key", tags: ["me"] } },
+      )
+      .get(
+        "/api/me/sessions",
+        async ({ principal }) => ({ sessions: await listSessions(ctx.db, requireUser(await principal()).userId) }),
+        {
+          detail: { summary: "The caller's signed-in browsers", tags: ["me"] },
+        },
+      )
+      .delete(
+        "/api/me/sessions/:sessionId",
+        async ({ params, principal, set }) => {
+          await revokeSession(ctx.db, requireUser(await principal()).userId, params.sessionId);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Sign a browser out", tags: ["me"] } },
+      )
+  );
 };

@@ -68,7 +68,13 @@ export async function updateMe(db: Db, principal: Principal | null, input: unkno
   if (r.data.preferences !== undefined) patch.preferences = { ...u.preferences, ...r.data.preferences };
   await db.update(users).set(patch).where(eq(users.id, u.id));
   if (r.data.roles !== undefined) {
-    await audit(db, { actorId: u.id, action: "user.roles.change", targetType: "user", targetId: u.id, payload: { roles: patch.roles } });
+    await audit(db, {
+      actorId: u.id,
+      action: "user.roles.change",
+      targetType: "user",
+      targetId: u.id,
+      payload: { roles: patch.roles },
+    });
   }
   return getMe(db, p);
 }
@@ -78,8 +84,17 @@ export async function completeOnboarding(db: Db, principal: Principal | null, ro
   const p = requireWriter(principal);
   const chosen = [...new Set(roles)].filter((r): r is UserRole => (USER_ROLES as readonly string[]).includes(r));
   if (!chosen.length) throw invalidInput({ roles: "Choose sponsor, contributor or both." });
-  await db.update(users).set({ roles: chosen, onboardedAt: new Date(), updatedAt: new Date() }).where(eq(users.id, p.userId));
-  await audit(db, { actorId: p.userId, action: "user.onboard", targetType: "user", targetId: p.userId, payload: { roles: chosen } });
+  await db
+    .update(users)
+    .set({ roles: chosen, onboardedAt: new Date(), updatedAt: new Date() })
+    .where(eq(users.id, p.userId));
+  await audit(db, {
+    actorId: p.userId,
+    action: "user.onboard",
+    targetType: "user",
+    targetId: p.userId,
+    payload: { roles: chosen },
+  });
   return chosen;
 }
 
@@ -130,11 +145,13 @@ export async function linkWallet(db: Db, principal: Principal | null, input: unk
   const { message, signature } = r.data;
   const parsed = parseSiweMessage(message);
   const bad = (why: string) => invalidInput({ signature: why }, "The wallet signature was not accepted.");
-  if (!parsed.address || !parsed.nonce || !parsed.chainId) throw bad("The message is not a Sign-In with Ethereum message.");
+  if (!parsed.address || !parsed.nonce || !parsed.chainId)
+    throw bad("The message is not a Sign-In with Ethereum message.");
   if (!validateSiweMessage({ message: parsed, domain: site.domain, nonce: parsed.nonce, time: new Date() })) {
     throw bad("The message is for another site or has expired.");
   }
-  if (parsed.uri && new URL(parsed.uri).origin !== new URL(site.uri).origin) throw bad("The message is for another site.");
+  if (parsed.uri && new URL(parsed.uri).origin !== new URL(site.uri).origin)
+    throw bad("The message is for another site.");
   let valid = false;
   try {
     valid = await verifyMessage({ address: parsed.address, message, signature: signature as `0x${string}` });
@@ -157,9 +174,15 @@ export async function linkWallet(db: Db, principal: Principal | null, input: unk
       )
       .returning({ nonce: walletNonces.nonce });
     if (!used.length) throw bad("The message was already used or was not issued to you; ask for a new one.");
-    const [taken] = await tx.select({ userId: wallets.userId }).from(wallets).where(sql`lower(${wallets.address}) = ${address.toLowerCase()}`);
+    const [taken] = await tx
+      .select({ userId: wallets.userId })
+      .from(wallets)
+      .where(sql`lower(${wallets.address}) = ${address.toLowerCase()}`);
     if (taken) {
-      throw conflict(taken.userId === p.userId ? "This wallet is already linked." : "This wallet is linked to another account.", "WALLET_TAKEN");
+      throw conflict(
+        taken.userId === p.userId ? "This wallet is already linked." : "This wallet is linked to another account.",
+        "WALLET_TAKEN",
+      );
     }
     const [existing] = await tx.select({ n: count() }).from(wallets).where(eq(wallets.userId, p.userId));
     const [w] = await tx
@@ -173,7 +196,13 @@ export async function linkWallet(db: Db, principal: Principal | null, input: unk
         signature,
       })
       .returning();
-    await audit(tx, { actorId: p.userId, action: "wallet.link", targetType: "wallet", targetId: w.id, payload: { address, chainId: w.chainId } });
+    await audit(tx, {
+      actorId: p.userId,
+      action: "wallet.link",
+      targetType: "wallet",
+      targetId: w.id,
+      payload: { address, chainId: w.chainId },
+    });
     return publicWallet(w);
   });
 }
@@ -189,7 +218,11 @@ const publicWallet = (w: typeof wallets.$inferSelect) => ({
 /** The user's wallets, payout address first. */
 export async function listWallets(db: Db, principal: Principal | null) {
   const u = await loadUser(db, principal);
-  const rows = await db.select().from(wallets).where(eq(wallets.userId, u.id)).orderBy(desc(wallets.isPayout), asc(wallets.createdAt));
+  const rows = await db
+    .select()
+    .from(wallets)
+    .where(eq(wallets.userId, u.id))
+    .orderBy(desc(wallets.isPayout), asc(wallets.createdAt));
   return rows.map(publicWallet);
 }
 
@@ -198,11 +231,23 @@ export async function setPayoutWallet(db: Db, principal: Principal | null, walle
   const p = requireWriter(principal);
   if (!isUuid(walletId)) throw notFound("Wallet");
   return db.transaction(async (tx) => {
-    const [w] = await tx.select().from(wallets).where(and(eq(wallets.id, walletId), eq(wallets.userId, p.userId)));
+    const [w] = await tx
+      .select()
+      .from(wallets)
+      .where(and(eq(wallets.id, walletId), eq(wallets.userId, p.userId)));
     if (!w) throw notFound("Wallet");
-    await tx.update(wallets).set({ isPayout: false }).where(and(eq(wallets.userId, p.userId), ne(wallets.id, walletId)));
+    await tx
+      .update(wallets)
+      .set({ isPayout: false })
+      .where(and(eq(wallets.userId, p.userId), ne(wallets.id, walletId)));
     await tx.update(wallets).set({ isPayout: true }).where(eq(wallets.id, walletId));
-    await audit(tx, { actorId: p.userId, action: "wallet.payout.set", targetType: "wallet", targetId: walletId, payload: { address: w.address } });
+    await audit(tx, {
+      actorId: p.userId,
+      action: "wallet.payout.set",
+      targetType: "wallet",
+      targetId: walletId,
+      payload: { address: w.address },
+    });
     return { ...publicWallet(w), isPayout: true };
   });
 }
@@ -216,7 +261,13 @@ export async function removeWallet(db: Db, principal: Principal | null, walletId
     .where(and(eq(wallets.id, walletId), eq(wallets.userId, p.userId)))
     .returning({ address: wallets.address });
   if (!rows.length) throw notFound("Wallet");
-  await audit(db, { actorId: p.userId, action: "wallet.unlink", targetType: "wallet", targetId: walletId, payload: { address: rows[0].address } });
+  await audit(db, {
+    actorId: p.userId,
+    action: "wallet.unlink",
+    targetType: "wallet",
+    targetId: walletId,
+    payload: { address: rows[0].address },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -238,7 +289,13 @@ export async function exportUserData(deps: InviteDeps, principal: Principal | nu
     db.select().from(apiKeys).where(eq(apiKeys.userId, u.id)),
     db.select().from(sessions).where(eq(sessions.userId, u.id)),
     db
-      .select({ id: orgInvites.id, orgId: orgInvites.orgId, role: orgInvites.role, status: orgInvites.status, createdAt: orgInvites.createdAt })
+      .select({
+        id: orgInvites.id,
+        orgId: orgInvites.orgId,
+        role: orgInvites.role,
+        status: orgInvites.status,
+        createdAt: orgInvites.createdAt,
+      })
       .from(orgInvites)
       .where(eq(orgInvites.invitedById, u.id)),
     db.select().from(auditLog).where(eq(auditLog.actorId, u.id)).orderBy(asc(auditLog.seq)),
@@ -256,7 +313,15 @@ export async function exportUserData(deps: InviteDeps, principal: Principal | nu
     notifications: notes,
     apiKeys: keys.map(({ keyHash, ...k }) => k),
     sessions: sess.map(({ tokenHash, csrfToken, ...s }) => s),
-    auditTrail: trail.map((a) => ({ seq: a.seq, action: a.action, targetType: a.targetType, targetId: a.targetId, orgId: a.orgId, payload: a.payload, createdAt: a.createdAt })),
+    auditTrail: trail.map((a) => ({
+      seq: a.seq,
+      action: a.action,
+      targetType: a.targetType,
+      targetId: a.targetId,
+      orgId: a.orgId,
+      payload: a.payload,
+      createdAt: a.createdAt,
+    })),
     ...extra,
   };
 }

@@ -21,13 +21,19 @@ for (const kind of dbKinds()) {
     const challenge = async (u: TestUser, address: string, chainId = 1) => {
       const res = await u.request("POST", "/api/me/wallets/challenge", { body: { address, chainId } });
       expect(res.status).toBe(200);
-      return ((await res.json()) as { message: string; nonce: string });
+      return (await res.json()) as { message: string; nonce: string };
     };
 
     test("GET/PATCH /api/me: profile, roles and preferences; bad input is refused", async () => {
       const u = await createUser(t, { name: "Pat" });
-      expect(await (await u.request("GET", "/api/me")).json()).toMatchObject({ name: "Pat", roles: ["SPONSOR", "CONTRIBUTOR"], preferences: { emailNotifications: true } });
-      const res = await u.request("PATCH", "/api/me", { body: { name: "Patricia", preferences: { emailNotifications: false } } });
+      expect(await (await u.request("GET", "/api/me")).json()).toMatchObject({
+        name: "Pat",
+        roles: ["SPONSOR", "CONTRIBUTOR"],
+        preferences: { emailNotifications: true },
+      });
+      const res = await u.request("PATCH", "/api/me", {
+        body: { name: "Patricia", preferences: { emailNotifications: false } },
+      });
       expect(await res.json()).toMatchObject({ name: "Patricia", preferences: { emailNotifications: false } });
       expect((await u.request("PATCH", "/api/me", { body: { roles: ["ADMIN"] } })).status).toBe(400);
       expect((await u.request("PATCH", "/api/me", { body: { isAdmin: true } })).status).toBe(400);
@@ -38,27 +44,39 @@ for (const kind of dbKinds()) {
       const u = await createUser(t);
       const c = await challenge(u, alice.address.toLowerCase());
       expect(c.message).toContain(`localhost wants you to sign in with your Ethereum account:\n${alice.address}`);
-      const res = await u.request("POST", "/api/me/wallets", { body: { message: c.message, signature: await alice.signMessage({ message: c.message }) } });
+      const res = await u.request("POST", "/api/me/wallets", {
+        body: { message: c.message, signature: await alice.signMessage({ message: c.message }) },
+      });
       expect(res.status).toBe(201);
       expect(await res.json()).toMatchObject({ address: alice.address, chainId: "1", isPayout: true });
       expect(((await (await u.request("GET", "/api/me")).json()) as any).payoutAddress).toBe(alice.address);
       // The same message again is a replay: its nonce is spent.
-      const replay = await u.request("POST", "/api/me/wallets", { body: { message: c.message, signature: await alice.signMessage({ message: c.message }) } });
+      const replay = await u.request("POST", "/api/me/wallets", {
+        body: { message: c.message, signature: await alice.signMessage({ message: c.message }) },
+      });
       expect(replay.status).toBe(400);
       // A second wallet, then switch payouts to it.
       const c2 = await challenge(u, bobKey.address, 10);
-      const w2 = (await (await u.request("POST", "/api/me/wallets", { body: { message: c2.message, signature: await bobKey.signMessage({ message: c2.message }) } })).json()) as any;
+      const w2 = (await (
+        await u.request("POST", "/api/me/wallets", {
+          body: { message: c2.message, signature: await bobKey.signMessage({ message: c2.message }) },
+        })
+      ).json()) as any;
       expect(w2.isPayout).toBe(false);
       expect((await u.request("POST", `/api/me/wallets/${w2.id}/payout`)).status).toBe(200);
       const list = ((await (await u.request("GET", "/api/me/wallets")).json()) as any).wallets;
-      expect(list.map((w: any) => [w.address, w.isPayout])).toEqual([[bobKey.address, true], [alice.address, false]]);
+      expect(list.map((w: any) => [w.address, w.isPayout])).toEqual([
+        [bobKey.address, true],
+        [alice.address, false],
+      ]);
     });
 
     test("SIWE: wrong signer, edited message, another site, another user's nonce or an expired message are refused", async () => {
       const u = await createUser(t);
       const other = await createUser(t);
       const eve = privateKeyToAccount(`0x${"33".repeat(32)}`);
-      const post = (message: string, signature: string, who = u) => who.request("POST", "/api/me/wallets", { body: { message, signature } });
+      const post = (message: string, signature: string, who = u) =>
+        who.request("POST", "/api/me/wallets", { body: { message, signature } });
       const c = await challenge(u, eve.address);
       // Signed by a different key than the address in the message.
       const wrong = await post(c.message, await alice.signMessage({ message: c.message }));
@@ -70,13 +88,22 @@ for (const kind of dbKinds()) {
       // A garbage signature.
       expect((await post(c.message, "0xdeadbeef")).status).toBe(400);
       // A message for another site, correctly signed.
-      const phish = createSiweMessage({ address: eve.address, chainId: 1, domain: "evil.example", uri: "https://evil.example", nonce: c.nonce, version: "1" });
+      const phish = createSiweMessage({
+        address: eve.address,
+        chainId: 1,
+        domain: "evil.example",
+        uri: "https://evil.example",
+        nonce: c.nonce,
+        version: "1",
+      });
       expect((await post(phish, await eve.signMessage({ message: phish }))).status).toBe(400);
       // Another user's nonce, correctly signed by the address owner.
       expect((await post(c.message, good, other)).status).toBe(400);
       // Expired (the nonce row aged past its expiry).
       const c2 = await challenge(u, eve.address);
-      await t.ctx.database.exec("update wallet_nonces set expires_at = now() - interval '1 second' where nonce = $1", [c2.nonce]);
+      await t.ctx.database.exec("update wallet_nonces set expires_at = now() - interval '1 second' where nonce = $1", [
+        c2.nonce,
+      ]);
       expect((await post(c2.message, await eve.signMessage({ message: c2.message }))).status).toBe(400);
       expect(((await (await u.request("GET", "/api/me/wallets")).json()) as any).wallets).toEqual([]);
       // And the original, untouched, still works: nothing above used the nonce up.
@@ -100,7 +127,16 @@ for (const kind of dbKinds()) {
       expect(data.apiKeys).toHaveLength(1);
       expect(data.sessions.length).toBeGreaterThan(0);
       expect(data.auditTrail.map((a: any) => a.action)).toContain("org.create");
-      for (const secret of ["passwordHash", "password_hash", "keyHash", "tokenHash", "csrfToken", "$argon2id$", u.session, u.csrf]) {
+      for (const secret of [
+        "passwordHash",
+        "password_hash",
+        "keyHash",
+        "tokenHash",
+        "csrfToken",
+        "$argon2id$",
+        u.session,
+        u.csrf,
+      ]) {
         expect(`${secret}: ${text.includes(secret)}`).toBe(`${secret}: false`);
       }
     });
@@ -113,37 +149,52 @@ for (const kind of dbKinds()) {
       await addMember(u, shared, partner, "maintainer");
       const acct = privateKeyToAccount(`0x${"44".repeat(32)}`);
       const c = await challenge(u, acct.address);
-      await u.request("POST", "/api/me/wallets", { body: { message: c.message, signature: await acct.signMessage({ message: c.message }) } });
+      await u.request("POST", "/api/me/wallets", {
+        body: { message: c.message, signature: await acct.signMessage({ message: c.message }) },
+      });
       expect((await u.request("DELETE", "/api/me", { body: { confirm: "yes" } })).status).toBe(400);
       const blocked = await u.request("DELETE", "/api/me", { body: { confirm: "DELETE" } });
       expect(blocked.status).toBe(409);
       expect(((await blocked.json()) as any).error).toMatchObject({ code: "LAST_OWNER", details: { orgs: [shared] } });
       // Hand the shared org over, then delete (from the profile form).
       await u.request("PATCH", `/api/orgs/${shared}/members/${partner.id}`, { body: { role: "OWNER" } });
-      const del = await u.request("POST", "/profile/delete", { body: new URLSearchParams({ _csrf: u.csrf, confirm: "DELETE" }) });
+      const del = await u.request("POST", "/profile/delete", {
+        body: new URLSearchParams({ _csrf: u.csrf, confirm: "DELETE" }),
+      });
       expect(del.status).toBe(303);
       expect((await u.request("GET", "/api/me")).status).toBe(401);
       const [row] = await t.ctx.database.exec<Record<string, unknown>>("select * from users where id = $1", [u.id]);
       expect(row).toMatchObject({ email: null, name: "Deleted user", password_hash: null, github_id: null });
       expect(row.deleted_at).not.toBeNull();
       for (const table of ["wallets", "sessions", "api_keys", "notifications", "org_members"]) {
-        const [{ n }] = await t.ctx.database.exec<{ n: string }>(`select count(*) as n from ${table} where user_id = $1`, [u.id]);
+        const [{ n }] = await t.ctx.database.exec<{ n: string }>(
+          `select count(*) as n from ${table} where user_id = $1`,
+          [u.id],
+        );
         expect(`${table}: ${n}`).toBe(`${table}: 0`);
       }
       // Nothing personal is left anywhere in the database.
       for (const table of ["users", "org_invites", "email_outbox", "notifications", "audit_log", "wallets"]) {
         const dump = JSON.stringify(await t.ctx.database.exec(`select * from ${table}`));
-        expect(`${table}: ${dump.includes("delia@example.test") || dump.includes("Delia Deleteme")}`).toBe(`${table}: false`);
+        expect(`${table}: ${dump.includes("delia@example.test") || dump.includes("Delia Deleteme")}`).toBe(
+          `${table}: false`,
+        );
       }
       // The audit chain verifies; the user's entries are redacted and the deletion itself is recorded.
       const report = await verifyAuditChain(t.ctx.db);
       expect(report.ok).toBe(true);
       expect(report.redacted).toBeGreaterThan(0);
-      const [last] = await t.ctx.database.exec<{ action: string }>("select action from audit_log where actor_id = $1 order by seq desc limit 1", [u.id]);
+      const [last] = await t.ctx.database.exec<{ action: string }>(
+        "select action from audit_log where actor_id = $1 order by seq desc limit 1",
+        [u.id],
+      );
       expect(last.action).toBe("user.delete");
       // The shared org lives on; the solo org is archived (admins still see it).
       expect((await partner.request("GET", `/api/orgs/${shared}`)).status).toBe(200);
-      const [soloRow] = await t.ctx.database.exec<{ archived_at: unknown }>("select archived_at from orgs where id = $1", [solo]);
+      const [soloRow] = await t.ctx.database.exec<{ archived_at: unknown }>(
+        "select archived_at from orgs where id = $1",
+        [solo],
+      );
       expect(soloRow.archived_at).not.toBeNull();
       // The address is free again: signing in fails, signing up works.
       expect((await signInWithForm(t, "delia@example.test", u.password)).res.status).toBe(401);
@@ -152,10 +203,15 @@ for (const kind of dbKinds()) {
     });
 
     test("the only platform admin cannot delete their account", async () => {
-      const [admin] = await t.ctx.database.exec<{ id: string }>("select id from users where is_admin and deleted_at is null");
+      const [admin] = await t.ctx.database.exec<{ id: string }>(
+        "select id from users where is_admin and deleted_at is null",
+      );
       const { createSession } = await import("../auth/service");
       const s = await createSession(t.ctx.db, admin.id);
-      const res = await t.request("DELETE", "/api/me", { body: { confirm: "DELETE" }, headers: { cookie: `ds_session=${s.token}`, "x-csrf-token": s.csrfToken } });
+      const res = await t.request("DELETE", "/api/me", {
+        body: { confirm: "DELETE" },
+        headers: { cookie: `ds_session=${s.token}`, "x-csrf-token": s.csrfToken },
+      });
       expect(res.status).toBe(409);
       expect(((await res.json()) as any).error.code).toBe("LAST_ADMIN");
     });
@@ -163,9 +219,15 @@ for (const kind of dbKinds()) {
     test("the profile page links a wallet without JavaScript (message shown, signature pasted)", async () => {
       const u = await createUser(t);
       const acct = privateKeyToAccount(`0x${"55".repeat(32)}`);
-      const step1 = await u.request("POST", "/profile/wallets/challenge", { body: new URLSearchParams({ _csrf: u.csrf, address: acct.address, chainId: "1" }) });
+      const step1 = await u.request("POST", "/profile/wallets/challenge", {
+        body: new URLSearchParams({ _csrf: u.csrf, address: acct.address, chainId: "1" }),
+      });
       const html = await step1.text();
-      const message = /<textarea name="message"[^>]*>([\s\S]*?)<\/textarea>/.exec(html)![1].replace(/&#39;/g, "'").replace(/&amp;/g, "&").replace(/&#34;/g, '"');
+      const message = /<textarea name="message"[^>]*>([\s\S]*?)<\/textarea>/
+        .exec(html)![1]
+        .replace(/&#39;/g, "'")
+        .replace(/&amp;/g, "&")
+        .replace(/&#34;/g, '"');
       expect(message).toContain(acct.address);
       const step2 = await u.request("POST", "/profile/wallets", {
         body: new URLSearchParams({ _csrf: u.csrf, message, signature: await acct.signMessage({ message }) }),

@@ -15,7 +15,15 @@ export interface ProfileData {
     isAdmin: boolean;
   };
   wallets: { id: string; address: string; chainId: string; isPayout: boolean }[];
-  apiKeys: { id: string; name: string; prefix: string; scopes: string[]; lastUsedAt: Date | null; expiresAt: Date | null; revokedAt: Date | null }[];
+  apiKeys: {
+    id: string;
+    name: string;
+    prefix: string;
+    scopes: string[];
+    lastUsedAt: Date | null;
+    expiresAt: Date | null;
+    revokedAt: Date | null;
+  }[];
   sessions: { id: string; userAgent: string | null; ip: string | null; lastSeenAt: Date; createdAt: Date }[];
   currentSessionId?: string;
   githubAvailable: boolean;
@@ -62,15 +70,15 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
           </label>
           <fieldset>
             <legend>I use DevSponsor as</legend>
-            <label style="display:flex;gap:.5rem;font-weight:400">
-              <input type="checkbox" name="roles" value="SPONSOR" checked={hasRole("SPONSOR")} style="width:auto" /> Sponsor
+            <label class="check">
+              <input type="checkbox" name="roles" value="SPONSOR" checked={hasRole("SPONSOR")} /> Sponsor
             </label>
-            <label style="display:flex;gap:.5rem;font-weight:400">
-              <input type="checkbox" name="roles" value="CONTRIBUTOR" checked={hasRole("CONTRIBUTOR")} style="width:auto" /> Contributor
+            <label class="check">
+              <input type="checkbox" name="roles" value="CONTRIBUTOR" checked={hasRole("CONTRIBUTOR")} /> Contributor
             </label>
           </fieldset>
-          <label style="display:flex;gap:.5rem;font-weight:400">
-            <input type="checkbox" name="emailNotifications" value="true" checked={me.preferences.emailNotifications} style="width:auto" />
+          <label class="check">
+            <input type="checkbox" name="emailNotifications" value="true" checked={me.preferences.emailNotifications} />
             Send me notifications by e-mail too
           </label>
           <div>
@@ -81,7 +89,9 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
 
       <section class="card" aria-labelledby="p-wallets">
         <h2 id="p-wallets">Wallets</h2>
-        <p class="muted">Payouts go to the address marked for payouts. Link an address by signing a Sign-In with Ethereum message.</p>
+        <p class="muted">
+          Payouts go to the address marked for payouts. Link an address by signing a Sign-In with Ethereum message.
+        </p>
         {wallets.length ? (
           <table>
             <thead>
@@ -90,7 +100,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
                 <th scope="col">Chain</th>
                 <th scope="col">Payouts</th>
                 <th scope="col">
-                  <span style="position:absolute;left:-999px">Actions</span>
+                  <span class="sr-only">Actions</span>
                 </th>
               </tr>
             </thead>
@@ -188,7 +198,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
                 <th scope="col">Scopes</th>
                 <th scope="col">Last used</th>
                 <th scope="col">
-                  <span style="position:absolute;left:-999px">Actions</span>
+                  <span class="sr-only">Actions</span>
                 </th>
               </tr>
             </thead>
@@ -229,15 +239,15 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
           </label>
           <fieldset>
             <legend>Scopes</legend>
-            <label style="display:flex;gap:.5rem;font-weight:400">
-              <input type="checkbox" name="scopes" value="read" checked style="width:auto" /> read
+            <label class="check">
+              <input type="checkbox" name="scopes" value="read" checked /> read
             </label>
-            <label style="display:flex;gap:.5rem;font-weight:400">
-              <input type="checkbox" name="scopes" value="write" style="width:auto" /> write
+            <label class="check">
+              <input type="checkbox" name="scopes" value="write" /> write
             </label>
             {me.isAdmin ? (
-              <label style="display:flex;gap:.5rem;font-weight:400">
-                <input type="checkbox" name="scopes" value="admin" style="width:auto" /> admin
+              <label class="check">
+                <input type="checkbox" name="scopes" value="admin" /> admin
               </label>
             ) : (
               ""
@@ -265,7 +275,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
               <th scope="col">Address</th>
               <th scope="col">Last seen</th>
               <th scope="col">
-                <span style="position:absolute;left:-999px">Actions</span>
+                <span class="sr-only">Actions</span>
               </th>
             </tr>
           </thead>

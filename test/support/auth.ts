@@ -34,14 +34,22 @@ export async function createUser(
   const db = t.ctx.db;
   const n = ++counter;
   if (!opts.admin && !(await hasAdmin(db))) {
-    await createLocalUser(db, { email: `root-${process.pid}-${n}@example.test`, password: "root-password-1", name: "Root", isAdmin: true });
+    await createLocalUser(db, {
+      email: `root-${process.pid}-${n}@example.test`,
+      password: "root-password-1",
+      name: "Root",
+      isAdmin: true,
+    });
   }
   const email = opts.email ?? `user-${process.pid}-${n}-${Math.random().toString(36).slice(2, 7)}@example.test`;
   const password = opts.password ?? `password-${n}-secret`;
   const name = opts.name ?? `User ${n}`;
   const user = await createLocalUser(db, { email, password, name, isAdmin: !!opts.admin, emailVerified: true });
   if (opts.onboarded !== false) {
-    await db.update(users).set({ roles: ["SPONSOR", "CONTRIBUTOR"], onboardedAt: new Date() }).where(eq(users.id, user.id));
+    await db
+      .update(users)
+      .set({ roles: ["SPONSOR", "CONTRIBUTOR"], onboardedAt: new Date() })
+      .where(eq(users.id, user.id));
   }
   const s = await createSession(db, user.id);
   return asUser(t, { id: user.id, email, password, name, isAdmin: !!opts.admin }, s.token, s.csrfToken);
@@ -106,7 +114,10 @@ export async function signInWithForm(t: TestApp, email: string, password: string
   const pre = await formToken(t, "/signin");
   const res = await t.request("POST", "/signin", {
     body: new URLSearchParams({ _csrf: pre.token, email, password, next: "/" }),
-    headers: { cookie: [pre.cookie, extraCookie].filter(Boolean).join("; "), "content-type": "application/x-www-form-urlencoded" },
+    headers: {
+      cookie: [pre.cookie, extraCookie].filter(Boolean).join("; "),
+      "content-type": "application/x-www-form-urlencoded",
+    },
   });
   const m = /ds_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "");
   return { res, session: m?.[1] ?? null };
