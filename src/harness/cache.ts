@@ -2,8 +2,12 @@
 // .venv, the home dir with the Go and Cargo caches) is archived right after the install, before any test code
 // runs, and restored on the next run with the same key, which then needs no network at all.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { readPlainFile } from "./safe-fs";
+
+/** Largest lockfile hashed. */
+const MAX_INPUT_BYTES = 256 << 20;
 
 /** Archives kept per project; older keys are removed. */
 const KEEP_PER_PROJECT = 3;
@@ -13,9 +17,8 @@ export function lockfileHash(src: string, inputs: readonly string[], command: st
   const h = createHash("sha256");
   h.update(`command\0${command}\0image\0${imageDigest}\0`);
   for (const f of [...inputs].sort()) {
-    const path = join(src, f);
     h.update(`${f}\0`);
-    h.update(existsSync(path) ? readFileSync(path) : "\0missing\0");
+    h.update(readPlainFile(src, join(src, f), MAX_INPUT_BYTES) ?? "\0missing or not a plain file\0");
     h.update("\0");
   }
   return h.digest("hex");

@@ -1,11 +1,12 @@
 // What to run for a repository: how to install its dependencies from its lockfile, and how to run its tests
 // so that they report each test (bun, npm/node, pytest, go test, cargo test). A project can configure its own
 // commands instead; configured commands come from the project's settings, never from the repository under test.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { AppError } from "../core/errors";
 import type { Limits } from "../sandbox/types";
 import type { ResultFormat } from "./results";
+import { readPlainFile } from "./safe-fs";
 
 /** What a verification step checks; every kind gates payment the same way. */
 export type StepKind = "test" | "lint" | "analysis" | "acceptance";
@@ -66,9 +67,11 @@ function listFiles(dir: string, depth = 3): string[] {
   });
 }
 
-function readJson(path: string): Record<string, any> | null {
+function readJson(src: string, name: string): Record<string, any> | null {
+  // A checkout may hold symlinks to anywhere on the host: only a plain file is read.
+  const text = readPlainFile(src, join(src, name), 4 << 20)?.toString("utf8");
   try {
-    return JSON.parse(readFileSync(path, "utf8"));
+    return text === undefined ? null : JSON.parse(text);
   } catch {
     return null;
   }
@@ -77,7 +80,7 @@ function readJson(path: string): Record<string, any> | null {
 /** Reads the checkout and decides the install command and the test step. */
 export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
   const has = (f: string) => existsSync(join(src, f));
-  const pkg = has("package.json") ? readJson(join(src, "package.json")) : null;
+  const pkg = has("package.json") ? readJson(src, "package.json") : null;
   let ecosystem: Plan["ecosystem"] = "none";
   let install: InstallPlan | null = null;
   let test: StepConfig | null = null;

@@ -9,6 +9,7 @@ import { ensureSandboxImages } from "../../test/support/docker";
 import { BwrapBackend } from "../sandbox/bwrap";
 import { DockerBackend } from "../sandbox/docker";
 import type { SandboxBackend } from "../sandbox/types";
+import { canonicalJson as canonical } from "./digest";
 import { type HarnessRunOptions, runHarness } from "./run";
 
 const baseDir = mkdtempSync(join(tmpdir(), "devsponsor-hostile-test-"));
@@ -99,6 +100,25 @@ describe.each(backends)("%s backend", (_name, make) => {
     expect(r.log).toContain("$ bun -e");
     expect(r.log).not.toMatch(/^(REACHED|WROTE|LEAKED|root:)/m);
     expect(existsSync(target)).toBe(false);
+    expect(r.result).toBe("PASSED");
+  });
+  test("an install that swaps the checkout for a symlink to / fails and caches nothing of the host", async () => {
+    const r = await run(hostile.swapCheckout(), { egressAllow: ["registry.npmjs.org"] });
+    expect(r.result).toBe("FAILED");
+    expect(r.steps.map((s) => s.name)).toEqual(["install"]);
+    expect(r.cache).toBe("miss");
+    const archives = Array.from(new Bun.Glob("**/*.tar").scanSync({ cwd: join(baseDir, "cache"), onlyFiles: true }));
+    for (const a of archives) {
+      const list = Bun.spawnSync(["tar", "-tf", join(baseDir, "cache", a)]).stdout.toString();
+      expect(list).not.toMatch(/^src\/(etc|root|proc)\b/m);
+    }
+  });
+
+  test("a report left as a symlink to a host file is not read", async () => {
+    const hostReport = join(dataDir, "planted.xml");
+    writeFileSync(hostReport, '<testsuite name="s"><testcase classname="leak" name="host-secret-report"/></testsuite>');
+    const r = await run(hostile.reportSymlink(hostReport), { testCommand: "bun test" });
+    expect(canonical(r.digest)).not.toContain("host-secret-report");
     expect(r.result).toBe("PASSED");
   });
 });

@@ -7,7 +7,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
-  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -32,6 +31,7 @@ import {
   type Verdict,
 } from "./digest";
 import { fetchRepo, publicRepoUrl } from "./repo";
+import { isPlainPath, readPlainFile } from "./safe-fs";
 import { ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
 
 /** Options of one harness run. */
@@ -219,7 +219,10 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         for (const e of proxy?.events ?? []) if (!e.allowed) log(`egress refused: ${e.host}:${e.port}`);
         install = { command: plan.install.run, status: r.status, durationMs: r.durationMs };
         log(`install ${r.status}${r.message ? ` (${r.message})` : ""} in ${(r.durationMs / 1000).toFixed(1)}s`);
-        if (r.status === "OK") {
+        if (r.status === "OK" && !(isPlainPath(work, src, "dir") && isPlainPath(work, join(work, "home"), "dir"))) {
+          // The install swapped the checkout or home for a symlink (to the host's / perhaps): nothing is read.
+          installFailed = failedInstall(plan.install.run, r, "the install replaced the work dir's src or home");
+        } else if (r.status === "OK") {
           // Archived now, before any test code runs, so a test cannot poison the cache.
           const added = readdirSync(src)
             .filter((f) => !before.has(f))
@@ -228,20 +231,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         } else if (r.status === "ERROR") {
           throw new AppError("SANDBOX_ERROR", `install could not run: ${r.message}`, 500);
         } else {
-          installFailed = {
-            name: "install",
-            kind: "test",
-            command: plan.install.run,
-            results: "exit",
-            status: r.status,
-            exitCode: r.exitCode,
-            passed: 0,
-            failed: 1,
-            skipped: 0,
-            durationMs: r.durationMs,
-            tests: [],
-            message: r.message,
-          };
+          installFailed = failedInstall(plan.install.run, r, r.message);
         }
       }
     } else {
@@ -261,9 +251,12 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
           40 + share * (round * plan.steps.length + i),
           `${step.kind} ${step.name}: ${step.run}${rounds > 1 ? ` (run ${round + 1} of ${rounds})` : ""}`,
         );
-        rmSync(join(work, "out", step.name), { recursive: true, force: true });
-        mkdirSync(join(work, "out", step.name), { recursive: true });
-        await backend.ownWorkDir(join(work, "out"));
+        // An earlier step may have left out/ as a symlink into the host: rmSync removes the link, not its target.
+        const out = join(work, "out");
+        if (!isPlainPath(work, out, "dir")) rmSync(out, { recursive: true, force: true });
+        rmSync(join(out, step.name), { recursive: true, force: true });
+        mkdirSync(join(out, step.name), { recursive: true });
+        await backend.ownWorkDir(out);
         const stepRun = await runStep(backend, step, work, env(true), opts, onOutput);
         log(
           `${step.name}: ${stepRun.status} exit ${stepRun.exitCode} — ${stepRun.passed} passed, ${stepRun.failed} failed, ${stepRun.skipped} skipped`,
@@ -343,7 +336,7 @@ async function runStep(
     signal: opts.signal,
   });
   if (r.status === "ERROR") throw new AppError("SANDBOX_ERROR", `step ${step.name} could not run: ${r.message}`, 500);
-  const tests = readTests(step, r, join(work, "out", step.name));
+  const tests = readTests(step, r, work, join(work, "out", step.name));
   const count = (s: ParsedTest["status"]) => tests.filter((t) => t.status === s).length;
   return {
     name: step.name,
@@ -361,9 +354,28 @@ async function runStep(
   };
 }
 
-function readTests(step: StepConfig, r: RunResult, outDir: string): ParsedTest[] {
+function failedInstall(command: string, r: RunResult, message?: string): StepRun {
+  return {
+    name: "install",
+    kind: "test",
+    command,
+    results: "exit",
+    status: r.status === "OK" ? "FAILED" : r.status,
+    exitCode: r.exitCode,
+    passed: 0,
+    failed: 1,
+    skipped: 0,
+    durationMs: r.durationMs,
+    tests: [],
+    message,
+  };
+}
+
+function readTests(step: StepConfig, r: RunResult, work: string, outDir: string): ParsedTest[] {
+  // The sandbox wrote these files: read them only as plain files inside the work dir.
+  const report = (f: string) => readPlainFile(work, join(outDir, f))?.toString("utf8") ?? "";
   const junitFiles = () =>
-    existsSync(outDir)
+    isPlainPath(work, outDir, "dir")
       ? readdirSync(outDir)
           .filter((f) => f.endsWith(".xml"))
           .sort()
@@ -372,12 +384,12 @@ function readTests(step: StepConfig, r: RunResult, outDir: string): ParsedTest[]
     case "exit":
       return [];
     case "junit": {
-      const files = step.resultFile ? [step.resultFile].filter((f) => existsSync(join(outDir, f))) : junitFiles();
-      return files.flatMap((f) => parseResults("junit", readFileSync(join(outDir, f), "utf8")));
+      const files = step.resultFile ? [step.resultFile] : junitFiles();
+      return files.flatMap((f) => parseResults("junit", report(f)));
     }
     case "auto": {
       const files = junitFiles();
-      if (files.length) return files.flatMap((f) => parseResults("junit", readFileSync(join(outDir, f), "utf8")));
+      if (files.length) return files.flatMap((f) => parseResults("junit", report(f)));
       return looksLikeTap(r.stdout) ? parseResults("tap", r.stdout) : [];
     }
     default:
