@@ -47,7 +47,23 @@ export class FetchError extends AppError {
   }
 }
 
+/** A fetch that takes longer is stopped (a huge or hostile remote). */
+const GIT_TIMEOUT_MS = 10 * 60_000;
+
 const SHA_RE = /^[0-9a-f]{7,64}$/i;
+
+// Fetches into one mirror run one at a time (git's ref locks would make concurrent ones fail).
+const mirrorLocks = new Map<string, Promise<unknown>>();
+async function withMirrorLock<T>(mirror: string, fn: () => Promise<T>): Promise<T> {
+  const previous = mirrorLocks.get(mirror) ?? Promise.resolve();
+  const next = previous.catch(() => {}).then(fn);
+  mirrorLocks.set(mirror, next);
+  try {
+    return await next;
+  } finally {
+    if (mirrorLocks.get(mirror) === next) mirrorLocks.delete(mirror);
+  }
+}
 const FULL_SHA_RE = /^([0-9a-f]{40}|[0-9a-f]{64})$/i;
 
 /** The URL without credentials, as recorded in the digest; local paths are made absolute. */
@@ -107,7 +123,15 @@ async function git(args: string[], opts: { cwd?: string; token?: string } = {}):
       GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
     });
   }
-  const proc = Bun.spawn(["git", ...args], { cwd: opts.cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(["git", ...args], {
+    cwd: opts.cwd,
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: GIT_TIMEOUT_MS,
+    killSignal: "SIGKILL",
+  });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
@@ -145,6 +169,15 @@ export async function fetchRepo(opts: FetchOptions): Promise<CommitInfo> {
     "repos",
     `${createHash("sha256").update(publicRepoUrl(url)).digest("hex").slice(0, 24)}.git`,
   );
+  return withMirrorLock(mirror, () => fetchWithMirror(opts, url, mirror, log));
+}
+
+async function fetchWithMirror(
+  opts: FetchOptions,
+  url: string,
+  mirror: string,
+  log: (line: string) => void,
+): Promise<CommitInfo> {
   if (!existsSync(join(mirror, "HEAD"))) {
     mkdirSync(mirror, { recursive: true });
     await gitOk(["init", "-q", "--bare", mirror]);
