@@ -9,7 +9,8 @@ import { MIGRATIONS } from "../../src/core/db/migrations.gen";
 export type DbKind = "pglite" | "postgres";
 
 const schemaHash = createHash("sha256")
-  .update(MIGRATIONS.map((m) => m.sql).join("\n"))
+  // The journal's tags and times are part of what drizzle records, so they are part of the template's identity.
+  .update(MIGRATIONS.map((m) => `${m.tag}:${m.when}:${m.sql}`).join("\n"))
   .digest("hex")
   .slice(0, 12);
 

@@ -4,6 +4,7 @@ import { html } from "../../../ui/layout";
 import { type AppContext, requireAdmin } from "../context";
 import { AppError } from "../errors";
 import { httpContext } from "../http/plugin";
+import { audit } from "../../audit/service";
 import { SETTINGS, type SettingDef, type SettingKey } from "./registry";
 import { SettingsPage } from "./views";
 
@@ -21,6 +22,14 @@ export function formToPatch(form: Record<string, unknown>): Record<string, unkno
   return patch;
 }
 
+/** Logs and audits which settings an admin changed (names only: values may be secrets). */
+async function recordChange(ctx: AppContext, userId: string, keys: string[]) {
+  ctx.log.info("settings changed", { by: userId, keys });
+  if (keys.length) {
+    await audit(ctx.db, { actorId: userId, action: "settings.update", targetType: "settings", targetId: null, payload: { keys } });
+  }
+}
+
 /** Admin settings: JSON API and the settings page (admins only; the service enforces it too). */
 export const settingsRoutes = (ctx: AppContext) =>
   new Elysia({ name: "settings" })
@@ -34,7 +43,7 @@ export const settingsRoutes = (ctx: AppContext) =>
       async ({ principal, body }) => {
         const p = requireAdmin(await principal());
         const changed = await ctx.settings.update(body, p.userId);
-        ctx.log.info("settings changed", { by: p.userId, keys: changed });
+        await recordChange(ctx, p.userId, changed);
         return { changed, settings: ctx.settings.list() };
       },
       {
@@ -52,8 +61,8 @@ export const settingsRoutes = (ctx: AppContext) =>
       // Env-controlled settings are shown disabled and never posted; keep it that way if someone posts them.
       for (const s of ctx.settings.list()) if (s.source === "env") delete patch[s.key];
       try {
-        await ctx.settings.update(patch, p.userId);
-        ctx.log.info("settings changed", { by: p.userId, keys: Object.keys(patch) });
+        const changed = await ctx.settings.update(patch, p.userId);
+        await recordChange(ctx, p.userId, changed);
         return html(
           <SettingsPage items={ctx.settings.list()} viewer={p} csrfToken={p.csrfToken} flash={{ kind: "success", message: "Settings saved." }} />,
         );

@@ -3,6 +3,7 @@ import type { SettingView } from "./service";
 
 const SECTIONS: Record<string, string> = {
   instance: "Instance",
+  auth: "Sign-in",
   ai: "AI models",
   chain: "Chain and contracts",
   funding: "Funding",

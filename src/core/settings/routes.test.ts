@@ -1,0 +1,64 @@
+// The settings API and page as an admin and as anyone else, with real sessions.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createTestApp, type TestApp } from "../../../test/support/app";
+import { createUser, type TestUser } from "../../../test/support/auth";
+import { dbKinds } from "../../../test/support/db";
+
+for (const kind of dbKinds()) {
+  let t: TestApp;
+  let admin: TestUser;
+  let member: TestUser;
+  beforeAll(async () => {
+    t = await createTestApp(kind);
+    admin = await createUser(t, { admin: true });
+    member = await createUser(t);
+  });
+  afterAll(() => t.close());
+
+  test(`[${kind}] only admins read or change settings`, async () => {
+    expect((await member.request("GET", "/api/settings")).status).toBe(403);
+    expect((await member.request("PATCH", "/api/settings", { body: { "instance.name": "x" } })).status).toBe(403);
+    expect((await member.request("GET", "/admin/settings")).status).toBe(403);
+    expect(t.ctx.settings.get("instance.name")).toBe("DevSponsor");
+  });
+
+  test(`[${kind}] an admin changes a secret: stored, redacted in the answer, audited by name only`, async () => {
+    const res = await admin.request("PATCH", "/api/settings", {
+      body: { "ai.apiKey": "sk-route-secret-77", "ai.provider": "ollama" },
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain("sk-route-secret-77");
+    const body = JSON.parse(text);
+    expect(body.changed.sort()).toEqual(["ai.apiKey", "ai.provider"]);
+    expect(body.settings.find((s: any) => s.key === "ai.apiKey").value).toBe("[redacted]");
+    expect(t.ctx.settings.get("ai.apiKey")).toBe("sk-route-secret-77");
+    const rows = await t.ctx.database.exec<{ action: string; payload: unknown }>(
+      "select action, payload from audit_log where action = 'settings.update'",
+    );
+    expect(rows.length).toBe(1);
+    expect(JSON.stringify(rows[0].payload)).toContain("ai.apiKey");
+    expect(JSON.stringify(rows[0].payload)).not.toContain("sk-route-secret-77");
+  });
+
+  test(`[${kind}] the settings form saves typed values and shows field errors`, async () => {
+    const page = await admin.request("GET", "/admin/settings", { headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).not.toContain("sk-route-secret-77");
+    const ok = await admin.request("POST", "/admin/settings", {
+      body: new URLSearchParams({ _csrf: admin.csrf, "chain.confirmations": "6", "smtp.secure": "true" }),
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+    });
+    expect(ok.status).toBe(200);
+    expect(t.ctx.settings.get("chain.confirmations")).toBe(6);
+    expect(t.ctx.settings.get("smtp.secure")).toBe(true);
+    const bad = await admin.request("POST", "/admin/settings", {
+      body: new URLSearchParams({ _csrf: admin.csrf, "chain.confirmations": "many" }),
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("Some settings are not valid");
+    expect(t.ctx.settings.get("chain.confirmations")).toBe(6);
+  });
+}
