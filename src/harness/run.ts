@@ -207,6 +207,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
           cwd: "/work/src",
           env: env(allow.length === 0),
           egressSocket: proxy?.socketPath,
+          pinnedImage: image,
           limits: {
             ...opts.limits,
             timeoutMs: opts.limits?.timeoutMs
@@ -257,7 +258,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         rmSync(join(out, step.name), { recursive: true, force: true });
         mkdirSync(join(out, step.name), { recursive: true });
         await backend.ownWorkDir(out);
-        const stepRun = await runStep(backend, step, work, env(true), opts, onOutput);
+        const stepRun = await runStep(backend, image, step, work, env(true), opts, onOutput);
         log(
           `${step.name}: ${stepRun.status} exit ${stepRun.exitCode} — ${stepRun.passed} passed, ${stepRun.failed} failed, ${stepRun.skipped} skipped`,
         );
@@ -320,6 +321,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
 
 async function runStep(
   backend: SandboxBackend,
+  image: ImageInfo,
   step: StepConfig,
   work: string,
   env: Record<string, string>,
@@ -330,6 +332,7 @@ async function runStep(
     cmd: ["sh", "-c", step.run],
     workDir: work,
     cwd: "/work/src",
+    pinnedImage: image,
     env: { ...env, DEVSPONSOR_RESULTS_DIR: resultsDir(step.name) },
     limits: { ...opts.limits, ...step.limits },
     onOutput,

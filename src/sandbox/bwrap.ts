@@ -62,7 +62,7 @@ export class BwrapBackend implements SandboxBackend {
   async run(spec: RunSpec): Promise<RunResult> {
     const limits: Limits = { ...DEFAULT_LIMITS, ...spec.limits };
     const started = performance.now();
-    const image = await this.image(spec.image ?? "harness");
+    const image = spec.pinnedImage ?? (await this.image(spec.image ?? "harness"));
     let ended: SandboxStatus | undefined;
     let proc: ReturnType<typeof Bun.spawn> | undefined;
     const kill = (why: SandboxStatus) => {

@@ -102,7 +102,7 @@ export class DockerBackend implements SandboxBackend {
     const out = new OutputCollector(limits.outputBytes, () => kill("OUTPUT_LIMIT"), spec.onOutput);
     const onAbort = () => kill("ERROR");
     try {
-      image = await this.image(spec.image ?? "harness");
+      image = spec.pinnedImage ?? (await this.image(spec.image ?? "harness"));
       const binds = [`${spec.workDir}:/work:rw`];
       if (spec.egressSocket) binds.push(`${dirOf(spec.egressSocket)}:${EGRESS_MOUNT}:rw`);
       for (const m of spec.mounts ?? []) binds.push(`${m.host}:${m.sandbox}:${m.readOnly ? "ro" : "rw"}`);

@@ -178,3 +178,15 @@ describe("bwrap backend without a built root filesystem (host /usr)", () => {
     expect(r.stdout.split("\n").map((l) => l.trim())).toEqual([Bun.version, "lo", ""]);
   });
 });
+
+test("a pinned image wins over the role's current tag (Docker)", async () => {
+  const backend = new DockerBackend();
+  const prover = await backend.image("prover");
+  const r = await backend.run({
+    cmd: ["sh", "-c", "command -v git || echo no-git"],
+    workDir: await workDir(backend),
+    pinnedImage: prover,
+  });
+  expect(r.image.digest).toBe(prover.digest);
+  expect(r.stdout).toBe("no-git\n");
+});

@@ -50,6 +50,8 @@ export interface RunSpec {
   /** The whole environment of the command: nothing from the host leaks in. */
   env?: Record<string, string>;
   image?: ImageRole;
+  /** The exact image to use (from `image()` at the start of a multi-step run), so a moved tag cannot change it. */
+  pinnedImage?: ImageInfo;
   limits?: Partial<Limits>;
   /** Host path of the egress proxy socket: the run may then reach the allowed hosts through it, and nothing else. */
   egressSocket?: string;
