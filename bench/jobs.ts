@@ -26,7 +26,12 @@ function completions(jobs: JobQueue, n: number) {
   });
 }
 
-async function scenario(database: Database, label: string, enqueue: (jobs: JobQueue, name: string) => Promise<void>) {
+async function scenario(
+  database: Database,
+  label: string,
+  enqueue: (jobs: JobQueue, name: string) => Promise<void>,
+  quiet = false,
+) {
   const name = `bench.${label.replace(/\W+/g, "-")}`;
   const jobs = createJobQueue(database, { pollIntervalMs: 200 });
   jobs.define(name, async () => undefined, { concurrency: CONCURRENCY });
@@ -45,6 +50,7 @@ async function scenario(database: Database, label: string, enqueue: (jobs: JobQu
   if (row.n !== N) throw new Error(`${label}: ${row.n} of ${N} completed`);
   const enqueueRate = N / ((tEnqueued - t0) / 1000);
   const rate = N / ((t1 - t0) / 1000);
+  if (quiet) return rate;
   console.log(
     `  ${label.padEnd(34)} ${N} jobs in ${((t1 - t0) / 1000).toFixed(2)} s: ${rate.toFixed(0).padStart(5)} jobs/s end to end` +
       ` (enqueue alone ${enqueueRate.toFixed(0)}/s)`,
@@ -70,6 +76,15 @@ async function run(database: Database, kind: string, target: number) {
   console.log(
     `${kind} (target ≥ ${target} jobs/s, concurrency ${CONCURRENCY}; one-row commit ${commit.toFixed(2)} ms,` +
       ` so one waiting caller enqueues at most ~${(1000 / commit).toFixed(0)}/s):`,
+  );
+  // Warm-up (JIT, caches, first plans), not reported.
+  await scenario(
+    database,
+    "warm-up",
+    async (jobs, name) => {
+      for (let i = 0; i < N; i++) await jobs.enqueue(name, { i });
+    },
+    true,
   );
   const rates = [
     await scenario(database, "single enqueue, one at a time", async (jobs, name) => {

@@ -36,6 +36,11 @@ export class EventBus {
     };
   }
 
+  /** Emits a state change of a job. */
+  emitState(jobId: string, state: JobState, attempts: number, error?: string | null, result?: unknown) {
+    this.emit({ type: "state", jobId, state, attempts, error, result, at: new Date().toISOString() });
+  }
+
   emit(event: JobEvent) {
     for (const key of [event.jobId, "*"]) {
       const set = this.listeners.get(key);

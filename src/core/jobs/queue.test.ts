@@ -188,6 +188,40 @@ describeEachDb("job queue", (db) => {
     expect(otherRanWhileBusy).toBe(true);
   });
 
+  test("jobs of one queue start in the order they were enqueued, also when started directly by the enqueuer", async () => {
+    const jobs = queue();
+    const order: number[] = [];
+    let open = () => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    jobs.define<{ i: number }>(
+      "order.job",
+      async (p) => {
+        order.push(p.i);
+        if (p.i === 0) await gate;
+        await Bun.sleep(5);
+      },
+      { concurrency: 1 },
+    );
+    jobs.start();
+    await Bun.sleep(100); // the first claim found the queue empty: enqueues may start jobs directly
+    const first = await jobs.enqueue("order.job", { i: 0 }); // starts directly
+    await jobs.enqueue("order.job", { i: 1 }); // the queue is full: it waits in the table
+    // Enqueue the next job in the instant the slot frees, before the queue claims: it must not pass job 1.
+    jobs.subscribe(first.id, (e) => {
+      if (e.type === "state" && e.state === "completed") setImmediate(() => jobs.enqueue("order.job", { i: 2 }));
+    });
+    open();
+    await waitFor(() => order.length === 3);
+    for (let i = 3; i < 12; i++) {
+      await jobs.enqueue("order.job", { i });
+      await Bun.sleep(i % 3 === 0 ? 20 : 1);
+    }
+    await waitFor(() => order.length === 12);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
   test("progress and log events are stored in order and streamed to subscribers", async () => {
     const jobs = queue();
     let release = () => {};

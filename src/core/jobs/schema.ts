@@ -33,8 +33,8 @@ export const jobs = pgTable(
     finishedAt: timestamp("finished_at", { withTimezone: true }),
   },
   (t) => [
-    // The claim query's path: due rows of one queue, oldest first.
-    index("jobs_due_idx").on(t.name, t.runAt).where(sql`state in ('queued', 'failed')`),
+    // The claim query's path: due rows of one queue in claim order (with the id, no sort is needed).
+    index("jobs_due_idx").on(t.name, t.runAt, t.id).where(sql`state in ('queued', 'failed')`),
     // The lease reaper's path.
     index("jobs_lease_idx").on(t.lockedUntil).where(sql`state = 'running'`),
     index("jobs_created_idx").on(t.createdAt),

@@ -3,7 +3,10 @@
 import type { Database } from "../db";
 import type { JobState } from "./schema";
 
-/** A row to insert; `runAt` wins over `delayMs`; neither means now (database time). */
+/**
+ * A row to insert; `runAt` wins over `delayMs`; neither means now (database time). With `lockedBy` the row is
+ * inserted already claimed by that worker (the enqueuing process runs it at once, saving a claim round trip).
+ */
 export interface NewJobRow {
   id: string;
   name: string;
@@ -12,6 +15,7 @@ export interface NewJobRow {
   runAt: string | null;
   delayMs: number | null;
   maxAttempts: number;
+  lockedBy: string | null;
 }
 
 /** What a worker needs of a claimed job. */
@@ -25,24 +29,50 @@ export interface ClaimedRow {
 
 const ms = (param: string) => `(${param}::float8 * interval '1 millisecond')`;
 
+/**
+ * A PostgreSQL array literal of strings, for `$n::text[]` / `$n::uuid[]` parameters. Arrays (not JSON sets) let the
+ * planner see how many values there are, so it probes the indexes instead of scanning the table.
+ */
+export const pgArray = (values: string[]) => `{${values.map((v) => `"${v.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+
+// Columns set from `locked` (the claiming worker, or null): an enqueued row is queued, a pre-claimed one running.
+const claimColumns = (locked: string, lease: string) => `
+  case when ${locked} is null then 'queued' else 'running' end,
+  case when ${locked} is null then 0 else 1 end,
+  ${locked},
+  case when ${locked} is null then null else now() + ${ms(lease)} end,
+  case when ${locked} is null then null else now() end`;
+
 /** Inserts jobs; rows whose key exists already are skipped. Returns the ids actually inserted. */
-export async function insertJobs(database: Database, rows: NewJobRow[]): Promise<Set<string>> {
+export async function insertJobs(database: Database, rows: NewJobRow[], leaseMs: number): Promise<Set<string>> {
+  const columns = "id, name, payload, key, run_at, max_attempts, state, attempts, locked_by, locked_until, started_at";
   if (rows.length === 1) {
     const r = rows[0];
     const inserted = await database.exec<{ id: string }>(
-      `insert into jobs (id, name, payload, key, run_at, max_attempts)
-       values ($1, $2, $3::jsonb, $4, coalesce($5::timestamptz, now() + ${ms("$6")}), $7)
+      `insert into jobs (${columns})
+       values ($1, $2, $3::jsonb, $4, coalesce($5::timestamptz, now() + ${ms("$6")}), $7, ${claimColumns("$8::text", "$9")})
        on conflict (key) do nothing returning id`,
-      [r.id, r.name, JSON.stringify(r.payload ?? {}), r.key, r.runAt, r.delayMs ?? 0, r.maxAttempts],
+      [
+        r.id,
+        r.name,
+        JSON.stringify(r.payload ?? {}),
+        r.key,
+        r.runAt,
+        r.delayMs ?? 0,
+        r.maxAttempts,
+        r.lockedBy,
+        leaseMs,
+      ],
     );
     return new Set(inserted.map((x) => x.id));
   }
   const inserted = await database.exec<{ id: string }>(
-    `insert into jobs (id, name, payload, key, run_at, max_attempts)
+    `insert into jobs (${columns})
      select id, name, coalesce(payload, '{}'::jsonb), key,
-            coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts
-       from jsonb_to_recordset($1::jsonb)
-         as x(id uuid, name text, payload jsonb, key text, run_at timestamptz, delay_ms float8, max_attempts int)
+            coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts,
+            ${claimColumns("locked_by", "$2")}
+       from jsonb_to_recordset($1::jsonb) as x(id uuid, name text, payload jsonb, key text, run_at timestamptz,
+                                               delay_ms float8, max_attempts int, locked_by text)
      on conflict (key) do nothing returning id`,
     [
       JSON.stringify(
@@ -54,8 +84,10 @@ export async function insertJobs(database: Database, rows: NewJobRow[]): Promise
           run_at: r.runAt,
           delay_ms: r.delayMs,
           max_attempts: r.maxAttempts,
+          locked_by: r.lockedBy,
         })),
       ),
+      leaseMs,
     ],
   );
   return new Set(inserted.map((x) => x.id));
@@ -65,44 +97,49 @@ export async function insertJobs(database: Database, rows: NewJobRow[]): Promise
 export async function idsByKey(database: Database, keys: string[]): Promise<Map<string, string>> {
   if (keys.length === 0) return new Map();
   const rows = await database.exec<{ id: string; key: string }>(
-    "select id, key from jobs where key in (select jsonb_array_elements_text($1::jsonb))",
-    [JSON.stringify(keys)],
+    "select id, key from jobs where key = any($1::text[])",
+    [pgArray(keys)],
   );
   return new Map(rows.map((r) => [r.key, r.id]));
 }
 
 /**
- * Claims up to `n` due jobs per queue for `workerId` and starts their lease. The selection is materialized once,
- * locked with SKIP LOCKED, so concurrent workers (other processes) never get the same row.
+ * Claims up to `n` due jobs per queue for `workerId` and starts their lease. Each queue's pick is its own
+ * materialized, SKIP LOCKED subquery, so concurrent workers (other processes) never get the same row and the
+ * planner sees small, index-ordered picks.
  */
 export function claimJobs(database: Database, workerId: string, wants: { name: string; n: number }[], leaseMs: number) {
+  const params: unknown[] = [workerId, leaseMs];
+  const picks = wants.map((w, i) => {
+    params.push(w.name, w.n);
+    return `p${i} as materialized (
+       select id from jobs
+        where name = $${params.length - 1} and state in ('queued', 'failed') and run_at <= now()
+        order by run_at, id limit $${params.length}
+        for update skip locked)`;
+  });
   return database.exec<ClaimedRow>(
-    `with q as (select * from jsonb_to_recordset($2::jsonb) as q(name text, n int)),
-     picked as materialized (
-       select c.id from q cross join lateral (
-         select id from jobs
-          where jobs.name = q.name and state in ('queued', 'failed') and run_at <= now()
-          order by run_at, id limit q.n
-          for update skip locked) c)
+    `with ${picks.join(",\n")},
+     picked as (${wants.map((_, i) => `select id from p${i}`).join(" union all ")})
      update jobs j
-        set state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = now() + ${ms("$3")},
+        set state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = now() + ${ms("$2")},
             started_at = now(), updated_at = now()
        from picked where j.id = picked.id
      returning j.id, j.name, j.payload, j.attempts, j.max_attempts`,
-    [workerId, JSON.stringify(wants), leaseMs],
+    params,
   );
 }
 
 /** Marks runs completed (only those still leased to `workerId`); returns the ids that were. */
 export async function completeJobs(database: Database, workerId: string, done: { id: string; result: unknown }[]) {
+  const results = Object.fromEntries(done.map((d) => [d.id, d.result ?? null]));
   const rows = await database.exec<{ id: string }>(
-    `update jobs j
-        set state = 'completed', result = x.result, progress = 100, locked_by = null, locked_until = null,
-            finished_at = now(), updated_at = now()
-       from jsonb_to_recordset($2::jsonb) as x(id uuid, result jsonb)
-      where j.id = x.id and j.locked_by = $1 and j.state = 'running'
-     returning j.id`,
-    [workerId, JSON.stringify(done.map((d) => ({ id: d.id, result: d.result ?? null })))],
+    `update jobs
+        set state = 'completed', result = $3::jsonb -> id::text, progress = 100, locked_by = null,
+            locked_until = null, finished_at = now(), updated_at = now()
+      where id = any($2::uuid[]) and locked_by = $1 and state = 'running'
+     returning id`,
+    [workerId, pgArray(done.map((d) => d.id)), JSON.stringify(results)],
   );
   return new Set(rows.map((r) => r.id));
 }
@@ -151,8 +188,8 @@ export function releaseJobs(database: Database, workerId: string, ids: string[])
   return database.exec(
     `update jobs set state = 'queued', attempts = greatest(attempts - 1, 0), locked_by = null, locked_until = null,
             run_at = now(), updated_at = now()
-      where id in (select (jsonb_array_elements_text($2::jsonb))::uuid) and locked_by = $1 and state = 'running'`,
-    [workerId, JSON.stringify(ids)],
+      where id = any($2::uuid[]) and locked_by = $1 and state = 'running'`,
+    [workerId, pgArray(ids)],
   );
 }
 
@@ -169,10 +206,9 @@ export function reapLostJobs(database: Database, aliveWorkers: string[] | null) 
             finished_at = case when attempts >= max_attempts then now() else null end,
             locked_by = null, locked_until = null, run_at = now(), updated_at = now()
       where state = 'running'
-        and (locked_until < now()
-             or ($1::jsonb is not null and not (locked_by in (select jsonb_array_elements_text($1::jsonb)))))
+        and (locked_until < now() or ($1::text[] is not null and locked_by <> all($1::text[])))
      returning id, state, attempts, name`,
-    [aliveWorkers ? JSON.stringify(aliveWorkers) : null],
+    [aliveWorkers ? pgArray(aliveWorkers) : null],
   );
 }
 
