@@ -34,5 +34,5 @@ if (existsSync("scripts/build-sandbox-images") && !process.env.SKIP_SANDBOX_IMAG
 await step("compiled binary", () => $`bun scripts/build.ts`);
 
 const args = process.argv.slice(2);
-const result = Bun.spawnSync(["bun", "test", ...args], { stdio: ["inherit", "inherit", "inherit"], env: process.env });
+const result = Bun.spawnSync(["bun", "test", "--timeout", "120000", ...args], { stdio: ["inherit", "inherit", "inherit"], env: process.env });
 process.exit(result.exitCode ?? 1);

@@ -4,28 +4,12 @@ import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startModelServer } from "../../test/support/model-server";
 
 const MAIN = join(import.meta.dir, "..", "main.ts");
 
-// Ollama's GET /api/tags, shape as documented in its API reference.
-const ollama = Bun.serve({
-  port: 0,
-  fetch: (req) =>
-    new URL(req.url).pathname === "/api/tags"
-      ? Response.json({
-          models: [
-            {
-              name: "llama3.1:latest",
-              model: "llama3.1:latest",
-              modified_at: "2026-10-01T10:00:00Z",
-              size: 4661224676,
-              digest: "46e0c10c039e019119339687c3c1757cc81b9da49709a3b3924863ba87ca666e",
-              details: { format: "gguf", family: "llama", parameter_size: "8.0B", quantization_level: "Q4_0" },
-            },
-          ],
-        })
-      : new Response("not found", { status: 404 }),
-});
+// A local server speaking Ollama's and the OpenAI-compatible wire formats (test/support/model-server.ts).
+const ollama = startModelServer();
 
 // An SMTP relay's greeting (RFC 5321 §4.2: 220 on connect).
 const smtp: Server = createServer((s) => s.end("220 mail.test ESMTP ready\r\n"));
@@ -33,7 +17,7 @@ await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", r));
 const smtpPort = (smtp.address() as { port: number }).port;
 
 afterAll(() => {
-  ollama.stop(true);
+  ollama.stop();
   smtp.close();
 });
 
@@ -52,7 +36,7 @@ async function doctor(env: Record<string, string>) {
 test("doctor reports every dependency; unconfigured optional ones are warnings with a fix", async () => {
   const { code, results } = await doctor({ DEVSPONSOR_GITHUB_API_URL: "http://127.0.0.1:9" });
   const by = Object.fromEntries(results.map((r) => [r.name, r]));
-  expect(Object.keys(by).sort()).toEqual(["chain", "database", "docker", "github", "llm", "smtp"]);
+  expect(Object.keys(by).sort()).toEqual(["chain", "database", "docker", "github", "llm", "sandbox", "smtp"]);
   expect(by.database.status).toBe("ok");
   expect(by.llm.status).toBe("warn");
   expect(by.smtp.status).toBe("warn");
@@ -64,7 +48,7 @@ test("doctor reports every dependency; unconfigured optional ones are warnings w
 test("doctor checks the configured model server and SMTP relay over their real protocols", async () => {
   const { code, results } = await doctor({
     DEVSPONSOR_AI_PROVIDER: "ollama",
-    DEVSPONSOR_AI_BASE_URL: `http://127.0.0.1:${ollama.port}`,
+    DEVSPONSOR_AI_BASE_URL: ollama.url,
     DEVSPONSOR_AI_CHAT_MODEL: "llama3.1",
     DEVSPONSOR_SMTP_HOST: "127.0.0.1",
     DEVSPONSOR_SMTP_PORT: String(smtpPort),
@@ -78,9 +62,11 @@ test("doctor checks the configured model server and SMTP relay over their real p
 }, 60_000);
 
 test("a missing model or an unreachable RPC is a failure with a fix, and the exit code says so", async () => {
+  // Ollama answers a chat for a model it does not have with 404 and this error body.
+  ollama.script({ status: 404, error: 'model "qwen-not-pulled" not found, try pulling it first' });
   const { code, results } = await doctor({
     DEVSPONSOR_AI_PROVIDER: "ollama",
-    DEVSPONSOR_AI_BASE_URL: `http://127.0.0.1:${ollama.port}`,
+    DEVSPONSOR_AI_BASE_URL: ollama.url,
     DEVSPONSOR_AI_CHAT_MODEL: "qwen-not-pulled",
     DEVSPONSOR_CHAIN_MODE: "rpc",
     DEVSPONSOR_CHAIN_RPC_URL: "http://127.0.0.1:9",
