@@ -284,7 +284,7 @@ describeEachDb("job queue", (db) => {
     await waitFor(
       async () => (await jobs.get(stuck.id))?.state === "running" && (await jobs.get(quick.id))?.state === "running",
     );
-    await jobs.stop(400);
+    await jobs.stop(1000);
     expect((await jobs.get(quick.id))?.state).toBe("completed");
     const back = await jobs.get(stuck.id);
     expect(back).toMatchObject({ state: "queued", attempts: 0, lockedBy: null });
@@ -297,6 +297,55 @@ describeEachDb("job queue", (db) => {
     next.start();
     await waitFor(async () => (await next.get(stuck.id))?.state === "completed");
     expect((await next.get(stuck.id))?.result).toBe("second time");
+  });
+
+  test("a worker that lost its lease aborts the run and records nothing", async () => {
+    const jobs = queue({ leaseMs: 300 });
+    let aborted: unknown;
+    jobs.define("lease.job", (_p, run) => {
+      return new Promise((resolve) => {
+        run.signal.addEventListener("abort", () => {
+          aborted = run.signal.reason;
+          resolve("late result");
+        });
+      });
+    });
+    const { id } = await jobs.enqueue("lease.job", {});
+    jobs.start();
+    await waitFor(async () => (await jobs.get(id))?.state === "running");
+    // Another live worker took the job over (as after a long pause of this process past its lease).
+    const thief = queue();
+    thief.start();
+    await db().exec("update jobs set locked_by = $2, locked_until = now() + interval '1 minute' where id = $1", [
+      id,
+      thief.workerId,
+    ]);
+    await waitFor(() => aborted, 3000, "the abort");
+    expect(String(aborted)).toContain("lease was lost");
+    await Bun.sleep(100);
+    expect(await jobs.get(id)).toMatchObject({ state: "running", lockedBy: thief.workerId, result: null });
+    await db().exec("update jobs set state = 'dead', locked_by = null where id = $1", [id]);
+  });
+
+  test("prune deletes old finished jobs that no key protects", async () => {
+    const jobs = queue();
+    const [plain, keyed, tick, fresh] = await jobs.enqueueMany([
+      { name: "prune.job", payload: {} },
+      { name: "prune.job", payload: {}, key: "prune:kept" },
+      { name: "prune.job", payload: {}, key: "cron:prune.tick:2020-01-01T00:00:00.000Z" },
+      { name: "prune.job", payload: {} },
+    ]);
+    await db().exec(
+      "update jobs set state = 'completed', finished_at = now() - interval '40 days' where name = 'prune.job'",
+    );
+    await db().exec("update jobs set finished_at = now() where id = $1", [fresh.id]);
+    expect(await jobs.prune(30 * 86_400_000)).toBe(2);
+    expect(await jobs.get(plain.id)).toBeNull();
+    expect(await jobs.get(tick.id)).toBeNull();
+    expect(await jobs.get(keyed.id)).not.toBeNull();
+    expect(await jobs.get(fresh.id)).not.toBeNull();
+    // The kept key still refuses a second run.
+    expect(await jobs.enqueue("prune.job", {}, { key: "prune:kept" })).toEqual({ id: keyed.id, created: false });
   });
 
   test("enqueue validates its input", async () => {
