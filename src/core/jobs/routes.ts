@@ -163,6 +163,15 @@ function streamRun(deps: JobRoutesDeps, job: Job, request: Request): Response {
         write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
       };
 
+      /** Sends every stored event after the last one sent, a page at a time. */
+      const replay = async () => {
+        for (;;) {
+          const page = await deps.jobs.events(job.id, { after: lastId, limit: 500 });
+          for (const e of page) sendEvent(e);
+          if (page.length < 500 || closed) return;
+        }
+      };
+
       off = deps.jobs.subscribe(job.id, (e) => {
         live.push(e);
         wake?.();
@@ -172,12 +181,12 @@ function streamRun(deps: JobRoutesDeps, job: Job, request: Request): Response {
         write("retry: 3000\n\n");
         let state = job.state;
         if (TERMINAL.has(state)) {
-          for (const e of await deps.jobs.events(job.id, { after: lastId })) sendEvent(e);
+          await replay();
           sendState(job);
           return;
         }
         sendState(job);
-        for (const e of await deps.jobs.events(job.id, { after: lastId })) sendEvent(e);
+        await replay();
         let lastPoll = Date.now();
         while (!closed && !TERMINAL.has(state)) {
           const waitMs = Math.max(0, Math.min(lastPoll + pollMs, lastWrite + heartbeatMs) - Date.now());
@@ -205,7 +214,7 @@ function streamRun(deps: JobRoutesDeps, job: Job, request: Request): Response {
             const final = TERMINAL.has(current.state);
             if (current.state !== state && !final) sendState(current);
             // Read after the state: every event of a final run was stored before it became final.
-            for (const e of await deps.jobs.events(job.id, { after: lastId })) sendEvent(e);
+            await replay();
             if (final) sendState(current);
             state = current.state;
           }
