@@ -23,6 +23,8 @@ const result = await Bun.build({
   minify: { syntax: true, whitespace: true },
   sourcemap: "linked",
   plugins: [nativeWorker],
+  // Optional native helpers of ssh2 (through dockerode) that are never built here; ssh2 loads them in a try.
+  external: ["cpu-features", "../build/Release/sshcrypto.node"],
   define: { "process.env.DEVSPONSOR_VERSION": JSON.stringify(pkg.version) },
 });
 if (!result.success) {
