@@ -49,6 +49,26 @@ CREATE TABLE "audit_log" (
 	"created_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "chain_cursors" (
+	"key" text PRIMARY KEY NOT NULL,
+	"block_number" bigint NOT NULL,
+	"block_hash" text NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "chain_events" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"chain_id" integer NOT NULL,
+	"contract" text NOT NULL,
+	"block_number" bigint NOT NULL,
+	"block_hash" text NOT NULL,
+	"tx_hash" text NOT NULL,
+	"log_index" integer NOT NULL,
+	"name" text NOT NULL,
+	"args" jsonb NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "documents" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"project_id" uuid NOT NULL,
@@ -82,6 +102,43 @@ CREATE TABLE "email_outbox" (
 	"last_error" text,
 	"sent_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "funding_quotes" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"project_id" uuid NOT NULL,
+	"chain_id" integer NOT NULL,
+	"escrow_address" text NOT NULL,
+	"token_address" text,
+	"token_decimals" integer NOT NULL,
+	"total_points" integer NOT NULL,
+	"point_rate_usd_cents" integer NOT NULL,
+	"usd_cents" numeric(78, 0) NOT NULL,
+	"price_feed" text NOT NULL,
+	"price_answer" numeric(78, 0) NOT NULL,
+	"price_decimals" integer NOT NULL,
+	"price_updated_at" timestamp with time zone NOT NULL,
+	"amount" numeric(78, 0) NOT NULL,
+	"payouts" jsonb NOT NULL,
+	"created_by_id" uuid,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "funding_records" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"project_id" uuid NOT NULL,
+	"quote_id" uuid,
+	"amount" numeric(78, 0) NOT NULL,
+	"token" text NOT NULL,
+	"mode" text NOT NULL,
+	"deposit_tx_hash" text NOT NULL,
+	"block_number" numeric(78, 0) NOT NULL,
+	"depositor" text NOT NULL,
+	"oracle_rate" numeric(78, 0) NOT NULL,
+	"oracle_decimals" integer NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "funding_records_mode_check" CHECK ("funding_records"."mode" in ('ESCROW', 'YIELD'))
 );
 --> statement-breakpoint
 CREATE TABLE "instance" (
@@ -199,6 +256,23 @@ CREATE TABLE "orgs" (
 	"archived_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "payments" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"sub_milestone_id" uuid NOT NULL,
+	"amount" numeric(78, 0) NOT NULL,
+	"fee" numeric(78, 0),
+	"token_address" text NOT NULL,
+	"payee" text NOT NULL,
+	"tx_hash" text,
+	"proof_id" uuid,
+	"status" text DEFAULT 'PENDING' NOT NULL,
+	"last_error" text,
+	"released_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "payments_status_check" CHECK ("payments"."status" in ('PENDING', 'SUBMITTED', 'COMPLETED', 'FAILED'))
 );
 --> statement-breakpoint
 CREATE TABLE "projects" (
@@ -332,10 +406,27 @@ CREATE TABLE "wallets" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "zk_proofs" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"sub_milestone_id" uuid NOT NULL,
+	"task_id" text NOT NULL,
+	"proof_data" jsonb NOT NULL,
+	"root" text NOT NULL,
+	"digest" text NOT NULL,
+	"tx_hash" text,
+	"status" text DEFAULT 'PENDING' NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "zk_proofs_status_check" CHECK ("zk_proofs"."status" in ('PENDING', 'VERIFIED', 'FAILED'))
+);
+--> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_uploaded_by_id_users_id_fk" FOREIGN KEY ("uploaded_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "email_outbox" ADD CONSTRAINT "email_outbox_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "funding_quotes" ADD CONSTRAINT "funding_quotes_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "funding_quotes" ADD CONSTRAINT "funding_quotes_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "funding_records" ADD CONSTRAINT "funding_records_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "funding_records" ADD CONSTRAINT "funding_records_quote_id_funding_quotes_id_fk" FOREIGN KEY ("quote_id") REFERENCES "public"."funding_quotes"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "job_events" ADD CONSTRAINT "job_events_job_id_jobs_id_fk" FOREIGN KEY ("job_id") REFERENCES "public"."jobs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "milestone_drafts" ADD CONSTRAINT "milestone_drafts_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "milestone_drafts" ADD CONSTRAINT "milestone_drafts_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
@@ -348,6 +439,8 @@ ALTER TABLE "org_members" ADD CONSTRAINT "org_members_org_id_orgs_id_fk" FOREIGN
 ALTER TABLE "org_members" ADD CONSTRAINT "org_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "org_members" ADD CONSTRAINT "org_members_added_by_id_users_id_fk" FOREIGN KEY ("added_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "orgs" ADD CONSTRAINT "orgs_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "payments" ADD CONSTRAINT "payments_sub_milestone_id_sub_milestones_id_fk" FOREIGN KEY ("sub_milestone_id") REFERENCES "public"."sub_milestones"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "payments" ADD CONSTRAINT "payments_proof_id_zk_proofs_id_fk" FOREIGN KEY ("proof_id") REFERENCES "public"."zk_proofs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_structure_approved_by_id_users_id_fk" FOREIGN KEY ("structure_approved_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -360,6 +453,7 @@ ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_project_id_projects_
 ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_claimed_by_id_users_id_fk" FOREIGN KEY ("claimed_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_nonces" ADD CONSTRAINT "wallet_nonces_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallets" ADD CONSTRAINT "wallets_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "zk_proofs" ADD CONSTRAINT "zk_proofs_sub_milestone_id_sub_milestones_id_fk" FOREIGN KEY ("sub_milestone_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "ai_calls_org_idx" ON "ai_calls" USING btree ("org_id","created_at");--> statement-breakpoint
 CREATE INDEX "ai_calls_project_idx" ON "ai_calls" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "api_keys_prefix_key" ON "api_keys" USING btree ("prefix");--> statement-breakpoint
@@ -368,10 +462,16 @@ CREATE UNIQUE INDEX "audit_log_seq_key" ON "audit_log" USING btree ("seq");--> s
 CREATE UNIQUE INDEX "audit_log_prev_hash_key" ON "audit_log" USING btree ("prev_hash");--> statement-breakpoint
 CREATE INDEX "audit_log_org_idx" ON "audit_log" USING btree ("org_id","seq");--> statement-breakpoint
 CREATE INDEX "audit_log_actor_idx" ON "audit_log" USING btree ("actor_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "chain_events_log_key" ON "chain_events" USING btree ("chain_id","tx_hash","log_index");--> statement-breakpoint
+CREATE INDEX "chain_events_block_idx" ON "chain_events" USING btree ("chain_id","contract","block_number");--> statement-breakpoint
+CREATE INDEX "chain_events_name_idx" ON "chain_events" USING btree ("name");--> statement-breakpoint
 CREATE INDEX "documents_project_idx" ON "documents" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE INDEX "email_outbox_status_idx" ON "email_outbox" USING btree ("status","created_at");--> statement-breakpoint
+CREATE INDEX "funding_quotes_project_idx" ON "funding_quotes" USING btree ("project_id","created_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "funding_records_tx_key" ON "funding_records" USING btree ("deposit_tx_hash");--> statement-breakpoint
+CREATE INDEX "funding_records_project_idx" ON "funding_records" USING btree ("project_id");--> statement-breakpoint
 CREATE INDEX "job_events_job_idx" ON "job_events" USING btree ("job_id","id");--> statement-breakpoint
-CREATE INDEX "jobs_due_idx" ON "jobs" USING btree ("name","run_at") WHERE state in ('queued', 'failed');--> statement-breakpoint
+CREATE INDEX "jobs_due_idx" ON "jobs" USING btree ("name","run_at","id") WHERE state in ('queued', 'failed');--> statement-breakpoint
 CREATE INDEX "jobs_lease_idx" ON "jobs" USING btree ("locked_until") WHERE state = 'running';--> statement-breakpoint
 CREATE INDEX "jobs_created_idx" ON "jobs" USING btree ("created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "milestone_drafts_project_version_key" ON "milestone_drafts" USING btree ("project_id","version");--> statement-breakpoint
@@ -385,6 +485,9 @@ CREATE INDEX "org_invites_email_hash_idx" ON "org_invites" USING btree ("email_h
 CREATE UNIQUE INDEX "org_members_org_user_key" ON "org_members" USING btree ("org_id","user_id");--> statement-breakpoint
 CREATE INDEX "org_members_user_idx" ON "org_members" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "orgs_created_by_idx" ON "orgs" USING btree ("created_by_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "payments_sub_milestone_key" ON "payments" USING btree ("sub_milestone_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "payments_tx_hash_key" ON "payments" USING btree ("tx_hash");--> statement-breakpoint
+CREATE INDEX "payments_payee_idx" ON "payments" USING btree ("payee");--> statement-breakpoint
 CREATE INDEX "projects_org_idx" ON "projects" USING btree ("org_id");--> statement-breakpoint
 CREATE INDEX "projects_repo_url_idx" ON "projects" USING btree ("repo_url");--> statement-breakpoint
 CREATE INDEX "projects_repo_provider_id_idx" ON "projects" USING btree ("repo_host","repo_provider_id");--> statement-breakpoint
@@ -399,4 +502,6 @@ CREATE UNIQUE INDEX "users_email_key" ON "users" USING btree ("email");--> state
 CREATE UNIQUE INDEX "users_github_id_key" ON "users" USING btree ("github_id");--> statement-breakpoint
 CREATE INDEX "users_github_login_idx" ON "users" USING btree (lower("github_login"));--> statement-breakpoint
 CREATE UNIQUE INDEX "wallets_address_key" ON "wallets" USING btree (lower("address"));--> statement-breakpoint
-CREATE UNIQUE INDEX "wallets_one_payout_per_user" ON "wallets" USING btree ("user_id") WHERE "wallets"."is_payout";
+CREATE UNIQUE INDEX "wallets_one_payout_per_user" ON "wallets" USING btree ("user_id") WHERE "wallets"."is_payout";--> statement-breakpoint
+CREATE INDEX "zk_proofs_sub_milestone_idx" ON "zk_proofs" USING btree ("sub_milestone_id");--> statement-breakpoint
+CREATE INDEX "zk_proofs_task_idx" ON "zk_proofs" USING btree ("task_id");

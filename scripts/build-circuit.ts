@@ -5,10 +5,12 @@
 //   circuits/build/verification_key.json   verification key
 //   circuits/build/pot15_final.ptau        phase-1 powers of tau (2^15 ≥ 30,760 constraints + public inputs)
 //   contracts/src/Groth16Verifier.sol      Solidity verifier (from circuits/verifier_groth16.sol.ejs)
+//   circuits/build/prover.js               the sandbox prover (src/zk/prover-entry.ts bundled for bun)
 //
 //   bun scripts/build-circuit.ts                 new local phase 1 (reuses the committed ptau if present)
 //   bun scripts/build-circuit.ts --ptau FILE     use a public phase-1 file instead (e.g. a pot15 from a public ceremony)
 //   bun scripts/build-circuit.ts --new-ptau      redo the local phase 1 even if a ptau is committed
+//   bun scripts/build-circuit.ts --bundle-only   only rebuild circuits/build/prover.js
 //
 // A local phase 1 and one local phase-2 contribution are only as trustworthy as the machine that ran them.
 // Before real money moves, add a phase-2 contribution with `devsponsor zk contribute` (and, ideally, build from
@@ -53,6 +55,20 @@ async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 const entropy = () => randomBytes(32).toString("hex");
 const logger = { info() {}, debug() {}, warn: console.warn, error: console.error };
 
+async function bundleProver() {
+  const out = await Bun.build({
+    entrypoints: [join(ROOT, "src", "zk", "prover-entry.ts")],
+    target: "bun",
+    minify: true,
+  });
+  if (!out.success) throw new Error(out.logs.join("\n"));
+  writeFileSync(join(BUILD, "prover.js"), await out.outputs[0]!.text());
+}
+if (args.includes("--bundle-only")) {
+  await step("bundle sandbox prover", bundleProver);
+  process.exit(0);
+}
+
 rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 mkdirSync(BUILD, { recursive: true });
@@ -91,7 +107,9 @@ if (ptauArg) {
   await step(`phase 1: new accumulator 2^${PTAU_POWER}`, async () =>
     snarkjs.powersOfTau.newAccumulator(await getCurveFromName("bn128"), PTAU_POWER, p0, logger),
   );
-  await step("phase 1: contribution", () => snarkjs.powersOfTau.contribute(p0, p1, "devsponsor local", entropy(), logger));
+  await step("phase 1: contribution", () =>
+    snarkjs.powersOfTau.contribute(p0, p1, "devsponsor local", entropy(), logger),
+  );
   await step("phase 1: beacon", () => snarkjs.powersOfTau.beacon(p1, p2, "devsponsor beacon", entropy(), 10, logger));
   await step("phase 1: prepare phase 2", () => snarkjs.powersOfTau.preparePhase2(p2, PTAU, logger));
 }
@@ -99,9 +117,7 @@ if (ptauArg) {
 const z0 = join(WORK, "report_0.zkey");
 const zFinal = join(BUILD, "report_final.zkey");
 await step("phase 2: new zkey", () => snarkjs.zKey.newZKey(r1cs, PTAU, z0, logger));
-await step("phase 2: contribution", () =>
-  snarkjs.zKey.contribute(z0, zFinal, "devsponsor build", entropy(), logger),
-);
+await step("phase 2: contribution", () => snarkjs.zKey.contribute(z0, zFinal, "devsponsor build", entropy(), logger));
 const ok = await step("verify zkey against r1cs + ptau", () => snarkjs.zKey.verifyFromR1cs(r1cs, PTAU, zFinal, logger));
 if (!ok) throw new Error("zkey verification failed");
 
@@ -111,6 +127,8 @@ copyFileSync(join(WORK, "report_js", "report.wasm"), join(BUILD, "report.wasm"))
 const template = readFileSync(join(ROOT, "circuits", "verifier_groth16.sol.ejs"), "utf8");
 const sol = await snarkjs.zKey.exportSolidityVerifier(zFinal, { groth16: template }, logger);
 writeFileSync(join(ROOT, "contracts", "src", "Groth16Verifier.sol"), sol);
+
+await step("bundle sandbox prover", bundleProver);
 
 rmSync(WORK, { recursive: true, force: true });
 console.log(JSON.stringify({ constraints: info.nConstraints, timingsMs: timings }));

@@ -8,6 +8,10 @@ import { openApiRoutes } from "./core/http/openapi";
 import { getRequestMeta, httpContext, markRequest } from "./core/http/plugin";
 import { settingsRoutes } from "./core/settings/routes";
 import { statusRoutes } from "./status/routes";
+import { chainRoutes } from "./chain/routes";
+import { setupChain } from "./chain/setup";
+import { fundingRoutes } from "./funding/routes";
+import { setupPayments } from "./payments/setup";
 import { auditRoutes } from "./audit/routes";
 import { authGuard, authRoutes } from "./auth/routes";
 import { setupIdentity } from "./auth/setup";
@@ -83,6 +87,8 @@ export function createApp(ctx: AppContext) {
     .use(statusRoutes(ctx))
     .use(settingsRoutes(ctx));
   // Domain routes are added here, one line each.
+  app.use(fundingRoutes(ctx));
+  app.use(chainRoutes(ctx));
   app.use(orgRoutes(ctx));
   app.use(inviteRoutes(ctx));
   app.use(userRoutes(ctx));
@@ -143,6 +149,8 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   const stops: (() => Promise<void> | void)[] = [];
   const on = { start: (fn: () => Promise<void> | void) => starts.push(fn), stop: (fn: () => Promise<void> | void) => stops.unshift(fn) };
   void on; // domains are added here, one line each: await setupX(ctx, on);
+  await setupChain(ctx, on);
+  await setupPayments(ctx, on);
   await setupIdentity(ctx, on);
   await setupAi(ctx, on);
   await setupDocuments(ctx, on);

@@ -34,6 +34,14 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
     help: "audit verify [--json]                check the audit trail's hash chain",
     run: async () => (await import("./audit/cli")).auditCommand,
   },
+  chain: {
+    help: "chain deploy|status                  deploy the escrow, or check the chain and contracts",
+    run: async () => (await import("./chain/cli")).chainCommand,
+  },
+  zk: {
+    help: "zk contribute                        add a phase-2 contribution to the proving key",
+    run: async () => (await import("./zk/cli")).zkCommand,
+  },
   version: { help: "version                              print the version", run: async () => version },
 };
 

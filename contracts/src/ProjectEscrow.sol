@@ -346,8 +346,9 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
         if (paid[r.taskId]) revert AlreadyPaid();
         if (r.amount == 0 || r.payee == address(0)) revert InvalidArgument();
         p = _projects[r.projectId];
-        if (p.state != State.Active && p.state != State.Closing) revert ProjectNotActive();
+        // an unfunded (or closed) project has no balance: report that first
         if (p.balance < r.amount) revert InsufficientFunds(p.balance, r.amount);
+        if (p.state != State.Active && p.state != State.Closing) revert ProjectNotActive();
     }
 
     // Effects before interactions: the task is marked paid and the balance debited before any transfer.

@@ -107,7 +107,7 @@ export async function startDevChain(opts: { dataDir?: string; chainId?: number }
     {
       allowBlocksWithSameTimestamp: false,
       allowUnlimitedContractSize: false,
-      bailOnCallFailure: false,
+      bailOnCallFailure: true, // eth_call reverts are errors with their data, as on a real node
       bailOnTransactionFailure: false,
       chainId: BigInt(genesis.chainId),
       coinbase: new Uint8Array(20),
@@ -133,7 +133,13 @@ export async function startDevChain(opts: { dataDir?: string; chainId?: number }
   const raw = async (method: string, params: unknown = []): Promise<unknown> => {
     const response = await provider.handleRequest(JSON.stringify({ jsonrpc: "2.0", id: ++nextId, method, params }));
     const body = typeof response.data === "string" ? JSON.parse(response.data) : response.data;
-    if (body.error) throw new RpcError(body.error.message, body.error.code, body.error.data);
+    if (body.error) {
+      // EDR reports a revert as -32000 with { data: "0x…", reason, transactionHash }; nodes (and Hardhat's own
+      // HTTP server) answer code 3 with the revert bytes, which is what clients decode custom errors from
+      const d = body.error.data;
+      if (d && typeof d === "object" && typeof d.data === "string") throw new RpcError(body.error.message, 3, d.data);
+      throw new RpcError(body.error.message, body.error.code, d);
+    }
     return body.result;
   };
 

@@ -1,7 +1,6 @@
 // A second, independent EVM for tests and benchmarks: a Hardhat node (its own process, JSON-RPC on loopback),
 // so the contracts are not only ever checked against the embedded chain. Development dependency only.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { DevKeys } from "./dev-chain";
 
@@ -34,9 +33,12 @@ async function freePort(): Promise<number> {
 /** Starts `hardhat node` on 127.0.0.1 (a random free port) and waits until it answers. */
 export async function startHardhatNode(): Promise<HardhatNode> {
   const root = resolve(import.meta.dir, "..", "..");
-  const dir = mkdtempSync(join(tmpdir(), "devsponsor-hardhat-"));
-  // Hardhat 3 needs a config file; an empty one gives the default local network (chain id 31337).
-  writeFileSync(join(dir, "hardhat.config.ts"), "export default {};\n");
+  // Hardhat refuses to run from outside the project ("non-local installation"), so its config lives in the
+  // project's scratch dir; its artifacts and cache go there too instead of the repository root.
+  mkdirSync(join(root, ".tmp"), { recursive: true });
+  const dir = mkdtempSync(join(root, ".tmp", "hardhat-"));
+  const paths = { artifacts: join(dir, "artifacts"), cache: join(dir, "cache") };
+  writeFileSync(join(dir, "hardhat.config.ts"), `export default ${JSON.stringify({ paths })};\n`);
   const port = await freePort();
   const proc = Bun.spawn(
     [

@@ -11,7 +11,12 @@ const price = (answer: bigint, decimals = 8): PriceReading => ({
 
 describe("funding/quote", () => {
   test("6-decimal stablecoin at $1: 120 points × $50 = 6,000 tokens exactly", () => {
-    const q = computeQuote({ points: [50, 40, 30], pointRateUsdCents: 5000, tokenDecimals: 6, price: price(1_00000000n) });
+    const q = computeQuote({
+      points: [50, 40, 30],
+      pointRateUsdCents: 5000,
+      tokenDecimals: 6,
+      price: price(1_00000000n),
+    });
     expect(q.totalPoints).toBe(120);
     expect(q.usdCents).toBe(600_000n);
     expect(q.amount).toBe(6_000_000_000n);
@@ -32,7 +37,12 @@ describe("funding/quote", () => {
 
   test("6-decimal token with an 18-decimal feed and an odd price", () => {
     // 7 points × 333 cents = $23.31 at $0.97 per token → 24.0309278… tokens → 24030928 units
-    const q = computeQuote({ points: [7], pointRateUsdCents: 333, tokenDecimals: 6, price: price(97n * 10n ** 16n, 18) });
+    const q = computeQuote({
+      points: [7],
+      pointRateUsdCents: 333,
+      tokenDecimals: 6,
+      price: price(97n * 10n ** 16n, 18),
+    });
     expect(q.amount).toBe(24_030_928n);
   });
 

@@ -39,7 +39,8 @@ export function ceilDiv(a: bigint, b: bigint): bigint {
 /** Rejects a feed answer that cannot price anything: non-positive, stale, or from an incomplete round. */
 export function checkPrice(price: PriceReading, nowSeconds: number, maxAgeSeconds: number): void {
   if (price.answer <= 0n) throw new AppError("INVALID_INPUT", "the price feed returned a non-positive price", 503);
-  if (price.answeredInRound < price.roundId) throw new AppError("UNAVAILABLE", "the price feed round is incomplete", 503);
+  if (price.answeredInRound < price.roundId)
+    throw new AppError("UNAVAILABLE", "the price feed round is incomplete", 503);
   if (nowSeconds - price.updatedAt > maxAgeSeconds) {
     throw new AppError("UNAVAILABLE", "the price feed is stale", 503, { updatedAt: price.updatedAt });
   }

@@ -80,7 +80,8 @@ export function merkleRoot(leaves: readonly bigint[], depth = TREE_DEPTH): bigin
 
 /** Inclusion proof of the leaf at `index`. */
 export function merkleProof(leaves: readonly bigint[], index: number, depth = TREE_DEPTH): MerkleProof {
-  if (!Number.isInteger(index) || index < 0 || index >= 2 ** depth) throw new RangeError(`leaf index out of range: ${index}`);
+  if (!Number.isInteger(index) || index < 0 || index >= 2 ** depth)
+    throw new RangeError(`leaf index out of range: ${index}`);
   const levels = buildLevels(leaves, depth);
   const siblings: bigint[] = [];
   const pathIndices: (0 | 1)[] = [];
@@ -107,7 +108,7 @@ function buildLevels(leaves: readonly bigint[], depth: number): bigint[][] {
   if (!Number.isInteger(depth) || depth < 0 || depth > 32) throw new RangeError(`invalid tree depth: ${depth}`);
   const width = 2 ** depth;
   if (leaves.length > width) throw new RangeError(`too many leaves: ${leaves.length} > ${width} (depth ${depth})`);
-  leaves.forEach((l, i) => assertField(l, `leaf ${i}`));
+  for (const [i, l] of leaves.entries()) assertField(l, `leaf ${i}`);
   let level = [...leaves];
   while (level.length < width) level.push(EMPTY_LEAF);
   const levels = [level];

@@ -41,7 +41,14 @@ declare module "snarkjs" {
   export const zKey: {
     newZKey(r1cs: Bytes, ptau: Bytes, zkey: Bytes, logger?: Logger): Promise<unknown>;
     contribute(zkeyIn: Bytes, zkeyOut: Bytes, name: string, entropy: string, logger?: Logger): Promise<Uint8Array>;
-    beacon(zkeyIn: Bytes, zkeyOut: Bytes, name: string, beaconHash: string, numIterationsExp: number, logger?: Logger): Promise<unknown>;
+    beacon(
+      zkeyIn: Bytes,
+      zkeyOut: Bytes,
+      name: string,
+      beaconHash: string,
+      numIterationsExp: number,
+      logger?: Logger,
+    ): Promise<unknown>;
     verifyFromR1cs(r1cs: Bytes, ptau: Bytes, zkey: Bytes, logger?: Logger): Promise<boolean>;
     verifyFromInit(zkeyInit: Bytes, ptau: Bytes, zkey: Bytes, logger?: Logger): Promise<boolean>;
     exportVerificationKey(zkey: Bytes, logger?: Logger): Promise<Record<string, unknown>>;
@@ -50,11 +57,27 @@ declare module "snarkjs" {
   export const powersOfTau: {
     newAccumulator(curve: unknown, power: number, fileName: Bytes, logger?: Logger): Promise<unknown>;
     contribute(oldPtau: Bytes, newPtau: Bytes, name: string, entropy: string, logger?: Logger): Promise<unknown>;
-    beacon(oldPtau: Bytes, newPtau: Bytes, name: string, beaconHash: string, numIterationsExp: number, logger?: Logger): Promise<unknown>;
+    beacon(
+      oldPtau: Bytes,
+      newPtau: Bytes,
+      name: string,
+      beaconHash: string,
+      numIterationsExp: number,
+      logger?: Logger,
+    ): Promise<unknown>;
     preparePhase2(oldPtau: Bytes, newPtau: Bytes, logger?: Logger): Promise<unknown>;
     verify(ptau: Bytes, logger?: Logger): Promise<boolean>;
   };
   export const r1cs: {
-    info(r1cs: Bytes, logger?: Logger): Promise<{ nConstraints: number; nVars: number; nPubInputs: number; nOutputs: number }>;
+    info(
+      r1cs: Bytes,
+      logger?: Logger,
+    ): Promise<{ nConstraints: number; nVars: number; nPubInputs: number; nOutputs: number }>;
   };
+}
+
+// The bundled sandbox prover, embedded as a file (import … with { type: "file" } gives its path).
+declare module "*/build/prover.js" {
+  const path: string;
+  export default path;
 }

@@ -12,3 +12,7 @@ export * from "../../milestones/schema";
 export * from "../../ai/schema";
 export * from "../../documents/schema";
 export * from "../../sidebar/schema";
+export * from "../../chain/schema";
+export * from "../../zk/schema";
+export * from "../../funding/schema";
+export * from "../../payments/schema";

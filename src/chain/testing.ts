@@ -1,0 +1,100 @@
+// Shared fixtures for chain tests and benchmarks: both EVMs (embedded EDR, Hardhat node), a deployment with test
+// settings, and proofs for fixed claims. Not used by the appliance at run time.
+import type { Address, Hex } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
+import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../zk/attestation";
+import { merkleRoot, reportLeaves, type TestResult } from "../zk/merkle";
+import { loadZkKeys, proveReport, type ReportProof, vkDelta } from "../zk/prover";
+import { type ChainConnection, connectDevChain, connectRpc } from "./client";
+import { type Deployment, deployContracts } from "./deploy";
+import { type DevKeys, startDevChain } from "./dev-chain";
+import { startHardhatNode } from "./hardhat-node";
+
+/** A started test chain. */
+export interface TestChain {
+  name: string;
+  conn: ChainConnection;
+  keys: DevKeys;
+  stop(): Promise<void>;
+}
+
+/** The two EVMs every contract test runs on. */
+export const TEST_CHAINS: { name: string; start(): Promise<TestChain> }[] = [
+  {
+    name: "embedded dev chain (EDR in process)",
+    async start() {
+      const dev = await startDevChain();
+      return { name: this.name, conn: connectDevChain(dev), keys: dev.genesis.keys, stop: () => dev.close() };
+    },
+  },
+  {
+    name: "hardhat node (JSON-RPC on loopback)",
+    async start() {
+      const node = await startHardhatNode();
+      return { name: this.name, conn: connectRpc(node.url, node.chainId), keys: node.keys, stop: () => node.stop() };
+    },
+  },
+];
+
+export const TEST_FEES = { paymentFeeBps: 250, yieldFeeBps: 1000, withdrawalDelaySeconds: 3600 };
+
+/** Deploys the contracts with dev extras and the test fee terms. */
+export async function deployForTest(chain: TestChain): Promise<Deployment> {
+  const keys = await loadZkKeys();
+  return deployContracts(chain.conn, {
+    deployerKey: chain.keys.deployer,
+    worker: privateKeyToAddress(chain.keys.worker),
+    harnessSigner: privateKeyToAddress(chain.keys.harness),
+    treasury: privateKeyToAddress(chain.keys.treasury),
+    vkDelta: vkDelta(keys.vk),
+    ...TEST_FEES,
+    devExtras: true,
+  });
+}
+
+// Payees are fixed addresses (proofs bind the payee, and proofs are made once for both chains).
+export const PAYEE: Address = "0x00000000000000000000000000000000000a11ce";
+export const OTHER_PAYEE: Address = "0x0000000000000000000000000000000000000b0b";
+
+/** A claim with its proof, ready to be attested for one project on one deployment. */
+export interface ProvenClaim {
+  taskKey: string;
+  taskId: bigint;
+  payee: Address;
+  amount: bigint;
+  minPassing: number;
+  root: bigint;
+  digest: Hex;
+  proof: ReportProof;
+}
+
+/** Proves a fixed claim: `tests` passing tests of a task. */
+export async function proveClaim(taskKey: string, payee: Address, amount: bigint, tests = 4, minPassing = 3) {
+  const results: TestResult[] = Array.from({ length: tests }, (_, i) => ({
+    id: `${taskKey} > test ${i}`,
+    passed: true,
+  }));
+  const root = merkleRoot(reportLeaves(results));
+  const taskId = onChainTaskId(taskKey);
+  const proof = await proveReport({ tests: results, taskId, payee, amount, minPassing }, root);
+  const digest = `0x${Buffer.from(new Bun.CryptoHasher("sha256").update(taskKey).digest()).toString("hex")}` as Hex;
+  return { taskKey, taskId, payee, amount, minPassing, root, digest, proof } satisfies ProvenClaim;
+}
+
+/** The attestation of a claim for a project. */
+export function attestationOf(projectKey: string, c: ProvenClaim): Attestation {
+  return {
+    projectId: onChainProjectId(projectKey),
+    taskId: c.taskId,
+    payee: c.payee,
+    amount: c.amount,
+    root: c.root,
+    minPassing: BigInt(c.minPassing),
+    digest: c.digest,
+  };
+}
+
+/** Signs an attestation for a deployment with a key (the harness key, or another to test refusal). */
+export function sign(chain: TestChain, d: Deployment, a: Attestation, key: Hex = chain.keys.harness) {
+  return signAttestation(a, { chainId: d.chainId, escrow: d.escrow }, key);
+}

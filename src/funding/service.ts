@@ -1,0 +1,260 @@
+// Funding (spec §3.1.5, §6.1.2–6.1.3): quote the deposit from the approved points and the oracle price, then
+// confirm the sponsor's deposit transaction on chain and activate the project.
+import { and, desc, eq, sql } from "drizzle-orm";
+import { type Address, type Hex, parseEventLogs, zeroAddress } from "viem";
+import { ProjectEscrow } from "../chain/contracts.gen";
+import { NATIVE_TOKEN } from "../chain/deploy";
+import { type ChainRuntime, requireChain } from "../chain/service";
+import type { AppContext, Principal } from "../core/context";
+import { AppError, conflict, invalidInput } from "../core/errors";
+import { milestones, subMilestones } from "../milestones/schema";
+import { loadProject } from "../projects/access";
+import { projects } from "../projects/schema";
+import { onChainProjectId } from "../zk/attestation";
+import { readPrice } from "./oracle";
+import { checkPrice, computeQuote } from "./quote";
+import { type FundingQuote, fundingQuotes, fundingRecords } from "./schema";
+
+/** What the sponsor sees: the quote and how to deposit it. */
+export interface QuoteView {
+  quoteId: string;
+  projectId: string;
+  totalPoints: number;
+  pointRateUsdCents: number;
+  usdCents: string;
+  token: { address: Address | null; decimals: number };
+  price: { feed: Address; answer: string; decimals: number; updatedAt: string };
+  amount: string;
+  expiresAt: string;
+  deposit: {
+    chainId: number;
+    escrow: Address;
+    projectKey: Hex;
+    /** ERC-20 only: approve the escrow for `amount` first. */
+    approve?: { token: Address; spender: Address; amount: string };
+    call: string;
+    value: string;
+  };
+}
+
+type Ctx = Pick<AppContext, "db" | "settings" | "services">;
+
+/** The price feed for a token: the dev chain's feed for it, else the configured feed. */
+export function priceFeedFor(rt: ChainRuntime, settings: Ctx["settings"], token: string | null): Address {
+  const key = (token ?? NATIVE_TOKEN).toLowerCase();
+  const dev = rt.deployment?.dev?.priceFeeds[key];
+  if (dev) return dev;
+  const configured = settings.get("chain.priceFeedAddress");
+  if (!configured)
+    throw new AppError("UNAVAILABLE", "no price feed is configured for this token", 503, {
+      fix: "Settings → Chain → Price feed",
+    });
+  return configured as Address;
+}
+
+/** Computes and stores a quote for a project whose structure is approved (POST /api/projects/:id/fund/quote). */
+export async function createQuote(ctx: Ctx, principal: Principal | null, projectId: string): Promise<QuoteView> {
+  const project = await loadProject(ctx.db, principal, projectId, "project.fund");
+  if (!project.structureApprovedAt) throw conflict("Approve the milestone structure before funding.", "CONFLICT");
+  if (project.state !== "DRAFT") throw conflict("The project is already funded.", "CONFLICT");
+  const subs = await ctx.db
+    .select({ id: subMilestones.id, points: subMilestones.points })
+    .from(subMilestones)
+    .innerJoin(milestones, eq(subMilestones.milestoneId, milestones.id))
+    .where(eq(milestones.projectId, project.id))
+    .orderBy(milestones.position, subMilestones.id);
+  const rt = await requireChain(ctx);
+  const escrow = rt.deployment?.escrow;
+  if (!escrow)
+    throw new AppError("UNAVAILABLE", "no escrow contract is deployed", 503, { fix: "devsponsor chain deploy" });
+  const feed = priceFeedFor(rt, ctx.settings, project.tokenAddress);
+  const price = await readPrice(rt.conn, feed);
+  const now = Math.floor(Date.now() / 1000);
+  // dev feeds are set by hand and never go stale; real feeds must have answered within a day
+  checkPrice(price, now, rt.mode === "dev" ? Number.MAX_SAFE_INTEGER : 24 * 3600);
+  const pointRateUsdCents = ctx.settings.get("funding.pointRateUsdCents");
+  const q = computeQuote({
+    points: subs.map((s) => s.points),
+    pointRateUsdCents,
+    tokenDecimals: project.tokenDecimals,
+    price,
+  });
+  const ttl = ctx.settings.get("funding.quoteTtlSeconds");
+  const [row] = await ctx.db
+    .insert(fundingQuotes)
+    .values({
+      projectId: project.id,
+      chainId: rt.conn.chain.id,
+      escrowAddress: escrow,
+      tokenAddress: project.tokenAddress,
+      tokenDecimals: project.tokenDecimals,
+      totalPoints: q.totalPoints,
+      pointRateUsdCents,
+      usdCents: q.usdCents.toString(),
+      priceFeed: feed,
+      priceAnswer: price.answer.toString(),
+      priceDecimals: price.decimals,
+      priceUpdatedAt: new Date(price.updatedAt * 1000),
+      amount: q.amount.toString(),
+      payouts: Object.fromEntries(subs.map((s, i) => [s.id, q.payouts[i]!.toString()])),
+      createdById: principal?.userId,
+      expiresAt: new Date((now + ttl) * 1000),
+    })
+    .returning();
+  return quoteView(row!);
+}
+
+/** Shapes a stored quote for the API. */
+export function quoteView(q: FundingQuote): QuoteView {
+  const token = q.tokenAddress as Address | null;
+  const projectKey = onChainProjectId(q.projectId);
+  const escrow = q.escrowAddress as Address;
+  return {
+    quoteId: q.id,
+    projectId: q.projectId,
+    totalPoints: q.totalPoints,
+    pointRateUsdCents: q.pointRateUsdCents,
+    usdCents: q.usdCents,
+    token: { address: token, decimals: q.tokenDecimals },
+    price: {
+      feed: q.priceFeed as Address,
+      answer: q.priceAnswer,
+      decimals: q.priceDecimals,
+      updatedAt: q.priceUpdatedAt.toISOString(),
+    },
+    amount: q.amount,
+    expiresAt: q.expiresAt.toISOString(),
+    deposit: {
+      chainId: q.chainId,
+      escrow,
+      projectKey,
+      approve: token ? { token, spender: escrow, amount: q.amount } : undefined,
+      call: `deposit(${projectKey}, ${token ?? zeroAddress}, ${q.amount})`,
+      value: token ? "0" : q.amount,
+    },
+  };
+}
+
+/** Result of a confirmed deposit. */
+export interface FundingResult {
+  fundingRecordId: string;
+  amount: string;
+  totalDeposited: string;
+  required: string;
+  state: "ACTIVE";
+}
+
+/**
+ * Confirms a deposit by transaction hash (POST /api/projects/:id/fund): the transaction must be mined with the
+ * configured confirmations and carry the escrow's Deposited event for this project in the project's token. The
+ * deposit is recorded once; the project becomes ACTIVE when the deposits cover the latest quote, otherwise
+ * DEPOSIT_NOT_CONFIRMED tells how much is missing.
+ */
+export async function confirmDeposit(
+  ctx: Ctx,
+  principal: Principal | null,
+  projectId: string,
+  depositTxHash: string,
+): Promise<FundingResult> {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(depositTxHash)) throw invalidInput({ depositTxHash: "must be a transaction hash" });
+  const project = await loadProject(ctx.db, principal, projectId, "project.fund");
+  const rt = await requireChain(ctx);
+  const [quote] = await ctx.db
+    .select()
+    .from(fundingQuotes)
+    .where(eq(fundingQuotes.projectId, project.id))
+    .orderBy(desc(fundingQuotes.createdAt))
+    .limit(1);
+  if (!quote) throw conflict("Request a funding quote first.", "CONFLICT");
+
+  const hash = depositTxHash.toLowerCase() as Hex;
+  const receipt = await rt.conn.publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
+  if (!receipt)
+    throw notConfirmed("The deposit transaction is not mined yet.", { confirmations: 0, required: rt.confirmations });
+  if (receipt.status !== "success") throw notConfirmed("The deposit transaction reverted.");
+  const head = await rt.conn.publicClient.getBlockNumber({ cacheTime: 0 });
+  const confirmations = Number(head - receipt.blockNumber) + 1;
+  if (confirmations < rt.confirmations) {
+    throw notConfirmed("Waiting for confirmations.", { confirmations, required: rt.confirmations });
+  }
+  const projectKey = onChainProjectId(project.id);
+  const events = parseEventLogs({ abi: ProjectEscrow.abi, logs: receipt.logs, eventName: "Deposited" }).filter(
+    (e) => e.address.toLowerCase() === quote.escrowAddress.toLowerCase() && e.args.projectId === projectKey,
+  );
+  const token = (project.tokenAddress ?? zeroAddress).toLowerCase();
+  const deposit = events.filter((e) => e.args.token.toLowerCase() === token).reduce((a, e) => a + e.args.amount, 0n);
+  if (deposit === 0n) throw notConfirmed("The transaction holds no deposit to this project's escrow in its token.");
+
+  const block = await rt.conn.publicClient.getBlock({ blockNumber: receipt.blockNumber });
+  if (Number(block.timestamp) * 1000 > quote.expiresAt.getTime()) {
+    throw notConfirmed("The quote had expired when the deposit was made; request a new quote.", {
+      expiresAt: quote.expiresAt.toISOString(),
+    });
+  }
+
+  // A deposit is recorded once, even one that does not cover the quote yet (the money is in escrow).
+  await ctx.db
+    .insert(fundingRecords)
+    .values({
+      projectId: project.id,
+      quoteId: quote.id,
+      amount: deposit.toString(),
+      token: project.tokenAddress ?? "native",
+      mode: project.fundingMode,
+      depositTxHash: hash,
+      blockNumber: receipt.blockNumber.toString(),
+      depositor: receipt.from.toLowerCase(),
+      oracleRate: quote.priceAnswer,
+      oracleDecimals: quote.priceDecimals,
+    })
+    .onConflictDoNothing();
+  const [record] = await ctx.db.select().from(fundingRecords).where(eq(fundingRecords.depositTxHash, hash));
+  if (!record || record.projectId !== project.id) throw conflict("This transaction was recorded for another project.");
+  const [{ total } = { total: "0" }] = await ctx.db
+    .select({ total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text` })
+    .from(fundingRecords)
+    .where(eq(fundingRecords.projectId, project.id));
+  if (BigInt(total) < BigInt(quote.amount)) {
+    throw notConfirmed("The deposits do not cover the quote yet.", { deposited: total, required: quote.amount });
+  }
+
+  const activated = await ctx.db.transaction(async (tx) => {
+    const rows = await tx
+      .update(projects)
+      .set({ state: "ACTIVE", totalTokenAmount: quote.amount, updatedAt: new Date() })
+      .where(and(eq(projects.id, project.id), eq(projects.state, "DRAFT")))
+      .returning({ id: projects.id });
+    for (const [id, amount] of Object.entries(quote.payouts)) {
+      await tx.update(subMilestones).set({ payoutAmount: amount }).where(eq(subMilestones.id, id));
+    }
+    return rows.length > 0;
+  });
+  // emitted once: only the call that moved the project from DRAFT to ACTIVE
+  if (activated) {
+    await emit(ctx, "project.funded", {
+      projectId: project.id,
+      fundingRecordId: record.id,
+      amount: total,
+      txHash: hash,
+    });
+  }
+  return {
+    fundingRecordId: record.id,
+    amount: record.amount,
+    totalDeposited: total,
+    required: quote.amount,
+    state: "ACTIVE",
+  };
+}
+
+function notConfirmed(message: string, details: Record<string, unknown> = {}) {
+  return new AppError("DEPOSIT_NOT_CONFIRMED", message, 409, details);
+}
+
+/** Domain events go through the core's event hook when one is registered (services.events). */
+async function emit(ctx: Ctx, name: string, payload: Record<string, unknown>) {
+  const events = ctx.services.events as
+    | { emit?: (name: string, payload: Record<string, unknown>) => Promise<void> }
+    | undefined;
+  await events?.emit?.(name, payload);
+}

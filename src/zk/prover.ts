@@ -1,0 +1,156 @@
+// Groth16 prover for circuits/report.circom, in process. snarkjs runs single-threaded here: its worker threads
+// never finish under Bun, so the bn128 curve is built single-threaded once and cached where ffjavascript looks
+// for it (groth16.verify has no option to ask for a single-threaded curve).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { buildBn128 } from "ffjavascript";
+import * as snarkjs from "snarkjs";
+import zkeyPath from "../../circuits/build/report_final.zkey" with { type: "file" };
+import wasmPath from "../../circuits/build/report.wasm" with { type: "file" };
+import committedVk from "../../circuits/build/verification_key.json";
+import { AppError } from "../core/errors";
+import { SNARK_FIELD, TREE_LEAVES, type TestResult, testIdHash } from "./merkle";
+
+/** What one payment proof is about: the report and the payment it unlocks. */
+export interface ReportClaim {
+  tests: readonly TestResult[];
+  taskId: bigint;
+  payee: `0x${string}`;
+  amount: bigint;
+  minPassing: number;
+}
+
+/** A proof, its public signals (root, taskId, payee, amount, minPassing) and the contract call arguments. */
+export interface ReportProof {
+  proof: snarkjs.Groth16Proof;
+  publicSignals: string[];
+  root: bigint;
+  calldata: {
+    a: [bigint, bigint];
+    b: [[bigint, bigint], [bigint, bigint]];
+    c: [bigint, bigint];
+  };
+}
+
+/** Proving material: the witness generator, the proving key and its verification key. */
+export interface ZkKeys {
+  wasm: Uint8Array;
+  zkey: Uint8Array;
+  vk: Record<string, unknown>;
+  source: "embedded" | "data-dir";
+}
+
+/** Where `devsponsor zk contribute` writes a contributed key. */
+export const zkDir = (dataDir: string) => join(dataDir, "zk");
+
+let curve: Promise<unknown> | undefined;
+/** Builds the single-threaded bn128 curve once and caches it where ffjavascript (and so snarkjs) looks. */
+export function ensureCurve() {
+  curve ??= buildBn128(true).then((c) => {
+    (globalThis as any).curve_bn128 = c;
+    return c;
+  });
+  return curve;
+}
+
+/** Loads the keys: a contributed key from the data dir when there is one, else the committed ceremony output. */
+export async function loadZkKeys(dataDir?: string): Promise<ZkKeys> {
+  const wasm = new Uint8Array(await Bun.file(wasmPath).arrayBuffer());
+  if (dataDir && existsSync(join(zkDir(dataDir), "report_final.zkey"))) {
+    const dir = zkDir(dataDir);
+    return {
+      wasm,
+      zkey: new Uint8Array(await Bun.file(join(dir, "report_final.zkey")).arrayBuffer()),
+      vk: await Bun.file(join(dir, "verification_key.json")).json(),
+      source: "data-dir",
+    };
+  }
+  // bytes, not paths: snarkjs closing a FileHandle during GC is an error under Bun
+  return { wasm, zkey: new Uint8Array(await Bun.file(zkeyPath).arrayBuffer()), vk: committedVk, source: "embedded" };
+}
+
+/** The circuit's input for a claim: leaves in the canonical order of merkle.reportLeaves, padded to TREE_LEAVES. */
+export function circuitInput(claim: ReportClaim): Record<string, unknown> {
+  if (claim.tests.length > TREE_LEAVES) {
+    throw new AppError("VERIFICATION_FAILED", `a report holds at most ${TREE_LEAVES} tests`, 422);
+  }
+  if (claim.tests.some((t) => !t.passed)) {
+    throw new AppError("VERIFICATION_FAILED", "the report has failing tests: no proof can be made", 422);
+  }
+  if (!Number.isInteger(claim.minPassing) || claim.minPassing < 1 || claim.minPassing > TREE_LEAVES) {
+    throw new AppError("VERIFICATION_FAILED", `minPassing must be between 1 and ${TREE_LEAVES}`, 422);
+  }
+  if (claim.tests.length < claim.minPassing) {
+    throw new AppError(
+      "VERIFICATION_FAILED",
+      `only ${claim.tests.length} of ${claim.minPassing} required tests passed`,
+      422,
+    );
+  }
+  if (claim.amount <= 0n || claim.amount >= SNARK_FIELD)
+    throw new AppError("INVALID_INPUT", "amount out of range", 400);
+  if (claim.taskId < 0n || claim.taskId >= SNARK_FIELD) throw new AppError("INVALID_INPUT", "taskId out of range", 400);
+  const ids = claim.tests.map((t) => testIdHash(t.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const pad = TREE_LEAVES - ids.length;
+  return {
+    root: undefined, // filled by the caller from merkleRoot, see proveReport
+    taskId: claim.taskId.toString(),
+    payee: BigInt(claim.payee).toString(),
+    amount: claim.amount.toString(),
+    minPassing: String(claim.minPassing),
+    testIds: [...ids.map(String), ...Array(pad).fill("0")],
+    passed: [...ids.map(() => "1"), ...Array(pad).fill("0")],
+    used: [...ids.map(() => "1"), ...Array(pad).fill("0")],
+  };
+}
+
+/**
+ * Proves a claim against the report root the harness signed, and verifies the proof before returning it.
+ * Throws PROOF_INVALID if the proof does not verify (it never leaves this function unchecked).
+ */
+export async function proveReport(claim: ReportClaim, root: bigint, keys?: ZkKeys): Promise<ReportProof> {
+  await ensureCurve();
+  const k = keys ?? (await loadZkKeys());
+  const input = { ...circuitInput(claim), root: root.toString() };
+  const single = { singleThread: true };
+  let out: { proof: snarkjs.Groth16Proof; publicSignals: string[] };
+  try {
+    out = await snarkjs.groth16.fullProve(input, k.wasm, k.zkey, undefined, single, single);
+  } catch (cause) {
+    // the witness calculator rejects inputs that break a constraint, e.g. leaves that do not hash to `root`
+    throw new AppError("PROOF_INVALID", "the report does not satisfy the circuit for this root", 422, {}, { cause });
+  }
+  if (!(await verifyReportProof(out.proof, out.publicSignals, k.vk))) {
+    throw new AppError("PROOF_INVALID", "the generated proof does not verify", 500);
+  }
+  return { ...out, root, calldata: toCalldata(out.proof) };
+}
+
+/** Verifies a proof off chain against a verification key. */
+export async function verifyReportProof(
+  proof: snarkjs.Groth16Proof,
+  publicSignals: string[],
+  vk: Record<string, unknown> = committedVk,
+): Promise<boolean> {
+  await ensureCurve();
+  return snarkjs.groth16.verify(vk, publicSignals, proof);
+}
+
+/** The verifier contract's arguments; the G2 point's coordinates are swapped (the precompile's order). */
+export function toCalldata(proof: snarkjs.Groth16Proof): ReportProof["calldata"] {
+  const n = (s: string) => BigInt(s);
+  return {
+    a: [n(proof.pi_a[0]!), n(proof.pi_a[1]!)],
+    b: [
+      [n(proof.pi_b[0]![1]!), n(proof.pi_b[0]![0]!)],
+      [n(proof.pi_b[1]![1]!), n(proof.pi_b[1]![0]!)],
+    ],
+    c: [n(proof.pi_c[0]!), n(proof.pi_c[1]!)],
+  };
+}
+
+/** The verification key's delta point in the order the verifier contract's constructor takes it. */
+export function vkDelta(vk: Record<string, unknown>): [bigint, bigint, bigint, bigint] {
+  const d = vk.vk_delta_2 as string[][];
+  return [BigInt(d[0]![1]!), BigInt(d[0]![0]!), BigInt(d[1]![1]!), BigInt(d[1]![0]!)];
+}
