@@ -9,11 +9,13 @@ type On = { start(fn: () => Promise<void> | void): void; stop(fn: () => Promise<
 /** Registers the chain opener, opens it when the server starts, closes it at shutdown. */
 export async function setupChain(ctx: AppContext, on: On): Promise<void> {
   let opening: Promise<ChainRuntime> | undefined;
+  let lastError: string | undefined;
   const open = () =>
     (opening ??= (async () => {
       const t0 = performance.now();
       const rt = await openChain(ctx.config, ctx.settings);
       ctx.services.chain = rt;
+      lastError = undefined;
       ctx.log.info("chain ready", {
         mode: rt.mode,
         chainId: rt.conn.chain.id,
@@ -24,6 +26,7 @@ export async function setupChain(ctx: AppContext, on: On): Promise<void> {
       return rt;
     })().catch((err) => {
       opening = undefined; // try again on next use
+      lastError = (err as Error).message;
       ctx.log.error("chain unavailable", { error: (err as Error).message });
       throw err;
     }));
@@ -37,7 +40,10 @@ export async function setupChain(ctx: AppContext, on: On): Promise<void> {
   });
   ctx.health.set("chain", async () => {
     const rt = ctx.services.chain as ChainRuntime | undefined;
-    if (!rt) return { status: "degraded", detail: opening ? "chain starting" : "chain not connected" };
+    if (!rt) {
+      if (lastError) return { status: "degraded", detail: `chain unavailable: ${lastError}` };
+      return { status: "ok", detail: opening ? "chain starting" : "chain opens on first use" };
+    }
     try {
       const block = await rt.conn.publicClient.getBlockNumber({ cacheTime: 0 });
       return {
