@@ -46,7 +46,8 @@ for (const kind of dbKinds()) {
     const res = await t.request("GET", "/health");
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
-    expect(body.status).toBe("ok");
+    // Background services (the chain) are not started in an in-process test app, so "degraded" is fair here.
+    expect(["ok", "degraded"]).toContain(body.status);
     expect(body.components.database).toMatchObject({ status: "ok", kind });
     expect(typeof body.version).toBe("string");
   });
