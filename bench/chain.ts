@@ -13,6 +13,7 @@ const claims = {
   native: await proveClaim("bench-native", PAYEE, parseEther("1.5")),
   token: await proveClaim("bench-token", OTHER_PAYEE, 123_456_789n),
   revert: await proveClaim("bench-revert", PAYEE, parseEther("1")),
+  native2: await proveClaim("bench-native-2", PAYEE, parseEther("0.5")),
 };
 
 const results: Record<string, unknown>[] = [];
@@ -27,7 +28,7 @@ for (const def of TEST_CHAINS) {
     const deployMs = ms(t0);
     const gasOf = async (hash: `0x${string}`) => (await conn.publicClient.waitForTransactionReceipt({ hash })).gasUsed;
     const deployGas = {
-      verifier: Number(
+      escrow: Number(
         await gasOf(
           (
             await conn.publicClient.getContractEvents({
@@ -86,6 +87,7 @@ for (const def of TEST_CHAINS) {
     };
     const releaseNative = await release("bench-native", claims.native); // payee is a fresh account
     const releaseToken = await release("bench-token", claims.token); // payee holds no tokens yet
+    const releaseNativeExistingPayee = await release("bench-native", claims.native2); // payee already funded
 
     const worker = conn.wallet(keys.worker);
     t0 = performance.now();
@@ -111,11 +113,12 @@ for (const def of TEST_CHAINS) {
       chain: def.name,
       startMs,
       deployAllMs: deployMs,
-      deployVerifierGas: deployGas.verifier,
+      deployEscrowGas: deployGas.escrow,
       depositNativeGas: Number(depositNativeGas),
       depositErc20Gas: Number(depositTokenGas),
       releasePaymentNative: releaseNative,
       releasePaymentErc20: releaseToken,
+      releasePaymentNativeExistingPayee: releaseNativeExistingPayee,
       fiveRevertingSimulationsMs: fiveRevertsMs,
       releaseGasTarget: 350_000,
       withinTarget: releaseNative.gas <= 350_000 && releaseToken.gas <= 350_000,

@@ -5,7 +5,6 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -25,9 +24,11 @@ interface IReportVerifier {
 /// A payment needs both: the platform harness's EIP-712 signature over the verification report (its Merkle
 /// root and digest) bound to this project, task, payee and amount, and a Groth16 proof that the signed report
 /// meets the task's rule (at least `minPassing` tests, none failed) for the same task, payee and amount.
-/// Only the platform worker submits payments; each task is paid at most once. Optional yield mode keeps a
-/// project's idle funds in an ERC-4626 vault; harvested yield is split between the sponsor and the treasury.
-contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP712 {
+/// Only the platform worker submits payments; each task is paid at most once. Fees accrue per token and are
+/// sent to the treasury by `withdrawFees` (a treasury that cannot receive never blocks a payment). Optional
+/// yield mode keeps a project's idle funds in an ERC-4626 vault; harvested yield is split between the sponsor
+/// and the treasury.
+contract ProjectEscrow is Ownable2Step, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
 
     enum State {
@@ -42,14 +43,15 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
         Yield
     }
 
+    // Field order is for storage packing: a payment reads only the second and third slots.
     struct Project {
         address sponsor;
+        uint40 closableAt; // when a sponsor-requested close may execute
+        address token; // address(0) = native coin
         uint16 paymentFeeBps; // fee terms are fixed at the first deposit
         uint16 yieldFeeBps;
         State state;
         Mode mode;
-        uint40 closableAt; // when a sponsor-requested close may execute
-        address token; // address(0) = native coin
         uint256 balance; // funds owed to the project (principal, in the token's base units)
         uint256 shares; // vault shares held for the project in yield mode
     }
@@ -71,18 +73,23 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
     uint16 public constant MAX_FEE_BPS = 2_000;
     uint32 public constant MAX_WITHDRAWAL_DELAY = 30 days;
 
-    IReportVerifier public verifier;
+    // worker, paused, fees and delay share one storage slot (one cold read per payment)
     address public worker;
-    address public harnessSigner;
-    address public treasury;
+    bool public paused;
     uint16 public paymentFeeBps;
     uint16 public yieldFeeBps;
     uint32 public withdrawalDelay;
+    IReportVerifier public verifier;
+    address public harnessSigner;
+    address public treasury;
 
     mapping(bytes32 projectId => Project) private _projects;
     mapping(uint256 taskId => bool) public paid;
     mapping(address token => IERC4626) public vaults;
     mapping(address token => uint256) public vaultSharesOutstanding;
+    /// Fees owed to the treasury per token, plus 1: the slot never returns to zero, so a payment's fee write
+    /// is always a cheap nonzero-to-nonzero store (see feesOwed).
+    mapping(address token => uint256) public accruedFees;
 
     event Deposited(bytes32 indexed projectId, address indexed from, address token, uint256 amount, uint256 balance);
     event PaymentReleased(
@@ -106,6 +113,9 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
     event FeesChanged(uint16 paymentFeeBps, uint16 yieldFeeBps);
     event WithdrawalDelayChanged(uint32 delay);
     event VaultChanged(address indexed token, address vault);
+    event FeesWithdrawn(address indexed token, address indexed treasury, uint256 amount);
+    event Paused(address account);
+    event Unpaused(address account);
 
     error NotWorker();
     error NotSponsor();
@@ -120,9 +130,21 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
     error NoVault();
     error VaultInUse();
     error TransferFailed();
+    error EnforcedPause();
+    error ExpectedPause();
 
     modifier onlyWorker() {
         if (msg.sender != worker) revert NotWorker();
+        _;
+    }
+
+    modifier whenNotPaused() {
+        if (paused) revert EnforcedPause();
+        _;
+    }
+
+    modifier whenPaused() {
+        if (!paused) revert ExpectedPause();
         _;
     }
 
@@ -175,6 +197,8 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
             received = IERC20(token).balanceOf(address(this)) - before;
         }
         p.balance += received;
+        // the first deposit in a token pays for the fee slot, not the first payment
+        if (accruedFees[token] == 0) accruedFees[token] = 1;
         if (p.mode == Mode.Yield) _depositToVault(p, received);
         emit Deposited(projectId, msg.sender, token, received, p.balance);
     }
@@ -217,9 +241,9 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
         if (msg.sender != p.sponsor) revert NotSponsor();
         if (p.state != State.Active) revert ProjectNotActive();
         p.state = State.Closing;
-        uint256 at = block.timestamp + withdrawalDelay;
-        p.closableAt = uint40(at);
-        emit CloseRequested(projectId, at);
+        uint256 closableAt = block.timestamp + withdrawalDelay;
+        p.closableAt = uint40(closableAt);
+        emit CloseRequested(projectId, closableAt);
     }
 
     /// Closes a project and refunds the remainder to the sponsor: the sponsor after the delay, the worker at any time.
@@ -296,13 +320,30 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
     // ---- administration ----
 
     /// Owner or worker can stop deposits, payments, closes and harvests at once; only the owner resumes.
-    function pause() external {
+    function pause() external whenNotPaused {
         if (msg.sender != owner() && msg.sender != worker) revert NotWorker();
-        _pause();
+        paused = true;
+        emit Paused(msg.sender);
     }
 
-    function unpause() external onlyOwner {
-        _unpause();
+    function unpause() external onlyOwner whenPaused {
+        paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    /// Fees a token (address(0) = native coin) owes the treasury.
+    function feesOwed(address token) public view returns (uint256) {
+        uint256 raw = accruedFees[token];
+        return raw > 1 ? raw - 1 : 0;
+    }
+
+    /// Sends the fees accrued in a token to the treasury. Anyone may call it: the destination is fixed.
+    function withdrawFees(address token) external nonReentrant returns (uint256 amount) {
+        amount = feesOwed(token);
+        if (amount == 0) return 0;
+        accruedFees[token] = 1;
+        _send(token, treasury, amount);
+        emit FeesWithdrawn(token, treasury, amount);
     }
 
     function setWorker(address worker_) external onlyOwner {
@@ -357,9 +398,9 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
         p.balance -= r.amount;
         uint256 fee = (r.amount * p.paymentFeeBps) / 10_000;
         address token = p.token;
+        if (fee != 0) accruedFees[token] += fee;
         if (p.mode == Mode.Yield) _withdrawFromVault(p, r.amount);
         _send(token, r.payee, r.amount - fee);
-        if (fee != 0) _send(token, treasury, fee);
         emit PaymentReleased(r.projectId, r.taskId, r.payee, token, r.amount - fee, fee, r.digest);
     }
 
@@ -368,7 +409,7 @@ contract ProjectEscrow is Ownable2Step, Pausable, ReentrancyGuardTransient, EIP7
         if (yieldAmount == 0) return 0;
         _withdrawFromVault(p, yieldAmount);
         uint256 fee = (yieldAmount * p.yieldFeeBps) / 10_000;
-        if (fee != 0) _send(p.token, treasury, fee);
+        if (fee != 0) accruedFees[p.token] += fee;
         _send(p.token, p.sponsor, yieldAmount - fee);
         emit YieldHarvested(projectId, yieldAmount, fee, yieldAmount - fee);
     }

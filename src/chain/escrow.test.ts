@@ -75,6 +75,27 @@ for (const chainDef of TEST_CHAINS) {
       return r;
     };
     const balance = (a: Address) => chain.conn.publicClient.getBalance({ address: a });
+    const accrued = (token: Address) =>
+      chain.conn.publicClient.readContract({
+        address: d.escrow,
+        abi: ProjectEscrow.abi,
+        functionName: "feesOwed",
+        args: [token],
+      });
+    /** Sends a token's accrued fees to the treasury (anyone may) and returns what the treasury received. */
+    const withdrawFees = async (token: Address, read: (a: Address) => Promise<bigint>) => {
+      const before = await read(treasury);
+      await mine(
+        await sponsor.writeContract({
+          address: d.escrow,
+          abi: ProjectEscrow.abi,
+          functionName: "withdrawFees",
+          args: [token],
+        }),
+      );
+      expect(await accrued(token)).toBe(0n);
+      return (await read(treasury)) - before;
+    };
     const tokenBalance = (a: Address) =>
       chain.conn.publicClient.readContract({
         address: d.dev!.token,
@@ -146,13 +167,14 @@ for (const chainDef of TEST_CHAINS) {
     test("native coin: a valid proof pays once, the fee is exact, a second release reverts", async () => {
       await depositNative("p-native", parseEther("10"));
       const payeeBefore = await balance(PAYEE);
-      const treasuryBefore = await balance(treasury);
+      const accruedBefore = await accrued(zeroAddress);
       const result = await release("p-native", nativeClaim);
       const fee = (nativeClaim.amount * BigInt(TEST_FEES.paymentFeeBps)) / 10_000n;
       expect(fee).toBe(parseEther("0.0375"));
       expect(result.fee).toBe(fee);
       expect((await balance(PAYEE)) - payeeBefore).toBe(nativeClaim.amount - fee);
-      expect((await balance(treasury)) - treasuryBefore).toBe(fee);
+      expect((await accrued(zeroAddress)) - accruedBefore).toBe(fee);
+      expect(await withdrawFees(zeroAddress, balance)).toBe(accruedBefore + fee);
       expect(result.gasUsed).toBeLessThan(350_000n);
       const project = await chain.conn.publicClient.readContract({
         address: d.escrow,
@@ -178,13 +200,14 @@ for (const chainDef of TEST_CHAINS) {
     test("ERC-20: pays the payee and the treasury to the base unit", async () => {
       await depositToken("p-token", 1_000_000_000n);
       const payeeBefore = await tokenBalance(PAYEE);
-      const treasuryBefore = await tokenBalance(treasury);
+      const accruedBefore = await accrued(d.dev!.token);
       const result = await release("p-token", tokenClaim);
       const fee = (123_456_789n * 250n) / 10_000n; // 3,086,419 (floor)
       expect(fee).toBe(3_086_419n);
       expect(result.fee).toBe(fee);
       expect((await tokenBalance(PAYEE)) - payeeBefore).toBe(123_456_789n - fee);
-      expect((await tokenBalance(treasury)) - treasuryBefore).toBe(fee);
+      expect((await accrued(d.dev!.token)) - accruedBefore).toBe(fee);
+      expect(await withdrawFees(d.dev!.token, tokenBalance)).toBe(accruedBefore + fee);
     });
 
     test("a proof for another payee, amount or task reverts", async () => {
@@ -272,11 +295,11 @@ for (const chainDef of TEST_CHAINS) {
       expect(pending === 100_000_000n || pending === 99_999_999n).toBe(true);
       const fee = (pending * BigInt(TEST_FEES.yieldFeeBps)) / 10_000n;
       const sponsorBefore = await tokenBalance(sponsor.account.address);
-      const treasuryBefore = await tokenBalance(treasury);
+      const accruedBefore = await accrued(d.dev!.token);
       await mine(
         await worker.writeContract({ address: d.escrow, abi: ProjectEscrow.abi, functionName: "harvest", args: [pid] }),
       );
-      expect((await tokenBalance(treasury)) - treasuryBefore).toBe(fee);
+      expect((await accrued(d.dev!.token)) - accruedBefore).toBe(fee);
       expect((await tokenBalance(sponsor.account.address)) - sponsorBefore).toBe(pending - fee);
       expect(fee + (pending - fee)).toBe(pending);
 
