@@ -33,6 +33,42 @@ if (existsSync("scripts/build-sandbox-images") && !process.env.SKIP_SANDBOX_IMAG
 
 await step("compiled binary", () => $`bun scripts/build.ts`);
 
+// Each test file runs in its own `bun test` process: files start native engines (chains, provers, PGlite)
+// whose global state must not leak into the next file, and a crash stays confined to its file.
 const args = process.argv.slice(2);
-const result = Bun.spawnSync(["bun", "test", "--timeout", "120000", ...args], { stdio: ["inherit", "inherit", "inherit"], env: process.env });
-process.exit(result.exitCode ?? 1);
+const named = args.filter((a) => !a.startsWith("-"));
+const flags = args.filter((a) => a.startsWith("-"));
+const glob = new Bun.Glob("{src,test}/**/*.test.{ts,tsx}");
+const files = [...glob.scanSync(".")]
+  .filter((f) => !f.includes("node_modules"))
+  .filter((f) => named.length === 0 || named.some((n) => f.startsWith(n) || f.includes(n)))
+  .sort();
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const failedFiles: string[] = [];
+const t0 = performance.now();
+for (const file of files) {
+  const proc = Bun.spawn(["bun", "test", "--timeout", "120000", ...flags, `./${file}`], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: process.env,
+  });
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  const text = out + err;
+  process.stdout.write(text);
+  const count = (word: string) => Number(text.match(new RegExp(`^\\s*(\\d+) ${word}$`, "m"))?.[1] ?? 0);
+  passed += count("pass");
+  skipped += count("skip");
+  const f = count("fail");
+  failed += f;
+  if (code !== 0 || f > 0) {
+    failedFiles.push(`${file} (exit ${code}, ${f} failed)`);
+    if (f === 0) failed += 1; // crashed or errored outside a test: count the file as one failure
+  }
+}
+console.log(`\n${files.length} test files in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+if (failedFiles.length) console.log(`failing files:\n  ${failedFiles.join("\n  ")}`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 || files.length === 0 ? 1 : 0);
