@@ -1,6 +1,9 @@
 import { Elysia } from "elysia";
 import { ASSETS_BY_PATH } from "../ui/assets";
-import type { AppContext } from "./core/context";
+import { type AppContext, requireAdmin } from "./core/context";
+import { FatalJobError, jobRoutes } from "./core/jobs";
+import { defineHarnessJob } from "./harness/jobs";
+import { join } from "node:path";
 import { AppError } from "./core/errors";
 import { corsHeaders, isSecure, securityHeaders } from "./core/http/security";
 import { errorResponse } from "./core/http/errors";
@@ -18,6 +21,7 @@ import { setupIdentity } from "./auth/setup";
 import { inviteRoutes } from "./invites/routes";
 import { notificationRoutes } from "./notifications/routes";
 import { orgRoutes } from "./orgs/routes";
+import { authorizeRun } from "./orgs/run-access";
 import { userRoutes } from "./users/routes";
 import { aiRoutes } from "./ai/routes";
 import { setupAi } from "./ai/setup";
@@ -85,7 +89,14 @@ export function createApp(ctx: AppContext) {
     .use(authGuard(ctx)) // first: its checks (setup, CSRF, key scopes) cover only routes registered after it
     .use(authRoutes(ctx))
     .use(statusRoutes(ctx))
-    .use(settingsRoutes(ctx));
+    .use(settingsRoutes(ctx))
+    .use(
+      jobRoutes({
+        jobs: ctx.jobs,
+        authorize: authorizeRun(ctx),
+        admin: { check: async (request) => requireAdmin(await ctx.authenticate(request)), cron: ctx.cron },
+      }),
+    );
   // Domain routes are added here, one line each.
   app.use(fundingRoutes(ctx));
   app.use(chainRoutes(ctx));
@@ -149,12 +160,21 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   const stops: (() => Promise<void> | void)[] = [];
   const on = { start: (fn: () => Promise<void> | void) => starts.push(fn), stop: (fn: () => Promise<void> | void) => stops.unshift(fn) };
   void on; // domains are added here, one line each: await setupX(ctx, on);
+  // Finished runs' events are dropped after 30 days; keyed jobs stay so their key keeps refusing a second run.
+  ctx.jobs.define("jobs.prune", () => ctx.jobs.prune(30 * 86_400_000), { maxAttempts: 1 });
+  ctx.cron.register("jobs.prune", "0 30 3 * * *", "jobs.prune");
+  // Workers start last and stop first: every domain's handlers and cron entries are registered by then.
+  on.start(() => ctx.jobs.start());
+  on.start(() => ctx.cron.start());
+  on.stop(() => ctx.jobs.stop(25_000));
+  on.stop(() => ctx.cron.stop());
   await setupChain(ctx, on);
   await setupPayments(ctx, on);
   await setupIdentity(ctx, on);
   await setupAi(ctx, on);
   await setupDocuments(ctx, on);
   await setupPlanner(ctx, on);
+  defineHarnessJob(ctx.jobs, { baseDir: join(ctx.config.dataDir, "harness"), fatal: FatalJobError });
   return {
     start: async () => {
       for (const fn of starts) await fn();
