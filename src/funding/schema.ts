@@ -13,6 +13,7 @@ import {
 } from "drizzle-orm/pg-core";
 import { projects } from "../projects/schema";
 import { users } from "../users/schema";
+import type { FundingMode } from "../projects/schema";
 
 /**
  * Funding quotes (spec §3.1.5, §6.1.2): the amount a sponsor must deposit, with the rate, the oracle price and
@@ -47,7 +48,6 @@ export const fundingQuotes = pgTable(
   (t) => [index("funding_quotes_project_idx").on(t.projectId, t.createdAt)],
 );
 
-export type FundingMode = "ESCROW" | "YIELD";
 
 /** Confirmed deposits (spec §4.2.13): one per deposit transaction. */
 export const fundingRecords = pgTable(
