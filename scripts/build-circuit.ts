@@ -22,7 +22,7 @@ import { join, resolve } from "node:path";
 
 // snarkjs starts its worker threads through the `web-worker` package, which never finishes under Bun: swap in
 // Bun's native Worker (it accepts the data: URLs ffjavascript uses) so the ceremony runs multi-threaded.
-plugin({
+const webWorkerNative: import("bun").BunPlugin = {
   name: "web-worker-native",
   setup(b) {
     b.onLoad({ filter: /[\\/]web-worker[\\/]cjs[\\/]node\.js$/ }, () => ({
@@ -30,7 +30,8 @@ plugin({
       loader: "js",
     }));
   },
-});
+};
+plugin(webWorkerNative);
 const snarkjs = await import("snarkjs");
 const { getCurveFromName } = await import("ffjavascript");
 
@@ -60,6 +61,8 @@ async function bundleProver() {
     entrypoints: [join(ROOT, "src", "zk", "prover-entry.ts")],
     target: "bun",
     minify: true,
+    // the sandbox prover runs in its own bun process: Bun's native Worker makes snarkjs multi-threaded there
+    plugins: [webWorkerNative],
   });
   if (!out.success) throw new Error(out.logs.join("\n"));
   writeFileSync(join(BUILD, "prover.js"), await out.outputs[0]!.text());

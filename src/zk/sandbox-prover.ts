@@ -23,7 +23,7 @@ export async function proveReportInSandbox(
   claim: ReportClaim,
   root: bigint,
   keys?: ZkKeys,
-): Promise<ReportProof & { sandboxMs: number }> {
+): Promise<ReportProof & { sandboxMs: number; proveMs: number }> {
   const k = keys ?? (await loadZkKeys());
   const dir = mkdtempSync(join(tmpdir(), "devsponsor-prove-"));
   try {
@@ -37,10 +37,10 @@ export async function proveReportInSandbox(
       workDir: dir,
       image: "prover",
       env: { HOME: "/tmp", PATH: "/usr/local/bin:/usr/bin:/bin" },
-      limits: { memoryMb: 1024, timeoutMs: 120_000, cpus: 1 },
+      limits: { memoryMb: 1536, timeoutMs: 120_000, cpus: 2 },
     });
     if (run.status !== "OK") {
-      throw new AppError("PROOF_INVALID", `the prover sandbox ended with ${run.status}`, 500, {
+      throw new AppError("PROOF_INVALID", `the prover sandbox ended with ${run.status}: ${run.message ?? ""}`, 500, {
         stderr: run.stderr.slice(-500),
       });
     }
@@ -57,7 +57,8 @@ export async function proveReportInSandbox(
       publicSignals: out.publicSignals,
       root,
       calldata: toCalldata(out.proof),
-      sandboxMs: run.durationMs,
+      sandboxMs: Math.round(run.durationMs),
+      proveMs: out.ms,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
