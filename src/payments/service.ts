@@ -14,12 +14,12 @@ import { projects } from "../projects/schema";
 import { wallets } from "../users/schema";
 import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../zk/attestation";
 import { merkleRoot, reportLeaves, type TestResult } from "../zk/merkle";
-import { proveReport } from "../zk/prover";
+import { proveReportAuto } from "../zk/sandbox-prover";
 import { type ZkProofData, zkProofs } from "../zk/schema";
 import { isTransient, submitRelease } from "./release";
 import { payments } from "./schema";
 
-type Ctx = Pick<AppContext, "db" | "settings" | "services" | "log">;
+type Ctx = Pick<AppContext, "db" | "settings" | "services" | "log"> & { config?: { dataDir: string } };
 
 /** A verified report of one task, as the harness produced it. */
 export interface VerifiedReport {
@@ -73,7 +73,7 @@ export async function createPaymentProof(ctx: Ctx, report: VerifiedReport): Prom
   };
   const domain = { chainId: rt.conn.chain.id, escrow: rt.deployment.escrow };
   const signature = await signAttestation(attestation, domain, rt.harnessKey);
-  const proof = await proveReport(
+  const proof = await proveReportAuto(
     {
       tests: report.tests,
       taskId: attestation.taskId,
@@ -82,6 +82,10 @@ export async function createPaymentProof(ctx: Ctx, report: VerifiedReport): Prom
       minPassing: report.minPassing,
     },
     report.root,
+    {
+      dataDir: ctx.config?.dataDir,
+      onFallback: (reason) => ctx.log.warn("prover sandbox failed; proving in process", { reason }),
+    },
   );
   const data: ZkProofData = {
     proof: proof.proof,

@@ -10,6 +10,7 @@ import type { SandboxBackend } from "../sandbox";
 import {
   circuitInput,
   loadZkKeys,
+  proveReport,
   type ReportClaim,
   type ReportProof,
   toCalldata,
@@ -63,4 +64,38 @@ export async function proveReportInSandbox(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+let dockerCheck: { at: number; sandbox: SandboxBackend | undefined } | undefined;
+
+/** The Docker sandbox when an engine with the prover image answers (checked at most once a minute). */
+async function dockerProver(): Promise<SandboxBackend | undefined> {
+  if (dockerCheck && Date.now() - dockerCheck.at < 60_000) return dockerCheck.sandbox;
+  const { openSandbox } = await import("../sandbox");
+  const docker = await openSandbox("docker").catch(() => undefined);
+  const image = docker ? await (docker as any).image?.("prover").catch(() => undefined) : undefined;
+  dockerCheck = { at: Date.now(), sandbox: image ? docker : undefined };
+  return dockerCheck.sandbox;
+}
+
+/**
+ * Proves with the active keys (a contributed key in the data dir wins): in the prover sandbox when Docker is
+ * available, in process otherwise or when the sandbox run fails. Every proof is verified before it is returned.
+ */
+export async function proveReportAuto(
+  claim: ReportClaim,
+  root: bigint,
+  opts: { dataDir?: string; onFallback?: (reason: string) => void } = {},
+): Promise<ReportProof & { where: "sandbox" | "process" }> {
+  const keys = await loadZkKeys(opts.dataDir);
+  const sandbox = await dockerProver();
+  if (sandbox) {
+    try {
+      return { ...(await proveReportInSandbox(sandbox, claim, root, keys)), where: "sandbox" };
+    } catch (err) {
+      if (err instanceof AppError && err.code !== "PROOF_INVALID") throw err; // the claim itself is wrong
+      opts.onFallback?.((err as Error).message);
+    }
+  }
+  return { ...(await proveReport(claim, root, keys)), where: "process" };
 }
