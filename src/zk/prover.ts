@@ -44,13 +44,16 @@ export interface ZkKeys {
 export const zkDir = (dataDir: string) => join(dataDir, "zk");
 
 let curve: Promise<unknown> | undefined;
-/** Builds the single-threaded bn128 curve once and caches it where ffjavascript (and so snarkjs) looks. */
-export function ensureCurve() {
-  curve ??= buildBn128(true).then((c) => {
-    (globalThis as any).curve_bn128 = c;
-    return c;
-  });
-  return curve;
+/**
+ * Builds the single-threaded bn128 curve once and puts it where ffjavascript (and so snarkjs) looks, on every
+ * call: loading another copy of ffjavascript (circomlibjs ships its own) resets that global to null, and snarkjs
+ * would then build a multi-threaded curve, which never finishes under Bun.
+ */
+export async function ensureCurve(): Promise<unknown> {
+  curve ??= buildBn128(true);
+  const c = await curve;
+  (globalThis as any).curve_bn128 = c;
+  return c;
 }
 
 /** Loads the keys: a contributed key from the data dir when there is one, else the committed ceremony output. */
