@@ -10,17 +10,18 @@ type On = { start(fn: () => Promise<void> | void): void; stop(fn: () => Promise<
 export const SYNC_INTERVAL_MS = 15_000;
 
 /**
- * Defines the payment jobs on the core queue and schedules `chain.sync` (cron, every 15 s); without a queue on
+ * Defines the payment jobs on the core queue and schedules `chain.sync` (cron, every minute); without a queue on
  * the context, runs the sync as a plain loop with the server.
  */
 export async function setupPayments(ctx: AppContext, on: On): Promise<void> {
-  const queue = ctx.services.jobs as QueueLike | undefined;
-  const cron = ctx.services.cron as
+  const queue = (ctx.jobs ?? ctx.services.jobs) as QueueLike | undefined;
+  const cron = (ctx.cron ?? ctx.services.cron) as
     | { register(id: string, pattern: string, job: string, payload?: unknown): void }
     | undefined;
   if (queue && cron) {
     ctx.services.payments = definePaymentJobs(ctx, queue, FatalJobError);
-    cron.register("chain.sync", "*/15 * * * * *", "chain.sync", {});
+    // recovery of missed events needs no hurry: once a minute keeps the job table small
+    cron.register("chain.sync", "0 * * * * *", "chain.sync", {});
     return;
   }
   let timer: Timer | undefined;
