@@ -22,10 +22,6 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
     help: "restore FILE [--force]               restore an archive into the data dir",
     run: async () => (await import("./backup/cli")).restoreCommand,
   },
-  harness: {
-    help: "harness run --repo URL|PATH --ref SHA [--json]   run a repository's checks in a sandbox",
-    run: async () => (await import("./harness/cli")).harnessCommand,
-  },
   admin: {
     help: "admin create --email E --password-file F   create a platform admin",
     run: async () => (await import("./auth/cli")).adminCommand,
@@ -41,6 +37,10 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
   zk: {
     help: "zk contribute                        add a phase-2 contribution to the proving key",
     run: async () => (await import("./zk/cli")).zkCommand,
+  },
+  harness: {
+    help: "harness run --repo URL|PATH --ref SHA [--json]   run a repository's checks in a sandbox",
+    run: async () => (await import("./harness/cli")).harnessCommand,
   },
   version: { help: "version                              print the version", run: async () => version },
 };
