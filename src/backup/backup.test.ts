@@ -6,7 +6,7 @@ import { bootstrap, dataPaths } from "../core/boot";
 import { loadConfig } from "../core/config";
 import { createBackup, restoreBackup } from "./service";
 
-test("backup then restore into an empty data dir brings back database, uploads, vectors and key", async () => {
+test("backup then restore into an empty data dir brings back database, uploads, vectors, chain state and key", async () => {
   const src = mkdtempSync(join(tmpdir(), "ds-bk-src-"));
   const ctx = await bootstrap(loadConfig({ DEVSPONSOR_DATA_DIR: src }), { env: {} });
   await ctx.settings.update({ "instance.name": "Backed Up Inc", "smtp.password": "hunter2-secret" }, null);
@@ -17,15 +17,18 @@ test("backup then restore into an empty data dir brings back database, uploads, 
   writeFileSync(join(p.uploads, "doc.bin"), "encrypted bytes");
   mkdirSync(p.lancedb, { recursive: true });
   writeFileSync(join(p.lancedb, "marker"), "vectors");
+  mkdirSync(p.chain, { recursive: true });
+  writeFileSync(join(p.chain, "deployment-31337.json"), "{}");
 
   const archive = join(mkdtempSync(join(tmpdir(), "ds-bk-")), "backup.tar.gz");
   const manifest = await createBackup(src, archive, false);
-  expect(manifest.entries.sort()).toEqual(["lancedb", "master.key", "pg", "uploads"]);
+  expect(manifest.entries.sort()).toEqual(["chain", "lancedb", "master.key", "pg", "uploads"]);
 
   const dst = mkdtempSync(join(tmpdir(), "ds-bk-dst-"));
   await restoreBackup(dst, archive, false);
   expect(readFileSync(join(dst, "uploads", "doc.bin"), "utf8")).toBe("encrypted bytes");
   expect(readFileSync(join(dst, "lancedb", "marker"), "utf8")).toBe("vectors");
+  expect(readFileSync(join(dst, "chain", "deployment-31337.json"), "utf8")).toBe("{}");
   expect(statSync(join(dst, "master.key")).mode & 0o777).toBe(0o600);
 
   const restored = await bootstrap(loadConfig({ DEVSPONSOR_DATA_DIR: dst }), { env: {} });

@@ -27,19 +27,16 @@ function assertNotRunning(dataDir: string) {
 }
 
 /**
- * Writes one gzip'd tar with the embedded database, the vector store, the uploads and the master key (without
+ * Writes one gzip'd tar with the embedded database, the vector store, the uploads, the chain state (the dev
+ * chain's journal, where escrowed funds live, and the contract deployments), a contributed proving key and the
+ * master key (without
  * which encrypted uploads and secrets cannot be read: keep the archive as safe as the key). With an external
  * PostgreSQL the database is not included: back it up with pg_dump.
  */
 export async function createBackup(dataDir: string, file: string, external: boolean): Promise<BackupManifest> {
   assertNotRunning(dataDir);
   const p = dataPaths(dataDir);
-  const entries = [
-    ...(external ? [] : [p.pg]),
-    p.lancedb,
-    p.uploads,
-    p.masterKey,
-  ]
+  const entries = [...(external ? [] : [p.pg]), p.lancedb, p.uploads, p.chain, p.zk, p.masterKey]
     .filter((e) => existsSync(e))
     .map((e) => e.slice(dataDir.length + 1));
   const manifest: BackupManifest = {
@@ -79,7 +76,7 @@ export async function restoreBackup(dataDir: string, file: string, force: boolea
       } else entry.resume();
     },
   });
-  if (!manifest || manifest.format !== 1) throw new Error("not a DevSponsor backup (manifest.json missing or unknown format)");
+  if (manifest?.format !== 1) throw new Error("not a DevSponsor backup (manifest.json missing or unknown format)");
   const p = dataPaths(dataDir);
   const present = manifest.entries.filter((e) => existsSync(join(dataDir, e)) && readdirSafe(join(dataDir, e)));
   if (present.length && !force) {

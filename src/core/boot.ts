@@ -16,6 +16,10 @@ export const dataPaths = (dataDir: string) => ({
   lancedb: join(dataDir, "lancedb"),
   uploads: join(dataDir, "uploads"),
   masterKey: join(dataDir, "master.key"),
+  /** The embedded dev chain's journal and the contract deployments of every chain used. */
+  chain: join(dataDir, "chain"),
+  /** A proving key contributed on this installation (`devsponsor zk contribute`). */
+  zk: join(dataDir, "zk"),
   tmp: join(dataDir, "tmp"),
 });
 
