@@ -13,7 +13,7 @@ const time = async (fn: () => Promise<unknown>) => {
   return performance.now() - t0;
 };
 
-let t = performance.now();
+const t = performance.now();
 for (let i = 0; i < 5; i++) await hashPassword(`password-${i}`);
 console.log(JSON.stringify({ bench: "argon2id.hash", msEach: Math.round((performance.now() - t) / 5) }));
 

@@ -1,7 +1,7 @@
 // HTTP conventions shared by every route: the error envelope, request ids, security headers, CORS, OpenAPI.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createRateLimiter } from "./core/http/rate-limit";
-import { AppError } from "./core/errors";
+import type { AppError } from "./core/errors";
 import { createTestApp, type TestApp } from "../test/support/app";
 import { dbKinds } from "../test/support/db";
 
