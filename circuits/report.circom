@@ -9,15 +9,17 @@ pragma circom 2.1.0;
 // checked by the escrow contract. The proof adds that the signed report meets the rule, without publishing
 // the test list, and ties it to this task, payee and amount.
 //
-// Tree layout (must match src/zk/merkle.ts): leaf = Poseidon(testIdHash, passed), an unused slot is 0,
-// parent = Poseidon(left, right), depth 6 (64 leaves).
+// Tree layout (must match src/zk/merkle.ts): a fixed-depth Merkle tree of arity 8 over 64 leaf slots. A leaf
+// is the pair (testIdHash, passed); an unused slot is (0, 0). A node over 8 leaves is Poseidon of their 16
+// values, the root is Poseidon of the 8 nodes. Wide Poseidon costs about 38 constraints per hashed value
+// where a binary tree of Poseidon(2) costs about 120, which keeps the circuit under 2^13 constraints.
 
 include "poseidon.circom";
 include "comparators.circom";
 include "bitify.circom";
 
-template ReportRule(depth) {
-    var n = 1 << depth;
+template ReportRule(arity) {
+    var n = arity * arity;
 
     // Public inputs, in the order the verifier expects them.
     signal input root;
@@ -31,43 +33,44 @@ template ReportRule(depth) {
     signal input passed[n];
     signal input used[n];
 
-    component leafHash[n];
-    signal leaves[n];
+    // What a slot contributes to the tree: (testIdHash, passed) when used, (0, 0) when not. A failed test in
+    // the report, (testIdHash, 0), can be neither: an unused slot hashes as (0, 0) and a used one must pass.
+    signal slotId[n];
+    signal slotPassed[n];
     var count = 0;
     for (var i = 0; i < n; i++) {
         used[i] * (used[i] - 1) === 0;
         passed[i] * (passed[i] - 1) === 0;
         // A counted test must have passed.
         used[i] * (1 - passed[i]) === 0;
-        leafHash[i] = Poseidon(2);
-        leafHash[i].inputs[0] <== testIds[i];
-        leafHash[i].inputs[1] <== passed[i];
-        leaves[i] <== used[i] * leafHash[i].out;
+        slotId[i] <== used[i] * testIds[i];
+        slotPassed[i] <== used[i] * passed[i];
         count += used[i];
     }
 
     // minPassing is a small positive number: range-check it so the comparison below is sound.
-    component minBits = Num2Bits(depth + 1);
+    component minBits = Num2Bits(8);
     minBits.in <== minPassing;
     component minIsZero = IsZero();
     minIsZero.in <== minPassing;
     minIsZero.out === 0;
-    component enough = GreaterEqThan(depth + 1);
+    component enough = GreaterEqThan(8);
     enough.in[0] <== count;
     enough.in[1] <== minPassing;
     enough.out === 1;
 
-    // Fold the leaves up to the root.
-    component nodes[n - 1];
-    signal level[2 * n - 1];
-    for (var i = 0; i < n; i++) level[i] <== leaves[i];
-    for (var i = 0; i < n - 1; i++) {
-        nodes[i] = Poseidon(2);
-        nodes[i].inputs[0] <== level[2 * i];
-        nodes[i].inputs[1] <== level[2 * i + 1];
-        level[n + i] <== nodes[i].out;
+    // Nodes over `arity` leaves each, then the root over the nodes.
+    component nodes[arity];
+    component top = Poseidon(arity);
+    for (var g = 0; g < arity; g++) {
+        nodes[g] = Poseidon(2 * arity);
+        for (var j = 0; j < arity; j++) {
+            nodes[g].inputs[2 * j] <== slotId[g * arity + j];
+            nodes[g].inputs[2 * j + 1] <== slotPassed[g * arity + j];
+        }
+        top.inputs[g] <== nodes[g].out;
     }
-    root === level[2 * n - 2];
+    root === top.out;
 
     // Public inputs that take part in no other constraint: square them so the proof stays bound to them
     // whatever the optimizer does.
@@ -76,4 +79,4 @@ template ReportRule(depth) {
     signal amountSquare <== amount * amount;
 }
 
-component main {public [root, taskId, payee, amount, minPassing]} = ReportRule(6);
+component main {public [root, taskId, payee, amount, minPassing]} = ReportRule(8);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { keccak256, toBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { attestationSigner, onChainProjectId, signAttestation } from "../zk/attestation";
-import { leafHash, merkleRoot, reportLeaves, testIdHash } from "../zk/merkle";
+import { leaf, merkleRoot, reportLeaves, testIdHash } from "../zk/merkle";
 import {
   attestationFor,
   buildDigest,
@@ -64,12 +64,12 @@ describe("digest", () => {
     const d = buildDigest(parts);
     expect(d.tests.map((t) => t.id)).toEqual(["test", "test > a", "test > b"]);
     const expected = merkleRoot(reportLeaves(d.tests));
-    expect(d.merkle).toEqual({ depth: 6, leafCount: 3, granularity: "test", root: expected.toString() });
-    // The same leaves hashed by hand: sorted by id hash, Poseidon(idHash, passed).
+    expect(d.merkle).toEqual({ arity: 8, depth: 2, leafCount: 3, granularity: "test", root: expected.toString() });
+    // The same leaves by hand: sorted by id hash, (idHash, passed) each.
     const manual = [...d.tests]
       .map((t) => ({ h: testIdHash(t.id), p: t.passed ? 1n : 0n }))
       .sort((a, b) => (a.h < b.h ? -1 : 1))
-      .map((t) => leafHash(t.h, t.p as 0n | 1n));
+      .map((t) => leaf(t.h, t.p as 0n | 1n));
     expect(merkleRoot(manual).toString()).toBe(d.merkle.root);
   });
 

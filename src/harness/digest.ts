@@ -3,7 +3,7 @@
 // `digest` field of the EIP-712 attestation the harness key signs (src/zk/attestation.ts).
 import { type Hex, keccak256, toBytes } from "viem";
 import type { Attestation } from "../zk/attestation";
-import { reportLeaves, merkleRoot, TREE_DEPTH, TREE_LEAVES } from "../zk/merkle";
+import { merkleRoot, reportLeaves, TREE_ARITY, TREE_DEPTH, TREE_LEAVES } from "../zk/merkle";
 import type { BackendKind, SandboxStatus } from "../sandbox/types";
 import type { ResultSource, StepKind } from "./detect";
 import type { CommitInfo } from "./repo";
@@ -49,7 +49,7 @@ export interface HarnessDigest {
   dependencies: { command: string; lockfileHash: string } | null;
   steps: DigestStep[];
   tests: Leaf[];
-  merkle: { depth: number; leafCount: number; granularity: "test" | "group"; root: string };
+  merkle: { arity: number; depth: number; leafCount: number; granularity: "test" | "group"; root: string };
   flaky: string[];
   result: Verdict;
 }
@@ -131,7 +131,7 @@ export function foldLeaves(
 
 /** Poseidon Merkle root of the leaves (the tree of the ZK circuit). */
 export function leavesRoot(leaves: readonly Leaf[]): bigint {
-  return merkleRoot(reportLeaves(leaves), TREE_DEPTH);
+  return merkleRoot(reportLeaves(leaves));
 }
 
 /** Assembles the digest from a run's parts. */
@@ -143,6 +143,12 @@ export function buildDigest(
     version: DIGEST_VERSION,
     ...parts,
     tests: leaves,
-    merkle: { depth: TREE_DEPTH, leafCount: leaves.length, granularity, root: leavesRoot(leaves).toString() },
+    merkle: {
+      arity: TREE_ARITY,
+      depth: TREE_DEPTH,
+      leafCount: leaves.length,
+      granularity,
+      root: leavesRoot(leaves).toString(),
+    },
   };
 }

@@ -53,7 +53,7 @@ describe.each(backends)("%s backend", (_name, make) => {
       sourceDateEpoch: 1767323045,
     });
     expect(r.digest.environment.tools.bun).toBe(Bun.version);
-    expect(r.digest.merkle).toMatchObject({ depth: 6, leafCount: 3, granularity: "test" });
+    expect(r.digest.merkle).toMatchObject({ arity: 8, depth: 2, leafCount: 3, granularity: "test" });
     expect(r.reportHash).toBe(reportHash(r.digest));
     expect(progress.at(0)).toBe(0);
     expect(progress.at(-1)).toBe(100);

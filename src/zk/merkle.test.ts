@@ -1,14 +1,18 @@
 import { describe, expect, test } from "bun:test";
 import { buildPoseidon } from "circomlibjs";
+import { poseidon8 } from "poseidon-lite/poseidon8";
+import { poseidon16 } from "poseidon-lite/poseidon16";
 import {
   EMPTY_LEAF,
   fieldFromString,
-  leafHash,
+  leaf,
   merkleProof,
   merkleRoot,
   nodeHash,
   reportLeaves,
+  rootHash,
   SNARK_FIELD,
+  TREE_ARITY,
   TREE_DEPTH,
   TREE_LEAVES,
   testIdHash,
@@ -16,20 +20,25 @@ import {
 } from "./merkle";
 
 describe("zk/merkle", () => {
-  test("Poseidon matches circomlibjs (the circuit's reference implementation)", async () => {
+  test("Poseidon(16) and Poseidon(8) match circomlibjs (the circuit's reference implementation)", async () => {
     const ref = await buildPoseidon();
-    const pairs: [bigint, bigint][] = [
-      [0n, 0n],
-      [1n, 2n],
-      [testIdHash("src/a.test.ts > adds"), 1n],
-      [SNARK_FIELD - 1n, 123456789n],
+    const h = (xs: bigint[]) => ref.F.toObject(ref(xs));
+    const groups: bigint[][] = [
+      Array(16).fill(0n),
+      Array.from({ length: 16 }, (_, i) => BigInt(i)),
+      [testIdHash("src/a.test.ts > adds"), 1n, ...Array(14).fill(0n)],
+      [SNARK_FIELD - 1n, 1n, ...Array(14).fill(123456789n)],
     ];
-    for (const [a, b] of pairs) expect(nodeHash(a, b)).toBe(ref.F.toObject(ref([a, b])));
+    for (const g of groups) {
+      const leaves = Array.from({ length: 8 }, (_, i) => ({ idHash: g[2 * i]!, passed: g[2 * i + 1]! as 0n | 1n }));
+      // poseidon-lite only reads the values: the passed bits above may be any field element for this check
+      expect(nodeHash(leaves)).toBe(h(g));
+      expect(rootHash(g.slice(0, 8))).toBe(h(g.slice(0, 8)));
+    }
   });
 
   test("testIdHash is sha256 mod p and deterministic", () => {
-    expect(TREE_DEPTH).toBe(6);
-    expect(TREE_LEAVES).toBe(64);
+    expect([TREE_ARITY, TREE_DEPTH, TREE_LEAVES]).toEqual([8, 2, 64]);
     const h = testIdHash("suite > case");
     expect(h).toBe(testIdHash("suite > case"));
     expect(h).not.toBe(testIdHash("suite > case2"));
@@ -39,35 +48,40 @@ describe("zk/merkle", () => {
     expect(fieldFromString("abc")).toBe(abc % SNARK_FIELD);
   });
 
-  test("a pass and a failure of the same test give different leaves", () => {
+  test("a pass and a failure of the same test give different roots", () => {
     const id = testIdHash("t1");
-    expect(leafHash(id, 1n)).not.toBe(leafHash(id, 0n));
-    expect(() => leafHash(id, 2n as 0n)).toThrow();
-    expect(() => leafHash(SNARK_FIELD, 1n)).toThrow();
+    expect(merkleRoot([leaf(id, 1n)])).not.toBe(merkleRoot([leaf(id, 0n)]));
+    // an unused slot is (0, 0): a failed test cannot pass for padding
+    expect(merkleRoot([leaf(id, 0n)])).not.toBe(merkleRoot([]));
+    expect(() => leaf(id, 2n as 0n)).toThrow();
+    expect(() => leaf(SNARK_FIELD, 1n)).toThrow();
   });
 
   test("root pads with the empty leaf, and proofs verify for every index", () => {
-    const leaves = ["a", "b", "c", "d", "e"].map((id) => leafHash(testIdHash(id), 1n));
+    const leaves = ["a", "b", "c", "d", "e", "f", "g", "h", "i"].map((id) => leaf(testIdHash(id), 1n));
     const padded = [...leaves, ...Array(TREE_LEAVES - leaves.length).fill(EMPTY_LEAF)];
     const root = merkleRoot(leaves);
     expect(merkleRoot(padded)).toBe(root);
-    // hand-rolled level reduction as an independent check
-    let level = padded;
-    while (level.length > 1) level = level.flatMap((_, i) => (i % 2 ? [] : [nodeHash(level[i]!, level[i + 1]!)]));
-    expect(level[0]).toBe(root);
-    for (const index of [0, 1, 4, 5, 63]) {
+    // hand-rolled: Poseidon over each 8 leaves' 16 values, then over the 8 nodes
+    const flat = padded.flatMap((l) => [l.idHash, l.passed]);
+    const nodes = Array.from({ length: 8 }, (_, g) => poseidon16(flat.slice(16 * g, 16 * g + 16)));
+    expect(poseidon8(nodes)).toBe(root);
+    for (const index of [0, 1, 7, 8, 9, 63]) {
       const proof = merkleProof(leaves, index);
       expect(proof.root).toBe(root);
-      expect(proof.siblings).toHaveLength(TREE_DEPTH);
+      expect(proof.group).toHaveLength(TREE_ARITY);
       expect(verifyMerkleProof(proof)).toBe(true);
-      expect(verifyMerkleProof({ ...proof, leaf: proof.leaf + 1n })).toBe(false);
+      expect(verifyMerkleProof({ ...proof, leaf: { ...proof.leaf, idHash: proof.leaf.idHash + 1n } })).toBe(false);
+      // the proof is for one slot: the same group under a neighbour's index (a different test) fails
+      if (index < 8) expect(verifyMerkleProof({ ...proof, index: index ^ 1 })).toBe(false);
     }
   });
 
   test("too many leaves and out-of-range leaves are refused", () => {
-    expect(() => merkleRoot(Array(TREE_LEAVES + 1).fill(1n))).toThrow(/too many leaves/);
-    expect(() => merkleRoot([SNARK_FIELD])).toThrow(/field element/);
-    expect(merkleRoot([1n, 2n], 1)).toBe(nodeHash(1n, 2n));
+    expect(() => merkleRoot(Array(TREE_LEAVES + 1).fill(EMPTY_LEAF))).toThrow(/too many leaves/);
+    expect(() => merkleRoot([{ idHash: SNARK_FIELD, passed: 1n }])).toThrow(/field element/);
+    expect(() => merkleRoot([{ idHash: 1n, passed: 2n as 1n }])).toThrow(/passed/);
+    expect(() => merkleProof([], TREE_LEAVES)).toThrow(/out of range/);
   });
 
   test("reportLeaves is order-independent and refuses duplicates", () => {

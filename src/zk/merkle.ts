@@ -2,22 +2,32 @@
 // witness) and the tests share. It hashes exactly as circuits/report.circom does: Poseidon over BN254 with the
 // circomlib constants (poseidon-lite is a synchronous port of circomlibjs; merkle.test.ts checks both agree).
 import { createHash } from "node:crypto";
-import { poseidon2 } from "poseidon-lite/poseidon2";
+import { poseidon8 } from "poseidon-lite/poseidon8";
+import { poseidon16 } from "poseidon-lite/poseidon16";
 
-/** Depth of the report tree: 2^6 = 64 test leaves. The circuit and its keys are built for exactly this depth. */
-export const TREE_DEPTH = 6;
+/** Children per node: a node hashes 8 leaves (16 values) with Poseidon(16), the root hashes 8 nodes with Poseidon(8). */
+export const TREE_ARITY = 8;
 
-/** Number of leaves in a full tree of TREE_DEPTH. */
-export const TREE_LEAVES = 2 ** TREE_DEPTH;
+/** Levels above the leaves: 8^2 = 64 test leaves. The circuit and its keys are built for exactly this shape. */
+export const TREE_DEPTH = 2;
+
+/** Number of leaf slots in the tree. */
+export const TREE_LEAVES = TREE_ARITY ** TREE_DEPTH;
 
 /** The BN254 scalar field modulus: every circuit signal (and so every leaf, root and id) is below it. */
 export const SNARK_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 
+/** One leaf: a test's id hash and whether it passed. */
+export interface Leaf {
+  idHash: bigint;
+  passed: 0n | 1n;
+}
+
 /**
- * Value of an unused leaf slot. A used leaf is a Poseidon output, which is never 0 in practice, so the circuit
- * tells a padded slot from a real test by its private `used` bit and the value 0.
+ * Value of an unused leaf slot. A test id hash is never 0 in practice, so the circuit tells a padded slot from a
+ * real test by its private `used` bit and the pair (0, 0).
  */
-export const EMPTY_LEAF = 0n;
+export const EMPTY_LEAF: Readonly<Leaf> = Object.freeze({ idHash: 0n, passed: 0n });
 
 /** One test of a report: its stable id (e.g. "src/a.test.ts > adds") and whether it passed. */
 export interface TestResult {
@@ -25,12 +35,15 @@ export interface TestResult {
   passed: boolean;
 }
 
-/** An inclusion proof of one leaf: siblings from the leaf level up, and for each level whether the node is a right child. */
+/**
+ * An inclusion proof of one leaf: the 8 leaves of its node (itself included, at `index % 8`), the 8 nodes under
+ * the root (its node at `index / 8`), and the root.
+ */
 export interface MerkleProof {
-  leaf: bigint;
+  leaf: Leaf;
   index: number;
-  siblings: bigint[];
-  pathIndices: (0 | 1)[];
+  group: Leaf[];
+  nodes: bigint[];
   root: bigint;
 }
 
@@ -48,77 +61,79 @@ export function testIdHash(id: string): bigint {
   return fieldFromString(id);
 }
 
-/** Leaf of one test: Poseidon(testIdHash, passed), passed being 1n for a pass and 0n for a failure. */
-export function leafHash(idHash: bigint, passed: 0n | 1n): bigint {
+/** The leaf of one test; `passed` is 1n for a pass and 0n for a failure. */
+export function leaf(idHash: bigint, passed: 0n | 1n): Leaf {
   assertField(idHash, "testIdHash");
   if (passed !== 0n && passed !== 1n) throw new RangeError("passed must be 0n or 1n");
-  return poseidon2([idHash, passed]);
+  return { idHash, passed };
 }
 
-/** Parent node of two children: Poseidon(left, right). */
-export function nodeHash(left: bigint, right: bigint): bigint {
-  return poseidon2([left, right]);
+/** A node over TREE_ARITY leaves: Poseidon(id0, passed0, id1, passed1, …). */
+export function nodeHash(leaves: readonly Leaf[]): bigint {
+  if (leaves.length !== TREE_ARITY) throw new RangeError(`a node hashes ${TREE_ARITY} leaves, got ${leaves.length}`);
+  return poseidon16(leaves.flatMap((l) => [l.idHash, l.passed]));
+}
+
+/** The root over TREE_ARITY nodes: Poseidon(node0, …, node7). */
+export function rootHash(nodes: readonly bigint[]): bigint {
+  if (nodes.length !== TREE_ARITY) throw new RangeError(`the root hashes ${TREE_ARITY} nodes, got ${nodes.length}`);
+  return poseidon8([...nodes]);
 }
 
 /**
  * Leaves of a report in canonical order (ascending test id hash), so the root does not depend on the order a
  * runner printed its results in. Duplicate test ids are refused: a report must not count one test twice.
  */
-export function reportLeaves(tests: readonly TestResult[]): bigint[] {
-  const hashed = tests.map((t) => ({ h: testIdHash(t.id), passed: t.passed ? 1n : 0n, id: t.id }) as const);
-  hashed.sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : 0));
-  for (let i = 1; i < hashed.length; i++) {
-    if (hashed[i]!.h === hashed[i - 1]!.h) throw new RangeError(`duplicate test id in report: ${hashed[i]!.id}`);
+export function reportLeaves(tests: readonly TestResult[]): Leaf[] {
+  const leaves = tests.map((t) => ({ ...leaf(testIdHash(t.id), t.passed ? 1n : 0n), id: t.id }));
+  leaves.sort((a, b) => (a.idHash < b.idHash ? -1 : a.idHash > b.idHash ? 1 : 0));
+  for (let i = 1; i < leaves.length; i++) {
+    if (leaves[i]!.idHash === leaves[i - 1]!.idHash) {
+      throw new RangeError(`duplicate test id in report: ${leaves[i]!.id}`);
+    }
   }
-  return hashed.map((t) => leafHash(t.h, t.passed));
+  return leaves.map(({ idHash, passed }) => ({ idHash, passed }));
 }
 
-/** Root of the tree over `leaves`, padded with EMPTY_LEAF up to 2^depth; more leaves than that is an error. */
-export function merkleRoot(leaves: readonly bigint[], depth = TREE_DEPTH): bigint {
-  return buildLevels(leaves, depth).at(-1)![0]!;
+/** Root of the tree over `leaves`, padded with EMPTY_LEAF up to TREE_LEAVES; more leaves than that is an error. */
+export function merkleRoot(leaves: readonly Leaf[]): bigint {
+  return rootHash(nodesOf(leaves));
 }
 
 /** Inclusion proof of the leaf at `index`. */
-export function merkleProof(leaves: readonly bigint[], index: number, depth = TREE_DEPTH): MerkleProof {
-  if (!Number.isInteger(index) || index < 0 || index >= 2 ** depth)
+export function merkleProof(leaves: readonly Leaf[], index: number): MerkleProof {
+  if (!Number.isInteger(index) || index < 0 || index >= TREE_LEAVES) {
     throw new RangeError(`leaf index out of range: ${index}`);
-  const levels = buildLevels(leaves, depth);
-  const siblings: bigint[] = [];
-  const pathIndices: (0 | 1)[] = [];
-  let i = index;
-  for (let level = 0; level < depth; level++) {
-    siblings.push(levels[level]![i ^ 1]!);
-    pathIndices.push((i & 1) as 0 | 1);
-    i >>= 1;
   }
-  return { leaf: levels[0]![index]!, index, siblings, pathIndices, root: levels[depth]![0]! };
+  const padded = pad(leaves);
+  const nodes = nodesOf(padded);
+  const start = index - (index % TREE_ARITY);
+  return { leaf: padded[index]!, index, group: padded.slice(start, start + TREE_ARITY), nodes, root: rootHash(nodes) };
 }
 
 /** Checks an inclusion proof against its root. */
 export function verifyMerkleProof(proof: MerkleProof): boolean {
-  let node = proof.leaf;
-  for (let level = 0; level < proof.siblings.length; level++) {
-    const sibling = proof.siblings[level]!;
-    node = proof.pathIndices[level] === 1 ? nodeHash(sibling, node) : nodeHash(node, sibling);
-  }
-  return node === proof.root;
+  const { leaf: l, index, group, nodes, root } = proof;
+  if (group.length !== TREE_ARITY || nodes.length !== TREE_ARITY) return false;
+  const own = group[index % TREE_ARITY];
+  if (!own || own.idHash !== l.idHash || own.passed !== l.passed) return false;
+  return nodeHash(group) === nodes[Math.floor(index / TREE_ARITY)] && rootHash(nodes) === root;
 }
 
-function buildLevels(leaves: readonly bigint[], depth: number): bigint[][] {
-  if (!Number.isInteger(depth) || depth < 0 || depth > 32) throw new RangeError(`invalid tree depth: ${depth}`);
-  const width = 2 ** depth;
-  if (leaves.length > width) throw new RangeError(`too many leaves: ${leaves.length} > ${width} (depth ${depth})`);
-  for (const [i, l] of leaves.entries()) assertField(l, `leaf ${i}`);
-  let level = [...leaves];
-  while (level.length < width) level.push(EMPTY_LEAF);
-  const levels = [level];
-  for (let d = 0; d < depth; d++) {
-    const next: bigint[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(nodeHash(level[i]!, level[i + 1]!));
-    levels.push(next);
-    level = next;
+function pad(leaves: readonly Leaf[]): Leaf[] {
+  if (leaves.length > TREE_LEAVES) throw new RangeError(`too many leaves: ${leaves.length} > ${TREE_LEAVES}`);
+  for (const [i, l] of leaves.entries()) {
+    assertField(l.idHash, `leaf ${i}`);
+    if (l.passed !== 0n && l.passed !== 1n) throw new RangeError(`leaf ${i}: passed must be 0n or 1n`);
   }
-  return levels;
+  return [...leaves, ...Array.from({ length: TREE_LEAVES - leaves.length }, () => EMPTY_LEAF)];
+}
+
+function nodesOf(leaves: readonly Leaf[]): bigint[] {
+  const padded = pad(leaves);
+  const nodes: bigint[] = [];
+  for (let i = 0; i < TREE_LEAVES; i += TREE_ARITY) nodes.push(nodeHash(padded.slice(i, i + TREE_ARITY)));
+  return nodes;
 }
 
 function assertField(value: bigint, what: string): void {

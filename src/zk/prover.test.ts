@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { AppError } from "../core/errors";
 import { openSandbox } from "../sandbox";
-import { leafHash, merkleRoot, reportLeaves, TREE_LEAVES, testIdHash } from "./merkle";
+import { leaf, merkleRoot, reportLeaves, TREE_LEAVES, testIdHash } from "./merkle";
 import { circuitInput, loadZkKeys, proveReport, verifyReportProof } from "./prover";
 import { proveReportInSandbox } from "./sandbox-prover";
 
@@ -48,7 +48,7 @@ describe("zk/prover", () => {
       proveReport({ tests: passing(3), taskId: 1n, payee: PAYEE, amount: 1n, minPassing: 3 }, reportRoot),
     ).rejects.toMatchObject({ code: "PROOF_INVALID" });
     // and a failed leaf is not a passed leaf
-    expect(leafHash(testIdHash("broken"), 0n)).not.toBe(leafHash(testIdHash("broken"), 1n));
+    expect(merkleRoot([leaf(testIdHash("broken"), 0n)])).not.toBe(merkleRoot([leaf(testIdHash("broken"), 1n)]));
   });
 
   test.skipIf(!image)("proves inside the prover sandbox (Docker) and verifies in process", async () => {
