@@ -1,4 +1,3 @@
-import { embed, generateText } from "ai";
 import type { AppContext } from "../core/context";
 import { recordAiCall } from "./audit";
 import { chatModelOf, embeddingModelOf, modelConfig } from "./provider";
@@ -27,6 +26,7 @@ export async function checkModels(
   if (!chat) return { status: "fail", detail: "no chat model name is set", fix: "Settings → Chat model" };
   const t0 = performance.now();
   try {
+    const { generateText } = await import("ai");
     const r = await generateText({
       model: chat,
       system: PING,
@@ -67,6 +67,7 @@ export async function checkModels(
   }
   try {
     const t1 = performance.now();
+    const { embed } = await import("ai");
     const r = await embed({ model: embedder, value: "ping", maxRetries: 0, abortSignal: AbortSignal.timeout(20_000) });
     parts.push(`${cfg.embeddingModel}: ${r.embedding.length} dimensions in ${Math.round(performance.now() - t1)} ms`);
     return { status: "ok", detail: parts.join("; ") };

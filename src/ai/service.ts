@@ -1,4 +1,4 @@
-import { embedMany, Output, streamText } from "ai";
+import type { streamText } from "ai";
 import type { z } from "zod";
 import type { AppContext } from "../core/context";
 import { sha256Hex } from "../core/crypto";
@@ -68,6 +68,7 @@ export async function generateStructured<T>(
   let text = "";
   let transportError: unknown;
   try {
+    const { Output, streamText } = await import("ai"); // loaded at the first call, not at boot
     const result = streamText({
       model,
       system: opts.system,
@@ -156,6 +157,7 @@ export function streamChat(
     let text = "";
     let error: string | undefined;
     try {
+      const { streamText } = await import("ai");
       const result = streamText({
         model: model!,
         system: opts.system,
@@ -208,6 +210,7 @@ export async function embedTexts(deps: AiDeps, meta: AiCallMeta, texts: string[]
   let out: number[][] = [];
   let tokens: number | undefined;
   try {
+    const { embedMany } = await import("ai");
     const r = await embedMany({ model, values: texts, maxRetries: 2 });
     out = r.embeddings;
     tokens = r.usage?.tokens;

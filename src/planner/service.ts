@@ -1,4 +1,3 @@
-import { parsePartialJson } from "ai";
 import { asc, eq } from "drizzle-orm";
 import type { z } from "zod";
 import { modelConfig } from "../ai/provider";
@@ -109,15 +108,17 @@ function partialReporter(run: PlannerRun, base: number) {
     const now = performance.now();
     if (now - last < 250) return;
     last = now;
-    void parsePartialJson(text).then(({ value }) => {
-      const ms = (value as { milestones?: { title?: string }[] } | undefined)?.milestones ?? [];
-      const one = (value as { milestone?: { title?: string; subMilestones?: unknown[] } } | undefined)?.milestone;
-      const titles = one ? [one.title] : ms.map((m) => m?.title);
-      const complete = titles.filter((t): t is string => typeof t === "string" && t.length > 0);
-      for (const t of complete.slice(seen, Math.max(seen, complete.length - 1))) run.log(`drafted: ${t}`);
-      seen = Math.max(seen, complete.length - 1);
-      run.progress(Math.min(base + 5 * complete.length, 85), `drafting… ${complete.length} milestone(s) so far`);
-    });
+    void import("ai")
+      .then(({ parsePartialJson }) => parsePartialJson(text))
+      .then(({ value }) => {
+        const ms = (value as { milestones?: { title?: string }[] } | undefined)?.milestones ?? [];
+        const one = (value as { milestone?: { title?: string; subMilestones?: unknown[] } } | undefined)?.milestone;
+        const titles = one ? [one.title] : ms.map((m) => m?.title);
+        const complete = titles.filter((t): t is string => typeof t === "string" && t.length > 0);
+        for (const t of complete.slice(seen, Math.max(seen, complete.length - 1))) run.log(`drafted: ${t}`);
+        seen = Math.max(seen, complete.length - 1);
+        run.progress(Math.min(base + 5 * complete.length, 85), `drafting… ${complete.length} milestone(s) so far`);
+      });
   };
 }
 

@@ -2,7 +2,7 @@
 // non-root, cgroup limits on memory, pids and CPU; wall-clock and output limits enforced here.
 import { chown } from "node:fs/promises";
 import { Writable } from "node:stream";
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import { bridgeCommand, EGRESS_MOUNT } from "./egress";
 import { imageRef, toolsFromLabels } from "./images";
 import { memoryCgroupOf, watchMemory } from "./memwatch";
@@ -29,6 +29,11 @@ export const BASE_ENV: Record<string, string> = {
   HOME: "/tmp",
 };
 
+/** dockerode and ssh2 under it are ~15 MiB resident: loaded when a sandbox is first opened, not at boot. */
+function loadDockerode(): typeof Docker {
+  return require("dockerode");
+}
+
 /** Docker socket path: DOCKER_HOST (unix://…) or the default. */
 export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string {
   const host = env.DOCKER_HOST;
@@ -42,7 +47,7 @@ export class DockerBackend implements SandboxBackend {
   readonly docker: Docker;
 
   constructor(docker?: Docker) {
-    this.docker = docker ?? new Docker({ socketPath: dockerSocketPath() });
+    this.docker = docker ?? new (loadDockerode())({ socketPath: dockerSocketPath() });
   }
 
   /** True when the engine answers a ping. */

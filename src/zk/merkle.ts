@@ -2,8 +2,18 @@
 // witness) and the tests share. It hashes exactly as circuits/report.circom does: Poseidon over BN254 with the
 // circomlib constants (poseidon-lite is a synchronous port of circomlibjs; merkle.test.ts checks both agree).
 import { createHash } from "node:crypto";
-import { poseidon8 } from "poseidon-lite/poseidon8";
-import { poseidon16 } from "poseidon-lite/poseidon16";
+import type { poseidon8 } from "poseidon-lite/poseidon8";
+import type { poseidon16 } from "poseidon-lite/poseidon16";
+
+// The Poseidon round constants are ~13 MiB once parsed: loaded at the first hash, not when the module loads.
+let poseidon: { p8: typeof poseidon8; p16: typeof poseidon16 } | undefined;
+function hashers() {
+  poseidon ??= {
+    p8: require("poseidon-lite/poseidon8").poseidon8,
+    p16: require("poseidon-lite/poseidon16").poseidon16,
+  };
+  return poseidon;
+}
 
 /** Children per node: a node hashes 8 leaves (16 values) with Poseidon(16), the root hashes 8 nodes with Poseidon(8). */
 export const TREE_ARITY = 8;
@@ -71,13 +81,13 @@ export function leaf(idHash: bigint, passed: 0n | 1n): Leaf {
 /** A node over TREE_ARITY leaves: Poseidon(id0, passed0, id1, passed1, …). */
 export function nodeHash(leaves: readonly Leaf[]): bigint {
   if (leaves.length !== TREE_ARITY) throw new RangeError(`a node hashes ${TREE_ARITY} leaves, got ${leaves.length}`);
-  return poseidon16(leaves.flatMap((l) => [l.idHash, l.passed]));
+  return hashers().p16(leaves.flatMap((l) => [l.idHash, l.passed]));
 }
 
 /** The root over TREE_ARITY nodes: Poseidon(node0, …, node7). */
 export function rootHash(nodes: readonly bigint[]): bigint {
   if (nodes.length !== TREE_ARITY) throw new RangeError(`the root hashes ${TREE_ARITY} nodes, got ${nodes.length}`);
-  return poseidon8([...nodes]);
+  return hashers().p8([...nodes]);
 }
 
 /**

@@ -3,8 +3,7 @@
 // for it (groth16.verify has no option to ask for a single-threaded curve).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildBn128 } from "ffjavascript";
-import * as snarkjs from "snarkjs";
+import type * as snarkjs from "snarkjs";
 import zkeyPath from "../../circuits/build/report_final.zkey" with { type: "file" };
 import wasmPath from "../../circuits/build/report.wasm" with { type: "file" };
 import committedVk from "../../circuits/build/verification_key.json";
@@ -44,13 +43,16 @@ export interface ZkKeys {
 export const zkDir = (dataDir: string) => join(dataDir, "zk");
 
 let curve: Promise<unknown> | undefined;
+
+/** snarkjs and ffjavascript are loaded at the first proof or verification, not at boot (~5 MiB resident). */
+const loadSnarkjs = () => import("snarkjs");
 /**
  * Builds the single-threaded bn128 curve once and puts it where ffjavascript (and so snarkjs) looks, on every
  * call: loading another copy of ffjavascript (circomlibjs ships its own) resets that global to null, and snarkjs
  * would then build a multi-threaded curve, which never finishes under Bun.
  */
 export async function ensureCurve(): Promise<unknown> {
-  curve ??= buildBn128(true);
+  curve ??= import("ffjavascript").then(({ buildBn128 }) => buildBn128(true));
   const c = await curve;
   (globalThis as any).curve_bn128 = c;
   return c;
@@ -118,7 +120,7 @@ export async function proveReport(claim: ReportClaim, root: bigint, keys?: ZkKey
   const single = { singleThread: true };
   let out: { proof: snarkjs.Groth16Proof; publicSignals: string[] };
   try {
-    out = await snarkjs.groth16.fullProve(input, k.wasm, k.zkey, undefined, single, single);
+    out = await (await loadSnarkjs()).groth16.fullProve(input, k.wasm, k.zkey, undefined, single, single);
   } catch (cause) {
     // the witness calculator rejects inputs that break a constraint, e.g. leaves that do not hash to `root`
     throw new AppError("PROOF_INVALID", "the report does not satisfy the circuit for this root", 422, {}, { cause });
@@ -136,7 +138,7 @@ export async function verifyReportProof(
   vk: Record<string, unknown> = committedVk,
 ): Promise<boolean> {
   await ensureCurve();
-  return snarkjs.groth16.verify(vk, publicSignals, proof);
+  return (await loadSnarkjs()).groth16.verify(vk, publicSignals, proof);
 }
 
 /** The verifier contract's arguments; the G2 point's coordinates are swapped (the precompile's order). */
