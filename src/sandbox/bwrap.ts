@@ -11,6 +11,7 @@ import { watchMemory } from "./memwatch";
 import { OutputCollector } from "./output";
 import {
   DEFAULT_LIMITS,
+  MiB,
   type ImageInfo,
   type ImageRole,
   type Limits,
@@ -97,7 +98,7 @@ export class BwrapBackend implements SandboxBackend {
         "--dev",
         "/dev",
         "--size",
-        String(limits.tmpMb << 20),
+        String(limits.tmpMb * MiB),
         "--tmpfs",
         "/tmp",
         "--tmpfs",
@@ -140,7 +141,7 @@ export class BwrapBackend implements SandboxBackend {
       spec.signal?.addEventListener("abort", onAbort, { once: true });
       proc = Bun.spawn(cmd, { env: {}, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
-      if (cgroup) stopWatch = watchMemory(cgroup.memory, limits.memoryMb << 20, () => kill("OOM"));
+      if (cgroup) stopWatch = watchMemory(cgroup.memory, limits.memoryMb * MiB, () => kill("OOM"));
       const pump = async (name: "stdout" | "stderr", stream: ReadableStream<Uint8Array>) => {
         const reader = stream.getReader();
         for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(name, r.value);
@@ -251,7 +252,7 @@ let cgroupSeq = 0;
 function createCgroup(version: "v1" | "v2" | null, limits: Limits): Cgroup | null {
   if (!version) return null;
   const name = `devsponsor-sbx/${process.pid}-${++cgroupSeq}-${Date.now()}`;
-  const bytes = String(limits.memoryMb << 20);
+  const bytes = String(limits.memoryMb * MiB);
   const period = 100_000;
   const quota = String(Math.max(1000, Math.round(limits.cpus * period)));
   try {

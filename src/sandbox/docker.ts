@@ -9,6 +9,7 @@ import { memoryCgroupOf, watchMemory } from "./memwatch";
 import { OutputCollector } from "./output";
 import {
   DEFAULT_LIMITS,
+  MiB,
   type ImageInfo,
   type ImageRole,
   type Limits,
@@ -125,8 +126,8 @@ export class DockerBackend implements SandboxBackend {
         Labels: { "org.devsponsor.sandbox": "1" },
         HostConfig: {
           NetworkMode: "none",
-          Memory: limits.memoryMb << 20,
-          MemorySwap: limits.memoryMb << 20,
+          Memory: limits.memoryMb * MiB,
+          MemorySwap: limits.memoryMb * MiB,
           PidsLimit: limits.pids,
           NanoCpus: Math.round(limits.cpus * 1e9),
           ReadonlyRootfs: true,
@@ -160,7 +161,7 @@ export class DockerBackend implements SandboxBackend {
       timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
       const pid = (await container.inspect()).State.Pid;
       const cgroup = pid ? memoryCgroupOf(pid) : null;
-      if (cgroup) stopWatch = watchMemory(cgroup, limits.memoryMb << 20, () => kill("OOM"));
+      if (cgroup) stopWatch = watchMemory(cgroup, limits.memoryMb * MiB, () => kill("OOM"));
       const waited = (await container.wait()) as { StatusCode: number };
       clearTimeout(timer);
       stopWatch();

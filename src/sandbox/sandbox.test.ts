@@ -107,6 +107,16 @@ describe.each(backends)("%s backend", (_name, make) => {
     else expect(r.status).not.toBe("OK");
   });
 
+  test("limits of 2 GiB and more are applied as given (no 32-bit overflow)", async () => {
+    const r = await run(
+      "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; echo ok",
+      { limits: { memoryMb: 4096, tmpMb: 2048 } },
+    );
+    expect(r.status).toBe("OK");
+    expect(r.stdout).toContain("ok");
+    if (backend.kind === "docker") expect(r.stdout.split("\n")[0]).toBe(String(4096 * 1024 * 1024));
+  });
+
   test("output limit ends the run with OUTPUT_LIMIT and keeps only the budget", async () => {
     const r = await run("yes 0123456789", { limits: { outputBytes: 100_000 } });
     expect(r.status).toBe("OUTPUT_LIMIT");

@@ -20,6 +20,9 @@ export interface Limits {
   tmpMb: number;
 }
 
+/** Bytes in a MiB. Multiply, never shift: `2048 << 20` overflows JavaScript's 32-bit shift to a negative number. */
+export const MiB = 1024 * 1024;
+
 /** Defaults for one verification step. */
 export const DEFAULT_LIMITS: Limits = {
   cpus: 1,
