@@ -48,10 +48,12 @@ let curve: Promise<unknown> | undefined;
 const loadSnarkjs = () => import("snarkjs");
 /**
  * Builds the single-threaded bn128 curve once and puts it where ffjavascript (and so snarkjs) looks, on every
- * call: loading another copy of ffjavascript (circomlibjs ships its own) resets that global to null, and snarkjs
- * would then build a multi-threaded curve, which never finishes under Bun.
+ * call: loading another copy of ffjavascript (circomlibjs ships its own, and so does snarkjs's r1csfile) resets
+ * that global to null, and snarkjs would then build a multi-threaded curve, which never finishes under Bun.
+ * snarkjs is therefore loaded before the curve is installed.
  */
 export async function ensureCurve(): Promise<unknown> {
+  await loadSnarkjs();
   curve ??= import("ffjavascript").then(({ buildBn128 }) => buildBn128(true));
   const c = await curve;
   (globalThis as any).curve_bn128 = c;

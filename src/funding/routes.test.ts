@@ -1,0 +1,147 @@
+// Money through the appliance as it runs: the funding routes over HTTP with a signed-in sponsor, a deposit on
+// the embedded dev chain the app opened itself, and the payout jobs on the core queue (prove → release, once).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { type Hex, keccak256, toBytes, zeroAddress } from "viem";
+import { createTestApp, type TestApp } from "../../test/support/app";
+import { createUser, type TestUser } from "../../test/support/auth";
+import { dbKinds } from "../../test/support/db";
+import { ProjectEscrow } from "../chain/contracts.gen";
+import type { ChainRuntime } from "../chain/service";
+import { milestones, subMilestones } from "../milestones/schema";
+import { orgMembers, orgs } from "../orgs/schema";
+import { payments } from "../payments/schema";
+import type { VerifiedReport } from "../payments/service";
+import { projects } from "../projects/schema";
+import { onChainProjectId } from "../zk/attestation";
+import { merkleRoot, reportLeaves } from "../zk/merkle";
+
+const PAYEE = "0x00000000000000000000000000000000000a11ce";
+
+for (const kind of dbKinds()) {
+  describe(`funding over HTTP and payout jobs [${kind}]`, () => {
+    let t: TestApp;
+    let sponsor: TestUser;
+    let outsider: TestUser;
+    let rt: ChainRuntime;
+    let projectId: string;
+    let taskId: string;
+
+    beforeAll(async () => {
+      t = await createTestApp(kind);
+      sponsor = await createUser(t);
+      outsider = await createUser(t);
+      const db = t.ctx.db;
+      const [org] = await db.insert(orgs).values({ name: "Funded Org" }).returning();
+      await db.insert(orgMembers).values({ orgId: org!.id, userId: sponsor.id, role: "OWNER" });
+      const [project] = await db
+        .insert(projects)
+        .values({ orgId: org!.id, title: "Funded", tokenDecimals: 18, structureApprovedAt: new Date() })
+        .returning();
+      projectId = project!.id;
+      const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 8, position: 0 }).returning();
+      const [task] = await db
+        .insert(subMilestones)
+        .values({ milestoneId: m!.id, projectId, title: "task", points: 8, position: 0 })
+        .returning();
+      taskId = task!.id;
+      rt = await (t.ctx.services.openChain as () => Promise<ChainRuntime>)();
+    }, 120_000);
+
+    afterAll(async () => {
+      await t.ctx.jobs.stop();
+      await rt?.close();
+      await t.close();
+    });
+
+    test("a member of another org cannot quote; bad input is a 400 in the envelope", async () => {
+      const other = await outsider.request("POST", `/api/projects/${projectId}/fund/quote`);
+      expect([403, 404]).toContain(other.status);
+      const bad = await sponsor.request("POST", `/api/projects/${projectId}/fund`, { body: { depositTxHash: "0x12" } });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("INVALID_INPUT");
+    });
+
+    test("quote → deposit on the dev chain → confirm activates the project", async () => {
+      const res = await sponsor.request("POST", `/api/projects/${projectId}/fund/quote`);
+      expect(res.status).toBe(200);
+      const quote = (await res.json()) as { amount: string; totalPoints: number; deposit: { projectKey: string } };
+      expect(quote.totalPoints).toBe(8);
+      expect(quote.deposit.projectKey).toBe(onChainProjectId(projectId));
+      const amount = BigInt(quote.amount);
+      expect(amount).toBeGreaterThan(0n);
+
+      const wallet = rt.conn.wallet(rt.dev!.genesis.keys.sponsor);
+      const deposit = async (value: bigint) => {
+        const hash = await wallet.writeContract({
+          address: rt.deployment!.escrow,
+          abi: ProjectEscrow.abi,
+          functionName: "deposit",
+          args: [onChainProjectId(projectId), zeroAddress, value],
+          value,
+        });
+        await rt.conn.publicClient.waitForTransactionReceipt({ hash });
+        return hash;
+      };
+      const short = await sponsor.request("POST", `/api/projects/${projectId}/fund`, {
+        body: { depositTxHash: await deposit(amount - 1n) },
+      });
+      expect(short.status).toBe(409);
+      expect(((await short.json()) as { error: { code: string } }).error.code).toBe("DEPOSIT_NOT_CONFIRMED");
+
+      const ok = await sponsor.request("POST", `/api/projects/${projectId}/fund`, {
+        body: { depositTxHash: await deposit(1n) },
+      });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ state: "ACTIVE", totalDeposited: quote.amount });
+    });
+
+    test("a verified report is paid once by the payout jobs, the fee to the treasury", async () => {
+      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId));
+      const amount = BigInt(task!.payoutAmount!);
+      const tests = ["a", "b", "c"].map((id) => ({ id: `suite > ${id}`, passed: true }));
+      const report: VerifiedReport = {
+        subMilestoneId: taskId,
+        tests,
+        root: merkleRoot(reportLeaves(tests)),
+        digest: keccak256(toBytes("the harness digest of this run")) as Hex,
+        payee: PAYEE,
+        minPassing: 3,
+      };
+      const pay = t.ctx.services.payments as { payForReport(r: VerifiedReport): Promise<{ id: string; created: boolean }> };
+      const before = await rt.conn.publicClient.getBalance({ address: PAYEE });
+      t.ctx.jobs.start();
+      const first = await pay.payForReport(report);
+      expect(first.created).toBe(true);
+      // the same report again (a retried webhook, a second click) is the same job
+      expect((await pay.payForReport(report)).created).toBe(false);
+
+      let row: typeof payments.$inferSelect | undefined;
+      for (let i = 0; i < 240 && row?.status !== "COMPLETED"; i++) {
+        await Bun.sleep(250);
+        [row] = await t.ctx.db.select().from(payments).where(eq(payments.subMilestoneId, taskId));
+        if (row?.status === "FAILED") throw new Error(`payment failed: ${row.lastError}`);
+      }
+      expect(row).toMatchObject({ status: "COMPLETED", amount: amount.toString(), payee: PAYEE.toLowerCase() });
+      expect(row!.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+
+      const feeBps = await rt.conn.publicClient.readContract({
+        address: rt.deployment!.escrow,
+        abi: ProjectEscrow.abi,
+        functionName: "paymentFeeBps",
+      });
+      expect(feeBps).toBe(t.ctx.settings.get("funding.platformFeeBps")); // deployed with the admin's setting
+      const fee = (amount * BigInt(feeBps)) / 10_000n;
+      expect(fee).toBeGreaterThan(0n);
+      expect((await rt.conn.publicClient.getBalance({ address: PAYEE })) - before).toBe(amount - fee);
+      const accrued = await rt.conn.publicClient.readContract({
+        address: rt.deployment!.escrow,
+        abi: ProjectEscrow.abi,
+        functionName: "feesOwed",
+        args: [zeroAddress],
+      });
+      expect(accrued).toBe(fee);
+      expect(await t.ctx.db.select().from(payments).where(eq(payments.subMilestoneId, taskId))).toHaveLength(1);
+    }, 120_000);
+  });
+}
