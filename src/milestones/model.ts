@@ -1,11 +1,19 @@
 import { z } from "zod";
+import { TREE_LEAVES } from "../zk/merkle";
 
 const line = (max: number) => z.string().trim().min(1).max(max);
 
 /** How the harness verifies a task (spec §3.1.4 "verification rules"). */
 export const PlannedVerification = z
   .object({
-    minPassingTests: z.number().int().min(0).max(10_000).describe("tests that must pass for the task to count as done"),
+    // The payout proof counts passed tests (or, above TREE_LEAVES tests, passed groups of tests) in a report of
+    // at most TREE_LEAVES leaves and needs at least one: a rule outside 1–64 could never be paid.
+    minPassingTests: z
+      .number()
+      .int()
+      .min(1)
+      .max(TREE_LEAVES)
+      .describe(`tests that must pass for the task to count as done (1–${TREE_LEAVES})`),
     testCommand: z
       .string()
       .trim()

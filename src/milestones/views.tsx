@@ -74,7 +74,7 @@ function TaskEditForm({ task, csrf }: { task: SubMilestone; csrf?: string }) {
       <div class="grid2">
         <label>
           Minimum passing tests
-          <input name="minPassingTests" type="number" min="0" value={String(task.verification.minPassingTests)} />
+          <input name="minPassingTests" type="number" min="1" max="64" value={String(task.verification.minPassingTests)} />
         </label>
         <label>
           Test command <span class="help">empty: detected</span>

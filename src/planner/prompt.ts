@@ -12,7 +12,7 @@ sub-milestones (tasks) that one contributor can finish in days, not weeks.
 Rules:
 - Every task has points for its effort: 1 trivial, 2 small, 3 medium, 5 large, 8 very large, 13 the most. Integers only.
 - Every task has concrete, testable acceptance criteria.
-- Every task has verification rules: the minimum number of passing tests, the test command, and further checks.
+- Every task has verification rules: the minimum number of passing tests (1 to 64), the test command, and further checks.
 - Order milestones so each builds on the ones before. Prefer 3 to 6 milestones with 2 to 6 tasks each.
 - Write plain English. Do not invent features the project does not ask for.
 - Answer with one JSON object and nothing else: no prose, no code fences, no fields beyond the schema.`;

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Plan } from "../milestones/model";
+import { TREE_LEAVES } from "../zk/merkle";
 import { scrub, snapshotRepo } from "./repo-snapshot";
 import { detectStack, extractFeatures, templatePlan } from "./template";
 
@@ -24,6 +25,30 @@ describe("template planner", () => {
     expect(tasks.every((t) => Number.isInteger(t.points) && t.points >= 1)).toBe(true);
     expect(plan.milestones[0]!.title).toBe("Foundation and tooling");
     expect(plan.milestones.at(-1)!.title).toBe("Documentation and release readiness");
+  });
+
+  test("every task's rule can be paid: 1 to 64 passing tests, with or without tests in the repository", () => {
+    for (const files of [repo.files, ["README.md"]]) {
+      const plan = templatePlan({ title: "csv2json", description: DESCRIPTION, repo: { files, readme: "" } });
+      expect(Plan.safeParse(plan).success).toBe(true);
+      for (const t of plan.milestones.flatMap((m) => m.subMilestones)) {
+        expect(t.verification.minPassingTests).toBeGreaterThanOrEqual(1);
+        expect(t.verification.minPassingTests).toBeLessThanOrEqual(TREE_LEAVES);
+      }
+    }
+    // and the schema refuses a rule the payout proof could never meet
+    const task = templatePlan({ title: "x", description: DESCRIPTION, repo }).milestones[0]!.subMilestones[0]!;
+    for (const bad of [0, TREE_LEAVES + 1]) {
+      const plan = {
+        milestones: [
+          {
+            ...templatePlan({ title: "x", description: DESCRIPTION, repo }).milestones[0]!,
+            subMilestones: [{ ...task, verification: { ...task.verification, minPassingTests: bad } }],
+          },
+        ],
+      };
+      expect(Plan.safeParse(plan).success).toBe(false);
+    }
   });
 
   test("is deterministic", () => {

@@ -129,7 +129,7 @@ export function templatePlan(input: TemplateInput): Plan {
       2,
       ["A fresh clone builds by following the README", `CI runs ${run} on every push and pull request`],
       stack,
-      stack.hasTests ? 1 : 0,
+      1, // a payout needs at least one passing test: CI runs the existing one or a first smoke test
     ),
   ];
   if (!stack.hasTests) {
@@ -182,9 +182,12 @@ export function templatePlan(input: TemplateInput): Plan {
         "Document setup and usage",
         "Describe installation, configuration and everyday use in the README.",
         2,
-        ["The README covers installation, configuration and usage", "Every documented command works as written"],
+        [
+          "The README covers installation, configuration and usage",
+          "Every documented command works as written, checked by a test",
+        ],
         stack,
-        0,
+        1,
       ),
       task(
         "Harden error handling and edge cases",
