@@ -124,7 +124,10 @@ function toAppError(code: string | number, error: unknown): AppError {
     case "VALIDATION": {
       const fields: Record<string, string> = {};
       for (const issue of ((error as any).all ?? []) as { path?: string; message?: string; summary?: string }[]) {
-        const key = String(issue.path ?? "").replace(/^\//, "").replace(/\//g, ".") || "_";
+        const key =
+          String(issue.path ?? "")
+            .replace(/^\//, "")
+            .replace(/\//g, ".") || "_";
         fields[key] ??= issue.message ?? issue.summary ?? "invalid";
       }
       return new AppError("INVALID_INPUT", "The request is not valid.", 400, { fields });
@@ -138,7 +141,11 @@ function toAppError(code: string | number, error: unknown): AppError {
     default: {
       const status = (error as { status?: number })?.status;
       if (typeof status === "number" && status >= 400 && status < 500) {
-        return new AppError(status === 413 ? "PAYLOAD_TOO_LARGE" : "INVALID_INPUT", "The request was rejected.", status);
+        return new AppError(
+          status === 413 ? "PAYLOAD_TOO_LARGE" : "INVALID_INPUT",
+          "The request was rejected.",
+          status,
+        );
       }
       return new AppError("INTERNAL", "Something went wrong on our side; the error was logged.", 500);
     }
@@ -158,7 +165,10 @@ export interface Lifecycle {
 export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   const starts: (() => Promise<void> | void)[] = [];
   const stops: (() => Promise<void> | void)[] = [];
-  const on = { start: (fn: () => Promise<void> | void) => starts.push(fn), stop: (fn: () => Promise<void> | void) => stops.unshift(fn) };
+  const on = {
+    start: (fn: () => Promise<void> | void) => starts.push(fn),
+    stop: (fn: () => Promise<void> | void) => stops.unshift(fn),
+  };
   void on; // domains are added here, one line each: await setupX(ctx, on);
   // Finished runs' events are dropped after 30 days; keyed jobs stay so their key keeps refusing a second run.
   ctx.jobs.define("jobs.prune", () => ctx.jobs.prune(30 * 86_400_000), { maxAttempts: 1 });
@@ -174,7 +184,20 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   await setupAi(ctx, on);
   await setupDocuments(ctx, on);
   await setupPlanner(ctx, on);
-  defineHarnessJob(ctx.jobs, { baseDir: join(ctx.config.dataDir, "harness"), fatal: FatalJobError });
+  defineHarnessJob(ctx.jobs, {
+    baseDir: join(ctx.config.dataDir, "harness"),
+    fatal: FatalJobError,
+    defaults: () => ({
+      backend: ctx.settings.get("sandbox.backend"),
+      egressAllow: ctx.settings.get("sandbox.allowedRegistries"),
+      limits: {
+        cpus: ctx.settings.get("sandbox.cpus"),
+        memoryMb: ctx.settings.get("sandbox.memoryMb"),
+        diskMb: ctx.settings.get("sandbox.diskMb"),
+        timeoutMs: ctx.settings.get("sandbox.timeoutSeconds") * 1000,
+      },
+    }),
+  });
   return {
     start: async () => {
       for (const fn of starts) await fn();

@@ -2,6 +2,7 @@
 // GET /api/runs/:id/stream. The payload holds no secrets: a repository token is looked up when the job runs.
 import type { JobHandler } from "../core/jobs";
 import { AppError } from "../core/errors";
+import type { BackendChoice } from "../sandbox/index";
 import type { SandboxBackend } from "../sandbox/types";
 import type { HarnessDigest, Verdict } from "./digest";
 import { type HarnessRunOptions, runHarness } from "./run";
@@ -32,6 +33,11 @@ export interface HarnessJobDeps {
   /** Token for the repository, if private (e.g. the GitHub installation token); never stored in the job. */
   token?: (payload: HarnessJobPayload) => Promise<string | undefined>;
   backend?: SandboxBackend;
+  /**
+   * The admin's sandbox settings at the time a job runs (backend, limits, install allow-list); a job's own
+   * payload wins where it says something.
+   */
+  defaults?: () => Pick<HarnessRunOptions, "egressAllow" | "limits"> & { backend?: BackendChoice };
   baseDir?: string;
   /** Thrown for errors a retry cannot fix (the core queue's FatalJobError). */
   fatal?: new (
@@ -56,10 +62,13 @@ export function defineHarnessJob(queue: HarnessQueue, deps: HarnessJobDeps = {})
   const handler: JobHandler<HarnessJobPayload, HarnessJobResult> = async (payload, run) => {
     let outputLines = 0;
     try {
+      const d = deps.defaults?.() ?? {};
       const r = await runHarness({
         ...payload,
+        egressAllow: payload.egressAllow ?? d.egressAllow,
+        limits: { ...d.limits, ...payload.limits },
         token: await deps.token?.(payload),
-        backend: deps.backend,
+        backend: deps.backend ?? d.backend,
         baseDir: deps.baseDir,
         signal: run.signal,
         onProgress: (pct, message) => void run.progress(pct, message),

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { BASE_ENV, chownTree, limitMessage, SANDBOX_UID } from "./docker";
 import { EGRESS_MOUNT, bridgeCommand } from "./egress";
 import { findRootfs } from "./images";
+import { watchDisk } from "./diskwatch";
 import { watchMemory } from "./memwatch";
 import { OutputCollector } from "./output";
 import {
@@ -76,6 +77,7 @@ export class BwrapBackend implements SandboxBackend {
     const onAbort = () => kill("ERROR");
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopWatch = () => {};
+    let stopDiskWatch = () => {};
     try {
       const inner = [
         "prlimit",
@@ -141,6 +143,7 @@ export class BwrapBackend implements SandboxBackend {
       spec.signal?.addEventListener("abort", onAbort, { once: true });
       proc = Bun.spawn(cmd, { env: {}, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
+      stopDiskWatch = watchDisk(spec.workDir, limits.diskMb * MiB, () => kill("DISK_LIMIT"));
       if (cgroup) stopWatch = watchMemory(cgroup.memory, limits.memoryMb * MiB, () => kill("OOM"));
       const pump = async (name: "stdout" | "stderr", stream: ReadableStream<Uint8Array>) => {
         const reader = stream.getReader();
@@ -154,6 +157,7 @@ export class BwrapBackend implements SandboxBackend {
       ]);
       clearTimeout(timer);
       stopWatch();
+      stopDiskWatch();
       const exitCode = p.exitCode ?? (p.signalCode ? 137 : null);
       const oom = cgroup ? cgroupOomKilled(cgroup) : false;
       let status: SandboxStatus;
@@ -188,6 +192,7 @@ export class BwrapBackend implements SandboxBackend {
     } finally {
       clearTimeout(timer);
       stopWatch();
+      stopDiskWatch();
       spec.signal?.removeEventListener("abort", onAbort);
       if (cgroup) await removeCgroup(cgroup);
     }

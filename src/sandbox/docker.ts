@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import type Docker from "dockerode";
 import { bridgeCommand, EGRESS_MOUNT } from "./egress";
 import { imageRef, toolsFromLabels } from "./images";
+import { watchDisk } from "./diskwatch";
 import { memoryCgroupOf, watchMemory } from "./memwatch";
 import { OutputCollector } from "./output";
 import {
@@ -101,6 +102,7 @@ export class DockerBackend implements SandboxBackend {
     let ended: SandboxStatus | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopWatch = () => {};
+    let stopDiskWatch = () => {};
     const kill = (why: SandboxStatus) => {
       ended ??= why;
       container?.kill({ signal: "SIGKILL" }).catch(() => {});
@@ -159,12 +161,14 @@ export class DockerBackend implements SandboxBackend {
       spec.signal?.addEventListener("abort", onAbort, { once: true });
       await container.start();
       timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
+      stopDiskWatch = watchDisk(spec.workDir, limits.diskMb * MiB, () => kill("DISK_LIMIT"));
       const pid = (await container.inspect()).State.Pid;
       const cgroup = pid ? memoryCgroupOf(pid) : null;
       if (cgroup) stopWatch = watchMemory(cgroup, limits.memoryMb * MiB, () => kill("OOM"));
       const waited = (await container.wait()) as { StatusCode: number };
       clearTimeout(timer);
       stopWatch();
+      stopDiskWatch();
       // Let the last frames arrive, but never hang on a stream a killed container left open.
       await Promise.race([streamEnded, Bun.sleep(2000)]);
       const state = (await container.inspect()).State;
@@ -199,6 +203,7 @@ export class DockerBackend implements SandboxBackend {
     } finally {
       clearTimeout(timer);
       stopWatch();
+      stopDiskWatch();
       spec.signal?.removeEventListener("abort", onAbort);
       await container?.remove({ force: true }).catch(() => {});
     }
@@ -214,6 +219,8 @@ export function limitMessage(status: SandboxStatus, limits: Limits): string | un
       return `killed at the ${limits.memoryMb} MiB memory limit`;
     case "OUTPUT_LIMIT":
       return `killed after more than ${limits.outputBytes} bytes of output`;
+    case "DISK_LIMIT":
+      return `killed after the work dir grew past the ${limits.diskMb} MiB disk limit`;
     default:
       return undefined;
   }

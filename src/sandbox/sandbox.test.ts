@@ -117,6 +117,15 @@ describe.each(backends)("%s backend", (_name, make) => {
     if (backend.kind === "docker") expect(r.stdout.split("\n")[0]).toBe(String(4096 * 1024 * 1024));
   });
 
+  test("a run that fills its work dir ends with DISK_LIMIT", async () => {
+    const r = await run('i=0; while :; do head -c 4194304 /dev/zero > "fill$i"; i=$((i+1)); sleep 0.02; done', {
+      limits: { diskMb: 32, timeoutMs: 30_000 },
+    });
+    expect(r.status).toBe("DISK_LIMIT");
+    expect(r.message).toContain("32 MiB disk limit");
+    expect(r.durationMs).toBeLessThan(15_000);
+  });
+
   test("output limit ends the run with OUTPUT_LIMIT and keeps only the budget", async () => {
     const r = await run("yes 0123456789", { limits: { outputBytes: 100_000 } });
     expect(r.status).toBe("OUTPUT_LIMIT");

@@ -1,5 +1,5 @@
 /** How a sandbox run ended. OK and FAILED are normal exits (zero / non-zero); the others are limits or errors. */
-export type SandboxStatus = "OK" | "FAILED" | "TIMEOUT" | "OOM" | "OUTPUT_LIMIT" | "ERROR";
+export type SandboxStatus = "OK" | "FAILED" | "TIMEOUT" | "OOM" | "OUTPUT_LIMIT" | "DISK_LIMIT" | "ERROR";
 
 /** Which isolation technology ran a command. */
 export type BackendKind = "docker" | "bwrap";
@@ -18,6 +18,8 @@ export interface Limits {
   outputBytes: number;
   /** Size of the in-memory /tmp in MiB. */
   tmpMb: number;
+  /** Disk the work dir may use in MiB (checked once a second); exceeding it ends the run with DISK_LIMIT. */
+  diskMb: number;
 }
 
 /** Bytes in a MiB. Multiply, never shift: `2048 << 20` overflows JavaScript's 32-bit shift to a negative number. */
@@ -31,6 +33,7 @@ export const DEFAULT_LIMITS: Limits = {
   timeoutMs: 10 * 60_000,
   outputBytes: 8 << 20,
   tmpMb: 256,
+  diskMb: 8192,
 };
 
 /** Which image a run uses: a role resolved to the built image, or an explicit Docker image reference. */

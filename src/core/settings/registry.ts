@@ -84,6 +84,7 @@ export const SETTINGS = {
   "sandbox.backend": def(z.enum(["auto", "docker", "bwrap"]), "auto", "Sandbox backend"),
   "sandbox.cpus": def(z.number().min(0.1).max(64), 1, "CPUs per run"),
   "sandbox.memoryMb": def(z.number().int().min(64).max(65536), 1024, "Memory per run (MB)"),
+  "sandbox.diskMb": def(z.number().int().min(64).max(1_048_576), 8192, "Work dir disk per run (MB)"),
   "sandbox.timeoutSeconds": def(z.number().int().min(5).max(7200), 600, "Wall-clock limit per step (s)"),
   "sandbox.allowedRegistries": def(z.array(z.string().max(200)).max(50), ["registry.npmjs.org"], "Install egress allow-list"),
 } satisfies Record<string, SettingDef>;
