@@ -108,7 +108,9 @@ for (const kind of dbKinds()) {
         payee: PAYEE,
         minPassing: 3,
       };
-      const pay = t.ctx.services.payments as { payForReport(r: VerifiedReport): Promise<{ id: string; created: boolean }> };
+      const pay = t.ctx.services.payments as {
+        payForReport(r: VerifiedReport): Promise<{ id: string; created: boolean }>;
+      };
       const before = await rt.conn.publicClient.getBalance({ address: PAYEE });
       t.ctx.jobs.start();
       const first = await pay.payForReport(report);
@@ -145,3 +147,64 @@ for (const kind of dbKinds()) {
     }, 120_000);
   });
 }
+
+describe("funding from the project overview (forms, dev chain)", () => {
+  let t: TestApp;
+  let sponsor: TestUser;
+  let projectId: string;
+
+  beforeAll(async () => {
+    t = await createTestApp("pglite");
+    sponsor = await createUser(t);
+    const db = t.ctx.db;
+    const [org] = await db.insert(orgs).values({ name: "Form Org" }).returning();
+    await db.insert(orgMembers).values({ orgId: org!.id, userId: sponsor.id, role: "OWNER" });
+    const [project] = await db
+      .insert(projects)
+      .values({ orgId: org!.id, title: "Form funded", tokenDecimals: 18, structureApprovedAt: new Date() })
+      .returning();
+    projectId = project!.id;
+    const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 5, position: 0 }).returning();
+    await db.insert(subMilestones).values({ milestoneId: m!.id, projectId, title: "task", points: 5, position: 0 });
+  }, 120_000);
+  afterAll(async () => {
+    await ((t.ctx.services.chain as ChainRuntime | undefined)?.close() ?? Promise.resolve());
+    await t.close();
+  });
+
+  const page = async () => {
+    const res = await sponsor.request("GET", `/projects/${projectId}`);
+    expect(res.status).toBe(200);
+    return res.text();
+  };
+  const form = (path: string, fields: Record<string, string> = {}) =>
+    sponsor.request("POST", path, { body: new URLSearchParams({ _csrf: sponsor.csrf, ...fields }) });
+
+  test("quote, a bad hash, then a dev-chain deposit activates the project", async () => {
+    expect(await page()).toContain("Get a funding quote");
+
+    const quoted = await form(`/projects/${projectId}/fund/quote`);
+    expect(quoted.status).toBe(303);
+    expect(quoted.headers.get("location")).toContain("funding=quoted");
+    const withQuote = await (await sponsor.request("GET", quoted.headers.get("location")!)).text();
+    expect(withQuote).toContain("Quote ready");
+    expect(withQuote).toContain("5 points");
+    expect(withQuote).toContain("Deposit from the dev chain");
+
+    const bad = await form(`/projects/${projectId}/fund`, { depositTxHash: "0xnope" });
+    expect(bad.status).toBe(303);
+    const location = bad.headers.get("location")!;
+    expect(location).toContain("error=");
+    const shown = await (await sponsor.request("GET", location)).text();
+    expect(shown).toContain("must be a transaction hash");
+
+    const funded = await form(`/projects/${projectId}/fund/dev-deposit`);
+    expect(funded.status).toBe(303);
+    expect(funded.headers.get("location")).toContain("funding=funded");
+    const [row] = await t.ctx.db.select().from(projects).where(eq(projects.id, projectId));
+    expect(row!.state).toBe("ACTIVE");
+    const after = await page();
+    expect(after).toContain("Funded:");
+    expect(after).not.toContain("Get a funding quote");
+  }, 120_000);
+});

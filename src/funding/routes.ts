@@ -1,10 +1,39 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { seeOther } from "../auth/web";
 import type { AppContext } from "../core/context";
+import { AppError } from "../core/errors";
 import { httpContext } from "../core/http/plugin";
-import { confirmDeposit, createQuote } from "./service";
+import { confirmDeposit, createQuote, devChainDeposit } from "./service";
 
-/** Funding API (spec §5.4): quote the deposit, then confirm it by transaction hash. */
+/** Flash messages of the overview page after a funding form (`?funding=…`). */
+export const FUNDING_FLASH: Record<string, string> = {
+  quoted: "Quote ready: deposit the amount below into the escrow, then confirm the transaction.",
+  funded: "Deposit confirmed: the project is funded and active.",
+};
+
+/**
+ * Runs a funding form and sends the browser back to the overview; what the sponsor can act on (a short deposit,
+ * an expired quote, no chain yet) comes back as the page's error message instead of an error page.
+ */
+async function fundingForm(request: Request, projectId: string, done: string, fn: () => Promise<unknown>) {
+  const back = `/projects/${projectId}`;
+  try {
+    await fn();
+  } catch (err) {
+    // who may not see or fund the project gets the error page (404/403), as on every other route
+    const actionable = err instanceof AppError && ([400, 409, 422].includes(err.status) || err.code === "UNAVAILABLE");
+    if (!actionable) throw err;
+    const d = err.details as { deposited?: string; required?: string; fields?: Record<string, string> };
+    const extra = d.required ? ` Deposited ${d.deposited ?? "0"} of ${d.required} base units.` : "";
+    const fields = d.fields ? ` ${Object.values(d.fields).join("; ")}` : "";
+    const message = `${err.message}${fields}${extra}`.slice(0, 300);
+    return seeOther(request, `${back}?error=${encodeURIComponent(message)}#funding`);
+  }
+  return seeOther(request, `${back}?funding=${done}#funding`);
+}
+
+/** Funding API (spec §5.4): quote the deposit, then confirm it by transaction hash; and the overview's forms. */
 export const fundingRoutes = (ctx: AppContext) =>
   new Elysia({ name: "funding" })
     .use(httpContext(ctx))
@@ -25,4 +54,18 @@ export const fundingRoutes = (ctx: AppContext) =>
           tags: ["funding"],
         },
       },
-    );
+    )
+    // ---- forms of the project overview
+    .post("/projects/:id/fund/quote", async ({ request, principal, params }) => {
+      const p = await principal();
+      return fundingForm(request, params.id, "quoted", () => createQuote(ctx, p, params.id));
+    })
+    .post("/projects/:id/fund", async ({ request, principal, params, body }) => {
+      const p = await principal();
+      const hash = String((body as Record<string, unknown> | undefined)?.depositTxHash ?? "").trim();
+      return fundingForm(request, params.id, "funded", () => confirmDeposit(ctx, p, params.id, hash));
+    })
+    .post("/projects/:id/fund/dev-deposit", async ({ request, principal, params }) => {
+      const p = await principal();
+      return fundingForm(request, params.id, "funded", () => devChainDeposit(ctx, p, params.id));
+    });

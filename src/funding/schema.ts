@@ -48,7 +48,6 @@ export const fundingQuotes = pgTable(
   (t) => [index("funding_quotes_project_idx").on(t.projectId, t.createdAt)],
 );
 
-
 /** Confirmed deposits (spec §4.2.13): one per deposit transaction. */
 export const fundingRecords = pgTable(
   "funding_records",

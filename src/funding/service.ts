@@ -156,8 +156,8 @@ export async function confirmDeposit(
   projectId: string,
   depositTxHash: string,
 ): Promise<FundingResult> {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(depositTxHash)) throw invalidInput({ depositTxHash: "must be a transaction hash" });
   const project = await loadProject(ctx.db, principal, projectId, "project.fund");
+  if (!/^0x[0-9a-fA-F]{64}$/.test(depositTxHash)) throw invalidInput({ depositTxHash: "must be a transaction hash" });
   const rt = await requireChain(ctx);
   const [quote] = await ctx.db
     .select()
@@ -257,4 +257,84 @@ async function emit(ctx: Ctx, name: string, payload: Record<string, unknown>) {
     | { emit?: (name: string, payload: Record<string, unknown>) => Promise<void> }
     | undefined;
   await events?.emit?.(name, payload);
+}
+
+/** What the project overview shows about funding. */
+export interface FundingPanelData {
+  /** The caller may quote and confirm deposits (project.fund). */
+  canFund: boolean;
+  /** The latest quote that has not expired, for a project still waiting for its deposit. */
+  quote: QuoteView | null;
+  /** Deposits recorded so far, in base units. */
+  deposited: bigint;
+  deposits: number;
+  /** The embedded dev chain is in use and the token is its native coin: the appliance can deposit for a demo. */
+  devDeposit: boolean;
+}
+
+/** Loads the overview's funding panel; never fails the page (no chain yet simply means no quote yet). */
+export async function fundingPanel(
+  ctx: Ctx,
+  principal: Principal,
+  project: { id: string; state: string; tokenAddress: string | null },
+): Promise<FundingPanelData> {
+  const canFund = await loadProject(ctx.db, principal, project.id, "project.fund").then(
+    () => true,
+    () => false,
+  );
+  const [latest] = await ctx.db
+    .select()
+    .from(fundingQuotes)
+    .where(eq(fundingQuotes.projectId, project.id))
+    .orderBy(desc(fundingQuotes.createdAt))
+    .limit(1);
+  const [sum] = await ctx.db
+    .select({ total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text`, n: sql<number>`count(*)::int` })
+    .from(fundingRecords)
+    .where(eq(fundingRecords.projectId, project.id));
+  return {
+    canFund,
+    quote: project.state === "DRAFT" && latest && latest.expiresAt > new Date() ? quoteView(latest) : null,
+    deposited: BigInt(sum?.total ?? "0"),
+    deposits: sum?.n ?? 0,
+    devDeposit: ctx.settings.get("chain.mode") === "dev" && !project.tokenAddress,
+  };
+}
+
+/**
+ * Deposits the latest quote's amount from the dev chain's funded sponsor account and confirms it, so a demo or a
+ * trial install can be funded without a wallet. Only on the embedded dev chain, only in its native coin.
+ */
+export async function devChainDeposit(
+  ctx: Ctx,
+  principal: Principal | null,
+  projectId: string,
+): Promise<FundingResult> {
+  const project = await loadProject(ctx.db, principal, projectId, "project.fund");
+  const rt = await requireChain(ctx);
+  if (rt.mode !== "dev" || !rt.dev || !rt.deployment)
+    throw conflict("Deposits from the appliance are only for the embedded dev chain.", "CONFLICT");
+  if (project.tokenAddress) throw conflict("Dev-chain deposits are in the native coin only.", "CONFLICT");
+  const [latest] = await ctx.db
+    .select()
+    .from(fundingQuotes)
+    .where(eq(fundingQuotes.projectId, project.id))
+    .orderBy(desc(fundingQuotes.createdAt))
+    .limit(1);
+  if (!latest || latest.expiresAt <= new Date()) throw conflict("Get a funding quote first.", "CONFLICT");
+  const [sum] = await ctx.db
+    .select({ total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text` })
+    .from(fundingRecords)
+    .where(eq(fundingRecords.projectId, project.id));
+  const missing = BigInt(latest.amount) - BigInt(sum?.total ?? "0");
+  if (missing <= 0n) throw conflict("The deposits already cover the quote.", "CONFLICT");
+  const hash = await rt.conn.wallet(rt.dev.genesis.keys.sponsor).writeContract({
+    address: rt.deployment.escrow,
+    abi: ProjectEscrow.abi,
+    functionName: "deposit",
+    args: [onChainProjectId(project.id), zeroAddress, missing],
+    value: missing,
+  });
+  await rt.conn.publicClient.waitForTransactionReceipt({ hash });
+  return confirmDeposit(ctx, principal, project.id, hash);
 }

@@ -7,6 +7,9 @@ import { AppError } from "../core/errors";
 import { httpContext } from "../core/http/plugin";
 import { documents } from "../documents/schema";
 import { milestones } from "../milestones/schema";
+import { FUNDING_FLASH } from "../funding/routes";
+import { fundingPanel } from "../funding/service";
+import { FundingPanel } from "../funding/views";
 import { can, requireOrgRole } from "../orgs/permissions";
 import { orgs } from "../orgs/schema";
 import { SidebarPanel } from "../sidebar/views";
@@ -168,15 +171,21 @@ export const projectRoutes = (ctx: AppContext) =>
       const p = await principal();
       if (!p) return signIn(request);
       const project = await loadProject(ctx.db, p, params.id, "project.view");
-      const [[ms], [docs], points, base] = await Promise.all([
+      const [[ms], [docs], points, base, funding] = await Promise.all([
         ctx.db.select({ n: count() }).from(milestones).where(eq(milestones.projectId, project.id)),
         ctx.db.select({ n: count() }).from(documents).where(eq(documents.projectId, project.id)),
         projectPoints(ctx.db, project.id),
         projectPageProps(ctx, p, project),
+        fundingPanel(ctx, p, project),
       ]);
+      const query = new URL(request.url).searchParams;
+      const error = query.get("error");
+      const notice = FUNDING_FLASH[query.get("funding") ?? ""];
       return html(
         <ProjectOverviewPage
           {...base}
+          flash={error ? { kind: "error", message: error } : notice ? { kind: "success", message: notice } : undefined}
+          funding={<FundingPanel project={project} data={funding} csrf={p.csrfToken} />}
           milestoneCount={ms?.n ?? 0}
           documentCount={docs?.n ?? 0}
           draftPoints={points}

@@ -208,7 +208,12 @@ export function NewProjectPage(props: {
 
 /** The project overview tab. */
 export function ProjectOverviewPage(
-  props: ProjectPageProps & { milestoneCount: number; documentCount: number; draftPoints: number },
+  props: ProjectPageProps & {
+    milestoneCount: number;
+    documentCount: number;
+    draftPoints: number;
+    funding?: JSX.Element;
+  },
 ) {
   const p = props.project;
   return (
@@ -255,6 +260,7 @@ export function ProjectOverviewPage(
           </tbody>
         </table>
       </div>
+      {(props.funding ?? "") as "safe"}
       {props.canManage && !p.structureApprovedAt ? (
         <p>
           <a class="button" href={`/projects/${p.id}/milestones`}>
