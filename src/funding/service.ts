@@ -39,6 +39,26 @@ export interface QuoteView {
 
 type Ctx = Pick<AppContext, "db" | "settings" | "services">;
 
+/** The project's newest quote, if any. */
+async function latestQuote(db: Ctx["db"], projectId: string): Promise<FundingQuote | undefined> {
+  const [quote] = await db
+    .select()
+    .from(fundingQuotes)
+    .where(eq(fundingQuotes.projectId, projectId))
+    .orderBy(desc(fundingQuotes.createdAt))
+    .limit(1);
+  return quote;
+}
+
+/** Deposits recorded for a project: their sum in base units and their number. */
+async function depositsOf(db: Ctx["db"], projectId: string): Promise<{ total: bigint; count: number }> {
+  const [row] = await db
+    .select({ total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text`, n: sql<number>`count(*)::int` })
+    .from(fundingRecords)
+    .where(eq(fundingRecords.projectId, projectId));
+  return { total: BigInt(row?.total ?? "0"), count: row?.n ?? 0 };
+}
+
 /** The price feed for a token: the dev chain's feed for it, else the configured feed. */
 export function priceFeedFor(rt: ChainRuntime, settings: Ctx["settings"], token: string | null): Address {
   const key = (token ?? NATIVE_TOKEN).toLowerCase();
@@ -159,12 +179,7 @@ export async function confirmDeposit(
   const project = await loadProject(ctx.db, principal, projectId, "project.fund");
   if (!/^0x[0-9a-fA-F]{64}$/.test(depositTxHash)) throw invalidInput({ depositTxHash: "must be a transaction hash" });
   const rt = await requireChain(ctx);
-  const [quote] = await ctx.db
-    .select()
-    .from(fundingQuotes)
-    .where(eq(fundingQuotes.projectId, project.id))
-    .orderBy(desc(fundingQuotes.createdAt))
-    .limit(1);
+  const quote = await latestQuote(ctx.db, project.id);
   if (!quote) throw conflict("Request a funding quote first.", "CONFLICT");
 
   const hash = depositTxHash.toLowerCase() as Hex;
@@ -210,12 +225,12 @@ export async function confirmDeposit(
     .onConflictDoNothing();
   const [record] = await ctx.db.select().from(fundingRecords).where(eq(fundingRecords.depositTxHash, hash));
   if (!record || record.projectId !== project.id) throw conflict("This transaction was recorded for another project.");
-  const [{ total } = { total: "0" }] = await ctx.db
-    .select({ total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text` })
-    .from(fundingRecords)
-    .where(eq(fundingRecords.projectId, project.id));
-  if (BigInt(total) < BigInt(quote.amount)) {
-    throw notConfirmed("The deposits do not cover the quote yet.", { deposited: total, required: quote.amount });
+  const { total } = await depositsOf(ctx.db, project.id);
+  if (total < BigInt(quote.amount)) {
+    throw notConfirmed("The deposits do not cover the quote yet.", {
+      deposited: total.toString(),
+      required: quote.amount,
+    });
   }
 
   const activated = await ctx.db.transaction(async (tx) => {
@@ -234,14 +249,14 @@ export async function confirmDeposit(
     await emit(ctx, "project.funded", {
       projectId: project.id,
       fundingRecordId: record.id,
-      amount: total,
+      amount: total.toString(),
       txHash: hash,
     });
   }
   return {
     fundingRecordId: record.id,
     amount: record.amount,
-    totalDeposited: total,
+    totalDeposited: total.toString(),
     required: quote.amount,
     state: "ACTIVE",
   };
@@ -282,21 +297,12 @@ export async function fundingPanel(
     () => true,
     () => false,
   );
-  const [latest] = await ctx.db
-    .select()
-    .from(fundingQuotes)
-    .where(eq(fundingQuotes.projectId, project.id))
-    .orderBy(desc(fundingQuotes.createdAt))
-    .limit(1);
-  const [sum] = await ctx.db
-    .select({ total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text`, n: sql<number>`count(*)::int` })
-    .from(fundingRecords)
-    .where(eq(fundingRecords.projectId, project.id));
+  const [latest, deposits] = await Promise.all([latestQuote(ctx.db, project.id), depositsOf(ctx.db, project.id)]);
   return {
     canFund,
     quote: project.state === "DRAFT" && latest && latest.expiresAt > new Date() ? quoteView(latest) : null,
-    deposited: BigInt(sum?.total ?? "0"),
-    deposits: sum?.n ?? 0,
+    deposited: deposits.total,
+    deposits: deposits.count,
     devDeposit: ctx.settings.get("chain.mode") === "dev" && !project.tokenAddress,
   };
 }
@@ -315,18 +321,9 @@ export async function devChainDeposit(
   if (rt.mode !== "dev" || !rt.dev || !rt.deployment)
     throw conflict("Deposits from the appliance are only for the embedded dev chain.", "CONFLICT");
   if (project.tokenAddress) throw conflict("Dev-chain deposits are in the native coin only.", "CONFLICT");
-  const [latest] = await ctx.db
-    .select()
-    .from(fundingQuotes)
-    .where(eq(fundingQuotes.projectId, project.id))
-    .orderBy(desc(fundingQuotes.createdAt))
-    .limit(1);
+  const latest = await latestQuote(ctx.db, project.id);
   if (!latest || latest.expiresAt <= new Date()) throw conflict("Get a funding quote first.", "CONFLICT");
-  const [sum] = await ctx.db
-    .select({ total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text` })
-    .from(fundingRecords)
-    .where(eq(fundingRecords.projectId, project.id));
-  const missing = BigInt(latest.amount) - BigInt(sum?.total ?? "0");
+  const missing = BigInt(latest.amount) - (await depositsOf(ctx.db, project.id)).total;
   if (missing <= 0n) throw conflict("The deposits already cover the quote.", "CONFLICT");
   const hash = await rt.conn.wallet(rt.dev.genesis.keys.sponsor).writeContract({
     address: rt.deployment.escrow,
