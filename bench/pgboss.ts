@@ -77,7 +77,7 @@ async function run(boss: PgBoss, exec: Exec, kind: string, target: number) {
   );
 }
 
-// PGlite on a data dir on disk, through pg-boss's `db` adapter (FINDINGS §8: parameterless SQL goes through exec).
+// PGlite on a data dir on disk, through pg-boss's `db` adapter (parameterless, multi-statement SQL goes through exec).
 {
   const dir = mkdtempSync(join(tmpdir(), "ds-bench-pgboss-"));
   const pg = await openPGlite(join(dir, "pg"));
