@@ -17,7 +17,7 @@ import { merkleRoot, reportLeaves, type TestResult } from "../zk/merkle";
 import { proveReportAuto } from "../zk/sandbox-prover";
 import { type ZkProofData, zkProofs } from "../zk/schema";
 import { isTransient, submitRelease } from "./release";
-import { payments } from "./schema";
+import { type Payment, payments } from "./schema";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "services" | "log"> & { config?: { dataDir: string } };
 
@@ -145,6 +145,22 @@ export interface PayoutResult {
   recoveredFromChain: boolean;
 }
 
+/** The task's payment row: the one already there, or a new one (unique per task, so a concurrent insert is reused). */
+async function paymentRow(
+  ctx: Ctx,
+  existing: Payment | undefined,
+  proof: { id: string; subMilestoneId: string },
+  values: { amount: string; tokenAddress: string; payee: string },
+): Promise<Payment> {
+  if (existing) return existing;
+  const [row] = await ctx.db
+    .insert(payments)
+    .values({ ...values, payee: values.payee.toLowerCase(), subMilestoneId: proof.subMilestoneId, proofId: proof.id })
+    .onConflictDoUpdate({ target: payments.subMilestoneId, set: { updatedAt: new Date() } })
+    .returning();
+  return row!;
+}
+
 /**
  * Releases the payment of a proven task (workflow payment.release). Safe to run any number of times: a task is
  * paid once. Transient chain errors are rethrown for the job queue to retry; a refusal by the contract marks the
@@ -160,24 +176,15 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
     return { paymentId: existing.id, status: "COMPLETED", txHash: existing.txHash!, recoveredFromChain: false };
   }
   const { project } = await taskContext(ctx, proof.subMilestoneId);
-  const token = project.tokenAddress ?? "native";
-  const [payment] = existing
-    ? [existing]
-    : await ctx.db
-        .insert(payments)
-        .values({
-          subMilestoneId: proof.subMilestoneId,
-          amount: a.amount.toString(),
-          tokenAddress: token,
-          payee: a.payee.toLowerCase(),
-          proofId: proof.id,
-        })
-        .onConflictDoUpdate({ target: payments.subMilestoneId, set: { updatedAt: new Date() } })
-        .returning();
+  const payment = await paymentRow(ctx, existing, proof, {
+    amount: a.amount.toString(),
+    tokenAddress: project.tokenAddress ?? "native",
+    payee: a.payee,
+  });
 
   // Paid on chain already (an earlier run sent it and died before recording)? Record that release instead.
   const onChain = await findRelease(rt, a.taskId);
-  if (onChain) return complete(ctx, payment!.id, proof.id, proof.subMilestoneId, onChain, true);
+  if (onChain) return complete(ctx, payment.id, proof.id, proof.subMilestoneId, onChain, true);
 
   const escrow = rt.deployment?.escrow;
   if (!escrow || !rt.workerKey) throw new AppError("UNAVAILABLE", "the chain is not set up for payments", 503);
@@ -187,19 +194,19 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
     b: data.calldata.b.map((r) => r.map(BigInt)) as [[bigint, bigint], [bigint, bigint]],
     c: data.calldata.c.map(BigInt) as [bigint, bigint],
   };
-  await ctx.db.update(payments).set({ status: "SUBMITTED", updatedAt: new Date() }).where(eq(payments.id, payment!.id));
+  await ctx.db.update(payments).set({ status: "SUBMITTED", updatedAt: new Date() }).where(eq(payments.id, payment.id));
   try {
     const r = await submitRelease(rt.conn, escrow, rt.workerKey, a, data.signature as Hex, calldata, {
       confirmations: Math.max(1, rt.confirmations),
     });
-    return complete(ctx, payment!.id, proof.id, proof.subMilestoneId, { txHash: r.txHash, fee: r.fee }, false);
+    return complete(ctx, payment.id, proof.id, proof.subMilestoneId, { txHash: r.txHash, fee: r.fee }, false);
   } catch (err) {
     if (isTransient(err)) throw err;
     const e = err as AppError;
     await ctx.db
       .update(payments)
       .set({ status: "FAILED", lastError: `${e.code}: ${e.message}`, updatedAt: new Date() })
-      .where(eq(payments.id, payment!.id));
+      .where(eq(payments.id, payment.id));
     if (e.code !== "INSUFFICIENT_FUNDS")
       await ctx.db.update(zkProofs).set({ status: "FAILED" }).where(eq(zkProofs.id, proof.id));
     throw e;
@@ -284,20 +291,12 @@ export async function recordReleaseEvent(
   if (existing?.status === "COMPLETED") return false;
   const { project } = await taskContext(ctx, proof.subMilestoneId);
   const gross = (BigInt(ev.amount) + BigInt(ev.fee)).toString();
-  const [payment] = existing
-    ? [existing]
-    : await ctx.db
-        .insert(payments)
-        .values({
-          subMilestoneId: proof.subMilestoneId,
-          amount: gross,
-          tokenAddress: project.tokenAddress ?? "native",
-          payee: ev.payee.toLowerCase(),
-          proofId: proof.id,
-        })
-        .onConflictDoUpdate({ target: payments.subMilestoneId, set: { updatedAt: new Date() } })
-        .returning();
-  await complete(ctx, payment!.id, proof.id, proof.subMilestoneId, { txHash: ev.txHash, fee: BigInt(ev.fee) }, true);
+  const payment = await paymentRow(ctx, existing, proof, {
+    amount: gross,
+    tokenAddress: project.tokenAddress ?? "native",
+    payee: ev.payee,
+  });
+  await complete(ctx, payment.id, proof.id, proof.subMilestoneId, { txHash: ev.txHash, fee: BigInt(ev.fee) }, true);
   return true;
 }
 
