@@ -182,6 +182,13 @@ describe("funding from the project overview (forms, dev chain)", () => {
 
   test("quote, a bad hash, then a dev-chain deposit activates the project", async () => {
     expect(await page()).toContain("Get a funding quote");
+    // a contributor of the same org sees the project but not the funding forms
+    const contributor = await createUser(t);
+    const [project] = await t.ctx.db.select().from(projects).where(eq(projects.id, projectId));
+    await t.ctx.db.insert(orgMembers).values({ orgId: project!.orgId, userId: contributor.id, role: "CONTRIBUTOR" });
+    const seen = await contributor.request("GET", `/projects/${projectId}`);
+    expect(seen.status).toBe(200);
+    expect(await seen.text()).not.toContain("Get a funding quote");
 
     const quoted = await form(`/projects/${projectId}/fund/quote`);
     expect(quoted.status).toBe(303);

@@ -8,6 +8,7 @@ import { type ChainRuntime, requireChain } from "../chain/service";
 import type { AppContext, Principal } from "../core/context";
 import { AppError, conflict, invalidInput } from "../core/errors";
 import { milestones, subMilestones } from "../milestones/schema";
+import { requireOrgRole } from "../orgs/permissions";
 import { loadProject } from "../projects/access";
 import { projects } from "../projects/schema";
 import { onChainProjectId } from "../zk/attestation";
@@ -291,13 +292,17 @@ export interface FundingPanelData {
 export async function fundingPanel(
   ctx: Ctx,
   principal: Principal,
-  project: { id: string; state: string; tokenAddress: string | null },
+  project: { id: string; orgId: string; state: string; tokenAddress: string | null },
 ): Promise<FundingPanelData> {
-  const canFund = await loadProject(ctx.db, principal, project.id, "project.fund").then(
-    () => true,
-    () => false,
-  );
-  const [latest, deposits] = await Promise.all([latestQuote(ctx.db, project.id), depositsOf(ctx.db, project.id)]);
+  // the page already loaded the project: only the role check of loadProject(…, "project.fund") is left to do
+  const [canFund, latest, deposits] = await Promise.all([
+    requireOrgRole(ctx.db, principal, project.orgId, "project.fund").then(
+      () => true,
+      () => false,
+    ),
+    latestQuote(ctx.db, project.id),
+    depositsOf(ctx.db, project.id),
+  ]);
   return {
     canFund,
     quote: project.state === "DRAFT" && latest && latest.expiresAt > new Date() ? quoteView(latest) : null,
