@@ -107,7 +107,7 @@ export function reportLeaves(tests: readonly TestResult[]): Leaf[] {
 
 /** Root of the tree over `leaves`, padded with EMPTY_LEAF up to TREE_LEAVES; more leaves than that is an error. */
 export function merkleRoot(leaves: readonly Leaf[]): bigint {
-  return rootHash(nodesOf(leaves));
+  return rootHash(nodesOf(pad(leaves)));
 }
 
 /** Inclusion proof of the leaf at `index`. */
@@ -139,8 +139,8 @@ function pad(leaves: readonly Leaf[]): Leaf[] {
   return [...leaves, ...Array.from({ length: TREE_LEAVES - leaves.length }, () => EMPTY_LEAF)];
 }
 
-function nodesOf(leaves: readonly Leaf[]): bigint[] {
-  const padded = pad(leaves);
+/** The TREE_ARITY nodes over a padded (checked) list of TREE_LEAVES leaves. */
+function nodesOf(padded: readonly Leaf[]): bigint[] {
   const nodes: bigint[] = [];
   for (let i = 0; i < TREE_LEAVES; i += TREE_ARITY) nodes.push(nodeHash(padded.slice(i, i + TREE_ARITY)));
   return nodes;
