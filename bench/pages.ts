@@ -1,0 +1,217 @@
+// Signed-in pages and list APIs with realistic data, on PGlite and (when BENCH_DATABASE_URL or TEST_DATABASE_URL
+// is set) on PostgreSQL. The data is seeded through the services (an owner with a session and an API key, 100
+// projects in 6 orgs, 2,000 tasks in 200 milestones, 10,000 audit rows); then the real server runs in its own
+// process and a load process keeps 50 requests in flight per scenario. Prints req/s, p50/p95/p99 and the server's
+// peak RSS. Target: the project page and `GET /api/projects` p95 ≤ 50 ms at 50 concurrent clients.
+// BENCH_SECONDS (default 8) per scenario; BENCH_BINARY=1 runs dist/devsponsor instead of `bun src/main.ts`.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { audit } from "../src/audit/service";
+import { createApiKey, createFirstAdmin, createLocalUser, createSession } from "../src/auth/service";
+import { bootstrap } from "../src/core/boot";
+import { loadConfig } from "../src/core/config";
+import { setLogSink } from "../src/core/logger";
+import { saveDraft } from "../src/milestones/service";
+import type { Plan } from "../src/milestones/model";
+import { createOrg } from "../src/orgs/service";
+import { createProject } from "../src/projects/service";
+import { completeOnboarding } from "../src/users/service";
+import { BINARY, freePort, pct, requireBinary, rssMiB } from "./support";
+
+const CONNS = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+
+if (process.argv[2] === "--load") {
+  // Child mode: keep `conns` requests to one URL in flight for `seconds`; print a JSON latency summary.
+  const [, , , url, conns, seconds, headersJson] = process.argv;
+  const headers = JSON.parse(headersJson) as Record<string, string>;
+  const until = performance.now() + Number(seconds) * 1000;
+  const lat: number[] = [];
+  let errors = 0;
+  let bytes = 0;
+  await Promise.all(
+    Array.from({ length: Number(conns) }, async () => {
+      while (performance.now() < until) {
+        const t = performance.now();
+        try {
+          const r = await fetch(url, { headers, redirect: "manual" });
+          bytes = (await r.arrayBuffer()).byteLength;
+          if (r.status !== 200) errors++;
+        } catch {
+          errors++;
+        }
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  const out = { n: lat.length, errors, bytes, p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99) };
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
+
+setLogSink(() => {}, "error");
+
+/** A plan of `milestones` × `tasks` (the shape the planner produces). */
+function planOf(milestones: number, tasks: number): Plan {
+  return {
+    milestones: Array.from({ length: milestones }, (_, i) => ({
+      title: `Milestone ${i + 1}: storage layer and its migrations`,
+      description: "Move the storage to the new layout, keeping old data readable.\n".repeat(3),
+      acceptanceCriteria: ["Old data reads back unchanged", "The migration is reversible"],
+      subMilestones: Array.from({ length: tasks }, (_, j) => ({
+        title: `Task ${i + 1}.${j + 1}: write the reader for format v${j + 2}`,
+        description: "Read the format, validate the header, stream the records; errors name the offset.",
+        points: 1 + ((i * tasks + j) % 8),
+        acceptanceCriteria: ["Reads every fixture", "Rejects truncated files with a clear error"],
+        verification: { minPassingTests: 3, testCommand: "bun test", rules: ["no network in tests"] },
+        estimatedHours: 4,
+      })),
+    })),
+  };
+}
+
+/** Seeds the database behind `config` through the services; returns what the load needs to sign in. */
+async function seed(config: ReturnType<typeof loadConfig>) {
+  const ctx = await bootstrap(config);
+  const t0 = performance.now();
+  const db = ctx.db;
+  await createFirstAdmin(db, { email: "admin@example.test", password: "admin-password-1", name: "Admin" });
+  const mk = async (email: string, name: string) => {
+    const u = await createLocalUser(db, { email, password: "owner-password-1", name, emailVerified: true });
+    const principal = { userId: u.id, name, isAdmin: false, via: "session" as const };
+    await completeOnboarding(db, principal, ["SPONSOR", "CONTRIBUTOR"]);
+    return principal;
+  };
+  const owner = await mk("owner@example.test", "Olivia Owner");
+  const other = await mk("other@example.test", "Oscar Other");
+  // The owner's 5 orgs hold 80 projects; another user's org holds 20 (half public, visible to the owner).
+  const projectIds: string[] = [];
+  for (let o = 0; o < 6; o++) {
+    const who = o < 5 ? owner : other;
+    const org = await createOrg(db, who, { name: `Org ${o + 1}`, description: "A team funding its roadmap." });
+    const count = o < 5 ? 16 : 20;
+    for (let i = 0; i < count; i++) {
+      const p = await createProject(ctx, who, org.id, {
+        title: `Project ${o + 1}.${i + 1}: a faster parser for large logs`,
+        description: "We fund the work to make the parser stream and to cover the formats in the wild.\n".repeat(4),
+        repoType: o < 5 || i % 2 === 0 ? "PUBLIC" : "PRIVATE",
+      });
+      projectIds.push(p.id);
+    }
+  }
+  // 2,000 tasks: 20 of the owner's projects with 10 milestones of 10 tasks.
+  for (const id of projectIds.slice(0, 20)) {
+    await saveDraft(db, id, planOf(10, 10), { source: "edit", userId: owner.userId });
+  }
+  const [{ n }] = await ctx.database.exec<{ n: number }>("select count(*)::int as n from audit_log");
+  await db.transaction(async (tx) => {
+    for (let i = n; i < 10_000; i++) {
+      await audit(tx, {
+        actorId: owner.userId,
+        action: "project.update",
+        targetType: "project",
+        targetId: projectIds[i % projectIds.length],
+        payload: { fields: ["description"], n: i },
+      });
+    }
+  });
+  const session = await createSession(db, owner.userId);
+  const { key } = await createApiKey(db, owner.userId, { name: "bench", scopes: ["read"] });
+  console.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await ctx.database.close();
+  return { cookie: `ds_session=${session.token}`, key, projectId: projectIds[0] };
+}
+
+async function startServer(dataDir: string, port: number, databaseUrl?: string) {
+  const cmd = process.env.BENCH_BINARY
+    ? (requireBinary(), [BINARY])
+    : ["bun", join(import.meta.dir, "..", "src", "main.ts")];
+  const child = Bun.spawn([...cmd, "serve", "--port", String(port), "--data-dir", dataDir], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: dataDir,
+      TMPDIR: process.env.TMPDIR ?? "/tmp",
+      LOG_LEVEL: "warn",
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) return child;
+    } catch {}
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    await Bun.sleep(50);
+  }
+}
+
+async function run(label: string, dataDir: string, databaseUrl?: string) {
+  console.log(`\n${label}`);
+  const config = loadConfig({}, { dataDir, databaseUrl, port: 0 });
+  const s = await seed(config);
+  const port = await freePort();
+  const server = await startServer(dataDir, port, databaseUrl);
+  const base = `http://127.0.0.1:${port}`;
+  const browser = { cookie: s.cookie };
+  const api = { authorization: `Bearer ${s.key}` };
+  const scenarios: [string, string, Record<string, string>][] = [
+    ["project page", `/projects/${s.projectId}`, browser],
+    ["GET /api/projects", "/api/projects", api],
+    ["projects list page", "/projects", browser],
+    ["milestones page", `/projects/${s.projectId}/milestones`, browser],
+  ];
+  try {
+    for (const [name, path, headers] of scenarios) {
+      for (let i = 0; i < 20; i++) {
+        const r = await fetch(base + path, { headers, redirect: "manual" });
+        await r.arrayBuffer();
+        if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
+      }
+      let peak = rssMiB(server.pid);
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssMiB(server.pid));
+      }, 100);
+      const load = Bun.spawn(
+        ["bun", import.meta.path, "--load", base + path, String(CONNS), String(SECONDS), JSON.stringify(headers)],
+        { stdout: "pipe", stderr: "inherit" },
+      );
+      const r = JSON.parse(await new Response(load.stdout).text());
+      clearInterval(sampler);
+      console.log(
+        `  ${name.padEnd(19)} ${(r.bytes / 1024).toFixed(0).padStart(3)} KB  ${CONNS} conns ${SECONDS}s: ` +
+          `${(r.n / SECONDS).toFixed(0).padStart(5)} req/s, p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, ` +
+          `p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}, peak RSS ${peak.toFixed(0)} MiB`,
+      );
+    }
+  } finally {
+    server.kill("SIGTERM");
+    await server.exited;
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "ds-bench-pages-"));
+try {
+  await run("PGlite", join(dir, "pglite"));
+  const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  if (url) {
+    const name = `devsponsor_bench_pages_${process.pid}`;
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database "${name}"`);
+    const u = new URL(url);
+    u.pathname = `/${name}`;
+    try {
+      await run("PostgreSQL", join(dir, "postgres"), u.toString());
+    } finally {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end();
+    }
+  } else {
+    console.log("\nPostgreSQL: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
