@@ -81,23 +81,28 @@ export async function audit(db: Db, entry: AuditEntry): Promise<{ id: string; se
       .from(auditLog)
       .orderBy(desc(auditLog.seq))
       .limit(1);
-    const row = {
-      seq: (last?.seq ?? 0) + 1,
-      prevHash: last?.hash ?? GENESIS_HASH,
-      createdAt: new Date(),
-      actorId: entry.actorId,
-      action: entry.action,
-      targetType: entry.targetType,
-      targetId: entry.targetId ?? null,
-      orgId: entry.orgId ?? null,
-      payloadHash: payloadHashOf(payload),
-    };
-    const hash = rowHash(row);
-    const [inserted] = await tx
+    // The hashes are computed over the row as the database stored it, read back: the database normalises
+    // values (UUID case, jsonb numbers and keys, time precision), and the verifier only ever sees that form.
+    const [stored] = await tx
       .insert(auditLog)
-      .values({ ...row, payload, hash })
-      .returning({ id: auditLog.id });
-    return { id: inserted.id, seq: row.seq, hash };
+      .values({
+        seq: (last?.seq ?? 0) + 1,
+        prevHash: last?.hash ?? GENESIS_HASH,
+        createdAt: new Date(),
+        actorId: entry.actorId,
+        action: entry.action,
+        targetType: entry.targetType,
+        targetId: entry.targetId ?? null,
+        orgId: entry.orgId ?? null,
+        payload,
+        payloadHash: "",
+        hash: "",
+      })
+      .returning();
+    const payloadHash = payloadHashOf(stored.payload);
+    const hash = rowHash({ ...stored, payloadHash });
+    await tx.update(auditLog).set({ payloadHash, hash }).where(eq(auditLog.id, stored.id));
+    return { id: stored.id, seq: stored.seq, hash };
   });
 }
 
