@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { readPlainFile } from "./safe-fs";
+import { readPlainFile } from "../core/safe-fs";
 
 /** Largest lockfile hashed. */
 const MAX_INPUT_BYTES = 256 << 20;

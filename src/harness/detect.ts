@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { AppError } from "../core/errors";
 import type { Limits } from "../sandbox/types";
 import type { ResultFormat } from "./results";
-import { readPlainFile } from "./safe-fs";
+import { readPlainFile } from "../core/safe-fs";
 
 /** What a verification step checks; every kind gates payment the same way. */
 export type StepKind = "test" | "lint" | "analysis" | "acceptance";

@@ -31,7 +31,7 @@ import {
   type Verdict,
 } from "./digest";
 import { fetchRepo, publicRepoUrl } from "./repo";
-import { isPlainPath, readPlainFile } from "./safe-fs";
+import { isPlainPath, readPlainFile } from "../core/safe-fs";
 import { ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
 
 /** Options of one harness run. */

@@ -1,8 +1,11 @@
 // What the planner reads of a repository: its file tree and README, from a shallow clone into a temp dir that
 // is removed afterwards. Access tokens travel in git's environment config (never argv, never a log line).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
+import { AppError } from "../core/errors";
+import { runProcess } from "../core/process";
+import { listPlainDir, readPlainText } from "../core/safe-fs";
 
 /** A repository as the planner sees it. */
 export interface RepoSnapshot {
@@ -15,6 +18,8 @@ export interface RepoSnapshot {
 
 const MAX_FILES = 400;
 const MAX_README = 16_000;
+/** Bytes of the README read (UTF-8 takes up to 4 bytes a character). */
+const MAX_README_BYTES = 4 * MAX_README;
 
 /** Replaces every occurrence of a secret (and its base64 forms) in a text. */
 export function scrub(text: string, secrets: string[]): string {
@@ -27,22 +32,22 @@ export function scrub(text: string, secrets: string[]): string {
   return out.replace(/(https?:\/\/)[^/@\s]+@/g, "$1[redacted]@");
 }
 
-async function git(args: string[], opts: { cwd?: string; env: Record<string, string>; timeoutMs: number }) {
-  const proc = Bun.spawn(["git", ...args], {
+function fetchFailed(message: string, code = "REPO_FETCH_FAILED"): AppError {
+  return new AppError(code, message, 422);
+}
+
+async function git(
+  args: string[],
+  opts: { cwd?: string; env: Record<string, string>; timeoutMs: number; signal?: AbortSignal },
+) {
+  // git's remote helpers are its children: the whole group ends at the deadline, not only the top git.
+  const r = await runProcess(["git", ...args], {
     cwd: opts.cwd,
     env: opts.env,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: opts.timeoutMs,
-    killSignal: "SIGKILL",
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
+  return { ...r, code: r.code ?? -1 };
 }
 
 /**
@@ -52,7 +57,7 @@ async function git(args: string[], opts: { cwd?: string; env: Record<string, str
  */
 export async function snapshotRepo(
   url: string,
-  opts: { token?: string; timeoutMs?: number; tmpDir?: string } = {},
+  opts: { token?: string; timeoutMs?: number; tmpDir?: string; signal?: AbortSignal } = {},
 ): Promise<RepoSnapshot> {
   const parent = opts.tmpDir ?? tmpdir();
   mkdirSync(parent, { recursive: true });
@@ -87,23 +92,28 @@ export async function snapshotRepo(
   const source = isAbsolute(url) ? `file://${url}` : url;
   try {
     const target = join(dir, "repo");
+    const timeoutMs = opts.timeoutMs ?? 60_000;
     const clone = await git(
       ["clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", "--", source, target],
-      {
-        env,
-        timeoutMs: opts.timeoutMs ?? 60_000,
-      },
+      { env, timeoutMs, signal: opts.signal },
     );
+    if (clone.timedOut) throw fetchFailed(`git clone timed out after ${Math.round(timeoutMs / 1000)} s`, "REPO_TIMEOUT");
+    if (clone.aborted) throw fetchFailed("git clone was cancelled", "CANCELLED");
     if (clone.code !== 0) {
-      throw new Error(`git clone failed: ${scrub(clone.stderr.trim(), secrets).slice(0, 400) || `exit ${clone.code}`}`);
+      throw fetchFailed(`git clone failed: ${scrub(clone.stderr.trim(), secrets).slice(0, 400) || `exit ${clone.code}`}`);
     }
-    const ls = await git(["ls-files", "-z"], { cwd: target, env, timeoutMs: 15_000 });
+    const ls = await git(["ls-files", "-z"], { cwd: target, env, timeoutMs: 15_000, signal: opts.signal });
     const all = ls.stdout.split("\0").filter(Boolean).sort();
-    const readmePath = readdirSync(target).find((f) => /^readme(\.(md|markdown|txt|rst|adoc))?$/i.test(f)) ?? null;
-    let readme: string | null = null;
-    if (readmePath && statSync(join(target, readmePath)).isFile()) {
-      readme = readFileSync(join(target, readmePath), "utf8").slice(0, MAX_README);
-    }
+    // The checkout is the repository's to shape: a README that is a symlink (to a key file, /proc/self/environ)
+    // or a hard link is not read.
+    const readmePath =
+      listPlainDir(target, target).find(
+        (e) => e.isFile() && /^readme(\.(md|markdown|txt|rst|adoc))?$/i.test(e.name),
+      )?.name ?? null;
+    const readme = readmePath
+      ? (readPlainText(target, join(target, readmePath), MAX_README_BYTES, { truncate: true })?.slice(0, MAX_README) ??
+        null)
+      : null;
     return { files: all.slice(0, MAX_FILES), truncated: all.length > MAX_FILES, readme, readmePath };
   } finally {
     rmSync(dir, { recursive: true, force: true });
