@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeRepo } from "../../test/fixtures/hostile/repos";
+import { hangingRemote, processesMentioning } from "../../test/support/hanging-remote";
+import type { AppError } from "../core/errors";
 import { FetchError, fetchRepo, publicRepoUrl } from "./repo";
 
 const tmp = () => mkdtempSync(join(process.env.DEVSPONSOR_TEST_TMP ?? tmpdir(), "fetch-"));
@@ -80,3 +82,43 @@ test("public URLs drop credentials", () => {
   );
   expect(publicRepoUrl("git@github.com:acme/widget.git")).toBe("git@github.com:acme/widget.git");
 });
+
+test("a remote that never answers ends the fetch and every git process at the limit", async () => {
+  const remote = hangingRemote();
+  try {
+    const started = performance.now();
+    const err = await fetchRepo({
+      repo: remote.url,
+      ref: "main",
+      dest: join(tmp(), "src"),
+      cacheDir: tmp(),
+      timeoutMs: 2000,
+    }).catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    expect(err).toBeInstanceOf(FetchError);
+    expect((err as FetchError).message).toContain("timed out");
+    expect(elapsed).toBeLessThan(5000);
+    expect(processesMentioning(`127.0.0.1:${remote.port}`)).toEqual([]);
+  } finally {
+    remote.stop();
+  }
+}, 20_000);
+
+test("aborting the run's signal ends the fetch at once", async () => {
+  const remote = hangingRemote();
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 500);
+  try {
+    const err = await fetchRepo({
+      repo: remote.url,
+      ref: "main",
+      dest: join(tmp(), "src"),
+      cacheDir: tmp(),
+      signal: ac.signal,
+    }).catch((e: unknown) => e);
+    expect((err as AppError).code).toBe("CANCELLED");
+    expect(processesMentioning(`127.0.0.1:${remote.port}`)).toEqual([]);
+  } finally {
+    remote.stop();
+  }
+}, 20_000);

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AppError } from "../core/errors";
+import { runProcess } from "../core/process";
 
 /** Who made a commit and when (unix seconds). */
 export interface Signature {
@@ -37,6 +38,10 @@ export interface FetchOptions {
   /** A token for HTTPS remotes (GitHub installation or user token). Sent as a header, never stored. */
   token?: string;
   onLog?: (line: string) => void;
+  /** Cancels the fetch: every git process of it is ended. */
+  signal?: AbortSignal;
+  /** Limit of each git command (default 10 minutes). */
+  timeoutMs?: number;
 }
 
 /** A git failure the caller can show: bad URL, unknown ref, unreachable remote. */
@@ -109,7 +114,14 @@ const GIT_ENV: Record<string, string> = {
   TZ: "UTC",
 };
 
-async function git(args: string[], opts: { cwd?: string; token?: string } = {}): Promise<GitResult> {
+interface GitOptions {
+  cwd?: string;
+  token?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+async function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
   const env: Record<string, string> = { ...GIT_ENV };
   if (process.env.SSL_CERT_FILE) env.SSL_CERT_FILE = process.env.SSL_CERT_FILE;
   if (process.env.GIT_SSL_CAINFO) env.GIT_SSL_CAINFO = process.env.GIT_SSL_CAINFO;
@@ -123,24 +135,20 @@ async function git(args: string[], opts: { cwd?: string; token?: string } = {}):
       GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
     });
   }
-  const proc = Bun.spawn(["git", ...args], {
+  // In its own process group: at the deadline git's remote helpers end with it, not only the top git.
+  const r = await runProcess(["git", ...args], {
     cwd: opts.cwd,
     env,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: GIT_TIMEOUT_MS,
-    killSignal: "SIGKILL",
+    timeoutMs: opts.timeoutMs ?? GIT_TIMEOUT_MS,
+    signal: opts.signal,
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
+  if (r.timedOut)
+    throw new FetchError(`git ${args[0]} timed out after ${Math.round((opts.timeoutMs ?? GIT_TIMEOUT_MS) / 1000)} s`);
+  if (r.aborted) throw new AppError("CANCELLED", "The run was cancelled.", 409);
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function gitOk(args: string[], opts: { cwd?: string; token?: string } = {}): Promise<string> {
+async function gitOk(args: string[], opts: GitOptions = {}): Promise<string> {
   const r = await git(args, opts);
   if (r.code !== 0)
     throw new FetchError(`git ${args[0]} failed: ${scrub(r.stderr.trim() || r.stdout.trim(), opts.token)}`);
@@ -178,15 +186,16 @@ async function fetchWithMirror(
   mirror: string,
   log: (line: string) => void,
 ): Promise<CommitInfo> {
+  const lim = { signal: opts.signal, timeoutMs: opts.timeoutMs };
   if (!existsSync(join(mirror, "HEAD"))) {
     mkdirSync(mirror, { recursive: true });
-    await gitOk(["init", "-q", "--bare", mirror]);
+    await gitOk(["init", "-q", "--bare", mirror], lim);
   }
-  const auth = { cwd: mirror, token: opts.token };
+  const auth = { cwd: mirror, token: opts.token, ...lim };
 
   let commit: string | undefined;
   const have = async (rev: string) => {
-    const r = await git(["rev-parse", "-q", "--verify", `${rev}^{commit}`], { cwd: mirror });
+    const r = await git(["rev-parse", "-q", "--verify", `${rev}^{commit}`], { cwd: mirror, ...lim });
     return r.code === 0 ? r.stdout.trim() : undefined;
   };
   if (FULL_SHA_RE.test(opts.ref)) {
@@ -224,17 +233,17 @@ async function fetchWithMirror(
   if (!commit) throw new FetchError(`Commit ${opts.ref} was not found in the repository.`, { ref: opts.ref });
 
   mkdirSync(opts.dest, { recursive: true });
-  await gitOk(["init", "-q", opts.dest]);
-  await gitOk(["fetch", "-q", "--no-tags", "--depth=1", mirror, commit], { cwd: opts.dest });
+  await gitOk(["init", "-q", opts.dest], lim);
+  await gitOk(["fetch", "-q", "--no-tags", "--depth=1", mirror, commit], { cwd: opts.dest, ...lim });
   // No smudge filters, no hooks, no fsmonitor: only what is in the tree.
   await gitOk(
     ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit],
-    { cwd: opts.dest },
+    { cwd: opts.dest, ...lim },
   );
-  await git(["update-ref", "-d", "FETCH_HEAD"], { cwd: opts.dest });
+  await git(["update-ref", "-d", "FETCH_HEAD"], { cwd: opts.dest, ...lim });
 
   const fmt = ["%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%s"].join("%x00");
-  const meta = (await gitOk(["show", "-s", `--format=${fmt}`, commit], { cwd: mirror })).replace(/\n$/, "").split("\0");
+  const meta = (await gitOk(["show", "-s", `--format=${fmt}`, commit], { cwd: mirror, ...lim })).replace(/\n$/, "").split("\0");
   const [hash, tree, parents, an, ae, at, cn, ce, ct, subject] = meta as [
     string,
     string,
@@ -247,7 +256,7 @@ async function fetchWithMirror(
     string,
     string,
   ];
-  const checkedOutTree = (await gitOk(["rev-parse", "HEAD^{tree}"], { cwd: opts.dest })).trim();
+  const checkedOutTree = (await gitOk(["rev-parse", "HEAD^{tree}"], { cwd: opts.dest, ...lim })).trim();
   if (checkedOutTree !== tree) throw new FetchError("The checkout does not match the commit's tree.");
   return {
     commit: hash,

@@ -154,6 +154,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
       cacheDir,
       token: opts.token,
       onLog: log,
+      signal: opts.signal,
     });
     log(`commit ${commit.commit} tree ${commit.tree}`);
     cancelled();

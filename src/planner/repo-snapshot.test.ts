@@ -1,8 +1,9 @@
 // The planner's view of a repository, against real git repositories and a real (hanging) HTTP remote.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hangingRemote, processesMentioning } from "../../test/support/hanging-remote";
 import { AppError } from "../core/errors";
 import { snapshotRepo } from "./repo-snapshot";
 
@@ -36,22 +37,6 @@ function git(...args: string[]) {
 function commitAll() {
   git("add", "-A");
   git("commit", "-q", "-m", "init");
-}
-
-/** Pids of live (non-zombie) processes whose command line mentions `needle`. */
-function processesMentioning(needle: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      const state = /^State:\s+(\w)/m.exec(readFileSync(`/proc/${name}/status`, "utf8"))?.[1];
-      if (cmdline.includes(needle) && state !== "Z") found.push(Number(name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
 }
 
 describe("snapshotRepo reads plain files of the checkout only", () => {
@@ -92,27 +77,19 @@ describe("snapshotRepo reads plain files of the checkout only", () => {
 
 describe("snapshotRepo ends at its time limit", () => {
   test("a remote that accepts the request and never answers ends the clone and every git process at the limit", async () => {
-    // Accepts git's smart-HTTP request and never answers it.
-    const open: { end(): void }[] = [];
-    const server = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: { open: (s) => void open.push(s), data: () => {} },
-    });
-    const url = `http://127.0.0.1:${server.port}/owner/hangs.git`;
+    const remote = hangingRemote();
     try {
       const started = performance.now();
-      const err = await snapshotRepo(url, { timeoutMs: 2500 }).catch((e: unknown) => e);
+      const err = await snapshotRepo(remote.url, { timeoutMs: 2500 }).catch((e: unknown) => e);
       const elapsed = performance.now() - started;
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).code).toBe("REPO_TIMEOUT");
-      expect(open.length).toBeGreaterThan(0);
+      expect(remote.connections()).toBeGreaterThan(0);
       expect(elapsed).toBeGreaterThanOrEqual(2400);
       expect(elapsed).toBeLessThan(6000);
-      expect(processesMentioning(`127.0.0.1:${server.port}`)).toEqual([]);
+      expect(processesMentioning(`127.0.0.1:${remote.port}`)).toEqual([]);
     } finally {
-      for (const s of open) s.end();
-      server.stop(true);
+      remote.stop();
     }
   }, 20_000);
 });
