@@ -4,9 +4,14 @@ import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureBubblewrap } from "../../test/support/docker";
 import { startModelServer } from "../../test/support/model-server";
 
 const MAIN = join(import.meta.dir, "..", "main.ts");
+
+// The runs below point Docker at a missing socket, so the sandbox check falls back to bubblewrap: without it the
+// sandbox check fails and so does the exit code these tests expect to be 0.
+await ensureBubblewrap();
 
 // A local server speaking Ollama's and the OpenAI-compatible wire formats (test/support/model-server.ts).
 const ollama = startModelServer();
@@ -42,6 +47,7 @@ test("doctor reports every dependency; unconfigured optional ones are warnings w
   expect(by.smtp.status).toBe("warn");
   expect(by.docker.status).toBe("warn");
   expect(by.docker.fix).toContain("docker");
+  expect(by.sandbox).toMatchObject({ status: "ok", detail: expect.stringContaining("bubblewrap") });
   expect(code).toBe(0);
 }, 60_000);
 
