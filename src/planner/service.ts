@@ -79,10 +79,10 @@ export async function gatherContext(
   let repo: RepoSnapshot | null = null;
   if (project.repoUrl && !opts.skipRepo) {
     try {
-      const url = await currentCloneUrl(ctx, project);
-      if (url) {
+      const source = await currentCloneUrl(ctx, project);
+      if (source) {
         await run.progress(10, "reading the repository");
-        repo = await snapshotRepo(url, { tmpDir: dataPaths(ctx.config.dataDir).tmp, timeoutMs: 90_000 });
+        repo = await snapshotRepo(source.url, { tmpDir: dataPaths(ctx.config.dataDir).tmp, timeoutMs: 90_000 });
         run.log(`repository: ${repo.files.length} files${repo.readmePath ? `, ${repo.readmePath}` : ", no README"}`);
       }
     } catch (err) {

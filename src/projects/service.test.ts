@@ -74,13 +74,22 @@ function fakeGithub() {
 
 describeEachDb("projects", (get) => {
   const gh = fakeGithub();
-  let ctx: AppContext;
+  let ctx: AppContext & { resolveHost: (host: string) => Promise<string[]> };
+  const settings: Record<string, unknown> = {};
+  // Names resolve from this table: no outside DNS; `moving.example.com` changes its address mid-test.
+  const dns: Record<string, string[]> = {
+    "git.example.org": ["93.184.216.34"],
+    "internal.example.com": ["10.0.0.7"],
+    "moving.example.com": ["93.184.216.35"],
+  };
   beforeAll(() => {
-    const settings: Record<string, string> = {
-      "github.baseUrl": "https://ghe.test",
-      "github.apiUrl": `http://127.0.0.1:${gh.server.port}`,
-    };
-    ctx = { db: get().db, settings: { get: (k: string) => settings[k] } } as unknown as AppContext;
+    settings["github.baseUrl"] = "https://ghe.test";
+    settings["github.apiUrl"] = `http://127.0.0.1:${gh.server.port}`;
+    ctx = {
+      db: get().db,
+      settings: { get: (k: string) => settings[k] },
+      resolveHost: async (host: string) => dns[host] ?? [],
+    } as unknown as typeof ctx;
   });
   afterAll(() => gh.server.stop(true));
 
@@ -98,7 +107,7 @@ describeEachDb("projects", (get) => {
       state: "DRAFT",
     });
     gh.rename("acme-labs/widget-pro");
-    expect(await currentCloneUrl(ctx, p)).toBe("https://ghe.test/acme-labs/widget-pro.git");
+    expect((await currentCloneUrl(ctx, p))?.url).toBe("https://ghe.test/acme-labs/widget-pro.git");
     expect((await getProject(ctx.db, org.OWNER.principal, p.id)).repoFullName).toBe("acme-labs/widget-pro");
   });
 
@@ -161,6 +170,55 @@ describeEachDb("projects", (get) => {
     await expect(updateProject(ctx, outsider.principal, pub.id, { title: "mine" })).rejects.toMatchObject({
       code: "PROJECT_NOT_FOUND",
     });
+  });
+
+  test("repository URLs that point at this server or a private network are refused unless the admin allows them", async () => {
+    const org = await seedOrg(get().db);
+    const create = (repoUrl: string) => createProject(ctx, org.OWNER.principal, org.org.id, { title: "R", repoUrl });
+    for (const url of [
+      "/srv/git/repo",
+      "file:///etc",
+      "http://127.0.0.1:8080/o/r.git",
+      "http://2130706433/o/r.git",
+      "https://[::ffff:169.254.169.254]/o/r.git",
+      "https://localhost/o/r.git",
+      "git@internal.example.com:o/r.git",
+      "https://internal.example.com/o/r.git",
+    ]) {
+      await expect(create(url)).rejects.toMatchObject({ code: "REPO_URL_FORBIDDEN", status: 400 });
+    }
+    const p = await create("https://git.example.org/y.git");
+    await expect(
+      updateProject(ctx, org.OWNER.principal, p.id, { repoUrl: "http://169.254.169.254/latest" }),
+    ).rejects.toMatchObject({ code: "REPO_URL_FORBIDDEN" });
+
+    settings["security.allowedRepoHosts"] = ["internal.example.com", "/srv/git"];
+    try {
+      expect((await create("https://internal.example.com/o/r.git")).repoHost).toBe("internal.example.com");
+      expect((await create("/srv/git/repo")).repoUrl).toBe("/srv/git/repo");
+      await expect(create("http://127.0.0.1/o/r.git")).rejects.toMatchObject({ code: "REPO_URL_FORBIDDEN" });
+    } finally {
+      delete settings["security.allowedRepoHosts"];
+    }
+  });
+
+  test("the clone URL is checked again before a fetch: a name that now points inside is refused", async () => {
+    const org = await seedOrg(get().db);
+    const p = await createProject(ctx, org.OWNER.principal, org.org.id, {
+      title: "Moving",
+      repoUrl: "https://moving.example.com/o/r.git",
+    });
+    expect(await currentCloneUrl(ctx, p)).toEqual({
+      url: "https://moving.example.com/o/r.git",
+      gitConfig: [
+        ["http.followRedirects", "false"],
+        ["http.curloptResolve", "moving.example.com:443:93.184.216.35"],
+      ],
+    });
+    dns["moving.example.com"] = ["127.0.0.1"];
+    await expect(currentCloneUrl(ctx, p)).rejects.toMatchObject({ code: "REPO_URL_FORBIDDEN" });
+    delete dns["moving.example.com"];
+    await expect(currentCloneUrl(ctx, p)).rejects.toMatchObject({ code: "REPO_URL_FORBIDDEN" });
   });
 
   test("repository, token and funding mode are fixed once the project leaves DRAFT", async () => {

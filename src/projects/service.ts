@@ -2,6 +2,7 @@ import { and, desc, eq, inArray, or, sql, sum } from "drizzle-orm";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
 import { conflict, invalidInput, notFound, zodFieldErrors } from "../core/errors";
+import { type CheckedRepoUrl, checkRepoUrl, type HostPolicy, type HostResolver } from "../core/net/ssrf";
 import { subMilestones } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { requireOrgRole } from "../orgs/permissions";
@@ -10,8 +11,8 @@ import { ProjectCreateRequest, ProjectUpdateRequest } from "./model";
 import { cloneUrlOf, fetchGithubRepo, githubHostsFrom, parseRepoUrl, type RepoRef } from "./repo";
 import { type Project, type ProjectState, projects } from "./schema";
 
-/** What project services need from the application. */
-export type ProjectDeps = Pick<AppContext, "db" | "settings">;
+/** What project services need from the application; `resolveHost` replaces the system resolver (tests). */
+export type ProjectDeps = Pick<AppContext, "db" | "settings"> & { resolveHost?: HostResolver };
 
 /** A project as the API returns it (spec §4.2.5 names). */
 export function projectJson(p: Project) {
@@ -58,9 +59,21 @@ function githubApiFor(deps: ProjectDeps, host: string): string | null {
   return host === "github.com" ? "https://api.github.com" : null;
 }
 
+/**
+ * Checks a repository URL against local and private addresses. The admin's allow-list and GitHub host count as
+ * allowed. A name that does not resolve yet may be stored; it is checked again before every fetch.
+ */
+function checkRepoTarget(deps: ProjectDeps, url: string, unresolved: HostPolicy["unresolved"]) {
+  const allow = [...(deps.settings.get("security.allowedRepoHosts") ?? [])];
+  const githubHost = githubHostsFrom(deps.settings.get("github.baseUrl"))[1];
+  if (githubHost) allow.push(githubHost.replace(/:\d+$/, ""));
+  return checkRepoUrl(url, { allow, resolve: deps.resolveHost, unresolved });
+}
+
 /** Parses a repository URL and, for GitHub, looks up its stable id (best effort: offline installs get null). */
 export async function resolveRepository(deps: ProjectDeps, raw: string) {
   const ref = parseRepoUrl(raw, githubHostsFrom(deps.settings.get("github.baseUrl")));
+  await checkRepoTarget(deps, cloneUrlOf(ref), "pass");
   let providerId: string | null = null;
   if (ref.provider === "github" && ref.host && ref.fullName) {
     const api = githubApiFor(deps, ref.host);
@@ -197,10 +210,12 @@ export async function setProjectState(db: Db, projectId: string, state: ProjectS
 }
 
 /**
- * Where to clone a project's repository now. A GitHub repository known by its id is looked up by id, so a rename
- * or transfer since creation is followed (and recorded); without network the stored location is used.
+ * Where to clone a project's repository now, checked again (names may point elsewhere since they were stored),
+ * with the git settings that keep the clone on the checked addresses. A GitHub repository known by its id is
+ * looked up by id, so a rename or transfer since creation is followed (and recorded); without network the stored
+ * location is used.
  */
-export async function currentCloneUrl(deps: ProjectDeps, project: Project): Promise<string | null> {
+export async function currentCloneUrl(deps: ProjectDeps, project: Project): Promise<CheckedRepoUrl | null> {
   if (!project.repoUrl) return null;
   if (project.repoProvider === "github" && project.repoProviderId && project.repoHost) {
     const api = githubApiFor(deps, project.repoHost);
@@ -215,10 +230,11 @@ export async function currentCloneUrl(deps: ProjectDeps, project: Project): Prom
       project.repoUrl = url;
     }
   }
-  return cloneUrlOf({
+  const url = cloneUrlOf({
     url: project.repoUrl,
     provider: project.repoProvider ?? "git",
     host: project.repoHost,
     fullName: project.repoFullName,
   });
+  return checkRepoTarget(deps, url, "refuse");
 }

@@ -86,6 +86,9 @@ export const SETTINGS = {
   "sandbox.memoryMb": def(z.number().int().min(64).max(65536), 1024, "Memory per run (MB)"),
   "sandbox.diskMb": def(z.number().int().min(64).max(1_048_576), 8192, "Work dir disk per run (MB)"),
   "sandbox.timeoutSeconds": def(z.number().int().min(5).max(7200), 600, "Wall-clock limit per step (s)"),
+  "security.allowedRepoHosts": def(z.array(z.string().trim().min(1).max(200)).max(100), [], "Repository hosts allowed on private networks", {
+    help: "Host names (git.lan, *.corp.example), networks (10.1.0.0/16) or server paths (/srv/git) repository URLs may point to; anything local or private is refused otherwise.",
+  }),
   "sandbox.allowedRegistries": def(z.array(z.string().max(200)).max(50), ["registry.npmjs.org"], "Install egress allow-list"),
 } satisfies Record<string, SettingDef>;
 
@@ -96,12 +99,46 @@ export type SettingValue<K extends SettingKey> = z.infer<(typeof SETTINGS)[K]["s
 export const envName = (key: string) =>
   "DEVSPONSOR_" + key.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
 
-/** Parses an environment string into the setting's type (numbers, booleans and JSON arrays). */
-export function parseEnvValue(key: SettingKey, raw: string): unknown {
-  const d = SETTINGS[key] as SettingDef;
-  const sample = d.default;
-  if (typeof sample === "number") return Number(raw);
-  if (typeof sample === "boolean") return raw === "true" || raw === "1";
-  if (Array.isArray(sample)) return raw.trim().startsWith("[") ? JSON.parse(raw) : raw.split(",").map((s) => s.trim()).filter(Boolean);
-  return raw;
+/** The shape of a setting's value, read from its schema (a union takes its first option's). */
+export type SettingKind = "number" | "boolean" | "list" | "text";
+
+/** What kind of value a setting holds, from its schema alone. */
+export function settingKind(key: SettingKey): SettingKind {
+  const kindOf = (schema: z.ZodType): SettingKind => {
+    const def = schema._zod.def as { type: string; options?: z.ZodType[] };
+    if (def.type === "number") return "number";
+    if (def.type === "boolean") return "boolean";
+    if (def.type === "array") return "list";
+    if (def.type === "union" && def.options?.length) return kindOf(def.options[0]);
+    return "text";
+  };
+  return kindOf((SETTINGS[key] as SettingDef).schema);
+}
+
+/**
+ * Turns text (an environment variable or a form field) into the setting's type as its schema says: a text
+ * setting stays the string it was, whatever it looks like ("12345", "true", "null"). Lists are comma separated
+ * or, in the environment, a JSON array.
+ */
+export function parseSettingText(key: SettingKey, raw: string): unknown {
+  switch (settingKind(key)) {
+    case "number":
+      return raw.trim() === "" ? Number.NaN : Number(raw);
+    case "boolean":
+      return raw === "true" || raw === "1";
+    case "list":
+      if (raw.trim().startsWith("[")) {
+        try {
+          return JSON.parse(raw);
+        } catch {
+          return raw; // refused by the schema with its own message
+        }
+      }
+      return raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+    default:
+      return raw;
+  }
 }
