@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const BINARY = join(import.meta.dir, "..", "dist", "devsponsor");
+if (!existsSync(BINARY)) throw new Error("dist/devsponsor is not built: bun run build (bun run test builds it first)");
 const dir = mkdtempSync(join(tmpdir(), "ds-bin-"));
 const children: ReturnType<typeof Bun.spawn>[] = [];
 
@@ -26,7 +27,8 @@ async function boot(port: number) {
   children.push(child);
   const t0 = performance.now();
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`binary exited with ${child.exitCode}: ${await new Response(child.stderr).text()}`);
+    if (child.exitCode !== null)
+      throw new Error(`binary exited with ${child.exitCode}: ${await new Response(child.stderr).text()}`);
     try {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       if (res.status === 200) return { child, health: (await res.json()) as any, ms: performance.now() - t0 };
@@ -40,7 +42,7 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
 });
 
-describe.skipIf(!existsSync(BINARY))("compiled binary", () => {
+describe("compiled binary", () => {
   test("boots in an empty dir, stops cleanly on SIGTERM, and keeps its data across a restart", async () => {
     copyFileSync(BINARY, join(dir, "devsponsor"));
     Bun.spawnSync(["chmod", "+x", join(dir, "devsponsor")]);

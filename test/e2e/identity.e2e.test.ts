@@ -2,12 +2,13 @@
 // through playwright-core. The first admin sets up the instance, creates an org with a logo, and invites a
 // member by e-mail; the member signs up, sees the invite and accepts it. Screenshots go to the temp dir.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { chromiumPath } from "../support/browser";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM = chromiumPath();
 const ARGS = [
   "--headless",
   "--no-sandbox",
@@ -30,7 +31,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe.skipIf(!existsSync(CHROMIUM))("identity in a browser", () => {
+describe("identity in a browser", () => {
   const dir = mkdtempSync(join(process.env.DEVSPONSOR_TEST_TMP ?? tmpdir(), "e2e-identity-"));
   const shots = join(dir, "shots");
   let server: ReturnType<typeof Bun.spawn>;

@@ -4,12 +4,13 @@
 // structure, and asks the sidebar a question whose streamed answer cites the document. Screenshots go to the
 // temp dir (the last one's path is printed).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { chromiumPath } from "../support/browser";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM = chromiumPath();
 const ARGS = [
   "--headless",
   "--no-sandbox",
@@ -63,7 +64,7 @@ function makeRepo(dir: string) {
   }
 }
 
-describe.skipIf(!existsSync(CHROMIUM))("sponsor flow in a browser", () => {
+describe("sponsor flow in a browser", () => {
   const dir = mkdtempSync(join(process.env.DEVSPONSOR_TEST_TMP ?? tmpdir(), "e2e-sponsor-"));
   const shots = join(dir, "shots");
   const repo = join(dir, "repo");

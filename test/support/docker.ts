@@ -69,7 +69,8 @@ export function ensureSandboxImages(): Promise<void> {
     if (isRoot) return script("build-sandbox-images", OPT_OUT);
     // Not root: the build script cannot build nor record a manifest, so check what a root build left.
     const problem = await sandboxImagesProblem();
-    if (problem) throw new Error(`sandbox images missing (${problem}): as root, scripts/build-sandbox-images; ${OPT_OUT}`);
+    if (problem)
+      throw new Error(`sandbox images missing (${problem}): as root, scripts/build-sandbox-images; ${OPT_OUT}`);
   })();
   return images;
 }
