@@ -8,6 +8,7 @@ import { AppError } from "./core/errors";
 import { corsHeaders, isSecure, securityHeaders } from "./core/http/security";
 import { errorResponse } from "./core/http/errors";
 import { openApiRoutes } from "./core/http/openapi";
+import { inputGuard } from "./core/http/input";
 import { getRequestMeta, httpContext, markRequest } from "./core/http/plugin";
 import { settingsRoutes } from "./core/settings/routes";
 import { statusRoutes } from "./status/routes";
@@ -54,6 +55,7 @@ export function createApp(ctx: AppContext) {
       }
     })
     .use(httpContext(ctx))
+    .use(inputGuard())
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const meta = getRequestMeta(request);
       const appError = toAppError(code, error);
