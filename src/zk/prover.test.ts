@@ -1,5 +1,6 @@
 // The report circuit through the prover: a good report proves and verifies; every way of cheating fails.
 import { describe, expect, test } from "bun:test";
+import { ensureSandboxImages } from "../../test/support/docker";
 import { AppError } from "../core/errors";
 import { openSandbox } from "../sandbox";
 import { leaf, merkleRoot, reportLeaves, TREE_LEAVES, testIdHash } from "./merkle";
@@ -7,9 +8,6 @@ import { circuitInput, loadZkKeys, proveReport, verifyReportProof } from "./prov
 import { proveReportInSandbox } from "./sandbox-prover";
 
 const PAYEE = "0x00000000000000000000000000000000000a11ce" as const;
-// the sandbox path runs where a Docker engine with the prover image is available (CI builds it)
-const docker = await openSandbox("docker").catch(() => undefined);
-const image = docker ? await (docker as any).image?.("prover").catch(() => undefined) : undefined;
 const passing = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `case ${i}`, passed: true }));
 
 describe("zk/prover", () => {
@@ -51,11 +49,13 @@ describe("zk/prover", () => {
     expect(merkleRoot([leaf(testIdHash("broken"), 0n)])).not.toBe(merkleRoot([leaf(testIdHash("broken"), 1n)]));
   });
 
-  test.skipIf(!image)("proves inside the prover sandbox (Docker) and verifies in process", async () => {
+  test("proves inside the prover sandbox (Docker) and verifies in process", async () => {
+    await ensureSandboxImages();
+    const docker = await openSandbox("docker");
     const tests = passing(8);
     const root = merkleRoot(reportLeaves(tests));
     const claim = { tests, taskId: 7n, payee: PAYEE, amount: 99n, minPassing: 8 };
-    const p = await proveReportInSandbox(docker!, claim, root, await loadZkKeys());
+    const p = await proveReportInSandbox(docker, claim, root, await loadZkKeys());
     expect(p.publicSignals[0]).toBe(root.toString());
     expect(await verifyReportProof(p.proof, p.publicSignals)).toBe(true);
   });
