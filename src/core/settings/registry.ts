@@ -81,6 +81,10 @@ export const SETTINGS = {
   "smtp.password": def(z.string().max(200), "", "SMTP password", { secret: true }),
   "smtp.from": def(z.string().max(200), "DevSponsor <devsponsor@localhost>", "From address"),
 
+  "tasks.maxOpenClaims": def(z.number().int().min(1).max(50), 3, "Open claims per contributor"),
+  "tasks.claimExpiryDays": def(z.number().int().min(1).max(365), 14, "Days to link work before a claim expires", {
+    help: "Claimers are warned two days before.",
+  }),
   "sandbox.backend": def(z.enum(["auto", "docker", "bwrap"]), "auto", "Sandbox backend"),
   "sandbox.cpus": def(z.number().min(0.1).max(64), 1, "CPUs per run"),
   "sandbox.memoryMb": def(z.number().int().min(64).max(65536), 1024, "Memory per run (MB)"),

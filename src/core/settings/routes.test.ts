@@ -61,4 +61,49 @@ for (const kind of dbKinds()) {
     expect(await bad.text()).toContain("Some settings are not valid");
     expect(t.ctx.settings.get("chain.confirmations")).toBe(6);
   });
+
+  test(`[${kind}] keys every object has are unknown settings, in the API and the form`, async () => {
+    for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const res = await admin.request("PATCH", "/api/settings", { body: JSON.parse(`{"${key}": 1}`) });
+      // The body schema drops `__proto__` (nothing to change); every other such key is an unknown setting.
+      expect(res.status).toBe(key === "__proto__" ? 200 : 400);
+      if (key !== "__proto__") expect((await res.json()).error.code).toBe("INVALID_INPUT");
+      const form = await admin.request("POST", "/admin/settings", {
+        body: new URLSearchParams({ _csrf: admin.csrf, [key]: "1", "smtp.port": "2525" }),
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+      });
+      expect(form.status).toBe(200); // unknown form fields are ignored; the known one is saved
+    }
+    expect(t.ctx.settings.get("smtp.port")).toBe(2525);
+  });
+
+  test(`[${kind}] a text setting keeps the string it was sent, also after a reload and through the form`, async () => {
+    for (const v of ["12345", "true", "[1,2]", "null", "{\"a\":1}", " 0x10"]) {
+      const res = await admin.request("PATCH", "/api/settings", { body: { "ai.chatModel": v } });
+      expect(res.status).toBe(200);
+      const listed = (await res.json()).settings.find((s: { key: string }) => s.key === "ai.chatModel");
+      expect(listed.value).toBe(v);
+      await t.ctx.settings.reload();
+      expect(t.ctx.settings.get("ai.chatModel")).toBe(v);
+    }
+    const form = await admin.request("POST", "/admin/settings", {
+      body: new URLSearchParams({ _csrf: admin.csrf, "ai.chatModel": "42", "github.appId": "true" }),
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+    });
+    expect(form.status).toBe(200);
+    await t.ctx.settings.reload();
+    expect(t.ctx.settings.get("ai.chatModel")).toBe("42");
+    expect(t.ctx.settings.get("github.appId")).toBe("true");
+  });
+
+  test(`[${kind}] a lone surrogate or NUL in a value is refused with 400`, async () => {
+    for (const v of ["\ud800x", "x\udc00", "a\u0000b"]) {
+      const res = await admin.request("PATCH", "/api/settings", { body: { "ai.chatModel": v, "smtp.from": "x" } });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.code).toBe("INVALID_INPUT");
+    }
+    await expect(t.ctx.settings.update({ "ai.chatModel": "\ud800" }, null)).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+  });
 }

@@ -5,19 +5,16 @@ import { type AppContext, requireAdmin } from "../context";
 import { AppError } from "../errors";
 import { httpContext } from "../http/plugin";
 import { audit } from "../../audit/service";
-import { SETTINGS, type SettingDef, type SettingKey } from "./registry";
+import { parseSettingText, settingKind } from "./registry";
+import { isSettingKey } from "./service";
 import { SettingsPage } from "./views";
 
-/** Converts form strings to the types the registry expects (numbers, booleans, comma lists). */
+/** Converts form strings to the types the settings' schemas expect (numbers, booleans, comma lists, text). */
 export function formToPatch(form: Record<string, unknown>): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(form)) {
-    if (!(key in SETTINGS) || typeof raw !== "string") continue;
-    const sample = (SETTINGS[key as SettingKey] as SettingDef).default;
-    if (typeof sample === "number") patch[key] = raw.trim() === "" ? Number.NaN : Number(raw);
-    else if (typeof sample === "boolean") patch[key] = raw === "true";
-    else if (Array.isArray(sample)) patch[key] = raw.split(",").map((s) => s.trim()).filter(Boolean);
-    else patch[key] = raw.trim();
+    if (!isSettingKey(key) || typeof raw !== "string") continue;
+    patch[key] = settingKind(key) === "text" ? raw.trim() : parseSettingText(key, raw);
   }
   return patch;
 }

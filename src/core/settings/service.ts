@@ -1,8 +1,10 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { decrypt, encrypt } from "../crypto";
 import type { Db } from "../db";
 import { invalidInput, type FieldErrors } from "../errors";
-import { envName, parseEnvValue, SETTINGS, type SettingDef, type SettingKey, type SettingValue } from "./registry";
+import { unstorablePath } from "../http/input";
+import { log } from "../logger";
+import { envName, parseSettingText, SETTINGS, type SettingDef, type SettingKey, type SettingValue } from "./registry";
 import { settings } from "./schema";
 
 /** Where a setting's effective value comes from. */
@@ -21,6 +23,9 @@ export interface SettingView {
 
 export const REDACTED = "[redacted]";
 
+/** Whether `key` names a setting (own keys only: `constructor` or `__proto__` are not settings). */
+export const isSettingKey = (key: string): key is SettingKey => Object.hasOwn(SETTINGS, key);
+
 /** Typed settings over the `settings` table: env overrides, then stored values, then defaults. */
 export class SettingsService {
   private stored = new Map<string, unknown>();
@@ -33,11 +38,18 @@ export class SettingsService {
 
   /** Loads stored values (call at boot and after changes made by another process). */
   async reload() {
-    const rows = await this.db.select().from(settings);
+    // The value is read as JSON text and parsed here: the drivers' jsonb mapping parses a stored string a second
+    // time, which turned a text setting saved as "12345" or "true" into a number or a boolean.
+    const rows = await this.db
+      .select({ key: settings.key, value: sql<string | null>`${settings.value}::text`, secret: settings.secret })
+      .from(settings);
     const next = new Map<string, unknown>();
     for (const row of rows) {
-      if (!(row.key in SETTINGS)) continue; // a setting removed from the registry stays in the table, unused
-      next.set(row.key, row.secret ? decrypt(this.masterKey, row.secret, row.key) : row.value);
+      if (!isSettingKey(row.key)) continue; // a setting removed from the registry stays in the table, unused
+      const value = row.secret ? decrypt(this.masterKey, row.secret, row.key) : JSON.parse(row.value ?? "null");
+      const parsed = (SETTINGS[row.key] as SettingDef).schema.safeParse(value);
+      if (parsed.success) next.set(row.key, parsed.data);
+      else log.warn("stored setting no longer valid; using its default", { key: row.key });
     }
     this.stored = next;
   }
@@ -52,7 +64,7 @@ export class SettingsService {
     const def = SETTINGS[key] as SettingDef;
     const raw = this.env[envName(key)];
     if (raw !== undefined) {
-      const parsed = def.schema.safeParse(parseEnvValue(key, raw));
+      const parsed = def.schema.safeParse(parseSettingText(key, raw));
       if (parsed.success) return parsed.data as SettingValue<K>;
       throw new Error(`${envName(key)} is not valid: ${parsed.error.issues[0]?.message}`);
     }
@@ -85,12 +97,16 @@ export class SettingsService {
     const errors: FieldErrors = {};
     const changes: { key: SettingKey; value: unknown; reset: boolean }[] = [];
     for (const [key, value] of Object.entries(patch)) {
-      if (!(key in SETTINGS)) {
+      if (!isSettingKey(key)) {
         errors[key] = "unknown setting";
         continue;
       }
-      const k = key as SettingKey;
+      const k = key;
       const def = SETTINGS[k] as SettingDef;
+      if (unstorablePath(value) !== null) {
+        errors[key] = "contains characters that cannot be stored";
+        continue;
+      }
       if (def.secret && (value === "" || value === REDACTED)) continue;
       if (value === null) {
         changes.push({ key: k, value: null, reset: true });
