@@ -19,7 +19,9 @@ export interface Section {
 /** Extracts text from a PDF, one section per page (unpdf, loaded when needed). */
 export async function parsePdf(bytes: Uint8Array): Promise<Section[]> {
   const { extractText, getDocumentProxy } = await import("unpdf");
-  const pdf = await getDocumentProxy(new Uint8Array(bytes));
+  // pdf.js prints warnings about damaged files with console.log, which would break the JSON log: errors only
+  // (a PDF it cannot read still throws).
+  const pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
   const { text } = await extractText(pdf, { mergePages: false });
   return (text as string[]).map((t, i) => ({ text: t, page: i + 1 }));
 }
