@@ -140,7 +140,7 @@ export function spawnGroup(cmd: string[], opts: SpawnOptions = {}): GroupProcess
       clearTimeout(grace);
       return {
         code: proc.exitCode,
-        signal: proc.signalCode,
+        signal: proc.signalCode === null ? null : String(proc.signalCode),
         stdout: out,
         stderr: err,
         timedOut,

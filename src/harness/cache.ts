@@ -4,10 +4,14 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { runProcess } from "../core/process";
 import { readPlainFile } from "../core/safe-fs";
 
 /** Largest lockfile hashed. */
 const MAX_INPUT_BYTES = 256 << 20;
+
+/** An archive or restore that takes longer is given up (the run then installs afresh or fails). */
+const TAR_TIMEOUT_MS = 10 * 60_000;
 
 /** Archives kept per project; older keys are removed. */
 const KEEP_PER_PROJECT = 3;
@@ -29,9 +33,9 @@ function projectDir(cacheDir: string, project: string): string {
 }
 
 async function tar(args: string[]): Promise<void> {
-  const proc = Bun.spawn(["tar", ...args], { stdout: "ignore", stderr: "pipe" });
-  const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`tar failed: ${err.trim()}`);
+  const r = await runProcess(["tar", ...args], { timeoutMs: TAR_TIMEOUT_MS });
+  if (r.timedOut) throw new Error(`tar timed out after ${TAR_TIMEOUT_MS / 1000} s`);
+  if (r.code !== 0) throw new Error(`tar failed: ${r.stderr.trim()}`);
 }
 
 /** Restores the archive of `key` into `workDir`; false when there is none. */

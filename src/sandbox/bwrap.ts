@@ -4,6 +4,7 @@
 // capabilities on the host and RLIMIT_NPROC applies.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type GroupProcess, runProcess, spawnGroup } from "../core/process";
 import { BASE_ENV, chownTree, limitMessage, SANDBOX_UID } from "./docker";
 import { EGRESS_MOUNT, bridgeCommand } from "./egress";
 import { findRootfs } from "./images";
@@ -46,7 +47,7 @@ export class BwrapBackend implements SandboxBackend {
     // One root filesystem serves both roles: it holds bun as well as the harness tools.
     const rootfs = findRootfs();
     if (rootfs) return { ref: rootfs.dir, digest: `rootfs:${rootfs.hash}`, tools: rootfs.tools };
-    return { ref: "host", digest: "host", tools: hostTools() };
+    return { ref: "host", digest: "host", tools: await hostTools() };
   }
 
   async ownWorkDir(dir: string): Promise<void> {
@@ -66,10 +67,11 @@ export class BwrapBackend implements SandboxBackend {
     const started = performance.now();
     const image = spec.pinnedImage ?? (await this.image(spec.image ?? "harness"));
     let ended: SandboxStatus | undefined;
-    let proc: ReturnType<typeof Bun.spawn> | undefined;
+    let proc: GroupProcess | undefined;
     const kill = (why: SandboxStatus) => {
       ended ??= why;
-      proc?.kill("SIGKILL");
+      // The whole group: the cgroup wrapper, setpriv and bwrap, whose sandbox dies with it (--die-with-parent).
+      proc?.kill();
       if (cgroup) killCgroup(cgroup);
     };
     const out = new OutputCollector(limits.outputBytes, () => kill("OUTPUT_LIMIT"), spec.onOutput);
@@ -141,24 +143,19 @@ export class BwrapBackend implements SandboxBackend {
         : dropped;
       if (spec.signal?.aborted) throw new Error("cancelled");
       spec.signal?.addEventListener("abort", onAbort, { once: true });
-      proc = Bun.spawn(cmd, { env: {}, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      proc = spawnGroup(cmd, {
+        env: {},
+        onStdout: (chunk) => out.push("stdout", chunk),
+        onStderr: (chunk) => out.push("stderr", chunk),
+      });
       timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
       stopDiskWatch = watchDisk(spec.workDir, limits.diskMb * MiB, () => kill("DISK_LIMIT"));
       if (cgroup) stopWatch = watchMemory(cgroup.memory, limits.memoryMb * MiB, () => kill("OOM"));
-      const pump = async (name: "stdout" | "stderr", stream: ReadableStream<Uint8Array>) => {
-        const reader = stream.getReader();
-        for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(name, r.value);
-      };
-      const p = proc;
-      await Promise.all([
-        pump("stdout", p.stdout as ReadableStream<Uint8Array>),
-        pump("stderr", p.stderr as ReadableStream<Uint8Array>),
-        p.exited,
-      ]);
+      const p = await proc.done;
       clearTimeout(timer);
       stopWatch();
       stopDiskWatch();
-      const exitCode = p.exitCode ?? (p.signalCode ? 137 : null);
+      const exitCode = p.code ?? (p.signal ? 137 : null);
       const oom = cgroup ? cgroupOomKilled(cgroup) : false;
       let status: SandboxStatus;
       if (ended) status = ended;
@@ -218,27 +215,28 @@ function rootArgs(rootfs: string): string[] {
   ];
 }
 
-let hostToolVersions: Record<string, string> | undefined;
+let hostToolVersions: Promise<Record<string, string>> | undefined;
 
 /** Versions of the host's tools, for the digest when runs use the host's /usr. */
-function hostTools(): Record<string, string> {
-  if (hostToolVersions) return hostToolVersions;
-  const probe = (cmd: string[], pick = (s: string) => s) => {
+function hostTools(): Promise<Record<string, string>> {
+  const probe = async (cmd: string[], pick = (s: string) => s) => {
     try {
-      const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
-      return r.exitCode === 0 ? pick(r.stdout.toString().trim().split("\n")[0] ?? "") : "";
+      const r = await runProcess(cmd, { env: { PATH: "/usr/bin:/bin" }, timeoutMs: 10_000 });
+      return r.code === 0 ? pick(r.stdout.trim().split("\n")[0] ?? "") : "";
     } catch {
       return "";
     }
   };
   const last = (s: string) => s.split(" ").at(-1) ?? "";
-  const all: Record<string, string> = {
-    bun: probe(["bun", "--version"]),
-    node: probe(["node", "--version"]),
-    git: probe(["git", "--version"], last),
-    python: probe(["python3", "--version"], last),
-  };
-  hostToolVersions = Object.fromEntries(Object.entries(all).filter(([, v]) => v));
+  hostToolVersions ??= (async () => {
+    const all: Record<string, string> = {
+      bun: await probe(["bun", "--version"]),
+      node: await probe(["node", "--version"]),
+      git: await probe(["git", "--version"], last),
+      python: await probe(["python3", "--version"], last),
+    };
+    return Object.fromEntries(Object.entries(all).filter(([, v]) => v));
+  })();
   return hostToolVersions;
 }
 

@@ -3,14 +3,20 @@
 // (one pass over a 50k-file node_modules takes ~0.1 s); past the limit the run is ended with DISK_LIMIT. A run that
 // writes very fast can overshoot by what it writes in that second.
 
+import { runProcess } from "../core/process";
+
 const POLL_MS = 1000;
+
+/** A `du` that takes longer (a tree of millions of files) gives no answer this time. */
+const DU_TIMEOUT_MS = 30_000;
 
 /** Disk usage of a directory tree in bytes (`du -s -B1 -x`), or null when it cannot be measured. */
 export async function diskUsage(dir: string): Promise<number | null> {
   try {
-    const p = Bun.spawn(["du", "-s", "-x", "-B1", dir], { stdout: "pipe", stderr: "ignore", stdin: "ignore" });
-    const text = await new Response(p.stdout).text();
-    await p.exited; // du exits 1 on an unreadable subdirectory and still prints the total of what it read
+    // du exits 1 on an unreadable subdirectory and still prints the total of what it read
+    const r = await runProcess(["du", "-s", "-x", "-B1", dir], { timeoutMs: DU_TIMEOUT_MS });
+    if (r.timedOut) return null;
+    const text = r.stdout;
     const bytes = Number(text.split(/\s/, 1)[0]);
     return text && Number.isFinite(bytes) ? bytes : null;
   } catch {

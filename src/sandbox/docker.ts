@@ -3,6 +3,7 @@
 import { chown } from "node:fs/promises";
 import { Writable } from "node:stream";
 import type Docker from "dockerode";
+import { runProcess } from "../core/process";
 import { bridgeCommand, EGRESS_MOUNT } from "./egress";
 import { imageRef, toolsFromLabels } from "./images";
 import { watchDisk } from "./diskwatch";
@@ -230,10 +231,13 @@ function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
+/** A chown of a huge tree (a work dir full of node_modules) is given up after this. */
+const CHOWN_TIMEOUT_MS = 10 * 60_000;
+
 /** chown -R without following symlinks. */
 export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
-  const proc = Bun.spawn(["chown", "-R", "-h", `${uid}:${gid}`, dir], { stderr: "pipe" });
-  if ((await proc.exited) !== 0) {
+  const r = await runProcess(["chown", "-R", "-h", `${uid}:${gid}`, dir], { timeoutMs: CHOWN_TIMEOUT_MS });
+  if (r.code !== 0) {
     // Fall back to the top directory only (e.g. not root: files are already ours).
     await chown(dir, uid, gid).catch(() => {});
   }
