@@ -60,7 +60,9 @@ export function createApp(ctx: AppContext) {
       const meta = getRequestMeta(request);
       const appError = toAppError(code, error);
       if (appError.status >= 500) {
-        ctx.log.error("request failed", { requestId: meta?.id, method: request.method, url: request.url, err: error });
+        // The path only: query strings carry tokens (invites, OAuth codes); bodies are never logged.
+        const path = new URL(request.url).pathname;
+        ctx.log.error("request failed", { requestId: meta?.id, method: request.method, path, err: error });
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(set.headers)) if (typeof v === "string") headers[k] = v;

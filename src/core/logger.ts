@@ -5,11 +5,28 @@ const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 // Keys whose values are never written to a log line, whatever their depth.
 const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|private[-_]?key|authorization|cookie|master[-_]?key|mnemonic/i;
 
+// Database errors carry the statement's values: drizzle's message ends in "params: …", the drivers' errors have
+// `params`/`parameters` and a `detail` that quotes the row ("Key (email)=(…) already exists"). A failed secret
+// write would log the secret. Only the statement, the error code and the constraint are kept.
+// PostgreSQL quotes the offending value in some messages: `invalid input syntax for type uuid: "…"`,
+// `value "…" is out of range for type integer`.
+const PARAMS_TAIL = /\nparams: [\s\S]*$/;
+const QUOTED_VALUE_TAIL = /: "[\s\S]*"$/;
+const OUT_OF_RANGE_VALUE = /value "[\s\S]*" is out of range/;
+const VALUE_FIELDS = new Set(["params", "parameters", "args", "detail", "body", "where", "internalQuery"]);
+
+/** An error's message without the values of the statement it ran. */
+export const scrubMessage = (message: string) =>
+  message
+    .replace(PARAMS_TAIL, "")
+    .replace(QUOTED_VALUE_TAIL, ': "[value]"')
+    .replace(OUT_OF_RANGE_VALUE, 'value "[value]" is out of range');
+
 /** Replaces values of secret-looking keys with "[redacted]" (also used for API responses). */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (value instanceof Error) return { name: value.name, message: scrubMessage(value.message) };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== "" ? "[redacted]" : redact(v, depth + 1);
@@ -34,10 +51,20 @@ export function setLogSink(fn: (line: string) => void, level: Level = minLevel) 
   minLevel = level;
 }
 
-function errorFields(err: unknown) {
-  if (!(err instanceof Error)) return err;
-  const out: Record<string, unknown> = { name: err.name, message: err.message, stack: err.stack };
-  if (err.cause) out.cause = errorFields(err.cause);
+/** An error as logged: name, scrubbed message, code, constraint and stack frames (the stack's first line repeats the message). */
+function errorFields(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error)) {
+    if (err === null || typeof err !== "object") return err;
+    return Object.fromEntries(Object.entries(err).filter(([k]) => !VALUE_FIELDS.has(k)));
+  }
+  const e = err as Error & { code?: unknown; constraint?: unknown; constraint_name?: unknown };
+  const out: Record<string, unknown> = { name: e.name, message: scrubMessage(e.message) };
+  if (typeof e.code === "string" || typeof e.code === "number") out.code = e.code;
+  const constraint = e.constraint_name ?? e.constraint;
+  if (typeof constraint === "string") out.constraint = constraint;
+  const frames = (e.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line));
+  if (frames.length) out.stack = frames.join("\n");
+  if (e.cause && depth < 5) out.cause = errorFields(e.cause, depth + 1);
   return out;
 }
 
