@@ -9,7 +9,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { isAbsolute, join, posix, resolve, sep } from "node:path";
+import { isAbsolute, join, resolve, sep } from "node:path";
 import * as tar from "tar";
 import { dataPaths, VERSION } from "../core/boot";
 
