@@ -1,0 +1,595 @@
+// The isolation walk's table: for every route of the app, who may call it (from the permission table of
+// src/orgs/permissions.ts) and a request its rightful caller succeeds with, built against the seeded world.
+// A route missing here fails the walk, so a new route cannot go unwalked.
+
+import type { OrgAction } from "../../src/orgs/permissions";
+import { PROJECT_CSS_PATH } from "../../src/projects/assets";
+import { SIDEBAR_SCRIPT_PATH } from "../../src/sidebar/assets";
+import { ASSETS_BY_PATH } from "../../ui/assets";
+import type { TestUser } from "./auth";
+import { formToken } from "./auth";
+import { type Body, markdownFile, multipart, PNG, type Visibility, type World } from "./isolation-world";
+
+/** Who may call a route. */
+export type Access =
+  /** anyone, signed in or not */
+  | { kind: "public" }
+  /** nobody with this request (pre-session routes whose own token or state is missing) */
+  | { kind: "closed"; why: string }
+  /** any signed-in user, on their own account */
+  | { kind: "signed-in" }
+  /** only the user the ids in the request belong to (A's owner) */
+  | { kind: "self" }
+  /** platform admins */
+  | { kind: "admin" }
+  /** only the user an invite is addressed to */
+  | { kind: "invitee" }
+  /**
+   * org A's members whose role may do `action`; on a public project also everyone PUBLIC_ACTIONS lets in,
+   * unless `membersOnly` (background runs belong to the org even when the project is public).
+   */
+  | { kind: "org"; action: OrgAction; membersOnly?: boolean };
+
+/** A request of the walk; `as` is its rightful caller when that is not one of the personas. */
+export interface Req {
+  path: string;
+  body?: Body;
+  headers?: Record<string, string>;
+  as?: TestUser;
+}
+
+/** One route's entry. */
+export interface Sample {
+  access: Access;
+  /** Walk it once on the private and once on the public project (`build` gets the visibility). */
+  projects?: boolean;
+  /** Browser sessions only: API keys are refused even with the write scope. */
+  sessionOnly?: boolean;
+  /** The rightful caller when not the default (the most powerful persona allowed). */
+  rightful?: "owner" | "maintainer" | "sponsor" | "contributor" | "admin" | "anonymous";
+  /** Where a successful redirect may go when that is the sign-in page (signing out, deleting the account). */
+  doneAt?: string;
+  /**
+   * Further statuses that count as a refusal, with the reason: the request carries something issued to the
+   * rightful caller alone (a signed wallet challenge), so anyone else's attempt is invalid input.
+   */
+  refusedAlso?: { statuses: number[]; why: string };
+  build(w: World, vis: Visibility): Promise<Req>;
+}
+
+/** What anyone signed in may do on a PUBLIC project (src/projects/access.ts). */
+export const PUBLIC_ACTIONS: OrgAction[] = ["project.view", "documents.view", "ai.use"];
+
+const form = (o: Record<string, string | string[]>) => {
+  const f = new URLSearchParams();
+  for (const [k, v] of Object.entries(o)) for (const x of [v].flat()) f.append(k, x);
+  return f;
+};
+const at = (path: string, extra: Omit<Req, "path"> = {}) => Promise.resolve({ path, ...extra });
+const org = (action: OrgAction, extra: Partial<Sample> = {}) => ({
+  access: { kind: "org", action } as Access,
+  ...extra,
+});
+const proj = (action: OrgAction, build: Sample["build"], extra: Partial<Sample> = {}): Sample => ({
+  access: { kind: "org", action },
+  projects: true,
+  build,
+  ...extra,
+});
+const pub: Access = { kind: "public" };
+const signedIn: Access = { kind: "signed-in" };
+const self: Access = { kind: "self" };
+const admin: Access = { kind: "admin" };
+const invitee: Access = { kind: "invitee" };
+// The e-mailed invite token is the credential: whoever signed in holds it may answer (the link may reach an
+// account under another address). Without the token, only the addressee may (the id routes, `invitee`).
+const tokenHolder: Access = { kind: "signed-in" };
+const ownChallenge = {
+  statuses: [400],
+  why: "the signed challenge was issued to A's owner: anyone else's link attempt is invalid input",
+};
+const firstAsset = () => [...ASSETS_BY_PATH.keys()][0]!;
+
+/** Every route of the app, keyed "METHOD /path" as Elysia lists it. */
+export const ROUTES: Record<string, Sample> = {
+  // ---- public and pre-session
+  "GET /static/*": { access: pub, build: () => at(firstAsset()) },
+  [`GET ${PROJECT_CSS_PATH}`]: { access: pub, build: () => at(PROJECT_CSS_PATH) },
+  [`GET ${SIDEBAR_SCRIPT_PATH}`]: { access: pub, build: () => at(SIDEBAR_SCRIPT_PATH) },
+  "GET /health": { access: pub, build: () => at("/health") },
+  "GET /status": { access: pub, build: () => at("/status") },
+  "GET /api/openapi.json": { access: pub, build: () => at("/api/openapi.json") },
+  "GET /api/docs": { access: pub, build: () => at("/api/docs") },
+  "GET /setup": {
+    access: { kind: "closed", why: "the platform admin exists: the setup form is never shown again" },
+    build: () => at("/setup"),
+  },
+  "POST /setup": {
+    access: { kind: "closed", why: "the platform admin exists: nobody becomes admin through setup again" },
+    build: () =>
+      at("/setup", { body: form({ name: "Mallory", email: "mallory@walk.test", password: "mallory-pass-1" }) }),
+  },
+  "GET /signin": { access: pub, build: () => at("/signin") },
+  "POST /signin": {
+    access: pub,
+    build: async (w) => {
+      const pre = await formToken(w.t, "/signin");
+      const u = await w.fresh.user();
+      return {
+        path: "/signin",
+        body: form({ _csrf: pre.token, email: u.email, password: u.password, next: "/" }),
+        headers: { cookie: pre.cookie },
+      };
+    },
+  },
+  "GET /signup": { access: pub, build: () => at("/signup") },
+  "POST /signup": {
+    access: pub,
+    build: async (w) => {
+      const pre = await formToken(w.t, "/signup");
+      const email = `new-${crypto.randomUUID().slice(0, 8)}@walk.test`;
+      return {
+        path: "/signup",
+        body: form({ _csrf: pre.token, name: "New", email, password: "a-long-password-1" }),
+        headers: { cookie: pre.cookie },
+      };
+    },
+  },
+  "POST /signout": {
+    access: signedIn,
+    doneAt: "/signin",
+    build: async (w) => ({ path: "/signout", as: await w.fresh.user() }),
+  },
+  "GET /auth/github": { access: pub, build: () => at("/auth/github") },
+  "GET /auth/github/callback": {
+    access: { kind: "closed", why: "no OAuth state cookie: a forged callback signs nobody in" },
+    build: () => at("/auth/github/callback?state=forged&code=forged"),
+  },
+  "GET /onboarding": { access: signedIn, build: () => at("/onboarding") },
+  "POST /onboarding": {
+    access: signedIn,
+    build: () => at("/onboarding", { body: form({ roles: ["SPONSOR", "CONTRIBUTOR"] }) }),
+  },
+  "POST /chain/rpc": {
+    access: signedIn,
+    build: () => at("/chain/rpc", { body: { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] } }),
+  },
+
+  // ---- admin
+  "GET /api/settings": { access: admin, build: () => at("/api/settings") },
+  "PATCH /api/settings": {
+    access: admin,
+    build: () => at("/api/settings", { body: { "instance.name": "DevSponsor" } }),
+  },
+  "GET /admin/settings": { access: admin, build: () => at("/admin/settings") },
+  "POST /admin/settings": {
+    access: admin,
+    build: () => at("/admin/settings", { body: form({ "instance.name": "DevSponsor" }) }),
+  },
+  "GET /api/admin/jobs": { access: admin, build: () => at("/api/admin/jobs?state=dead&limit=5") },
+  "POST /api/admin/jobs/:id/retry": {
+    access: admin,
+    build: async (w) => at(`/api/admin/jobs/${await w.fresh.deadJob()}/retry`),
+  },
+  "GET /api/admin/cron": { access: admin, build: () => at("/api/admin/cron") },
+  "POST /api/admin/cron/:id/run": { access: admin, build: () => at("/api/admin/cron/jobs.prune/run") },
+  "GET /api/audit": { access: admin, build: () => at("/api/audit?limit=5") },
+  "GET /api/audit/verify": { access: admin, build: () => at("/api/audit/verify") },
+  "GET /admin/audit": { access: admin, build: () => at("/admin/audit") },
+
+  // ---- runs: the org's members, never the public, even for a public project
+  "GET /api/runs/:id": {
+    access: { kind: "org", action: "project.view", membersOnly: true },
+    projects: true,
+    build: async (w, v) => at(`/api/runs/${await w.fresh.run(w.projects[v].id, w.orgA)}`),
+  },
+  "GET /api/runs/:id/stream": {
+    access: { kind: "org", action: "project.view", membersOnly: true },
+    projects: true,
+    build: async (w, v) => at(`/api/runs/${await w.fresh.run(w.projects[v].id, w.orgA)}/stream`),
+  },
+
+  // ---- funding (a fresh project whose structure is approved)
+  "POST /api/projects/:id/fund/quote": proj("project.fund", async (w, v) =>
+    at(`/api/projects/${(await w.fresh.project(v, { approved: true })).id}/fund/quote`),
+  ),
+  "POST /api/projects/:id/fund": proj("project.fund", async (w, v) => {
+    const d = await w.fresh.deposited(v);
+    return at(`/api/projects/${d.projectId}/fund`, { body: { depositTxHash: d.hash } });
+  }),
+  "POST /projects/:id/fund/quote": proj("project.fund", async (w, v) =>
+    at(`/projects/${(await w.fresh.project(v, { approved: true })).id}/fund/quote`),
+  ),
+  "POST /projects/:id/fund": proj("project.fund", async (w, v) => {
+    const d = await w.fresh.deposited(v);
+    return at(`/projects/${d.projectId}/fund`, { body: form({ depositTxHash: d.hash }) });
+  }),
+  "POST /projects/:id/fund/dev-deposit": proj("project.fund", async (w, v) =>
+    at(`/projects/${await w.fresh.quoted(v)}/fund/dev-deposit`),
+  ),
+
+  // ---- orgs
+  "GET /": { access: signedIn, build: () => at("/") },
+  "GET /orgs": { access: signedIn, build: () => at("/orgs?all=1") },
+  "GET /orgs/new": { access: signedIn, build: () => at("/orgs/new") },
+  "POST /orgs": { access: signedIn, build: () => at("/orgs", { body: form({ name: "Another org" }) }) },
+  "GET /orgs/:id": { ...org("org.view"), build: (w) => at(`/orgs/${w.orgA}`) },
+  "POST /orgs/:id": {
+    ...org("org.update"),
+    build: (w) => at(`/orgs/${w.orgA}`, { body: form({ name: w.marker, description: "A" }) }),
+  },
+  "GET /orgs/:id/logo": { ...org("org.view"), build: (w) => at(`/orgs/${w.orgA}/logo`) },
+  "GET /orgs/:id/members": { ...org("members.view"), build: (w) => at(`/orgs/${w.orgA}/members`) },
+  "POST /orgs/:id/members/:userId/role": {
+    ...org("members.changeRole"),
+    build: async (w) =>
+      at(`/orgs/${w.orgA}/members/${(await w.fresh.member()).id}/role`, { body: form({ role: "SPONSOR" }) }),
+  },
+  "POST /orgs/:id/members/:userId/remove": {
+    ...org("members.remove"),
+    build: async (w) => at(`/orgs/${w.orgA}/members/${(await w.fresh.member()).id}/remove`),
+  },
+  "GET /api/orgs": { access: signedIn, build: () => at("/api/orgs") },
+  "POST /api/orgs": { access: signedIn, build: () => at("/api/orgs", { body: { name: "Another org" } }) },
+  "GET /api/orgs/:id": { ...org("org.view"), build: (w) => at(`/api/orgs/${w.orgA}`) },
+  "PATCH /api/orgs/:id": {
+    ...org("org.update"),
+    build: (w) => at(`/api/orgs/${w.orgA}`, { body: { description: "A" } }),
+  },
+  "PUT /api/orgs/:id/logo": {
+    ...org("org.update"),
+    build: (w) =>
+      at(`/api/orgs/${w.orgA}/logo`, { body: multipart("logo", new File([PNG], "l.png", { type: "image/png" })) }),
+  },
+  "GET /api/orgs/:id/members": { ...org("members.view"), build: (w) => at(`/api/orgs/${w.orgA}/members`) },
+  "PATCH /api/orgs/:id/members/:userId": {
+    ...org("members.changeRole"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/members/${(await w.fresh.member()).id}`, { body: { role: "SPONSOR" } }),
+  },
+  "DELETE /api/orgs/:id/members/:userId": {
+    ...org("members.remove"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/members/${(await w.fresh.member()).id}`),
+  },
+
+  // ---- invites
+  "GET /orgs/:id/invites": { ...org("members.invite"), build: (w) => at(`/orgs/${w.orgA}/invites`) },
+  "POST /orgs/:id/invites": {
+    ...org("members.invite"),
+    build: (w) =>
+      at(`/orgs/${w.orgA}/invites`, {
+        body: form({ email: `i-${crypto.randomUUID().slice(0, 8)}@walk.test`, role: "CONTRIBUTOR" }),
+      }),
+  },
+  "POST /orgs/:id/invites/:inviteId/revoke": {
+    ...org("members.invite"),
+    build: async (w) => at(`/orgs/${w.orgA}/invites/${(await w.fresh.invite()).id}/revoke`),
+  },
+  "GET /invites": { access: signedIn, build: () => at("/invites") },
+  "GET /invites/accept": {
+    access: tokenHolder,
+    build: async (w) => {
+      const i = await w.fresh.invite();
+      return at(`/invites/accept?token=${encodeURIComponent(i.token)}`, { as: i.invitee });
+    },
+  },
+  "POST /invites/accept": {
+    access: tokenHolder,
+    build: async (w) => {
+      const i = await w.fresh.invite();
+      return at("/invites/accept", { body: form({ token: i.token }), as: i.invitee });
+    },
+  },
+  "POST /invites/decline": {
+    access: tokenHolder,
+    build: async (w) => {
+      const i = await w.fresh.invite();
+      return at("/invites/decline", { body: form({ token: i.token }), as: i.invitee });
+    },
+  },
+  "POST /invites/:inviteId/accept": {
+    access: invitee,
+    build: async (w) => {
+      const i = await w.fresh.invite();
+      return at(`/invites/${i.id}/accept`, { as: i.invitee });
+    },
+  },
+  "POST /invites/:inviteId/decline": {
+    access: invitee,
+    build: async (w) => {
+      const i = await w.fresh.invite();
+      return at(`/invites/${i.id}/decline`, { as: i.invitee });
+    },
+  },
+  "GET /api/invites": { access: signedIn, build: () => at("/api/invites") },
+  "GET /api/orgs/:id/invites": { ...org("members.invite"), build: (w) => at(`/api/orgs/${w.orgA}/invites`) },
+  "POST /api/orgs/:id/invite": {
+    ...org("members.invite"),
+    build: (w) =>
+      at(`/api/orgs/${w.orgA}/invite`, {
+        body: { email: `i-${crypto.randomUUID().slice(0, 8)}@walk.test`, role: "sponsor" },
+      }),
+  },
+  "POST /api/orgs/:id/invite/:inviteId/accept": {
+    access: invitee,
+    build: async (w) => {
+      const i = await w.fresh.invite();
+      return at(`/api/orgs/${w.orgA}/invite/${i.id}/accept`, { body: {}, as: i.invitee });
+    },
+  },
+  "POST /api/orgs/:id/invite/:inviteId/decline": {
+    access: invitee,
+    build: async (w) => {
+      const i = await w.fresh.invite();
+      return at(`/api/orgs/${w.orgA}/invite/${i.id}/decline`, { body: {}, as: i.invitee });
+    },
+  },
+  "DELETE /api/orgs/:id/invite/:inviteId": {
+    ...org("members.invite"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/invite/${(await w.fresh.invite()).id}`),
+  },
+
+  // ---- the caller's own account (ids are A's owner's)
+  "GET /profile": { access: signedIn, build: () => at("/profile") },
+  "POST /profile": {
+    access: signedIn,
+    build: (w) => at("/profile", { body: form({ name: w.users.owner.name, roles: ["SPONSOR", "CONTRIBUTOR"] }) }),
+  },
+  "POST /profile/wallets/challenge": {
+    access: signedIn,
+    build: () => at("/profile/wallets/challenge", { body: form({ address: `0x${"cd".repeat(20)}`, chainId: "1" }) }),
+  },
+  "POST /profile/wallets": {
+    access: self,
+    refusedAlso: ownChallenge,
+    build: async (w) => at("/profile/wallets", { body: form(await w.fresh.walletLink(w.users.owner)) }),
+  },
+  "POST /profile/wallets/:walletId/payout": {
+    access: self,
+    sessionOnly: true,
+    build: async (w) => at(`/profile/wallets/${(await w.fresh.wallet(w.users.owner)).id}/payout`),
+  },
+  "POST /profile/wallets/:walletId/remove": {
+    access: self,
+    build: async (w) => at(`/profile/wallets/${(await w.fresh.wallet(w.users.owner)).id}/remove`),
+  },
+  "POST /profile/api-keys": {
+    access: signedIn,
+    sessionOnly: true,
+    build: () => at("/profile/api-keys", { body: form({ name: "walk", scopes: "read" }) }),
+  },
+  "POST /profile/api-keys/:keyId/revoke": {
+    access: self,
+    build: async (w) => at(`/profile/api-keys/${await w.fresh.apiKey(w.users.owner)}/revoke`),
+  },
+  "POST /profile/sessions/:sessionId/revoke": {
+    access: self,
+    build: async (w) => at(`/profile/sessions/${await w.fresh.session(w.users.owner)}/revoke`),
+  },
+  "GET /profile/export": { access: signedIn, build: () => at("/profile/export") },
+  "POST /profile/delete": {
+    access: signedIn,
+    sessionOnly: true,
+    doneAt: "/signin",
+    build: async (w) => at("/profile/delete", { body: form({ confirm: "DELETE" }), as: await w.fresh.user() }),
+  },
+  "GET /api/me": { access: signedIn, build: () => at("/api/me") },
+  "PATCH /api/me": { access: signedIn, build: (w) => at("/api/me", { body: { name: w.users.owner.name } }) },
+  "GET /api/me/export": { access: signedIn, build: () => at("/api/me/export") },
+  "DELETE /api/me": {
+    access: signedIn,
+    sessionOnly: true,
+    build: async (w) => at("/api/me", { body: { confirm: "DELETE" }, as: await w.fresh.user() }),
+  },
+  "GET /api/me/wallets": { access: signedIn, build: () => at("/api/me/wallets") },
+  "POST /api/me/wallets/challenge": {
+    access: signedIn,
+    build: () => at("/api/me/wallets/challenge", { body: { address: `0x${"cd".repeat(20)}`, chainId: 1 } }),
+  },
+  "POST /api/me/wallets": {
+    access: self,
+    refusedAlso: ownChallenge,
+    build: async (w) => at("/api/me/wallets", { body: await w.fresh.walletLink(w.users.owner) }),
+  },
+  "POST /api/me/wallets/:walletId/payout": {
+    access: self,
+    sessionOnly: true,
+    build: async (w) => at(`/api/me/wallets/${(await w.fresh.wallet(w.users.owner)).id}/payout`),
+  },
+  "DELETE /api/me/wallets/:walletId": {
+    access: self,
+    build: async (w) => at(`/api/me/wallets/${(await w.fresh.wallet(w.users.owner)).id}`),
+  },
+  "GET /api/me/api-keys": { access: signedIn, build: () => at("/api/me/api-keys") },
+  "POST /api/me/api-keys": {
+    access: signedIn,
+    sessionOnly: true,
+    build: () => at("/api/me/api-keys", { body: { name: "walk", scopes: ["read"] } }),
+  },
+  "DELETE /api/me/api-keys/:keyId": {
+    access: self,
+    build: async (w) => at(`/api/me/api-keys/${await w.fresh.apiKey(w.users.owner)}`),
+  },
+  "GET /api/me/sessions": { access: signedIn, build: () => at("/api/me/sessions") },
+  "DELETE /api/me/sessions/:sessionId": {
+    access: self,
+    build: async (w) => at(`/api/me/sessions/${await w.fresh.session(w.users.owner)}`),
+  },
+
+  // ---- notifications
+  "GET /notifications/bell": { access: signedIn, build: () => at("/notifications/bell") },
+  "GET /notifications": { access: signedIn, build: () => at("/notifications") },
+  "POST /notifications/read-all": { access: signedIn, build: () => at("/notifications/read-all") },
+  "POST /notifications/:id/read": { access: self, build: (w) => at(`/notifications/${w.notificationId}/read`) },
+  "GET /api/notifications": { access: signedIn, build: () => at("/api/notifications?limit=5") },
+  "GET /api/me/notifications": { access: signedIn, build: () => at("/api/me/notifications") },
+  "POST /api/notifications/read-all": { access: signedIn, build: () => at("/api/notifications/read-all") },
+  "POST /api/notifications/:id/read": { access: self, build: (w) => at(`/api/notifications/${w.notificationId}/read`) },
+
+  // ---- audit and AI calls
+  "GET /api/orgs/:id/audit": { ...org("audit.view"), build: (w) => at(`/api/orgs/${w.orgA}/audit?limit=5`) },
+  "GET /orgs/:id/audit": { ...org("audit.view"), build: (w) => at(`/orgs/${w.orgA}/audit`) },
+  "GET /api/orgs/:id/ai-calls": { ...org("audit.view"), build: (w) => at(`/api/orgs/${w.orgA}/ai-calls`) },
+  "GET /api/projects/:id/ai-calls": proj("audit.view", (w, v) => at(`/api/projects/${w.projects[v].id}/ai-calls`)),
+  "GET /projects/:id/ai-calls": proj("audit.view", (w, v) => at(`/projects/${w.projects[v].id}/ai-calls`)),
+
+  // ---- projects
+  "POST /api/orgs/:id/projects": {
+    ...org("project.create"),
+    build: (w) => at(`/api/orgs/${w.orgA}/projects`, { body: { title: "New" } }),
+  },
+  "GET /api/projects": { access: signedIn, build: (w) => at(`/api/projects?orgId=${w.orgA}`) },
+  "GET /api/projects/:id": proj("project.view", (w, v) => at(`/api/projects/${w.projects[v].id}`)),
+  "PATCH /api/projects/:id": proj("project.update", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}`, { body: { description: "d" } }),
+  ),
+  "GET /api/projects/:id/points": proj("project.view", (w, v) => at(`/api/projects/${w.projects[v].id}/points`)),
+  "GET /projects": { access: signedIn, build: () => at("/projects") },
+  "GET /orgs/:id/projects": { ...org("org.view"), build: (w) => at(`/orgs/${w.orgA}/projects`) },
+  "GET /orgs/:id/projects/new": { ...org("project.create"), build: (w) => at(`/orgs/${w.orgA}/projects/new`) },
+  "POST /orgs/:id/projects": {
+    ...org("project.create"),
+    build: (w) => at(`/orgs/${w.orgA}/projects`, { body: form({ title: "New" }) }),
+  },
+  "GET /projects/:id": proj("project.view", (w, v) => at(`/projects/${w.projects[v].id}`)),
+
+  // ---- milestones and tasks
+  "GET /api/projects/:id/milestones": proj("project.view", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/milestones`),
+  ),
+  "POST /api/projects/:id/milestones": proj("project.manageMilestones", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/milestones`, { body: { title: "added" } }),
+  ),
+  "POST /api/projects/:id/milestones/reorder": proj("project.manageMilestones", async (w, v) => {
+    const p = await w.fresh.project(v);
+    const tree = (await (await w.users.owner.request("GET", `/api/projects/${p.id}/milestones`)).json()) as {
+      milestones: { id: string }[];
+    };
+    return at(`/api/projects/${p.id}/milestones/reorder`, {
+      body: { ids: tree.milestones.map((m) => m.id).reverse() },
+    });
+  }),
+  "PATCH /api/milestones/:id": proj("project.manageMilestones", (w, v) =>
+    at(`/api/milestones/${w.projects[v].milestoneId}`, { body: { title: "first" } }),
+  ),
+  "DELETE /api/milestones/:id": proj("project.manageMilestones", async (w, v) =>
+    at(`/api/milestones/${(await w.fresh.project(v)).milestoneId}`),
+  ),
+  "GET /api/milestones/:id/sub": proj("project.view", (w, v) => at(`/api/milestones/${w.projects[v].milestoneId}/sub`)),
+  "POST /api/milestones/:id/sub": proj("project.manageMilestones", (w, v) =>
+    at(`/api/milestones/${w.projects[v].milestoneId}/sub`, {
+      body: { title: "added", points: 2, acceptanceCriteria: ["ok"] },
+    }),
+  ),
+  "GET /api/sub/:id": proj("project.view", (w, v) => at(`/api/sub/${w.projects[v].taskId}`)),
+  "PATCH /api/sub/:id": proj("project.manageMilestones", (w, v) =>
+    at(`/api/sub/${w.projects[v].taskId}`, { body: { title: "task" } }),
+  ),
+  "DELETE /api/sub/:id": proj("project.manageMilestones", async (w, v) =>
+    at(`/api/sub/${(await w.fresh.project(v)).taskId}`),
+  ),
+  "GET /api/projects/:id/drafts": proj("project.view", (w, v) => at(`/api/projects/${w.projects[v].id}/drafts`)),
+  "GET /api/projects/:id/drafts/:version": proj("project.view", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/drafts/${w.projects[v].version}`),
+  ),
+  "POST /api/projects/:id/drafts/:version/restore": proj("project.manageMilestones", async (w, v) => {
+    const p = await w.fresh.project(v);
+    return at(`/api/projects/${p.id}/drafts/${p.version}/restore`);
+  }),
+  "POST /api/projects/:id/approve-structure": proj("project.approveStructure", async (w, v) =>
+    at(`/api/projects/${(await w.fresh.project(v)).id}/approve-structure`),
+  ),
+  "GET /projects/:id/milestones": proj("project.view", (w, v) =>
+    at(`/projects/${w.projects[v].id}/milestones?run=${w.runId}`),
+  ),
+  "GET /milestones/:id": proj("project.view", (w, v) => at(`/milestones/${w.projects[v].milestoneId}`)),
+  "GET /tasks/:id": proj("project.view", (w, v) => at(`/tasks/${w.projects[v].taskId}`)),
+  "POST /projects/:id/milestones/generate": proj("project.manageMilestones", (w, v) =>
+    at(`/projects/${w.projects[v].id}/milestones/generate`),
+  ),
+  "POST /milestones/:id/regenerate": proj("project.manageMilestones", (w, v) =>
+    at(`/milestones/${w.projects[v].milestoneId}/regenerate`),
+  ),
+  "POST /projects/:id/approve": proj("project.approveStructure", async (w, v) =>
+    at(`/projects/${(await w.fresh.project(v)).id}/approve`),
+  ),
+  "POST /projects/:id/milestones/new": proj("project.manageMilestones", (w, v) =>
+    at(`/projects/${w.projects[v].id}/milestones/new`, { body: form({ title: "added" }) }),
+  ),
+  "POST /projects/:id/drafts/:version/restore": proj("project.manageMilestones", async (w, v) => {
+    const p = await w.fresh.project(v);
+    return at(`/projects/${p.id}/drafts/${p.version}/restore`);
+  }),
+  "POST /milestones/:id/edit": proj("project.manageMilestones", (w, v) =>
+    at(`/milestones/${w.projects[v].milestoneId}/edit`, { body: form({ title: "first" }) }),
+  ),
+  "POST /milestones/:id/move": proj("project.manageMilestones", (w, v) =>
+    at(`/milestones/${w.projects[v].milestoneId}/move?to=1`),
+  ),
+  "POST /milestones/:id/delete": proj("project.manageMilestones", async (w, v) =>
+    at(`/milestones/${(await w.fresh.project(v)).milestoneId}/delete`),
+  ),
+  "POST /milestones/:id/sub/new": proj("project.manageMilestones", (w, v) =>
+    at(`/milestones/${w.projects[v].milestoneId}/sub/new`, {
+      body: form({ title: "added", points: "2", acceptanceCriteria: "ok" }),
+    }),
+  ),
+  "POST /sub/:id/edit": proj("project.manageMilestones", (w, v) =>
+    at(`/sub/${w.projects[v].taskId}/edit`, { body: form({ title: "task" }) }),
+  ),
+  "POST /sub/:id/move": proj("project.manageMilestones", (w, v) => at(`/sub/${w.projects[v].taskId}/move?to=1`)),
+  "POST /sub/:id/delete": proj("project.manageMilestones", async (w, v) =>
+    at(`/sub/${(await w.fresh.project(v)).taskId}/delete`),
+  ),
+  "POST /api/projects/:id/generate-milestones": proj("project.manageMilestones", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/generate-milestones`),
+  ),
+  "POST /api/milestones/:id/regenerate": proj("project.manageMilestones", (w, v) =>
+    at(`/api/milestones/${w.projects[v].milestoneId}/regenerate`),
+  ),
+
+  // ---- documents
+  "POST /api/projects/:id/documents": proj("documents.manage", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/documents`, { body: multipart("file", markdownFile("# Added\n")) }),
+  ),
+  "GET /api/projects/:id/documents": proj("documents.view", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/documents`),
+  ),
+  "GET /api/documents/:id": proj("documents.view", (w, v) => at(`/api/documents/${w.projects[v].documentId}`)),
+  "PUT /api/documents/:id": proj("documents.manage", (w, v) =>
+    at(`/api/documents/${w.projects[v].documentId}`, { body: multipart("file", markdownFile("# Replaced\n")) }),
+  ),
+  "DELETE /api/documents/:id": proj("documents.manage", async (w, v) =>
+    at(`/api/documents/${await w.fresh.document(w.projects[v].id)}`),
+  ),
+  "POST /api/documents/:id/reindex": proj("documents.manage", (w, v) =>
+    at(`/api/documents/${w.projects[v].documentId}/reindex`),
+  ),
+  "GET /api/projects/:id/search": proj("documents.view", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/search?q=notes&k=2`),
+  ),
+  "GET /projects/:id/documents": proj("documents.view", (w, v) => at(`/projects/${w.projects[v].id}/documents`)),
+  "GET /documents/:id/row": proj("documents.view", (w, v) => at(`/documents/${w.projects[v].documentId}/row`)),
+  "POST /projects/:id/documents": proj("documents.manage", (w, v) =>
+    at(`/projects/${w.projects[v].id}/documents`, { body: multipart("file", markdownFile("# Form\n")) }),
+  ),
+  "POST /documents/:id/delete": proj("documents.manage", async (w, v) =>
+    at(`/documents/${await w.fresh.document(w.projects[v].id)}/delete`),
+  ),
+  "POST /documents/:id/reindex": proj("documents.manage", (w, v) =>
+    at(`/documents/${w.projects[v].documentId}/reindex`),
+  ),
+
+  // ---- AI sidebar: the ids are in the body
+  "POST /api/ai/sidebar": proj("ai.use", (w, v) =>
+    at("/api/ai/sidebar", { body: { message: "what is left?", subMilestoneId: w.projects[v].taskId } }),
+  ),
+  "POST /sidebar/ask": proj("ai.use", (w, v) =>
+    at("/sidebar/ask", {
+      body: form({
+        message: "what is left?",
+        milestoneId: w.projects[v].milestoneId,
+        back: `/projects/${w.projects[v].id}`,
+      }),
+    }),
+  ),
+};
