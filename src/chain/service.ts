@@ -3,6 +3,7 @@
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import type { Config } from "../core/config";
+import type { AppContext } from "../core/context";
 import { unavailable } from "../core/errors";
 import type { SettingsService } from "../core/settings/service";
 import { loadZkKeys, vkDelta } from "../zk/prover";
@@ -118,11 +119,11 @@ export async function deployToChain(
   return deployment;
 }
 
-/** The chain registered at boot (`ctx.services.chain`), opening it on first use; UNAVAILABLE if it cannot be. */
-export async function requireChain(ctx: { services: Record<string, unknown> }): Promise<ChainRuntime> {
-  const rt = ctx.services.chain as ChainRuntime | undefined;
+/** The chain registered at boot (`ctx.chain`), opening it on first use; UNAVAILABLE if it cannot be. */
+export async function requireChain(ctx: Pick<AppContext, "chain" | "openChain">): Promise<ChainRuntime> {
+  const rt = ctx.chain;
   if (rt) return rt;
-  const open = ctx.services.openChain as (() => Promise<ChainRuntime>) | undefined;
+  const open = ctx.openChain;
   if (open) {
     try {
       return await open();

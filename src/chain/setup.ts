@@ -1,5 +1,5 @@
 // Boot: the configured chain (the embedded dev chain deploys its contracts at first start) is opened in the
-// background when the server starts, or on first use, and registered as `ctx.services.chain`. A chain that
+// background when the server starts, or on first use, and registered as `ctx.chain`. A chain that
 // cannot be opened does not stop the appliance: funding and payouts answer UNAVAILABLE and the doctor says why.
 import type { AppContext } from "../core/context";
 import { type ChainRuntime, openChain } from "./service";
@@ -14,7 +14,7 @@ export async function setupChain(ctx: AppContext, on: On): Promise<void> {
     (opening ??= (async () => {
       const t0 = performance.now();
       const rt = await openChain(ctx.config, ctx.settings);
-      ctx.services.chain = rt;
+      ctx.chain = rt;
       lastError = undefined;
       ctx.log.info("chain ready", {
         mode: rt.mode,
@@ -30,7 +30,7 @@ export async function setupChain(ctx: AppContext, on: On): Promise<void> {
       ctx.log.error("chain unavailable", { error: (err as Error).message });
       throw err;
     }));
-  ctx.services.openChain = open;
+  ctx.openChain = open;
   on.start(() => {
     open().catch(() => {});
   });
@@ -39,7 +39,7 @@ export async function setupChain(ctx: AppContext, on: On): Promise<void> {
     await rt?.close();
   });
   ctx.health.set("chain", async () => {
-    const rt = ctx.services.chain as ChainRuntime | undefined;
+    const rt = ctx.chain;
     if (!rt) {
       if (lastError) return { status: "degraded", detail: `chain unavailable: ${lastError}` };
       return { status: "ok", detail: opening ? "chain starting" : "chain opens on first use" };

@@ -58,6 +58,5 @@ export async function bootstrap(
     cron: createCron(database, jobs, log),
     authenticate: nobody,
     health: new Map(),
-    services: {},
   };
 }

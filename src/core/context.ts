@@ -1,3 +1,6 @@
+import type { ChainRuntime } from "../chain/service";
+import type { VectorStore } from "../documents/store";
+import type { PaymentJobs } from "../payments/jobs";
 import type { Config } from "./config";
 import type { Database, Db } from "./db";
 import { forbidden, unauthorized } from "./errors";
@@ -41,8 +44,21 @@ export interface AppContext {
   cron: CronRegistry;
   authenticate: Authenticator;
   health: Map<string, HealthCheck>;
-  /** Domain services registered at boot (jobs, chain, …), typed by their own modules. */
-  services: Record<string, unknown>;
+  /** The chain once it is open (src/chain/setup.ts); `requireChain` opens it on first use. */
+  chain?: ChainRuntime;
+  /** Opens the configured chain (set at boot); failures are retried on the next call. */
+  openChain?: () => Promise<ChainRuntime>;
+  /** The payment jobs, defined on the queue at boot (src/payments/setup.ts). */
+  payments?: PaymentJobs;
+  /** The documents' vector store, opened on first use (src/documents/service.ts). */
+  vectors?: VectorStore;
+  /** Where domain events go; nothing listens yet, so it stays unset outside tests. */
+  events?: DomainEvents;
+}
+
+/** A listener for domain events (`payment.completed`, `project.funded`, …). */
+export interface DomainEvents {
+  emit(name: string, payload: Record<string, unknown>): Promise<void>;
 }
 
 /** Throws UNAUTHORIZED unless someone is signed in. */

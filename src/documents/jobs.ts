@@ -19,7 +19,6 @@ export async function setupDocuments(ctx: AppContext, on: On) {
     { concurrency: 2, maxAttempts: 3, backoffMs: 2000, timeoutMs: 30 * 60_000 },
   );
   on.stop(async () => {
-    const store = ctx.services["documents.vectors"] as { close(): Promise<void> } | undefined;
-    if (store) await store.close();
+    await ctx.vectors?.close();
   });
 }

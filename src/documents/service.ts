@@ -23,13 +23,9 @@ export const MAX_DOCUMENT_BYTES = 20 * 1024 * 1024;
 export const INGEST_JOB = "documents.ingest";
 
 /** The vector store of this appliance (one per data dir), opened on first use. */
-export function vectorStore(ctx: Pick<AppContext, "config" | "services">): VectorStore {
-  let store = ctx.services["documents.vectors"] as VectorStore | undefined;
-  if (!store) {
-    store = new VectorStore(dataPaths(ctx.config.dataDir).lancedb);
-    ctx.services["documents.vectors"] = store;
-  }
-  return store;
+export function vectorStore(ctx: Pick<AppContext, "config" | "vectors">): VectorStore {
+  ctx.vectors ??= new VectorStore(dataPaths(ctx.config.dataDir).lancedb);
+  return ctx.vectors;
 }
 
 /** A document as the API returns it. */

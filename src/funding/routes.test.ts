@@ -45,7 +45,7 @@ for (const kind of dbKinds()) {
         .values({ milestoneId: m!.id, projectId, title: "task", points: 8, position: 0 })
         .returning();
       taskId = task!.id;
-      rt = await (t.ctx.services.openChain as () => Promise<ChainRuntime>)();
+      rt = await t.ctx.openChain!();
     }, 120_000);
 
     afterAll(async () => {
@@ -108,7 +108,7 @@ for (const kind of dbKinds()) {
         payee: PAYEE,
         minPassing: 3,
       };
-      const pay = t.ctx.services.payments as {
+      const pay = t.ctx.payments as unknown as {
         payForReport(r: VerifiedReport): Promise<{ id: string; created: boolean }>;
       };
       const before = await rt.conn.publicClient.getBalance({ address: PAYEE });
@@ -168,7 +168,7 @@ describe("funding from the project overview (forms, dev chain)", () => {
     await db.insert(subMilestones).values({ milestoneId: m!.id, projectId, title: "task", points: 5, position: 0 });
   }, 120_000);
   afterAll(async () => {
-    await ((t.ctx.services.chain as ChainRuntime | undefined)?.close() ?? Promise.resolve());
+    await (t.ctx.chain?.close() ?? Promise.resolve());
     await t.close();
   });
 

@@ -38,7 +38,7 @@ export interface QuoteView {
   };
 }
 
-type Ctx = Pick<AppContext, "db" | "settings" | "services">;
+type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events">;
 
 /** The project's newest quote, if any. */
 async function latestQuote(db: Ctx["db"], projectId: string): Promise<FundingQuote | undefined> {
@@ -267,12 +267,9 @@ function notConfirmed(message: string, details: Record<string, unknown> = {}) {
   return new AppError("DEPOSIT_NOT_CONFIRMED", message, 409, details);
 }
 
-/** Domain events go through the core's event hook when one is registered (services.events). */
+/** Domain events go through the core's event hook when one is registered (ctx.events). */
 async function emit(ctx: Ctx, name: string, payload: Record<string, unknown>) {
-  const events = ctx.services.events as
-    | { emit?: (name: string, payload: Record<string, unknown>) => Promise<void> }
-    | undefined;
-  await events?.emit?.(name, payload);
+  await ctx.events?.emit(name, payload);
 }
 
 /** What the project overview shows about funding. */

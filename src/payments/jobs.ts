@@ -1,12 +1,12 @@
 // Durable jobs of the payments domain (ids: payments.proof, payments.release, chain.sync). Written against the
-// narrow part of the core queue they use, so they run on whatever queue `ctx.services.jobs` holds.
+// narrow part of the core queue they use, so they run on whatever queue `ctx.jobs` holds.
 import type { AppContext } from "../core/context";
 import { AppError } from "../core/errors";
 import { isTransient } from "./release";
 import { createPaymentProof, releaseTaskPayment, type VerifiedReport } from "./service";
 import { syncChainEvents } from "./sync";
 
-type Ctx = Pick<AppContext, "db" | "settings" | "services" | "log">;
+type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log">;
 
 /** What these jobs need of the core queue (src/core/jobs JobQueue). */
 export interface QueueLike {
@@ -77,3 +77,6 @@ export function definePaymentJobs(
     sync,
   };
 }
+
+/** The payment jobs' handles, as registered on the context at boot. */
+export type PaymentJobs = ReturnType<typeof definePaymentJobs>;

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { type Address, type Hex, zeroAddress } from "viem";
+import { deployForTest, PAYEE, TEST_CHAINS, type TestChain } from "../../test/support/chain";
 import { describeEachDb } from "../../test/support/db";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import type { ChainRuntime } from "../chain/service";
-import { deployForTest, PAYEE, TEST_CHAINS, type TestChain } from "../chain/testing";
 import type { Principal } from "../core/context";
 import { log } from "../core/logger";
 import { SettingsService } from "../core/settings/service";
@@ -60,10 +60,8 @@ describeEachDb("funding and payouts", (getDb) => {
       db,
       settings,
       log,
-      services: {
-        chain: runtime,
-        events: { emit: async (name: string, payload: Record<string, unknown>) => void events.push({ name, payload }) },
-      },
+      chain: runtime,
+      events: { emit: async (name: string, payload: Record<string, unknown>) => void events.push({ name, payload }) },
     };
     const [user] = await db
       .insert(users)
@@ -214,7 +212,7 @@ describeEachDb("funding and payouts", (getDb) => {
     expect(await db.select().from(payments).where(eq(payments.subMilestoneId, subs[1]!.id))).toHaveLength(0);
 
     // "restart": a fresh context over the same database and chain, then the sync job's pass
-    const restarted = { ...ctx, services: { ...ctx.services } };
+    const restarted = { ...ctx };
     const pass = await syncChainEvents(restarted);
     expect(pass.paymentsRecovered).toBe(1);
     const [p] = await db.select().from(payments).where(eq(payments.subMilestoneId, subs[1]!.id));

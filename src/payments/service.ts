@@ -19,7 +19,7 @@ import { type ZkProofData, zkProofs } from "../zk/schema";
 import { isTransient, submitRelease } from "./release";
 import { type Payment, payments } from "./schema";
 
-type Ctx = Pick<AppContext, "db" | "settings" | "services" | "log"> & { config?: { dataDir: string } };
+type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log"> & { config?: { dataDir: string } };
 
 /** A verified report of one task, as the harness produced it. */
 export interface VerifiedReport {
@@ -301,8 +301,5 @@ export async function recordReleaseEvent(
 }
 
 async function emit(ctx: Ctx, name: string, payload: Record<string, unknown>) {
-  const events = ctx.services.events as
-    | { emit?: (name: string, payload: Record<string, unknown>) => Promise<void> }
-    | undefined;
-  await events?.emit?.(name, payload);
+  await ctx.events?.emit(name, payload);
 }

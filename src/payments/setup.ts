@@ -14,12 +14,10 @@ export const SYNC_INTERVAL_MS = 15_000;
  * the context, runs the sync as a plain loop with the server.
  */
 export async function setupPayments(ctx: AppContext, on: On): Promise<void> {
-  const queue = (ctx.jobs ?? ctx.services.jobs) as QueueLike | undefined;
-  const cron = (ctx.cron ?? ctx.services.cron) as
-    | { register(id: string, pattern: string, job: string, payload?: unknown): void }
-    | undefined;
+  const queue: QueueLike | undefined = ctx.jobs;
+  const cron = ctx.cron as { register(id: string, pattern: string, job: string, payload?: unknown): void } | undefined;
   if (queue && cron) {
-    ctx.services.payments = definePaymentJobs(ctx, queue, FatalJobError);
+    ctx.payments = definePaymentJobs(ctx, queue, FatalJobError);
     // recovery of missed events needs no hurry: once a minute keeps the job table small
     cron.register("chain.sync", "0 * * * * *", "chain.sync", {});
     return;
@@ -27,7 +25,7 @@ export async function setupPayments(ctx: AppContext, on: On): Promise<void> {
   let timer: Timer | undefined;
   let running: Promise<unknown> | undefined;
   const tick = () => {
-    if (running || !ctx.services.chain) return;
+    if (running || !ctx.chain) return;
     running = syncChainEvents(ctx)
       .then((r) => {
         if (r.recorded.length > 0 || r.paymentsRecovered > 0) {

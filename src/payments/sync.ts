@@ -6,7 +6,7 @@ import { dbSyncStore } from "../chain/store";
 import type { AppContext } from "../core/context";
 import { recordReleaseEvent } from "./service";
 
-type Ctx = Pick<AppContext, "db" | "settings" | "services" | "log">;
+type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log">;
 
 /** One sync pass (cron `chain.sync`): new events recorded; missed releases completed. Returns what it did. */
 export async function syncChainEvents(ctx: Ctx): Promise<SyncResult & { paymentsRecovered: number }> {
