@@ -3,10 +3,10 @@
 // Target: releasePayment ≤ 350k gas.
 import { parseEther, zeroAddress } from "viem";
 import { DevToken, ProjectEscrow } from "../src/chain/contracts.gen";
-import { attestationOf, deployForTest, OTHER_PAYEE, PAYEE, proveClaim, sign, TEST_CHAINS } from "../src/chain/testing";
 import { computeQuote } from "../src/funding/quote";
 import { releaseArgs, submitRelease } from "../src/payments/release";
 import { onChainProjectId } from "../src/zk/attestation";
+import { attestationOf, deployForTest, OTHER_PAYEE, PAYEE, proveClaim, sign, TEST_CHAINS } from "../test/support/chain";
 
 const ms = (t0: number) => Math.round(performance.now() - t0);
 const claims = {

@@ -2,11 +2,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Address, BaseError, ContractFunctionRevertedError, type Hex, parseEther, zeroAddress } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
-import { AppError } from "../core/errors";
-import { escrowError, releaseArgs, submitRelease } from "../payments/release";
-import { onChainProjectId } from "../zk/attestation";
-import { DevToken, ProjectEscrow } from "./contracts.gen";
-import type { Deployment } from "./deploy";
 import {
   attestationOf,
   deployForTest,
@@ -18,7 +13,12 @@ import {
   TEST_CHAINS,
   TEST_FEES,
   type TestChain,
-} from "./testing";
+} from "../../test/support/chain";
+import { AppError } from "../core/errors";
+import { escrowError, releaseArgs, submitRelease } from "../payments/release";
+import { onChainProjectId } from "../zk/attestation";
+import { DevToken, ProjectEscrow } from "./contracts.gen";
+import type { Deployment } from "./deploy";
 
 // Proofs do not depend on the chain or the project (the attestation binds those), so both chains share them.
 // Proving takes seconds each: one proof per role, made once.

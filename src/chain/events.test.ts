@@ -1,11 +1,11 @@
 // The event follower on both EVMs: confirmation depth, idempotent recording, reorg recovery.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Hex, parseEther, zeroAddress } from "viem";
+import { deployForTest, memorySyncStore, TEST_CHAINS, type TestChain } from "../../test/support/chain";
 import { onChainProjectId } from "../zk/attestation";
 import { ProjectEscrow } from "./contracts.gen";
 import type { Deployment } from "./deploy";
-import { memorySyncStore, syncEscrowEvents } from "./events";
-import { deployForTest, TEST_CHAINS, type TestChain } from "./testing";
+import { syncEscrowEvents } from "./events";
 
 for (const chainDef of TEST_CHAINS) {
   describe(`event sync on ${chainDef.name}`, () => {

@@ -107,31 +107,3 @@ export async function syncEscrowEvents(conn: ChainConnection, store: SyncStore, 
   await store.saveCursor(key, to, toBlock.hash);
   return { from, to, recorded, reorg };
 }
-
-/** An in-memory SyncStore (tests, and the CLI's one-off status reads). */
-export function memorySyncStore(): SyncStore & { events: EscrowEvent[] } {
-  const cursors = new Map<string, { block: bigint; hash: Hex }>();
-  const events: EscrowEvent[] = [];
-  return {
-    events,
-    async getCursor(key) {
-      return cursors.get(key);
-    },
-    async saveCursor(key, block, hash) {
-      cursors.set(key, { block, hash });
-    },
-    async recordEvents(batch) {
-      const fresh = batch.filter((e) => !events.some((x) => x.txHash === e.txHash && x.logIndex === e.logIndex));
-      events.push(...fresh);
-      return fresh;
-    },
-    async dropEventsAfter(chainId, contract, block) {
-      for (let i = events.length - 1; i >= 0; i--) {
-        const e = events[i]!;
-        if (e.chainId === chainId && e.contract.toLowerCase() === contract.toLowerCase() && e.blockNumber > block) {
-          events.splice(i, 1);
-        }
-      }
-    },
-  };
-}

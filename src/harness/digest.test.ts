@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { keccak256, toBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { attestationSigner, onChainProjectId, signAttestation } from "../zk/attestation";
+import { attestationFor, attestationSigner } from "../../test/support/attestation";
+import { onChainProjectId, signAttestation } from "../zk/attestation";
 import { leaf, merkleRoot, reportLeaves, testIdHash } from "../zk/merkle";
 import {
-  attestationFor,
   buildDigest,
   canonicalJson,
   digestForSigning,

@@ -2,7 +2,6 @@
 // tools, steps, every test's outcome, the Poseidon Merkle root of the test leaves). Its keccak256 is the
 // `digest` field of the EIP-712 attestation the harness key signs (src/zk/attestation.ts).
 import { type Hex, keccak256, toBytes } from "viem";
-import type { Attestation } from "../zk/attestation";
 import { merkleRoot, reportLeaves, TREE_ARITY, TREE_DEPTH, TREE_LEAVES } from "../zk/merkle";
 import type { BackendKind, SandboxStatus } from "../sandbox/types";
 import type { ResultSource, StepKind } from "./detect";
@@ -80,11 +79,6 @@ export function reportHash(digest: HarnessDigest): Hex {
 /** The attestation fields the harness vouches for: the Merkle root and the report hash. */
 export function digestForSigning(digest: HarnessDigest): { root: bigint; digest: Hex } {
   return { root: BigInt(digest.merkle.root), digest: reportHash(digest) };
-}
-
-/** A full attestation for one payment: the task's fields plus the digest's root and hash. */
-export function attestationFor(digest: HarnessDigest, task: Omit<Attestation, "root" | "digest">): Attestation {
-  return { ...task, ...digestForSigning(digest) };
 }
 
 /** Makes duplicate ids unique (" #2", " #3" in order of appearance) so no test counts twice. */

@@ -1,6 +1,6 @@
 // The permission table of spec §3.1.2 / §7.1, in one place. Every org- or project-scoped service calls
 // `requireOrgRole` before it reads or writes; routes never decide on their own.
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Principal } from "../core/context";
 import type { Db } from "../core/db";
 import { forbidden, notFound, unauthorized } from "../core/errors";
@@ -85,17 +85,6 @@ export interface OrgAccess {
   /** The caller's role, or null when a platform admin reads an org they do not belong to. */
   role: OrgRole | null;
   isAdmin: boolean;
-}
-
-/** The caller's role in an org, or null (no membership, unknown or archived org). */
-export async function orgRoleOf(db: Db, userId: string, orgId: string): Promise<OrgRole | null> {
-  if (!isUuid(orgId) || !isUuid(userId)) return null;
-  const [row] = await db
-    .select({ role: orgMembers.role })
-    .from(orgMembers)
-    .innerJoin(orgs, eq(orgs.id, orgMembers.orgId))
-    .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, userId), isNull(orgs.archivedAt)));
-  return row?.role ?? null;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The harness attestation: EIP-712 typed data the platform's harness key signs over a verification report, bound
 // to the escrow contract and chain (domain), the project, the task, the payee and the amount. The escrow accepts a
 // payment only with this signature and a proof (prover.ts) over the same root, task, payee and amount.
-import { type Address, type Hex, hashTypedData, keccak256, recoverTypedDataAddress, toBytes } from "viem";
+import { type Address, type Hex, hashTypedData, keccak256, toBytes } from "viem";
 import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { fieldFromString } from "./merkle";
 
@@ -65,9 +65,4 @@ export function attestationHash(a: Attestation, d: AttestationDomain): Hex {
 export function signAttestation(a: Attestation, d: AttestationDomain, harness: Hex | PrivateKeyAccount): Promise<Hex> {
   const account = typeof harness === "string" ? privateKeyToAccount(harness) : harness;
   return account.signTypedData(typedData(a, d));
-}
-
-/** Recovers the signer of an attestation (compare with the harness address). */
-export function attestationSigner(a: Attestation, d: AttestationDomain, signature: Hex): Promise<Address> {
-  return recoverTypedDataAddress({ ...typedData(a, d), signature });
 }

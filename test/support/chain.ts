@@ -1,13 +1,14 @@
 // Shared fixtures for chain tests and benchmarks: both EVMs (embedded EDR, Hardhat node), a deployment with test
-// settings, and proofs for fixed claims. Not used by the appliance at run time.
+// settings, proofs for fixed claims, and an in-memory event store.
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
-import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../zk/attestation";
-import { merkleRoot, reportLeaves, type TestResult } from "../zk/merkle";
-import { loadZkKeys, proveReport, type ReportProof, vkDelta } from "../zk/prover";
-import { type ChainConnection, connectDevChain, connectRpc } from "./client";
-import { type Deployment, deployContracts } from "./deploy";
-import { type DevKeys, startDevChain } from "./dev-chain";
+import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../../src/zk/attestation";
+import { merkleRoot, reportLeaves, type TestResult } from "../../src/zk/merkle";
+import { loadZkKeys, proveReport, type ReportProof, vkDelta } from "../../src/zk/prover";
+import { type ChainConnection, connectDevChain, connectRpc } from "../../src/chain/client";
+import { type Deployment, deployContracts } from "../../src/chain/deploy";
+import { type DevKeys, startDevChain } from "../../src/chain/dev-chain";
+import type { EscrowEvent, SyncStore } from "../../src/chain/events";
 import { startHardhatNode } from "./hardhat-node";
 
 /** A started test chain. */
@@ -97,4 +98,32 @@ export function attestationOf(projectKey: string, c: ProvenClaim): Attestation {
 /** Signs an attestation for a deployment with a key (the harness key, or another to test refusal). */
 export function sign(chain: TestChain, d: Deployment, a: Attestation, key: Hex = chain.keys.harness) {
   return signAttestation(a, { chainId: d.chainId, escrow: d.escrow }, key);
+}
+
+/** An in-memory SyncStore: what the event follower recorded, without a database. */
+export function memorySyncStore(): SyncStore & { events: EscrowEvent[] } {
+  const cursors = new Map<string, { block: bigint; hash: Hex }>();
+  const events: EscrowEvent[] = [];
+  return {
+    events,
+    async getCursor(key) {
+      return cursors.get(key);
+    },
+    async saveCursor(key, block, hash) {
+      cursors.set(key, { block, hash });
+    },
+    async recordEvents(batch) {
+      const fresh = batch.filter((e) => !events.some((x) => x.txHash === e.txHash && x.logIndex === e.logIndex));
+      events.push(...fresh);
+      return fresh;
+    },
+    async dropEventsAfter(chainId, contract, block) {
+      for (let i = events.length - 1; i >= 0; i--) {
+        const e = events[i]!;
+        if (e.chainId === chainId && e.contract.toLowerCase() === contract.toLowerCase() && e.blockNumber > block) {
+          events.splice(i, 1);
+        }
+      }
+    },
+  };
 }

@@ -2,7 +2,7 @@
 // so the contracts are not only ever checked against the embedded chain. Development dependency only.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { DevKeys } from "./dev-chain";
+import type { DevKeys } from "../../src/chain/dev-chain";
 
 /** A running Hardhat node. */
 export interface HardhatNode {
