@@ -1,11 +1,11 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { seeOther } from "../auth/web";
 import type { AppContext, Principal } from "../core/context";
+import { pageProps, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { requireOrgRole } from "../orgs/permissions";
 import { loadProject } from "../projects/access";
-import { projectPageProps } from "../projects/routes";
+import { projectRights } from "../projects/service";
 import { listAiCalls, verifyAiCall } from "./audit";
 import type { AiCall } from "./schema";
 import { AiCallsPage } from "./views";
@@ -54,9 +54,10 @@ export const aiRoutes = (ctx: AppContext) => {
       { detail: { summary: "Model calls made for an org's projects (org owners)", tags: ["ai"] } },
     )
     .get("/projects/:id/ai-calls", async ({ request, params, query, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
+      const p = await signedIn(request, principal);
+      if (p instanceof Response) return p;
       const { project, calls } = await projectCalls(p, params.id, query);
-      return html(<AiCallsPage {...(await projectPageProps(ctx, p, project))} calls={calls} />);
+      const rights = await projectRights(ctx.db, p, project);
+      return html(<AiCallsPage {...pageProps(p)} project={project} {...rights} calls={calls} />);
     });
 };

@@ -1,11 +1,12 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { seeOther } from "../auth/web";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import { AppError, invalidInput } from "../core/errors";
+import { pageProps, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { loadProject } from "../projects/access";
-import { projectPageProps } from "../projects/routes";
+import { projectRights } from "../projects/service";
+import { sidebarPanel } from "../sidebar/service";
 import { SidebarPanel } from "../sidebar/views";
 import {
   deleteDocument,
@@ -21,9 +22,6 @@ import {
 } from "./service";
 import { DocumentRowView, DocumentsPage } from "./views";
 
-const signIn = (request: Request) =>
-  seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
-
 /** The `file` field of a multipart body, read into memory (the server caps bodies; we cap documents at 20 MB). */
 async function fileOf(body: unknown): Promise<Upload> {
   const f = (body as Record<string, unknown> | null)?.file;
@@ -38,14 +36,19 @@ async function fileOf(body: unknown): Promise<Upload> {
 export const documentRoutes = (ctx: AppContext) => {
   const page = async (p: Principal, projectId: string, error?: string, status = 200) => {
     const project = await loadProject(ctx.db, p, projectId, "documents.view");
+    const [rights, documents, sidebar] = await Promise.all([
+      projectRights(ctx.db, p, project),
+      listDocuments(ctx, p, project.id),
+      sidebarPanel(ctx, p, { scope: "project", scopeId: project.id, projectId: project.id }),
+    ]);
     return html(
       <DocumentsPage
-        {...(await projectPageProps(ctx, p, project))}
-        documents={await listDocuments(ctx, p, project.id)}
+        {...pageProps(p)}
+        project={project}
+        {...rights}
+        documents={documents}
         error={error}
-        sidebar={
-          await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })
-        }
+        sidebar={<SidebarPanel {...sidebar} csrf={p.csrfToken} />}
       />,
       status,
     );
@@ -147,31 +150,31 @@ export const documentRoutes = (ctx: AppContext) => {
       )
       // ---- pages
       .get("/projects/:id/documents", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         return page(p, params.id);
       })
       .get("/documents/:id/row", async ({ params, principal }) => {
         const p = requireUser(await principal());
         const { doc, project } = await loadDocument(ctx, p, params.id, "documents.view");
-        const base = await projectPageProps(ctx, p, project);
-        return html(<DocumentRowView d={doc} canManage={base.canManage} csrf={p.csrfToken} />);
+        const { canManage } = await projectRights(ctx.db, p, project);
+        return html(<DocumentRowView d={doc} canManage={canManage} csrf={p.csrfToken} />);
       })
       .post("/projects/:id/documents", async ({ request, params, body, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         await loadProject(ctx.db, p, params.id, "documents.manage");
         return back(request, p, params.id, async () => uploadDocument(ctx, p, params.id, await fileOf(body)));
       })
       .post("/documents/:id/delete", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { project } = await loadDocument(ctx, p, params.id, "documents.manage");
         return back(request, p, project.id, () => deleteDocument(ctx, p, params.id));
       })
       .post("/documents/:id/reindex", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { project } = await loadDocument(ctx, p, params.id, "documents.manage");
         return back(request, p, project.id, () => reindexDocument(ctx, p, params.id));
       })

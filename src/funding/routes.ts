@@ -1,16 +1,10 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { seeOther } from "../auth/web";
 import type { AppContext } from "../core/context";
 import { AppError } from "../core/errors";
+import { formText, readForm, seeOther, withError, withFlash } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { confirmDeposit, createQuote, devChainDeposit } from "./service";
-
-/** Flash messages of the overview page after a funding form (`?funding=…`). */
-export const FUNDING_FLASH: Record<string, string> = {
-  quoted: "Quote ready: deposit the amount below into the escrow, then confirm the transaction.",
-  funded: "Deposit confirmed: the project is funded and active.",
-};
 
 /**
  * Runs a funding form and sends the browser back to the overview; what the sponsor can act on (a short deposit,
@@ -27,10 +21,9 @@ async function fundingForm(request: Request, projectId: string, done: string, fn
     const d = err.details as { deposited?: string; required?: string; fields?: Record<string, string> };
     const extra = d.required ? ` Deposited ${d.deposited ?? "0"} of ${d.required} base units.` : "";
     const fields = d.fields ? ` ${Object.values(d.fields).join("; ")}` : "";
-    const message = `${err.message}${fields}${extra}`.slice(0, 300);
-    return seeOther(request, `${back}?error=${encodeURIComponent(message)}#funding`);
+    return seeOther(request, withError(`${back}#funding`, `${err.message}${fields}${extra}`));
   }
-  return seeOther(request, `${back}?funding=${done}#funding`);
+  return seeOther(request, withFlash(`${back}#funding`, done, "funding"));
 }
 
 /** Funding API (spec §5.4): quote the deposit, then confirm it by transaction hash; and the overview's forms. */
@@ -62,7 +55,7 @@ export const fundingRoutes = (ctx: AppContext) =>
     })
     .post("/projects/:id/fund", async ({ request, principal, params, body }) => {
       const p = await principal();
-      const hash = String((body as Record<string, unknown> | undefined)?.depositTxHash ?? "").trim();
+      const hash = formText(readForm(body), "depositTxHash").trim();
       return fundingForm(request, params.id, "funded", () => confirmDeposit(ctx, p, params.id, hash));
     })
     .post("/projects/:id/fund/dev-deposit", async ({ request, principal, params }) => {

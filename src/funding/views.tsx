@@ -1,7 +1,13 @@
 import { formatUnits } from "viem";
-import { CsrfField } from "../auth/views";
+import { CsrfField } from "../../ui/components";
 import type { Project } from "../projects/schema";
 import type { FundingPanelData } from "./service";
+
+/** Flash messages of the overview page after a funding form (`?funding=…`). */
+export const FUNDING_FLASH: Record<string, string> = {
+  quoted: "Quote ready: deposit the amount below into the escrow, then confirm the transaction.",
+  funded: "Deposit confirmed: the project is funded and active.",
+};
 
 const usd = (cents: string | number) =>
   `$${(Number(cents) / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;

@@ -1,12 +1,14 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { seeOther } from "../auth/web";
 import type { AppContext, Principal } from "../core/context";
+import type { Project } from "../projects/schema";
 import { AppError } from "../core/errors";
+import { pageProps, readFlash, readForm, seeOther, signedIn, withError } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { startGeneration } from "../planner/jobs";
 import { loadProject } from "../projects/access";
-import { formValues, projectPageProps } from "../projects/routes";
+import { projectRights } from "../projects/service";
+import { type SidebarPage, sidebarPanel } from "../sidebar/service";
 import { SidebarPanel } from "../sidebar/views";
 import {
   approveStructure,
@@ -28,9 +30,6 @@ import {
 } from "./service";
 import { MilestonePage, MilestonesPage, TaskPage } from "./views";
 
-const signIn = (request: Request) =>
-  seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
-
 const splitLines = (v: string | undefined) =>
   v === undefined
     ? undefined
@@ -43,7 +42,7 @@ const num = (v: string | undefined) => (v === undefined || v === "" ? undefined 
 
 /** A milestone edit form as the API's PATCH body. */
 function milestoneForm(body: unknown) {
-  const f = formValues(body);
+  const f = readForm(body);
   const raw = (body ?? {}) as Record<string, unknown>;
   return {
     title: f.title,
@@ -55,7 +54,7 @@ function milestoneForm(body: unknown) {
 
 /** A task form as the API's body. */
 function taskForm(body: unknown) {
-  const f = formValues(body);
+  const f = readForm(body);
   const raw = (body ?? {}) as Record<string, unknown>;
   const verification: Record<string, unknown> = {};
   if (f.minPassingTests !== undefined) verification.minPassingTests = Number(f.minPassingTests);
@@ -84,7 +83,7 @@ async function formAction(request: Request, projectId: string, anchor: string, f
     if (!(err instanceof AppError) || (err.code !== "INVALID_INPUT" && err.code !== "CONFLICT")) throw err;
     const fields = Object.entries((err.details.fields ?? {}) as Record<string, string>).map(([k, v]) => `${k} ${v}`);
     const message = fields.length ? `${err.message} ${fields.join("; ")}` : err.message;
-    return seeOther(request, `/projects/${projectId}/milestones?error=${encodeURIComponent(message.slice(0, 300))}`);
+    return seeOther(request, withError(`/projects/${projectId}/milestones`, message));
   }
   return seeOther(request, `/projects/${projectId}/milestones${anchor}`);
 }
@@ -96,13 +95,18 @@ const FLASH: Record<string, string> = {
 
 /** Milestone and task pages, their forms, and the milestones API (spec §5.5, §5.6 reads). */
 export const milestoneRoutes = (ctx: AppContext) => {
+  /** The chrome of a project page: layout props, the caller's rights and the sidebar of `where`. */
+  const chrome = async (p: Principal, project: Project, where: SidebarPage) => {
+    const [rights, sidebar] = await Promise.all([projectRights(ctx.db, p, project), sidebarPanel(ctx, p, where)]);
+    return { ...pageProps(p), project, ...rights, sidebar: <SidebarPanel {...sidebar} csrf={p.csrfToken} /> };
+  };
   const page = async (
     p: Principal,
     projectId: string,
     extra: { runId?: string; error?: string; flash?: string } = {},
   ) => {
     const { project, milestones } = await listMilestones(ctx.db, p, projectId);
-    const base = await projectPageProps(ctx, p, project);
+    const base = await chrome(p, project, { scope: "project", scopeId: project.id, projectId: project.id });
     return html(
       <MilestonesPage
         {...base}
@@ -110,10 +114,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
         drafts={await listDrafts(ctx.db, p, project.id)}
         runId={extra.runId}
         error={extra.error}
-        flash={extra.flash && FLASH[extra.flash] ? { kind: "success", message: FLASH[extra.flash]! } : undefined}
-        sidebar={
-          await SidebarPanel({ ctx, principal: p, scope: "project", scopeId: project.id, projectId: project.id })
-        }
+        flash={extra.flash ? readFlash({ done: extra.flash }, FLASH) : undefined}
       />,
     );
   };
@@ -252,8 +253,8 @@ export const milestoneRoutes = (ctx: AppContext) => {
       )
       // ---- pages
       .get("/projects/:id/milestones", async ({ request, params, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const q = query as Record<string, string | undefined>;
         return page(p, params.id, {
           runId: q.run && /^[0-9a-f-]{36}$/.test(q.run) ? q.run : undefined,
@@ -262,112 +263,102 @@ export const milestoneRoutes = (ctx: AppContext) => {
         });
       })
       .get("/milestones/:id", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { milestone, project } = await loadMilestone(ctx.db, p, params.id, "project.view");
         const tree = await loadTree(ctx.db, project.id);
         const index = tree.findIndex((m) => m.id === milestone.id);
         return html(
           <MilestonePage
-            {...(await projectPageProps(ctx, p, project))}
+            {...(await chrome(p, project, {
+              scope: "milestone",
+              scopeId: milestone.id,
+              projectId: project.id,
+              milestoneId: milestone.id,
+            }))}
             milestone={tree[index]!}
             index={index}
-            sidebar={
-              await SidebarPanel({
-                ctx,
-                principal: p,
-                scope: "milestone",
-                scopeId: milestone.id,
-                projectId: project.id,
-                milestoneId: milestone.id,
-              })
-            }
           />,
         );
       })
       .get("/tasks/:id", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { sub, milestone, project } = await getSubMilestone(ctx.db, p, params.id);
         return html(
           <TaskPage
-            {...(await projectPageProps(ctx, p, project))}
+            {...(await chrome(p, project, {
+              scope: "task",
+              scopeId: sub.id,
+              projectId: project.id,
+              subMilestoneId: sub.id,
+            }))}
             task={sub}
             milestone={milestone}
-            sidebar={
-              await SidebarPanel({
-                ctx,
-                principal: p,
-                scope: "task",
-                scopeId: sub.id,
-                projectId: project.id,
-                subMilestoneId: sub.id,
-              })
-            }
           />,
         );
       })
       // ---- forms (each redirects back to the milestones tab)
       .post("/projects/:id/milestones/generate", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { runId } = await startGeneration(ctx, p, params.id);
         return seeOther(request, `/projects/${params.id}/milestones?run=${runId}`);
       })
       .post("/milestones/:id/regenerate", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         const { runId } = await startGeneration(ctx, p, project.id, { milestoneId: params.id });
         return seeOther(request, `/projects/${project.id}/milestones?run=${runId}`);
       })
       .post("/projects/:id/approve", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const project = await loadProject(ctx.db, p, params.id, "project.approveStructure");
         const r = await formAction(request, project.id, "?approved=1", () => approveStructure(ctx.db, p, project.id));
         return r;
       })
       .post("/projects/:id/milestones/new", async ({ request, params, body, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
-        const f = formValues(body);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const f = readForm(body);
         return formAction(request, params.id, "", () =>
           createMilestone(ctx.db, p, params.id, { title: f.title ?? "", description: f.description ?? "" }),
         );
       })
       .post("/projects/:id/drafts/:version/restore", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         return formAction(request, params.id, "", () =>
           restoreDraft(ctx.db, p, params.id, Number(params.version) || 0),
         );
       })
       .post("/milestones/:id/edit", async ({ request, params, body, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         return formAction(request, project.id, `#m-${params.id}`, () =>
           updateMilestone(ctx.db, p, params.id, milestoneForm(body)),
         );
       })
       .post("/milestones/:id/move", async ({ request, params, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         return formAction(request, project.id, `#m-${params.id}`, () =>
           updateMilestone(ctx.db, p, params.id, { order: Number((query as Record<string, string>).to) || 1 }),
         );
       })
       .post("/milestones/:id/delete", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         return formAction(request, project.id, "", () => deleteMilestone(ctx.db, p, params.id));
       })
       .post("/milestones/:id/sub/new", async ({ request, params, body, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         const t = taskForm(body);
         return formAction(request, project.id, `#m-${params.id}`, () =>
@@ -379,24 +370,24 @@ export const milestoneRoutes = (ctx: AppContext) => {
         );
       })
       .post("/sub/:id/edit", async ({ request, params, body, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
         return formAction(request, project.id, `#t-${sub.id}`, () =>
           updateSubMilestone(ctx.db, p, sub.id, taskForm(body)),
         );
       })
       .post("/sub/:id/move", async ({ request, params, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
         return formAction(request, project.id, `#t-${sub.id}`, () =>
           updateSubMilestone(ctx.db, p, sub.id, { order: Number((query as Record<string, string>).to) || 1 }),
         );
       })
       .post("/sub/:id/delete", async ({ request, params, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
         return formAction(request, project.id, `#m-${sub.milestoneId}`, () => deleteSubMilestone(ctx.db, p, sub.id));
       })

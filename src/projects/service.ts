@@ -1,11 +1,12 @@
-import { and, desc, eq, inArray, or, sql, sum } from "drizzle-orm";
+import { and, count, desc, eq, inArray, or, sql, sum } from "drizzle-orm";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
 import { conflict, invalidInput, notFound, zodFieldErrors } from "../core/errors";
 import { type CheckedRepoUrl, checkRepoUrl, type HostPolicy, type HostResolver } from "../core/net/ssrf";
-import { subMilestones } from "../milestones/schema";
+import { documents } from "../documents/schema";
+import { milestones, subMilestones } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
-import { requireOrgRole } from "../orgs/permissions";
+import { can, requireOrgRole } from "../orgs/permissions";
 import { loadProject } from "./access";
 import { ProjectCreateRequest, ProjectUpdateRequest } from "./model";
 import { cloneUrlOf, fetchGithubRepo, githubHostsFrom, parseRepoUrl, type RepoRef } from "./repo";
@@ -174,6 +175,36 @@ export async function projectPoints(db: Db, projectId: string): Promise<number> 
     .from(subMilestones)
     .where(eq(subMilestones.projectId, projectId));
   return Number(row?.total ?? 0);
+}
+
+/** What a project page may offer the caller: managing it (milestones, documents) and the AI call audit. */
+export async function projectRights(db: Db, principal: Principal, project: Project) {
+  const access = await requireOrgRole(db, principal, project.orgId, "project.view").catch(() => null);
+  const role = access?.role ?? null;
+  return { canManage: can(role, "project.manageMilestones"), canAudit: can(role, "audit.view") || principal.isAdmin };
+}
+
+/** The overview's counts: milestones, documents and the draft points of a project the caller may view. */
+export async function projectSummary(db: Db, principal: Principal | null, projectId: string) {
+  const project = await loadProject(db, principal, projectId, "project.view");
+  const [[ms], [docs], draftPoints] = await Promise.all([
+    db.select({ n: count() }).from(milestones).where(eq(milestones.projectId, project.id)),
+    db.select({ n: count() }).from(documents).where(eq(documents.projectId, project.id)),
+    projectPoints(db, project.id),
+  ]);
+  return { milestoneCount: ms?.n ?? 0, documentCount: docs?.n ?? 0, draftPoints };
+}
+
+/** An org's name and whether the caller may create projects there (org members only). */
+export async function orgForProjects(
+  db: Db,
+  principal: Principal | null,
+  orgId: string,
+  action: "org.view" | "project.create" = "org.view",
+) {
+  const access = await requireOrgRole(db, principal, orgId, action);
+  const [org] = await db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, orgId));
+  return { id: orgId, name: org?.name ?? "", canCreate: can(access.role, "project.create") };
 }
 
 const TRANSITIONS: Record<ProjectState, ProjectState[]> = {

@@ -204,6 +204,31 @@ export async function pageConversation(
     .limit(50);
 }
 
+/** The page a sidebar sits on: its scope, and the ids its question form sends back. */
+export interface SidebarPage {
+  scope: SidebarScope;
+  scopeId: string;
+  projectId: string;
+  milestoneId?: string;
+  subMilestoneId?: string;
+}
+
+/** What the sidebar of a page shows: the caller's conversation there, and whether a chat model answers. */
+export interface SidebarPanelData extends SidebarPage {
+  turns: Array<{ role: "user" | "assistant"; content: string; citations: Citation[]; mode: string | null }>;
+  model: boolean;
+}
+
+/** Loads the sidebar of a page for the caller (the conversation is theirs alone). */
+export async function sidebarPanel(
+  ctx: AppContext,
+  principal: Principal | null,
+  page: SidebarPage,
+): Promise<SidebarPanelData> {
+  const turns = (await pageConversation(ctx, principal, page.scope, page.scopeId)) as SidebarPanelData["turns"];
+  return { ...page, turns, model: hasChatModel(ctx) };
+}
+
 /**
  * Answers a sidebar question (spec §3.5.2, §5.7): checks the rate limit and access, retrieves passages of this
  * project only, and streams the model's answer with the page context and this page's earlier turns (history

@@ -1,8 +1,6 @@
-import { hasChatModel } from "../ai/service";
-import type { AppContext, Principal } from "../core/context";
 import { SIDEBAR_SCRIPT_PATH } from "./assets";
-import type { Citation, SidebarScope } from "./schema";
-import { pageConversation } from "./service";
+import type { Citation } from "./schema";
+import type { SidebarPanelData } from "./service";
 
 /** One turn as shown in the sidebar. */
 export interface Turn {
@@ -53,17 +51,8 @@ function TurnView({ turn }: { turn: Turn }) {
  * The AI sidebar for a project, milestone or task page: this page's conversation so far, and a question form.
  * With JavaScript the answer streams in (sidebar script); without it the form posts and the page reloads.
  */
-export async function SidebarPanel(props: {
-  ctx: AppContext;
-  principal: Principal;
-  scope: SidebarScope;
-  scopeId: string;
-  projectId: string;
-  milestoneId?: string;
-  subMilestoneId?: string;
-}) {
-  const turns = (await pageConversation(props.ctx, props.principal, props.scope, props.scopeId)) as Turn[];
-  const model = hasChatModel(props.ctx);
+export function SidebarPanel(props: SidebarPanelData & { csrf?: string }) {
+  const { turns, model } = props;
   const target =
     props.scope === "task"
       ? { name: "subMilestoneId", value: props.subMilestoneId! }
@@ -90,7 +79,7 @@ export async function SidebarPanel(props: {
         ))}
       </div>
       <form method="post" action="/sidebar/ask" data-sidebar-form class="stack ask">
-        {props.principal.csrfToken ? <input type="hidden" name="_csrf" value={props.principal.csrfToken} /> : ""}
+        {props.csrf ? <input type="hidden" name="_csrf" value={props.csrf} /> : ""}
         <input type="hidden" name={target.name} value={target.value} />
         <input type="hidden" name="back" value={back} />
         <label for="sidebar-message" class="muted">

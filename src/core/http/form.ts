@@ -8,8 +8,8 @@ import { AppError, type FieldErrors } from "../errors";
 export type FormValues = Record<string, string | string[]>;
 
 /** What a form page shows again after a failed save: the values typed, field errors, and a message for the top. */
-export interface FormState {
-  values: FormValues;
+export interface FormState<V extends FormValues = FormValues> {
+  values: V;
   errors: FieldErrors;
   message?: string;
 }
@@ -83,6 +83,8 @@ function wantsList(schema: unknown, key: string): boolean {
  * strings dropped so optional fields stay optional. A repeated field keeps every value only when listed in `lists`;
  * otherwise its first value counts.
  */
+export function readForm(body: unknown): Record<string, string>;
+export function readForm(body: unknown, lists: readonly string[]): FormValues;
 export function readForm(body: unknown, lists: readonly string[] = []): FormValues {
   const out: FormValues = {};
   if (!body || typeof body !== "object") return out;
@@ -121,10 +123,10 @@ function formFailure(issues: ReadonlyArray<{ path: PropertyKey[]; message: strin
  * Runs a save and returns its value, or the form to render again when the service refused the input
  * (INVALID_INPUT and its field errors). Any other error is thrown on to the error page.
  */
-export async function trySave<T>(
-  values: FormValues,
+export async function trySave<T, V extends FormValues>(
+  values: V,
   save: () => Promise<T>,
-): Promise<{ ok: true; value: T } | ({ ok: false } & FormState)> {
+): Promise<{ ok: true; value: T } | ({ ok: false } & FormState<V>)> {
   try {
     return { ok: true, value: await save() };
   } catch (err) {
@@ -135,7 +137,7 @@ export async function trySave<T>(
 }
 
 /** The form state of an INVALID_INPUT error (its field errors and message), or null for any other error. */
-export function formError(err: unknown, values: FormValues = {}): FormState | null {
+export function formError<V extends FormValues>(err: unknown, values: V = {} as V): FormState<V> | null {
   if (!(err instanceof AppError) || err.code !== "INVALID_INPUT") return null;
   return { values, errors: { ...((err.details.fields ?? {}) as FieldErrors) }, message: err.message };
 }

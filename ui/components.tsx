@@ -1,0 +1,90 @@
+// Shared page pieces: the form component (fields with their errors, the error summary) and small partials.
+// Pages get `values` and `errors` from the form kit (src/core/http/form.ts) and hand them to these.
+import type { Children } from "@kitajs/html";
+import type { LayoutProps } from "./layout";
+
+/** A notice at the top of a page (the layout shows it). */
+export type Flash = NonNullable<LayoutProps["flash"]>;
+
+/** A form's typed values and field errors, as a page renders them again after a failed save. */
+export interface FormProps {
+  values?: Record<string, string | string[]>;
+  errors?: Record<string, string>;
+}
+
+/** The hidden field every state-changing form carries. */
+export const CsrfField = ({ token }: { token?: string }) =>
+  token ? <input type="hidden" name="_csrf" value={token} /> : "";
+
+/** A field's error message under its input. */
+export const FieldError = ({ errors, name }: { errors?: Record<string, string>; name: string }) =>
+  errors?.[name] ? (
+    <span class="help bad" id={`${name}-error`} role="alert" safe>
+      {errors[name]}
+    </span>
+  ) : (
+    ""
+  );
+
+/** The value a form typed into one field ("" when none), for `value=` attributes. */
+export const typed = (values: FormProps["values"], name: string): string => {
+  const v = values?.[name];
+  return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
+};
+
+/**
+ * A labelled text input with its error: the typed value kept, `aria-invalid` and `aria-describedby` set when the
+ * field has an error. `children` go after the label text (help text).
+ */
+export function Field(
+  props: FormProps & {
+    name: string;
+    label: string;
+    type?: string;
+    required?: boolean;
+    maxlength?: number;
+    placeholder?: string;
+    autocomplete?: string;
+    children?: Children;
+  },
+) {
+  const bad = Boolean(props.errors?.[props.name]);
+  return (
+    <label>
+      <span safe>{props.label}</span>
+      {props.children as "safe"}
+      <input
+        name={props.name}
+        type={props.type ?? "text"}
+        value={typed(props.values, props.name)}
+        required={props.required}
+        maxlength={props.maxlength === undefined ? undefined : String(props.maxlength)}
+        placeholder={props.placeholder}
+        autocomplete={props.autocomplete}
+        aria-invalid={bad ? "true" : undefined}
+        aria-describedby={bad ? `${props.name}-error` : undefined}
+      />
+      <FieldError errors={props.errors} name={props.name} />
+    </label>
+  );
+}
+
+/** The list of a form's errors at its top, each linking to its field; nothing when the form has none. */
+export function ErrorSummary({ errors, message }: { errors?: Record<string, string>; message?: string }) {
+  const entries = Object.entries(errors ?? {});
+  if (!entries.length) return "";
+  return (
+    <div class="flash error" role="alert">
+      <span safe>{message ?? "Check the fields marked below."}</span>
+      <ul>
+        {entries.map(([name, text]) => (
+          <li>
+            <a href={`#${name}-error`} safe>
+              {text}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
