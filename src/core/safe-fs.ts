@@ -4,7 +4,18 @@
 // component from the root down is a plain directory or file (lstat, no symlink), opens with O_NOFOLLOW and
 // O_NONBLOCK, checks the opened file is a regular file with one link, and that the kernel's own path of the
 // open descriptor is still inside the root (a component swapped for a symlink between the check and the open).
-import { closeSync, constants, type Dirent, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  type Dirent,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+} from "node:fs";
 import { relative, sep } from "node:path";
 
 /** Largest file read unless the caller says otherwise (a JUnit XML report). */

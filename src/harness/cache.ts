@@ -1,11 +1,11 @@
-// Per-project dependency cache keyed by the lockfile hash: what an install added to the work dir (node_modules,
+// Per-project dependency cache keyed by the lockfile and the package managers' configuration: what an install added to the work dir (node_modules,
 // .venv, the home dir with the Go and Cargo caches) is archived right after the install, before any test code
 // runs, and restored on the next run with the same key, which then needs no network at all.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runProcess } from "../core/process";
-import { readPlainFile } from "../core/safe-fs";
+import { isPlainPath, listPlainDir, readPlainFile } from "../core/safe-fs";
 
 /** Largest lockfile hashed. */
 const MAX_INPUT_BYTES = 256 << 20;
@@ -16,16 +16,102 @@ const TAR_TIMEOUT_MS = 10 * 60_000;
 /** Archives kept per project; older keys are removed. */
 const KEEP_PER_PROJECT = 3;
 
-/** Cache key of an install: its command, the image, and the content of its input files. */
-export function lockfileHash(src: string, inputs: readonly string[], command: string, imageDigest: string): string {
+/**
+ * Files that change what an install produces besides the lockfile: registries, scripts, patches and tool settings
+ * of each package manager. They key the cache too, so a pull request that changes one installs afresh instead of
+ * filling (or reading) the archive another pull request with the same lockfile gets. Directories are hashed whole.
+ */
+export const PACKAGE_MANAGER_CONFIG = [
+  // npm, pnpm, yarn, bun
+  ".npmrc",
+  ".yarnrc",
+  ".yarnrc.yml",
+  ".yarn/releases",
+  ".yarn/plugins",
+  ".yarn/patches",
+  ".pnpmfile.cjs",
+  "pnpm-workspace.yaml",
+  "bunfig.toml",
+  ".bunfig.toml",
+  "patches",
+  // pip, uv, poetry; a requirement such as `-e .` builds the project itself
+  "pip.conf",
+  "pip.ini",
+  ".pip/pip.conf",
+  "uv.toml",
+  "poetry.toml",
+  "pyproject.toml",
+  "setup.py",
+  "setup.cfg",
+  "constraints.txt",
+  // cargo, go
+  ".cargo/config",
+  ".cargo/config.toml",
+  "rust-toolchain",
+  "rust-toolchain.toml",
+  "go.work",
+  "go.work.sum",
+] as const;
+
+/** Files hashed below one configuration directory at most; a larger one makes the install uncacheable. */
+const MAX_DIR_FILES = 1000;
+
+/** The dependency cache key of an install, and whether its inputs may be cached at all. */
+export interface DependencyKey {
+  /** sha256 over the command, the image and every input's content (recorded in the digest). */
+  hash: string;
+  /**
+   * False when an input exists but is not a plain file or directory (a symlink, a FIFO, too large): what the
+   * install reads through it cannot be hashed from the host, so nothing is restored or archived.
+   */
+  cacheable: boolean;
+}
+
+/** Cache key of an install: its command, the image, its input files and the package managers' configuration. */
+export function dependencyKey(
+  src: string,
+  inputs: readonly string[],
+  command: string,
+  imageDigest: string,
+): DependencyKey {
   const h = createHash("sha256");
   h.update(`command\0${command}\0image\0${imageDigest}\0`);
-  for (const f of [...inputs].sort()) {
-    h.update(`${f}\0`);
-    h.update(readPlainFile(src, join(src, f), MAX_INPUT_BYTES) ?? "\0missing or not a plain file\0");
+  let cacheable = true;
+  let files = 0;
+  const add = (rel: string, depth: number) => {
+    const path = join(src, rel);
+    h.update(`${rel}\0`);
+    // Each component without following links: a linked `.cargo` is read by cargo in the sandbox, not by us.
+    let st: ReturnType<typeof lstatSync> | undefined;
+    let current = src;
+    for (const part of rel.split("/")) {
+      current = join(current, part);
+      try {
+        st = lstatSync(current);
+      } catch {
+        h.update("\0missing\0");
+        return;
+      }
+      if (st.isSymbolicLink()) break;
+    }
+    if (!st || current !== path) {
+      cacheable = false;
+      h.update("\0linked\0");
+      return;
+    }
+    if (st.isDirectory() && depth < 8 && isPlainPath(src, path, "dir")) {
+      h.update("\0dir\0");
+      for (const e of listPlainDir(src, path).sort((a, b) => (a.name < b.name ? -1 : 1)))
+        add(`${rel}/${e.name}`, depth + 1);
+      return;
+    }
+    const content = ++files <= MAX_DIR_FILES ? readPlainFile(src, path, MAX_INPUT_BYTES) : null;
+    if (content === null) cacheable = false;
+    h.update(content ?? "\0not a plain file\0");
     h.update("\0");
-  }
-  return h.digest("hex");
+  };
+  for (const f of [...new Set([...inputs, ...PACKAGE_MANAGER_CONFIG])].sort()) add(f, 0);
+  return { hash: h.digest("hex"), cacheable };
 }
 
 function projectDir(cacheDir: string, project: string): string {

@@ -94,3 +94,49 @@ describe("detectPlan", () => {
     expect(withInstall.install).toEqual({ run: "bun install --production", inputs: ["package.json", "bun.lock"] });
   });
 });
+
+describe("step names and report paths", () => {
+  const repo = () => dir({ "package.json": pkg({ scripts: { test: "true" } }) });
+  const step = (extra: Record<string, unknown>) => ({
+    name: "lint",
+    kind: "lint" as const,
+    run: "true",
+    results: "exit" as const,
+    ...extra,
+  });
+  const refused = (steps: ReturnType<typeof step>[]) => {
+    try {
+      detectPlan(repo(), { steps });
+    } catch (err) {
+      return err as AppError;
+    }
+    throw new Error("accepted");
+  };
+
+  test.each(["../../etc", "a/b", "a\\b", "..", ".", "", "x\0y", "x\ny", " lint", "test > x", "a".repeat(65)])(
+    "the step name %j is refused",
+    (name) => {
+      const err = refused([step({ name })]);
+      expect(err).toBeInstanceOf(AppError);
+      expect(err.code).toBe("INVALID_INPUT");
+      expect(Object.keys(err.details.fields as object)).toEqual(["steps.1.name"]);
+    },
+  );
+
+  test.each(["../x.xml", "/etc/passwd", "a/../../x", "./x.xml", "a//b.xml", "x\0.xml"])(
+    "the report path %j is refused",
+    (resultFile) => {
+      const err = refused([step({ resultFile, results: "junit" })]);
+      expect(Object.keys(err.details.fields as object)).toEqual(["steps.1.resultFile"]);
+    },
+  );
+
+  test("two steps of one name are refused; ordinary names and report paths are accepted", () => {
+    expect(Object.keys(refused([step({}), step({})]).details.fields as object)).toEqual(["steps.2.name"]);
+    expect(Object.keys(refused([step({ name: "test" })]).details.fields as object)).toEqual(["steps.1.name"]);
+    const plan = detectPlan(repo(), {
+      steps: [step({ name: "type-check_2.x" }), step({ name: "e2e", results: "junit", resultFile: "reports/e2e.xml" })],
+    });
+    expect(plan.steps.map((s) => s.name)).toEqual(["test", "type-check_2.x", "e2e"]);
+  });
+});

@@ -1,12 +1,12 @@
 // What to run for a repository: how to install its dependencies from its lockfile, and how to run its tests
 // so that they report each test (bun, npm/node, pytest, go test, cargo test). A project can configure its own
 // commands instead; configured commands come from the project's settings, never from the repository under test.
-import { existsSync, readdirSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { join } from "node:path";
-import { AppError } from "../core/errors";
+import { AppError, type FieldErrors, invalidInput } from "../core/errors";
 import type { Limits } from "../sandbox/types";
 import type { ResultFormat } from "./results";
-import { readPlainFile } from "../core/safe-fs";
+import { listPlainDir, readPlainFile } from "../core/safe-fs";
 
 /** What a verification step checks; every kind gates payment the same way. */
 export type StepKind = "test" | "lint" | "analysis" | "acceptance";
@@ -52,17 +52,43 @@ export const resultsDir = (step: string) => `/work/out/${step}`;
 
 const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$|_test\.[cm]?[jt]sx?$/;
 
-function listFiles(dir: string, depth = 3): string[] {
-  if (depth < 0) return [];
-  let entries: import("node:fs").Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
+/** A step name: its results dir is named after it and it starts each of its test ids, so no path parts. */
+const STEP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A report file below the step's results dir: plain names joined by `/`, none of them `.` or `..`. */
+const RESULT_FILE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+
+/** Refuses step names and report paths that could name a file outside the step's results dir, and duplicates. */
+export function validateSteps(steps: readonly StepConfig[]): void {
+  const fields: FieldErrors = {};
+  const seen = new Set<string>();
+  for (const [i, step] of steps.entries()) {
+    if (typeof step.name !== "string" || !STEP_NAME.test(step.name))
+      fields[`steps.${i}.name`] =
+        "Use 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit.";
+    else if (seen.has(step.name)) fields[`steps.${i}.name`] = `Another step is already named ${step.name}.`;
+    seen.add(step.name);
+    if (step.resultFile !== undefined && (typeof step.resultFile !== "string" || !RESULT_FILE.test(step.resultFile)))
+      fields[`steps.${i}.resultFile`] = "Use a relative path of plain names inside the step's results directory.";
   }
-  return entries.flatMap((e) => {
+  if (Object.keys(fields).length) throw invalidInput(fields, "A verification step is not valid.");
+}
+
+/** True when the checkout has an entry of this name (a symlink counts; it is never followed). */
+function present(src: string, name: string): boolean {
+  try {
+    lstatSync(join(src, name));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function listFiles(src: string, dir: string, depth = 3): string[] {
+  if (depth < 0) return [];
+  return listPlainDir(src, dir).flatMap((e) => {
     if (e.name === "node_modules" || e.name.startsWith(".")) return [];
-    if (e.isDirectory()) return listFiles(join(dir, e.name), depth - 1).map((f) => `${e.name}/${f}`);
+    if (e.isDirectory()) return listFiles(src, join(dir, e.name), depth - 1).map((f) => `${e.name}/${f}`);
     return e.isFile() ? [e.name] : [];
   });
 }
@@ -79,7 +105,7 @@ function readJson(src: string, name: string): Record<string, any> | null {
 
 /** Reads the checkout and decides the install command and the test step. */
 export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
-  const has = (f: string) => existsSync(join(src, f));
+  const has = (f: string) => present(src, f);
   const pkg = has("package.json") ? readJson(src, "package.json") : null;
   let ecosystem: Plan["ecosystem"] = "none";
   let install: InstallPlan | null = null;
@@ -93,7 +119,7 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
   });
 
   const bunTests =
-    pkg && !pkg.scripts?.test && !has("package-lock.json") && listFiles(src).some((f) => TEST_FILE.test(f));
+    pkg && !pkg.scripts?.test && !has("package-lock.json") && listFiles(src, src).some((f) => TEST_FILE.test(f));
   if (has("bun.lock") || has("bun.lockb") || bunTests) {
     ecosystem = "bun";
     const lock = has("bun.lock") ? "bun.lock" : has("bun.lockb") ? "bun.lockb" : null;
@@ -119,7 +145,7 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
     test = { name: "test", kind: "test", run: "cargo test --locked --offline --no-fail-fast 2>&1", results: "cargo" };
   } else if (
     ["pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "requirements.txt", "tox.ini"].some(has) ||
-    listFiles(src).some((f) => /(^|\/)test_[^/]*\.py$|_test\.py$/.test(f))
+    listFiles(src, src).some((f) => /(^|\/)test_[^/]*\.py$|_test\.py$/.test(f))
   ) {
     ecosystem = "python";
     const reqs = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"].filter(has);
@@ -141,6 +167,7 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
     if (ecosystem === "none") ecosystem = "custom";
   }
   const steps = [...(test ? [test] : []), ...(overrides.steps ?? [])];
+  validateSteps(steps);
   if (steps.length === 0) {
     throw new AppError("NO_TEST_COMMAND", "No test command was detected; configure one for the project.", 422);
   }
@@ -169,7 +196,7 @@ export function lockfilesIn(src: string): string[] {
     "Cargo.toml",
     "Cargo.lock",
   ];
-  return known.filter((f) => existsSync(join(src, f)));
+  return known.filter((f) => present(src, f));
 }
 
 function requireNoDependencies(pkg: Record<string, any> | null) {

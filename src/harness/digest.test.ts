@@ -2,17 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { keccak256, toBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { attestationFor, attestationSigner } from "../../test/support/attestation";
+import { AppError } from "../core/errors";
 import { onChainProjectId, signAttestation } from "../zk/attestation";
 import { leaf, merkleRoot, reportLeaves, testIdHash } from "../zk/merkle";
-import {
-  buildDigest,
-  canonicalJson,
-  digestForSigning,
-  foldLeaves,
-  type HarnessDigest,
-  reportHash,
-  uniqueIds,
-} from "./digest";
+import { buildDigest, canonicalJson, digestForSigning, foldLeaves, type HarnessDigest, reportHash } from "./digest";
 
 const parts = {
   repository: {
@@ -100,8 +93,19 @@ describe("digest", () => {
 });
 
 describe("leaf folding", () => {
-  test("duplicate ids get a counter instead of counting twice", () => {
-    expect(uniqueIds([{ id: "x" }, { id: "x" }, { id: "x #2" }]).map((t) => t.id)).toEqual(["x", "x #3", "x #2"]);
+  test("duplicate ids are an error, never renamed", () => {
+    const err = (() => {
+      try {
+        foldLeaves([
+          { id: "t > a", passed: true },
+          { id: "t > a", passed: false },
+        ]);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("DUPLICATE_TEST_ID");
   });
 
   test("within the tree size every test is a leaf", () => {

@@ -2,6 +2,7 @@
 // tools, steps, every test's outcome, the Poseidon Merkle root of the test leaves). Its keccak256 is the
 // `digest` field of the EIP-712 attestation the harness key signs (src/zk/attestation.ts).
 import { type Hex, keccak256, toBytes } from "viem";
+import { AppError } from "../core/errors";
 import { merkleRoot, reportLeaves, TREE_ARITY, TREE_DEPTH, TREE_LEAVES } from "../zk/merkle";
 import type { BackendKind, SandboxStatus } from "../sandbox/types";
 import type { ResultSource, StepKind } from "./detect";
@@ -81,21 +82,19 @@ export function digestForSigning(digest: HarnessDigest): { root: bigint; digest:
   return { root: BigInt(digest.merkle.root), digest: reportHash(digest) };
 }
 
-/** Makes duplicate ids unique (" #2", " #3" in order of appearance) so no test counts twice. */
-export function uniqueIds<T extends { id: string }>(items: readonly T[]): T[] {
-  const taken = new Set(items.map((i) => i.id));
+/**
+ * Throws DUPLICATE_TEST_ID when two items share an id. Renaming one would let a report decide which of two
+ * outcomes counts (a failing test hidden behind a passing one of the same name), so the run is an error.
+ */
+function assertUniqueIds(items: readonly { id: string }[]): void {
   const seen = new Set<string>();
-  return items.map((item) => {
-    if (!seen.has(item.id)) {
-      seen.add(item.id);
-      return item;
-    }
-    let n = 2;
-    while (taken.has(`${item.id} #${n}`)) n++;
-    const id = `${item.id} #${n}`;
-    taken.add(id);
-    return { ...item, id };
-  });
+  for (const item of items) {
+    if (seen.has(item.id))
+      throw new AppError("DUPLICATE_TEST_ID", `The test ${JSON.stringify(item.id)} is reported more than once.`, 422, {
+        testId: item.id,
+      });
+    seen.add(item.id);
+  }
 }
 
 /**
@@ -106,7 +105,8 @@ export function foldLeaves(
   tests: readonly Leaf[],
   max = TREE_LEAVES,
 ): { leaves: Leaf[]; granularity: "test" | "group" } {
-  const sorted = [...uniqueIds(tests)].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  assertUniqueIds(tests);
+  const sorted = [...tests].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (sorted.length <= max) return { leaves: sorted, granularity: "test" };
   const depth = Math.max(...sorted.map((t) => t.id.split(ID_SEPARATOR).length));
   for (let keep = depth - 1; keep >= 1; keep--) {

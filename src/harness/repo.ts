@@ -243,7 +243,9 @@ async function fetchWithMirror(
   await git(["update-ref", "-d", "FETCH_HEAD"], { cwd: opts.dest, ...lim });
 
   const fmt = ["%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%s"].join("%x00");
-  const meta = (await gitOk(["show", "-s", `--format=${fmt}`, commit], { cwd: mirror, ...lim })).replace(/\n$/, "").split("\0");
+  const meta = (await gitOk(["show", "-s", `--format=${fmt}`, commit], { cwd: mirror, ...lim }))
+    .replace(/\n$/, "")
+    .split("\0");
   const [hash, tree, parents, an, ae, at, cn, ce, ct, subject] = meta as [
     string,
     string,

@@ -1,6 +1,7 @@
 // Result parsers: JUnit XML (bun test, pytest, most runners), TAP (node --test, tap, many others), the Go test
 // runner's JSON (go test -json), and cargo test's output. Each returns the tests it saw with a stable id; times
 // and other run-to-run noise are dropped so that the same code gives the same list.
+import { AppError } from "../core/errors";
 
 /** Outcome of one test. */
 export type TestStatus = "passed" | "failed" | "skipped";
@@ -169,6 +170,43 @@ export function parseCargoTest(text: string): ParsedTest[] {
     tests.push({ id: target ? `${target}${ID_SEPARATOR}${m[1]}` : m[1]!, status });
   }
   return tests;
+}
+
+/** Longest test id kept in a digest. */
+export const MAX_TEST_ID_LENGTH = 1000;
+
+/**
+ * Checks the ids a step reported: each printable and bounded (no NUL or control characters, which logs, the
+ * digest and the report pages would carry), and each once: a second report of one id is DUPLICATE_TEST_ID.
+ */
+export function checkTestIds(step: string, tests: readonly ParsedTest[]): void {
+  const seen = new Set<string>();
+  for (const t of tests) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+    if (t.id.length > MAX_TEST_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(t.id)) {
+      throw new AppError(
+        "INVALID_TEST_ID",
+        `Step ${step} reported a test id with control characters or over ${MAX_TEST_ID_LENGTH} characters.`,
+        422,
+        {
+          step,
+          testId: JSON.stringify(t.id.slice(0, 200)),
+        },
+      );
+    }
+    if (seen.has(t.id)) {
+      throw new AppError(
+        "DUPLICATE_TEST_ID",
+        `Step ${step} reported the test ${JSON.stringify(t.id)} more than once.`,
+        422,
+        {
+          step,
+          testId: t.id,
+        },
+      );
+    }
+    seen.add(t.id);
+  }
 }
 
 /** Parses a report in the given format. */

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AppError } from "../core/errors";
 import { BwrapBackend } from "../sandbox/bwrap";
 import { DockerBackend } from "../sandbox/docker";
 import type { SandboxBackend } from "../sandbox/types";
@@ -127,6 +128,55 @@ describe("dependencies and ecosystems (Docker)", () => {
     expect(second.cache).toBe("hit");
     expect(second.result).toBe("PASSED");
     expect(second.reportHash).toBe(first.reportHash);
+  });
+
+  test("a pull request that adds a package-manager config does not get another's cached install", async () => {
+    const repo = withDependency();
+    const first = await runHarness({
+      repo: repo.path,
+      ref: repo.sha,
+      backend,
+      baseDir,
+      project: "poison",
+      egressAllow: ["registry.npmjs.org"],
+    });
+    expect(first.cache).toBe("miss");
+    const withConfig = makeRepo({ ".npmrc": "registry=https://registry.evil.example/\n" }, repo.path);
+    const second = await runHarness({
+      repo: repo.path,
+      ref: withConfig.sha,
+      backend,
+      baseDir,
+      project: "poison",
+      egressAllow: [],
+    });
+    expect(second.cache).toBe("miss");
+    expect(second.digest.dependencies?.lockfileHash).not.toBe(first.digest.dependencies?.lockfileHash);
+  });
+
+  test("a report that names one test twice makes the run an error instead of renaming it", async () => {
+    const repo = bunRepo({
+      "twice.test.ts": `import { expect, test } from "bun:test";\ntest("same", () => expect(1).toBe(1));\ntest("same", () => expect(1).toBe(2));\n`,
+    });
+    const err = await runHarness({ repo: repo.path, ref: repo.sha, backend, baseDir, egressAllow: [] }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("DUPLICATE_TEST_ID");
+    expect((err as AppError).details).toEqual({ step: "test", testId: "twice.test.ts > same" });
+  });
+
+  test("a step named with path parts is refused before anything runs", async () => {
+    const repo = passing();
+    const err = await runHarness({
+      repo: repo.path,
+      ref: repo.sha,
+      backend,
+      baseDir,
+      egressAllow: [],
+      steps: [{ name: "../../escape", kind: "lint", run: "true", results: "exit" }],
+    }).catch((e: unknown) => e);
+    expect((err as AppError).code).toBe("INVALID_INPUT");
   });
 
   test("without the registry on the allow-list the install fails and nothing is paid", async () => {

@@ -19,20 +19,12 @@ import { DEFAULT_EGRESS_ALLOW, startEgressProxy, type EgressProxy } from "../san
 import { sandboxDir } from "../sandbox/images";
 import { type BackendChoice, openSandbox } from "../sandbox/index";
 import type { ImageInfo, Limits, RunResult, SandboxBackend } from "../sandbox/types";
-import { lockfileHash, restoreDeps, saveDeps } from "./cache";
+import { dependencyKey, restoreDeps, saveDeps } from "./cache";
 import { detectPlan, type Plan, type PlanOverrides, resultsDir, type StepConfig } from "./detect";
-import {
-  buildDigest,
-  type DigestStep,
-  type HarnessDigest,
-  type Leaf,
-  reportHash,
-  uniqueIds,
-  type Verdict,
-} from "./digest";
+import { buildDigest, type DigestStep, type HarnessDigest, type Leaf, reportHash, type Verdict } from "./digest";
 import { fetchRepo, publicRepoUrl } from "./repo";
 import { isPlainPath, readPlainFile } from "../core/safe-fs";
-import { ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
+import { checkTestIds, ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
 
 /** Options of one harness run. */
 export interface HarnessRunOptions extends PlanOverrides {
@@ -188,16 +180,18 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     let lockHash: string | null = null;
     let installFailed: StepRun | null = null;
     if (plan.install) {
-      lockHash = lockfileHash(src, plan.install.inputs, plan.install.run, image.digest);
+      const key = dependencyKey(src, plan.install.inputs, plan.install.run, image.digest);
+      lockHash = key.hash;
       const project = opts.project ?? publicRepoUrl(opts.repo);
       progress(10, `dependencies: ${plan.install.run} (lockfile ${lockHash.slice(0, 12)})`);
-      if (await restoreDeps(cacheDir, project, lockHash, work)) {
+      if (!key.cacheable) log("dependency cache not used: an install input is a link or not a plain file");
+      if (key.cacheable && (await restoreDeps(cacheDir, project, lockHash, work))) {
         cache = "hit";
         install = { command: plan.install.run, status: "CACHED", durationMs: 0 };
         log("dependencies restored from the cache");
         await backend.ownWorkDir(work);
       } else {
-        cache = "miss";
+        cache = key.cacheable ? "miss" : "none";
         await backend.ownWorkDir(work);
         const before = new Set(readdirSync(src));
         const allow = opts.egressAllow ?? DEFAULT_EGRESS_ALLOW;
@@ -229,7 +223,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
           const added = readdirSync(src)
             .filter((f) => !before.has(f))
             .map((f) => `src/${f}`);
-          await saveDeps(cacheDir, project, lockHash, work, [...added, "home"]);
+          if (key.cacheable) await saveDeps(cacheDir, project, lockHash, work, [...added, "home"]);
         } else if (r.status === "ERROR") {
           throw new AppError("SANDBOX_ERROR", `install could not run: ${r.message}`, 500);
         } else {
@@ -341,6 +335,7 @@ async function runStep(
   });
   if (r.status === "ERROR") throw new AppError("SANDBOX_ERROR", `step ${step.name} could not run: ${r.message}`, 500);
   const tests = readTests(step, r, work, join(work, "out", step.name));
+  checkTestIds(step.name, tests);
   const count = (s: ParsedTest["status"]) => tests.filter((t) => t.status === s).length;
   return {
     name: step.name,
@@ -413,7 +408,8 @@ export function leavesOf(steps: readonly StepRun[]): Leaf[] {
 
 /** Ids (leaf ids) whose outcome differs between two runs of the same steps. */
 export function flakyIds(a: readonly StepRun[], b: readonly StepRun[]): string[] {
-  const outcome = (steps: readonly StepRun[]) => new Map(uniqueIds(leavesOf(steps)).map((l) => [l.id, l.passed]));
+  // Ids are unique within a run: checkTestIds refused the run otherwise.
+  const outcome = (steps: readonly StepRun[]) => new Map(leavesOf(steps).map((l) => [l.id, l.passed]));
   const first = outcome(a);
   const second = outcome(b);
   const ids = new Set([...first.keys(), ...second.keys()]);

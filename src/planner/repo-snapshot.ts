@@ -97,19 +97,21 @@ export async function snapshotRepo(
       ["clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", "--", source, target],
       { env, timeoutMs, signal: opts.signal },
     );
-    if (clone.timedOut) throw fetchFailed(`git clone timed out after ${Math.round(timeoutMs / 1000)} s`, "REPO_TIMEOUT");
+    if (clone.timedOut)
+      throw fetchFailed(`git clone timed out after ${Math.round(timeoutMs / 1000)} s`, "REPO_TIMEOUT");
     if (clone.aborted) throw fetchFailed("git clone was cancelled", "CANCELLED");
     if (clone.code !== 0) {
-      throw fetchFailed(`git clone failed: ${scrub(clone.stderr.trim(), secrets).slice(0, 400) || `exit ${clone.code}`}`);
+      throw fetchFailed(
+        `git clone failed: ${scrub(clone.stderr.trim(), secrets).slice(0, 400) || `exit ${clone.code}`}`,
+      );
     }
     const ls = await git(["ls-files", "-z"], { cwd: target, env, timeoutMs: 15_000, signal: opts.signal });
     const all = ls.stdout.split("\0").filter(Boolean).sort();
     // The checkout is the repository's to shape: a README that is a symlink (to a key file, /proc/self/environ)
     // or a hard link is not read.
     const readmePath =
-      listPlainDir(target, target).find(
-        (e) => e.isFile() && /^readme(\.(md|markdown|txt|rst|adoc))?$/i.test(e.name),
-      )?.name ?? null;
+      listPlainDir(target, target).find((e) => e.isFile() && /^readme(\.(md|markdown|txt|rst|adoc))?$/i.test(e.name))
+        ?.name ?? null;
     const readme = readmePath
       ? (readPlainText(target, join(target, readmePath), MAX_README_BYTES, { truncate: true })?.slice(0, MAX_README) ??
         null)
