@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { audit } from "../src/audit/service";
-import { createApiKey, createFirstAdmin, createLocalUser, createSession } from "../src/auth/service";
+import { createApiKey, createLocalUser, createSession } from "../src/auth/service";
 import { bootstrap } from "../src/core/boot";
 import { loadConfig } from "../src/core/config";
 import { setLogSink } from "../src/core/logger";
@@ -78,7 +78,12 @@ async function seed(config: ReturnType<typeof loadConfig>) {
   const ctx = await bootstrap(config);
   const t0 = performance.now();
   const db = ctx.db;
-  await createFirstAdmin(db, { email: "admin@example.test", password: "admin-password-1", name: "Admin" });
+  await createLocalUser(db, {
+    email: "admin@example.test",
+    password: "admin-password-1",
+    name: "Admin",
+    isAdmin: true,
+  });
   const mk = async (email: string, name: string) => {
     const u = await createLocalUser(db, { email, password: "owner-password-1", name, emailVerified: true });
     const principal = { userId: u.id, name, isAdmin: false, via: "session" as const };

@@ -1,10 +1,18 @@
 // Setup gate, sign-in with session rotation, sign-out, CSRF, API keys (hashed, scoped, revocable), rate limits
 // and GitHub sign-in against a local server speaking GitHub Enterprise's OAuth and REST endpoints.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
 import { sha256Hex } from "../core/crypto";
+import { setLogSink } from "../core/logger";
+import { PEER_ADDRESS_HEADER } from "../core/http/client-address";
+import { CHECKS } from "../doctor/checks";
 import { createTestApp, type TestApp } from "../../test/support/app";
-import { apiKeyFor, createOrgAs, createUser, formToken, signInWithForm } from "../../test/support/auth";
+import { apiKeyFor, createOrgAs, createUser, formToken, setupTokenOf, signInWithForm } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
+import { setupTokenPath } from "./first-admin";
+import { safeNext } from "./http";
+import { setupIdentity } from "./setup";
+import { createSignInThrottle } from "./throttle";
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields);
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
@@ -30,15 +38,41 @@ for (const kind of dbKinds()) {
       expect((await t.request("GET", "/setup")).status).toBe(200);
     });
 
-    test("setup creates the platform admin once, behind a pre-session CSRF token", async () => {
+    test("setup needs the one-time setup token: missing or wrong is refused, the right one works once", async () => {
       const values = { name: "Ada Admin", email: "ADA@example.test", password: "correct horse battery" };
-      const noToken = await t.request("POST", "/setup", { body: form(values), headers: FORM });
-      expect(noToken.status).toBe(403);
+      const noCsrf = await t.request("POST", "/setup", { body: form(values), headers: FORM });
+      expect(noCsrf.status).toBe(403);
       const pre = await formToken(t, "/setup");
-      const res = await t.request("POST", "/setup", {
-        body: form({ ...values, _csrf: pre.token }),
-        headers: { ...FORM, cookie: pre.cookie },
-      });
+      const post = (fields: Record<string, string>) =>
+        t.request("POST", "/setup", {
+          body: form({ ...fields, _csrf: pre.token }),
+          headers: { ...FORM, cookie: pre.cookie },
+        });
+      const token = await setupTokenOf(t);
+      // The token is in a 0600 file of the data dir, never on the page a stranger can open.
+      expect(statSync(setupTokenPath(t.ctx.config.dataDir)).mode & 0o777).toBe(0o600);
+      expect(await (await t.request("GET", "/setup")).text()).not.toContain(token);
+      // The first start prints it to whoever runs the machine, and so does the doctor.
+      const lines: string[] = [];
+      const starts: (() => Promise<void> | void)[] = [];
+      setLogSink((l) => lines.push(l), "info");
+      try {
+        await setupIdentity(t.ctx, { start: (fn) => starts.push(fn), stop: () => {} });
+        for (const fn of starts) await fn();
+      } finally {
+        setLogSink(() => {}, "error");
+      }
+      expect(lines.some((l) => l.includes(`open /setup and enter the setup token ${token}`))).toBe(true);
+      expect(await CHECKS.setup(t.ctx)).toMatchObject({ status: "warn", detail: expect.stringContaining(token) });
+      for (const setupToken of ["", "wrong", token.slice(0, -1), `${token}x`]) {
+        const res = await post({ ...values, setupToken });
+        expect(res.status).toBe(403);
+        expect(await res.text()).toContain("The setup token is not right");
+      }
+      expect((await t.request("GET", "/api/me")).status).toBe(401);
+      const [{ n: none }] = await t.ctx.database.exec<{ n: string }>("select count(*) as n from users where is_admin");
+      expect(Number(none)).toBe(0);
+      const res = await post({ ...values, setupToken: token });
       expect(res.status).toBe(303);
       expect(res.headers.get("location")).toBe("/onboarding");
       const setCookie = res.headers.get("set-cookie")!;
@@ -46,13 +80,12 @@ for (const kind of dbKinds()) {
       expect(setCookie).toContain("SameSite=Lax");
       const me = await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${sessionOf(res)}` } });
       expect(await me.json()).toMatchObject({ email: "ada@example.test", isAdmin: true, onboarded: false });
-      // A second setup is refused and the page now sends people to sign in.
-      const again = await t.request("POST", "/setup", {
-        body: form({ ...values, email: "eve@example.test", _csrf: pre.token }),
-        headers: { ...FORM, cookie: pre.cookie },
-      });
+      // Single use: the token is gone, a second setup is refused and the page now sends people to sign in.
+      expect(existsSync(setupTokenPath(t.ctx.config.dataDir))).toBe(false);
+      const again = await post({ ...values, email: "eve@example.test", setupToken: token });
       expect(again.headers.get("location")).toBe("/signin");
       expect((await t.request("GET", "/setup")).headers.get("location")).toBe("/signin");
+      expect(await CHECKS.setup(t.ctx)).toMatchObject({ status: "ok" });
       const [{ n }] = await t.ctx.database.exec<{ n: string }>("select count(*) as n from users where is_admin");
       expect(Number(n)).toBe(1);
     });
@@ -81,7 +114,7 @@ for (const kind of dbKinds()) {
       expect((await t.request("GET", "/api/me", { headers: { cookie } })).status).toBe(401);
     });
 
-    test("a wrong password is refused without saying which part was wrong; an account is rate-limited", async () => {
+    test("a wrong password is refused without saying which part was wrong; guessing from one address backs off", async () => {
       const user = await createUser(t, { email: "rl@example.test", password: "right-password-1" });
       const wrong = await signInWithForm(t, user.email, "nope-nope-nope");
       expect(wrong.res.status).toBe(401);
@@ -90,11 +123,135 @@ for (const kind of dbKinds()) {
       expect(unknown.res.status).toBe(401);
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) statuses.push((await signInWithForm(t, user.email, "nope-nope-nope")).res.status);
-      expect(statuses.slice(0, 3)).toEqual([401, 401, 401]); // 5 per account, 1 used above
+      expect(statuses.slice(0, 3)).toEqual([401, 401, 401]); // 5 free failures per address and account, 1 used above
       expect(statuses.at(-1)).toBe(429);
       const limited = await signInWithForm(t, user.email, "right-password-1");
       expect(limited.res.status).toBe(429);
       expect(limited.res.headers.get("retry-after")).toBeTruthy();
+    });
+
+    test("failed sign-ins back off per address and account: alice still signs in from another address", async () => {
+      const alice = await createUser(t, { email: `alice-${kind}@example.test`, password: "alice-password-1" });
+      const from = (address: string, extra: Record<string, string> = {}) => ({
+        [PEER_ADDRESS_HEADER]: address,
+        ...extra,
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        // A forwarded address is ignored without DEVSPONSOR_TRUST_PROXY: changing it does not reset the count.
+        const headers = from("203.0.113.7", { "x-forwarded-for": `198.51.100.${i}` });
+        const { res } = await signInWithForm(t, alice.email, "wrong-password-1", "", headers);
+        statuses.push(res.status);
+        if (res.status === 429) expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+      // From another address alice signs in at once; the guessing address still waits, even with the password.
+      const fromB = await signInWithForm(t, alice.email, "alice-password-1", "", from("203.0.113.8"));
+      expect(fromB.res.status).toBe(303);
+      expect(fromB.session).toBeTruthy();
+      const guesser = await signInWithForm(t, alice.email, "alice-password-1", "", from("203.0.113.7"));
+      expect(guesser.res.status).toBe(429);
+      // The guessing address can still sign in to another account.
+      const bob = await createUser(t, { password: "bob-password-1" });
+      expect((await signInWithForm(t, bob.email, "bob-password-1", "", from("203.0.113.7"))).res.status).toBe(303);
+    });
+
+    test("behind a trusted proxy the forwarded address counts, the last hop only", async () => {
+      const proxied = await createTestApp(kind, { DEVSPONSOR_TRUST_PROXY: "true" });
+      try {
+        const carol = await createUser(proxied, { password: "carol-password-1" });
+        const via = (client: string) => ({ [PEER_ADDRESS_HEADER]: "10.0.0.1", "x-forwarded-for": client });
+        for (let i = 0; i < 5; i++) {
+          // The client writes the first hops itself; our proxy appends the address it saw.
+          const res = (
+            await signInWithForm(proxied, carol.email, "wrong-password", "", via(`192.0.2.${i}, 203.0.113.9`))
+          ).res;
+          expect(res.status).toBe(401);
+        }
+        expect((await signInWithForm(proxied, carol.email, "wrong-password", "", via("203.0.113.9"))).res.status).toBe(
+          429,
+        );
+        // Same proxy, another client: not throttled.
+        expect(
+          (await signInWithForm(proxied, carol.email, "carol-password-1", "", via("203.0.113.10"))).res.status,
+        ).toBe(303);
+      } finally {
+        await proxied.close();
+      }
+    }, 60_000);
+
+    test("after sign-in, `next` never leaves the site; only same-origin paths survive", async () => {
+      const u = await createUser(t);
+      const cases: [string, string][] = [
+        ["/orgs", "/orgs"],
+        ["/orgs/123?tab=funding#top", "/orgs/123?tab=funding#top"],
+        ["/onboarding?next=%2Forgs", "/onboarding?next=%2Forgs"],
+        ["/\t/evil.example", "/"],
+        ["/\n/evil.example", "/"],
+        ["/\r\n//evil.example", "/"],
+        ["//evil.example", "/"],
+        ["///evil.example", "/"],
+        ["/\\evil.example", "/"],
+        ["\\/evil.example", "/"],
+        ["https://evil.example", "/"],
+        ["http:/evil.example", "/"],
+        ["javascript:alert(1)", "/"],
+        ["%2F%2Fevil.example", "/"],
+        ["/%2F/evil.example", "/"],
+        ["/%2f%2fevil.example", "/"],
+        ["/%5Cevil.example", "/"],
+        ["/%5C%5Cevil.example", "/"],
+        ["/%09/evil.example", "/"],
+        ["/%252F%252Fevil.example", "/"],
+        ["/%E0%A4%A", "/"],
+        ["/a\u0000b", "/"],
+        [" /orgs", "/"],
+        ["", "/"],
+        [`/${"a".repeat(600)}`, "/"],
+      ];
+      for (const [next, want] of cases) {
+        expect(`${JSON.stringify(next)} -> ${safeNext(next)}`).toBe(`${JSON.stringify(next)} -> ${want}`);
+        // The same through a route: a signed-in visitor of /signin goes straight to `next`.
+        // (The input layer may refuse a NUL outright: no redirect at all is as safe as "/".)
+        const res = await t.request("GET", `/signin?next=${encodeURIComponent(next)}`, { headers: u.headers });
+        const went = res.status === 400 ? "/" : res.headers.get("location");
+        expect(`${JSON.stringify(next)} -> ${went}`).toBe(`${JSON.stringify(next)} -> ${want}`);
+      }
+      // Typed into the address bar as is: the query parser turns %09 into a tab.
+      const typed = await t.request("GET", "/signin?next=/%09/evil.example", { headers: u.headers });
+      expect(typed.headers.get("location")).toBe("/");
+      // The form: what arrives in the POST body is checked the same way.
+      const pre = await formToken(t, "/signin");
+      const res = await t.request("POST", "/signin", {
+        body: form({ _csrf: pre.token, email: u.email, password: u.password, next: "/\t/evil.example" }),
+        headers: { ...FORM, cookie: pre.cookie, [PEER_ADDRESS_HEADER]: "203.0.113.20" },
+      });
+      expect(res.headers.get("location")).toBe("/");
+      // Onboarding's redirect too.
+      const onboard = await u.request("POST", `/onboarding?next=${encodeURIComponent("/\t/evil.example")}`, {
+        body: form({ _csrf: u.csrf, roles: "SPONSOR" }),
+        headers: FORM,
+      });
+      expect(onboard.headers.get("location")).toBe("/");
+    });
+
+    test("a leftover setup token is dead once an admin exists", async () => {
+      const file = setupTokenPath(t.ctx.config.dataDir);
+      await Bun.write(file, "left-over-token\n");
+      const pre = await formToken(t, "/signin");
+      const res = await t.request("POST", "/setup", {
+        body: form({
+          _csrf: pre.token,
+          setupToken: "left-over-token",
+          name: "Eve",
+          email: "eve@example.test",
+          password: "eve-password-1",
+        }),
+        headers: { ...FORM, cookie: pre.cookie },
+      });
+      expect(res.headers.get("location")).toBe("/signin");
+      expect((await t.request("GET", "/setup")).headers.get("location")).toBe("/signin");
+      expect(existsSync(file)).toBe(false);
     });
 
     test("onboarding asks sponsor, contributor or both before the dashboard", async () => {
@@ -377,3 +534,30 @@ for (const kind of dbKinds()) {
     }
   });
 }
+
+test("the sign-in throttle doubles the wait per failure, per address as well as per pair, and forgets", () => {
+  const th = createSignInThrottle({ pairFreeFailures: 2, addressFreeFailures: 4, baseMs: 1000, maxMs: 8000 });
+  const waitOf = (address: string, account: string, now: number) => {
+    try {
+      th.check(address, account, now);
+      return 0;
+    } catch (err) {
+      return (err as { details: { retryAfterSeconds: number } }).details.retryAfterSeconds;
+    }
+  };
+  th.failed("A", "alice", 0);
+  expect(waitOf("A", "alice", 0)).toBe(0);
+  th.failed("A", "alice", 0);
+  expect(waitOf("A", "alice", 0)).toBe(1);
+  expect(waitOf("A", "alice", 1000)).toBe(0);
+  th.failed("A", "alice", 1000);
+  expect(waitOf("A", "alice", 1000)).toBe(2);
+  for (let i = 0; i < 5; i++) th.failed("A", "alice", 10_000);
+  expect(waitOf("A", "alice", 10_000)).toBe(8); // capped
+  expect(waitOf("B", "alice", 10_000)).toBe(0);
+  // The address made 8 failures in all: it waits for any account; success resets only the pair.
+  expect(waitOf("A", "bob", 10_000)).toBe(8);
+  th.succeeded("A", "alice");
+  expect(waitOf("A", "alice", 10_000)).toBe(8);
+  expect(waitOf("A", "alice", 10_000 + 2 * 3_600_000)).toBe(0);
+});

@@ -5,6 +5,7 @@ import { dataPaths } from "../core/boot";
 import { loadConfig } from "../core/config";
 import { openDatabase } from "../core/db";
 import { AppError } from "../core/errors";
+import { discardSetupToken } from "./first-admin";
 import { createLocalUser } from "./service";
 
 /** Runs `admin create`. The password is read from a file (or `-` for stdin), never from the command line. */
@@ -37,6 +38,7 @@ export async function adminCommand(argv: string[]): Promise<number> {
       isAdmin: true,
       emailVerified: true,
     });
+    discardSetupToken(config.dataDir); // an admin exists: /setup is closed for good
     console.log(`admin created: ${user.email} (${user.id})`);
     return 0;
   } catch (err) {

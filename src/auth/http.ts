@@ -1,5 +1,6 @@
 // HTTP pieces of identity: cookies, the authenticator installed on the context, client address and origin.
 import type { AppContext, Authenticator } from "../core/context";
+import { clientAddress } from "../core/http/client-address";
 import { isSecure } from "../core/http/security";
 import { resolveApiKey, resolveSession } from "./service";
 
@@ -65,18 +66,8 @@ export function makeAuthenticator(ctx: AppContext): Authenticator {
   };
 }
 
-/** The client's address: the first X-Forwarded-For hop behind a trusted proxy, else the socket's peer. */
-export function clientIp(
-  ctx: AppContext,
-  request: Request,
-  server?: { requestIP(r: Request): { address: string } | null } | null,
-) {
-  if (ctx.config.trustProxy) {
-    const fwd = request.headers.get("x-forwarded-for");
-    if (fwd) return fwd.split(",")[0].trim();
-  }
-  return server?.requestIP(request)?.address ?? "local";
-}
+/** The client's address (X-Forwarded-For only behind a trusted proxy). */
+export const clientIp = (ctx: AppContext, request: Request) => clientAddress(request, ctx.config.trustProxy);
 
 /** This site's origin as users reach it: the configured public URL, else what the request says. */
 export function siteOrigin(ctx: AppContext, request: Request): string {
@@ -91,8 +82,40 @@ export function siteOrigin(ctx: AppContext, request: Request): string {
   return url.origin;
 }
 
-/** A same-site path to go to after sign-in, or "/" when `next` points elsewhere. */
+const ORIGIN_PROBE = "http://next.invalid";
+// Browsers drop tabs and newlines from URLs and read a backslash as "/", so "/\t/evil.example" leaves the site.
+const unsafeChar = (s: string) => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0x5c) return true; // controls, space, DEL, backslash
+  }
+  return false;
+};
+
+/**
+ * A same-site path to go to after sign-in, or "/" when `next` could lead elsewhere: it must start with a single
+ * "/", hold no whitespace, control characters or backslashes, not even percent-encoded (some hop may decode
+ * them), and resolve to this origin.
+ */
 export function safeNext(next: unknown): string {
-  if (typeof next !== "string" || !/^\/(?![/\\])/.test(next) || next.length > 500) return "/";
+  if (typeof next !== "string" || next.length > 500 || !next.startsWith("/")) return "/";
+  let form = next;
+  for (let round = 0; ; round++) {
+    if (unsafeChar(form) || form.startsWith("//")) return "/";
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(form);
+    } catch {
+      return "/";
+    }
+    if (decoded === form) break;
+    if (round === 3) return "/"; // encoded over and over: no link of ours looks like that
+    form = decoded;
+  }
+  try {
+    if (new URL(next, ORIGIN_PROBE).origin !== ORIGIN_PROBE) return "/";
+  } catch {
+    return "/";
+  }
   return next;
 }

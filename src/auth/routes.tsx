@@ -18,8 +18,8 @@ import {
   SESSION_COOKIE,
   siteOrigin,
 } from "./http";
+import { createFirstAdmin, ensureSetupToken } from "./first-admin";
 import {
-  createFirstAdmin,
   createLocalUser,
   createSession,
   hasAdmin,
@@ -27,6 +27,7 @@ import {
   revokeSessionByToken,
   verifyCredentials,
 } from "./service";
+import { createSignInThrottle } from "./throttle";
 import { OnboardingPage, SetupPage, SignInPage, SignUpPage } from "./views";
 import { field, fields, seeOther, viewerOf } from "./web";
 
@@ -78,9 +79,10 @@ export const authGuard = (ctx: AppContext) => {
 
 /** Setup, sign-in/out, sign-up, GitHub OAuth and onboarding. */
 export const authRoutes = (ctx: AppContext) => {
-  // Sign-in: a burst of 30 per address, then one every 2 s; and 5 tries per account, then one a minute.
+  // Sign-in: a burst of 30 per address, then one every 2 s (bounds the password-hashing work); failures back off
+  // per address and per address+account pair, so nobody can lock a named account out from elsewhere.
   const signinByIp = createRateLimiter({ capacity: 30, refillPerSecond: 1 / 2 });
-  const signinByAccount = createRateLimiter({ capacity: 5, refillPerSecond: 1 / 60 });
+  const signinFailures = createSignInThrottle();
   const signupByIp = createRateLimiter({ capacity: 5, refillPerSecond: 1 / 120 });
 
   /** The double-submit token of forms shown before sign-in, and the cookie to set when it is new. */
@@ -116,9 +118,9 @@ export const authRoutes = (ctx: AppContext) => {
     return me.onboarded ? next : `/onboarding?next=${encodeURIComponent(next)}`;
   };
   const formError = (err: unknown) => {
-    if (err instanceof AppError && (err.code === "INVALID_INPUT" || err.code === "EMAIL_TAKEN")) {
+    if (err instanceof AppError && ["INVALID_INPUT", "EMAIL_TAKEN", "SETUP_TOKEN_INVALID"].includes(err.code)) {
       const fieldsOf = (err.details.fields ?? {}) as Record<string, string>;
-      return { errors: fieldsOf, message: err.message };
+      return { errors: fieldsOf, message: err.message, status: err.status };
     }
     throw err;
   };
@@ -126,17 +128,21 @@ export const authRoutes = (ctx: AppContext) => {
   return new Elysia({ name: "auth" })
     .use(httpContext(ctx))
     .get("/setup", async ({ request }) => {
-      if (await hasAdmin(ctx.db)) return seeOther(request, "/signin");
+      // Makes sure the token exists (a start without the server's own start-up, as in tests, has none yet).
+      if (!(await ensureSetupToken(ctx.db, ctx.config.dataDir))) return seeOther(request, "/signin");
       const pre = preToken(request);
       return page(<SetupPage csrf={pre.token} instanceName={ctx.settings.get("instance.name")} />, 200, pre.cookies);
     })
-    .post("/setup", async ({ request, body, server }) => {
+    .post("/setup", async ({ request, body }) => {
       checkPre(request, body);
       const values = { name: field(body, "name"), email: field(body, "email"), password: field(body, "password") };
       try {
-        const user = await createFirstAdmin(ctx.db, values);
+        const user = await createFirstAdmin(ctx.db, ctx.config.dataDir, {
+          ...values,
+          setupToken: field(body, "setupToken"),
+        });
         ctx.log.info("platform admin created", { userId: user.id });
-        return seeOther(request, "/onboarding", [await startSession(request, user.id, clientIp(ctx, request, server))]);
+        return seeOther(request, "/onboarding", [await startSession(request, user.id, clientIp(ctx, request))]);
       } catch (err) {
         if (err instanceof AppError && err.code === "SETUP_DONE") return seeOther(request, "/signin");
         const e = formError(err);
@@ -149,7 +155,7 @@ export const authRoutes = (ctx: AppContext) => {
             errors={e.errors}
             flash={{ kind: "error", message: e.message }}
           />,
-          400,
+          e.status,
           pre.cookies,
         );
       }
@@ -169,15 +175,16 @@ export const authRoutes = (ctx: AppContext) => {
         pre.cookies,
       );
     })
-    .post("/signin", async ({ request, body, server }) => {
+    .post("/signin", async ({ request, body }) => {
       checkPre(request, body);
-      const ip = clientIp(ctx, request, server);
+      const ip = clientIp(ctx, request);
       const email = field(body, "email").trim().toLowerCase();
       const next = safeNext(field(body, "next"));
       signinByIp.take(ip);
-      signinByAccount.take(email);
+      signinFailures.check(ip, email);
       const user = await verifyCredentials(ctx.db, email, field(body, "password"));
       if (!user) {
+        signinFailures.failed(ip, email);
         ctx.log.info("sign-in failed", { ip });
         const pre = preToken(request);
         return page(
@@ -193,6 +200,7 @@ export const authRoutes = (ctx: AppContext) => {
           pre.cookies,
         );
       }
+      signinFailures.succeeded(ip, email);
       return seeOther(request, await afterSignIn(user.id, next), [await startSession(request, user.id, ip)]);
     })
     .get("/signup", async ({ request }) => {
@@ -200,10 +208,10 @@ export const authRoutes = (ctx: AppContext) => {
       const pre = preToken(request);
       return page(<SignUpPage csrf={pre.token} />, 200, pre.cookies);
     })
-    .post("/signup", async ({ request, body, server }) => {
+    .post("/signup", async ({ request, body }) => {
       checkPre(request, body);
       if (!ctx.settings.get("auth.localSignup")) throw forbidden("Sign-up with a password is turned off here.");
-      const ip = clientIp(ctx, request, server);
+      const ip = clientIp(ctx, request);
       signupByIp.take(ip);
       const values = { name: field(body, "name"), email: field(body, "email"), password: field(body, "password") };
       try {
@@ -239,8 +247,8 @@ export const authRoutes = (ctx: AppContext) => {
         cookie(ctx, request, OAUTH_STATE_COOKIE, `${state} ${next}`, { maxAgeSeconds: 600, path: "/auth/github" }),
       ]);
     })
-    .get("/auth/github/callback", async ({ request, query, server, principal }) => {
-      const ip = clientIp(ctx, request, server);
+    .get("/auth/github/callback", async ({ request, query, principal }) => {
+      const ip = clientIp(ctx, request);
       signinByIp.take(ip);
       const saved = readCookie(request, OAUTH_STATE_COOKIE) ?? "";
       const [state, next = "/"] = saved.split(" ");

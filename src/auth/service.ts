@@ -96,20 +96,6 @@ export async function createLocalUser(
   });
 }
 
-/**
- * Creates the first platform admin. Fails with CONFLICT once an admin exists, also when two requests race
- * (the check and the insert run under one lock).
- */
-export async function createFirstAdmin(db: Db, input: { email: string; password: string; name: string }) {
-  const errors = checkAccountInput(input);
-  if (Object.keys(errors).length) throw invalidInput(errors);
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(7341920115)`);
-    if (await hasAdmin(tx)) throw conflict("The platform admin already exists; sign in instead.", "SETUP_DONE");
-    return createLocalUser(tx, { ...input, isAdmin: true, emailVerified: true });
-  });
-}
-
 /** Sets a new password (checked like at sign-up) and signs every other session out. */
 export async function changePassword(db: Db, userId: string, password: string, keepSessionId?: string) {
   if (password.length < 10 || password.length > 256) throw invalidInput({ password: "Use 10 to 256 characters." });

@@ -1,4 +1,5 @@
 import type { AppContext } from "../core/context";
+import { ensureSetupToken } from "./first-admin";
 import { makeAuthenticator } from "./http";
 import { pruneSessions } from "./service";
 
@@ -8,10 +9,16 @@ export interface LifecycleHooks {
   stop(fn: () => Promise<void> | void): void;
 }
 
-/** Installs the real authenticator (sessions and API keys) and prunes long-ended sessions at start. */
+/**
+ * Installs the real authenticator (sessions and API keys); at start, prints the setup token while no admin exists
+ * and prunes long-ended sessions.
+ */
 export async function setupIdentity(ctx: AppContext, on: LifecycleHooks) {
   ctx.authenticate = makeAuthenticator(ctx);
   on.start(async () => {
+    const token = await ensureSetupToken(ctx.db, ctx.config.dataDir);
+    // In the message, not a field: the logger redacts token-like fields, and the operator needs to read this one.
+    if (token) ctx.log.warn(`no platform admin yet: open /setup and enter the setup token ${token}`);
     try {
       await pruneSessions(ctx.db);
     } catch (err) {

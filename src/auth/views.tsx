@@ -37,6 +37,14 @@ export function SetupPage(props: FormPageProps & { instanceName: string }) {
         <form method="post" action="/setup" class="stack">
           <CsrfField token={props.csrf} />
           <label>
+            Setup token{" "}
+            <span class="help">
+              Printed in the server log at first start; <code>devsponsor doctor</code> shows it too.
+            </span>
+            <input name="setupToken" required autocomplete="off" spellcheck="false" />
+            <FieldError errors={props.errors} name="setupToken" />
+          </label>
+          <label>
             Your name
             <input name="name" required autocomplete="name" value={v.name ?? ""} maxlength="100" />
             <FieldError errors={props.errors} name="name" />

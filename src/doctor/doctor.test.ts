@@ -41,7 +41,7 @@ async function doctor(env: Record<string, string>) {
 test("doctor reports every dependency; unconfigured optional ones are warnings with a fix", async () => {
   const { code, results } = await doctor({ DEVSPONSOR_GITHUB_API_URL: "http://127.0.0.1:9" });
   const by = Object.fromEntries(results.map((r) => [r.name, r]));
-  expect(Object.keys(by).sort()).toEqual(["chain", "database", "docker", "github", "llm", "sandbox", "smtp"]);
+  expect(Object.keys(by).sort()).toEqual(["chain", "database", "docker", "github", "llm", "sandbox", "setup", "smtp"]);
   expect(by.database.status).toBe("ok");
   expect(by.llm.status).toBe("warn");
   expect(by.smtp.status).toBe("warn");

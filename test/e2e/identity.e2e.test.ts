@@ -83,6 +83,9 @@ describe("identity in a browser", () => {
     // Every page leads to setup on a new instance.
     await admin.goto(`${base}/orgs`);
     expect(new URL(admin.url()).pathname).toBe("/setup");
+    // The operator takes the one-time setup token from the data dir (the first start's log prints it too).
+    const token = (await Bun.file(join(dir, "data", "setup-token")).text()).trim();
+    await admin.getByLabel(/Setup token/).fill(token);
     await admin.getByLabel("Your name").fill("Ada Admin");
     await admin.getByLabel("E-mail").fill("ada@example.test");
     await admin.getByLabel(/^Password/).fill("correct horse battery");

@@ -1,6 +1,7 @@
 // Signed-in callers for route tests: users with a real session (cookie + CSRF token) or API key, created through
 // the identity services, and a request helper that sends them.
 import { eq } from "drizzle-orm";
+import { ensureSetupToken } from "../../src/auth/first-admin";
 import { createApiKey, createLocalUser, createSession, hasAdmin } from "../../src/auth/service";
 import { users } from "../../src/users/schema";
 import type { TestApp } from "./app";
@@ -109,12 +110,29 @@ export async function formToken(t: TestApp, path = "/signin") {
   return { cookie: `ds_pre=${m[1]}`, token: field[1] };
 }
 
-/** Signs in through the real form and returns the new session cookie value (or the failed response). */
-export async function signInWithForm(t: TestApp, email: string, password: string, extraCookie = "") {
+/** The setup token /setup asks for while no admin exists (what the log and `devsponsor doctor` show). */
+export async function setupTokenOf(t: TestApp): Promise<string> {
+  const token = await ensureSetupToken(t.ctx.db, t.ctx.config.dataDir);
+  if (!token) throw new Error("no setup token: a platform admin exists already");
+  return token;
+}
+
+/**
+ * Signs in through the real form and returns the new session cookie value (or the failed response). `headers`
+ * go with the POST (e.g. the peer-address header, to sign in from another client address).
+ */
+export async function signInWithForm(
+  t: TestApp,
+  email: string,
+  password: string,
+  extraCookie = "",
+  headers: Record<string, string> = {},
+) {
   const pre = await formToken(t, "/signin");
   const res = await t.request("POST", "/signin", {
     body: new URLSearchParams({ _csrf: pre.token, email, password, next: "/" }),
     headers: {
+      ...headers,
       cookie: [pre.cookie, extraCookie].filter(Boolean).join("; "),
       "content-type": "application/x-www-form-urlencoded",
     },
