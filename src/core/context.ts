@@ -19,6 +19,10 @@ export interface Principal {
   scopes?: string[];
   /** The session's CSRF token (browser sessions only). */
   csrfToken?: string;
+  /** The browser session's id (sessions only). */
+  sessionId?: string;
+  /** When the session's user last proved who they are: sign-in or password re-confirmation (sessions only). */
+  authenticatedAt?: Date;
 }
 
 /** Resolves the caller of a request; the identity domain installs the real one at boot. */
