@@ -1,23 +1,12 @@
-import { inArray } from "drizzle-orm";
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { seeOther, viewerOf } from "../auth/web";
 import { type AppContext, requireAdmin } from "../core/context";
-import type { Db } from "../core/db";
+import { pageProps, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
-import { OrgNav } from "../orgs/views";
-import { requireOrgRole } from "../orgs/permissions";
 import { getOrg } from "../orgs/service";
-import { users } from "../users/schema";
-import { type AuditRow, listAudit, verifyAuditChain } from "./service";
+import { OrgNav } from "../orgs/views";
+import { auditActorNames, orgAuditTrail, platformAuditTrail, verifyAuditChain } from "./service";
 import { AuditPage } from "./views";
-
-async function actorNames(db: Db, rows: AuditRow[]) {
-  const ids = [...new Set(rows.map((r) => r.actorId).filter((x): x is string => !!x))];
-  if (!ids.length) return new Map<string, string>();
-  const found = await db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, ids));
-  return new Map(found.map((u) => [u.id, u.name]));
-}
 
 const beforeOf = (q: Record<string, unknown>) => {
   const n = Number(q.before);
@@ -31,10 +20,8 @@ export const auditRoutes = (ctx: AppContext) =>
     .get(
       "/api/orgs/:id/audit",
       async ({ params, query, principal }) => {
-        await requireOrgRole(ctx.db, await principal(), params.id, "audit.view");
         return {
-          entries: await listAudit(ctx.db, {
-            orgId: params.id,
+          entries: await orgAuditTrail(ctx.db, await principal(), params.id, {
             beforeSeq: beforeOf(query),
             limit: Number(query.limit) || 50,
           }),
@@ -45,8 +32,8 @@ export const auditRoutes = (ctx: AppContext) =>
     .get(
       "/api/audit",
       async ({ query, principal }) => {
-        requireAdmin(await principal());
-        return { entries: await listAudit(ctx.db, { beforeSeq: beforeOf(query), limit: Number(query.limit) || 50 }) };
+        const page = { beforeSeq: beforeOf(query), limit: Number(query.limit) || 50 };
+        return { entries: await platformAuditTrail(ctx.db, await principal(), page) };
       },
       { detail: { summary: "The whole audit trail (admins; ?before=seq)", tags: ["audit"] } },
     )
@@ -64,35 +51,31 @@ export const auditRoutes = (ctx: AppContext) =>
       },
     )
     .get("/orgs/:id/audit", async ({ request, params, query, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
-      await requireOrgRole(ctx.db, p, params.id, "audit.view");
+      const p = await signedIn(request, principal);
+      if (p instanceof Response) return p;
+      const rows = await orgAuditTrail(ctx.db, p, params.id, { beforeSeq: beforeOf(query), limit: 50 });
       const org = await getOrg(ctx.db, p, params.id);
-      const rows = await listAudit(ctx.db, { orgId: params.id, beforeSeq: beforeOf(query), limit: 50 });
       return html(
         <AuditPage
-          viewer={viewerOf(p)!}
-          csrf={p.csrfToken}
+          {...pageProps(p)}
           title={`${org.name}: audit trail`}
           rows={rows}
-          actors={await actorNames(ctx.db, rows)}
+          actors={await auditActorNames(ctx.db, rows)}
           nav={<OrgNav org={org} current="audit" />}
           olderHref={rows.length === 50 ? `/orgs/${params.id}/audit?before=${rows.at(-1)!.seq}` : undefined}
         />,
       );
     })
     .get("/admin/audit", async ({ request, query, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, "/signin?next=/admin/audit");
-      requireAdmin(p);
-      const rows = await listAudit(ctx.db, { beforeSeq: beforeOf(query), limit: 50 });
+      const p = await signedIn(request, principal);
+      if (p instanceof Response) return p;
+      const rows = await platformAuditTrail(ctx.db, p, { beforeSeq: beforeOf(query), limit: 50 });
       return html(
         <AuditPage
-          viewer={viewerOf(p)!}
-          csrf={p.csrfToken}
+          {...pageProps(p)}
           title="Audit trail"
           rows={rows}
-          actors={await actorNames(ctx.db, rows)}
+          actors={await auditActorNames(ctx.db, rows)}
           chain={query.verify === "1" ? await verifyAuditChain(ctx.db) : undefined}
           olderHref={rows.length === 50 ? `/admin/audit?before=${rows.at(-1)!.seq}` : undefined}
         />,

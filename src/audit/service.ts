@@ -1,8 +1,11 @@
 // The hash-chained audit trail. Appends are serialized (an advisory lock held to the end of the transaction on
 // PostgreSQL; PGlite has one connection) so two writers can never both link to the same previous row.
-import { and, asc, desc, eq, gt, lt, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
+import { type Principal, requireAdmin } from "../core/context";
 import { sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
+import { requireOrgRole } from "../orgs/permissions";
+import { users } from "../users/schema";
 import { auditLog } from "./schema";
 
 /** What a domain records for a privileged action. Keep personal data (e-mails, names) out of `payload`. */
@@ -163,6 +166,28 @@ export async function listAudit(db: Db, opts: { orgId?: string; beforeSeq?: numb
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(auditLog.seq))
     .limit(limit);
+}
+
+type TrailPage = { beforeSeq?: number; limit?: number };
+
+/** An org's trail for those who may read it (owners, admins), newest first. */
+export async function orgAuditTrail(db: Db, principal: Principal | null, orgId: string, page: TrailPage = {}) {
+  await requireOrgRole(db, principal, orgId, "audit.view");
+  return listAudit(db, { ...page, orgId });
+}
+
+/** The whole trail, for platform admins only. */
+export async function platformAuditTrail(db: Db, principal: Principal | null, page: TrailPage = {}) {
+  requireAdmin(principal);
+  return listAudit(db, page);
+}
+
+/** The names of the actors of some entries, by user id (for the audit pages). */
+export async function auditActorNames(db: Db, rows: AuditRow[]): Promise<Map<string, string>> {
+  const ids = [...new Set(rows.map((r) => r.actorId).filter((x): x is string => !!x))];
+  if (!ids.length) return new Map();
+  const found = await db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, ids));
+  return new Map(found.map((u) => [u.id, u.name]));
 }
 
 /**

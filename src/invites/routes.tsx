@@ -1,8 +1,8 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { field, seeOther, viewerOf } from "../auth/web";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import { AppError } from "../core/errors";
+import { formText, pageProps, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { createRateLimiter } from "../core/http/rate-limit";
 import { getOrg } from "../orgs/service";
@@ -30,8 +30,7 @@ export const inviteRoutes = (ctx: AppContext) => {
   const invitesByUser = createRateLimiter({ capacity: 20, refillPerSecond: 1 / 120 });
   // Answering (and probing tokens): a burst of 20 per user, then one every 6 s.
   const answersByUser = createRateLimiter({ capacity: 20, refillPerSecond: 1 / 6 });
-  const flashOf = (q: Record<string, unknown>) =>
-    typeof q.done === "string" && FLASH[q.done] ? { kind: "success" as const, message: FLASH[q.done] } : undefined;
+  const flashOf = (q: Record<string, unknown>) => readFlash(q, FLASH);
   const orgInvitesPage = async (
     p: Principal,
     orgId: string,
@@ -39,32 +38,26 @@ export const inviteRoutes = (ctx: AppContext) => {
     status = 200,
   ) => {
     const [org, invites] = await Promise.all([getOrg(ctx.db, p, orgId), listOrgInvites(ctx, p, orgId)]);
-    return html(
-      <OrgInvitesPage viewer={viewerOf(p)!} csrf={p.csrfToken} org={org} invites={invites} {...extra} />,
-      status,
-    );
-  };
-  const signIn = (request: Request) => {
-    const u = new URL(request.url);
-    return seeOther(request, `/signin?next=${encodeURIComponent(u.pathname + u.search)}`);
+    return html(<OrgInvitesPage {...pageProps(p)} org={org} invites={invites} {...extra} />, status);
   };
 
   return (
     new Elysia({ name: "invites" })
       .use(httpContext(ctx))
       .get("/orgs/:id/invites", async ({ request, params, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         return orgInvitesPage(p, params.id, { flash: flashOf(query) });
       })
       .post("/orgs/:id/invites", async ({ request, params, body, principal }) => {
         const p = requireUser(await principal());
+        const form = readForm(body);
         invitesByUser.take(p.userId);
         const values = {
-          email: field(body, "email").trim(),
-          githubUsername: field(body, "githubUsername").trim(),
-          role: field(body, "role"),
-          message: field(body, "message"),
+          email: formText(form, "email").trim(),
+          githubUsername: formText(form, "githubUsername").trim(),
+          role: formText(form, "role"),
+          message: formText(form, "message"),
         };
         try {
           await createInvite(ctx, p, params.id, {
@@ -90,34 +83,29 @@ export const inviteRoutes = (ctx: AppContext) => {
         return seeOther(request, `/orgs/${params.id}/invites?done=withdrawn`);
       })
       .get("/invites", async ({ request, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
-        return html(
-          <MyInvitesPage
-            viewer={viewerOf(p)!}
-            csrf={p.csrfToken}
-            invites={await listMyInvites(ctx, p)}
-            flash={flashOf(query)}
-          />,
-        );
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return html(<MyInvitesPage {...pageProps(p)} invites={await listMyInvites(ctx, p)} flash={flashOf(query)} />);
       })
       .get("/invites/accept", async ({ request, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const token = typeof query.token === "string" ? query.token : "";
         const invite = await inviteByToken(ctx, p, token);
-        return html(<MyInvitesPage viewer={viewerOf(p)!} csrf={p.csrfToken} invites={[invite]} token={token} />);
+        return html(<MyInvitesPage {...pageProps(p)} invites={[invite]} token={token} />);
       })
       .post("/invites/accept", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
+        const form = readForm(body);
         answersByUser.take(p.userId);
-        const r = await acceptInvite(ctx, p, { token: field(body, "token") });
+        const r = await acceptInvite(ctx, p, { token: formText(form, "token") });
         return seeOther(request, `/orgs/${r.orgId}`);
       })
       .post("/invites/decline", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
+        const form = readForm(body);
         answersByUser.take(p.userId);
-        await declineInvite(ctx, p, { token: field(body, "token") });
+        await declineInvite(ctx, p, { token: formText(form, "token") });
         return seeOther(request, "/invites?done=declined");
       })
       .post("/invites/:inviteId/accept", async ({ request, params, principal }) => {

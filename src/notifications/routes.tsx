@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { seeOther, viewerOf } from "../auth/web";
 import { type AppContext, requireUser } from "../core/context";
+import { pageProps, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { listNotifications, markAllRead, markRead, unreadCount } from "./service";
 import { BellFragment, NotificationsPage } from "./views";
@@ -15,10 +15,10 @@ export const notificationRoutes = (ctx: AppContext) =>
       return html(<BellFragment unread={await unreadCount(ctx.db, p.userId)} />, 200, { "cache-control": "no-store" });
     })
     .get("/notifications", async ({ request, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, "/signin?next=/notifications");
+      const p = await signedIn(request, principal);
+      if (p instanceof Response) return p;
       const { items, unread } = await listNotifications(ctx.db, p.userId, { limit: 100 });
-      return html(<NotificationsPage viewer={viewerOf(p)!} csrf={p.csrfToken} items={items} unread={unread} />);
+      return html(<NotificationsPage {...pageProps(p)} items={items} unread={unread} />);
     })
     .post("/notifications/read-all", async ({ request, principal }) => {
       const p = requireUser(await principal());

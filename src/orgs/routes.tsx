@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { seeOther, field, viewerOf } from "../auth/web";
 import { dataPaths } from "../core/boot";
 import { type AppContext, type Principal, requireUser } from "../core/context";
-import { AppError, invalidInput } from "../core/errors";
+import { invalidInput } from "../core/errors";
+import { formError, formText, pageProps, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { listMyInvites } from "../invites/service";
 import { getMe } from "../users/service";
@@ -45,63 +45,50 @@ async function precheckLogo(file: File | null) {
     throw invalidInput({ logo: "Use a PNG, JPEG, GIF or WebP image." });
 }
 
+/** The form state of a refused save; any other error goes on to the error page. */
 const formErrors = (err: unknown) => {
-  if (err instanceof AppError && err.code === "INVALID_INPUT")
-    return { errors: (err.details.fields ?? {}) as Record<string, string>, message: err.message };
-  throw err;
+  const form = formError(err);
+  if (!form) throw err;
+  return form;
 };
-
-const signIn = (request: Request) =>
-  seeOther(request, `/signin?next=${encodeURIComponent(new URL(request.url).pathname)}`);
 
 /** Home dashboard, org pages and the org API (spec §5.3). */
 export const orgRoutes = (ctx: AppContext) => {
   const uploads = dataPaths(ctx.config.dataDir).uploads;
-  const flashOf = (q: Record<string, unknown>) =>
-    typeof q.done === "string" && FLASH[q.done] ? { kind: "success" as const, message: FLASH[q.done] } : undefined;
+  const flashOf = (q: Record<string, unknown>) => readFlash(q, FLASH);
   const orgPage = async (
     p: Principal,
     orgId: string,
     extra: Partial<Parameters<typeof OrgPage>[0]> = {},
     status = 200,
-  ) =>
-    html(<OrgPage viewer={viewerOf(p)!} csrf={p.csrfToken} org={await getOrg(ctx.db, p, orgId)} {...extra} />, status);
+  ) => html(<OrgPage {...pageProps(p)} org={await getOrg(ctx.db, p, orgId)} {...extra} />, status);
 
   return (
     new Elysia({ name: "orgs" })
       .use(httpContext(ctx))
       .get("/", async ({ request, principal }) => {
-        const p = await principal();
-        if (!p) return seeOther(request, "/signin");
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const me = await getMe(ctx.db, p);
         if (!me.onboarded) return seeOther(request, "/onboarding");
         const [orgs, invites] = await Promise.all([listOrgs(ctx.db, p), listMyInvites(ctx, p)]);
-        return html(
-          <DashboardPage
-            viewer={viewerOf(p)!}
-            csrf={p.csrfToken}
-            orgs={orgs}
-            invites={invites.length}
-            roles={me.roles}
-          />,
-        );
+        return html(<DashboardPage {...pageProps(p)} orgs={orgs} invites={invites.length} roles={me.roles} />);
       })
       .get("/orgs", async ({ request, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const all = query.all === "1" && p.isAdmin;
-        return html(
-          <OrgListPage viewer={viewerOf(p)!} csrf={p.csrfToken} orgs={await listOrgs(ctx.db, p, { all })} all={all} />,
-        );
+        return html(<OrgListPage {...pageProps(p)} orgs={await listOrgs(ctx.db, p, { all })} all={all} />);
       })
       .get("/orgs/new", async ({ request, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
-        return html(<NewOrgPage viewer={viewerOf(p)!} csrf={p.csrfToken} />);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return html(<NewOrgPage {...pageProps(p)} />);
       })
       .post("/orgs", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
-        const values = { name: field(body, "name"), description: field(body, "description") };
+        const form = readForm(body);
+        const values = { name: formText(form, "name"), description: formText(form, "description") };
         try {
           const logo = logoOf(body);
           await precheckLogo(logo);
@@ -112,8 +99,7 @@ export const orgRoutes = (ctx: AppContext) => {
           const e = formErrors(err);
           return html(
             <NewOrgPage
-              viewer={viewerOf(p)!}
-              csrf={p.csrfToken}
+              {...pageProps(p)}
               values={values}
               errors={e.errors}
               flash={{ kind: "error", message: e.message }}
@@ -123,13 +109,14 @@ export const orgRoutes = (ctx: AppContext) => {
         }
       })
       .get("/orgs/:id", async ({ request, params, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         return orgPage(p, params.id, { flash: flashOf(query) });
       })
       .post("/orgs/:id", async ({ request, params, body, principal }) => {
         const p = requireUser(await principal());
-        const values = { name: field(body, "name"), description: field(body, "description") };
+        const form = readForm(body);
+        const values = { name: formText(form, "name"), description: formText(form, "description") };
         try {
           const logo = logoOf(body);
           await precheckLogo(logo);
@@ -152,23 +139,15 @@ export const orgRoutes = (ctx: AppContext) => {
         });
       })
       .get("/orgs/:id/members", async ({ request, params, query, principal }) => {
-        const p = await principal();
-        if (!p) return signIn(request);
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
         const [org, members] = await Promise.all([getOrg(ctx.db, p, params.id), listMembers(ctx.db, p, params.id)]);
-        return html(
-          <MembersPage
-            viewer={viewerOf(p)!}
-            csrf={p.csrfToken}
-            org={org}
-            members={members}
-            me={p.userId}
-            flash={flashOf(query)}
-          />,
-        );
+        return html(<MembersPage {...pageProps(p)} org={org} members={members} me={p.userId} flash={flashOf(query)} />);
       })
       .post("/orgs/:id/members/:userId/role", async ({ request, params, body, principal }) => {
         const p = requireUser(await principal());
-        await changeMemberRole(ctx.db, p, params.id, params.userId, field(body, "role") as OrgRole);
+        const form = readForm(body);
+        await changeMemberRole(ctx.db, p, params.id, params.userId, formText(form, "role") as OrgRole);
         return seeOther(request, `/orgs/${params.id}/members?done=role`);
       })
       .post("/orgs/:id/members/:userId/remove", async ({ request, params, principal }) => {
@@ -188,11 +167,12 @@ export const orgRoutes = (ctx: AppContext) => {
         "/api/orgs",
         async ({ body, principal, set }) => {
           const p = await principal();
+          const form = readForm(body);
           const logo = logoOf(body);
           await precheckLogo(logo);
           const org = await createOrg(ctx.db, p, {
-            name: field(body, "name"),
-            description: field(body, "description") || null,
+            name: formText(form, "name"),
+            description: formText(form, "description") || null,
           });
           if (logo) Object.assign(org, await setOrgLogo(ctx.db, p, org.id, logo, uploads));
           set.status = 201;
