@@ -48,8 +48,8 @@ for (const kind of dbKinds()) {
     const body = (await res.json()) as any;
     // Background services (the chain) are not started in an in-process test app, so "degraded" is fair here.
     expect(["ok", "degraded"]).toContain(body.status);
-    expect(body.components.database).toMatchObject({ status: "ok", kind });
-    expect(typeof body.version).toBe("string");
+    // anonymous callers see states only (src/status/status.test.ts covers the details admins see)
+    expect(body.components.database).toEqual({ status: "ok" });
   });
 
   test(`[${kind}] request ids are generated or echoed; security headers on every response`, async () => {

@@ -2,19 +2,19 @@ import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
 import type { AppContext } from "../core/context";
 import { httpContext } from "../core/http/plugin";
-import { instanceHealth } from "./service";
+import { healthFor, instanceHealth } from "./service";
 import { StatusPage } from "./views";
 
-/** `GET /health` (JSON, 503 when the database is down) and the instance status page. */
+/** `GET /health` (JSON, 503 when the database is down) and the instance status page; details for admins only. */
 export const statusRoutes = (ctx: AppContext) =>
   new Elysia({ name: "status" })
     .use(httpContext(ctx))
     .get(
       "/health",
-      async ({ set }) => {
-        const health = await instanceHealth(ctx);
+      async ({ set, principal }) => {
+        const [health, p] = await Promise.all([instanceHealth(ctx), principal()]);
         if (health.status === "down") set.status = 503;
-        return health;
+        return healthFor(health, p);
       },
       { detail: { summary: "Instance health and component status", tags: ["meta"] } },
     )
@@ -22,7 +22,7 @@ export const statusRoutes = (ctx: AppContext) =>
       const [health, p] = await Promise.all([instanceHealth(ctx), principal()]);
       return html(
         <StatusPage
-          health={health}
+          health={healthFor(health, p)}
           name={ctx.settings.get("instance.name")}
           viewer={p ? { name: p.name, isAdmin: p.isAdmin } : null}
         />,

@@ -41,7 +41,8 @@ async function computeHealth(ctx: AppContext) {
     }),
   );
   const statuses = Object.values(components).map((c) => c.status);
-  const status = components.database?.status === "down" ? "down" : statuses.every((s) => s === "ok") ? "ok" : "degraded";
+  const status =
+    components.database?.status === "down" ? "down" : statuses.every((s) => s === "ok") ? "ok" : "degraded";
   return {
     status,
     version: ctx.version,
@@ -50,6 +51,17 @@ async function computeHealth(ctx: AppContext) {
     components,
   };
 }
+
+/** What a caller may see of the health: admins everything; anyone else the states only (details hold URLs, keys, errors). */
+export function healthFor(health: Health, viewer: { isAdmin: boolean } | null) {
+  if (viewer?.isAdmin) return health;
+  const components: Record<string, { status: ComponentStatus["status"] }> = {};
+  for (const [name, c] of Object.entries(health.components)) components[name] = { status: c.status };
+  return { status: health.status, components };
+}
+
+/** The health as anyone sees it, or in full. */
+export type VisibleHealth = ReturnType<typeof healthFor>;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

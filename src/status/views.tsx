@@ -1,26 +1,35 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import type { instanceHealth } from "./service";
-
-type Health = Awaited<ReturnType<typeof instanceHealth>>;
+import type { VisibleHealth } from "./service";
 
 const badge = (s: string) => (s === "ok" ? "badge ok" : s === "down" ? "badge bad" : "badge warn");
 
-/** The instance status page: version, uptime and every component's health. */
-export function StatusPage({ health, name, viewer }: { health: Health; name: string; viewer?: Viewer | null }) {
+/** The instance status page: every component's state; version, uptime and details when the viewer may see them. */
+export function StatusPage({ health, name, viewer }: { health: VisibleHealth; name: string; viewer?: Viewer | null }) {
+  const full = "version" in health ? health : null;
   return (
     <Layout title="Status" viewer={viewer}>
       <h1 safe>{name} status</h1>
       <div class="card">
         <p>
-          Overall: <span class={badge(health.status)} safe>{health.status}</span> · version{" "}
-          <code safe>{health.version}</code> · up <span safe>{formatUptime(health.uptimeSeconds)}</span>
+          Overall:{" "}
+          <span class={badge(health.status)} safe>
+            {health.status}
+          </span>
+          {full ? (
+            <>
+              {" "}
+              · version <code safe>{full.version}</code> · up <span safe>{formatUptime(full.uptimeSeconds)}</span>
+            </>
+          ) : (
+            ""
+          )}
         </p>
         <table>
           <thead>
             <tr>
               <th scope="col">Component</th>
               <th scope="col">Status</th>
-              <th scope="col">Detail</th>
+              {full ? <th scope="col">Detail</th> : ""}
             </tr>
           </thead>
           <tbody>
@@ -28,17 +37,15 @@ export function StatusPage({ health, name, viewer }: { health: Health; name: str
               <tr>
                 <td safe>{name}</td>
                 <td>
-                  <span class={badge(c.status)}>
-                    {c.status}
-                  </span>
+                  <span class={badge(c.status)}>{c.status}</span>
                 </td>
-                <td class="muted" safe>
-                  {c.detail ??
-                    Object.entries(c)
-                      .filter(([k]) => k !== "status")
-                      .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
-                      .join(" · ")}
-                </td>
+                {full ? (
+                  <td class="muted" safe>
+                    {detailOf(c)}
+                  </td>
+                ) : (
+                  ""
+                )}
               </tr>
             ))}
           </tbody>
@@ -49,6 +56,14 @@ export function StatusPage({ health, name, viewer }: { health: Health; name: str
       </p>
     </Layout>
   );
+}
+
+function detailOf(c: Record<string, unknown>) {
+  if (typeof c.detail === "string") return c.detail;
+  return Object.entries(c)
+    .filter(([k]) => k !== "status")
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .join(" · ");
 }
 
 function formatUptime(s: number) {
