@@ -8,7 +8,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { log } from "../logger";
 import { MIGRATIONS } from "./migrations.gen";
-import { openPGlite } from "./pglite";
+import { forDrizzle, openPGlite } from "./pglite";
 import * as schema from "./schema";
 
 /** The typed drizzle client, the same type on PGlite and PostgreSQL. */
@@ -76,7 +76,8 @@ async function openEmbedded(dir: string | undefined, loadDataDir?: Blob): Promis
     release();
     throw err;
   }
-  const db = drizzlePglite(pg, { schema }) as unknown as Db;
+  const fast = forDrizzle(pg);
+  const db = drizzlePglite({ client: fast.client, schema }) as unknown as Db;
   let closed = false;
   return {
     kind: "pglite",
@@ -85,9 +86,10 @@ async function openEmbedded(dir: string | undefined, loadDataDir?: Blob): Promis
     exec: async <T,>(text: string, params?: unknown[]) => {
       if (!params?.length) {
         const results = await pg.exec(text);
-        return (results.at(-1)?.rows ?? []) as T[];
+        const last = results.at(-1);
+        return (last ? fast.parseLikeBefore(last).rows : []) as T[];
       }
-      return (await pg.query(text, params)).rows as T[];
+      return fast.parseLikeBefore(await pg.query(text, params)).rows as T[];
     },
     close: async () => {
       if (closed) return;
