@@ -104,11 +104,7 @@ export async function requireOrgRole(
   if (principal.via === "api-key" && !isReadAction(action) && !principal.scopes?.includes("write")) {
     throw forbidden("This API key lacks the write scope.");
   }
-  const [row] = await db
-    .select({ archivedAt: orgs.archivedAt, role: orgMembers.role })
-    .from(orgs)
-    .leftJoin(orgMembers, and(eq(orgMembers.orgId, orgs.id), eq(orgMembers.userId, principal.userId)))
-    .where(eq(orgs.id, orgId));
+  const row = await membershipOf(db, principal, orgId);
   const base = { orgId, userId: principal.userId, isAdmin: principal.isAdmin };
   if (row && !row.archivedAt && row.role) {
     if (can(row.role, action)) return { ...base, role: row.role };
@@ -117,4 +113,31 @@ export async function requireOrgRole(
   }
   if (row && principal.isAdmin && adminCan(action)) return { ...base, role: null };
   throw notFound(notFoundWhat);
+}
+
+type Membership = { archivedAt: Date | null; role: OrgRole | null } | undefined;
+
+// The parts of one page check the same caller in the same org at once (overview, funding panel, sidebar): those
+// checks share one query while it runs. Entries go when it settles, so nothing is remembered between checks; the
+// key is the request's principal object and the database handle (a transaction sees its own rows).
+const inFlight = new WeakMap<Principal, Map<string, { db: Db; row: Promise<Membership> }>>();
+
+function membershipOf(db: Db, principal: Principal, orgId: string): Promise<Membership> {
+  const mine = inFlight.get(principal) ?? new Map<string, { db: Db; row: Promise<Membership> }>();
+  const running = mine.get(orgId);
+  if (running && running.db === db) return running.row;
+  const row = db
+    .select({ archivedAt: orgs.archivedAt, role: orgMembers.role })
+    .from(orgs)
+    .leftJoin(orgMembers, and(eq(orgMembers.orgId, orgs.id), eq(orgMembers.userId, principal.userId)))
+    .where(eq(orgs.id, orgId))
+    .then(([r]) => r);
+  inFlight.set(principal, mine);
+  const entry = { db, row };
+  mine.set(orgId, entry);
+  const done = () => {
+    if (mine.get(orgId) === entry) mine.delete(orgId);
+  };
+  row.then(done, done);
+  return row;
 }
