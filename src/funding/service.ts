@@ -292,19 +292,28 @@ export async function fundingPanel(
   project: { id: string; orgId: string; state: string; tokenAddress: string | null },
 ): Promise<FundingPanelData> {
   // the page already loaded the project: only the role check of loadProject(…, "project.fund") is left to do
-  const [canFund, latest, deposits] = await Promise.all([
+  const [canFund, state] = await Promise.all([
     requireOrgRole(ctx.db, principal, project.orgId, "project.fund").then(
       () => true,
       () => false,
     ),
-    latestQuote(ctx.db, project.id),
-    depositsOf(ctx.db, project.id),
+    ctx.db
+      .select({
+        total: sql<string>`coalesce(sum(${fundingRecords.amount}), 0)::text`,
+        n: sql<number>`count(*)::int`,
+        // only a DRAFT project's quote is shown: its row is read below, and only when there is one
+        hasQuote: sql<boolean>`exists (select 1 from ${fundingQuotes} where ${fundingQuotes.projectId} = ${project.id})`,
+      })
+      .from(fundingRecords)
+      .where(eq(fundingRecords.projectId, project.id))
+      .then(([row]) => row),
   ]);
+  const latest = project.state === "DRAFT" && state?.hasQuote ? await latestQuote(ctx.db, project.id) : undefined;
   return {
     canFund,
-    quote: project.state === "DRAFT" && latest && latest.expiresAt > new Date() ? quoteView(latest) : null,
-    deposited: deposits.total,
-    deposits: deposits.count,
+    quote: latest && latest.expiresAt > new Date() ? quoteView(latest) : null,
+    deposited: BigInt(state?.total ?? "0"),
+    deposits: state?.n ?? 0,
     devDeposit: ctx.settings.get("chain.mode") === "dev" && !project.tokenAddress,
   };
 }
