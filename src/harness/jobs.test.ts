@@ -8,7 +8,7 @@ import { passing } from "../../test/fixtures/hostile/repos";
 import { describeEachDb } from "../../test/support/db";
 import { ensureSandboxImages } from "../../test/support/docker";
 import { DockerBackend } from "../sandbox/docker";
-import { defineHarnessJob, type HarnessJobResult } from "./jobs";
+import { defineHarnessJob, type HarnessJobDeps, type HarnessJobResult } from "./jobs";
 
 setDefaultTimeout(60_000);
 const baseDir = mkdtempSync(join(tmpdir(), "devsponsor-harness-job-"));
@@ -30,12 +30,14 @@ describeEachDb("harness.run job", (db) => {
   let queue: JobQueue;
   let job: ReturnType<typeof defineHarnessJob>;
   const tokens: string[] = [];
+  let admin: NonNullable<ReturnType<NonNullable<HarnessJobDeps["defaults"]>>> = {};
   const setup = () => {
     if (queue) return;
     queue = createJobQueue(db(), { pollIntervalMs: 50 });
     job = defineHarnessJob(queue, {
       backend: new DockerBackend(),
       baseDir,
+      defaults: () => admin,
       fatal: FatalJobError,
       token: async (p) => {
         tokens.push(p.repo);
@@ -83,5 +85,52 @@ describeEachDb("harness.run job", (db) => {
     });
     expect(done.state).toBe("dead");
     expect(done.attempts).toBe(1);
+  });
+  const finished = (id: string) =>
+    until(async () => {
+      const j = await queue.get<unknown, HarnessJobResult>(id);
+      return j && ["completed", "dead"].includes(j.state) ? j : null;
+    });
+
+  test("a job's limits may narrow the admin's, never widen them", async () => {
+    setup();
+    admin = { limits: { timeoutMs: 2000 } };
+    try {
+      const repo = passing();
+      const { id } = await job.enqueue({
+        repo: repo.path,
+        ref: repo.sha,
+        testCommand: "sleep 6",
+        limits: { timeoutMs: 600_000 },
+        egressAllow: [],
+      });
+      const done = await finished(id);
+      expect(done.state).toBe("completed");
+      expect(done.result?.result).toBe("FAILED");
+      expect(done.result?.digest.steps).toMatchObject([{ name: "test", status: "TIMEOUT" }]);
+    } finally {
+      admin = {};
+    }
+  });
+
+  test("a job's egress allow-list is held within the admin's", async () => {
+    setup();
+    admin = { egressAllow: ["registry.npmjs.org"] };
+    try {
+      const repo = passing();
+      const { id } = await job.enqueue({
+        repo: repo.path,
+        ref: repo.sha,
+        installCommand: `bun -e 'for (const u of ["https://evil.example/", "https://www.evil.example/"]) await fetch(u, { signal: AbortSignal.timeout(5000) }).catch(() => {})'`,
+        egressAllow: ["registry.npmjs.org", "evil.example", "*.evil.example"],
+      });
+      const done = await finished(id);
+      expect(done.state).toBe("completed");
+      const lines = (await queue.events(id)).flatMap((e) => (e.type === "log" ? [e.line] : []));
+      expect(lines.some((l) => l.includes("egress refused: evil.example:443"))).toBe(true);
+      expect(lines.some((l) => l.includes("egress refused: www.evil.example:443"))).toBe(true);
+    } finally {
+      admin = {};
+    }
   });
 });

@@ -2,8 +2,9 @@
 // GET /api/runs/:id/stream. The payload holds no secrets: a repository token is looked up when the job runs.
 import type { JobHandler } from "../core/jobs";
 import { AppError } from "../core/errors";
+import { DEFAULT_EGRESS_ALLOW, egressAllowed } from "../sandbox/egress";
 import type { BackendChoice } from "../sandbox/index";
-import type { SandboxBackend } from "../sandbox/types";
+import { DEFAULT_LIMITS, type Limits, type SandboxBackend } from "../sandbox/types";
 import type { HarnessDigest, Verdict } from "./digest";
 import { type HarnessRunOptions, runHarness } from "./run";
 
@@ -34,8 +35,8 @@ export interface HarnessJobDeps {
   token?: (payload: HarnessJobPayload) => Promise<string | undefined>;
   backend?: SandboxBackend;
   /**
-   * The admin's sandbox settings at the time a job runs (backend, limits, install allow-list); a job's own
-   * payload wins where it says something.
+   * The admin's sandbox settings at the time a job runs (backend, limits, install allow-list): a ceiling that a
+   * job's own payload may narrow, never widen.
    */
   defaults?: () => Pick<HarnessRunOptions, "egressAllow" | "limits"> & { backend?: BackendChoice };
   baseDir?: string;
@@ -57,6 +58,39 @@ export interface HarnessQueue {
   };
 }
 
+/** The fields a job sets, each capped at the admin's value (or the default); values that are not positive numbers are dropped. */
+function capLimits(job: Partial<Limits> | undefined, admin: Partial<Limits> | undefined): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+    const asked = job?.[key];
+    if (typeof asked !== "number" || !Number.isFinite(asked) || asked <= 0) continue;
+    out[key] = Math.min(asked, admin?.[key] ?? DEFAULT_LIMITS[key]);
+  }
+  return out;
+}
+
+/** Limits of a job under the admin's: the admin's, narrowed where the job asks for less. */
+function narrowLimits(job: Partial<Limits> | undefined, admin: Partial<Limits> | undefined): Partial<Limits> {
+  return { ...admin, ...capLimits(job, admin) };
+}
+
+/**
+ * A job's egress allow-list within the admin's: an entry is kept when the admin's list has it, or, for a plain
+ * host (no wildcard), when the admin's list admits that host and port.
+ */
+function narrowEgress(job: readonly string[] | undefined, admin: readonly string[] | undefined): string[] {
+  const ceiling = admin ?? DEFAULT_EGRESS_ALLOW;
+  if (!job) return [...ceiling];
+  const listed = new Set(ceiling.map((e) => e.toLowerCase()));
+  return job.filter((entry) => {
+    if (typeof entry !== "string") return false;
+    const e = entry.toLowerCase();
+    if (listed.has(e)) return true;
+    const [host, port] = e.split(":") as [string, string | undefined];
+    return !host.includes("*") && egressAllowed(ceiling, host, port ? Number(port) : 443);
+  });
+}
+
 /** Defines `harness.run` on a queue; enqueue with the commit in the key so one commit is verified once. */
 export function defineHarnessJob(queue: HarnessQueue, deps: HarnessJobDeps = {}) {
   const handler: JobHandler<HarnessJobPayload, HarnessJobResult> = async (payload, run) => {
@@ -65,8 +99,10 @@ export function defineHarnessJob(queue: HarnessQueue, deps: HarnessJobDeps = {})
       const d = deps.defaults?.() ?? {};
       const r = await runHarness({
         ...payload,
-        egressAllow: payload.egressAllow ?? d.egressAllow,
-        limits: { ...d.limits, ...payload.limits },
+        egressAllow: narrowEgress(payload.egressAllow, d.egressAllow),
+        limits: narrowLimits(payload.limits, d.limits),
+        // A step's own limits replace the run's for that step: they are held under the same ceiling.
+        steps: payload.steps?.map((s) => ({ ...s, limits: s.limits && capLimits(s.limits, d.limits) })),
         token: await deps.token?.(payload),
         backend: deps.backend ?? d.backend,
         baseDir: deps.baseDir,

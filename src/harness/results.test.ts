@@ -1,5 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { looksLikeTap, parseCargoTest, parseGoTestJson, parseJUnit, parseTap } from "./results";
+import type { AppError } from "../core/errors";
+import {
+  checkTestIds,
+  looksLikeTap,
+  MAX_TEST_ID_LENGTH,
+  parseCargoTest,
+  parseGoTestJson,
+  parseJUnit,
+  parseTap,
+} from "./results";
 
 // Real reports, captured from the runners in the harness image.
 const BUN_JUNIT = `<?xml version="1.0" encoding="UTF-8"?>
@@ -183,4 +192,31 @@ test src/lib.rs - add (line 3) ... ok
     { id: "tests/it.rs > slow", status: "skipped" },
     { id: "doc ex > src/lib.rs - add (line 3)", status: "passed" },
   ]);
+});
+
+describe("test ids", () => {
+  const code = (tests: { id: string; status: "passed" | "failed" | "skipped" }[]) => {
+    try {
+      checkTestIds("test", tests);
+      return null;
+    } catch (err) {
+      return (err as AppError).code;
+    }
+  };
+
+  test("control characters and overlong ids are refused; ordinary ids with paths pass", () => {
+    expect(code([{ id: "a.test.ts\0 > x", status: "passed" }])).toBe("INVALID_TEST_ID");
+    expect(code([{ id: "a.test.ts > line\nbreak", status: "passed" }])).toBe("INVALID_TEST_ID");
+    expect(code([{ id: "x".repeat(MAX_TEST_ID_LENGTH + 1), status: "passed" }])).toBe("INVALID_TEST_ID");
+    expect(code([{ id: "src/a.test.ts > ünïcode > 1/2", status: "passed" }])).toBeNull();
+  });
+
+  test("one id reported twice is DUPLICATE_TEST_ID, whatever the outcomes", () => {
+    expect(
+      code([
+        { id: "a > b", status: "failed" },
+        { id: "a > b", status: "passed" },
+      ]),
+    ).toBe("DUPLICATE_TEST_ID");
+  });
 });
