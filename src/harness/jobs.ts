@@ -58,7 +58,7 @@ export interface HarnessQueue {
   };
 }
 
-/** The fields a job sets, each capped at the admin's value (or the default); values that are not positive numbers are dropped. */
+/** The fields a job sets, each capped at the admin's value (or the default); non-positive values are dropped. */
 function capLimits(job: Partial<Limits> | undefined, admin: Partial<Limits> | undefined): Partial<Limits> {
   const out: Partial<Limits> = {};
   for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
