@@ -1,5 +1,5 @@
 import { Layout } from "../../ui/layout";
-import { CsrfField } from "../auth/views";
+import { CsrfField } from "../../ui/components";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
 import type { DocumentRow } from "./schema";
 

@@ -1,5 +1,5 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError } from "../auth/views";
+import { CsrfField, FieldError } from "../../ui/components";
 import { OrgNav, type OrgView } from "../orgs/views";
 import { ORG_ROLES, canAssignRole } from "../orgs/permissions";
 

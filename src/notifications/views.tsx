@@ -1,5 +1,5 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField } from "../auth/views";
+import { CsrfField } from "../../ui/components";
 import type { notifications } from "./schema";
 
 type Item = typeof notifications.$inferSelect;

@@ -1,5 +1,5 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError } from "../auth/views";
+import { CsrfField, FieldError } from "../../ui/components";
 import { can, canAssignRole, ORG_ROLES, type OrgRole } from "./permissions";
 
 type Flash = { kind: "error" | "success"; message: string };

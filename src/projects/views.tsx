@@ -1,5 +1,5 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError } from "../auth/views";
+import { CsrfField, FieldError } from "../../ui/components";
 import { PROJECT_CSS_PATH } from "./assets";
 import type { Project } from "./schema";
 

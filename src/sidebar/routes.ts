@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
-import { seeOther } from "../auth/web";
 import type { AppContext } from "../core/context";
 import { AppError } from "../core/errors";
+import { seeOther } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { SIDEBAR_SCRIPT, SIDEBAR_SCRIPT_PATH } from "./assets";
 import { askSidebar } from "./service";

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { html } from "../../../ui/layout";
 import { type AppContext, requireAdmin } from "../context";
 import { AppError } from "../errors";
+import { signedIn } from "../http/form";
 import { httpContext } from "../http/plugin";
 import { audit } from "../../audit/service";
 import { parseSettingText, settingKind } from "./registry";
@@ -48,8 +49,10 @@ export const settingsRoutes = (ctx: AppContext) =>
         detail: { summary: "Change settings; null resets to the default", tags: ["admin"] },
       },
     )
-    .get("/admin/settings", async ({ principal }) => {
-      const p = requireAdmin(await principal());
+    .get("/admin/settings", async ({ request, principal }) => {
+      const signedInCaller = await signedIn(request, principal);
+      if (signedInCaller instanceof Response) return signedInCaller;
+      const p = requireAdmin(signedInCaller);
       return html(<SettingsPage items={ctx.settings.list()} viewer={p} csrfToken={p.csrfToken} />);
     })
     .post("/admin/settings", async ({ principal, body }) => {
