@@ -3,7 +3,8 @@
 // projects in 6 orgs, 2,000 tasks in 200 milestones, 10,000 audit rows); then the real server runs in its own
 // process and a load process keeps 50 requests in flight per scenario. Prints req/s, p50/p95/p99 and the server's
 // peak RSS. Target: the project page and `GET /api/projects` p95 ≤ 50 ms at 50 concurrent clients.
-// BENCH_SECONDS (default 8) per scenario; BENCH_BINARY=1 runs dist/devsponsor instead of `bun src/main.ts`.
+// BENCH_SECONDS (default 8) per scenario; BENCH_BINARY=1 runs dist/devsponsor instead of `bun src/main.ts`;
+// BENCH_DB=pglite or postgres runs one database only.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -131,9 +132,8 @@ async function seed(config: ReturnType<typeof loadConfig>) {
 }
 
 async function startServer(dataDir: string, port: number, databaseUrl?: string) {
-  const cmd = process.env.BENCH_BINARY
-    ? (requireBinary(), [BINARY])
-    : ["bun", join(import.meta.dir, "..", "src", "main.ts")];
+  if (process.env.BENCH_BINARY) requireBinary();
+  const cmd = process.env.BENCH_BINARY ? [BINARY] : ["bun", join(import.meta.dir, "..", "src", "main.ts")];
   const child = Bun.spawn([...cmd, "serve", "--port", String(port), "--data-dir", dataDir], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -200,9 +200,10 @@ async function run(label: string, dataDir: string, databaseUrl?: string) {
 
 const dir = mkdtempSync(join(tmpdir(), "ds-bench-pages-"));
 try {
-  await run("PGlite", join(dir, "pglite"));
+  const only = process.env.BENCH_DB;
+  if (only !== "postgres") await run("PGlite", join(dir, "pglite"));
   const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-  if (url) {
+  if (url && only !== "pglite") {
     const name = `devsponsor_bench_pages_${process.pid}`;
     const admin = postgres(url, { max: 1, onnotice: () => {} });
     await admin.unsafe(`create database "${name}"`);
@@ -214,7 +215,7 @@ try {
       await admin.unsafe(`drop database if exists "${name}" with (force)`);
       await admin.end();
     }
-  } else {
+  } else if (!url) {
     console.log("\nPostgreSQL: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
   }
 } finally {
