@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray, or, sql, sum } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql, sum } from "drizzle-orm";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
 import { conflict, invalidInput, notFound, zodFieldErrors } from "../core/errors";
@@ -187,12 +187,16 @@ export async function projectRights(db: Db, principal: Principal, project: Proje
 /** The overview's counts: milestones, documents and the draft points of a project the caller may view. */
 export async function projectSummary(db: Db, principal: Principal | null, projectId: string) {
   const project = await loadProject(db, principal, projectId, "project.view");
-  const [[ms], [docs], draftPoints] = await Promise.all([
-    db.select({ n: count() }).from(milestones).where(eq(milestones.projectId, project.id)),
-    db.select({ n: count() }).from(documents).where(eq(documents.projectId, project.id)),
-    projectPoints(db, project.id),
-  ]);
-  return { milestoneCount: ms?.n ?? 0, documentCount: docs?.n ?? 0, draftPoints };
+  const [row] = await db
+    .select({
+      milestones: sql<number>`(select count(*)::int from ${milestones} where ${milestones.projectId} = ${projects.id})`,
+      documents: sql<number>`(select count(*)::int from ${documents} where ${documents.projectId} = ${projects.id})`,
+      points: sql<number>`(select coalesce(sum(${subMilestones.points}), 0)::int from ${subMilestones}
+        where ${subMilestones.projectId} = ${projects.id})`,
+    })
+    .from(projects)
+    .where(eq(projects.id, project.id));
+  return { milestoneCount: row?.milestones ?? 0, documentCount: row?.documents ?? 0, draftPoints: row?.points ?? 0 };
 }
 
 /** An org's name and whether the caller may create projects there (org members only). */
