@@ -59,10 +59,10 @@ const NAMED_ID_ROUTES = new Set(["/api/admin/cron/:id/run"]);
 // Integer path values by name (draft versions).
 const INT_PARAMS = new Set(["version"]);
 
-function checkParams(route: string, params: Record<string, string | undefined>) {
+function checkParams(route: string, params: Record<string, string | null | undefined>) {
   for (const [name, value] of Object.entries(params)) {
-    if (value === undefined) continue;
-    if (!isStorableText(value)) throw notFound();
+    // Elysia gives null for a value whose percent-encoding is not UTF-8.
+    if (typeof value !== "string" || !isStorableText(value)) throw notFound();
     if (ID_NAME.test(name) && !NAMED_ID_ROUTES.has(route)) {
       if (!isUuid(value)) throw notFound();
       params[name] = value.toLowerCase();
@@ -98,7 +98,7 @@ function checkQuery(query: Record<string, unknown>) {
  */
 export const inputGuard = () =>
   new Elysia({ name: "input-guard" }).onTransform({ as: "global" }, ({ body, query, params, route }) => {
-    if (params) checkParams(route, params as Record<string, string | undefined>);
+    if (params) checkParams(route, params as Record<string, string | null | undefined>);
     if (query) checkQuery(query as Record<string, unknown>);
     if (body !== undefined && body !== null && typeof body !== "object" && typeof body !== "string") return;
     const bad = unstorablePath(body);
