@@ -159,6 +159,8 @@ CREATE TABLE "jobs" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"name" text NOT NULL,
 	"payload" jsonb NOT NULL,
+	"org_id" uuid,
+	"project_id" uuid,
 	"key" text,
 	"state" text DEFAULT 'queued' NOT NULL,
 	"attempts" integer DEFAULT 0 NOT NULL,

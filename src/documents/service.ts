@@ -129,7 +129,7 @@ export async function uploadDocument(ctx: AppContext, principal: Principal | nul
   await ctx.jobs.enqueue(
     INGEST_JOB,
     { documentId: id, projectId: project.id, version: 1 },
-    { key: `${INGEST_JOB}:${id}:1` },
+    { key: `${INGEST_JOB}:${id}:1`, scope: { orgId: project.orgId, projectId: project.id } },
   );
   return doc!;
 }
@@ -168,7 +168,7 @@ export async function replaceDocument(ctx: AppContext, principal: Principal | nu
   await ctx.jobs.enqueue(
     INGEST_JOB,
     { documentId: doc.id, projectId: project.id, version },
-    { key: `${INGEST_JOB}:${doc.id}:${version}` },
+    { key: `${INGEST_JOB}:${doc.id}:${version}`, scope: { orgId: project.orgId, projectId: project.id } },
   );
   return updated!;
 }
@@ -199,7 +199,7 @@ export async function reindexDocument(ctx: AppContext, principal: Principal | nu
   const run = await ctx.jobs.enqueue(
     INGEST_JOB,
     { documentId: doc.id, projectId: project.id, version: doc.version },
-    { key: `${INGEST_JOB}:${doc.id}:${doc.version}:${Date.now()}` },
+    { key: `${INGEST_JOB}:${doc.id}:${doc.version}:${Date.now()}`, scope: { orgId: project.orgId, projectId: project.id } },
   );
   return run.id;
 }

@@ -60,12 +60,13 @@ export async function startGeneration(
     requestedBy: principal!.userId,
   };
   const key = `${PLANNER_JOB}:${project.id}:${opts.milestoneId ?? "all"}:v${row?.v ?? 0}`;
-  const r = await jobs.enqueue(PLANNER_JOB, payload, { key });
+  const scope = { orgId: project.orgId, projectId: project.id };
+  const r = await jobs.enqueue(PLANNER_JOB, payload, { key, scope });
   if (!r.created) {
     const job = await jobs.get(r.id);
     if (job?.state === "dead" || job?.state === "completed") {
       // The same draft version was planned before (a failed run, or a result edited away): plan it again.
-      const again = await jobs.enqueue(PLANNER_JOB, payload, { key: `${key}:${Date.now()}` });
+      const again = await jobs.enqueue(PLANNER_JOB, payload, { key: `${key}:${Date.now()}`, scope });
       return { runId: again.id, created: true };
     }
   }

@@ -29,6 +29,7 @@ export {
   type JobHandler,
   type JobQueueOptions,
   type RunContext,
+  type RunScope,
 } from "./types";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -224,6 +225,10 @@ export class JobQueue {
     } catch {
       throw invalidInput({ payload: "the payload must be JSON" });
     }
+    const { orgId = null, projectId = null } = item.scope ?? {};
+    if ((orgId !== null && !UUID.test(orgId)) || (projectId !== null && !UUID.test(projectId))) {
+      throw invalidInput({ scope: "a run's org and project are ids" });
+    }
     return {
       id: Bun.randomUUIDv7(),
       name: item.name,
@@ -233,6 +238,8 @@ export class JobQueue {
       delayMs: item.delayMs ?? null,
       maxAttempts: positiveInt(item.maxAttempts ?? this.defs.get(item.name)?.maxAttempts ?? 5, "maxAttempts"),
       lockedBy: null,
+      orgId,
+      projectId,
     };
   }
 

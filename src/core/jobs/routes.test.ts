@@ -113,7 +113,7 @@ for (const kind of dbKinds()) {
         expect(r.status).toBe(404);
         expect((await r.json()).error.code).toBe("NOT_FOUND");
       }
-      const org = await jobs.enqueue("other.job", { orgId: "0b6f7a50-0000-4000-8000-000000000001" });
+      const org = await jobs.enqueue("other.job", {}, { scope: { orgId: "0b6f7a50-0000-4000-8000-000000000001" } });
       for (const path of [`/api/runs/${org.id}`, `/api/runs/${org.id}/stream`]) {
         const r = await get(path);
         expect(r.status).toBe(403);

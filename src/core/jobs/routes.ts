@@ -11,9 +11,8 @@ import { JOB_STATES, type JobState } from "./schema";
 export interface JobRoutesDeps {
   jobs: JobQueue;
   /**
-   * May the caller of `request` see this run? Called for every run request. The default (until the identity
-   * layer installs a real check) allows a run only when its payload has no `orgId`: runs of an organization stay
-   * hidden until membership can be checked.
+   * May the caller of `request` see this run? Called for every run request. The default (a queue without the
+   * identity layer: tools and tests) allows only runs without an org; the app installs a check of the org's roles.
    */
   authorize?: (request: Request, job: Job) => boolean | Promise<boolean>;
   /** Admin endpoints (job list, retry, cron list, run now), mounted only when given. `check` throws unless admin. */
@@ -27,14 +26,15 @@ export interface JobRoutesDeps {
 const TERMINAL = new Set<JobState>(["completed", "dead"]);
 
 /** The default authorization: runs that belong to no organization are visible. */
-export const allowRunsWithoutOrg = (_request: Request, job: Job) =>
-  !(job.payload !== null && typeof job.payload === "object" && "orgId" in job.payload);
+export const allowRunsWithoutOrg = (_request: Request, job: Job) => job.orgId === null;
 
 /** A run as the API shows it: no lock owner, secrets in payload and result redacted. */
 export function publicRun(job: Job) {
   return {
     id: job.id,
     name: job.name,
+    orgId: job.orgId,
+    projectId: job.projectId,
     state: job.state,
     attempts: job.attempts,
     maxAttempts: job.maxAttempts,

@@ -16,6 +16,9 @@ export const jobs = pgTable(
     id: uuid("id").primaryKey(),
     name: text("name").notNull(),
     payload: jsonb("payload").$type<unknown>().notNull(),
+    /** The org and project the run belongs to (who may read it); null for system jobs, which only admins read. */
+    orgId: uuid("org_id"),
+    projectId: uuid("project_id"),
     key: text("key").unique("jobs_key_key"),
     state: text("state", { enum: JOB_STATES }).notNull().default("queued"),
     attempts: integer("attempts").notNull().default(0),

@@ -16,6 +16,8 @@ export interface NewJobRow {
   delayMs: number | null;
   maxAttempts: number;
   lockedBy: string | null;
+  orgId: string | null;
+  projectId: string | null;
 }
 
 /** What a worker needs of a claimed job. */
@@ -45,12 +47,14 @@ const claimColumns = (locked: string, lease: string) => `
 
 /** Inserts jobs; rows whose key exists already are skipped. Returns the ids actually inserted. */
 export async function insertJobs(database: Database, rows: NewJobRow[], leaseMs: number): Promise<Set<string>> {
-  const columns = "id, name, payload, key, run_at, max_attempts, state, attempts, locked_by, locked_until, started_at";
+  const columns =
+    "id, name, payload, key, run_at, max_attempts, org_id, project_id, state, attempts, locked_by, locked_until, started_at";
   if (rows.length === 1) {
     const r = rows[0];
     const inserted = await database.exec<{ id: string }>(
       `insert into jobs (${columns})
-       values ($1, $2, $3::jsonb, $4, coalesce($5::timestamptz, now() + ${ms("$6")}), $7, ${claimColumns("$8::text", "$9")})
+       values ($1, $2, $3::jsonb, $4, coalesce($5::timestamptz, now() + ${ms("$6")}), $7, $10::uuid, $11::uuid,
+               ${claimColumns("$8::text", "$9")})
        on conflict (key) do nothing returning id`,
       [
         r.id,
@@ -62,6 +66,8 @@ export async function insertJobs(database: Database, rows: NewJobRow[], leaseMs:
         r.maxAttempts,
         r.lockedBy,
         leaseMs,
+        r.orgId,
+        r.projectId,
       ],
     );
     return new Set(inserted.map((x) => x.id));
@@ -70,9 +76,10 @@ export async function insertJobs(database: Database, rows: NewJobRow[], leaseMs:
     `insert into jobs (${columns})
      select id, name, coalesce(payload, '{}'::jsonb), key,
             coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts,
-            ${claimColumns("locked_by", "$2")}
+            org_id, project_id, ${claimColumns("locked_by", "$2")}
        from jsonb_to_recordset($1::jsonb) as x(id uuid, name text, payload jsonb, key text, run_at timestamptz,
-                                               delay_ms float8, max_attempts int, locked_by text)
+                                               delay_ms float8, max_attempts int, locked_by text,
+                                               org_id uuid, project_id uuid)
      on conflict (key) do nothing returning id`,
     [
       JSON.stringify(
@@ -85,6 +92,8 @@ export async function insertJobs(database: Database, rows: NewJobRow[], leaseMs:
           delay_ms: r.delayMs,
           max_attempts: r.maxAttempts,
           locked_by: r.lockedBy,
+          org_id: r.orgId,
+          project_id: r.projectId,
         })),
       ),
       leaseMs,

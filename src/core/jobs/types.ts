@@ -33,8 +33,16 @@ export interface DefineOptions {
   timeoutMs?: number;
 }
 
+/** The org (and project) a run belongs to: only their members with the right role, and admins, may read it. */
+export interface RunScope {
+  orgId: string;
+  projectId?: string | null;
+}
+
 /** Options of one enqueue. */
 export interface EnqueueOptions {
+  /** Who the run belongs to; without it the run is a system run (admins only). */
+  scope?: RunScope;
   /** Idempotency key: a second enqueue with the same key returns the first job, which runs once. */
   key?: string;
   /** Do not run before this time. */
