@@ -125,7 +125,7 @@ function badScalar(r: Rng, ids: Ids): unknown {
     case 19:
       return "99999999999999999999999";
     case 20:
-      return "1e309";
+      return r.pick(["1e309", "1e30", "-5", "-100000-01-01T00:00:00Z"]);
     default:
       return r.pick(PROTO_KEYS);
   }
@@ -263,7 +263,7 @@ for (const kind of dbKinds()) {
         const path = op.path.replace(/:(\w+)/g, (_, name: string) => badParam(r, name, ids));
         const query =
           r.next() < 0.3
-            ? `?${r.pick(["orgId", "limit", "before", "q", "next", "token", "state", ...PROTO_KEYS])}=${encode(String(badScalar(r, ids)))}`
+            ? `?${r.pick(["orgId", "limit", "limit", "before", "before", "q", "next", "token", "state", "unread", ...PROTO_KEYS])}=${encode(String(badScalar(r, ids)))}`
             : "";
         const headers: Record<string, string> = signedIn ? { ...owner.headers } : {};
         if (!op.api) headers.accept = "text/html";

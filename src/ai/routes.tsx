@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { intInRange, storableDate } from "../core/http/input";
 import { html } from "../../ui/layout";
 import type { AppContext, Principal } from "../core/context";
 import { pageProps, signedIn } from "../core/http/form";
@@ -11,8 +12,7 @@ import type { AiCall } from "./schema";
 import { AiCallsPage } from "./views";
 
 const withCheck = (calls: AiCall[]) => calls.map((c) => ({ ...c, verified: verifyAiCall(c) }));
-const before = (q: Record<string, unknown>) =>
-  typeof q.before === "string" && !Number.isNaN(Date.parse(q.before)) ? new Date(q.before) : undefined;
+const before = (q: Record<string, unknown>) => storableDate(q.before);
 
 /** The AI audit (spec §4.5): every model call of an org or project, for its owners (and platform admins). */
 export const aiRoutes = (ctx: AppContext) => {
@@ -47,7 +47,7 @@ export const aiRoutes = (ctx: AppContext) => {
         await requireOrgRole(ctx.db, await principal(), params.id, "audit.view");
         return {
           calls: withCheck(
-            await listAiCalls(ctx.db, { orgId: params.id, before: before(query), limit: Number(query.limit) || 50 }),
+            await listAiCalls(ctx.db, { orgId: params.id, before: before(query), limit: intInRange(1, 200).catch(50).parse(query.limit) }),
           ),
         };
       },

@@ -5,12 +5,13 @@ import { pageProps, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { getOrg } from "../orgs/service";
 import { OrgNav } from "../orgs/views";
+import { intInRange } from "../core/http/input";
 import { auditActorNames, orgAuditTrail, platformAuditTrail, verifyAuditChain } from "./service";
 import { AuditPage } from "./views";
 
 const beforeOf = (q: Record<string, unknown>) => {
-  const n = Number(q.before);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
+  const n = intInRange(1, Number.MAX_SAFE_INTEGER).safeParse(q.before);
+  return n.success ? n.data : undefined;
 };
 
 /** Audit pages and API: owners read their org's trail, platform admins everything and the chain check. */

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { storableDate } from "../core/http/input";
 import { html } from "../../ui/layout";
 import { type AppContext, requireUser } from "../core/context";
 import { pageProps, seeOther, signedIn } from "../core/http/form";
@@ -34,13 +35,9 @@ export const notificationRoutes = (ctx: AppContext) =>
       "/api/notifications",
       async ({ principal, query }) => {
         const p = requireUser(await principal());
-        const before =
-          typeof query.before === "string" && !Number.isNaN(Date.parse(query.before))
-            ? new Date(query.before)
-            : undefined;
         return listNotifications(ctx.db, p.userId, {
           limit: Number(query.limit) || 50,
-          before,
+          before: storableDate(query.before),
           unreadOnly: query.unread === "true",
         });
       },

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../../test/support/app";
 import { createOrgAs, createUser, formToken, type TestUser } from "../../../test/support/auth";
 import { dbKinds } from "../../../test/support/db";
-import { intInRange, unstorablePath, uuid } from "./input";
+import { intInRange, storableDate, unstorablePath, uuid } from "./input";
 
 test("unstorablePath finds NUL, lone surrogates and inexact numbers at any depth, also in keys", () => {
   expect(unstorablePath({ a: [{ b: "ok" }], n: 2 ** 53 - 1, s: "Café 😀" })).toBeNull();
@@ -17,6 +17,13 @@ test("unstorablePath finds NUL, lone surrogates and inexact numbers at any depth
   let deep: unknown = "\u0000";
   for (let i = 0; i < 20_000; i++) deep = [deep];
   expect(unstorablePath(deep)).toStartWith("0.0.0");
+});
+
+test("storableDate keeps what a timestamp column can hold", () => {
+  expect(storableDate("2030-01-01T00:00:00+05:30")?.toISOString()).toBe("2029-12-31T18:30:00.000Z");
+  for (const bad of ["-100000-01-01T00:00:00Z", "+295000-01-01T00:00:00Z", "soon", "", 5]) {
+    expect(storableDate(bad)).toBeUndefined();
+  }
 });
 
 test("the shared zod pieces: UUIDs lower-cased, integers within the column's range", () => {
@@ -61,6 +68,20 @@ for (const kind of dbKinds()) {
       ["path id that is not UTF-8", () => ["GET", "/api/orgs/%ED%A0%80"], 404],
       ["settings key every object has", () => ["PATCH", "/api/settings", { constructor: 1 }], 400],
     ];
+    // Query values a page parameter ignores rather than refuses: out of range, they mean "no such parameter".
+    const ignored: [string, () => string][] = [
+      ["an audit page before seq 1e30", () => "/api/audit?before=1e30"],
+      ["an audit page before seq 2^66", () => `/api/orgs/${orgId}/audit?before=99999999999999999999`],
+      ["AI calls before a date PostgreSQL cannot hold", () => `/api/orgs/${orgId}/ai-calls?before=-100000-01-01T00:00:00Z`],
+      ["AI calls with a negative limit", () => `/api/orgs/${orgId}/ai-calls?limit=-5`],
+      ["notifications before a date PostgreSQL cannot hold", () => "/api/notifications?before=+275000-01-01T00:00:00Z"],
+    ];
+    for (const [name, path] of ignored) {
+      test(name, async () => {
+        const res = await (path().startsWith("/api/audit") ? admin : owner).request("GET", path());
+        expect(res.status).toBe(200);
+      });
+    }
     for (const [name, make, status] of cases) {
       test(name, async () => {
         const [method, path, body] = make();

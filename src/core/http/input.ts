@@ -23,6 +23,17 @@ export const uuid = () =>
 export const intInRange = (min = 0, max = INT32_MAX) =>
   z.coerce.number().int("must be a whole number").min(min).max(max);
 
+// PostgreSQL's timestamptz starts at 4713 BC; JavaScript dates reach back to 271821 BC (and end before
+// PostgreSQL's 294276 AD, so only the lower end needs a check).
+const TIMESTAMP_MIN = Date.UTC(-4712, 0, 1);
+
+/** A time from text (an ISO date or timestamp) that a timestamp column can hold; undefined otherwise. */
+export function storableDate(value: unknown): Date | undefined {
+  if (typeof value !== "string" || value === "") return undefined;
+  const ms = Date.parse(value);
+  return ms >= TIMESTAMP_MIN ? new Date(ms) : undefined;
+}
+
 /** Whether a string can be stored: PostgreSQL refuses NUL, and a lone surrogate has no UTF-8 form. */
 export const isStorableText = (s: string) => s.isWellFormed() && !s.includes("\u0000");
 
