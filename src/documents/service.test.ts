@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { dataPaths } from "../core/boot";
@@ -62,6 +62,10 @@ for (const kind of dbKinds()) {
       expect(row!.chunkCount).toBeGreaterThan(0);
       const file = join(dataPaths(t.ctx.config.dataDir).uploads, row!.storageKey);
       expect(readFileSync(file, "utf8")).not.toContain("zanzibar"); // encrypted at rest
+      // only the appliance's user may enter the uploads and the vector store (which holds the text in clear)
+      for (const dir of [dataPaths(t.ctx.config.dataDir).uploads, dataPaths(t.ctx.config.dataDir).lancedb]) {
+        expect(statSync(dir).mode & 0o777).toBe(0o700);
+      }
       const inA = await retrieve(t.ctx, a, "when does zanzibar pay?");
       expect(inA.passages[0]?.text).toContain("zanzibar");
       expect(inA.passages[0]?.filename).toBe("design.md");

@@ -14,7 +14,7 @@ import { chunkSections, parsePdf, type Section } from "./chunk";
 import { detectType, UnsupportedContent } from "./detect";
 import { currentEmbedder, hashEmbed, hashEmbedder } from "./embedder";
 import { type DocumentRow, documents } from "./schema";
-import { type ChunkRow, type Hit, VectorStore } from "./store";
+import { type ChunkRow, ensurePrivateDir, type Hit, VectorStore } from "./store";
 
 /** The largest document accepted (spec: 20 MB). */
 export const MAX_DOCUMENT_BYTES = 20 * 1024 * 1024;
@@ -82,6 +82,7 @@ function checkUpload(file: Upload) {
 function storeFile(ctx: AppContext, projectId: string, id: string, version: number, bytes: Uint8Array) {
   const key = `documents/${projectId}/${id}.v${version}.enc`;
   const path = join(dataPaths(ctx.config.dataDir).uploads, key);
+  ensurePrivateDir(dataPaths(ctx.config.dataDir).uploads);
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, encrypt(ctx.masterKey, bytes, aad(id, version)), { mode: 0o600 });

@@ -1,6 +1,7 @@
 // The vector store: LanceDB under the data dir, loaded only when documents or retrieval are used (its native
 // module is large). One table per embedder (vectors of different models never mix); every row carries the
 // project id, and every search is filtered by it.
+import { chmodSync, mkdirSync } from "node:fs";
 import type { Connection, Table } from "@lancedb/lancedb";
 import { isUuid } from "../orgs/permissions";
 import { tokens } from "./embedder";
@@ -36,6 +37,15 @@ const COLUMNS = ["project_id", "document_id", "document_version", "filename", "c
 // Beyond this many rows not yet in the full-text index, the index is brought up to date after a write.
 const REINDEX_AFTER = 5000;
 
+/**
+ * Creates a directory only its owner may enter (0700), and tightens one that exists: the vector store holds the
+ * documents' text in clear, and mkdir's default leaves it readable by every local user.
+ */
+export function ensurePrivateDir(dir: string) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
 function uuidOrThrow(id: string) {
   if (!isUuid(id)) throw new Error("an id in a vector-store filter is not a uuid");
   return id;
@@ -54,7 +64,10 @@ export class VectorStore {
   }
 
   private connection() {
-    this.conn ??= this.lance().then((l) => l.connect(this.dir));
+    this.conn ??= this.lance().then((l) => {
+      ensurePrivateDir(this.dir);
+      return l.connect(this.dir);
+    });
     return this.conn;
   }
 
