@@ -3,6 +3,7 @@ import type { Config } from "./core/config";
 import type { AppContext } from "./core/context";
 import { bootstrap } from "./core/boot";
 import { withPeerAddress } from "./core/http/client-address";
+import { refuseLargeHead } from "./core/http/head-limit";
 
 /** A running appliance: the HTTP server plus background workers, with a graceful stop. */
 export interface RunningServer {
@@ -21,7 +22,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const server = Bun.serve({
     port: config.port,
     hostname: config.host,
-    fetch: (request, srv) => app.handle(withPeerAddress(request, srv.requestIP(request)?.address)),
+    fetch: (request, srv) =>
+      refuseLargeHead(request) ?? app.handle(withPeerAddress(request, srv.requestIP(request)?.address)),
     maxRequestBodySize: 25 * 1024 * 1024, // documents are ≤ 20 MB; the rest is headroom for form encoding
     idleTimeout: 60, // SSE streams send a heartbeat every 15 s
   });
