@@ -102,6 +102,13 @@ const privateMarks = (w: World) => {
   return [p.id, p.milestoneId, p.taskId, p.documentId, `${w.marker} private project`, w.users.owner.email];
 };
 
+/** Reads a response to its end (at most 1.5 s), so work finished while streaming lands before the next snapshot. */
+async function drain(res: Response) {
+  const timer = new Promise((r) => setTimeout(r, 1500));
+  await Promise.race([res.arrayBuffer().catch(() => undefined), timer]);
+  await res.body?.cancel().catch(() => undefined);
+}
+
 const routeKey = (r: { method: string; path: string }) => `${r.method} ${r.path}`;
 
 for (const kind of dbKinds()) {
@@ -175,7 +182,7 @@ for (const kind of dbKinds()) {
                 const text = await res.text();
                 const leak = marks.find((m) => text.includes(m));
                 if (leak) failures.push(`${label} as ${p.name} shows org A's private "${leak}"`);
-              } else await res.body?.cancel();
+              } else await drain(res);
             }
           }
           // 3. the rightful caller succeeds with the very same request
@@ -196,7 +203,7 @@ for (const kind of dbKinds()) {
             );
           else {
             counts.successes++;
-            await res.body?.cancel();
+            await drain(res); // the sidebar saves its answer when the stream ends
           }
         }
       }
