@@ -5,7 +5,7 @@
 // peak RSS. Target: the project page and `GET /api/projects` p95 ≤ 50 ms at 50 concurrent clients.
 // BENCH_SECONDS (default 8) per scenario; BENCH_BINARY=1 runs dist/devsponsor instead of `bun src/main.ts`;
 // BENCH_DB=pglite or postgres runs one database only.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -131,6 +131,12 @@ async function seed(config: ReturnType<typeof loadConfig>) {
   return { cookie: `ds_session=${session.token}`, key, projectId: projectIds[0] };
 }
 
+/** CPU time (user + system) a process has used, in ms: per request it shows cost even on a busy machine. */
+function cpuMs(pid: number) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks of 1/100 s
+}
+
 async function startServer(dataDir: string, port: number, databaseUrl?: string) {
   if (process.env.BENCH_BINARY) requireBinary();
   const cmd = process.env.BENCH_BINARY ? [BINARY] : ["bun", join(import.meta.dir, "..", "src", "main.ts")];
@@ -184,12 +190,15 @@ async function run(label: string, dataDir: string, databaseUrl?: string) {
         ["bun", import.meta.path, "--load", base + path, String(CONNS), String(SECONDS), JSON.stringify(headers)],
         { stdout: "pipe", stderr: "inherit" },
       );
+      const cpu0 = cpuMs(server.pid);
       const r = JSON.parse(await new Response(load.stdout).text());
+      const cpu = cpuMs(server.pid) - cpu0;
       clearInterval(sampler);
       console.log(
         `  ${name.padEnd(19)} ${(r.bytes / 1024).toFixed(0).padStart(3)} KB  ${CONNS} conns ${SECONDS}s: ` +
           `${(r.n / SECONDS).toFixed(0).padStart(5)} req/s, p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, ` +
-          `p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}, peak RSS ${peak.toFixed(0)} MiB`,
+          `p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}, server CPU ${(cpu / r.n).toFixed(2)} ms/req, ` +
+          `peak RSS ${peak.toFixed(0)} MiB`,
       );
     }
   } finally {
