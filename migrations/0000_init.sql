@@ -293,6 +293,7 @@ CREATE TABLE "projects" (
 	"token_decimals" integer DEFAULT 18 NOT NULL,
 	"funding_mode" text DEFAULT 'ESCROW' NOT NULL,
 	"state" text DEFAULT 'DRAFT' NOT NULL,
+	"payout_review" boolean DEFAULT false NOT NULL,
 	"total_points" integer DEFAULT 0 NOT NULL,
 	"total_token_amount" numeric(78, 0),
 	"structure_approved_at" timestamp with time zone,
@@ -368,7 +369,54 @@ CREATE TABLE "sub_milestones" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "sub_milestones_points_check" CHECK ("sub_milestones"."points" >= 0),
-	CONSTRAINT "sub_milestones_status_check" CHECK ("sub_milestones"."status" in ('OPEN', 'CLAIMED', 'IN_PROGRESS', 'VERIFYING', 'VERIFIED', 'PAID'))
+	CONSTRAINT "sub_milestones_status_check" CHECK ("sub_milestones"."status" in ('OPEN', 'CLAIMED', 'VERIFYING', 'VERIFIED', 'PAYING', 'PAID'))
+);
+--> statement-breakpoint
+CREATE TABLE "task_claims" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"task_id" uuid NOT NULL,
+	"user_id" uuid NOT NULL,
+	"state" text DEFAULT 'ACTIVE' NOT NULL,
+	"claimed_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	"warned_at" timestamp with time zone,
+	"ended_at" timestamp with time zone,
+	"end_reason" text,
+	CONSTRAINT "task_claims_state_check" CHECK ("task_claims"."state" in ('ACTIVE', 'UNCLAIMED', 'RELEASED', 'EXPIRED', 'PAID'))
+);
+--> statement-breakpoint
+CREATE TABLE "task_verifications" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"task_id" uuid NOT NULL,
+	"claim_id" uuid NOT NULL,
+	"work_link_id" uuid NOT NULL,
+	"commit" text NOT NULL,
+	"attempt" integer DEFAULT 1 NOT NULL,
+	"status" text DEFAULT 'QUEUED' NOT NULL,
+	"job_id" text,
+	"report_hash" text,
+	"digest" jsonb,
+	"tests" jsonb,
+	"passed_count" integer,
+	"failed_count" integer,
+	"reason" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"finished_at" timestamp with time zone,
+	CONSTRAINT "task_verifications_status_check" CHECK ("task_verifications"."status" in ('QUEUED', 'RUNNING', 'PASSED', 'FAILED', 'FLAKY', 'ERROR'))
+);
+--> statement-breakpoint
+CREATE TABLE "task_work_links" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"task_id" uuid NOT NULL,
+	"claim_id" uuid NOT NULL,
+	"kind" text NOT NULL,
+	"url" text,
+	"repo_url" text NOT NULL,
+	"branch" text NOT NULL,
+	"commit" text NOT NULL,
+	"committed_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "task_work_links_kind_check" CHECK ("task_work_links"."kind" in ('pull_request', 'branch'))
 );
 --> statement-breakpoint
 CREATE TABLE "users" (
@@ -453,6 +501,13 @@ ALTER TABLE "sidebar_messages" ADD CONSTRAINT "sidebar_messages_conversation_id_
 ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_milestone_id_milestones_id_fk" FOREIGN KEY ("milestone_id") REFERENCES "public"."milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_claimed_by_id_users_id_fk" FOREIGN KEY ("claimed_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_claims" ADD CONSTRAINT "task_claims_task_id_sub_milestones_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_claims" ADD CONSTRAINT "task_claims_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_task_id_sub_milestones_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_claim_id_task_claims_id_fk" FOREIGN KEY ("claim_id") REFERENCES "public"."task_claims"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_work_link_id_task_work_links_id_fk" FOREIGN KEY ("work_link_id") REFERENCES "public"."task_work_links"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_work_links" ADD CONSTRAINT "task_work_links_task_id_sub_milestones_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_work_links" ADD CONSTRAINT "task_work_links_claim_id_task_claims_id_fk" FOREIGN KEY ("claim_id") REFERENCES "public"."task_claims"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_nonces" ADD CONSTRAINT "wallet_nonces_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallets" ADD CONSTRAINT "wallets_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "zk_proofs" ADD CONSTRAINT "zk_proofs_sub_milestone_id_sub_milestones_id_fk" FOREIGN KEY ("sub_milestone_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -500,6 +555,12 @@ CREATE INDEX "sidebar_messages_conversation_idx" ON "sidebar_messages" USING btr
 CREATE INDEX "sub_milestones_milestone_idx" ON "sub_milestones" USING btree ("milestone_id","position");--> statement-breakpoint
 CREATE INDEX "sub_milestones_project_idx" ON "sub_milestones" USING btree ("project_id");--> statement-breakpoint
 CREATE INDEX "sub_milestones_claimed_by_idx" ON "sub_milestones" USING btree ("claimed_by_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "task_claims_one_active_key" ON "task_claims" USING btree ("task_id") WHERE "task_claims"."state" = 'ACTIVE';--> statement-breakpoint
+CREATE INDEX "task_claims_user_idx" ON "task_claims" USING btree ("user_id","state");--> statement-breakpoint
+CREATE INDEX "task_claims_expiry_idx" ON "task_claims" USING btree ("state","expires_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "task_verifications_commit_attempt_key" ON "task_verifications" USING btree ("task_id","commit","attempt");--> statement-breakpoint
+CREATE INDEX "task_verifications_task_idx" ON "task_verifications" USING btree ("task_id","created_at");--> statement-breakpoint
+CREATE INDEX "task_work_links_task_idx" ON "task_work_links" USING btree ("task_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_email_key" ON "users" USING btree ("email");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_github_id_key" ON "users" USING btree ("github_id");--> statement-breakpoint
 CREATE INDEX "users_github_login_idx" ON "users" USING btree (lower("github_login"));--> statement-breakpoint

@@ -33,6 +33,8 @@ import { setupPlanner } from "./planner/jobs";
 import { plannerRoutes } from "./planner/routes";
 import { projectRoutes } from "./projects/routes";
 import { sidebarRoutes } from "./sidebar/routes";
+import { setupTasks } from "./tasks/jobs";
+import { taskRoutes } from "./tasks/routes";
 
 /** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
 export function createApp(ctx: AppContext) {
@@ -111,6 +113,7 @@ export function createApp(ctx: AppContext) {
   app.use(auditRoutes(ctx));
   app.use(projectRoutes(ctx));
   app.use(milestoneRoutes(ctx));
+  app.use(taskRoutes(ctx));
   app.use(plannerRoutes(ctx));
   app.use(documentRoutes(ctx));
   app.use(sidebarRoutes(ctx));
@@ -188,6 +191,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   await setupAi(ctx, on);
   await setupDocuments(ctx, on);
   await setupPlanner(ctx, on);
+  await setupTasks(ctx, on);
   defineHarnessJob(ctx.jobs, {
     baseDir: join(ctx.config.dataDir, "harness"),
     fatal: FatalJobError,

@@ -1,8 +1,8 @@
-// Money through the appliance as it runs: the funding routes over HTTP with a signed-in sponsor, a deposit on
-// the embedded dev chain the app opened itself, and the payout jobs on the core queue (prove → release, once).
+// Money through the appliance as it runs: the funding routes over HTTP with a signed-in sponsor and a deposit on
+// the embedded dev chain the app opened itself (the payout of a verified task: src/tasks/loop.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { type Hex, keccak256, toBytes, zeroAddress } from "viem";
+import { zeroAddress } from "viem";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
@@ -10,13 +10,8 @@ import { ProjectEscrow } from "../chain/contracts.gen";
 import type { ChainRuntime } from "../chain/service";
 import { milestones, subMilestones } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
-import { payments } from "../payments/schema";
-import type { VerifiedReport } from "../payments/service";
 import { projects } from "../projects/schema";
 import { onChainProjectId } from "../zk/attestation";
-import { merkleRoot, reportLeaves } from "../zk/merkle";
-
-const PAYEE = "0x00000000000000000000000000000000000a11ce";
 
 for (const kind of dbKinds()) {
   describe(`funding over HTTP and payout jobs [${kind}]`, () => {
@@ -25,7 +20,6 @@ for (const kind of dbKinds()) {
     let outsider: TestUser;
     let rt: ChainRuntime;
     let projectId: string;
-    let taskId: string;
 
     beforeAll(async () => {
       t = await createTestApp(kind);
@@ -40,11 +34,7 @@ for (const kind of dbKinds()) {
         .returning();
       projectId = project!.id;
       const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 8, position: 0 }).returning();
-      const [task] = await db
-        .insert(subMilestones)
-        .values({ milestoneId: m!.id, projectId, title: "task", points: 8, position: 0 })
-        .returning();
-      taskId = task!.id;
+      await db.insert(subMilestones).values({ milestoneId: m!.id, projectId, title: "task", points: 8, position: 0 });
       rt = await t.ctx.openChain!();
     }, 120_000);
 
@@ -95,56 +85,6 @@ for (const kind of dbKinds()) {
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ state: "ACTIVE", totalDeposited: quote.amount });
     });
-
-    test("a verified report is paid once by the payout jobs, the fee to the treasury", async () => {
-      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId));
-      const amount = BigInt(task!.payoutAmount!);
-      const tests = ["a", "b", "c"].map((id) => ({ id: `suite > ${id}`, passed: true }));
-      const report: VerifiedReport = {
-        subMilestoneId: taskId,
-        tests,
-        root: merkleRoot(reportLeaves(tests)),
-        digest: keccak256(toBytes("the harness digest of this run")) as Hex,
-        payee: PAYEE,
-        minPassing: 3,
-      };
-      const pay = t.ctx.payments as unknown as {
-        payForReport(r: VerifiedReport): Promise<{ id: string; created: boolean }>;
-      };
-      const before = await rt.conn.publicClient.getBalance({ address: PAYEE });
-      t.ctx.jobs.start();
-      const first = await pay.payForReport(report);
-      expect(first.created).toBe(true);
-      // the same report again (a retried webhook, a second click) is the same job
-      expect((await pay.payForReport(report)).created).toBe(false);
-
-      let row: typeof payments.$inferSelect | undefined;
-      for (let i = 0; i < 240 && row?.status !== "COMPLETED"; i++) {
-        await Bun.sleep(250);
-        [row] = await t.ctx.db.select().from(payments).where(eq(payments.subMilestoneId, taskId));
-        if (row?.status === "FAILED") throw new Error(`payment failed: ${row.lastError}`);
-      }
-      expect(row).toMatchObject({ status: "COMPLETED", amount: amount.toString(), payee: PAYEE.toLowerCase() });
-      expect(row!.txHash).toMatch(/^0x[0-9a-f]{64}$/);
-
-      const feeBps = await rt.conn.publicClient.readContract({
-        address: rt.deployment!.escrow,
-        abi: ProjectEscrow.abi,
-        functionName: "paymentFeeBps",
-      });
-      expect(feeBps).toBe(t.ctx.settings.get("funding.platformFeeBps")); // deployed with the admin's setting
-      const fee = (amount * BigInt(feeBps)) / 10_000n;
-      expect(fee).toBeGreaterThan(0n);
-      expect((await rt.conn.publicClient.getBalance({ address: PAYEE })) - before).toBe(amount - fee);
-      const accrued = await rt.conn.publicClient.readContract({
-        address: rt.deployment!.escrow,
-        abi: ProjectEscrow.abi,
-        functionName: "feesOwed",
-        args: [zeroAddress],
-      });
-      expect(accrued).toBe(fee);
-      expect(await t.ctx.db.select().from(payments).where(eq(payments.subMilestoneId, taskId))).toHaveLength(1);
-    }, 120_000);
   });
 }
 

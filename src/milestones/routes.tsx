@@ -28,7 +28,7 @@ import {
   updateMilestone,
   updateSubMilestone,
 } from "./service";
-import { MilestonePage, MilestonesPage, TaskPage } from "./views";
+import { MilestonePage, MilestonesPage } from "./views";
 
 const splitLines = (v: string | undefined) =>
   v === undefined
@@ -278,23 +278,6 @@ export const milestoneRoutes = (ctx: AppContext) => {
             }))}
             milestone={tree[index]!}
             index={index}
-          />,
-        );
-      })
-      .get("/tasks/:id", async ({ request, params, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        const { sub, milestone, project } = await getSubMilestone(ctx.db, p, params.id);
-        return html(
-          <TaskPage
-            {...(await chrome(p, project, {
-              scope: "task",
-              scopeId: sub.id,
-              projectId: project.id,
-              subMilestoneId: sub.id,
-            }))}
-            task={sub}
-            milestone={milestone}
           />,
         );
       })

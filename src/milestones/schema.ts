@@ -15,7 +15,9 @@ import { projects } from "../projects/schema";
 import { users } from "../users/schema";
 
 export type MilestoneStatus = "DRAFT" | "ACTIVE" | "FROZEN" | "COMPLETED";
-export type SubMilestoneStatus = "OPEN" | "CLAIMED" | "IN_PROGRESS" | "VERIFYING" | "VERIFIED" | "PAID";
+/** A task's life (src/tasks/state.ts holds the transitions). */
+export type TaskStatus = "OPEN" | "CLAIMED" | "VERIFYING" | "VERIFIED" | "PAYING" | "PAID";
+export type SubMilestoneStatus = TaskStatus;
 
 /** How the test harness decides a task is done: the command to run and how many tests must pass. */
 export interface VerificationRules {
@@ -90,7 +92,7 @@ export const subMilestones = pgTable(
     check("sub_milestones_points_check", sql`${t.points} >= 0`),
     check(
       "sub_milestones_status_check",
-      sql`${t.status} in ('OPEN', 'CLAIMED', 'IN_PROGRESS', 'VERIFYING', 'VERIFIED', 'PAID')`,
+      sql`${t.status} in ('OPEN', 'CLAIMED', 'VERIFYING', 'VERIFIED', 'PAYING', 'PAID')`,
     ),
   ],
 );

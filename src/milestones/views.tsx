@@ -74,7 +74,13 @@ function TaskEditForm({ task, csrf }: { task: SubMilestone; csrf?: string }) {
       <div class="grid2">
         <label>
           Minimum passing tests
-          <input name="minPassingTests" type="number" min="1" max="64" value={String(task.verification.minPassingTests)} />
+          <input
+            name="minPassingTests"
+            type="number"
+            min="1"
+            max="64"
+            value={String(task.verification.minPassingTests)}
+          />
         </label>
         <label>
           Test command <span class="help">empty: detected</span>
@@ -465,49 +471,6 @@ export function MilestonePage(props: ProjectPageProps & { milestone: MilestoneTr
     <Layout title={m.title} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar}>
       <ProjectHeader project={props.project} tab="milestones" canAudit={props.canAudit} />
       <MilestoneCard m={m} index={props.index} count={1} editable={false} csrf={props.csrf} />
-    </Layout>
-  );
-}
-
-/** One task: what it asks, how it is verified (and the sidebar in task scope). */
-export function TaskPage(props: ProjectPageProps & { task: SubMilestone; milestone: { id: string; title: string } }) {
-  const t = props.task;
-  return (
-    <Layout title={t.title} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar}>
-      <ProjectHeader project={props.project} tab="milestones" canAudit={props.canAudit} />
-      <p class="muted">
-        Milestone:{" "}
-        <a href={`/milestones/${props.milestone.id}`} safe>
-          {props.milestone.title}
-        </a>
-      </p>
-      <section class="card">
-        <h2>
-          <span safe>{t.title}</span>{" "}
-          <span class="badge" safe>
-            {`${t.points} points`}
-          </span>{" "}
-          <span class="badge">{t.status}</span>
-        </h2>
-        <p safe class="pre-line">
-          {t.description}
-        </p>
-        <h3>Acceptance criteria</h3>
-        <ul>
-          {t.acceptanceCriteria.map((c) => (
-            <li safe>{c}</li>
-          ))}
-        </ul>
-        <h3>Verification</h3>
-        <ul>
-          <li safe>{`At least ${t.verification.minPassingTests} passing tests`}</li>
-          <li safe>{`Test command: ${t.verification.testCommand || "detected from the repository"}`}</li>
-          {t.verification.rules.map((r) => (
-            <li safe>{r}</li>
-          ))}
-        </ul>
-        {t.estimatedHours ? <p class="muted" safe>{`Estimated ${t.estimatedHours} hours`}</p> : ""}
-      </section>
     </Layout>
   );
 }

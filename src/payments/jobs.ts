@@ -3,7 +3,7 @@
 import type { AppContext } from "../core/context";
 import { AppError } from "../core/errors";
 import { isTransient } from "./release";
-import { createPaymentProof, releaseTaskPayment, type VerifiedReport } from "./service";
+import { createPaymentProof, releaseTaskPayment, reportOfVerification } from "./service";
 import { syncChainEvents } from "./sync";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log">;
@@ -18,9 +18,6 @@ export interface QueueLike {
     enqueue(payload: P, opts?: { key?: string; delayMs?: number }): Promise<{ id: string; created: boolean }>;
   };
 }
-
-/** Serialized report: bigints as decimal strings. */
-export type ReportPayload = Omit<VerifiedReport, "root"> & { root: string };
 
 /** Retrying cannot help with a contract's refusal or a bad report: mark it fatal (the job goes dead at once). */
 async function fatalUnlessTransient<T>(
@@ -49,11 +46,16 @@ export function definePaymentJobs(
     // one release at a time: the worker key's nonces stay in order; RPC hiccups retry with backoff
     { concurrency: 1, maxAttempts: 8, backoffMs: 2_000 },
   );
-  const proof = queue.define<ReportPayload, { proofId: string }>(
+  // The payout proves only a verdict the harness stored for the task's linked commit: the payload names the
+  // stored verification, never a report.
+  const proof = queue.define<{ verificationId: string }, { proofId: string }>(
     "payments.proof",
     async (p) => {
-      const proofId = await fatalUnlessTransient(() => createPaymentProof(ctx, { ...p, root: BigInt(p.root) }), Fatal);
-      await release.enqueue({ proofId }, { key: `payments.release:${p.subMilestoneId}` });
+      const { proofId, taskId } = await fatalUnlessTransient(async () => {
+        const report = await reportOfVerification(ctx, p.verificationId);
+        return { proofId: await createPaymentProof(ctx, report), taskId: report.subMilestoneId };
+      }, Fatal);
+      await release.enqueue({ proofId }, { key: `payments.release:${taskId}` });
       return { proofId };
     },
     { concurrency: 1, maxAttempts: 3 },
@@ -66,16 +68,7 @@ export function definePaymentJobs(
     },
     { concurrency: 1, maxAttempts: 1 },
   );
-  return {
-    /** After a verification passed: prove, then release, once per task. */
-    payForReport: (report: VerifiedReport) =>
-      proof.enqueue(
-        { ...report, root: report.root.toString() },
-        { key: `payments.proof:${report.subMilestoneId}:${report.digest}` },
-      ),
-    release,
-    sync,
-  };
+  return { proof, release, sync };
 }
 
 /** The payment jobs' handles, as registered on the context at boot. */

@@ -18,8 +18,12 @@ import { proveReportAuto } from "../zk/sandbox-prover";
 import { type ZkProofData, zkProofs } from "../zk/schema";
 import { isTransient, submitRelease } from "./release";
 import { type Payment, payments } from "./schema";
+import { taskVerifications } from "../tasks/schema";
+import { latestVerification, markPaymentFailed, markTaskPaid } from "../tasks/service";
 
-type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log"> & { config?: { dataDir: string } };
+type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log"> & {
+  config?: { dataDir: string };
+};
 
 /** A verified report of one task, as the harness produced it. */
 export interface VerifiedReport {
@@ -44,6 +48,31 @@ async function taskContext(ctx: Ctx, subMilestoneId: string) {
     .limit(1);
   if (!row) throw notFound("Task");
   return row;
+}
+
+/**
+ * The report the harness stored for a task's verification, as the payout proves it. Refused unless it PASSED, is
+ * the task's latest verification (the linked commit that decides) and the task is being paid.
+ */
+export async function reportOfVerification(ctx: Ctx, verificationId: string): Promise<VerifiedReport> {
+  const [v] = await ctx.db.select().from(taskVerifications).where(eq(taskVerifications.id, verificationId));
+  if (!v) throw notFound("Verification");
+  const latest = await latestVerification(ctx.db, v.taskId);
+  if (v.status !== "PASSED" || latest?.id !== v.id || !v.tests || !v.digest || !v.reportHash) {
+    throw new AppError("VERIFICATION_FAILED", "Only the latest passed verification of a task can be paid.", 422);
+  }
+  const { sub } = await taskContext(ctx, v.taskId);
+  if (sub.status !== "PAYING" && sub.status !== "PAID") {
+    throw conflict("The task is not being paid.", "TASK_STATE_CONFLICT");
+  }
+  const digest = v.digest as { merkle: { root: string } };
+  return {
+    subMilestoneId: v.taskId,
+    tests: v.tests,
+    root: BigInt(digest.merkle.root),
+    digest: v.reportHash as Hex,
+    minPassing: sub.verification.minPassingTests,
+  };
 }
 
 /**
@@ -209,6 +238,7 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
       .where(eq(payments.id, payment.id));
     if (e.code !== "INSUFFICIENT_FUNDS")
       await ctx.db.update(zkProofs).set({ status: "FAILED" }).where(eq(zkProofs.id, proof.id));
+    await markPaymentFailed(ctx.db, proof.subMilestoneId, `${e.code}: ${e.message}`);
     throw e;
   }
 }
@@ -258,7 +288,7 @@ async function complete(
       .where(and(eq(payments.id, paymentId), ne(payments.status, "COMPLETED")))
       .returning({ id: payments.id, amount: payments.amount, payee: payments.payee });
     await tx.update(zkProofs).set({ status: "VERIFIED", txHash: release.txHash }).where(eq(zkProofs.id, proofId));
-    await tx.update(subMilestones).set({ status: "PAID", updatedAt: now }).where(eq(subMilestones.id, subMilestoneId));
+    await markTaskPaid(tx, subMilestoneId, { txHash: release.txHash, paymentId });
     return rows[0];
   });
   if (updated) {

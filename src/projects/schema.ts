@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, numeric, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { boolean, check, index, integer, numeric, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { orgs } from "../orgs/schema";
 import { users } from "../users/schema";
 
@@ -36,6 +36,8 @@ export const projects = pgTable(
     tokenDecimals: integer("token_decimals").notNull().default(18),
     fundingMode: text("funding_mode").$type<FundingMode>().notNull().default("ESCROW"),
     state: text("state").$type<ProjectState>().notNull().default("DRAFT"),
+    /** A maintainer approves each verified task before it is paid (otherwise a passed verification pays). */
+    payoutReview: boolean("payout_review").notNull().default(false),
     /** Σ sub-milestone points, fixed when the structure is approved. */
     totalPoints: integer("total_points").notNull().default(0),
     /** Token amount in base units, set by funding. */

@@ -19,7 +19,7 @@ export interface ProjectPageProps {
   flash?: { kind: "error" | "success"; message: string };
 }
 
-export type ProjectTab = "overview" | "milestones" | "documents" | "ai";
+export type ProjectTab = "overview" | "milestones" | "tasks" | "documents" | "ai";
 
 const stateBadge = (s: string) => (s === "ACTIVE" ? "badge ok" : s === "COMPLETED" ? "badge" : "badge warn");
 
@@ -28,6 +28,7 @@ export function ProjectHeader({ project, tab, canAudit }: { project: Project; ta
   const tabs: [ProjectTab, string, string, boolean][] = [
     ["overview", "Overview", `/projects/${project.id}`, true],
     ["milestones", "Milestones", `/projects/${project.id}/milestones`, true],
+    ["tasks", "Tasks", `/projects/${project.id}/tasks`, true],
     ["documents", "Documents", `/projects/${project.id}/documents`, true],
     ["ai", "AI audit", `/projects/${project.id}/ai-calls`, canAudit],
   ];

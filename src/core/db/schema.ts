@@ -16,3 +16,4 @@ export * from "../../chain/schema";
 export * from "../../zk/schema";
 export * from "../../funding/schema";
 export * from "../../payments/schema";
+export * from "../../tasks/schema";

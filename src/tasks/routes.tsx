@@ -1,0 +1,344 @@
+import { Elysia } from "elysia";
+import { html } from "../../ui/layout";
+import type { AppContext, Principal } from "../core/context";
+import { AppError } from "../core/errors";
+import {
+  formError,
+  pageProps,
+  parseForm,
+  readFlash,
+  seeOther,
+  signedIn,
+  withError,
+  withFlash,
+} from "../core/http/form";
+import { httpContext } from "../core/http/plugin";
+import { checkRepoUrl } from "../core/net/ssrf";
+import type { Project } from "../projects/schema";
+import { projectRights } from "../projects/service";
+import { type SidebarPage, sidebarPanel } from "../sidebar/service";
+import { SidebarPanel } from "../sidebar/views";
+import {
+  approvePayout,
+  claimTask,
+  earnings,
+  LinkWorkRequest,
+  linkWork,
+  myTasks,
+  projectPayments,
+  projectTasks,
+  rejectPayout,
+  releaseTask,
+  type TaskDetail,
+  taskDetail,
+  taskJson,
+  unclaimTask,
+  verifyAgain,
+} from "./service";
+import { EarningsPage, MyTasksPage, ProjectTasksPage, TaskPage, Timeline } from "./views";
+
+const DONE: Record<string, string> = {
+  claimed: "Claimed. Link your work when you have pushed a commit.",
+  unclaimed: "You gave the task up.",
+  released: "The claim was released; the task is open again.",
+  linked: "Work linked; verification has started.",
+  verifying: "Verification started again.",
+  approved: "Approved; the payment is on its way.",
+  rejected: "Sent back to the claimer with your comment.",
+};
+
+/** Tasks: the task page and workbench, claims, work links, reviews, my tasks and earnings (spec §3.2, §5.6). */
+export const taskRoutes = (ctx: AppContext) => {
+  const guardUrl = async (url: string) => {
+    await checkRepoUrl(url, { allow: ctx.settings.get("security.allowedRepoHosts") });
+  };
+  const logOf = async (d: TaskDetail) => {
+    const jobId = d.verifications.at(-1)?.jobId;
+    return jobId ? ctx.jobs.events(jobId, { limit: 1000 }) : [];
+  };
+  /** What every page inside a project shows around its content: header rights and the AI sidebar. */
+  const chrome = async (p: Principal, project: Project, where: SidebarPage) => {
+    const [rights, sidebar] = await Promise.all([projectRights(ctx.db, p, project), sidebarPanel(ctx, p, where)]);
+    return { ...pageProps(p), canAudit: rights.canAudit, sidebar: <SidebarPanel {...sidebar} csrf={p.csrfToken} /> };
+  };
+  const taskChrome = (p: Principal, d: TaskDetail) =>
+    chrome(p, d.project, { scope: "task", scopeId: d.task.id, projectId: d.project.id, subMilestoneId: d.task.id });
+  const detailJson = (d: TaskDetail) => ({
+    task: taskJson(d.task),
+    project: { id: d.project.id, title: d.project.title, state: d.project.state, payoutReview: d.project.payoutReview },
+    claim: d.claim && {
+      id: d.claim.id,
+      userId: d.claim.userId,
+      userName: d.claim.userName,
+      state: d.claim.state,
+      claimedAt: d.claim.claimedAt,
+      expiresAt: d.claim.expiresAt,
+    },
+    links: d.links,
+    verifications: d.verifications.map(({ digest: _d, ...v }) => v),
+    payment: d.payment,
+    actions: d.actions,
+  });
+  /** Runs a task action from a form and redirects back to the task with its outcome in words. */
+  const act = async (request: Request, p: Principal, taskId: string, done: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+      return seeOther(request, withFlash(`/tasks/${taskId}`, done));
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) {
+        if (err.code === "PAYOUT_WALLET_REQUIRED") {
+          return seeOther(request, withError(`/profile?next=${encodeURIComponent(`/tasks/${taskId}`)}`, err.message));
+        }
+        if (err.status === 401) return seeOther(request, `/signin?next=/tasks/${taskId}`);
+        void p;
+        return seeOther(request, withError(`/tasks/${taskId}`, err.message));
+      }
+      throw err;
+    }
+  };
+
+  return (
+    new Elysia({ name: "tasks" })
+      .use(httpContext(ctx))
+      // ---- API
+      .get(
+        "/api/tasks/:id",
+        async ({ params, principal }) => detailJson(await taskDetail(ctx.db, await principal(), params.id)),
+        {
+          detail: {
+            summary: "A task with its claim, work links, verifications, payment and your allowed actions",
+            tags: ["tasks"],
+          },
+        },
+      )
+      .get(
+        "/api/projects/:id/tasks",
+        async ({ params, principal }) => {
+          const { tasks } = await projectTasks(ctx.db, await principal(), params.id);
+          return {
+            tasks: tasks.map((r) => ({ ...taskJson(r.task), milestoneTitle: r.milestoneTitle, claimer: r.claimer })),
+          };
+        },
+        { detail: { summary: "A project's tasks with state, points, payout and claimer", tags: ["tasks"] } },
+      )
+      .post(
+        "/api/tasks/:id/claim",
+        async ({ params, principal, set }) => {
+          const claim = await claimTask(ctx, await principal(), params.id);
+          set.status = 201;
+          return { claim };
+        },
+        {
+          detail: {
+            summary:
+              "Claim a task (funded projects; one winner; TASK_ALREADY_CLAIMED, CLAIM_LIMIT_REACHED, PAYOUT_WALLET_REQUIRED)",
+            tags: ["tasks"],
+          },
+        },
+      )
+      .post(
+        "/api/tasks/:id/unclaim",
+        async ({ params, principal }) => {
+          await unclaimTask(ctx, await principal(), params.id);
+          return { ok: true };
+        },
+        { detail: { summary: "Give up your claim", tags: ["tasks"] } },
+      )
+      .post(
+        "/api/tasks/:id/release",
+        async ({ params, body, principal }) => {
+          await releaseTask(ctx, await principal(), params.id, (body as { reason?: string } | undefined)?.reason);
+          return { ok: true };
+        },
+        { detail: { summary: "Release a claim and reopen the task (reviewers)", tags: ["tasks"] } },
+      )
+      .post(
+        "/api/tasks/:id/work",
+        async ({ params, body, principal, set }) => {
+          const r = await linkWork(ctx, await principal(), params.id, body, { guardUrl });
+          set.status = 201;
+          return { link: r.link, verification: { ...r.verification, digest: undefined } };
+        },
+        {
+          detail: {
+            summary: "Link work (pull request URL, or repository + branch [+ commit]) and start its verification",
+            tags: ["tasks"],
+          },
+        },
+      )
+      .post(
+        "/api/tasks/:id/verify",
+        async ({ params, principal, set }) => {
+          const v = await verifyAgain(ctx, await principal(), params.id);
+          set.status = 202;
+          return { verification: { ...v, digest: undefined } };
+        },
+        { detail: { summary: "Verify the latest linked commit again", tags: ["tasks"] } },
+      )
+      .post(
+        "/api/tasks/:id/approve",
+        async ({ params, principal }) => {
+          await approvePayout(ctx, await principal(), params.id);
+          return { ok: true };
+        },
+        { detail: { summary: "Approve verified work for payment (projects with payout review)", tags: ["tasks"] } },
+      )
+      .post(
+        "/api/tasks/:id/reject",
+        async ({ params, body, principal }) => {
+          await rejectPayout(
+            ctx,
+            await principal(),
+            params.id,
+            String((body as { comment?: unknown } | undefined)?.comment ?? ""),
+          );
+          return { ok: true };
+        },
+        { detail: { summary: "Send verified work back to the claimer with a comment", tags: ["tasks"] } },
+      )
+      .get(
+        "/api/me/tasks",
+        async ({ principal }) => ({
+          tasks: (await myTasks(ctx.db, await principal())).map((r) => ({
+            ...taskJson(r.task),
+            projectTitle: r.projectTitle,
+            claim: { id: r.claim.id, state: r.claim.state, claimedAt: r.claim.claimedAt, expiresAt: r.claim.expiresAt },
+          })),
+        }),
+        { detail: { summary: "Your claims, open ones first", tags: ["tasks"] } },
+      )
+      .get("/api/me/earnings", async ({ principal }) => ({ earnings: await earnings(ctx.db, await principal()) }), {
+        detail: { summary: "Payments you received: amount, token, transaction, proof receipt, date", tags: ["tasks"] },
+      })
+      // ---- pages
+      .get("/tasks/:id", async ({ request, params, query, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const d = await taskDetail(ctx.db, p, params.id);
+        return html(
+          <TaskPage
+            {...(await taskChrome(p, d))}
+            d={d}
+            log={await logOf(d)}
+            pointRateUsdCents={ctx.settings.get("funding.pointRateUsdCents")}
+            flash={readFlash(query, DONE, { errors: true })}
+          />,
+        );
+      })
+      .get("/tasks/:id/timeline", async ({ request, params, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const d = await taskDetail(ctx.db, p, params.id);
+        return html(<Timeline d={d} log={await logOf(d)} />);
+      })
+      .post("/tasks/:id/claim", async ({ request, params, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return act(request, p, params.id, "claimed", () => claimTask(ctx, p, params.id));
+      })
+      .post("/tasks/:id/unclaim", async ({ request, params, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return act(request, p, params.id, "unclaimed", () => unclaimTask(ctx, p, params.id));
+      })
+      .post("/tasks/:id/release", async ({ request, params, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return act(request, p, params.id, "released", () => releaseTask(ctx, p, params.id));
+      })
+      .post("/tasks/:id/verify", async ({ request, params, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return act(request, p, params.id, "verifying", () => verifyAgain(ctx, p, params.id));
+      })
+      .post("/tasks/:id/approve", async ({ request, params, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return act(request, p, params.id, "approved", () => approvePayout(ctx, p, params.id));
+      })
+      .post("/tasks/:id/reject", async ({ request, params, body, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const comment = String((body as { comment?: unknown } | undefined)?.comment ?? "");
+        return act(request, p, params.id, "rejected", () => rejectPayout(ctx, p, params.id, comment));
+      })
+      .post("/tasks/:id/work", async ({ request, params, body, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const form = parseForm(LinkWorkRequest, body);
+        const again = async (values: typeof form.values, errors: Record<string, string>, message?: string) => {
+          const d = await taskDetail(ctx.db, p, params.id);
+          return html(
+            <TaskPage
+              {...(await taskChrome(p, d))}
+              d={d}
+              log={await logOf(d)}
+              values={values}
+              errors={errors}
+              pointRateUsdCents={ctx.settings.get("funding.pointRateUsdCents")}
+              flash={message ? { kind: "error", message } : undefined}
+            />,
+            422,
+          );
+        };
+        if (!form.ok) return again(form.values, form.errors, form.message);
+        try {
+          await linkWork(ctx, p, params.id, form.data, { guardUrl });
+          return seeOther(request, withFlash(`/tasks/${params.id}`, "linked"));
+        } catch (err) {
+          const f = formError(err, form.values);
+          if (f) return again(f.values, f.errors, f.message);
+          if (err instanceof AppError && err.status < 500) return again(form.values, {}, err.message);
+          throw err;
+        }
+      })
+      .get("/projects/:id/tasks", async ({ request, params, query, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const { project, tasks } = await projectTasks(ctx.db, p, params.id);
+        const pay = await projectPayments(ctx.db, project.id, project.totalTokenAmount);
+        return html(
+          <ProjectTasksPage
+            {...(await chrome(p, project, { scope: "project", scopeId: project.id, projectId: project.id }))}
+            project={project}
+            tasks={tasks.map((r) => ({
+              id: r.task.id,
+              title: r.task.title,
+              milestoneTitle: r.milestoneTitle,
+              points: r.task.points,
+              status: r.task.status,
+              payoutAmount: r.task.payoutAmount,
+              claimer: r.claimer,
+            }))}
+            pointRateUsdCents={ctx.settings.get("funding.pointRateUsdCents")}
+            payments={pay.payments}
+            remaining={pay.remaining}
+            flash={readFlash(query, {}, { errors: true })}
+          />,
+        );
+      })
+      .get("/me/tasks", async ({ request, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const rows = await myTasks(ctx.db, p);
+        return html(
+          <MyTasksPage
+            {...pageProps(p)}
+            rows={rows.map((r) => ({
+              taskId: r.task.id,
+              title: r.task.title,
+              projectTitle: r.projectTitle,
+              status: r.task.status,
+              claimState: r.claim.state,
+              expiresAt: r.claim.expiresAt,
+            }))}
+          />,
+        );
+      })
+      .get("/me/earnings", async ({ request, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return html(<EarningsPage {...pageProps(p)} rows={await earnings(ctx.db, p)} />);
+      })
+  );
+};

@@ -1,0 +1,166 @@
+// Claims on both databases: one winner among simultaneous claimers, the per-person limit, private projects,
+// expiry with its warning, and the state table refusing moves it does not list.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { createTestApp, type TestApp } from "../../test/support/app";
+import { createUser, type TestUser } from "../../test/support/auth";
+import { dbKinds } from "../../test/support/db";
+import { AppError } from "../core/errors";
+import { milestones, subMilestones } from "../milestones/schema";
+import { notifications } from "../notifications/schema";
+import { orgMembers, orgs } from "../orgs/schema";
+import { projects } from "../projects/schema";
+import { wallets } from "../users/schema";
+import { taskClaims } from "./schema";
+import { claimTask, expireClaims, unclaimTask } from "./service";
+import { transition } from "./state";
+
+const code = async (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e) => (e instanceof AppError ? e.code : String(e)),
+  );
+
+for (const kind of dbKinds()) {
+  describe(`claims [${kind}]`, () => {
+    let t: TestApp;
+    let owner: TestUser;
+    let orgId: string;
+    let n = 0;
+
+    const principal = (u: TestUser) => ({ userId: u.id, name: u.name, isAdmin: false, via: "session" as const });
+    const withWallet = async () => {
+      const u = await createUser(t);
+      const address = `0x${(++n).toString(16).padStart(40, "0")}`;
+      await t.ctx.db
+        .insert(wallets)
+        .values({ userId: u.id, address, chainId: "31337", isPayout: true, siweMessage: "m", signature: "0x" });
+      return u;
+    };
+    const project = async (opts: { visibility?: "PUBLIC" | "PRIVATE"; tasks?: number } = {}) => {
+      const [p] = await t.ctx.db
+        .insert(projects)
+        .values({
+          orgId,
+          title: "P",
+          state: "ACTIVE",
+          repoUrl: "https://git.example.test/p.git",
+          repoVisibility: opts.visibility ?? "PUBLIC",
+        })
+        .returning();
+      const [m] = await t.ctx.db.insert(milestones).values({ projectId: p!.id, title: "M", position: 0 }).returning();
+      const ids: string[] = [];
+      for (let i = 0; i < (opts.tasks ?? 1); i++) {
+        const [s] = await t.ctx.db
+          .insert(subMilestones)
+          .values({
+            milestoneId: m!.id,
+            projectId: p!.id,
+            title: `T${i}`,
+            points: 3,
+            position: i,
+            payoutAmount: "1000",
+          })
+          .returning();
+        ids.push(s!.id);
+      }
+      return ids;
+    };
+
+    beforeAll(async () => {
+      t = await createTestApp(kind);
+      owner = await createUser(t);
+      const [org] = await t.ctx.db.insert(orgs).values({ name: "Claims" }).returning();
+      orgId = org!.id;
+      await t.ctx.db.insert(orgMembers).values({ orgId, userId: owner.id, role: "OWNER" });
+    }, 120_000);
+    afterAll(() => t.close());
+
+    test("ten people claiming one task at once: exactly one wins", async () => {
+      const [taskId] = await project();
+      const people = await Promise.all(Array.from({ length: 10 }, () => withWallet()));
+      const results = await Promise.all(people.map((u) => code(claimTask(t.ctx, principal(u), taskId!))));
+      expect(results.filter((r) => r === "OK")).toHaveLength(1);
+      expect(results.filter((r) => r === "TASK_ALREADY_CLAIMED")).toHaveLength(9);
+      const active = await t.ctx.db
+        .select()
+        .from(taskClaims)
+        .where(and(eq(taskClaims.taskId, taskId!), eq(taskClaims.state, "ACTIVE")));
+      expect(active).toHaveLength(1);
+      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      expect(task!.claimedById).toBe(active[0]!.userId);
+      // the owner was told
+      const told = await t.ctx.db.select().from(notifications).where(eq(notifications.userId, owner.id));
+      expect(told.some((x) => x.type === "TASK_CLAIMED")).toBe(true);
+    });
+
+    test("at most three open claims per person, even when claimed at once", async () => {
+      const ids = await project({ tasks: 5 });
+      const u = await withWallet();
+      const results = await Promise.all(ids.map((id) => code(claimTask(t.ctx, principal(u), id))));
+      expect(results.filter((r) => r === "OK")).toHaveLength(3);
+      expect(results.filter((r) => r === "CLAIM_LIMIT_REACHED")).toHaveLength(2);
+      // giving one up makes room
+      const claimed = ids.filter((_, i) => results[i] === "OK");
+      await unclaimTask(t.ctx, principal(u), claimed[0]!);
+      const open = ids.filter((_, i) => results[i] !== "OK");
+      expect(await code(claimTask(t.ctx, principal(u), open[0]!))).toBe("OK");
+    });
+
+    test("private projects: only invited members may claim; others do not see the task", async () => {
+      const [taskId] = await project({ visibility: "PRIVATE" });
+      const stranger = await withWallet();
+      expect(await code(claimTask(t.ctx, principal(stranger), taskId!))).toBe("TASK_NOT_FOUND");
+      const member = await withWallet();
+      await t.ctx.db.insert(orgMembers).values({ orgId, userId: member.id, role: "CONTRIBUTOR" });
+      expect(await code(claimTask(t.ctx, principal(member), taskId!))).toBe("OK");
+    });
+
+    test("a claim without linked work is warned two days before and expires after", async () => {
+      const [taskId] = await project();
+      const u = await withWallet();
+      await claimTask(t.ctx, principal(u), taskId!);
+      const day = 86_400_000;
+      await t.ctx.db
+        .update(taskClaims)
+        .set({ expiresAt: new Date(Date.now() + day) })
+        .where(eq(taskClaims.taskId, taskId!));
+      const warned = await expireClaims(t.ctx);
+      expect(warned.warned).toBeGreaterThanOrEqual(1);
+      const notes = await t.ctx.db.select().from(notifications).where(eq(notifications.userId, u.id));
+      expect(notes.some((x) => x.type === "CLAIM_EXPIRING")).toBe(true);
+      await t.ctx.db
+        .update(taskClaims)
+        .set({ expiresAt: new Date(Date.now() - 1000) })
+        .where(eq(taskClaims.taskId, taskId!));
+      expect((await expireClaims(t.ctx)).expired).toBeGreaterThanOrEqual(1);
+      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      expect(task).toMatchObject({ status: "OPEN", claimedById: null });
+      const [claim] = await t.ctx.db.select().from(taskClaims).where(eq(taskClaims.taskId, taskId!));
+      expect(claim!.state).toBe("EXPIRED");
+    });
+
+    test("the state table refuses a move it does not list, and a move from a stale state", async () => {
+      const [taskId] = await project();
+      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      const db = t.ctx.db;
+      // OPEN → PAID is not a transition
+      expect(await code(transition(db, { task: task!, orgId, to: "PAID", actor: { kind: "system" } }))).toBe(
+        "TASK_STATE_CONFLICT",
+      );
+      // a claimer cannot mark work verified
+      const stale = { ...task!, status: "VERIFYING" as const };
+      expect(
+        await code(
+          transition(db, { task: stale, orgId, to: "VERIFIED", actor: { kind: "claimer", userId: owner.id } }),
+        ),
+      ).toBe("TASK_STATE_CONFLICT");
+      // the system may, but the row is not VERIFYING: nothing moves
+      expect(await code(transition(db, { task: stale, orgId, to: "VERIFIED", actor: { kind: "system" } }))).toBe(
+        "TASK_STATE_CONFLICT",
+      );
+      const [after] = await db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      expect(after!.status).toBe("OPEN");
+    });
+  });
+}

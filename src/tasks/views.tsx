@@ -1,0 +1,551 @@
+import { formatUnits } from "viem";
+import { CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
+import { Layout, type Viewer } from "../../ui/layout";
+import type { JobEvent } from "../core/jobs";
+import type { Project } from "../projects/schema";
+import { ProjectHeader } from "../projects/views";
+import type { Earning, TaskDetail } from "./service";
+import type { TaskVerification } from "./schema";
+
+interface PageBase {
+  viewer: Viewer;
+  csrf?: string;
+  flash?: { kind: "error" | "success"; message: string };
+}
+
+/** Pages inside a project: its header and tabs, and the AI sidebar. */
+interface ProjectChrome extends PageBase {
+  canAudit: boolean;
+  sidebar?: JSX.Element;
+}
+
+const badge = (s: string) =>
+  s === "PAID" || s === "PASSED" || s === "VERIFIED"
+    ? "badge ok"
+    : s === "FAILED" || s === "ERROR" || s === "FLAKY"
+      ? "badge bad"
+      : s === "OPEN"
+        ? "badge"
+        : "badge warn";
+
+/** A token amount in base units, in whole tokens with the symbol. */
+export const tokens = (base: string | null | undefined, decimals: number, symbol: string | null) =>
+  base ? `${formatUnits(BigInt(base), decimals)} ${symbol ?? "ETH"}` : "—";
+
+/** A task's payout in US dollars at the project's point rate. */
+const usd = (points: number, centsPerPoint: number) =>
+  `$${((points * centsPerPoint) / 100).toLocaleString("en-US", { maximumFractionDigits: 2 })}`;
+
+const when = (d: Date | null | undefined) => (d ? `${d.toISOString().slice(0, 16).replace("T", " ")} UTC` : "");
+
+const ActionForm = (p: { action: string; csrf?: string; label: string; secondary?: boolean; confirm?: string }) => (
+  <form method="post" action={p.action} class="inline" hx-confirm={p.confirm}>
+    <CsrfField token={p.csrf} />
+    <button type="submit" class={p.secondary ? "secondary" : undefined} safe>
+      {p.label}
+    </button>
+  </form>
+);
+
+/** One verification in the timeline: its verdict, the failing tests named, and the log while it runs. */
+function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] }) {
+  const failing = (v.tests ?? []).filter((t) => !t.passed);
+  return (
+    <li class="verification">
+      <p>
+        <span class={badge(v.status)}>{v.status}</span> <span safe>{`verification of ${v.commit.slice(0, 12)}`}</span>
+        {v.attempt > 1 ? <span class="muted" safe>{` (attempt ${v.attempt})`}</span> : ""}{" "}
+        <span class="muted" safe>
+          {when(v.finishedAt ?? v.createdAt)}
+        </span>
+      </p>
+      {v.passedCount !== null ? (
+        <p class="muted" safe>{`${v.passedCount} passed, ${v.failedCount ?? 0} failed`}</p>
+      ) : (
+        ""
+      )}
+      {v.reason ? (
+        <p class="help bad" safe>
+          {v.reason}
+        </p>
+      ) : (
+        ""
+      )}
+      {failing.length ? (
+        <details open>
+          <summary>Failing tests</summary>
+          <ul class="tests">
+            {failing.slice(0, 50).map((t) => (
+              <li class="bad" safe>
+                {t.id}
+              </li>
+            ))}
+          </ul>
+        </details>
+      ) : (
+        ""
+      )}
+      {v.tests?.length ? (
+        <details>
+          <summary safe>{`All ${v.tests.length} tests`}</summary>
+          <ul class="tests">
+            {v.tests.slice(0, 500).map((t) => (
+              <li class={t.passed ? "ok" : "bad"} safe>
+                {`${t.passed ? "✓" : "✗"} ${t.id}`}
+              </li>
+            ))}
+          </ul>
+        </details>
+      ) : (
+        ""
+      )}
+      {log?.length ? (
+        <details open={v.status === "RUNNING" || v.status === "QUEUED"}>
+          <summary>Live log</summary>
+          <pre class="log" safe>
+            {log
+              .map((e) => (e.type === "log" ? e.line : e.type === "progress" ? `${e.pct}% ${e.message ?? ""}` : ""))
+              .filter(Boolean)
+              .slice(-200)
+              .join("\n")}
+          </pre>
+        </details>
+      ) : (
+        ""
+      )}
+    </li>
+  );
+}
+
+/** The workbench timeline: claimed, linked, each verification with its log, payment; polls while work is under way. */
+export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
+  const live = d.task.status === "VERIFYING" || d.task.status === "PAYING";
+  const c = d.claim;
+  return (
+    <section
+      id="timeline"
+      aria-live="polite"
+      hx-get={live ? `/tasks/${d.task.id}/timeline` : undefined}
+      hx-trigger={live ? "every 2s" : undefined}
+      hx-swap={live ? "outerHTML" : undefined}
+    >
+      <h2>Timeline</h2>
+      <p>
+        State:{" "}
+        <span class={badge(d.task.status)} id="task-status">
+          {d.task.status}
+        </span>
+      </p>
+      <ol class="timeline">
+        {c ? (
+          <li safe>{`Claimed by ${c.userName} — ${when(c.claimedAt)}`}</li>
+        ) : (
+          <li class="muted">Not claimed yet.</li>
+        )}
+        {c && c.state === "ACTIVE" && d.links.length === 0 ? (
+          <li class="muted" safe>{`Link your work before ${when(c.expiresAt)} or the claim ends.`}</li>
+        ) : (
+          ""
+        )}
+        {d.links.map((l) => (
+          <li>
+            <span
+              safe
+            >{`Work linked: ${l.kind === "pull_request" ? (l.url ?? "") : `${l.branch} of ${l.repoUrl}`} at `}</span>
+            <code safe>{l.commit.slice(0, 12)}</code>{" "}
+            <span class="muted" safe>
+              {when(l.createdAt)}
+            </span>
+          </li>
+        ))}
+        {d.verifications.map((v, i) => (
+          <VerificationItem v={v} log={i === d.verifications.length - 1 ? log : undefined} />
+        ))}
+        {d.task.status === "PAYING" ? <li>Proof and payment under way…</li> : ""}
+        {d.payment ? (
+          <li>
+            <span class={badge(d.payment.status === "COMPLETED" ? "PAID" : d.payment.status)}>
+              {d.payment.status === "COMPLETED" ? "PAID" : d.payment.status}
+            </span>{" "}
+            <span safe>{tokens(d.payment.amount, d.project.tokenDecimals, d.project.tokenSymbol)}</span>
+            {d.payment.txHash ? (
+              <>
+                {" "}
+                transaction{" "}
+                <code id="payment-tx" safe>
+                  {d.payment.txHash}
+                </code>
+              </>
+            ) : (
+              ""
+            )}
+            <span class="muted" safe>{` ${when(d.payment.releasedAt)}`}</span>
+          </li>
+        ) : (
+          ""
+        )}
+      </ol>
+    </section>
+  );
+}
+
+/** The task page and the claimer's workbench: details, acceptance criteria, what the caller may do, the timeline. */
+export function TaskPage(
+  p: ProjectChrome & FormProps & { d: TaskDetail; pointRateUsdCents: number; log?: JobEvent[] },
+) {
+  const { d } = p;
+  const t = d.task;
+  const project = d.project;
+  return (
+    <Layout title={t.title} viewer={p.viewer} csrfToken={p.csrf} flash={p.flash} sidebar={p.sidebar}>
+      <ProjectHeader project={project} tab="tasks" canAudit={p.canAudit} />
+      <p class="muted">
+        Milestone:{" "}
+        <a href={`/milestones/${t.milestoneId}`} safe>
+          {d.milestoneTitle}
+        </a>
+      </p>
+      <h2>
+        <span safe>{t.title}</span> <span class={badge(t.status)}>{t.status}</span>
+      </h2>
+      <p safe>{t.description}</p>
+      <dl class="facts">
+        <dt>Points</dt>
+        <dd>{String(t.points)}</dd>
+        <dt>Payout</dt>
+        <dd safe>
+          {`${tokens(t.payoutAmount, project.tokenDecimals, project.tokenSymbol)} (about ${usd(t.points, p.pointRateUsdCents)})`}
+        </dd>
+        <dt>Verification</dt>
+        <dd safe>
+          {`at least ${t.verification.minPassingTests} passing test${t.verification.minPassingTests === 1 ? "" : "s"}, no failing test; ${t.verification.testCommand || "test command detected from the repository"}`}
+        </dd>
+        {t.verification.rules.map((r) => (
+          <dd safe>{r}</dd>
+        ))}
+        {t.estimatedHours ? (
+          <>
+            <dt>Estimate</dt>
+            <dd safe>{`${t.estimatedHours} hours`}</dd>
+          </>
+        ) : (
+          ""
+        )}
+        {project.payoutReview ? (
+          <>
+            <dt>Review</dt>
+            <dd>A maintainer approves verified work before it is paid.</dd>
+          </>
+        ) : (
+          ""
+        )}
+      </dl>
+      {t.acceptanceCriteria.length ? (
+        <>
+          <h2>Acceptance criteria</h2>
+          <ul>
+            {t.acceptanceCriteria.map((a) => (
+              <li safe>{a}</li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        ""
+      )}
+      <section class="actions">
+        {d.actions.claim ? (
+          d.hasPayoutWallet ? (
+            <ActionForm action={`/tasks/${t.id}/claim`} csrf={p.csrf} label="Claim this task" />
+          ) : (
+            <p>
+              To claim this task, first{" "}
+              <a href={`/profile?next=${encodeURIComponent(`/tasks/${t.id}`)}#wallets`}>add a payout wallet</a> (sign in
+              with Ethereum); payouts go there.
+            </p>
+          )
+        ) : (
+          ""
+        )}
+        {d.actions.unclaim ? (
+          <ActionForm
+            action={`/tasks/${t.id}/unclaim`}
+            csrf={p.csrf}
+            label="Give up this task"
+            secondary
+            confirm="Give up this task? It becomes open for others to claim."
+          />
+        ) : (
+          ""
+        )}
+        {d.actions.verifyAgain ? (
+          <ActionForm action={`/tasks/${t.id}/verify`} csrf={p.csrf} label="Verify again" secondary />
+        ) : (
+          ""
+        )}
+        {d.actions.review ? (
+          <>
+            <ActionForm
+              action={`/tasks/${t.id}/approve`}
+              csrf={p.csrf}
+              label="Approve and pay"
+              confirm="Approve this work? The payment is released from the escrow and cannot be taken back."
+            />
+            <form method="post" action={`/tasks/${t.id}/reject`} class="stack">
+              <CsrfField token={p.csrf} />
+              <Field name="comment" label="Request changes" values={p.values} errors={p.errors} maxlength={2000} />
+              <button type="submit" class="secondary">
+                Send back to the claimer
+              </button>
+            </form>
+          </>
+        ) : (
+          ""
+        )}
+        {d.actions.release ? (
+          <ActionForm
+            action={`/tasks/${t.id}/release`}
+            csrf={p.csrf}
+            label="Release the claim"
+            secondary
+            confirm="Take this claim back? The task becomes open and the claimer is told."
+          />
+        ) : (
+          ""
+        )}
+      </section>
+      {d.actions.link ? (
+        <section>
+          <h2>Link your work</h2>
+          <p class="muted">
+            A pull request on the project's repository, or a branch of the repository or of a fork. The commit must be
+            newer than your claim; each new commit is verified again.
+          </p>
+          <form method="post" action={`/tasks/${t.id}/work`} class="stack">
+            <CsrfField token={p.csrf} />
+            <ErrorSummary errors={p.errors} message={p.errors ? "The work could not be linked." : undefined} />
+            <Field name="prUrl" label="Pull request URL" values={p.values} errors={p.errors} maxlength={500} />
+            <p class="muted">or</p>
+            <Field
+              name="repoUrl"
+              label="Repository URL (empty: the project's repository)"
+              values={p.values}
+              errors={p.errors}
+              maxlength={500}
+            />
+            <Field name="branch" label="Branch" values={p.values} errors={p.errors} maxlength={200} />
+            <Field
+              name="commit"
+              label="Commit (optional: the branch's head)"
+              values={p.values}
+              errors={p.errors}
+              maxlength={40}
+            />
+            <button type="submit">Link and verify</button>
+          </form>
+        </section>
+      ) : (
+        ""
+      )}
+      <Timeline d={d} log={p.log} />
+    </Layout>
+  );
+}
+
+/** Rows of the project's task list. */
+export interface TaskRow {
+  id: string;
+  title: string;
+  milestoneTitle: string;
+  points: number;
+  status: string;
+  payoutAmount: string | null;
+  claimer: string | null;
+}
+
+/** A project's tasks with state, points and payout, for contributors and sponsors. */
+export function ProjectTasksPage(
+  p: ProjectChrome & {
+    project: Project;
+    tasks: TaskRow[];
+    pointRateUsdCents: number;
+    payments: { taskTitle: string; amount: string; txHash: string | null; status: string }[];
+    remaining: string | null;
+  },
+) {
+  return (
+    <Layout
+      title={`Tasks · ${p.project.title}`}
+      viewer={p.viewer}
+      csrfToken={p.csrf}
+      flash={p.flash}
+      sidebar={p.sidebar}
+    >
+      <ProjectHeader project={p.project} tab="tasks" canAudit={p.canAudit} />
+      {p.tasks.length === 0 ? (
+        <p class="muted">No tasks yet: the plan is drafted on the Milestones tab.</p>
+      ) : (
+        <div class="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Task</th>
+                <th scope="col">Milestone</th>
+                <th scope="col">Points</th>
+                <th scope="col">Payout</th>
+                <th scope="col">State</th>
+                <th scope="col">Claimed by</th>
+              </tr>
+            </thead>
+            <tbody>
+              {p.tasks.map((t) => (
+                <tr>
+                  <td>
+                    <a href={`/tasks/${t.id}`} safe>
+                      {t.title}
+                    </a>
+                  </td>
+                  <td safe>{t.milestoneTitle}</td>
+                  <td>{String(t.points)}</td>
+                  <td safe>
+                    {`${tokens(t.payoutAmount, p.project.tokenDecimals, p.project.tokenSymbol)} · ${usd(t.points, p.pointRateUsdCents)}`}
+                  </td>
+                  <td>
+                    <span class={badge(t.status)}>{t.status}</span>
+                  </td>
+                  <td safe>{t.claimer ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {p.payments.length ? (
+        <>
+          <h2>Payments</h2>
+          {p.remaining !== null ? (
+            <p
+              safe
+            >{`Remaining in escrow for unpaid tasks: ${tokens(p.remaining, p.project.tokenDecimals, p.project.tokenSymbol)}`}</p>
+          ) : (
+            ""
+          )}
+          <ul>
+            {p.payments.map((x) => (
+              <li>
+                <span
+                  safe
+                >{`${x.taskTitle}: ${tokens(x.amount, p.project.tokenDecimals, p.project.tokenSymbol)} `}</span>
+                <span class={badge(x.status === "COMPLETED" ? "PAID" : x.status)}>{x.status}</span>{" "}
+                {x.txHash ? <code safe>{x.txHash}</code> : ""}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        ""
+      )}
+    </Layout>
+  );
+}
+
+/** One of the caller's claims. */
+export interface MyTaskRow {
+  taskId: string;
+  title: string;
+  projectTitle: string;
+  status: string;
+  claimState: string;
+  expiresAt: Date;
+}
+
+/** The contributor's claims, open ones first. */
+export function MyTasksPage(p: PageBase & { rows: MyTaskRow[] }) {
+  return (
+    <Layout title="My tasks" viewer={p.viewer} csrfToken={p.csrf} flash={p.flash}>
+      <h1>My tasks</h1>
+      <p>
+        <a href="/me/earnings">Earnings</a>
+      </p>
+      {p.rows.length === 0 ? (
+        <p class="muted">No claims yet. Open a funded project's tasks and claim one.</p>
+      ) : (
+        <ul class="cards">
+          {p.rows.map((r) => (
+            <li>
+              <a href={`/tasks/${r.taskId}`} safe>
+                {r.title}
+              </a>{" "}
+              <span class={badge(r.status)}>{r.status}</span>{" "}
+              <span class="muted" safe>
+                {`${r.projectTitle} · claim ${r.claimState.toLowerCase()}${r.claimState === "ACTIVE" ? `, link work before ${when(r.expiresAt)}` : ""}`}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Layout>
+  );
+}
+
+/** The contributor's earnings: each payment with its transaction and proof receipt. */
+export function EarningsPage(p: PageBase & { rows: Earning[] }) {
+  const totals = new Map<string, bigint>();
+  for (const r of p.rows)
+    totals.set(
+      `${r.token}:${r.tokenDecimals}`,
+      (totals.get(`${r.token}:${r.tokenDecimals}`) ?? 0n) + BigInt(r.amount) - BigInt(r.fee ?? "0"),
+    );
+  return (
+    <Layout title="Earnings" viewer={p.viewer} csrfToken={p.csrf} flash={p.flash}>
+      <h1>Earnings</h1>
+      {p.rows.length === 0 ? (
+        <p class="muted">Nothing earned yet. Verified work is paid here automatically.</p>
+      ) : (
+        <>
+          <p>
+            Total received:{" "}
+            <strong id="earnings-total" safe>
+              {[...totals].map(([k, v]) => tokens(v.toString(), Number(k.split(":")[1]), k.split(":")[0]!)).join(", ")}
+            </strong>
+          </p>
+          <div class="table-scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Task</th>
+                  <th scope="col">Project</th>
+                  <th scope="col">Received</th>
+                  <th scope="col">Transaction</th>
+                  <th scope="col">Proof receipt</th>
+                  <th scope="col">Date</th>
+                </tr>
+              </thead>
+              <tbody>
+                {p.rows.map((r) => (
+                  <tr>
+                    <td>
+                      <a href={`/tasks/${r.taskId}`} safe>
+                        {r.taskTitle}
+                      </a>
+                    </td>
+                    <td safe>{r.projectTitle}</td>
+                    <td safe>
+                      {tokens((BigInt(r.amount) - BigInt(r.fee ?? "0")).toString(), r.tokenDecimals, r.token)}
+                    </td>
+                    <td>
+                      <code safe>{r.txHash ?? "—"}</code>
+                    </td>
+                    <td>
+                      <code safe>{r.proofId ?? "—"}</code>
+                    </td>
+                    <td safe>{when(r.paidAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </Layout>
+  );
+}
