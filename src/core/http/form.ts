@@ -11,7 +11,7 @@ export type FormValues = Record<string, string | string[]>;
 export interface FormState<V extends FormValues = FormValues> {
   values: V;
   errors: FieldErrors;
-  message?: string;
+  message: string;
 }
 
 /** The result of `parseForm`: the schema's output, or the form to render again. */
