@@ -93,3 +93,31 @@ describe("snapshotRepo ends at its time limit", () => {
     }
   }, 20_000);
 });
+
+describe("a checked repository URL stays where it was checked", () => {
+  test("git does not follow a redirect elsewhere; the name can be pinned to the checked address", async () => {
+    const { startGitHost } = await import("../../test/support/git-host");
+    const host = startGitHost();
+    await host.createRepo("target", { "README.md": "# target\n" });
+    const redirector = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => {
+        const u = new URL(req.url);
+        return Response.redirect(`${host.origin}${u.pathname.replace(/^\/r\.git/, "/target.git")}${u.search}`, 302);
+      },
+    });
+    try {
+      await expect(snapshotRepo(`http://127.0.0.1:${redirector.port}/r.git`)).rejects.toThrow();
+      expect((await snapshotRepo(host.url("target"))).readmePath).toBe("README.md");
+      const port = new URL(host.origin).port;
+      const pinned = await snapshotRepo(`http://git.pinned.invalid:${port}/target.git`, {
+        gitConfig: [["http.curloptResolve", `git.pinned.invalid:${port}:127.0.0.1`]],
+      });
+      expect(pinned.readmePath).toBe("README.md");
+    } finally {
+      redirector.stop(true);
+      await host.stop();
+    }
+  }, 60_000);
+});

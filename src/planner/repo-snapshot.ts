@@ -57,7 +57,13 @@ async function git(
  */
 export async function snapshotRepo(
   url: string,
-  opts: { token?: string; timeoutMs?: number; tmpDir?: string; signal?: AbortSignal } = {},
+  opts: {
+    token?: string;
+    timeoutMs?: number;
+    tmpDir?: string;
+    signal?: AbortSignal;
+    gitConfig?: [string, string][];
+  } = {},
 ): Promise<RepoSnapshot> {
   const parent = opts.tmpDir ?? tmpdir();
   mkdirSync(parent, { recursive: true });
@@ -67,6 +73,9 @@ export async function snapshotRepo(
   const config: [string, string][] = [
     ["protocol.allow", "never"],
     ...["https", "http", "ssh", "git", "file"].map((p): [string, string] => [`protocol.${p}.allow`, "always"]),
+    // a checked URL must not redirect elsewhere; the caller may pin its name to the checked addresses
+    ["http.followRedirects", "false"],
+    ...(opts.gitConfig ?? []),
   ];
   if (opts.token) {
     config.push([

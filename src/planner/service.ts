@@ -82,7 +82,11 @@ export async function gatherContext(
       const source = await currentCloneUrl(ctx, project);
       if (source) {
         await run.progress(10, "reading the repository");
-        repo = await snapshotRepo(source.url, { tmpDir: dataPaths(ctx.config.dataDir).tmp, timeoutMs: 90_000 });
+        repo = await snapshotRepo(source.url, {
+          tmpDir: dataPaths(ctx.config.dataDir).tmp,
+          timeoutMs: 90_000,
+          gitConfig: source.gitConfig,
+        });
         run.log(`repository: ${repo.files.length} files${repo.readmePath ? `, ${repo.readmePath}` : ", no README"}`);
       }
     } catch (err) {
