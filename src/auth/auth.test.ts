@@ -495,6 +495,22 @@ for (const kind of dbKinds()) {
         });
         expect(linked.headers.get("location")).toBe("/profile");
         expect(((await (await local.request("GET", "/api/me")).json()) as any).githubLogin).toBe("squatter");
+        // Linking is no re-authentication (the session stays)...
+        expect(sessionOf(linked)).toBeNull();
+        // ...but signing in again with the GitHub account already linked is: a fresh session, a recent sign-in.
+        await t.ctx.database.exec("update sessions set created_at = now() - interval '1 hour' where user_id = $1", [
+          local.id,
+        ]);
+        const s4 = await start();
+        const again = await t.request("GET", `/auth/github/callback?code=good-code&state=${s4.state}`, {
+          headers: { cookie: `${s4.cookie}; ds_session=${local.session}` },
+        });
+        expect(again.headers.get("location")).toBe("/profile");
+        const fresh = sessionOf(again)!;
+        expect(fresh).toBeTruthy();
+        expect((await local.request("GET", "/api/me")).status).toBe(401); // rotated
+        const page = await (await t.request("GET", "/profile", { headers: { cookie: `ds_session=${fresh}` } })).text();
+        expect(page).not.toContain("confirm it is you");
       });
     });
 

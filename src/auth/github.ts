@@ -95,6 +95,12 @@ export async function fetchGitHubProfile(
   };
 }
 
+/** The GitHub id linked to an account, if any. */
+export async function linkedGitHubId(db: Db, userId: string): Promise<string | null> {
+  const [u] = await db.select({ githubId: users.githubId }).from(users).where(eq(users.id, userId));
+  return u?.githubId ?? null;
+}
+
 /**
  * Finds or creates the account for a GitHub profile. A signed-in user (`linkTo`) gets GitHub linked to their
  * account. An existing account is never taken over by e-mail: the owner must sign in and link GitHub.

@@ -41,6 +41,10 @@ export function cookie(
   return parts.join("; ");
 }
 
+/** The Set-Cookie value of a new browser session. */
+export const sessionCookie = (ctx: AppContext, request: Request, s: { token: string; expiresAt: Date }) =>
+  cookie(ctx, request, SESSION_COOKIE, s.token, { maxAgeSeconds: (s.expiresAt.getTime() - Date.now()) / 1000 });
+
 /** A Set-Cookie value that deletes the cookie. */
 export const clearCookie = (ctx: AppContext, request: Request, name: string, path = "/") =>
   cookie(ctx, request, name, "", { maxAgeSeconds: 0, path });

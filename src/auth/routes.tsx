@@ -6,7 +6,13 @@ import { AppError, forbidden } from "../core/errors";
 import { httpContext } from "../core/http/plugin";
 import { createRateLimiter } from "../core/http/rate-limit";
 import { completeOnboarding, getMe } from "../users/service";
-import { fetchGitHubProfile, githubAuthorizeUrl, githubConfigured, upsertGitHubUser } from "./github";
+import {
+  fetchGitHubProfile,
+  githubAuthorizeUrl,
+  githubConfigured,
+  linkedGitHubId,
+  upsertGitHubUser,
+} from "./github";
 import {
   clearCookie,
   clientIp,
@@ -16,6 +22,7 @@ import {
   readCookie,
   safeNext,
   SESSION_COOKIE,
+  sessionCookie,
   siteOrigin,
 } from "./http";
 import { createFirstAdmin, ensureSetupToken } from "./first-admin";
@@ -109,9 +116,7 @@ export const authRoutes = (ctx: AppContext) => {
       ip,
       replacing: readCookie(request, SESSION_COOKIE),
     });
-    return cookie(ctx, request, SESSION_COOKIE, s.token, {
-      maxAgeSeconds: (s.expiresAt.getTime() - Date.now()) / 1000,
-    });
+    return sessionCookie(ctx, request, s);
   };
   const afterSignIn = async (userId: string, next: string) => {
     const me = await getMe(ctx.db, { userId, name: "", isAdmin: false, via: "session" });
@@ -263,9 +268,15 @@ export const authRoutes = (ctx: AppContext) => {
         `${siteOrigin(ctx, request)}/auth/github/callback`,
       );
       const current = await principal();
-      const { user } = await upsertGitHubUser(ctx.db, profile, current?.via === "session" ? current.userId : null);
+      const linkTo = current?.via === "session" ? current.userId : null;
+      // Signing in again with the GitHub account already linked counts as a recent sign-in; linking a new one not.
+      const relinked = !!linkTo && (await linkedGitHubId(ctx.db, linkTo)) === profile.id;
+      const { user } = await upsertGitHubUser(ctx.db, profile, linkTo);
       const clearState = clearCookie(ctx, request, OAUTH_STATE_COOKIE, "/auth/github");
-      if (current?.via === "session") return seeOther(request, "/profile", [clearState]);
+      if (linkTo) {
+        const cookies = relinked ? [await startSession(request, linkTo, ip), clearState] : [clearState];
+        return seeOther(request, "/profile", cookies);
+      }
       return seeOther(request, await afterSignIn(user.id, safeNext(next)), [
         await startSession(request, user.id, ip),
         clearState,

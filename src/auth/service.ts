@@ -1,12 +1,13 @@
 // Local accounts, browser sessions and API keys. Secrets (passwords, session cookies, API keys) are stored only
 // as hashes: argon2id for passwords, SHA-256 for random high-entropy tokens.
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
 import { audit } from "../audit/service";
 import type { Principal } from "../core/context";
 import { safeEqual, sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
-import { conflict, invalidInput, notFound, unauthorized, type FieldErrors } from "../core/errors";
+import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, type FieldErrors } from "../core/errors";
+import { notify } from "../notifications/service";
 import { isUuid } from "../orgs/permissions";
 import { users } from "../users/schema";
 import { apiKeys, sessions } from "./schema";
@@ -96,23 +97,39 @@ export async function createLocalUser(
   });
 }
 
-/** Sets a new password (checked like at sign-up) and signs every other session out. */
-export async function changePassword(db: Db, userId: string, password: string, keepSessionId?: string) {
-  if (password.length < 10 || password.length > 256) throw invalidInput({ password: "Use 10 to 256 characters." });
+/**
+ * Changes the signed-in user's password after checking the current one, then signs every session out (the
+ * caller opens a fresh one: rotation) and tells the user. Browser sessions only.
+ */
+export async function changePassword(
+  db: Db,
+  principal: Principal | null,
+  input: { currentPassword: string; newPassword: string },
+) {
+  const p = requireBrowserSession(principal);
+  const [user] = await db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, p.userId));
+  if (!user?.passwordHash) {
+    throw invalidInput({ currentPassword: "This account signs in with GitHub and has no password to change." });
+  }
+  if (!(await Bun.password.verify(input.currentPassword, user.passwordHash))) {
+    throw invalidInput({ currentPassword: "The password is not right." }, "The current password is not right.");
+  }
+  const password = input.newPassword;
+  if (password.length < 10 || password.length > 256) throw invalidInput({ newPassword: "Use 10 to 256 characters." });
   const passwordHash = await hashPassword(password);
   await db.transaction(async (tx) => {
-    await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
+    await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, p.userId));
     await tx
       .update(sessions)
       .set({ revokedAt: new Date() })
-      .where(
-        and(
-          eq(sessions.userId, userId),
-          isNull(sessions.revokedAt),
-          keepSessionId ? sql`${sessions.id} <> ${keepSessionId}` : undefined,
-        ),
-      );
-    await audit(tx, { actorId: userId, action: "user.password.change", targetType: "user", targetId: userId });
+      .where(and(eq(sessions.userId, p.userId), isNull(sessions.revokedAt)));
+    await audit(tx, { actorId: p.userId, action: "user.password.change", targetType: "user", targetId: p.userId });
+    await notify(tx, p.userId, {
+      type: "SECURITY",
+      title: "Your password was changed",
+      body: "Every browser was signed out. If this was not you, reset your password and check your wallets.",
+      link: "/profile",
+    });
   });
 }
 
@@ -190,7 +207,7 @@ export async function listSessions(db: Db, userId: string) {
 const TOUCH_EVERY_MS = 5 * 60_000;
 
 /** The principal behind a session cookie, or null when it is unknown, expired, revoked or the user is gone. */
-export async function resolveSession(db: Db, token: string): Promise<(Principal & { sessionId: string }) | null> {
+export async function resolveSession(db: Db, token: string): Promise<Principal | null> {
   if (!token || token.length > 100) return null;
   const now = new Date();
   const [row] = await db
@@ -217,6 +234,8 @@ export async function resolveSession(db: Db, token: string): Promise<(Principal 
     via: "session",
     csrfToken: row.session.csrfToken,
     sessionId: row.session.id,
+    // Sessions open only at sign-in (and re-open at a password re-confirmation), so their start is that moment.
+    authenticatedAt: row.session.createdAt,
   };
 }
 
@@ -347,10 +366,54 @@ export async function pruneSessions(db: Db) {
   await db.delete(sessions).where(or(lt(sessions.expiresAt, cutoff), lt(sessions.revokedAt, cutoff)));
 }
 
-/** Throws UNAUTHORIZED unless the password is right for the signed-in user (before sensitive changes). */
+// ---------------------------------------------------------------------------------------------------------------
+// Recent sign-in (before changes an attacker with a stolen session would want: payout wallets, the password)
+
+/** How long after signing in (or re-confirming) a session may change payout wallets. */
+export const RECENT_SIGN_IN_MS = 5 * 60_000;
+
+/** Throws unless the caller is a browser session: API keys may not make these changes (403). */
+export function requireBrowserSession(p: Principal | null): Principal & { sessionId: string } {
+  if (!p) throw unauthorized();
+  if (p.via !== "session" || !p.sessionId) throw forbidden("This needs a signed-in browser; API keys cannot do it.");
+  return p as Principal & { sessionId: string };
+}
+
+/** Throws REAUTH_REQUIRED (403) unless the session signed in, or re-confirmed its password, a few minutes ago. */
+export function requireRecentSignIn(principal: Principal | null, now = Date.now()): Principal {
+  const p = requireBrowserSession(principal);
+  if (!p.authenticatedAt || now - p.authenticatedAt.getTime() > RECENT_SIGN_IN_MS) {
+    throw new AppError(
+      "REAUTH_REQUIRED",
+      "Confirm your password (or sign in with GitHub again) first: this change needs a sign-in from the last few minutes.",
+      403,
+    );
+  }
+  return p;
+}
+
+/** Throws INVALID_INPUT unless the password is right for the user (before sensitive changes). */
 export async function confirmPassword(db: Db, userId: string, password: string) {
   const [user] = await db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId));
   if (!user?.passwordHash || !(await Bun.password.verify(password, user.passwordHash))) {
-    throw unauthorized("The password is not right.");
+    throw invalidInput({ password: "The password is not right." }, "The password is not right.");
   }
+}
+
+/**
+ * Re-confirms the signed-in user with their password and replaces the session with a fresh one (a new cookie and
+ * CSRF token), which counts as a recent sign-in.
+ */
+export async function reauthenticate(
+  db: Db,
+  principal: Principal | null,
+  password: string,
+  opts: { days?: number; userAgent?: string | null; ip?: string | null } = {},
+): Promise<NewSession> {
+  const p = requireBrowserSession(principal);
+  await confirmPassword(db, p.userId, password);
+  await db.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, p.sessionId));
+  const fresh = await createSession(db, p.userId, opts);
+  await audit(db, { actorId: p.userId, action: "session.reauthenticate", targetType: "session", targetId: fresh.id });
+  return fresh;
 }

@@ -1,8 +1,18 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
 import { githubConfigured } from "../auth/github";
-import { clearCookie, SESSION_COOKIE, siteOrigin } from "../auth/http";
-import { createApiKey, listApiKeys, listSessions, revokeApiKey, revokeSession } from "../auth/service";
+import { clearCookie, clientIp, SESSION_COOKIE, sessionCookie, siteOrigin } from "../auth/http";
+import {
+  changePassword,
+  createApiKey,
+  createSession,
+  listApiKeys,
+  listSessions,
+  RECENT_SIGN_IN_MS,
+  reauthenticate,
+  revokeApiKey,
+  revokeSession,
+} from "../auth/service";
 import { field, fields, seeOther, viewerOf } from "../auth/web";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import { AppError, forbidden, invalidInput } from "../core/errors";
@@ -27,6 +37,8 @@ const FLASH: Record<string, string> = {
   payout: "Payout address changed.",
   unlinked: "Wallet unlinked.",
   revoked: "Revoked.",
+  confirmed: "Thanks: you can change wallets for the next few minutes.",
+  password: "Password changed. Every other browser was signed out.",
 };
 
 /** Only a browser session may mint keys or delete the account: a leaked key must not be able to. */
@@ -35,8 +47,6 @@ function requireSession(p: Principal | null): Principal {
   if (user.via !== "session") throw forbidden("Do this from your browser session, not with an API key.");
   return user;
 }
-
-const sessionIdOf = (p: Principal) => (p as Principal & { sessionId?: string }).sessionId;
 
 /** Profile page and the `/api/me` family (spec §5.2): profile, wallets, API keys, sessions, export, deletion. */
 export const userRoutes = (ctx: AppContext) => {
@@ -56,13 +66,17 @@ export const userRoutes = (ctx: AppContext) => {
       wallets,
       apiKeys,
       sessions,
-      currentSessionId: sessionIdOf(p),
+      currentSessionId: p.sessionId,
+      recentSignIn: !!p.authenticatedAt && Date.now() - p.authenticatedAt.getTime() <= RECENT_SIGN_IN_MS,
       githubAvailable: githubConfigured(ctx.settings),
     };
     return html(<ProfilePage viewer={viewerOf(p)!} csrf={p.csrfToken} data={data} {...extras} />, status);
   };
   const onInvalid = async (p: Principal, err: unknown, extras: ProfileExtras = {}) => {
-    if (!(err instanceof AppError) || !["INVALID_INPUT", "WALLET_TAKEN", "LAST_OWNER", "LAST_ADMIN"].includes(err.code))
+    if (
+      !(err instanceof AppError) ||
+      !["INVALID_INPUT", "WALLET_TAKEN", "LAST_OWNER", "LAST_ADMIN", "REAUTH_REQUIRED"].includes(err.code)
+    )
       throw err;
     return profilePage(
       p,
@@ -73,6 +87,16 @@ export const userRoutes = (ctx: AppContext) => {
       },
       err.status,
     );
+  };
+  const sessionOpts = (request: Request) => ({
+    days: ctx.settings.get("auth.sessionDays"),
+    userAgent: request.headers.get("user-agent"),
+    ip: clientIp(ctx, request),
+  });
+  // A password change signs every session out, this one too: the browser gets a fresh one (rotation).
+  const changePasswordAndRotate = async (request: Request, p: Principal, input: Record<string, string>) => {
+    await changePassword(ctx.db, p, { currentPassword: input.currentPassword, newPassword: input.newPassword });
+    return createSession(ctx.db, p.userId, sessionOpts(request));
   };
   const exportResponse = async (p: Principal) =>
     new Response(JSON.stringify(await exportUserData(ctx, p), null, 2), {
@@ -134,12 +158,41 @@ export const userRoutes = (ctx: AppContext) => {
         return seeOther(request, "/profile?done=wallet");
       })
       .post("/profile/wallets/:walletId/payout", async ({ request, params, principal }) => {
-        await setPayoutWallet(ctx.db, await principal(), params.walletId);
+        const p = requireUser(await principal());
+        try {
+          await setPayoutWallet(ctx.db, p, params.walletId);
+        } catch (err) {
+          return onInvalid(p, err);
+        }
         return seeOther(request, "/profile?done=payout");
       })
       .post("/profile/wallets/:walletId/remove", async ({ request, params, principal }) => {
-        await removeWallet(ctx.db, await principal(), params.walletId);
+        const p = requireUser(await principal());
+        try {
+          await removeWallet(ctx.db, p, params.walletId);
+        } catch (err) {
+          return onInvalid(p, err);
+        }
         return seeOther(request, "/profile?done=unlinked");
+      })
+      .post("/profile/reauthenticate", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        try {
+          const s = await reauthenticate(ctx.db, p, field(body, "password"), sessionOpts(request));
+          return seeOther(request, "/profile?done=confirmed", [sessionCookie(ctx, request, s)]);
+        } catch (err) {
+          return onInvalid(p, err);
+        }
+      })
+      .post("/profile/password", async ({ request, body, principal }) => {
+        const p = requireUser(await principal());
+        try {
+          const input = { currentPassword: field(body, "currentPassword"), newPassword: field(body, "newPassword") };
+          const s = await changePasswordAndRotate(request, p, input);
+          return seeOther(request, "/profile?done=password", [sessionCookie(ctx, request, s)]);
+        } catch (err) {
+          return onInvalid(p, err);
+        }
       })
       .post("/profile/api-keys", async ({ body, principal }) => {
         const p = requireSession(await principal());
@@ -242,6 +295,37 @@ export const userRoutes = (ctx: AppContext) => {
           return null;
         },
         { detail: { summary: "Unlink a wallet", tags: ["me"] } },
+      )
+      .post(
+        "/api/me/reauthenticate",
+        async ({ request, body, principal, set }) => {
+          const s = await reauthenticate(ctx.db, await principal(), field(body, "password"), sessionOpts(request));
+          set.headers["set-cookie"] = sessionCookie(ctx, request, s);
+          return { csrfToken: s.csrfToken, expiresAt: s.expiresAt };
+        },
+        {
+          detail: {
+            summary:
+              "Confirm the password ({ password }) before wallet changes; the session is replaced (new cookie and csrfToken)",
+            tags: ["me"],
+          },
+        },
+      )
+      .post(
+        "/api/me/password",
+        async ({ request, body, principal, set }) => {
+          const b = { currentPassword: field(body, "currentPassword"), newPassword: field(body, "newPassword") };
+          const s = await changePasswordAndRotate(request, requireUser(await principal()), b);
+          set.headers["set-cookie"] = sessionCookie(ctx, request, s);
+          return { csrfToken: s.csrfToken, expiresAt: s.expiresAt };
+        },
+        {
+          detail: {
+            summary:
+              "Change the password ({ currentPassword, newPassword }); every session is signed out and this browser gets a new one",
+            tags: ["me"],
+          },
+        },
       )
       .get(
         "/api/me/api-keys",

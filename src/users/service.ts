@@ -3,6 +3,7 @@ import { and, asc, count, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
 import { getAddress, verifyMessage } from "viem";
 import { createSiweMessage, generateSiweNonce, parseSiweMessage, validateSiweMessage } from "viem/siwe";
 import { apiKeys, sessions } from "../auth/schema";
+import { requireRecentSignIn } from "../auth/service";
 import { auditLog } from "../audit/schema";
 import { audit, redactAuditFor } from "../audit/service";
 import type { Principal } from "../core/context";
@@ -11,6 +12,7 @@ import { conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErro
 import { forgetInvitesFor, type InviteDeps, listMyInvites } from "../invites/service";
 import { orgInvites } from "../invites/schema";
 import { emailOutbox, notifications } from "../notifications/schema";
+import { notify } from "../notifications/service";
 import { isUuid } from "../orgs/permissions";
 import { orgMembers, orgs } from "../orgs/schema";
 import { userDataHooks } from "./data-hooks";
@@ -136,10 +138,11 @@ export async function createWalletChallenge(db: Db, principal: Principal | null,
 
 /**
  * Verifies a signed SIWE message (domain, time window, unused nonce issued to this user, ECDSA signature of the
- * stated address) and links the address. The first linked wallet receives payouts.
+ * stated address) and links the address. The first linked wallet receives payouts. Needs a recent sign-in in a
+ * browser (not an API key); the user is told.
  */
 export async function linkWallet(db: Db, principal: Principal | null, input: unknown, site: SiweSite) {
-  const p = requireWriter(principal);
+  const p = requireRecentSignIn(principal);
   const r = WalletLinkRequest.safeParse(input);
   if (!r.success) throw invalidInput(zodFieldErrors(r.error.issues));
   const { message, signature } = r.data;
@@ -201,8 +204,13 @@ export async function linkWallet(db: Db, principal: Principal | null, input: unk
       action: "wallet.link",
       targetType: "wallet",
       targetId: w.id,
-      payload: { address, chainId: w.chainId },
+      payload: { address, chainId: w.chainId, isPayout: w.isPayout },
     });
+    await tellWalletChange(
+      tx,
+      p.userId,
+      w.isPayout ? `Payouts now go to ${address}.` : `Wallet ${address} was linked.`,
+    );
     return publicWallet(w);
   });
 }
@@ -226,9 +234,9 @@ export async function listWallets(db: Db, principal: Principal | null) {
   return rows.map(publicWallet);
 }
 
-/** Marks one of the user's wallets as the payout address. */
+/** Marks one of the user's wallets as the payout address (recent sign-in in a browser; the user is told). */
 export async function setPayoutWallet(db: Db, principal: Principal | null, walletId: string) {
-  const p = requireWriter(principal);
+  const p = requireRecentSignIn(principal);
   if (!isUuid(walletId)) throw notFound("Wallet");
   return db.transaction(async (tx) => {
     const [w] = await tx
@@ -248,27 +256,47 @@ export async function setPayoutWallet(db: Db, principal: Principal | null, walle
       targetId: walletId,
       payload: { address: w.address },
     });
+    await tellWalletChange(tx, p.userId, `Payouts now go to ${w.address}.`);
     return { ...publicWallet(w), isPayout: true };
   });
 }
 
-/** Unlinks one of the user's wallets. */
+/** Unlinks one of the user's wallets (recent sign-in in a browser; the user is told). */
 export async function removeWallet(db: Db, principal: Principal | null, walletId: string) {
-  const p = requireWriter(principal);
+  const p = requireRecentSignIn(principal);
   if (!isUuid(walletId)) throw notFound("Wallet");
-  const rows = await db
-    .delete(wallets)
-    .where(and(eq(wallets.id, walletId), eq(wallets.userId, p.userId)))
-    .returning({ address: wallets.address });
-  if (!rows.length) throw notFound("Wallet");
-  await audit(db, {
-    actorId: p.userId,
-    action: "wallet.unlink",
-    targetType: "wallet",
-    targetId: walletId,
-    payload: { address: rows[0].address },
+  await db.transaction(async (tx) => {
+    const rows = await tx
+      .delete(wallets)
+      .where(and(eq(wallets.id, walletId), eq(wallets.userId, p.userId)))
+      .returning({ address: wallets.address, isPayout: wallets.isPayout });
+    if (!rows.length) throw notFound("Wallet");
+    const { address, isPayout } = rows[0];
+    await audit(tx, {
+      actorId: p.userId,
+      action: "wallet.unlink",
+      targetType: "wallet",
+      targetId: walletId,
+      payload: { address, isPayout },
+    });
+    await tellWalletChange(
+      tx,
+      p.userId,
+      isPayout
+        ? `Payout wallet ${address} was unlinked: payouts wait until you choose another.`
+        : `Wallet ${address} was unlinked.`,
+    );
   });
 }
+
+// A stolen session's first move is to redirect payouts: the owner hears of every change (in the app and by e-mail).
+const tellWalletChange = (db: Db, userId: string, body: string) =>
+  notify(db, userId, {
+    type: "SECURITY",
+    title: "Your wallets changed",
+    body: `${body} If this was not you, sign out every browser and change your password.`,
+    link: "/profile",
+  });
 
 // ---------------------------------------------------------------------------------------------------------------
 // GDPR

@@ -4,7 +4,15 @@ import { privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { verifyAuditChain } from "../audit/service";
 import { createTestApp, type TestApp } from "../../test/support/app";
-import { addMember, createOrgAs, createUser, signInWithForm, type TestUser } from "../../test/support/auth";
+import {
+  addMember,
+  apiKeyFor,
+  asUser,
+  createOrgAs,
+  createUser,
+  signInWithForm,
+  type TestUser,
+} from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 
 const alice = privateKeyToAccount(`0x${"11".repeat(32)}`);
@@ -234,6 +242,138 @@ for (const kind of dbKinds()) {
       });
       expect(step2.status).toBe(303);
       expect(await (await u.request("GET", "/profile")).text()).toContain(acct.address);
+    });
+
+    const linkOver = async (u: TestUser, key: `0x${string}`) => {
+      const acct = privateKeyToAccount(key);
+      const c = await challenge(u, acct.address);
+      return u.request("POST", "/api/me/wallets", {
+        body: { message: c.message, signature: await acct.signMessage({ message: c.message }) },
+      });
+    };
+    const age = (u: TestUser, minutes: number) =>
+      t.ctx.database.exec(
+        `update sessions set created_at = now() - interval '${minutes} minutes' where user_id = $1 and revoked_at is null`,
+        [u.id],
+      );
+    const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+    const sessionFrom = (res: Response) => /ds_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")?.[1];
+
+    test("payout wallets: API keys are refused; an old sign-in must confirm the password first; the user is told", async () => {
+      const u = await createUser(t, { password: "wallet-owner-pw-1" });
+      const first = (await (await linkOver(u, `0x${"61".repeat(32)}`)).json()) as { id: string };
+      const second = (await (await linkOver(u, `0x${"62".repeat(32)}`)).json()) as { id: string };
+      // A write-scoped API key (a leaked CI key, say) cannot move payouts.
+      const key = await apiKeyFor(t, u, ["read", "write"]);
+      const byKey = [
+        await key.request("POST", `/api/me/wallets/${second.id}/payout`),
+        await key.request("DELETE", `/api/me/wallets/${first.id}`),
+        await key.request("POST", "/api/me/wallets", { body: { message: "x".repeat(60), signature: "0x00" } }),
+      ];
+      expect(byKey.map((r) => r.status)).toEqual([403, 403, 403]);
+      expect(await codeOf(byKey[0])).toBe("FORBIDDEN");
+      // A session signed in 10 minutes ago is asked to confirm.
+      await age(u, 10);
+      const stale = await u.request("POST", `/api/me/wallets/${second.id}/payout`);
+      expect(stale.status).toBe(403);
+      expect(await codeOf(stale)).toBe("REAUTH_REQUIRED");
+      expect((await linkOver(u, `0x${"63".repeat(32)}`)).status).toBe(403);
+      expect((await u.request("DELETE", `/api/me/wallets/${first.id}`)).status).toBe(403);
+      expect((await u.request("POST", "/api/me/reauthenticate", { body: { password: "wrong-password" } })).status).toBe(
+        400,
+      );
+      const ok = await u.request("POST", "/api/me/reauthenticate", { body: { password: "wallet-owner-pw-1" } });
+      expect(ok.status).toBe(200);
+      const fresh = asUser(t, u, sessionFrom(ok)!, ((await ok.json()) as { csrfToken: string }).csrfToken);
+      expect((await u.request("GET", "/api/me")).status).toBe(401); // the old session was replaced
+      expect((await fresh.request("POST", `/api/me/wallets/${second.id}/payout`)).status).toBe(200);
+      // In-app notices (and e-mails) for each change, and the audit trail.
+      const notes = await t.ctx.database.exec<{ type: string; body: string }>(
+        "select type, body from notifications where user_id = $1 and type = 'SECURITY' order by created_at",
+        [u.id],
+      );
+      expect(notes.length).toBe(3);
+      expect(notes.at(-1)!.body).toContain(privateKeyToAccount(`0x${"62".repeat(32)}`).address);
+      const [{ n: mails }] = await t.ctx.database.exec<{ n: string }>(
+        "select count(*) as n from email_outbox where user_id = $1 and kind = 'SECURITY'",
+        [u.id],
+      );
+      expect(Number(mails)).toBe(3);
+      const trail = await t.ctx.database.exec<{ action: string }>(
+        "select action from audit_log where actor_id = $1 order by seq",
+        [u.id],
+      );
+      expect(trail.map((a) => a.action)).toEqual(
+        expect.arrayContaining(["wallet.link", "session.reauthenticate", "wallet.payout.set"]),
+      );
+    });
+
+    test("the profile page asks an old sign-in to confirm the password, then changes wallets", async () => {
+      const u = await createUser(t, { password: "page-owner-pw-1" });
+      const w = (await (await linkOver(u, `0x${"64".repeat(32)}`)).json()) as { id: string };
+      await age(u, 10);
+      const page = await (await u.request("GET", "/profile")).text();
+      expect(page).toContain('action="/profile/reauthenticate"');
+      const refused = await u.request("POST", `/profile/wallets/${w.id}/remove`, {
+        body: new URLSearchParams({ _csrf: u.csrf }),
+      });
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain("Confirm your password");
+      const confirm = await u.request("POST", "/profile/reauthenticate", {
+        body: new URLSearchParams({ _csrf: u.csrf, password: "page-owner-pw-1" }),
+      });
+      expect(confirm.status).toBe(303);
+      const session = sessionFrom(confirm)!;
+      const html = await (await t.request("GET", "/profile", { headers: { cookie: `ds_session=${session}` } })).text();
+      expect(html).not.toContain('action="/profile/reauthenticate"');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1];
+      const fresh = asUser(t, u, session, csrf);
+      const removed = await fresh.request("POST", `/profile/wallets/${w.id}/remove`, {
+        body: new URLSearchParams({ _csrf: csrf }),
+      });
+      expect(removed.status).toBe(303);
+      expect(((await (await fresh.request("GET", "/api/me/wallets")).json()) as any).wallets).toEqual([]);
+    });
+
+    test("change password: the current one is checked, every session is signed out, this browser gets a new one", async () => {
+      const u = await createUser(t, { password: "old-password-1" });
+      const other = await signInWithForm(t, u.email, "old-password-1");
+      const key = await apiKeyFor(t, u, ["read", "write"]);
+      const body = { currentPassword: "old-password-1", newPassword: "new-password-22" };
+      expect((await key.request("POST", "/api/me/password", { body })).status).toBe(403);
+      const wrong = await u.request("POST", "/api/me/password", { body: { ...body, currentPassword: "nope-nope-1" } });
+      expect(wrong.status).toBe(400);
+      expect(((await wrong.json()) as any).error.details.fields.currentPassword).toBeTruthy();
+      expect((await u.request("POST", "/api/me/password", { body: { ...body, newPassword: "short" } })).status).toBe(
+        400,
+      );
+      const res = await u.request("POST", "/api/me/password", { body });
+      expect(res.status).toBe(200);
+      const rotated = sessionFrom(res)!;
+      expect(rotated).not.toBe(u.session);
+      expect((await u.request("GET", "/api/me")).status).toBe(401);
+      expect((await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${other.session}` } })).status).toBe(
+        401,
+      );
+      expect((await t.request("GET", "/api/me", { headers: { cookie: `ds_session=${rotated}` } })).status).toBe(200);
+      expect((await signInWithForm(t, u.email, "old-password-1")).res.status).toBe(401);
+      expect((await signInWithForm(t, u.email, "new-password-22")).res.status).toBe(303);
+      // The form on the profile page does the same.
+      const html = await (await t.request("GET", "/profile", { headers: { cookie: `ds_session=${rotated}` } })).text();
+      expect(html).toContain('action="/profile/password"');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1];
+      const viaForm = await t.request("POST", "/profile/password", {
+        body: new URLSearchParams({ _csrf: csrf, currentPassword: "new-password-22", newPassword: "third-password-3" }),
+        headers: { cookie: `ds_session=${rotated}`, "content-type": "application/x-www-form-urlencoded" },
+      });
+      expect(viaForm.status).toBe(303);
+      expect(viaForm.headers.get("location")).toBe("/profile?done=password");
+      expect(sessionFrom(viaForm)).toBeTruthy();
+      const [{ n }] = await t.ctx.database.exec<{ n: string }>(
+        "select count(*) as n from notifications where user_id = $1 and title = 'Your password was changed'",
+        [u.id],
+      );
+      expect(Number(n)).toBe(2);
     });
   });
 }

@@ -13,7 +13,10 @@ export interface ProfileData {
     roles: string[];
     preferences: { emailNotifications: boolean };
     isAdmin: boolean;
+    hasPassword: boolean;
   };
+  /** Whether this session signed in (or re-confirmed) recently enough to change wallets. */
+  recentSignIn: boolean;
   wallets: { id: string; address: string; chainId: string; isPayout: boolean }[];
   apiKeys: {
     id: string;
@@ -92,6 +95,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
         <p class="muted">
           Payouts go to the address marked for payouts. Link an address by signing a Sign-In with Ethereum message.
         </p>
+        {props.data.recentSignIn ? "" : <ConfirmItsYou {...props} />}
         {wallets.length ? (
           <table>
             <thead>
@@ -178,6 +182,30 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
           </form>
         )}
       </section>
+
+      {me.hasPassword ? (
+        <section class="card" aria-labelledby="p-password">
+          <h2 id="p-password">Password</h2>
+          <form method="post" action="/profile/password" class="stack">
+            <CsrfField token={props.csrf} />
+            <label>
+              Current password
+              <input name="currentPassword" type="password" required autocomplete="current-password" />
+              <FieldError errors={props.errors} name="currentPassword" />
+            </label>
+            <label>
+              New password <span class="help">At least 10 characters. Every other browser is signed out.</span>
+              <input name="newPassword" type="password" required minlength="10" autocomplete="new-password" />
+              <FieldError errors={props.errors} name="newPassword" />
+            </label>
+            <div>
+              <button type="submit">Change password</button>
+            </div>
+          </form>
+        </section>
+      ) : (
+        ""
+      )}
 
       <section class="card" aria-labelledby="p-keys">
         <h2 id="p-keys">API keys</h2>
@@ -328,5 +356,33 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
         </p>
       </section>
     </Layout>
+  );
+}
+
+/** Asks for the password (or GitHub again) before wallet changes, when the sign-in is not recent. */
+function ConfirmItsYou(props: { csrf?: string; data: ProfileData; errors?: Record<string, string> }) {
+  return (
+    <div class="flash" role="note">
+      <p>To change wallets, confirm it is you: your last sign-in was more than a few minutes ago.</p>
+      {props.data.me.hasPassword ? (
+        <form method="post" action="/profile/reauthenticate" class="stack">
+          <CsrfField token={props.csrf} />
+          <label>
+            Password
+            <input name="password" type="password" required autocomplete="current-password" />
+            <FieldError errors={props.errors} name="password" />
+          </label>
+          <div>
+            <button type="submit" class="secondary">
+              Confirm
+            </button>
+          </div>
+        </form>
+      ) : (
+        <p>
+          <a href="/auth/github?next=/profile">Sign in with GitHub again</a>
+        </p>
+      )}
+    </div>
   );
 }
