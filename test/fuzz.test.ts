@@ -91,7 +91,7 @@ function badScalar(r: Rng, ids: Ids): unknown {
     case 2:
       return "x\udfff";
     case 3:
-      return 99999999999999999999999;
+      return JSON.parse("99999999999999999999999");
     case 4:
       return -2147483649;
     case 5:
@@ -134,7 +134,7 @@ function badScalar(r: Rng, ids: Ids): unknown {
 /** A path parameter: real ids (either case), unknown ids and junk. */
 function badParam(r: Rng, name: string, ids: Ids): string {
   const real =
-    name === "id" ? r.pick([ids.orgId, ids.projectId, ids.milestoneId]) : (ids as Record<string, string>)[name];
+    name === "id" ? r.pick([ids.orgId, ids.projectId, ids.milestoneId]) : ids[name as keyof Ids];
   if (r.next() < 0.5) return r.next() < 0.5 ? (real ?? ids.orgId) : (real ?? ids.orgId).toUpperCase();
   const choices = [
     crypto.randomUUID(),

@@ -3,7 +3,7 @@
 // leave a chain that verifies.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../test/support/app";
-import { addMember, apiKeyFor, createOrgAs, createUser, type TestUser } from "../../test/support/auth";
+import { addMember, apiKeyFor, createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 import { audit, verifyAuditChain } from "./service";
 

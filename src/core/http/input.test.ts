@@ -11,9 +11,9 @@ test("unstorablePath finds NUL, lone surrogates and inexact numbers at any depth
   expect(unstorablePath({ a: [{ b: "x\u0000" }] })).toBe("a.0.b");
   expect(unstorablePath({ a: "\ud800x" })).toBe("a");
   expect(unstorablePath({ a: "x\udc00" })).toBe("a");
-  expect(unstorablePath({ ["k\u0000"]: 1 })).toBe("_");
+  expect(unstorablePath({ "k\u0000": 1 })).toBe("_");
   expect(unstorablePath({ v: JSON.parse("1e309") })).toBe("v");
-  expect(unstorablePath({ v: 99999999999999999999999 })).toBe("v");
+  expect(unstorablePath({ v: JSON.parse("99999999999999999999999") })).toBe("v");
   let deep: unknown = "\u0000";
   for (let i = 0; i < 20_000; i++) deep = [deep];
   expect(unstorablePath(deep)).toStartWith("0.0.0");
