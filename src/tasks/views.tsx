@@ -119,7 +119,11 @@ function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] })
 
 /** The workbench timeline: claimed, linked, each verification with its log, payment; polls while work is under way. */
 export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
-  const live = d.task.status === "VERIFYING" || d.task.status === "PAYING";
+  // VERIFIED is a moment between the verdict and the payout when nobody reviews: a poll landing there goes on.
+  const live =
+    d.task.status === "VERIFYING" ||
+    d.task.status === "PAYING" ||
+    (d.task.status === "VERIFIED" && !d.project.payoutReview);
   const c = d.claim;
   return (
     <section

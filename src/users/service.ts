@@ -145,7 +145,9 @@ export async function linkWallet(db: Db, principal: Principal | null, input: unk
   const p = requireRecentSignIn(principal);
   const r = WalletLinkRequest.safeParse(input);
   if (!r.success) throw invalidInput(zodFieldErrors(r.error.issues));
-  const { message, signature } = r.data;
+  const { signature } = r.data;
+  // A browser sends a textarea's lines with CRLF (HTML form encoding); the wallet signed the message with LF.
+  const message = r.data.message.replace(/\r\n/g, "\n");
   const parsed = parseSiweMessage(message);
   const bad = (why: string) => invalidInput({ signature: why }, "The wallet signature was not accepted.");
   if (!parsed.address || !parsed.nonce || !parsed.chainId)

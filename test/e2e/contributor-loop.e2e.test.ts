@@ -1,0 +1,416 @@
+// Browser test of the contributor loop with two people, on each database (PGlite, and PostgreSQL when
+// TEST_DATABASE_URL is set): the real server process, Debian's Chromium, a git host serving real repositories
+// over HTTP, the embedded dev chain and the Docker harness. The sponsor sets up the instance, plans, approves and
+// funds a private project; the contributor accepts the org's invite, links a wallet with Sign-In with Ethereum,
+// claims a task, pushes a commit that breaks a test (FAILED, the test named, without a reload), pushes the fix
+// (live log, then PAID with the transaction), and the chain shows amount − fee received. Then the server is
+// killed with SIGKILL while a second task is PAYING, started again, and that task is paid exactly once.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { createPublicClient, http, parseAbiItem, type PublicClient } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { hardhat } from "viem/chains";
+import { ProjectEscrow } from "../../src/chain/contracts.gen";
+import { chromiumPath } from "../support/browser";
+import { createEmptyPostgres, dbKinds } from "../support/db";
+import { ensureSandboxImages } from "../support/docker";
+import { type GitHost, startGitHost } from "../support/git-host";
+import { type ServerProcess, startServerProcess } from "../support/server-process";
+
+const CHROMIUM = chromiumPath();
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const PASSWORD = "correct horse battery";
+const TASK_ONE = "Add doubling to the math helpers";
+const TASK_TWO = "Add halving to the math helpers";
+const PAYMENT_RELEASED = parseAbiItem(
+  "event PaymentReleased(bytes32 indexed projectId, uint256 indexed taskId, address indexed payee, address token, uint256 amount, uint256 fee, bytes32 digest)",
+);
+
+const MATH = (factor: number) =>
+  `export const add = (a: number, b: number) => a + b;\nexport const double = (x: number) => x * ${factor};\n`;
+const MATH_TEST = `import { expect, test } from "bun:test";
+import { add, double } from "./math";
+test("adds", () => expect(add(1, 2)).toBe(3));
+test("doubles", () => expect(double(4)).toBe(8));
+`;
+
+beforeAll(() => ensureSandboxImages(), 900_000);
+
+/** Polls `fn` until it returns something truthy. */
+async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+for (const kind of dbKinds()) {
+  describe(`contributor loop in a browser [${kind}]`, () => {
+    const dir = mkdtempSync(join(process.env.DEVSPONSOR_TEST_TMP ?? tmpdir(), `e2e-contributor-${kind}-`));
+    const shots = join(dir, "shots");
+    const wallet = privateKeyToAccount(generatePrivateKey());
+    let host: GitHost;
+    let server: ServerProcess;
+    let dropDb: (() => Promise<void>) | undefined;
+    let browser: Browser;
+    let sponsorCtx: BrowserContext;
+    let contributorCtx: BrowserContext;
+    let sponsor: Page;
+    let contributor: Page;
+    let base: string;
+    let projectId: string;
+    const taskIds: Record<string, string> = {};
+    const errors: string[] = [];
+
+    beforeAll(async () => {
+      host = startGitHost();
+      await host.createRepo("mathlib", {
+        "package.json": '{ "name": "mathlib", "private": true }\n',
+        "README.md": "# Math helpers\n\nSmall arithmetic helpers.\n",
+        "math.ts": MATH(2),
+        "math.test.ts": MATH_TEST,
+      });
+      let databaseUrl = "";
+      if (kind === "postgres") {
+        const pg = await createEmptyPostgres();
+        databaseUrl = pg.url;
+        dropDb = pg.drop;
+      }
+      server = await startServerProcess({
+        dataDir: join(dir, "data"),
+        env: {
+          DATABASE_URL: databaseUrl,
+          DEVSPONSOR_MASTER_KEY: "44".repeat(32),
+          DEVSPONSOR_AI_PROVIDER: "none",
+          // the git host listens on loopback, which web users' repository URLs may not name unless allowed
+          DEVSPONSOR_SECURITY_ALLOWED_REPO_HOSTS: "127.0.0.1",
+          // no SMTP here: local accounts' addresses are trusted so e-mail invites show up in the app
+          DEVSPONSOR_AUTH_TRUST_LOCAL_EMAILS: "true",
+          LOG_LEVEL: "warn",
+        },
+      });
+      base = server.base;
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      sponsorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      contributorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      sponsor = await sponsorCtx.newPage();
+      contributor = await contributorCtx.newPage();
+      for (const page of [sponsor, contributor]) {
+        page.on("pageerror", (e) => errors.push(e.message));
+        page.on("console", (m) => {
+          // a page polled while the server is down logs failed requests: those are not the pages' faults
+          if (m.type() === "error" && !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(m.text()))
+            errors.push(m.text());
+        });
+      }
+    }, 180_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+      await host?.stop();
+      await dropDb?.();
+    });
+
+    const shot = async (page: Page, name: string) => {
+      const size = page.viewportSize()!;
+      const paths: string[] = [];
+      for (const width of [390, 1280]) {
+        await page.setViewportSize({ width, height: 900 });
+        const path = join(shots, `${name}-${width}.png`);
+        await page.screenshot({ path, fullPage: true });
+        paths.push(path);
+      }
+      await page.setViewportSize(size);
+      return paths;
+    };
+    /** Waits for the page to reach `url`; when it does not, the error says what the page shows instead. */
+    const arrive = async (page: Page, url: RegExp, timeout = 30_000) => {
+      try {
+        await page.waitForURL(url, { timeout });
+      } catch (err) {
+        const said = (await page.locator("main").textContent().catch(() => ""))?.replace(/\s+/g, " ").slice(0, 600);
+        throw new Error(`${(err as Error).message.split("\n")[0]} at ${page.url()}; the page says: ${said}`);
+      }
+    };
+    /** A signed-in page's JSON API, with its session cookie. */
+    const api = async <T>(page: Page, path: string): Promise<T> => {
+      const res = await page.request.get(`${base}${path}`);
+      if (res.status() !== 200) throw new Error(`GET ${path}: ${res.status()} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
+    /** The dev chain as the signed-in contributor reads it: the appliance's JSON-RPC endpoint. */
+    const chain = async (page: Page): Promise<PublicClient> => {
+      const cookie = (await page.context().cookies(base)).map((c) => `${c.name}=${c.value}`).join("; ");
+      const csrf = await page.locator('meta[name="csrf-token"]').getAttribute("content");
+      return createPublicClient({
+        chain: hardhat,
+        transport: http(`${base}/chain/rpc`, {
+          fetchOptions: { headers: { cookie, "x-csrf-token": csrf ?? "" } },
+        }),
+      }) as PublicClient;
+    };
+    const releases = async (client: PublicClient) =>
+      client.getLogs({ event: PAYMENT_RELEASED, args: { payee: wallet.address }, fromBlock: 0n });
+    type TaskJson = { task: { id: string; status: string; payoutAmount: string | null }; payment: unknown };
+
+    test("the sponsor sets up, plans, approves and funds a private project; invites the contributor", async () => {
+      // First run: the operator's setup token makes the sponsor the instance's admin.
+      await sponsor.goto(`${base}/`);
+      expect(new URL(sponsor.url()).pathname).toBe("/setup");
+      const token = (await Bun.file(join(dir, "data", "setup-token")).text()).trim();
+      await sponsor.getByLabel(/Setup token/).fill(token);
+      await sponsor.getByLabel("Your name").fill("Sam Sponsor");
+      await sponsor.getByLabel("E-mail").fill("sam@example.test");
+      await sponsor.getByLabel(/^Password/).fill(PASSWORD);
+      await sponsor.keyboard.press("Enter");
+      await sponsor.waitForURL(/\/onboarding/);
+      await sponsor.getByLabel(/Sponsor/).check();
+      await sponsor.getByRole("button", { name: "Continue" }).click();
+      await sponsor.waitForURL(`${base}/`);
+      await sponsor.getByRole("link", { name: "Create an organization" }).first().click();
+      await sponsor.getByLabel("Name").fill("Math Guild");
+      await sponsor.getByRole("button", { name: "Create organization" }).click();
+      await sponsor.waitForURL(/\/orgs\/[0-9a-f-]{36}/);
+      const orgId = new URL(sponsor.url()).pathname.split("/")[2]!;
+
+      // A private project on the git host's repository.
+      await sponsor.goto(`${base}/orgs/${orgId}/projects`);
+      await sponsor.getByRole("link", { name: "New project" }).click();
+      await sponsor.getByLabel("Title").fill("Math helpers");
+      await sponsor.getByLabel(/^Description/).fill(`Arithmetic helpers.\n- ${TASK_ONE}\n- ${TASK_TWO}`);
+      await sponsor.getByLabel(/^Repository/).fill(host.url("mathlib"));
+      await sponsor.locator('input[name="repoType"][value="PRIVATE"]').check();
+      await sponsor.getByRole("button", { name: "Create project" }).click();
+      await sponsor.waitForURL(/\/projects\/[0-9a-f-]{36}\/milestones\?created=1/);
+      projectId = new URL(sponsor.url()).pathname.split("/")[2]!;
+
+      // The template planner drafts; the two tasks keep the harness's detected test command (per-test results).
+      await sponsor.getByRole("button", { name: "Generate milestones" }).click();
+      await sponsor.waitForURL(/\?run=/);
+      await sponsor.waitForURL(`${base}/projects/${projectId}/milestones`, { timeout: 60_000 });
+      for (const title of [TASK_ONE, TASK_TWO]) {
+        const row = sponsor.locator("tr", { has: sponsor.getByRole("link", { name: title }) });
+        await row.getByText("Edit", { exact: true }).click();
+        await row.getByLabel("Minimum passing tests").fill("2");
+        await row.getByLabel(/^Test command/).fill("");
+        await row.getByRole("button", { name: "Save task" }).click();
+        await arrive(sponsor, /\/milestones#t-/);
+      }
+      await sponsor.getByRole("button", { name: /^Approve structure \(\d+ points\)$/ }).click();
+      await arrive(sponsor, /approved=1/);
+
+      // Funding: a quote, then the dev chain's one-click deposit on the overview.
+      await sponsor.goto(`${base}/projects/${projectId}`);
+      await sponsor.getByRole("button", { name: "Get a funding quote" }).click();
+      await arrive(sponsor, /funding=quoted/);
+      await sponsor.getByRole("button", { name: "Deposit from the dev chain's sponsor account" }).click();
+      await arrive(sponsor, /funding=funded/, 60_000);
+
+      await sponsor.goto(`${base}/projects/${projectId}/tasks`);
+      for (const title of [TASK_ONE, TASK_TWO]) {
+        const href = await sponsor.getByRole("link", { name: title, exact: true }).getAttribute("href");
+        taskIds[title] = href!.split("/").pop()!;
+        const row = sponsor.locator("tr", { has: sponsor.getByRole("link", { name: title, exact: true }) });
+        expect(await row.locator(".badge").textContent()).toBe("OPEN");
+      }
+
+      // Invite the contributor by e-mail.
+      await sponsor.goto(`${base}/orgs/${orgId}/invites`);
+      await sponsor.getByLabel("E-mail").fill("cleo@example.test");
+      await sponsor.getByRole("button", { name: "Send invite" }).click();
+      await arrive(sponsor, /done=sent/);
+    }, 180_000);
+
+    test("the contributor accepts the invite, links a wallet with SIWE and claims a task", async () => {
+      await contributor.goto(`${base}/signup`);
+      await contributor.getByLabel("Your name").fill("Cleo Contributor");
+      await contributor.getByLabel("E-mail").fill("cleo@example.test");
+      await contributor.getByLabel(/^Password/).fill("another good password");
+      await contributor.getByRole("button", { name: "Create account" }).click();
+      await contributor.waitForURL(/\/onboarding/);
+      await contributor.getByLabel(/Contributor/).check();
+      await contributor.getByRole("button", { name: "Continue" }).click();
+      await contributor.waitForURL(`${base}/`);
+      await contributor.getByRole("link", { name: "Answer them" }).click();
+      await contributor.getByRole("button", { name: "Accept" }).click();
+      await contributor.waitForURL(/\/orgs\/[0-9a-f-]{36}$/);
+
+      // The private project's task: without a payout wallet the page sends the contributor to add one.
+      await contributor.goto(`${base}/projects/${projectId}/tasks`);
+      await contributor.getByRole("link", { name: TASK_ONE, exact: true }).click();
+      await contributor.waitForURL(`${base}/tasks/${taskIds[TASK_ONE]}`);
+      expect(await contributor.getByRole("button", { name: "Claim this task" }).count()).toBe(0);
+      await contributor.getByRole("link", { name: "add a payout wallet" }).click();
+      await contributor.waitForURL(/\/profile\?next=/);
+
+      // Sign-In with Ethereum: ask for the message, sign it with the dev key, paste the signature.
+      await contributor.getByLabel("Address").fill(wallet.address);
+      await contributor.getByLabel("Chain id").fill("31337");
+      await contributor.getByRole("button", { name: "Get a message to sign" }).click();
+      const message = await contributor.locator('textarea[name="message"]').inputValue();
+      expect(message).toContain(wallet.address);
+      await contributor.getByLabel(/^Signature/).fill(await wallet.signMessage({ message }));
+      await contributor.getByRole("button", { name: "Link wallet" }).click();
+      await arrive(contributor, /\/profile\?done=wallet/);
+      const walletRow = contributor.locator("tr", { hasText: wallet.address });
+      expect(await walletRow.textContent()).toContain("payout address");
+
+      await contributor.goto(`${base}/tasks/${taskIds[TASK_ONE]}`);
+      await contributor.getByRole("button", { name: "Claim this task" }).click();
+      await arrive(contributor, /done=claimed/);
+      expect(await contributor.locator("#task-status").textContent()).toBe("CLAIMED");
+      expect(await contributor.getByRole("heading", { name: "Link your work" }).isVisible()).toBe(true);
+    }, 60_000);
+
+    test("a commit that breaks a test is FAILED with the test named, without a reload", async () => {
+      const broken = await host.push("mathlib", { "math.ts": MATH(3) }, { branch: "doubling" });
+      await contributor.getByLabel("Branch").fill("doubling");
+      await contributor.getByRole("button", { name: "Link and verify" }).click();
+      await arrive(contributor, /done=linked/);
+      expect(await contributor.locator("#task-status").textContent()).toBe("VERIFYING");
+      expect(await contributor.locator("#timeline").textContent()).toContain(broken.slice(0, 12));
+      const url = contributor.url();
+      await contributor.evaluate(() => {
+        (window as unknown as { stillHere: boolean }).stillHere = true;
+      });
+      await contributor.locator("#task-status", { hasText: /^(CLAIMED|PAYING|PAID)$/ }).waitFor({ timeout: 180_000 });
+      expect(await contributor.locator("#task-status").textContent()).toBe("CLAIMED");
+      const verdict = contributor.locator("#timeline li.verification").last();
+      expect(await verdict.locator(".badge").first().textContent()).toBe("FAILED");
+      expect(await verdict.locator("details", { hasText: "Failing tests" }).locator("li").allTextContents()).toEqual([
+        expect.stringContaining("doubles"),
+      ]);
+      expect(await verdict.textContent()).toContain("1 test failed");
+      // the timeline updated in place: same document, same URL
+      expect(await contributor.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+      expect(contributor.url()).toBe(url);
+      await shot(contributor, "task-failed");
+    }, 240_000);
+
+    test("the fix is verified with a live log and PAID; the chain shows amount − fee received", async () => {
+      const client = await chain(contributor);
+      const before = await client.getBalance({ address: wallet.address });
+      await contributor.goto(`${base}/tasks/${taskIds[TASK_ONE]}`);
+      const fixed = await host.push(
+        "mathlib",
+        { "math.ts": MATH(2), "double.test.ts": 'import { expect, test } from "bun:test";\nimport { double } from "./math";\ntest("doubles negatives", () => expect(double(-3)).toBe(-6));\n' },
+        { branch: "doubling" },
+      );
+      await contributor.getByLabel("Branch").fill("doubling");
+      await contributor.getByLabel(/^Commit/).fill(fixed);
+      await contributor.getByRole("button", { name: "Link and verify" }).click();
+      await arrive(contributor, /done=linked/);
+      await contributor.evaluate(() => {
+        (window as unknown as { stillHere: boolean }).stillHere = true;
+      });
+      // The harness's lines stream into the timeline while it runs.
+      const log = contributor.locator("#timeline li.verification").last().locator("pre.log");
+      await until(async () => ((await log.count()) ? /\S/.test((await log.textContent()) ?? "") : false), "the live log", 120_000);
+      const tx = contributor.locator("#payment-tx");
+      await tx.waitFor({ timeout: 240_000 });
+      expect(await contributor.locator("#task-status").textContent()).toBe("PAID");
+      const hash = (await tx.textContent())!.trim();
+      expect(hash).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(await contributor.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+      await shot(contributor, "task-paid");
+
+      const { task } = await api<TaskJson>(contributor, `/api/tasks/${taskIds[TASK_ONE]}`);
+      const amount = BigInt(task.payoutAmount!);
+      const [release] = await releases(client);
+      expect(release!.transactionHash).toBe(hash as `0x${string}`);
+      const feeBps = await client.readContract({
+        address: release!.address,
+        abi: ProjectEscrow.abi,
+        functionName: "paymentFeeBps",
+      });
+      const fee = (amount * BigInt(feeBps)) / 10_000n;
+      expect(release!.args.amount).toBe(amount);
+      expect(release!.args.fee).toBe(fee);
+      expect((await client.getBalance({ address: wallet.address })) - before).toBe(amount - fee);
+
+      // Earnings: the payment with its transaction, net of the fee.
+      await contributor.goto(`${base}/me/earnings`);
+      expect(await contributor.locator("tr", { hasText: TASK_ONE }).textContent()).toContain(hash);
+      await shot(contributor, "earnings");
+
+      // The sponsor sees the task PAID, the payment's transaction and what is left in escrow.
+      await sponsor.goto(`${base}/projects/${projectId}/tasks`);
+      const row = sponsor.locator("tr", { has: sponsor.getByRole("link", { name: TASK_ONE, exact: true }) });
+      expect(await row.locator(".badge").textContent()).toBe("PAID");
+      expect(await sponsor.locator("li", { hasText: TASK_ONE }).locator("code").textContent()).toBe(hash);
+      expect(await sponsor.getByText(/Remaining in escrow for unpaid tasks/).isVisible()).toBe(true);
+    }, 420_000);
+
+    test("killed with SIGKILL while a payout is PAYING, started again: paid exactly once", async () => {
+      const id = taskIds[TASK_TWO]!;
+      const client = await chain(contributor);
+      const before = await client.getBalance({ address: wallet.address });
+      await contributor.goto(`${base}/tasks/${id}`);
+      await contributor.getByRole("button", { name: "Claim this task" }).click();
+      await arrive(contributor, /done=claimed/);
+      await host.push(
+        "mathlib",
+        {
+          "half.ts": "export const half = (x: number) => x / 2;\n",
+          "half.test.ts": 'import { expect, test } from "bun:test";\nimport { half } from "./half";\ntest("halves", () => expect(half(8)).toBe(4));\n',
+        },
+        { branch: "halving" },
+      );
+      await contributor.getByLabel("Branch").fill("halving");
+      await contributor.getByRole("button", { name: "Link and verify" }).click();
+      await arrive(contributor, /done=linked/);
+
+      const seen = await until(
+        async () => {
+          const { task } = await api<TaskJson>(contributor, `/api/tasks/${id}`);
+          if (task.status === "CLAIMED") throw new Error("the verification of the halving work did not pass");
+          return task.status === "PAYING" || task.status === "PAID" ? task.status : null;
+        },
+        "PAYING",
+        240_000,
+      );
+      expect(seen).toBe("PAYING"); // caught in the middle of the payout
+      await server.kill9();
+      await server.restart();
+
+      // tasks.resume (every minute) and the job queue pick the payout up again.
+      await until(
+        async () => (await api<TaskJson>(contributor, `/api/tasks/${id}`)).task.status === "PAID",
+        "PAID after the restart",
+        150_000,
+      );
+      const { task } = await api<TaskJson>(contributor, `/api/tasks/${id}`);
+      const amount = BigInt(task.payoutAmount!);
+      const earned = await api<{ earnings: { taskId: string; txHash: string }[] }>(contributor, "/api/me/earnings");
+      expect(earned.earnings.filter((e) => e.taskId === id)).toHaveLength(1);
+      expect(earned.earnings).toHaveLength(2);
+      await sponsor.goto(`${base}/projects/${projectId}/tasks`);
+      expect(await sponsor.locator("li", { hasText: TASK_TWO }).count()).toBe(1);
+
+      const fresh = await chain(contributor);
+      const all = await releases(fresh);
+      const mine = all.filter((l) => l.transactionHash === earned.earnings.find((e) => e.taskId === id)!.txHash);
+      expect(all).toHaveLength(2);
+      expect(mine).toHaveLength(1);
+      expect((await fresh.getBalance({ address: wallet.address })) - before).toBe(amount - mine[0]!.args.fee!);
+      expect(errors).toEqual([]);
+      console.log(`contributor loop [${kind}] screenshots: ${shots}`);
+    }, 480_000);
+  });
+}
