@@ -10,6 +10,7 @@ import { adminCan, can, isReadAction } from "../src/orgs/permissions";
 import { dbKinds } from "./support/db";
 import { type Access, PUBLIC_ACTIONS, type Req, ROUTES, type Sample } from "./support/isolation-routes";
 import {
+  CLAIMER,
   type Persona,
   type PersonaName,
   seedWorld,
@@ -40,10 +41,13 @@ export function allowed(p: Persona, s: Sample, method: string, vis: Visibility |
       return p.user === "admin";
     case "invitee":
       return false; // the invitee is never one of the personas
+    case "claimer":
+      return p.user === CLAIMER;
     case "org":
       // an API key without the write scope does only `.view` actions, whatever the method
       if (p.via === "api-key" && !p.scopes.includes("write") && !isReadAction(a.action)) return false;
-      if (vis === "public" && !a.membersOnly && PUBLIC_ACTIONS.includes(a.action)) return true;
+      if (a.orClaimer && p.user === CLAIMER) return true;
+      if (vis === "public" && !a.membersOnly && (a.openOnPublic || PUBLIC_ACTIONS.includes(a.action))) return true;
       if (p.role) return can(p.role, a.action);
       return p.user === "admin" && adminCan(a.action);
   }
@@ -61,6 +65,8 @@ function rightful(s: Sample): PersonaName | null {
       return null;
     case "admin":
       return "admin";
+    case "claimer":
+      return CLAIMER;
     case "org":
       return ROLE_ORDER.find((r) => can(r.toUpperCase() as never, a.action)) ?? null;
     default:
@@ -99,7 +105,18 @@ async function summary(res: Response) {
 /** What org A keeps to itself: ids and names of the private project, the owner's e-mail. */
 const privateMarks = (w: World) => {
   const p = w.projects.private;
-  return [p.id, p.milestoneId, p.taskId, p.documentId, `${w.marker} private project`, w.users.owner.email];
+  const f = w.funded.private;
+  return [
+    p.id,
+    p.milestoneId,
+    p.taskId,
+    p.documentId,
+    f.id,
+    f.taskId,
+    f.paidTaskId,
+    `${w.marker} private project`,
+    w.users.owner.email,
+  ];
 };
 
 /** Reads a response to its end (at most 1.5 s), so work finished while streaming lands before the next snapshot. */
@@ -121,6 +138,7 @@ for (const kind of dbKinds()) {
     afterAll(async () => {
       await w?.t.ctx.jobs.stop?.();
       await w?.t.close();
+      await w?.gitHost.stop();
     });
 
     const routes = () => w.t.app.routes.filter((r) => METHODS.has(r.method));
@@ -319,4 +337,23 @@ test("the permission function follows the table: a contributor may not manage, a
   expect(allowed(persona({ role: null, user: "outsider" }), view, "GET", "private")).toBe(false);
   expect(allowed(persona({ role: null, user: "admin" }), view, "GET", "private")).toBe(true);
   expect(allowed(persona({ role: null, user: "admin" }), manage, "POST", "private")).toBe(false);
+  const sample = (access: Access): Sample => ({ access, build: async () => ({ path: "/" }) });
+  const outsider = persona({ role: null, user: "outsider" });
+  const contributor = persona({ role: "CONTRIBUTOR", user: "contributor" });
+  const claim = sample({ kind: "org", action: "task.claim", openOnPublic: true });
+  expect(allowed(outsider, claim, "POST", "public")).toBe(true);
+  expect(allowed(outsider, claim, "POST", "private")).toBe(false);
+  expect(allowed(persona({}), claim, "POST", "private")).toBe(false); // an owner reviews, never claims
+  expect(allowed(contributor, claim, "POST", "private")).toBe(true);
+  expect(allowed(persona({ via: "api-key", scopes: ["read"] }), claim, "POST", "public")).toBe(false);
+  const verify = sample({ kind: "org", action: "task.review", orClaimer: true });
+  expect(allowed(contributor, verify, "POST", "private")).toBe(true);
+  expect(allowed(persona({ role: "CONTRIBUTOR", user: "maintainer" }), verify, "POST", "private")).toBe(false);
+  expect(allowed(outsider, verify, "POST", "public")).toBe(false);
+  const unclaim = sample({ kind: "claimer" });
+  expect(allowed(persona({}), unclaim, "POST", "private")).toBe(false);
+  expect(allowed(contributor, unclaim, "POST", "public")).toBe(true);
+  expect(allowed(persona({ role: "CONTRIBUTOR", user: "contributor", csrf: false }), unclaim, "POST", "public")).toBe(
+    false,
+  );
 });

@@ -8,7 +8,15 @@ import { SIDEBAR_SCRIPT_PATH } from "../../src/sidebar/assets";
 import { ASSETS_BY_PATH } from "../../ui/assets";
 import type { TestUser } from "./auth";
 import { formToken } from "./auth";
-import { type Body, markdownFile, multipart, PNG, type Visibility, type World } from "./isolation-world";
+import {
+  type Body,
+  markdownFile,
+  multipart,
+  PNG,
+  type TaskStage,
+  type Visibility,
+  type World,
+} from "./isolation-world";
 
 /** Who may call a route. */
 export type Access =
@@ -24,11 +32,14 @@ export type Access =
   | { kind: "admin" }
   /** only the user an invite is addressed to */
   | { kind: "invitee" }
+  /** only the user holding the task's claim (org A's contributor for every task of the world) */
+  | { kind: "claimer" }
   /**
    * org A's members whose role may do `action`; on a public project also everyone PUBLIC_ACTIONS lets in,
-   * unless `membersOnly` (background runs belong to the org even when the project is public).
+   * unless `membersOnly` (background runs belong to the org even when the project is public), and anyone
+   * signed in when `openOnPublic` (claims: src/tasks/service.ts). `orClaimer`: the task's claimer as well.
    */
-  | { kind: "org"; action: OrgAction; membersOnly?: boolean };
+  | { kind: "org"; action: OrgAction; membersOnly?: boolean; openOnPublic?: boolean; orClaimer?: boolean };
 
 /** A request of the walk; `as` is its rightful caller when that is not one of the personas. */
 export interface Req {
@@ -88,6 +99,23 @@ const ownChallenge = {
   statuses: [400],
   why: "the signed challenge was issued to A's owner: anyone else's link attempt is invalid input",
 };
+// Task writes: each request gets a fresh task of the funded project at the stage the route acts on.
+const claimer: Access = { kind: "claimer" };
+const claimable: Access = { kind: "org", action: "task.claim", openOnPublic: true };
+const reviewerOrClaimer: Access = { kind: "org", action: "task.review", orClaimer: true };
+const onTask = (
+  access: Access,
+  stage: TaskStage,
+  path: (id: string) => string,
+  extra: Omit<Req, "path"> = {},
+  sample: Partial<Sample> = {},
+): Sample => ({
+  access,
+  projects: true,
+  build: async (w, v) => at(path(await w.fresh.task(v, stage)), extra),
+  ...sample,
+});
+const review: Access = { kind: "org", action: "task.review" };
 const firstAsset = () => [...ASSETS_BY_PATH.keys()][0]!;
 
 /** Every route of the app, keyed "METHOD /path" as Elysia lists it. */
@@ -365,6 +393,41 @@ export const ROUTES: Record<string, Sample> = {
     access: self,
     build: async (w) => at(`/profile/sessions/${await w.fresh.session(w.users.owner)}/revoke`),
   },
+  // the request carries the fresh user's own password, and the session it runs in is replaced
+  "POST /profile/reauthenticate": {
+    access: signedIn,
+    sessionOnly: true,
+    build: async (w) => {
+      const u = await w.fresh.user();
+      return at("/profile/reauthenticate", { body: form({ password: u.password }), as: u });
+    },
+  },
+  "POST /profile/password": {
+    access: signedIn,
+    sessionOnly: true,
+    build: async (w) => {
+      const u = await w.fresh.user();
+      const body = form({ currentPassword: u.password, newPassword: "another-long-password-1" });
+      return at("/profile/password", { body, as: u });
+    },
+  },
+  "POST /api/me/reauthenticate": {
+    access: signedIn,
+    sessionOnly: true,
+    build: async (w) => {
+      const u = await w.fresh.user();
+      return at("/api/me/reauthenticate", { body: { password: u.password }, as: u });
+    },
+  },
+  "POST /api/me/password": {
+    access: signedIn,
+    sessionOnly: true,
+    build: async (w) => {
+      const u = await w.fresh.user();
+      const body = { currentPassword: u.password, newPassword: "another-long-password-1" };
+      return at("/api/me/password", { body, as: u });
+    },
+  },
   "GET /profile/export": { access: signedIn, build: () => at("/profile/export") },
   "POST /profile/delete": {
     access: signedIn,
@@ -502,7 +565,6 @@ export const ROUTES: Record<string, Sample> = {
     at(`/projects/${w.projects[v].id}/milestones?run=${w.runId}`),
   ),
   "GET /milestones/:id": proj("project.view", (w, v) => at(`/milestones/${w.projects[v].milestoneId}`)),
-  "GET /tasks/:id": proj("project.view", (w, v) => at(`/tasks/${w.projects[v].taskId}`)),
   "POST /projects/:id/milestones/generate": proj("project.manageMilestones", (w, v) =>
     at(`/projects/${w.projects[v].id}/milestones/generate`),
   ),
@@ -546,6 +608,48 @@ export const ROUTES: Record<string, Sample> = {
   "POST /api/milestones/:id/regenerate": proj("project.manageMilestones", (w, v) =>
     at(`/api/milestones/${w.projects[v].milestoneId}/regenerate`),
   ),
+
+  // ---- tasks: reads follow the project's visibility; writes act on a fresh task of a funded project
+  "GET /api/tasks/:id": proj("project.view", (w, v) => at(`/api/tasks/${w.funded[v].taskId}`)),
+  "GET /api/projects/:id/tasks": proj("project.view", (w, v) => at(`/api/projects/${w.funded[v].id}/tasks`)),
+  "POST /api/tasks/:id/claim": onTask(claimable, "open", (id) => `/api/tasks/${id}/claim`),
+  "POST /api/tasks/:id/unclaim": onTask(claimer, "claimed", (id) => `/api/tasks/${id}/unclaim`),
+  "POST /api/tasks/:id/release": onTask(review, "claimed", (id) => `/api/tasks/${id}/release`, {
+    body: { reason: "stalled" },
+  }),
+  "POST /api/tasks/:id/work": onTask(claimer, "claimed", (id) => `/api/tasks/${id}/work`, {
+    body: { branch: "main" },
+  }),
+  "POST /api/tasks/:id/verify": onTask(reviewerOrClaimer, "failed", (id) => `/api/tasks/${id}/verify`),
+  "POST /api/tasks/:id/approve": onTask(review, "verified", (id) => `/api/tasks/${id}/approve`),
+  "POST /api/tasks/:id/reject": onTask(review, "verified", (id) => `/api/tasks/${id}/reject`, {
+    body: { comment: "The README needs an example." },
+  }),
+  "GET /api/me/tasks": { access: signedIn, rightful: "contributor", build: () => at("/api/me/tasks") },
+  "GET /api/me/earnings": { access: signedIn, rightful: "contributor", build: () => at("/api/me/earnings") },
+  "GET /tasks/:id": proj("project.view", (w, v) => at(`/tasks/${w.funded[v].taskId}`)),
+  "GET /tasks/:id/timeline": proj("project.view", (w, v) => at(`/tasks/${w.funded[v].taskId}/timeline`)),
+  "POST /tasks/:id/claim": onTask(claimable, "open", (id) => `/tasks/${id}/claim`),
+  "POST /tasks/:id/unclaim": onTask(claimer, "claimed", (id) => `/tasks/${id}/unclaim`),
+  "POST /tasks/:id/release": onTask(review, "claimed", (id) => `/tasks/${id}/release`),
+  // the claimer's own "Verify again" here; a reviewer's on the API route
+  "POST /tasks/:id/verify": onTask(
+    reviewerOrClaimer,
+    "failed",
+    (id) => `/tasks/${id}/verify`,
+    {},
+    {
+      rightful: "contributor",
+    },
+  ),
+  "POST /tasks/:id/approve": onTask(review, "verified", (id) => `/tasks/${id}/approve`),
+  "POST /tasks/:id/reject": onTask(review, "verified", (id) => `/tasks/${id}/reject`, {
+    body: form({ comment: "The README needs an example." }),
+  }),
+  "POST /tasks/:id/work": onTask(claimer, "claimed", (id) => `/tasks/${id}/work`, { body: form({ branch: "main" }) }),
+  "GET /projects/:id/tasks": proj("project.view", (w, v) => at(`/projects/${w.funded[v].id}/tasks`)),
+  "GET /me/tasks": { access: signedIn, rightful: "contributor", build: () => at("/me/tasks") },
+  "GET /me/earnings": { access: signedIn, rightful: "contributor", build: () => at("/me/earnings") },
 
   // ---- documents
   "POST /api/projects/:id/documents": proj("documents.manage", (w, v) =>

@@ -1,6 +1,7 @@
 // The seeded world of the isolation walk: org A with one member of every role, a public and a private project
-// (milestone, task, draft version, document), org B with an outsider owner, a platform admin, API keys, and the
-// callers ("personas") who send the walk's requests. Builders make fresh resources for requests that use them up.
+// (milestone, task, draft version, document), a funded (ACTIVE) public and private project on a git repository
+// served over HTTP for the task routes, org B with an outsider owner, a platform admin, API keys, and the callers
+// ("personas") who send the walk's requests. Builders make fresh resources for requests that use them up.
 import { desc, eq, sql } from "drizzle-orm";
 import { zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -10,12 +11,17 @@ import { requireChain } from "../../src/chain/service";
 import { jobs as jobRows } from "../../src/core/jobs/schema";
 import { fundingQuotes } from "../../src/funding/schema";
 import { createInvite } from "../../src/invites/service";
+import { milestones, subMilestones, type TaskStatus } from "../../src/milestones/schema";
 import { saveDraft } from "../../src/milestones/service";
 import type { OrgRole } from "../../src/orgs/permissions";
+import { payments } from "../../src/payments/schema";
+import { projects } from "../../src/projects/schema";
+import { taskClaims, taskVerifications, taskWorkLinks } from "../../src/tasks/schema";
 import { onChainProjectId } from "../../src/zk/attestation";
 import { createTestApp, type TestApp } from "./app";
 import { addMember, apiKeyFor, asUser, createOrgAs, createUser, type TestUser } from "./auth";
 import type { DbKind } from "./db";
+import { type GitHost, startGitHost } from "./git-host";
 
 /** A request body: objects go as JSON, URLSearchParams as a form, FormData as multipart. */
 export type Body = Record<string, unknown> | unknown[] | URLSearchParams | FormData | undefined;
@@ -55,6 +61,27 @@ export interface SeededProject {
 
 export type Visibility = "private" | "public";
 
+/**
+ * A funded (ACTIVE) project of org A whose repository is the world's git repository and whose payouts are
+ * reviewed. `taskId` is a verified task (claimed by A's contributor, work linked, passed) for the read routes.
+ */
+export interface FundedProject {
+  id: string;
+  milestoneId: string;
+  taskId: string;
+  /** A paid task of the project: A's contributor's earning. */
+  paidTaskId: string;
+}
+
+/**
+ * How far a fresh task of a funded project has come. Its claimer is always org A's contributor:
+ * `failed` has work linked whose verification failed (the task is back to CLAIMED); `verified` passed.
+ */
+export type TaskStage = "open" | "claimed" | "failed" | "verified" | "paid";
+
+/** The user who holds every claim of the world's tasks. */
+export const CLAIMER = "contributor" as const;
+
 /** Everything the walk's samples refer to. */
 export interface World {
   t: TestApp;
@@ -66,6 +93,10 @@ export interface World {
   projects: Record<Visibility, SeededProject>;
   /** Org B's own project (private) with a milestone, for requests mixing B's path with A's ids. */
   projectB: SeededProject;
+  /** Funded projects for the task routes. */
+  funded: Record<Visibility, FundedProject>;
+  /** Serves the funded projects' repository; stopped with the world. */
+  gitHost: GitHost;
   walletId: string;
   notificationId: string;
   runId: string;
@@ -78,6 +109,14 @@ const TASK = {
   points: 3,
   acceptanceCriteria: ["it works"],
   verification: { minPassingTests: 1, testCommand: "", rules: [] },
+};
+
+const STAGE_STATUS: Record<TaskStage, TaskStatus> = {
+  open: "OPEN",
+  claimed: "CLAIMED",
+  failed: "CLAIMED",
+  verified: "VERIFIED",
+  paid: "PAID",
 };
 
 /** Makers of fresh resources, for requests that use one up (delete, revoke, accept, approve). */
@@ -97,6 +136,8 @@ export interface Fresh {
   quoted(vis: Visibility): Promise<string>;
   /** A quoted project and a mined deposit covering the quote, by the dev chain's sponsor account. */
   deposited(vis: Visibility): Promise<{ projectId: string; hash: string }>;
+  /** A task of the funded project of `vis` at `stage` (rows written directly, as the task's own steps leave them). */
+  task(vis: Visibility, stage: TaskStage): Promise<string>;
 }
 
 async function json<T>(res: Response, what: string): Promise<T> {
@@ -136,11 +177,24 @@ export async function seedWorld(kind: DbKind): Promise<World> {
   await addMember(owner, orgA, sponsor, "sponsor");
   await addMember(owner, orgA, contributor, "contributor");
   const orgB = await createOrgAs(outsider, "Beta"); // B owns its own org: the most rights anyone outside A has
-  await t.ctx.settings.update({ "github.clientId": "walk-client", "github.clientSecret": "walk-secret" }, admin.id);
+  await t.ctx.settings.update(
+    // the claim route's rightful caller claims four tasks in one walk (API and page, private and public)
+    { "github.clientId": "walk-client", "github.clientSecret": "walk-secret", "tasks.maxOpenClaims": 10 },
+    admin.id,
+  );
+  const gitHost = startGitHost();
+  const repoUrl = gitHost.url("walk");
+  const head = await gitHost.createRepo("walk", { "README.md": "The walk's repository.\n" });
+  const committedAt = new Date();
   const logo = await owner.request("PUT", `/api/orgs/${orgA}/logo`, {
     body: multipart("logo", new File([PNG], "logo.png", { type: "image/png" })),
   });
   await json(logo, "org A's logo");
+
+  const db = t.ctx.db;
+  const fundedHome = {} as Record<Visibility, { id: string; milestoneId: string }>;
+  let taskCount = 0;
+  let payee = "";
 
   const ownerPrincipal = { userId: owner.id, name: owner.name, isAdmin: false, via: "session" as const };
   const fresh: Fresh = {
@@ -209,7 +263,7 @@ export async function seedWorld(kind: DbKind): Promise<World> {
     session: async (user) => (await createSession(t.ctx.db, user.id)).id,
     user: () => createUser(t),
     async deadJob() {
-      const { id } = await t.ctx.jobs.enqueue("isolation.dead", { orgId: orgA });
+      const { id } = await t.ctx.jobs.enqueue("isolation.dead", {}, { scope: { orgId: orgA } });
       await t.ctx.db.update(jobRows).set({ state: "dead" }).where(eq(jobRows.id, id));
       return id;
     },
@@ -221,7 +275,8 @@ export async function seedWorld(kind: DbKind): Promise<World> {
       return d.id;
     },
     async run(projectId, orgId) {
-      return (await t.ctx.jobs.enqueue("isolation.run", { orgId, projectId })).id;
+      // a job whose runs every member may read (src/orgs/run-access.ts); no worker runs in the walk, so it stays queued
+      return (await t.ctx.jobs.enqueue("harness.run", {}, { scope: { orgId, projectId } })).id;
     },
     async quoted(vis) {
       const p = await fresh.project(vis, { approved: true });
@@ -248,6 +303,101 @@ export async function seedWorld(kind: DbKind): Promise<World> {
       await rt.conn.publicClient.waitForTransactionReceipt({ hash });
       return { projectId, hash };
     },
+    async task(vis, stage) {
+      const home = fundedHome[vis];
+      const status = STAGE_STATUS[stage];
+      const [task] = await db
+        .insert(subMilestones)
+        .values({
+          milestoneId: home.milestoneId,
+          projectId: home.id,
+          title: `walk task ${++taskCount}`,
+          points: 3,
+          position: taskCount,
+          status,
+          payoutAmount: "1000000000000000",
+          claimedById: stage === "open" ? null : contributor.id,
+        })
+        .returning();
+      const taskId = task!.id;
+      if (stage === "open") return taskId;
+      const [claim] = await db
+        .insert(taskClaims)
+        .values({
+          taskId,
+          userId: contributor.id,
+          state: stage === "paid" ? "PAID" : "ACTIVE",
+          // before the repository's commit, so that commit counts as work done after the claim
+          claimedAt: new Date("2000-01-01T00:00:00Z"),
+          expiresAt: new Date(Date.now() + 14 * 86_400_000),
+          endedAt: stage === "paid" ? new Date() : null,
+        })
+        .returning();
+      if (stage === "claimed") return taskId;
+      const [link] = await db
+        .insert(taskWorkLinks)
+        .values({ taskId, claimId: claim!.id, kind: "branch", repoUrl, branch: "main", commit: head, committedAt })
+        .returning();
+      const failed = stage === "failed";
+      await db.insert(taskVerifications).values({
+        taskId,
+        claimId: claim!.id,
+        workLinkId: link!.id,
+        commit: head,
+        status: failed ? "FAILED" : "PASSED",
+        tests: [{ id: "readme", passed: !failed }],
+        passedCount: failed ? 0 : 1,
+        failedCount: failed ? 1 : 0,
+        reason: failed ? "readme failed" : null,
+        finishedAt: new Date(),
+      });
+      if (stage === "paid") {
+        await db.insert(payments).values({
+          subMilestoneId: taskId,
+          amount: "1000000000000000",
+          fee: "0",
+          tokenAddress: zeroAddress,
+          payee,
+          txHash: `0x${crypto.randomUUID().replaceAll("-", "").repeat(2)}`,
+          status: "COMPLETED",
+          releasedAt: new Date(),
+        });
+      }
+      return taskId;
+    },
+  };
+
+  // Payout wallets for everyone who might claim, so a refused claim is refused for who asks, not for a wallet.
+  for (const u of [maintainer, sponsor, outsider, admin]) await fresh.wallet(u);
+  payee = (await fresh.wallet(contributor)).address;
+  const fundedProject = async (vis: Visibility): Promise<FundedProject> => {
+    const [p] = await db
+      .insert(projects)
+      .values({
+        orgId: orgA,
+        title: `${marker} ${vis} project (funded)`,
+        repoUrl,
+        repoProvider: "git",
+        repoVisibility: vis === "public" ? "PUBLIC" : "PRIVATE",
+        state: "ACTIVE",
+        payoutReview: true,
+        totalTokenAmount: "1000000000000000000",
+        structureApprovedAt: new Date(),
+        structureApprovedById: owner.id,
+        createdById: owner.id,
+      })
+      .returning();
+    const [m] = await db
+      .insert(milestones)
+      .values({ projectId: p!.id, title: "funded", position: 0, status: "ACTIVE" })
+      .returning();
+    fundedHome[vis] = { id: p!.id, milestoneId: m!.id };
+    return {
+      id: p!.id,
+      milestoneId: m!.id,
+      taskId: await fresh.task(vis, "verified"),
+      paidTaskId: await fresh.task(vis, "paid"),
+    };
   };
 
   const priv = await fresh.project("private");
@@ -325,6 +475,8 @@ export async function seedWorld(kind: DbKind): Promise<World> {
     personas,
     projects: { private: priv, public: pub },
     projectB,
+    funded: { private: await fundedProject("private"), public: await fundedProject("public") },
+    gitHost,
     walletId: wallet.id,
     notificationId: notes.items[0]!.id,
     runId: await fresh.run(priv.id, orgA),
