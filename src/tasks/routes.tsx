@@ -90,6 +90,8 @@ export const taskRoutes = (ctx: AppContext) => {
           return seeOther(request, withError(`/profile?next=${encodeURIComponent(`/tasks/${taskId}`)}`, err.message));
         }
         if (err.status === 401) return seeOther(request, `/signin?next=/tasks/${taskId}`);
+        // a caller who may not act gets the refusal with its status, not the task page with a message
+        if (err.status === 403 || err.status === 404) throw err;
         void p;
         return seeOther(request, withError(`/tasks/${taskId}`, err.message));
       }
@@ -288,7 +290,9 @@ export const taskRoutes = (ctx: AppContext) => {
         } catch (err) {
           const f = formError(err, form.values);
           if (f) return again(f.values, f.errors, f.message);
-          if (err instanceof AppError && err.status < 500) return again(form.values, {}, err.message);
+          if (err instanceof AppError && err.status < 500 && err.status !== 403 && err.status !== 404) {
+            return again(form.values, {}, err.message);
+          }
           throw err;
         }
       })
