@@ -18,6 +18,7 @@ const READ_ACTION: Record<string, OrgAction> = {
   "planner.generate": "project.manageMilestones",
   "documents.ingest": "documents.view",
   "harness.run": "project.view",
+  "tasks.verify": "project.view",
   "payments.proof": "project.view",
   "payments.release": "project.view",
 };

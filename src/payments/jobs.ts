@@ -15,7 +15,10 @@ export interface QueueLike {
     handler: (payload: P) => Promise<R>,
     opts?: { concurrency?: number; maxAttempts?: number; backoffMs?: number },
   ): {
-    enqueue(payload: P, opts?: { key?: string; delayMs?: number }): Promise<{ id: string; created: boolean }>;
+    enqueue(
+      payload: P,
+      opts?: { key?: string; delayMs?: number; scope?: { orgId: string; projectId?: string | null } },
+    ): Promise<{ id: string; created: boolean }>;
   };
 }
 
@@ -51,11 +54,11 @@ export function definePaymentJobs(
   const proof = queue.define<{ verificationId: string }, { proofId: string }>(
     "payments.proof",
     async (p) => {
-      const { proofId, taskId } = await fatalUnlessTransient(async () => {
+      const { proofId, taskId, scope } = await fatalUnlessTransient(async () => {
         const report = await reportOfVerification(ctx, p.verificationId);
-        return { proofId: await createPaymentProof(ctx, report), taskId: report.subMilestoneId };
+        return { proofId: await createPaymentProof(ctx, report), taskId: report.subMilestoneId, scope: report.scope };
       }, Fatal);
-      await release.enqueue({ proofId }, { key: `payments.release:${taskId}` });
+      await release.enqueue({ proofId }, { key: `payments.release:${taskId}`, scope });
       return { proofId };
     },
     { concurrency: 1, maxAttempts: 3 },

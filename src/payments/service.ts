@@ -54,14 +54,17 @@ async function taskContext(ctx: Ctx, subMilestoneId: string) {
  * The report the harness stored for a task's verification, as the payout proves it. Refused unless it PASSED, is
  * the task's latest verification (the linked commit that decides) and the task is being paid.
  */
-export async function reportOfVerification(ctx: Ctx, verificationId: string): Promise<VerifiedReport> {
+export async function reportOfVerification(
+  ctx: Ctx,
+  verificationId: string,
+): Promise<VerifiedReport & { scope: { orgId: string; projectId: string } }> {
   const [v] = await ctx.db.select().from(taskVerifications).where(eq(taskVerifications.id, verificationId));
   if (!v) throw notFound("Verification");
   const latest = await latestVerification(ctx.db, v.taskId);
   if (v.status !== "PASSED" || latest?.id !== v.id || !v.tests || !v.digest || !v.reportHash) {
     throw new AppError("VERIFICATION_FAILED", "Only the latest passed verification of a task can be paid.", 422);
   }
-  const { sub } = await taskContext(ctx, v.taskId);
+  const { sub, project } = await taskContext(ctx, v.taskId);
   if (sub.status !== "PAYING" && sub.status !== "PAID") {
     throw conflict("The task is not being paid.", "TASK_STATE_CONFLICT");
   }
@@ -72,6 +75,7 @@ export async function reportOfVerification(ctx: Ctx, verificationId: string): Pr
     root: BigInt(digest.merkle.root),
     digest: v.reportHash as Hex,
     minPassing: sub.verification.minPassingTests,
+    scope: { orgId: project.orgId, projectId: project.id },
   };
 }
 

@@ -18,7 +18,10 @@ const address = z
 
 const decimals = z.coerce.number().int().min(0).max(36);
 
-/** Body of `POST /api/orgs/:id/projects` and of the new-project form. */
+/** A yes/no field: a JSON boolean, or an HTML checkbox ("on" when ticked). */
+const checkbox = z.union([z.boolean(), z.literal("on").transform(() => true)]);
+
+/** Body of `POST /api/orgs/:id/projects` and the new-project form. */
 export const ProjectCreateRequest = z
   .object({
     title: z.string().trim().min(1, "is required").max(200),
@@ -29,6 +32,7 @@ export const ProjectCreateRequest = z
     tokenSymbol: optionalText(20),
     tokenDecimals: z.union([decimals, z.literal("").transform(() => undefined)]).optional(),
     fundingMode: z.enum(["ESCROW", "YIELD"]).default("ESCROW"),
+    payoutReview: checkbox.default(false),
   })
   .strict()
   .refine((p) => !p.tokenAddress || p.tokenDecimals !== undefined, {
@@ -48,6 +52,7 @@ export const ProjectUpdateRequest = z
     tokenSymbol: optionalText(20).optional(),
     tokenDecimals: decimals.optional(),
     fundingMode: z.enum(["ESCROW", "YIELD"]).optional(),
+    payoutReview: checkbox.optional(),
   })
   .strict();
 export type ProjectUpdateRequest = z.input<typeof ProjectUpdateRequest>;

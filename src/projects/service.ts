@@ -31,6 +31,7 @@ export function projectJson(p: Project) {
     tokenSymbol: p.tokenSymbol,
     tokenDecimals: p.tokenDecimals,
     fundingMode: p.fundingMode,
+    payoutReview: p.payoutReview,
     state: p.state,
     totalPoints: p.totalPoints,
     totalTokenAmount: p.totalTokenAmount,
@@ -115,6 +116,7 @@ export async function createProject(deps: ProjectDeps, principal: Principal | nu
       tokenSymbol: input.tokenSymbol ?? (input.tokenAddress ? null : "ETH"),
       tokenDecimals: input.tokenDecimals ?? 18,
       fundingMode: input.fundingMode,
+      payoutReview: input.payoutReview,
       createdById: principal!.userId,
     })
     .returning();
@@ -144,6 +146,7 @@ export async function updateProject(deps: ProjectDeps, principal: Principal | nu
   if (input.tokenSymbol !== undefined) patch.tokenSymbol = input.tokenSymbol;
   if (input.tokenDecimals !== undefined) patch.tokenDecimals = input.tokenDecimals;
   if (input.fundingMode !== undefined) patch.fundingMode = input.fundingMode;
+  if (input.payoutReview !== undefined) patch.payoutReview = input.payoutReview;
   const [updated] = await deps.db.update(projects).set(patch).where(eq(projects.id, project.id)).returning();
   return updated!;
 }

@@ -199,6 +199,14 @@ export function NewProjectPage(props: {
             </option>
           </select>
         </label>
+        <label class="check">
+          <input type="checkbox" name="payoutReview" checked={v.payoutReview === "on"} /> Maintainer approval before
+          payout
+          <span class="help">
+            Without it, work that passes verification is paid at once; with it, a sponsor or maintainer approves each
+            verified task first.
+          </span>
+        </label>
         <p>
           <button type="submit">Create project</button>
         </p>

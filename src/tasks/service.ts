@@ -292,7 +292,7 @@ export async function linkWork(
     const r = await startVerification(tx, tc, claim, link!, { kind: "claimer", userId: p.userId }, false);
     return { link: link!, ...r };
   });
-  if (queued) await queue(ctx, verification);
+  if (queued) await queue(ctx, verification, tc.project);
   return { link, verification };
 }
 
@@ -318,15 +318,18 @@ export async function verifyAgain(ctx: Ctx, principal: Principal | null, taskId:
   const { verification, queued } = await ctx.db.transaction((tx) =>
     startVerification(tx, tc, claim, link, actor, true),
   );
-  if (queued) await queue(ctx, verification);
+  if (queued) await queue(ctx, verification, tc.project);
   return verification;
 }
 
-async function queue(ctx: Ctx, v: TaskVerification) {
+/** The run belongs to the project's org: its members read it at /api/runs/:id. */
+const scopeOf = (project: Pick<Project, "id" | "orgId">) => ({ orgId: project.orgId, projectId: project.id });
+
+async function queue(ctx: Ctx, v: TaskVerification, project: Pick<Project, "id" | "orgId">) {
   await ctx.jobs.enqueue(
     VERIFY_JOB,
     { verificationId: v.id },
-    { key: `${VERIFY_JOB}:${v.taskId}:${v.commit}:${v.attempt}` },
+    { key: `${VERIFY_JOB}:${v.taskId}:${v.commit}:${v.attempt}`, scope: scopeOf(project) },
   );
 }
 
@@ -444,7 +447,11 @@ export async function startPayout(
       data: { verificationId: verification.id },
     });
   });
-  await ctx.jobs.enqueue(PAYOUT_JOB, { verificationId: verification.id }, { key: `${PAYOUT_JOB}:${verification.id}` });
+  await ctx.jobs.enqueue(
+    PAYOUT_JOB,
+    { verificationId: verification.id },
+    { key: `${PAYOUT_JOB}:${verification.id}`, scope: scopeOf(tc.project) },
+  );
 }
 
 /**
@@ -825,10 +832,14 @@ export async function resumeTasks(ctx: Ctx): Promise<{ verifications: number; pa
     const v = await latestVerification(ctx.db, task.id);
     if (!v) continue;
     if (task.status === "VERIFYING" && v.status === "QUEUED") {
-      await queue(ctx, v);
+      await queue(ctx, v, project);
       verifications++;
     } else if (task.status === "PAYING" && v.status === "PASSED") {
-      await ctx.jobs.enqueue(PAYOUT_JOB, { verificationId: v.id }, { key: `${PAYOUT_JOB}:${v.id}` });
+      await ctx.jobs.enqueue(
+        PAYOUT_JOB,
+        { verificationId: v.id },
+        { key: `${PAYOUT_JOB}:${v.id}`, scope: scopeOf(project) },
+      );
       payouts++;
     } else if (task.status === "VERIFIED" && v.status === "PASSED" && !project.payoutReview) {
       await startPayout(ctx, { task, project }, v, { kind: "system" }).catch((err) =>
