@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { ASSETS_BY_PATH } from "../ui/assets";
 import { type AppContext, requireAdmin } from "./core/context";
 import { FatalJobError, jobRoutes } from "./core/jobs";
-import { defineHarnessJob } from "./harness/jobs";
+import { defineHarnessJob, sandboxSettings } from "./harness/jobs";
 import { join } from "node:path";
 import { AppError } from "./core/errors";
 import { corsHeaders, isSecure, securityHeaders } from "./core/http/security";
@@ -195,16 +195,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   defineHarnessJob(ctx.jobs, {
     baseDir: join(ctx.config.dataDir, "harness"),
     fatal: FatalJobError,
-    defaults: () => ({
-      backend: ctx.settings.get("sandbox.backend"),
-      egressAllow: ctx.settings.get("sandbox.allowedRegistries"),
-      limits: {
-        cpus: ctx.settings.get("sandbox.cpus"),
-        memoryMb: ctx.settings.get("sandbox.memoryMb"),
-        diskMb: ctx.settings.get("sandbox.diskMb"),
-        timeoutMs: ctx.settings.get("sandbox.timeoutSeconds") * 1000,
-      },
-    }),
+    defaults: () => sandboxSettings(ctx.settings),
   });
   return {
     start: async () => {

@@ -1,6 +1,7 @@
 // The harness as a durable job (id `harness.run`): progress and log lines go to the run's events, streamed at
 // GET /api/runs/:id/stream. The payload holds no secrets: a repository token is looked up when the job runs.
 import type { JobHandler } from "../core/jobs";
+import type { SettingsService } from "../core/settings/service";
 import { AppError } from "../core/errors";
 import { DEFAULT_EGRESS_ALLOW, egressAllowed } from "../sandbox/egress";
 import type { BackendChoice } from "../sandbox/index";
@@ -89,6 +90,20 @@ function narrowEgress(job: readonly string[] | undefined, admin: readonly string
     const [host, port] = e.split(":") as [string, string | undefined];
     return !host.includes("*") && egressAllowed(ceiling, host, port ? Number(port) : 443);
   });
+}
+
+/** The admin's sandbox settings as harness options: backend, install allow-list and per-step limits. */
+export function sandboxSettings(settings: SettingsService) {
+  return {
+    backend: settings.get("sandbox.backend"),
+    egressAllow: settings.get("sandbox.allowedRegistries"),
+    limits: {
+      cpus: settings.get("sandbox.cpus"),
+      memoryMb: settings.get("sandbox.memoryMb"),
+      diskMb: settings.get("sandbox.diskMb"),
+      timeoutMs: settings.get("sandbox.timeoutSeconds") * 1000,
+    },
+  };
 }
 
 /** Defines `harness.run` on a queue; enqueue with the commit in the key so one commit is verified once. */

@@ -5,6 +5,7 @@ import { eq } from "drizzle-orm";
 import type { AppContext } from "../core/context";
 import { AppError } from "../core/errors";
 import { FatalJobError } from "../core/jobs";
+import { sandboxSettings } from "../harness/jobs";
 import { runHarness } from "../harness/run";
 import { subMilestones } from "../milestones/schema";
 import { taskVerifications, taskWorkLinks } from "./schema";
@@ -36,14 +37,7 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
           ref: row.v.commit,
           project: row.task.projectId,
           testCommand: row.task.verification.testCommand || undefined,
-          backend: ctx.settings.get("sandbox.backend"),
-          egressAllow: ctx.settings.get("sandbox.allowedRegistries"),
-          limits: {
-            cpus: ctx.settings.get("sandbox.cpus"),
-            memoryMb: ctx.settings.get("sandbox.memoryMb"),
-            diskMb: ctx.settings.get("sandbox.diskMb"),
-            timeoutMs: ctx.settings.get("sandbox.timeoutSeconds") * 1000,
-          },
+          ...sandboxSettings(ctx.settings),
           baseDir: join(ctx.config.dataDir, "harness"),
           signal: run.signal,
           onProgress: (pct, message) => void run.progress(pct, message),
