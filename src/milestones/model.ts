@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { uuid } from "../core/http/input";
 import { TREE_LEAVES } from "../zk/merkle";
 
 const line = (max: number) => z.string().trim().min(1).max(max);
@@ -112,4 +113,4 @@ export const SubMilestoneCreateRequest = z
   .strict();
 
 /** Body of `POST /api/projects/:id/milestones/reorder`: every milestone id, in the new order. */
-export const ReorderRequest = z.object({ ids: z.array(z.string().uuid()).min(1).max(100) }).strict();
+export const ReorderRequest = z.object({ ids: z.array(uuid()).min(1).max(100) }).strict();

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq } from "drizzle-orm";
+import { uuid } from "../core/http/input";
 import { z } from "zod";
 import { DATA_RULE, fence, joinSystem, type ChatMessage, systemPrompt } from "../ai/prompt";
 import { hasChatModel, streamChat } from "../ai/service";
@@ -16,9 +17,9 @@ import { type Citation, type SidebarScope, sidebarConversations, sidebarMessages
 export const SidebarRequest = z
   .object({
     message: z.string().trim().min(1, "is empty").max(4000),
-    projectId: z.string().uuid().optional(),
-    milestoneId: z.string().uuid().optional(),
-    subMilestoneId: z.string().uuid().optional(),
+    projectId: uuid().optional(),
+    milestoneId: uuid().optional(),
+    subMilestoneId: uuid().optional(),
     includeDocs: z.boolean().default(true),
     repoContext: z.boolean().optional(),
   })

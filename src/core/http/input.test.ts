@@ -99,6 +99,20 @@ for (const kind of dbKinds()) {
       expect(((await res.json()) as { id: string }).id).toBe(orgId);
     });
 
+    test("ids in a body are compared lower-cased (reordering milestones by upper-case ids)", async () => {
+      const ids: string[] = [];
+      for (const title of ["One", "Two"]) {
+        const res = await owner.request("POST", `/api/projects/${projectId}/milestones`, { body: { title } });
+        ids.push(((await res.json()) as { id: string }).id);
+      }
+      const res = await owner.request("POST", `/api/projects/${projectId}/milestones/reorder`, {
+        body: { ids: ids.reverse().map((id) => id.toUpperCase()) },
+      });
+      expect(res.status).toBe(200);
+      const tree = (await res.json()) as { milestones: { id: string }[] };
+      expect(tree.milestones.map((m) => m.id)).toEqual(ids);
+    });
+
     test("an empty id filter is no filter", async () => {
       const res = await owner.request("GET", "/api/projects?orgId=");
       expect(res.status).toBe(200);
