@@ -144,16 +144,14 @@ async function bench(kind: DbKind) {
     303,
     "deposit",
   );
-  await db
-    .insert(wallets)
-    .values({
-      userId: contributor.id,
-      address: PAYEE,
-      chainId: "31337",
-      isPayout: true,
-      siweMessage: "-",
-      signature: "0x",
-    });
+  await db.insert(wallets).values({
+    userId: contributor.id,
+    address: PAYEE,
+    chainId: "31337",
+    isPayout: true,
+    siweMessage: "-",
+    signature: "0x",
+  });
 
   const results: Stages[] = [];
   try {
@@ -196,10 +194,7 @@ async function bench(kind: DbKind) {
       }
 
       const job = async (key: string) => {
-        const [r] = await db
-          .select()
-          .from(jobs)
-          .where(eq(jobs.key, key));
+        const [r] = await db.select().from(jobs).where(eq(jobs.key, key));
         if (!r?.startedAt || !r.finishedAt) throw new Error(`job ${key} has no run times`);
         return {
           created: r.createdAt.getTime(),
