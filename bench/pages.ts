@@ -4,8 +4,9 @@
 // process and a load process keeps 50 requests in flight per scenario. Prints req/s, p50/p95/p99 and the server's
 // peak RSS. Target: the project page and `GET /api/projects` p95 ≤ 50 ms at 50 concurrent clients.
 // BENCH_SECONDS (default 8) per scenario; BENCH_BINARY=1 runs dist/devsponsor instead of `bun src/main.ts`;
-// BENCH_DB=pglite or postgres runs one database only.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// BENCH_DB=pglite or postgres runs one database only. BENCH_KEEP=<dir> keeps the seeded data (the data dirs in <dir>,
+// the PostgreSQL database `devsponsor_bench_pages`) and reuses it on the next run, which then skips the seeding.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -160,10 +161,21 @@ async function startServer(dataDir: string, port: number, databaseUrl?: string) 
   }
 }
 
+type Seeded = Awaited<ReturnType<typeof seed>>;
+
 async function run(label: string, dataDir: string, databaseUrl?: string) {
   console.log(`\n${label}`);
-  const config = loadConfig({}, { dataDir, databaseUrl, port: 0 });
-  const s = await seed(config);
+  // A kept run writes what the load needs beside the data; the next run with the same BENCH_KEEP reads it back.
+  const seededFile = join(dataDir, "bench-seeded.json");
+  let s: Seeded;
+  if (keep && existsSync(seededFile)) {
+    s = JSON.parse(readFileSync(seededFile, "utf8")) as Seeded;
+    console.log("  reusing the seeded data");
+  } else {
+    if (keep) rmSync(dataDir, { recursive: true, force: true }); // a seeding that did not finish
+    s = await seed(loadConfig({}, { dataDir, databaseUrl, port: 0 }));
+    if (keep) writeFileSync(seededFile, JSON.stringify(s));
+  }
   const port = await freePort();
   const server = await startServer(dataDir, port, databaseUrl);
   const base = `http://127.0.0.1:${port}`;
@@ -207,26 +219,33 @@ async function run(label: string, dataDir: string, databaseUrl?: string) {
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), "ds-bench-pages-"));
+const keep = process.env.BENCH_KEEP;
+if (keep) mkdirSync(keep, { recursive: true });
+const dir = keep ?? mkdtempSync(join(tmpdir(), "ds-bench-pages-"));
 try {
   const only = process.env.BENCH_DB;
   if (only !== "postgres") await run("PGlite", join(dir, "pglite"));
   const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
   if (url && only !== "pglite") {
-    const name = `devsponsor_bench_pages_${process.pid}`;
+    const name = keep ? "devsponsor_bench_pages" : `devsponsor_bench_pages_${process.pid}`;
     const admin = postgres(url, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database "${name}"`);
+    const [exists] = await admin`select 1 from pg_database where datname = ${name}`;
+    if (!keep || !exists || !existsSync(join(dir, "postgres", "bench-seeded.json"))) {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      rmSync(join(dir, "postgres"), { recursive: true, force: true });
+      await admin.unsafe(`create database "${name}"`);
+    }
     const u = new URL(url);
     u.pathname = `/${name}`;
     try {
       await run("PostgreSQL", join(dir, "postgres"), u.toString());
     } finally {
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      if (!keep) await admin.unsafe(`drop database if exists "${name}" with (force)`);
       await admin.end();
     }
   } else if (!url) {
     console.log("\nPostgreSQL: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  if (!keep) rmSync(dir, { recursive: true, force: true });
 }
