@@ -35,7 +35,7 @@ import {
   unclaimTask,
   verifyAgain,
 } from "./service";
-import { EarningsPage, MyTasksPage, ProjectTasksPage, TaskPage, Timeline } from "./views";
+import { EarningsPage, MyTasksPage, ProjectTasksPage, TaskActions, TaskBadge, TaskPage, Timeline } from "./views";
 
 const DONE: Record<string, string> = {
   claimed: "Claimed. Link your work when you have pushed a commit.",
@@ -227,11 +227,25 @@ export const taskRoutes = (ctx: AppContext) => {
           />,
         );
       })
-      .get("/tasks/:id/timeline", async ({ request, params, principal }) => {
+      .get("/tasks/:id/timeline", async ({ request, params, query, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const d = await taskDetail(ctx.db, p, params.id);
-        return html(<Timeline d={d} log={await logOf(d)} />);
+        // The poll says which state the page shows; when it moved on, the badge and the actions follow out of band.
+        const moved = typeof query.shown === "string" && query.shown !== d.task.status;
+        return html(
+          <>
+            <Timeline d={d} log={await logOf(d)} />
+            {moved ? (
+              <>
+                <TaskBadge status={d.task.status} oob />
+                <TaskActions d={d} csrf={p.csrfToken} oob />
+              </>
+            ) : (
+              ""
+            )}
+          </>,
+        );
       })
       .post("/tasks/:id/claim", async ({ request, params, principal }) => {
         const p = await signedIn(request, principal);

@@ -2,6 +2,7 @@ import { formatUnits } from "viem";
 import { CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import type { JobEvent } from "../core/jobs";
+import { ID_SEPARATOR } from "../harness/results";
 import type { Project } from "../projects/schema";
 import { ProjectHeader } from "../projects/views";
 import type { Earning, TaskDetail } from "./service";
@@ -49,7 +50,11 @@ const ActionForm = (p: { action: string; csrf?: string; label: string; secondary
 
 /** One verification in the timeline: its verdict, the failing tests named, and the log while it runs. */
 function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] }) {
-  const failing = (v.tests ?? []).filter((t) => !t.passed);
+  // A step's own leaf ("test") fails whenever one of its tests does: name the tests, and a step only when it
+  // failed without a failing test (an install that broke, a command that crashed).
+  const failed = (v.tests ?? []).filter((t) => !t.passed);
+  const failedTests = failed.filter((t) => t.id.includes(ID_SEPARATOR));
+  const failing = failedTests.length ? failedTests : failed;
   return (
     <li class="verification">
       <p>
@@ -73,7 +78,7 @@ function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] })
       )}
       {failing.length ? (
         <details open>
-          <summary>Failing tests</summary>
+          <summary>{failedTests.length ? "Failing tests" : "Failed steps"}</summary>
           <ul class="tests">
             {failing.slice(0, 50).map((t) => (
               <li class="bad" safe>
@@ -129,7 +134,7 @@ export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
     <section
       id="timeline"
       aria-live="polite"
-      hx-get={live ? `/tasks/${d.task.id}/timeline` : undefined}
+      hx-get={live ? `/tasks/${d.task.id}/timeline?shown=${d.task.status}` : undefined}
       hx-trigger={live ? "every 2s" : undefined}
       hx-swap={live ? "outerHTML" : undefined}
     >
@@ -168,7 +173,7 @@ export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
         {d.task.status === "PAYING" ? <li>Proof and payment under way…</li> : ""}
         {d.payment ? (
           <li>
-            <span class={badge(d.payment.status === "COMPLETED" ? "PAID" : d.payment.status)}>
+            <span class={badge(d.payment.status === "COMPLETED" ? "PAID" : d.payment.status)} safe>
               {d.payment.status === "COMPLETED" ? "PAID" : d.payment.status}
             </span>{" "}
             <span safe>{tokens(d.payment.amount, d.project.tokenDecimals, d.project.tokenSymbol)}</span>
@@ -193,69 +198,22 @@ export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
   );
 }
 
-/** The task page and the claimer's workbench: details, acceptance criteria, what the caller may do, the timeline. */
-export function TaskPage(
-  p: ProjectChrome & FormProps & { d: TaskDetail; pointRateUsdCents: number; log?: JobEvent[] },
-) {
+/** The state badge beside the task's title; `oob` when a timeline poll replaces it in place. */
+export const TaskBadge = (p: { status: string; oob?: boolean }) => (
+  <span id="task-badge" class={badge(p.status)} hx-swap-oob={p.oob ? "true" : undefined} safe>
+    {p.status}
+  </span>
+);
+
+/**
+ * What the caller may do with the task (claim, give up, verify again, review, release, link work). A timeline
+ * poll that sees the state change sends it again out of band, so no stale button outlives its state.
+ */
+export function TaskActions(p: FormProps & { d: TaskDetail; csrf?: string; oob?: boolean }) {
   const { d } = p;
   const t = d.task;
-  const project = d.project;
   return (
-    <Layout title={t.title} viewer={p.viewer} csrfToken={p.csrf} flash={p.flash} sidebar={p.sidebar}>
-      <ProjectHeader project={project} tab="tasks" canAudit={p.canAudit} />
-      <p class="muted">
-        Milestone:{" "}
-        <a href={`/milestones/${t.milestoneId}`} safe>
-          {d.milestoneTitle}
-        </a>
-      </p>
-      <h2>
-        <span safe>{t.title}</span> <span class={badge(t.status)}>{t.status}</span>
-      </h2>
-      <p safe>{t.description}</p>
-      <dl class="facts">
-        <dt>Points</dt>
-        <dd>{String(t.points)}</dd>
-        <dt>Payout</dt>
-        <dd safe>
-          {`${tokens(t.payoutAmount, project.tokenDecimals, project.tokenSymbol)} (about ${usd(t.points, p.pointRateUsdCents)})`}
-        </dd>
-        <dt>Verification</dt>
-        <dd safe>
-          {`at least ${t.verification.minPassingTests} passing test${t.verification.minPassingTests === 1 ? "" : "s"}, no failing test; ${t.verification.testCommand || "test command detected from the repository"}`}
-        </dd>
-        {t.verification.rules.map((r) => (
-          <dd safe>{r}</dd>
-        ))}
-        {t.estimatedHours ? (
-          <>
-            <dt>Estimate</dt>
-            <dd safe>{`${t.estimatedHours} hours`}</dd>
-          </>
-        ) : (
-          ""
-        )}
-        {project.payoutReview ? (
-          <>
-            <dt>Review</dt>
-            <dd>A maintainer approves verified work before it is paid.</dd>
-          </>
-        ) : (
-          ""
-        )}
-      </dl>
-      {t.acceptanceCriteria.length ? (
-        <>
-          <h2>Acceptance criteria</h2>
-          <ul>
-            {t.acceptanceCriteria.map((a) => (
-              <li safe>{a}</li>
-            ))}
-          </ul>
-        </>
-      ) : (
-        ""
-      )}
+    <div id="task-actions" hx-swap-oob={p.oob ? "true" : undefined}>
       <section class="actions">
         {d.actions.claim ? (
           d.hasPayoutWallet ? (
@@ -350,6 +308,74 @@ export function TaskPage(
       ) : (
         ""
       )}
+    </div>
+  );
+}
+
+/** The task page and the claimer's workbench: details, acceptance criteria, what the caller may do, the timeline. */
+export function TaskPage(
+  p: ProjectChrome & FormProps & { d: TaskDetail; pointRateUsdCents: number; log?: JobEvent[] },
+) {
+  const { d } = p;
+  const t = d.task;
+  const project = d.project;
+  return (
+    <Layout title={t.title} viewer={p.viewer} csrfToken={p.csrf} flash={p.flash} sidebar={p.sidebar}>
+      <ProjectHeader project={project} tab="tasks" canAudit={p.canAudit} />
+      <p class="muted">
+        Milestone:{" "}
+        <a href={`/milestones/${t.milestoneId}`} safe>
+          {d.milestoneTitle}
+        </a>
+      </p>
+      <h2>
+        <span safe>{t.title}</span> <TaskBadge status={t.status} />
+      </h2>
+      <p safe>{t.description}</p>
+      <dl class="facts">
+        <dt>Points</dt>
+        <dd safe>{String(t.points)}</dd>
+        <dt>Payout</dt>
+        <dd safe>
+          {`${tokens(t.payoutAmount, project.tokenDecimals, project.tokenSymbol)} (about ${usd(t.points, p.pointRateUsdCents)})`}
+        </dd>
+        <dt>Verification</dt>
+        <dd safe>
+          {`at least ${t.verification.minPassingTests} passing test${t.verification.minPassingTests === 1 ? "" : "s"}, no failing test; ${t.verification.testCommand || "test command detected from the repository"}`}
+        </dd>
+        {t.verification.rules.map((r) => (
+          <dd safe>{r}</dd>
+        ))}
+        {t.estimatedHours ? (
+          <>
+            <dt>Estimate</dt>
+            <dd safe>{`${t.estimatedHours} hours`}</dd>
+          </>
+        ) : (
+          ""
+        )}
+        {project.payoutReview ? (
+          <>
+            <dt>Review</dt>
+            <dd>A maintainer approves verified work before it is paid.</dd>
+          </>
+        ) : (
+          ""
+        )}
+      </dl>
+      {t.acceptanceCriteria.length ? (
+        <>
+          <h2>Acceptance criteria</h2>
+          <ul>
+            {t.acceptanceCriteria.map((a) => (
+              <li safe>{a}</li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        ""
+      )}
+      <TaskActions d={d} csrf={p.csrf} values={p.values} errors={p.errors} />
       <Timeline d={d} log={p.log} />
     </Layout>
   );
@@ -409,12 +435,14 @@ export function ProjectTasksPage(
                     </a>
                   </td>
                   <td safe>{t.milestoneTitle}</td>
-                  <td>{String(t.points)}</td>
+                  <td safe>{String(t.points)}</td>
                   <td safe>
                     {`${tokens(t.payoutAmount, p.project.tokenDecimals, p.project.tokenSymbol)} · ${usd(t.points, p.pointRateUsdCents)}`}
                   </td>
                   <td>
-                    <span class={badge(t.status)}>{t.status}</span>
+                    <span class={badge(t.status)} safe>
+                      {t.status}
+                    </span>
                   </td>
                   <td safe>{t.claimer ?? "—"}</td>
                 </tr>
@@ -439,7 +467,9 @@ export function ProjectTasksPage(
                 <span
                   safe
                 >{`${x.taskTitle}: ${tokens(x.amount, p.project.tokenDecimals, p.project.tokenSymbol)} `}</span>
-                <span class={badge(x.status === "COMPLETED" ? "PAID" : x.status)}>{x.status}</span>{" "}
+                <span class={badge(x.status === "COMPLETED" ? "PAID" : x.status)} safe>
+                  {x.status}
+                </span>{" "}
                 {x.txHash ? <code safe>{x.txHash}</code> : ""}
               </li>
             ))}
@@ -479,7 +509,9 @@ export function MyTasksPage(p: PageBase & { rows: MyTaskRow[] }) {
               <a href={`/tasks/${r.taskId}`} safe>
                 {r.title}
               </a>{" "}
-              <span class={badge(r.status)}>{r.status}</span>{" "}
+              <span class={badge(r.status)} safe>
+                {r.status}
+              </span>{" "}
               <span class="muted" safe>
                 {`${r.projectTitle} · claim ${r.claimState.toLowerCase()}${r.claimState === "ACTIVE" ? `, link work before ${when(r.expiresAt)}` : ""}`}
               </span>
