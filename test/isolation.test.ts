@@ -6,7 +6,10 @@
 // the database as it was; then the rightful caller succeeds, so a refusal is never a bad sample's 404. Routes of
 // a project are walked on a private and on a public project. A route with no entry in the table fails the walk.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { subMilestones } from "../src/milestones/schema";
 import { adminCan, can, isReadAction } from "../src/orgs/permissions";
+import { projects } from "../src/projects/schema";
 import { dbKinds } from "./support/db";
 import { type Access, PUBLIC_ACTIONS, type Req, ROUTES, type Sample } from "./support/isolation-routes";
 import {
@@ -293,6 +296,29 @@ for (const kind of dbKinds()) {
       const accepted = await b.request("POST", `/api/orgs/${w.orgA}/invite/${inviteToB}/decline`, { body: {} });
       expect(accepted.status).toBe(200);
     }, 120_000);
+
+    test("reviewers decide only where the project reviews payouts: elsewhere the verdict pays", async () => {
+      const projectId = w.funded.public.id;
+      const taskId = await w.fresh.task("public", "verified");
+      const reject = { comment: "The README needs an example." };
+      const db = w.t.ctx.db;
+      await db.update(projects).set({ payoutReview: false }).where(eq(projects.id, projectId));
+      try {
+        for (const [action, body] of [
+          ["approve", undefined],
+          ["reject", reject],
+        ] as const) {
+          const res = await w.users.owner.request("POST", `/api/tasks/${taskId}/${action}`, { body });
+          expect(`${action} ${res.status}`).toBe(`${action} 409`);
+        }
+      } finally {
+        await db.update(projects).set({ payoutReview: true }).where(eq(projects.id, projectId));
+      }
+      const [task] = await db.select().from(subMilestones).where(eq(subMilestones.id, taskId));
+      expect(task!.status).toBe("VERIFIED");
+      // with review on, the same reviewer's same request goes through
+      expect((await w.users.owner.request("POST", `/api/tasks/${taskId}/reject`, { body: reject })).status).toBe(200);
+    });
 
     test("org A is intact after the walk", async () => {
       const org = await w.users.owner.request("GET", `/api/orgs/${w.orgA}`);

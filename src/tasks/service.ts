@@ -8,8 +8,9 @@ import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zo
 import { milestones, type SubMilestone, subMilestones } from "../milestones/schema";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
 import { payments } from "../payments/schema";
-import { loadProject } from "../projects/access";
+import { authorizeProject, loadProject } from "../projects/access";
 import { type Project, projects } from "../projects/schema";
+import { setProjectState } from "../projects/service";
 import { users, wallets } from "../users/schema";
 import { emitTaskEvent } from "./events";
 import {
@@ -40,14 +41,16 @@ export interface TaskContext {
 export async function loadTask(db: Db, principal: Principal | null, taskId: string): Promise<TaskContext> {
   if (!principal) throw unauthorized();
   if (!isUuid(taskId)) throw notFound("Task", "TASK_NOT_FOUND");
+  // The project in the same query: every task action starts here, and fifty claims at once each pay for it.
   const [row] = await db
-    .select({ task: subMilestones, milestoneTitle: milestones.title })
+    .select({ task: subMilestones, milestoneTitle: milestones.title, project: projects })
     .from(subMilestones)
     .innerJoin(milestones, eq(milestones.id, subMilestones.milestoneId))
+    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
     .where(eq(subMilestones.id, taskId))
     .limit(1);
   if (!row) throw notFound("Task", "TASK_NOT_FOUND");
-  const project = await loadProject(db, principal, row.task.projectId, "project.view").catch((err) => {
+  const project = await authorizeProject(db, principal, row.project, "project.view").catch((err) => {
     if (err instanceof AppError && err.status === 404) throw notFound("Task", "TASK_NOT_FOUND");
     throw err;
   });
@@ -406,11 +409,23 @@ function sameRepo(a: string, b: string): boolean | null {
 export async function approvePayout(ctx: Ctx, principal: Principal | null, taskId: string): Promise<void> {
   const tc = await loadTask(ctx.db, principal, taskId);
   await requireReviewer(ctx.db, principal!, tc.project);
-  const latest = await latestVerification(ctx.db, taskId);
-  if (tc.task.status !== "VERIFIED" || latest?.status !== "PASSED") {
-    throw conflict("Only a verified task can be approved for payment.", "TASK_STATE_CONFLICT");
-  }
+  const latest = await reviewable(ctx.db, tc);
   await startPayout(ctx, tc, latest, { kind: "reviewer", userId: principal!.userId });
+}
+
+/**
+ * The passed verification a reviewer decides on. Only projects that review payouts have a human step: without
+ * review the verdict pays, and a reviewer may neither hold it back nor send the work back.
+ */
+async function reviewable(db: Db, tc: TaskContext): Promise<TaskVerification> {
+  if (!tc.project.payoutReview) {
+    throw conflict("This project pays verified work without a review.", "TASK_STATE_CONFLICT");
+  }
+  const latest = await latestVerification(db, tc.task.id);
+  if (tc.task.status !== "VERIFIED" || latest?.status !== "PASSED") {
+    throw conflict("Only a verified task can be reviewed.", "TASK_STATE_CONFLICT");
+  }
+  return latest;
 }
 
 /** A reviewer sends verified work back to the claimer with a comment. */
@@ -419,6 +434,7 @@ export async function rejectPayout(ctx: Ctx, principal: Principal | null, taskId
   await requireReviewer(ctx.db, principal!, tc.project);
   const why = comment?.trim().slice(0, 2000);
   if (!why) throw invalidInput({ comment: "Say what should change." });
+  await reviewable(ctx.db, tc);
   await ctx.db.transaction((tx) =>
     transition(tx, {
       task: tc.task,
@@ -534,12 +550,7 @@ export async function markTaskPaid(tx: Q, taskId: string, data: Record<string, u
     .select({ n: count() })
     .from(subMilestones)
     .where(and(eq(subMilestones.projectId, row.task.projectId), sql`${subMilestones.status} <> 'PAID'`));
-  if ((left?.n ?? 0) === 0) {
-    await tx
-      .update(projects)
-      .set({ state: "COMPLETED", updatedAt: new Date() })
-      .where(and(eq(projects.id, row.task.projectId), eq(projects.state, "ACTIVE")));
-  }
+  if ((left?.n ?? 0) === 0) await setProjectState(tx as Db, row.task.projectId, "COMPLETED");
 }
 
 /** A payment the contract refused for good: PAYING → VERIFIED with the reason, for people to act on. */
@@ -849,4 +860,46 @@ export async function resumeTasks(ctx: Ctx): Promise<{ verifications: number; pa
     }
   }
   return { verifications, payouts };
+}
+
+/** The tasks domain's part of a user's data: their claims with the work they linked and its verdicts. */
+export async function exportTaskData(db: Db, userId: string) {
+  const claims = await db.select().from(taskClaims).where(eq(taskClaims.userId, userId));
+  const ids = claims.map((c) => c.id);
+  const [links, verdicts] = ids.length
+    ? await Promise.all([
+        db.select().from(taskWorkLinks).where(inArray(taskWorkLinks.claimId, ids)),
+        db
+          .select({
+            claimId: taskVerifications.claimId,
+            commit: taskVerifications.commit,
+            status: taskVerifications.status,
+            reason: taskVerifications.reason,
+            createdAt: taskVerifications.createdAt,
+          })
+          .from(taskVerifications)
+          .where(inArray(taskVerifications.claimId, ids)),
+      ])
+    : [[], []];
+  return { claims, workLinks: links, verifications: verdicts };
+}
+
+/**
+ * Erases a deleted user's task data: open claims end and their tasks reopen; claims that were never paid are
+ * removed with their links. Paid claims stay, as the record of a payment made on chain.
+ */
+export async function eraseTaskData(tx: Db, userId: string) {
+  const open = await tx
+    .select({ claim: taskClaims, task: subMilestones })
+    .from(taskClaims)
+    .innerJoin(subMilestones, eq(subMilestones.id, taskClaims.taskId))
+    .where(and(eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE")));
+  for (const { task } of open) {
+    if (task.status === "PAYING" || task.status === "PAID") continue;
+    await tx
+      .update(subMilestones)
+      .set({ status: "OPEN", claimedById: null, updatedAt: new Date() })
+      .where(eq(subMilestones.id, task.id));
+  }
+  await tx.delete(taskClaims).where(and(eq(taskClaims.userId, userId), sql`${taskClaims.state} <> 'PAID'`));
 }
