@@ -18,6 +18,7 @@ import { proveReportAuto } from "../zk/sandbox-prover";
 import { type ZkProofData, zkProofs } from "../zk/schema";
 import { isTransient, submitRelease } from "./release";
 import { type Payment, payments } from "./schema";
+import { digestForSigning, type HarnessDigest } from "../harness/digest";
 import { taskVerifications } from "../tasks/schema";
 import { latestVerification, markPaymentFailed, markTaskPaid } from "../tasks/service";
 
@@ -68,12 +69,16 @@ export async function reportOfVerification(
   if (sub.status !== "PAYING" && sub.status !== "PAID") {
     throw conflict("The task is not being paid.", "TASK_STATE_CONFLICT");
   }
-  const digest = v.digest as { merkle: { root: string } };
+  // The root and report hash are recomputed from the stored digest: a row edited after the run does not match.
+  const signed = digestForSigning(v.digest as HarnessDigest);
+  if (signed.digest !== v.reportHash) {
+    throw new AppError("VERIFICATION_FAILED", "The stored report does not match its hash.", 422);
+  }
   return {
     subMilestoneId: v.taskId,
     tests: v.tests,
-    root: BigInt(digest.merkle.root),
-    digest: v.reportHash as Hex,
+    root: signed.root,
+    digest: signed.digest,
     minPassing: sub.verification.minPassingTests,
     scope: { orgId: project.orgId, projectId: project.id },
   };

@@ -9,7 +9,8 @@ import { sandboxSettings } from "../harness/jobs";
 import { runHarness } from "../harness/run";
 import { subMilestones } from "../milestones/schema";
 import { taskVerifications, taskWorkLinks } from "./schema";
-import { expireClaims, recordVerdict, resumeTasks, VERIFY_JOB } from "./service";
+import { registerUserDataHook } from "../users/data-hooks";
+import { eraseTaskData, expireClaims, exportTaskData, recordVerdict, resumeTasks, VERIFY_JOB } from "./service";
 
 type On = { start(fn: () => Promise<void> | void): void; stop(fn: () => Promise<void> | void): void };
 
@@ -91,6 +92,7 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
     { concurrency: 2, maxAttempts: 2, timeoutMs: 60 * 60_000 },
   );
 
+  registerUserDataHook({ name: "tasks", export: exportTaskData, erase: eraseTaskData });
   ctx.jobs.define("tasks.expire-claims", () => expireClaims(ctx), { maxAttempts: 1 });
   ctx.cron.register("tasks.expire-claims", "0 */15 * * * *", "tasks.expire-claims");
   ctx.jobs.define("tasks.resume", () => resumeTasks(ctx), { maxAttempts: 1 });
