@@ -127,7 +127,7 @@ export const projectRoutes = (ctx: AppContext) =>
       if (p instanceof Response) return p;
       const project = await loadProject(ctx.db, p, params.id, "project.view");
       const [summary, rights, funding, sidebar] = await Promise.all([
-        projectSummary(ctx.db, p, project.id),
+        projectSummary(ctx.db, project),
         projectRights(ctx.db, p, project),
         fundingPanel(ctx, p, project),
         sidebarPanel(ctx, p, { scope: "project", scopeId: project.id, projectId: project.id }),

@@ -187,9 +187,11 @@ export async function projectRights(db: Db, principal: Principal, project: Proje
   return { canManage: can(role, "project.manageMilestones"), canAudit: can(role, "audit.view") || principal.isAdmin };
 }
 
-/** The overview's counts: milestones, documents and the draft points of a project the caller may view. */
-export async function projectSummary(db: Db, principal: Principal | null, projectId: string) {
-  const project = await loadProject(db, principal, projectId, "project.view");
+/**
+ * The overview's counts: milestones, documents and the draft points of a project the caller may view. Takes the
+ * row `loadProject(…, "project.view")` returned to the page, so the access check is not run a second time.
+ */
+export async function projectSummary(db: Db, project: Project) {
   const [row] = await db
     .select({
       milestones: sql<number>`(select count(*)::int from ${milestones} where ${milestones.projectId} = ${projects.id})`,
