@@ -22,6 +22,16 @@ export async function loadProject(
   if (!principal) throw unauthorized();
   const project = await findProject(db, projectId);
   if (!project) throw notFound("Project", "PROJECT_NOT_FOUND");
+  return authorizeProject(db, principal, project, action);
+}
+
+/** `project`, already read (joined to another row), when the caller may do `action` on it: loadProject's rule. */
+export async function authorizeProject(
+  db: Db,
+  principal: Principal,
+  project: Project,
+  action: OrgAction,
+): Promise<Project> {
   if (project.repoVisibility === "PUBLIC" && PUBLIC_ACTIONS.includes(action)) return project;
   try {
     await requireOrgRole(db, principal, project.orgId, action, "Project");
