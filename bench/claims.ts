@@ -169,8 +169,11 @@ async function bench(kind: DbKind): Promise<string[]> {
   const won: number[] = [];
   const lost: number[] = [];
   const roundP95: number[] = [];
+  // The server process's CPU time per claim (with PGlite, the database's too): the cost, even on a busy machine.
+  const cpuPerClaim: number[] = [];
   try {
     for (let round = 0; round <= ROUNDS; round++) {
+      const cpu0 = process.cpuUsage();
       const child = Bun.spawn(["bun", import.meta.path, "--load"], {
         stdin: "pipe",
         stdout: "pipe",
@@ -181,6 +184,8 @@ async function bench(kind: DbKind): Promise<string[]> {
       const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
       if (code !== 0) throw new Error(`the load process exited with ${code}`);
       const answers = JSON.parse(out) as Answer[];
+      const cpu = process.cpuUsage(cpu0);
+      if (round > 0) cpuPerClaim.push((cpu.user + cpu.system) / 1000 / answers.length);
 
       // The checks, against what the database holds.
       const fail = (what: string) => failures.push(`round ${round}: ${what}`);
@@ -246,6 +251,9 @@ async function bench(kind: DbKind): Promise<string[]> {
       `${p95 <= TARGET_P95_MS ? "" : `  MISSES the ${TARGET_P95_MS} ms target`}`,
   );
   console.log(`  won (${won.length}): ${f(won)} | refused (${lost.length}): ${f(lost)}`);
+  console.log(
+    `  server CPU ${Math.min(...cpuPerClaim).toFixed(2)}–${Math.max(...cpuPerClaim).toFixed(2)} ms per claim (per round)`,
+  );
   console.log(
     `  p95 per round ${Math.min(...roundP95).toFixed(1)}–${Math.max(...roundP95).toFixed(1)} ms | checks: ${failures.length === 0 ? `${ROUNDS + 1} rounds, exactly ${TASKS} winners and one ACTIVE claim per task each` : `${failures.length} FAILED`}`,
   );
