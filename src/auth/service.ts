@@ -1,11 +1,11 @@
 // Local accounts, browser sessions and API keys. Secrets (passwords, session cookies, API keys) are stored only
 // as hashes: argon2id for passwords, SHA-256 for random high-entropy tokens.
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { audit } from "../audit/service";
 import type { Principal } from "../core/context";
 import { safeEqual, sha256Hex } from "../core/crypto";
-import type { Db } from "../core/db";
+import { type Db, preparedFor } from "../core/db";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, type FieldErrors } from "../core/errors";
 import { notify } from "../notifications/service";
 import { isUuid } from "../orgs/permissions";
@@ -206,22 +206,28 @@ export async function listSessions(db: Db, userId: string) {
 
 const TOUCH_EVERY_MS = 5 * 60_000;
 
-/** The principal behind a session cookie, or null when it is unknown, expired, revoked or the user is gone. */
-export async function resolveSession(db: Db, token: string): Promise<Principal | null> {
-  if (!token || token.length > 100) return null;
-  const now = new Date();
-  const [row] = await db
+// Every signed-in request runs this lookup, so it is built once (see preparedFor).
+const sessionByHash = preparedFor((db) =>
+  db
     .select({ session: sessions, user: users })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
       and(
-        eq(sessions.tokenHash, sha256Hex(token)),
+        eq(sessions.tokenHash, sql.placeholder("hash")),
         isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, now),
+        gt(sessions.expiresAt, sql.placeholder("now")),
         isNull(users.deletedAt),
       ),
-    );
+    )
+    .prepare("session_by_hash"),
+);
+
+/** The principal behind a session cookie, or null when it is unknown, expired, revoked or the user is gone. */
+export async function resolveSession(db: Db, token: string): Promise<Principal | null> {
+  if (!token || token.length > 100) return null;
+  const now = new Date();
+  const [row] = await sessionByHash(db).execute({ hash: sha256Hex(token), now: now.toISOString() });
   if (!row) return null;
   if (now.getTime() - row.session.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
     await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, row.session.id));
@@ -327,23 +333,28 @@ export async function revokeApiKey(db: Db, userId: string, keyId: string) {
   });
 }
 
-/** The principal behind a raw API key, or null. Records the last use (at most once a minute). */
-export async function resolveApiKey(db: Db, key: string): Promise<Principal | null> {
-  const m = KEY_FORMAT.exec(key);
-  if (!m) return null;
-  const now = new Date();
-  const [row] = await db
+const apiKeyByPrefix = preparedFor((db) =>
+  db
     .select({ key: apiKeys, user: users })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .where(
       and(
-        eq(apiKeys.prefix, `dsk_${m[1]}`),
+        eq(apiKeys.prefix, sql.placeholder("prefix")),
         isNull(apiKeys.revokedAt),
-        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql.placeholder("now"))),
         isNull(users.deletedAt),
       ),
-    );
+    )
+    .prepare("api_key_by_prefix"),
+);
+
+/** The principal behind a raw API key, or null. Records the last use (at most once a minute). */
+export async function resolveApiKey(db: Db, key: string): Promise<Principal | null> {
+  const m = KEY_FORMAT.exec(key);
+  if (!m) return null;
+  const now = new Date();
+  const [row] = await apiKeyByPrefix(db).execute({ prefix: `dsk_${m[1]}`, now: now.toISOString() });
   if (!row || !safeEqual(row.key.keyHash, sha256Hex(key))) return null;
   if (!row.key.lastUsedAt || now.getTime() - row.key.lastUsedAt.getTime() > 60_000) {
     await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.key.id));

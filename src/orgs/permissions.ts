@@ -1,8 +1,8 @@
 // The permission table of spec §3.1.2 / §7.1, in one place. Every org- or project-scoped service calls
 // `requireOrgRole` before it reads or writes; routes never decide on their own.
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Principal } from "../core/context";
-import type { Db } from "../core/db";
+import { type Db, preparedFor } from "../core/db";
 import { forbidden, notFound, unauthorized } from "../core/errors";
 import { orgMembers, orgs, type OrgRole } from "./schema";
 
@@ -122,15 +122,21 @@ type Membership = { archivedAt: Date | null; role: OrgRole | null } | undefined;
 // key is the request's principal object and the database handle (a transaction sees its own rows).
 const inFlight = new WeakMap<Principal, Map<string, { db: Db; row: Promise<Membership> }>>();
 
+const membershipQuery = preparedFor((db) =>
+  db
+    .select({ archivedAt: orgs.archivedAt, role: orgMembers.role })
+    .from(orgs)
+    .leftJoin(orgMembers, and(eq(orgMembers.orgId, orgs.id), eq(orgMembers.userId, sql.placeholder("userId"))))
+    .where(eq(orgs.id, sql.placeholder("orgId")))
+    .prepare("org_membership"),
+);
+
 function membershipOf(db: Db, principal: Principal, orgId: string): Promise<Membership> {
   const mine = inFlight.get(principal) ?? new Map<string, { db: Db; row: Promise<Membership> }>();
   const running = mine.get(orgId);
   if (running && running.db === db) return running.row;
-  const row = db
-    .select({ archivedAt: orgs.archivedAt, role: orgMembers.role })
-    .from(orgs)
-    .leftJoin(orgMembers, and(eq(orgMembers.orgId, orgs.id), eq(orgMembers.userId, principal.userId)))
-    .where(eq(orgs.id, orgId))
+  const row = membershipQuery(db)
+    .execute({ orgId, userId: principal.userId })
     .then(([r]) => r);
   inFlight.set(principal, mine);
   const entry = { db, row };

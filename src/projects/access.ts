@@ -1,6 +1,6 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Principal } from "../core/context";
-import type { Db } from "../core/db";
+import { type Db, preparedFor } from "../core/db";
 import { AppError, notFound, unauthorized } from "../core/errors";
 import { isUuid, type OrgAction, requireOrgRole } from "../orgs/permissions";
 import { type Project, projects } from "./schema";
@@ -42,10 +42,14 @@ export async function authorizeProject(
   return project;
 }
 
+const byId = preparedFor((db) =>
+  db.select().from(projects).where(eq(projects.id, sql.placeholder("id"))).limit(1).prepare("find_project"),
+);
+
 /** The project row, or undefined (ids that are not uuids are simply not found). */
 export async function findProject(db: Db, projectId: string): Promise<Project | undefined> {
   if (!isUuid(projectId)) return undefined;
-  const [project] = await db.select().from(projects).where(eq(projects.id, projectId)).limit(1);
+  const [project] = await byId(db).execute({ id: projectId });
   return project;
 }
 

@@ -14,6 +14,20 @@ import * as schema from "./schema";
 /** The typed drizzle client, the same type on PGlite and PostgreSQL. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/**
+ * A statement built once per database handle (the app's, or one transaction's) and then run with placeholders:
+ * building a query in drizzle costs more CPU than PostgreSQL takes to answer a small one, so the lookups every
+ * request makes (caller, project, membership) are prepared.
+ */
+export function preparedFor<Q>(build: (db: Db) => Q): (db: Db) => Q {
+  const built = new WeakMap<Db, Q>();
+  return (db) => {
+    let q = built.get(db);
+    if (!q) built.set(db, (q = build(db)));
+    return q;
+  };
+}
+
 /** An open database: the drizzle client plus raw SQL and a clean close. */
 export interface Database {
   kind: "pglite" | "postgres";
