@@ -95,6 +95,31 @@ describe("detectPlan", () => {
   });
 });
 
+describe("configured test commands keep per-test results", () => {
+  const repo = () => dir({ "package.json": pkg(), "a.test.ts": "" });
+  const cases: [string, string, string][] = [
+    ["bun test", "bun test --reporter=junit --reporter-outfile=/work/out/test/junit.xml", "junit"],
+    ["bun test src/x", "bun test --reporter=junit --reporter-outfile=/work/out/test/junit.xml src/x", "junit"],
+    [
+      "bun test --reporter=junit --reporter-outfile=r.xml",
+      "bun test --reporter=junit --reporter-outfile=r.xml",
+      "auto",
+    ],
+    ["pytest -q", "pytest -q --junitxml=/work/out/test/junit.xml", "junit"],
+    ["python3 -m pytest", "python3 -m pytest --junitxml=/work/out/test/junit.xml", "junit"],
+    ["go test", "go test -json ./...", "go-json"],
+    ["go test ./pkg/...", "go test -json ./pkg/...", "go-json"],
+    ["make check", "make check", "auto"],
+  ];
+  for (const [command, run, results] of cases) {
+    test(command, () => {
+      const step = detectPlan(repo(), { testCommand: command }).steps[0]!;
+      expect(step.run).toBe(run);
+      expect(step.results).toBe(results as never);
+    });
+  }
+});
+
 describe("step names and report paths", () => {
   const repo = () => dir({ "package.json": pkg({ scripts: { test: "true" } }) });
   const step = (extra: Record<string, unknown>) => ({

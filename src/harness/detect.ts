@@ -163,7 +163,7 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
     install = { run: overrides.installCommand, inputs: install?.inputs ?? lockfilesIn(src) };
   }
   if (overrides.testCommand) {
-    test = { name: "test", kind: "test", run: overrides.testCommand, results: "auto" };
+    test = configuredTest(overrides.testCommand);
     if (ecosystem === "none") ecosystem = "custom";
   }
   const steps = [...(test ? [test] : []), ...(overrides.steps ?? [])];
@@ -172,6 +172,32 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
     throw new AppError("NO_TEST_COMMAND", "No test command was detected; configure one for the project.", 422);
   }
   return { ecosystem, install, steps };
+}
+
+/**
+ * The test step of a configured command. A plain `bun test …`, `pytest …` or `go test …` gets the runner's own
+ * machine-readable report added, so each test is its own result (a planner's "bun test" would otherwise be judged
+ * by its exit code alone); any other command is read as JUnit XML or TAP if it writes either.
+ */
+function configuredTest(command: string): StepConfig {
+  const cmd = command.trim();
+  const out = `${resultsDir("test")}/junit.xml`;
+  if (/^bun test(\s|$)/.test(cmd) && !/--reporter\b/.test(cmd)) {
+    return {
+      name: "test",
+      kind: "test",
+      run: `bun test --reporter=junit --reporter-outfile=${out}${cmd.slice(8)}`,
+      results: "junit",
+      resultFile: "junit.xml",
+    };
+  }
+  if (/^(python3? -m )?pytest(\s|$)/.test(cmd) && !/--junit-?xml\b/.test(cmd)) {
+    return { name: "test", kind: "test", run: `${cmd} --junitxml=${out}`, results: "junit", resultFile: "junit.xml" };
+  }
+  if (/^go test(\s|$)/.test(cmd) && !/\s-json\b/.test(cmd)) {
+    return { name: "test", kind: "test", run: `go test -json${cmd.slice(7) || " ./..."}`, results: "go-json" };
+  }
+  return { name: "test", kind: "test", run: cmd, results: "auto" };
 }
 
 /** Every lockfile or manifest in the checkout's top directory (keys the cache of a configured install). */
