@@ -3,16 +3,11 @@ import { html } from "../../ui/layout";
 import type { AppContext } from "../core/context";
 import { safeEqual } from "../core/crypto";
 import { AppError, forbidden } from "../core/errors";
+import { formError, formList, formText, pageProps, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { createRateLimiter } from "../core/http/rate-limit";
 import { completeOnboarding, getMe } from "../users/service";
-import {
-  fetchGitHubProfile,
-  githubAuthorizeUrl,
-  githubConfigured,
-  linkedGitHubId,
-  upsertGitHubUser,
-} from "./github";
+import { fetchGitHubProfile, githubAuthorizeUrl, githubConfigured, linkedGitHubId, upsertGitHubUser } from "./github";
 import {
   clearCookie,
   clientIp,
@@ -36,7 +31,6 @@ import {
 } from "./service";
 import { createSignInThrottle } from "./throttle";
 import { OnboardingPage, SetupPage, SignInPage, SignUpPage } from "./views";
-import { field, fields, seeOther, viewerOf } from "./web";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Forms posted before sign-in: they carry the pre-session token (checked by their handlers), not a session's. */
@@ -49,6 +43,13 @@ const beforeSetup = (path: string) =>
   path === "/status" ||
   path.startsWith("/static/") ||
   path.startsWith("/api/");
+
+/** The CSRF token a form posted ("" when none); the form kit leaves `_csrf` out of the values it reads. */
+const postedCsrf = (body: unknown): string => {
+  const v = body && typeof body === "object" ? (body as Record<string, unknown>)._csrf : undefined;
+  const first = Array.isArray(v) ? v[0] : v;
+  return typeof first === "string" ? first : "";
+};
 
 /** The error for a state-changing request without the session's CSRF token. */
 export const csrfError = () =>
@@ -76,7 +77,7 @@ export const authGuard = (ctx: AppContext) => {
       if (!STATE_CHANGING.has(request.method) || PRE_SESSION_FORMS.has(path)) return;
       const p = await principal();
       if (p?.via === "session") {
-        const sent = request.headers.get("x-csrf-token") ?? field(body, "_csrf");
+        const sent = request.headers.get("x-csrf-token") ?? postedCsrf(body);
         if (!sent || !p.csrfToken || !safeEqual(sent, p.csrfToken)) throw csrfError();
       } else if (p?.via === "api-key" && !p.scopes?.includes("write")) {
         throw forbidden("This API key lacks the write scope.");
@@ -101,7 +102,7 @@ export const authRoutes = (ctx: AppContext) => {
   };
   const checkPre = (request: Request, body: unknown) => {
     const c = readCookie(request, PRE_CSRF_COOKIE);
-    const f = field(body, "_csrf");
+    const f = postedCsrf(body);
     if (!c || !f || !safeEqual(c, f)) throw csrfError();
   };
   const page = async (el: JSX.Element, status: number, cookies: string[]) => {
@@ -122,7 +123,8 @@ export const authRoutes = (ctx: AppContext) => {
     const me = await getMe(ctx.db, { userId, name: "", isAdmin: false, via: "session" });
     return me.onboarded ? next : `/onboarding?next=${encodeURIComponent(next)}`;
   };
-  const formError = (err: unknown) => {
+  /** The form state of an account form the service refused (bad fields, e-mail taken, wrong setup token). */
+  const refusedForm = (err: unknown) => {
     if (err instanceof AppError && ["INVALID_INPUT", "EMAIL_TAKEN", "SETUP_TOKEN_INVALID"].includes(err.code)) {
       const fieldsOf = (err.details.fields ?? {}) as Record<string, string>;
       return { errors: fieldsOf, message: err.message, status: err.status };
@@ -140,17 +142,22 @@ export const authRoutes = (ctx: AppContext) => {
     })
     .post("/setup", async ({ request, body }) => {
       checkPre(request, body);
-      const values = { name: field(body, "name"), email: field(body, "email"), password: field(body, "password") };
+      const form = readForm(body);
+      const values = {
+        name: formText(form, "name"),
+        email: formText(form, "email"),
+        password: formText(form, "password"),
+      };
       try {
         const user = await createFirstAdmin(ctx.db, ctx.config.dataDir, {
           ...values,
-          setupToken: field(body, "setupToken"),
+          setupToken: formText(form, "setupToken"),
         });
         ctx.log.info("platform admin created", { userId: user.id });
         return seeOther(request, "/onboarding", [await startSession(request, user.id, clientIp(ctx, request))]);
       } catch (err) {
         if (err instanceof AppError && err.code === "SETUP_DONE") return seeOther(request, "/signin");
-        const e = formError(err);
+        const e = refusedForm(err);
         const pre = preToken(request);
         return page(
           <SetupPage
@@ -183,11 +190,12 @@ export const authRoutes = (ctx: AppContext) => {
     .post("/signin", async ({ request, body }) => {
       checkPre(request, body);
       const ip = clientIp(ctx, request);
-      const email = field(body, "email").trim().toLowerCase();
-      const next = safeNext(field(body, "next"));
+      const form = readForm(body);
+      const email = formText(form, "email").trim().toLowerCase();
+      const next = safeNext(formText(form, "next"));
       signinByIp.take(ip);
       signinFailures.check(ip, email);
-      const user = await verifyCredentials(ctx.db, email, field(body, "password"));
+      const user = await verifyCredentials(ctx.db, email, formText(form, "password"));
       if (!user) {
         signinFailures.failed(ip, email);
         ctx.log.info("sign-in failed", { ip });
@@ -218,12 +226,17 @@ export const authRoutes = (ctx: AppContext) => {
       if (!ctx.settings.get("auth.localSignup")) throw forbidden("Sign-up with a password is turned off here.");
       const ip = clientIp(ctx, request);
       signupByIp.take(ip);
-      const values = { name: field(body, "name"), email: field(body, "email"), password: field(body, "password") };
+      const form = readForm(body);
+      const values = {
+        name: formText(form, "name"),
+        email: formText(form, "email"),
+        password: formText(form, "password"),
+      };
       try {
         const user = await createLocalUser(ctx.db, values);
         return seeOther(request, "/onboarding", [await startSession(request, user.id, ip)]);
       } catch (err) {
-        const e = formError(err);
+        const e = refusedForm(err);
         const pre = preToken(request);
         return page(
           <SignUpPage
@@ -283,24 +296,21 @@ export const authRoutes = (ctx: AppContext) => {
       ]);
     })
     .get("/onboarding", async ({ request, query, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, "/signin?next=/onboarding");
+      const p = await signedIn(request, principal);
+      if (p instanceof Response) return p;
       const me = await getMe(ctx.db, p);
-      return html(
-        <OnboardingPage viewer={viewerOf(p)!} csrf={p.csrfToken} roles={me.roles} next={safeNext(query.next)} />,
-      );
+      return html(<OnboardingPage {...pageProps(p)} roles={me.roles} next={safeNext(query.next)} />);
     })
     .post("/onboarding", async ({ request, body, query, principal }) => {
-      const p = await principal();
-      if (!p) return seeOther(request, "/signin?next=/onboarding");
+      const p = await signedIn(request, principal);
+      if (p instanceof Response) return p;
       try {
-        await completeOnboarding(ctx.db, p, fields(body, "roles"));
+        await completeOnboarding(ctx.db, p, formList(readForm(body, ["roles"]), "roles"));
       } catch (err) {
-        if (!(err instanceof AppError) || err.code !== "INVALID_INPUT") throw err;
+        if (!formError(err)) throw err;
         return html(
           <OnboardingPage
-            viewer={viewerOf(p)!}
-            csrf={p.csrfToken}
+            {...pageProps(p)}
             roles={[]}
             next={safeNext(query.next)}
             error="Choose sponsor, contributor or both."

@@ -1,20 +1,5 @@
+import { CsrfField, FieldError, type Flash } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-
-/** The hidden field every state-changing form carries. */
-export const CsrfField = ({ token }: { token?: string }) =>
-  token ? <input type="hidden" name="_csrf" value={token} /> : "";
-
-/** A field's error message under its input. */
-export const FieldError = ({ errors, name }: { errors?: Record<string, string>; name: string }) =>
-  errors?.[name] ? (
-    <span class="help bad" id={`${name}-error`} role="alert" safe>
-      {errors[name]}
-    </span>
-  ) : (
-    ""
-  );
-
-type Flash = { kind: "error" | "success"; message: string };
 
 interface FormPageProps {
   csrf: string;

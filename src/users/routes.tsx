@@ -13,9 +13,9 @@ import {
   revokeApiKey,
   revokeSession,
 } from "../auth/service";
-import { field, fields, seeOther, viewerOf } from "../auth/web";
 import { type AppContext, type Principal, requireUser } from "../core/context";
-import { AppError, forbidden, invalidInput } from "../core/errors";
+import { AppError, forbidden } from "../core/errors";
+import { formList, formText, pageProps, parseForm, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { DeleteAccountRequest } from "./model";
 import {
@@ -70,7 +70,7 @@ export const userRoutes = (ctx: AppContext) => {
       recentSignIn: !!p.authenticatedAt && Date.now() - p.authenticatedAt.getTime() <= RECENT_SIGN_IN_MS,
       githubAvailable: githubConfigured(ctx.settings),
     };
-    return html(<ProfilePage viewer={viewerOf(p)!} csrf={p.csrfToken} data={data} {...extras} />, status);
+    return html(<ProfilePage {...pageProps(p)} data={data} {...extras} />, status);
   };
   const onInvalid = async (p: Principal, err: unknown, extras: ProfileExtras = {}) => {
     if (
@@ -94,8 +94,9 @@ export const userRoutes = (ctx: AppContext) => {
     ip: clientIp(ctx, request),
   });
   // A password change signs every session out, this one too: the browser gets a fresh one (rotation).
-  const changePasswordAndRotate = async (request: Request, p: Principal, input: Record<string, string>) => {
-    await changePassword(ctx.db, p, { currentPassword: input.currentPassword, newPassword: input.newPassword });
+  const changePasswordAndRotate = async (request: Request, p: Principal, form: Record<string, string>) => {
+    const input = { currentPassword: formText(form, "currentPassword"), newPassword: formText(form, "newPassword") };
+    await changePassword(ctx.db, p, input);
     return createSession(ctx.db, p.userId, sessionOpts(request));
   };
   const exportResponse = async (p: Principal) =>
@@ -111,18 +112,19 @@ export const userRoutes = (ctx: AppContext) => {
     new Elysia({ name: "users" })
       .use(httpContext(ctx))
       .get("/profile", async ({ request, query, principal }) => {
-        const p = await principal();
-        if (!p) return seeOther(request, "/signin?next=/profile");
-        const done = typeof query.done === "string" ? FLASH[query.done] : undefined;
-        return profilePage(p, done ? { flash: { kind: "success", message: done } } : {});
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        return profilePage(p, { flash: readFlash(query, FLASH) });
       })
       .post("/profile", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
+        const form = readForm(body, ["roles"]);
         try {
+          // An unchecked box sends nothing: the form always states name, roles and the preference in full.
           await updateMe(ctx.db, p, {
-            name: field(body, "name"),
-            roles: fields(body, "roles"),
-            preferences: { emailNotifications: field(body, "emailNotifications") === "true" },
+            name: formText(form, "name"),
+            roles: formList(form, "roles"),
+            preferences: { emailNotifications: formText(form, "emailNotifications") === "true" },
           });
         } catch (err) {
           return onInvalid(p, err);
@@ -132,12 +134,8 @@ export const userRoutes = (ctx: AppContext) => {
       .post("/profile/wallets/challenge", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
         try {
-          const c = await createWalletChallenge(
-            ctx.db,
-            p,
-            { address: field(body, "address"), chainId: field(body, "chainId") || 1 },
-            site(request),
-          );
+          // Validated by the service with WalletChallengeRequest (a missing chain id means 1).
+          const c = await createWalletChallenge(ctx.db, p, readForm(body), site(request));
           return profilePage(p, { challenge: { message: c.message } });
         } catch (err) {
           return onInvalid(p, err);
@@ -146,12 +144,8 @@ export const userRoutes = (ctx: AppContext) => {
       .post("/profile/wallets", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
         try {
-          await linkWallet(
-            ctx.db,
-            p,
-            { message: field(body, "message"), signature: field(body, "signature") },
-            site(request),
-          );
+          // Validated by the service with WalletLinkRequest, after its recent sign-in check.
+          await linkWallet(ctx.db, p, readForm(body), site(request));
         } catch (err) {
           return onInvalid(p, err);
         }
@@ -178,7 +172,7 @@ export const userRoutes = (ctx: AppContext) => {
       .post("/profile/reauthenticate", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
         try {
-          const s = await reauthenticate(ctx.db, p, field(body, "password"), sessionOpts(request));
+          const s = await reauthenticate(ctx.db, p, formText(readForm(body), "password"), sessionOpts(request));
           return seeOther(request, "/profile?done=confirmed", [sessionCookie(ctx, request, s)]);
         } catch (err) {
           return onInvalid(p, err);
@@ -187,8 +181,7 @@ export const userRoutes = (ctx: AppContext) => {
       .post("/profile/password", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
         try {
-          const input = { currentPassword: field(body, "currentPassword"), newPassword: field(body, "newPassword") };
-          const s = await changePasswordAndRotate(request, p, input);
+          const s = await changePasswordAndRotate(request, p, readForm(body));
           return seeOther(request, "/profile?done=password", [sessionCookie(ctx, request, s)]);
         } catch (err) {
           return onInvalid(p, err);
@@ -197,10 +190,11 @@ export const userRoutes = (ctx: AppContext) => {
       .post("/profile/api-keys", async ({ body, principal }) => {
         const p = requireSession(await principal());
         try {
-          const days = field(body, "expiresInDays");
+          const form = readForm(body, ["scopes"]);
+          const days = formText(form, "expiresInDays");
           const { key } = await createApiKey(ctx.db, p.userId, {
-            name: field(body, "name"),
-            scopes: fields(body, "scopes"),
+            name: formText(form, "name"),
+            scopes: formList(form, "scopes"),
             expiresInDays: days ? Number(days) : null,
           });
           return profilePage(p, { newKey: key }, 201);
@@ -220,13 +214,16 @@ export const userRoutes = (ctx: AppContext) => {
       })
       .get("/profile/export", async ({ request, principal }) => {
         const p = await principal();
+        // back to the profile after signing in, not to a bare download
         if (!p) return seeOther(request, "/signin?next=/profile");
         return exportResponse(p);
       })
       .post("/profile/delete", async ({ request, body, principal }) => {
         const p = requireSession(await principal());
+        const form = parseForm(DeleteAccountRequest, body);
+        if (!form.ok)
+          return profilePage(p, { errors: form.errors, flash: { kind: "error", message: form.message } }, 400);
         try {
-          if (field(body, "confirm") !== "DELETE") throw invalidInput({ confirm: 'Type "DELETE" to confirm.' });
           await deleteAccount(ctx, p);
         } catch (err) {
           return onInvalid(p, err);
@@ -299,7 +296,8 @@ export const userRoutes = (ctx: AppContext) => {
       .post(
         "/api/me/reauthenticate",
         async ({ request, body, principal, set }) => {
-          const s = await reauthenticate(ctx.db, await principal(), field(body, "password"), sessionOpts(request));
+          const password = formText(readForm(body), "password");
+          const s = await reauthenticate(ctx.db, await principal(), password, sessionOpts(request));
           set.headers["set-cookie"] = sessionCookie(ctx, request, s);
           return { csrfToken: s.csrfToken, expiresAt: s.expiresAt };
         },
@@ -314,8 +312,7 @@ export const userRoutes = (ctx: AppContext) => {
       .post(
         "/api/me/password",
         async ({ request, body, principal, set }) => {
-          const b = { currentPassword: field(body, "currentPassword"), newPassword: field(body, "newPassword") };
-          const s = await changePasswordAndRotate(request, requireUser(await principal()), b);
+          const s = await changePasswordAndRotate(request, requireUser(await principal()), readForm(body));
           set.headers["set-cookie"] = sessionCookie(ctx, request, s);
           return { csrfToken: s.csrfToken, expiresAt: s.expiresAt };
         },

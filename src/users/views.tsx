@@ -1,9 +1,9 @@
+import { CsrfField, FieldError, type Flash } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError } from "../auth/views";
 
-type Flash = { kind: "error" | "success"; message: string };
 const when = (d: Date | null | undefined) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "never");
 
+/** What the profile page shows, as the route loaded it. */
 export interface ProfileData {
   me: {
     name: string;

@@ -103,6 +103,12 @@ export function formText(values: FormValues, name: string): string {
   return Array.isArray(v) ? (v[0] ?? "") : (v ?? "");
 }
 
+/** Every value of a repeated field of a read form (checkbox groups; read with the field in `lists`). */
+export function formList(values: FormValues, name: string): string[] {
+  const v = values[name];
+  return Array.isArray(v) ? v : v ? [v] : [];
+}
+
 /** Reads a form and validates it with the same zod schema the JSON API uses. */
 export function parseForm<S extends z.ZodType>(schema: S, body: unknown): FormResult<z.output<S>> {
   const lists = Object.keys((schema as { shape?: object }).shape ?? {}).filter((k) => wantsList(schema, k));
