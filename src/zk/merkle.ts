@@ -46,18 +46,6 @@ export interface TestResult {
 }
 
 /**
- * An inclusion proof of one leaf: the 8 leaves of its node (itself included, at `index % 8`), the 8 nodes under
- * the root (its node at `index / 8`), and the root.
- */
-export interface MerkleProof {
-  leaf: Leaf;
-  index: number;
-  group: Leaf[];
-  nodes: bigint[];
-  root: bigint;
-}
-
-/**
  * Maps any string to a field element: SHA-256 of its UTF-8 bytes read as a big-endian integer, reduced mod
  * SNARK_FIELD. Used for test ids and task ids so both fit in one circuit signal.
  */
@@ -108,26 +96,6 @@ export function reportLeaves(tests: readonly TestResult[]): Leaf[] {
 /** Root of the tree over `leaves`, padded with EMPTY_LEAF up to TREE_LEAVES; more leaves than that is an error. */
 export function merkleRoot(leaves: readonly Leaf[]): bigint {
   return rootHash(nodesOf(pad(leaves)));
-}
-
-/** Inclusion proof of the leaf at `index`. */
-export function merkleProof(leaves: readonly Leaf[], index: number): MerkleProof {
-  if (!Number.isInteger(index) || index < 0 || index >= TREE_LEAVES) {
-    throw new RangeError(`leaf index out of range: ${index}`);
-  }
-  const padded = pad(leaves);
-  const nodes = nodesOf(padded);
-  const start = index - (index % TREE_ARITY);
-  return { leaf: padded[index]!, index, group: padded.slice(start, start + TREE_ARITY), nodes, root: rootHash(nodes) };
-}
-
-/** Checks an inclusion proof against its root. */
-export function verifyMerkleProof(proof: MerkleProof): boolean {
-  const { leaf: l, index, group, nodes, root } = proof;
-  if (group.length !== TREE_ARITY || nodes.length !== TREE_ARITY) return false;
-  const own = group[index % TREE_ARITY];
-  if (!own || own.idHash !== l.idHash || own.passed !== l.passed) return false;
-  return nodeHash(group) === nodes[Math.floor(index / TREE_ARITY)] && rootHash(nodes) === root;
 }
 
 function pad(leaves: readonly Leaf[]): Leaf[] {
