@@ -12,7 +12,7 @@ import { createSession, hashPassword } from "../src/auth/service";
 import { withPeerAddress } from "../src/core/http/client-address";
 import { refuseLargeHead } from "../src/core/http/head-limit";
 import { setLogSink } from "../src/core/logger";
-import { milestones, subMilestones } from "../src/milestones/schema";
+import { milestones, tasks as taskTable } from "../src/milestones/schema";
 import { orgMembers, orgs } from "../src/orgs/schema";
 import { projects } from "../src/projects/schema";
 import { taskClaims } from "../src/tasks/schema";
@@ -98,7 +98,7 @@ async function bench(kind: DbKind): Promise<string[]> {
     .values({ projectId: project!.id, title: "M", points: TASKS, position: 0 })
     .returning();
   const tasks = await db
-    .insert(subMilestones)
+    .insert(taskTable)
     .values(
       Array.from({ length: TASKS }, (_, i) => ({
         milestoneId: m!.id,
@@ -211,7 +211,7 @@ async function bench(kind: DbKind): Promise<string[]> {
         if (holders.length !== 1) fail(`task ${i + 1} has ${holders.length} ACTIVE claims`);
         else if (winners.length !== 1 || winners[0] !== holders[0])
           fail(`task ${i + 1} is held by another user than its 201`);
-        const [row] = await db.select().from(subMilestones).where(eq(subMilestones.id, task.id));
+        const [row] = await db.select().from(taskTable).where(eq(taskTable.id, task.id));
         if (row?.status !== "CLAIMED" || row.claimedById !== holders[0]) fail(`task ${i + 1} is ${row?.status}`);
       }
       const perUser = new Map<string, number>();

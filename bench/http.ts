@@ -40,7 +40,14 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 for (const path of ["/health", "/status"]) {
   // warm-up
   for (let i = 0; i < 50; i++) await (await fetch(`http://127.0.0.1:${port}${path}`)).arrayBuffer();
-  const out = Bun.spawnSync(["bun", import.meta.path, "--load", `http://127.0.0.1:${port}${path}`, "50", String(seconds)]);
+  const out = Bun.spawnSync([
+    "bun",
+    import.meta.path,
+    "--load",
+    `http://127.0.0.1:${port}${path}`,
+    "50",
+    String(seconds),
+  ]);
   const r = JSON.parse(out.stdout.toString());
   console.log(
     `${path.padEnd(8)} 50 conns ${seconds}s: ${(r.n / seconds).toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}`,

@@ -13,7 +13,7 @@ import { eq } from "drizzle-orm";
 import { jobs } from "../src/core/jobs/schema";
 import type { JobEvent } from "../src/core/jobs";
 import { setLogSink } from "../src/core/logger";
-import { milestones, subMilestones } from "../src/milestones/schema";
+import { milestones, tasks as taskTable } from "../src/milestones/schema";
 import { orgMembers, orgs } from "../src/orgs/schema";
 import { projects } from "../src/projects/schema";
 import { taskVerifications } from "../src/tasks/schema";
@@ -111,7 +111,7 @@ async function bench(kind: DbKind) {
     .values({ projectId, title: "M", points: 5 * RUNS, position: 0 })
     .returning();
   const tasks = await db
-    .insert(subMilestones)
+    .insert(taskTable)
     .values(
       Array.from({ length: RUNS }, (_, i) => ({
         milestoneId: m!.id,
@@ -177,10 +177,7 @@ async function bench(kind: DbKind) {
       const deadline = t0 + 180_000;
       let paidAt = 0;
       for (;;) {
-        const [row] = await db
-          .select({ status: subMilestones.status })
-          .from(subMilestones)
-          .where(eq(subMilestones.id, task.id));
+        const [row] = await db.select({ status: taskTable.status }).from(taskTable).where(eq(taskTable.id, task.id));
         if (row?.status === "PAID") {
           paidAt = Date.now();
           break;

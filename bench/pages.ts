@@ -63,7 +63,7 @@ function planOf(milestones: number, tasks: number): Plan {
       title: `Milestone ${i + 1}: storage layer and its migrations`,
       description: "Move the storage to the new layout, keeping old data readable.\n".repeat(3),
       acceptanceCriteria: ["Old data reads back unchanged", "The migration is reversible"],
-      subMilestones: Array.from({ length: tasks }, (_, j) => ({
+      tasks: Array.from({ length: tasks }, (_, j) => ({
         title: `Task ${i + 1}.${j + 1}: write the reader for format v${j + 2}`,
         description: "Read the format, validate the header, stream the records; errors name the offset.",
         points: 1 + ((i * tasks + j) % 8),

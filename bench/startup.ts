@@ -24,7 +24,10 @@ for (let i = 0; i < runs; i++) {
   await b.child.exited;
   rmSync(dir, { recursive: true, force: true });
 }
-const fmt = (xs: number[]) => `median ${(xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)] / 1000).toFixed(2)} s (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(", ")})`;
+const fmt = (xs: number[]) =>
+  `median ${(xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)] / 1000).toFixed(2)} s (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(", ")})`;
 console.log(`startup, new data dir → /health 200:      ${fmt(fresh)}   target ≤ 15 s`);
 console.log(`startup, existing data dir → /health 200: ${fmt(existing)}   target ≤ 2 s`);
-console.log(`idle RSS after start (existing dir):      ${rss.map((r) => r.toFixed(0)).join(", ")} MiB   target ≤ 300 MB`);
+console.log(
+  `idle RSS after start (existing dir):      ${rss.map((r) => r.toFixed(0)).join(", ")} MiB   target ≤ 300 MB`,
+);

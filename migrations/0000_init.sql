@@ -262,7 +262,7 @@ CREATE TABLE "orgs" (
 --> statement-breakpoint
 CREATE TABLE "payments" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
-	"sub_milestone_id" uuid NOT NULL,
+	"task_id" uuid NOT NULL,
 	"amount" numeric(78, 0) NOT NULL,
 	"fee" numeric(78, 0),
 	"token_address" text NOT NULL,
@@ -350,28 +350,6 @@ CREATE TABLE "sidebar_messages" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
-CREATE TABLE "sub_milestones" (
-	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
-	"milestone_id" uuid NOT NULL,
-	"project_id" uuid NOT NULL,
-	"title" text NOT NULL,
-	"description" text DEFAULT '' NOT NULL,
-	"points" integer NOT NULL,
-	"acceptance_criteria" jsonb DEFAULT '[]'::jsonb NOT NULL,
-	"verification" jsonb DEFAULT '{"minPassingTests":1,"testCommand":"","rules":[]}'::jsonb NOT NULL,
-	"estimated_hours" integer,
-	"position" integer NOT NULL,
-	"status" text DEFAULT 'OPEN' NOT NULL,
-	"payout_amount" numeric(78, 0),
-	"claimed_by_id" uuid,
-	"pr_url" text,
-	"branch_name" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "sub_milestones_points_check" CHECK ("sub_milestones"."points" >= 0),
-	CONSTRAINT "sub_milestones_status_check" CHECK ("sub_milestones"."status" in ('OPEN', 'CLAIMED', 'VERIFYING', 'VERIFIED', 'PAYING', 'PAID'))
-);
---> statement-breakpoint
 CREATE TABLE "task_claims" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"task_id" uuid NOT NULL,
@@ -419,6 +397,28 @@ CREATE TABLE "task_work_links" (
 	CONSTRAINT "task_work_links_kind_check" CHECK ("task_work_links"."kind" in ('pull_request', 'branch'))
 );
 --> statement-breakpoint
+CREATE TABLE "tasks" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"milestone_id" uuid NOT NULL,
+	"project_id" uuid NOT NULL,
+	"title" text NOT NULL,
+	"description" text DEFAULT '' NOT NULL,
+	"points" integer NOT NULL,
+	"acceptance_criteria" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"verification" jsonb DEFAULT '{"minPassingTests":1,"testCommand":"","rules":[]}'::jsonb NOT NULL,
+	"estimated_hours" integer,
+	"position" integer NOT NULL,
+	"status" text DEFAULT 'OPEN' NOT NULL,
+	"payout_amount" numeric(78, 0),
+	"claimed_by_id" uuid,
+	"pr_url" text,
+	"branch_name" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "tasks_points_check" CHECK ("tasks"."points" >= 0),
+	CONSTRAINT "tasks_status_check" CHECK ("tasks"."status" in ('OPEN', 'CLAIMED', 'VERIFYING', 'VERIFIED', 'PAYING', 'PAID'))
+);
+--> statement-breakpoint
 CREATE TABLE "users" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"email" text,
@@ -458,8 +458,8 @@ CREATE TABLE "wallets" (
 --> statement-breakpoint
 CREATE TABLE "zk_proofs" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
-	"sub_milestone_id" uuid NOT NULL,
-	"task_id" text NOT NULL,
+	"task_id" uuid NOT NULL,
+	"chain_task_id" text NOT NULL,
 	"proof_data" jsonb NOT NULL,
 	"root" text NOT NULL,
 	"digest" text NOT NULL,
@@ -489,7 +489,7 @@ ALTER TABLE "org_members" ADD CONSTRAINT "org_members_org_id_orgs_id_fk" FOREIGN
 ALTER TABLE "org_members" ADD CONSTRAINT "org_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "org_members" ADD CONSTRAINT "org_members_added_by_id_users_id_fk" FOREIGN KEY ("added_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "orgs" ADD CONSTRAINT "orgs_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "payments" ADD CONSTRAINT "payments_sub_milestone_id_sub_milestones_id_fk" FOREIGN KEY ("sub_milestone_id") REFERENCES "public"."sub_milestones"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "payments" ADD CONSTRAINT "payments_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "payments" ADD CONSTRAINT "payments_proof_id_zk_proofs_id_fk" FOREIGN KEY ("proof_id") REFERENCES "public"."zk_proofs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_structure_approved_by_id_users_id_fk" FOREIGN KEY ("structure_approved_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -498,19 +498,19 @@ ALTER TABLE "sessions" ADD CONSTRAINT "sessions_user_id_users_id_fk" FOREIGN KEY
 ALTER TABLE "sidebar_conversations" ADD CONSTRAINT "sidebar_conversations_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sidebar_conversations" ADD CONSTRAINT "sidebar_conversations_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sidebar_messages" ADD CONSTRAINT "sidebar_messages_conversation_id_sidebar_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "public"."sidebar_conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_milestone_id_milestones_id_fk" FOREIGN KEY ("milestone_id") REFERENCES "public"."milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "sub_milestones" ADD CONSTRAINT "sub_milestones_claimed_by_id_users_id_fk" FOREIGN KEY ("claimed_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "task_claims" ADD CONSTRAINT "task_claims_task_id_sub_milestones_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_claims" ADD CONSTRAINT "task_claims_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_claims" ADD CONSTRAINT "task_claims_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_task_id_sub_milestones_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_claim_id_task_claims_id_fk" FOREIGN KEY ("claim_id") REFERENCES "public"."task_claims"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_work_link_id_task_work_links_id_fk" FOREIGN KEY ("work_link_id") REFERENCES "public"."task_work_links"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "task_work_links" ADD CONSTRAINT "task_work_links_task_id_sub_milestones_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_work_links" ADD CONSTRAINT "task_work_links_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_work_links" ADD CONSTRAINT "task_work_links_claim_id_task_claims_id_fk" FOREIGN KEY ("claim_id") REFERENCES "public"."task_claims"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "tasks" ADD CONSTRAINT "tasks_milestone_id_milestones_id_fk" FOREIGN KEY ("milestone_id") REFERENCES "public"."milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "tasks" ADD CONSTRAINT "tasks_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "tasks" ADD CONSTRAINT "tasks_claimed_by_id_users_id_fk" FOREIGN KEY ("claimed_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_nonces" ADD CONSTRAINT "wallet_nonces_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallets" ADD CONSTRAINT "wallets_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "zk_proofs" ADD CONSTRAINT "zk_proofs_sub_milestone_id_sub_milestones_id_fk" FOREIGN KEY ("sub_milestone_id") REFERENCES "public"."sub_milestones"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "zk_proofs" ADD CONSTRAINT "zk_proofs_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "ai_calls_org_idx" ON "ai_calls" USING btree ("org_id","created_at");--> statement-breakpoint
 CREATE INDEX "ai_calls_project_idx" ON "ai_calls" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "api_keys_prefix_key" ON "api_keys" USING btree ("prefix");--> statement-breakpoint
@@ -542,7 +542,7 @@ CREATE INDEX "org_invites_email_hash_idx" ON "org_invites" USING btree ("email_h
 CREATE UNIQUE INDEX "org_members_org_user_key" ON "org_members" USING btree ("org_id","user_id");--> statement-breakpoint
 CREATE INDEX "org_members_user_idx" ON "org_members" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "orgs_created_by_idx" ON "orgs" USING btree ("created_by_id");--> statement-breakpoint
-CREATE UNIQUE INDEX "payments_sub_milestone_key" ON "payments" USING btree ("sub_milestone_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "payments_task_key" ON "payments" USING btree ("task_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "payments_tx_hash_key" ON "payments" USING btree ("tx_hash");--> statement-breakpoint
 CREATE INDEX "payments_payee_idx" ON "payments" USING btree ("payee");--> statement-breakpoint
 CREATE INDEX "projects_org_idx" ON "projects" USING btree ("org_id");--> statement-breakpoint
@@ -552,19 +552,19 @@ CREATE UNIQUE INDEX "sessions_token_hash_key" ON "sessions" USING btree ("token_
 CREATE INDEX "sessions_user_idx" ON "sessions" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "sidebar_conversations_user_scope_key" ON "sidebar_conversations" USING btree ("user_id","scope","scope_id");--> statement-breakpoint
 CREATE INDEX "sidebar_messages_conversation_idx" ON "sidebar_messages" USING btree ("conversation_id","created_at");--> statement-breakpoint
-CREATE INDEX "sub_milestones_milestone_idx" ON "sub_milestones" USING btree ("milestone_id","position");--> statement-breakpoint
-CREATE INDEX "sub_milestones_project_idx" ON "sub_milestones" USING btree ("project_id");--> statement-breakpoint
-CREATE INDEX "sub_milestones_claimed_by_idx" ON "sub_milestones" USING btree ("claimed_by_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "task_claims_one_active_key" ON "task_claims" USING btree ("task_id") WHERE "task_claims"."state" = 'ACTIVE';--> statement-breakpoint
 CREATE INDEX "task_claims_user_idx" ON "task_claims" USING btree ("user_id","state");--> statement-breakpoint
 CREATE INDEX "task_claims_expiry_idx" ON "task_claims" USING btree ("state","expires_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "task_verifications_commit_attempt_key" ON "task_verifications" USING btree ("task_id","commit","attempt");--> statement-breakpoint
 CREATE INDEX "task_verifications_task_idx" ON "task_verifications" USING btree ("task_id","created_at");--> statement-breakpoint
 CREATE INDEX "task_work_links_task_idx" ON "task_work_links" USING btree ("task_id","created_at");--> statement-breakpoint
+CREATE INDEX "tasks_milestone_idx" ON "tasks" USING btree ("milestone_id","position");--> statement-breakpoint
+CREATE INDEX "tasks_project_idx" ON "tasks" USING btree ("project_id");--> statement-breakpoint
+CREATE INDEX "tasks_claimed_by_idx" ON "tasks" USING btree ("claimed_by_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_email_key" ON "users" USING btree ("email");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_github_id_key" ON "users" USING btree ("github_id");--> statement-breakpoint
 CREATE INDEX "users_github_login_idx" ON "users" USING btree (lower("github_login"));--> statement-breakpoint
 CREATE UNIQUE INDEX "wallets_address_key" ON "wallets" USING btree (lower("address"));--> statement-breakpoint
 CREATE UNIQUE INDEX "wallets_one_payout_per_user" ON "wallets" USING btree ("user_id") WHERE "wallets"."is_payout";--> statement-breakpoint
-CREATE INDEX "zk_proofs_sub_milestone_idx" ON "zk_proofs" USING btree ("sub_milestone_id");--> statement-breakpoint
-CREATE INDEX "zk_proofs_task_idx" ON "zk_proofs" USING btree ("task_id");
+CREATE INDEX "zk_proofs_task_idx" ON "zk_proofs" USING btree ("task_id");--> statement-breakpoint
+CREATE INDEX "zk_proofs_chain_task_idx" ON "zk_proofs" USING btree ("chain_task_id");

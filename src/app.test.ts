@@ -15,8 +15,22 @@ for (const kind of dbKinds()) {
   const envelope = [
     { name: "unknown route", method: "GET", path: "/api/no/such/route", status: 404, code: "NOT_FOUND" },
     { name: "unknown page", method: "GET", path: "/no-such-page", status: 404, code: "NOT_FOUND" },
-    { name: "malformed JSON", method: "PATCH", path: "/api/settings", body: "{not json", status: 400, code: "INVALID_INPUT" },
-    { name: "wrong body type", method: "PATCH", path: "/api/settings", body: "[1,2]", status: 400, code: "INVALID_INPUT" },
+    {
+      name: "malformed JSON",
+      method: "PATCH",
+      path: "/api/settings",
+      body: "{not json",
+      status: 400,
+      code: "INVALID_INPUT",
+    },
+    {
+      name: "wrong body type",
+      method: "PATCH",
+      path: "/api/settings",
+      body: "[1,2]",
+      status: 400,
+      code: "INVALID_INPUT",
+    },
     { name: "signed-out settings", method: "GET", path: "/api/settings", status: 401, code: "UNAUTHORIZED" },
   ];
   for (const s of envelope) {

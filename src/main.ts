@@ -9,7 +9,10 @@ type Command = (argv: string[]) => Promise<number>;
 /** Every subcommand, loaded only when used (keeps `version` and `doctor` fast). */
 const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = {
   serve: { help: "serve [--port N] [--data-dir DIR]   run the appliance", run: async () => serve },
-  migrate: { help: "migrate                              apply database migrations and exit", run: async () => migrate },
+  migrate: {
+    help: "migrate                              apply database migrations and exit",
+    run: async () => migrate,
+  },
   doctor: {
     help: "doctor                               check database, Docker, chain, LLM, SMTP, GitHub",
     run: async () => (await import("./doctor/cli")).doctorCommand,

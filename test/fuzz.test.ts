@@ -133,8 +133,7 @@ function badScalar(r: Rng, ids: Ids): unknown {
 
 /** A path parameter: real ids (either case), unknown ids and junk. */
 function badParam(r: Rng, name: string, ids: Ids): string {
-  const real =
-    name === "id" ? r.pick([ids.orgId, ids.projectId, ids.milestoneId]) : ids[name as keyof Ids];
+  const real = name === "id" ? r.pick([ids.orgId, ids.projectId, ids.milestoneId]) : ids[name as keyof Ids];
   if (r.next() < 0.5) return r.next() < 0.5 ? (real ?? ids.orgId) : (real ?? ids.orgId).toUpperCase();
   const choices = [
     crypto.randomUUID(),
@@ -164,7 +163,7 @@ function badJson(r: Rng, fields: string[], ids: Ids): string {
     case 3:
       return `{"__proto__": {"isAdmin": true}, "constructor": {"prototype": {"x": 1}}, "${r.pick(fields)}": "x"}`;
     case 4:
-      return r.pick(["[]", "null", "1", '"str"', "{", "{\"a\":}", "\u0000"]);
+      return r.pick(["[]", "null", "1", '"str"', "{", '{"a":}', "\u0000"]);
     default: {
       const body: Record<string, unknown> = {};
       const n = 1 + r.int(4);
@@ -180,7 +179,7 @@ function formBody(r: Rng, fields: string[], ids: Ids, csrf: string | null): URLS
   const n = 1 + r.int(4);
   for (let i = 0; i < n; i++) {
     const v = badScalar(r, ids);
-    form.append(r.pick([...fields, ...PROTO_KEYS]), typeof v === "string" ? v : JSON.stringify(v) ?? "");
+    form.append(r.pick([...fields, ...PROTO_KEYS]), typeof v === "string" ? v : (JSON.stringify(v) ?? ""));
   }
   return form;
 }
@@ -285,7 +284,12 @@ for (const kind of dbKinds()) {
             body = form;
           } else {
             body = r.pick(["", "\u0000", "<xml/>", "a=1&a=2&__proto__[x]=1"]);
-            headers["content-type"] = r.pick(["text/plain", "application/xml", "application/json", "multipart/form-data"]);
+            headers["content-type"] = r.pick([
+              "text/plain",
+              "application/xml",
+              "application/json",
+              "multipart/form-data",
+            ]);
           }
         }
         const url = `http://localhost${path}${query}`;
@@ -299,14 +303,17 @@ for (const kind of dbKinds()) {
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const text = res.body && res.headers.get("content-type")?.includes("event-stream") ? "" : await res.text();
         if (res.status >= 500 && res.status !== 503) {
-          failures.push(`#${i} ${op.method} ${url} (${signedIn ? "owner" : "anonymous"}): ${res.status} ${text.slice(0, 300)}`);
+          failures.push(
+            `#${i} ${op.method} ${url} (${signedIn ? "owner" : "anonymous"}): ${res.status} ${text.slice(0, 300)}`,
+          );
         } else if (path.startsWith("/api/") && res.status >= 400) {
           let ok = false;
           try {
             const e = JSON.parse(text).error;
             ok = typeof e.code === "string" && typeof e.message === "string" && typeof e.details === "object";
           } catch {}
-          if (!ok) failures.push(`#${i} ${op.method} ${url}: ${res.status} without the envelope: ${text.slice(0, 200)}`);
+          if (!ok)
+            failures.push(`#${i} ${op.method} ${url}: ${res.status} without the envelope: ${text.slice(0, 200)}`);
         }
       };
 

@@ -7,7 +7,7 @@
 // a project are walked on a private and on a public project. A route with no entry in the table fails the walk.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { subMilestones } from "../src/milestones/schema";
+import { tasks } from "../src/milestones/schema";
 import { adminCan, can, isReadAction } from "../src/orgs/permissions";
 import { projects } from "../src/projects/schema";
 import { dbKinds } from "./support/db";
@@ -266,7 +266,7 @@ for (const kind of dbKinds()) {
           `/api/projects/${w.projectB.id}/milestones/reorder`,
           { ids: [bTree.milestones[0]!.id, aTree.milestones[0]!.id] },
         ],
-        ["POST", "/api/ai/sidebar", { message: "hi", projectId: w.projectB.id, subMilestoneId: a.taskId }],
+        ["POST", "/api/ai/sidebar", { message: "hi", projectId: w.projectB.id, taskId: a.taskId }],
         ["POST", "/api/ai/sidebar", { message: "hi", projectId: w.projectB.id, milestoneId: a.milestoneId }],
         ["GET", "/api/orgs?all=true", undefined],
         [
@@ -314,7 +314,7 @@ for (const kind of dbKinds()) {
       } finally {
         await db.update(projects).set({ payoutReview: true }).where(eq(projects.id, projectId));
       }
-      const [task] = await db.select().from(subMilestones).where(eq(subMilestones.id, taskId));
+      const [task] = await db.select().from(tasks).where(eq(tasks.id, taskId));
       expect(task!.status).toBe("VERIFIED");
       // with review on, the same reviewer's same request goes through
       expect((await w.users.owner.request("POST", `/api/tasks/${taskId}/reject`, { body: reject })).status).toBe(200);

@@ -47,7 +47,11 @@ export const aiRoutes = (ctx: AppContext) => {
         await requireOrgRole(ctx.db, await principal(), params.id, "audit.view");
         return {
           calls: withCheck(
-            await listAiCalls(ctx.db, { orgId: params.id, before: before(query), limit: intInRange(1, 200).catch(50).parse(query.limit) }),
+            await listAiCalls(ctx.db, {
+              orgId: params.id,
+              before: before(query),
+              limit: intInRange(1, 200).catch(50).parse(query.limit),
+            }),
           ),
         };
       },

@@ -90,7 +90,7 @@ for (const kind of dbKinds()) {
       );
 
       const project = await ok(
-        owner.request("POST", `/api/orgs/${ORG}/projects`, { body: { title: nfd, description: "{\"b\":1,\"a\":2}" } }),
+        owner.request("POST", `/api/orgs/${ORG}/projects`, { body: { title: nfd, description: '{"b":1,"a":2}' } }),
         201,
       );
       const upload = new FormData();

@@ -5,7 +5,11 @@ import { createBackup, restoreBackup } from "./service";
 
 /** `devsponsor backup FILE` */
 export async function backupCommand(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, options: { "data-dir": { type: "string" } }, allowPositionals: true });
+  const { positionals, values } = parseArgs({
+    args: argv,
+    options: { "data-dir": { type: "string" } },
+    allowPositionals: true,
+  });
   if (!positionals[0]) {
     console.error("usage: devsponsor backup FILE");
     return 2;

@@ -39,7 +39,8 @@ export async function bootstrap(
 ): Promise<AppContext> {
   const paths = dataPaths(config.dataDir);
   const masterKey = loadOrCreateMasterKey(config.masterKey, paths.masterKey);
-  const database = opts.database ?? (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dir: paths.pg }));
+  const database =
+    opts.database ?? (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dir: paths.pg }));
   const settings = new SettingsService(database.db, masterKey, opts.env ?? process.env);
   await settings.reload();
   const instanceId = await ensureInstanceId(database);

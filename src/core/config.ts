@@ -15,7 +15,10 @@ const ConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().default("0.0.0.0"),
   dataDir: z.string().default("./devsponsor-data"),
-  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
   masterKey: z.string().optional(),
   publicUrl: z.string().url().optional(),
   trustProxy: z.coerce.boolean().default(false),

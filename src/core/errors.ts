@@ -26,7 +26,13 @@ export class AppError extends Error {
   readonly status: number;
   readonly details: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, status = 400, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    status = 400,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = "AppError";
     this.code = code;
@@ -48,7 +54,8 @@ export const invalidInput = (fields: FieldErrors = {}, message = "The request is
 
 export const unauthorized = (message = "Sign in to continue.") => new AppError("UNAUTHORIZED", message, 401);
 
-export const forbidden = (message = "You do not have permission to do this.") => new AppError("FORBIDDEN", message, 403);
+export const forbidden = (message = "You do not have permission to do this.") =>
+  new AppError("FORBIDDEN", message, 403);
 
 export const notFound = (what = "Resource", code: ErrorCode = "NOT_FOUND") =>
   new AppError(code, `${what} not found.`, 404);

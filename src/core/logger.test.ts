@@ -33,7 +33,7 @@ describeEachDb("logged database errors", (get) => {
     await db.insert(users).values(row);
     const { line, entry } = await logged(() => db.insert(users).values(row));
     for (const value of [EMAIL, NAME, HASH, "params"]) expect(line).not.toContain(value);
-    expect(entry.err.message).toContain("insert into \"users\"");
+    expect(entry.err.message).toContain('insert into "users"');
     const codes = JSON.stringify(entry.err);
     expect(codes).toContain("23505");
     expect(codes).toContain("users_email_key");

@@ -64,7 +64,12 @@ const sandbox: Check = async () => {
 
 const smtp: Check = async (ctx) => {
   const host = ctx.settings.get("smtp.host");
-  if (!host) return { status: "warn", detail: "no SMTP relay: e-mails are stored in the outbox, not sent", fix: "Settings → E-mail" };
+  if (!host)
+    return {
+      status: "warn",
+      detail: "no SMTP relay: e-mails are stored in the outbox, not sent",
+      fix: "Settings → E-mail",
+    };
   const port = ctx.settings.get("smtp.port");
   try {
     const banner = await timed(
@@ -81,7 +86,11 @@ const smtp: Check = async (ctx) => {
       ? { status: "ok", detail: `${host}:${port} — ${banner.slice(0, 60)}` }
       : { status: "fail", detail: `unexpected greeting: ${banner.slice(0, 60)}`, fix: "check the SMTP host and port" };
   } catch (err) {
-    return { status: "fail", detail: `${host}:${port} unreachable: ${(err as Error).message}`, fix: "check the SMTP host, port and firewall" };
+    return {
+      status: "fail",
+      detail: `${host}:${port} unreachable: ${(err as Error).message}`,
+      fix: "check the SMTP host, port and firewall",
+    };
   }
 };
 
@@ -89,11 +98,16 @@ const github: Check = async (ctx) => {
   const api = ctx.settings.get("github.apiUrl").replace(/\/$/, "");
   try {
     const res = await timed(fetch(`${api}/meta`, { headers: { accept: "application/vnd.github+json" } }));
-    if (!res.ok) return { status: "fail", detail: `${api}/meta answered ${res.status}`, fix: "check Settings → GitHub → API URL" };
+    if (!res.ok)
+      return { status: "fail", detail: `${api}/meta answered ${res.status}`, fix: "check Settings → GitHub → API URL" };
     const app = ctx.settings.get("github.appId");
     return app
       ? { status: "ok", detail: `${api} reachable; GitHub App ${app}` }
-      : { status: "warn", detail: `${api} reachable; no GitHub App configured (private repos need one)`, fix: "Settings → GitHub" };
+      : {
+          status: "warn",
+          detail: `${api} reachable; no GitHub App configured (private repos need one)`,
+          fix: "Settings → GitHub",
+        };
   } catch (err) {
     return {
       status: "warn",

@@ -200,7 +200,10 @@ export async function reindexDocument(ctx: AppContext, principal: Principal | nu
   const run = await ctx.jobs.enqueue(
     INGEST_JOB,
     { documentId: doc.id, projectId: project.id, version: doc.version },
-    { key: `${INGEST_JOB}:${doc.id}:${doc.version}:${Date.now()}`, scope: { orgId: project.orgId, projectId: project.id } },
+    {
+      key: `${INGEST_JOB}:${doc.id}:${doc.version}:${Date.now()}`,
+      scope: { orgId: project.orgId, projectId: project.id },
+    },
   );
   return run.id;
 }

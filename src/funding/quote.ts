@@ -14,13 +14,13 @@ export interface PriceReading {
 
 /** The inputs of a quote. */
 export interface QuoteInput {
-  points: readonly number[]; // sub-milestone points
+  points: readonly number[]; // task points
   pointRateUsdCents: number;
   tokenDecimals: number;
   price: PriceReading;
 }
 
-/** A computed quote. `amount` is what the sponsor deposits; `payouts[i]` is sub-milestone i's share of it. */
+/** A computed quote. `amount` is what the sponsor deposits; `payouts[i]` is task i's share of it. */
 export interface QuoteAmounts {
   totalPoints: number;
   usdCents: bigint;
@@ -83,7 +83,7 @@ export function splitByWeight(total: bigint, weights: readonly number[]): bigint
   return shares;
 }
 
-/** Computes a quote: total points, their dollar value, the token amount and each sub-milestone's payout. */
+/** Computes a quote: total points, their dollar value, the token amount and each task's payout. */
 export function computeQuote(input: QuoteInput): QuoteAmounts {
   if (!Number.isInteger(input.pointRateUsdCents) || input.pointRateUsdCents <= 0) {
     throw new RangeError("point rate must be a positive integer of cents");

@@ -8,7 +8,7 @@ import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import type { ChainRuntime } from "../chain/service";
-import { milestones, subMilestones } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { projects } from "../projects/schema";
 import { onChainProjectId } from "../zk/attestation";
@@ -34,7 +34,7 @@ for (const kind of dbKinds()) {
         .returning();
       projectId = project!.id;
       const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 8, position: 0 }).returning();
-      await db.insert(subMilestones).values({ milestoneId: m!.id, projectId, title: "task", points: 8, position: 0 });
+      await db.insert(tasks).values({ milestoneId: m!.id, projectId, title: "task", points: 8, position: 0 });
       rt = await t.ctx.openChain!();
     }, 120_000);
 
@@ -105,7 +105,7 @@ describe("funding from the project overview (forms, dev chain)", () => {
       .returning();
     projectId = project!.id;
     const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 5, position: 0 }).returning();
-    await db.insert(subMilestones).values({ milestoneId: m!.id, projectId, title: "task", points: 5, position: 0 });
+    await db.insert(tasks).values({ milestoneId: m!.id, projectId, title: "task", points: 5, position: 0 });
   }, 120_000);
   afterAll(async () => {
     await (t.ctx.chain?.close() ?? Promise.resolve());

@@ -39,7 +39,7 @@ export const fundingQuotes = pgTable(
     priceDecimals: integer("price_decimals").notNull(),
     priceUpdatedAt: timestamp("price_updated_at", { withTimezone: true }).notNull(),
     amount: numeric("amount", { precision: 78, scale: 0 }).notNull(),
-    /** Sub-milestone id → payout in base units; the payouts add up to `amount`. */
+    /** Task id → payout in base units; the payouts add up to `amount`. */
     payouts: jsonb("payouts").$type<Record<string, string>>().notNull(),
     createdById: uuid("created_by_id").references(() => users.id),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

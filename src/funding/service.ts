@@ -7,7 +7,7 @@ import { NATIVE_TOKEN } from "../chain/deploy";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import type { AppContext, Principal } from "../core/context";
 import { AppError, conflict, invalidInput } from "../core/errors";
-import { milestones, subMilestones } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
 import { requireOrgRole } from "../orgs/permissions";
 import { loadProject } from "../projects/access";
 import { projects } from "../projects/schema";
@@ -79,11 +79,11 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
   if (!project.structureApprovedAt) throw conflict("Approve the milestone structure before funding.", "CONFLICT");
   if (project.state !== "DRAFT") throw conflict("The project is already funded.", "CONFLICT");
   const subs = await ctx.db
-    .select({ id: subMilestones.id, points: subMilestones.points })
-    .from(subMilestones)
-    .innerJoin(milestones, eq(subMilestones.milestoneId, milestones.id))
+    .select({ id: tasks.id, points: tasks.points })
+    .from(tasks)
+    .innerJoin(milestones, eq(tasks.milestoneId, milestones.id))
     .where(eq(milestones.projectId, project.id))
-    .orderBy(milestones.position, subMilestones.id);
+    .orderBy(milestones.position, tasks.id);
   const rt = await requireChain(ctx);
   const escrow = rt.deployment?.escrow;
   if (!escrow)
@@ -241,7 +241,7 @@ export async function confirmDeposit(
       .where(and(eq(projects.id, project.id), eq(projects.state, "DRAFT")))
       .returning({ id: projects.id });
     for (const [id, amount] of Object.entries(quote.payouts)) {
-      await tx.update(subMilestones).set({ payoutAmount: amount }).where(eq(subMilestones.id, id));
+      await tx.update(tasks).set({ payoutAmount: amount }).where(eq(tasks.id, id));
     }
     return rows.length > 0;
   });

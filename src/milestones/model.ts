@@ -24,7 +24,7 @@ export const PlannedVerification = z
   })
   .strict();
 
-/** A sub-milestone (task) in a plan. */
+/** A task (task) in a plan. */
 export const PlannedTask = z
   .object({
     title: line(200),
@@ -42,7 +42,7 @@ export const PlannedMilestone = z
     title: line(200),
     description: z.string().trim().max(4000),
     acceptanceCriteria: z.array(line(500)).max(12),
-    subMilestones: z.array(PlannedTask).min(1).max(15),
+    tasks: z.array(PlannedTask).min(1).max(15),
   })
   .strict();
 
@@ -87,8 +87,8 @@ export const MilestoneCreateRequest = z
   })
   .strict();
 
-/** Body of `PATCH /api/sub/:id`. */
-export const SubMilestoneUpdateRequest = z
+/** Body of `PATCH /api/tasks/:id`. */
+export const TaskUpdateRequest = z
   .object({
     title: line(200).optional(),
     description: z.string().max(4000).optional(),
@@ -100,8 +100,8 @@ export const SubMilestoneUpdateRequest = z
   })
   .strict();
 
-/** Body of `POST /api/milestones/:id/sub`. */
-export const SubMilestoneCreateRequest = z
+/** Body of `POST /api/milestones/:id/tasks`. */
+export const TaskCreateRequest = z
   .object({
     title: line(200),
     description: z.string().max(4000).default(""),

@@ -128,11 +128,11 @@ for (const kind of dbKinds()) {
         200,
         (j) => {
           expect(j.milestones.length).toBeGreaterThan(2);
-          const titles = j.milestones.flatMap((m: any) => m.subMilestones.map((s: any) => s.title));
+          const titles = j.milestones.flatMap((m: any) => m.tasks.map((s: any) => s.title));
           expect(titles).toContain("Settle nightly");
           ids.m0 = j.milestones[0].id;
           ids.m1 = j.milestones[1].id;
-          ids.s0 = j.milestones[0].subMilestones[0].id;
+          ids.s0 = j.milestones[0].tasks[0].id;
         },
       ],
       [
@@ -160,17 +160,17 @@ for (const kind of dbKinds()) {
         "sub: list",
         "CONTRIBUTOR",
         "GET",
-        "/api/milestones/{m0}/sub",
+        "/api/milestones/{m0}/tasks",
         undefined,
         200,
-        (j) => expect(j.subMilestones.length).toBeGreaterThan(0),
+        (j) => expect(j.tasks.length).toBeGreaterThan(0),
       ],
-      ["sub: one", "CONTRIBUTOR", "GET", "/api/sub/{s0}", undefined, 200, (j) => expect(j.milestone.id).toBe(ids.m0)],
+      ["sub: one", "CONTRIBUTOR", "GET", "/api/tasks/{s0}", undefined, 200, (j) => expect(j.milestone.id).toBe(ids.m0)],
       [
         "sub: edit points",
         "SPONSOR",
         "PATCH",
-        "/api/sub/{s0}",
+        "/api/tasks/{s0}",
         { points: 13, verification: { minPassingTests: 4 } },
         200,
         (j) => expect(j).toMatchObject({ points: 13, verification: { minPassingTests: 4 } }),
@@ -179,12 +179,12 @@ for (const kind of dbKinds()) {
         "sub: add",
         "SPONSOR",
         "POST",
-        "/api/milestones/{m1}/sub",
+        "/api/milestones/{m1}/tasks",
         { title: "Extra task", points: 2 },
         201,
         (j) => (ids.extra = j.id),
       ],
-      ["sub: delete", "SPONSOR", "DELETE", "/api/sub/{extra}", undefined, 204],
+      ["sub: delete", "SPONSOR", "DELETE", "/api/tasks/{extra}", undefined, 204],
       [
         "points: draft sum",
         "CONTRIBUTOR",

@@ -13,20 +13,20 @@ import { SidebarPanel } from "../sidebar/views";
 import {
   approveStructure,
   createMilestone,
-  createSubMilestone,
+  createTask,
   deleteMilestone,
-  deleteSubMilestone,
+  deleteTask,
   getDraft,
-  getSubMilestone,
+  getTask,
   listDrafts,
   listMilestones,
-  listSubMilestones,
+  listTasks,
   loadMilestone,
   loadTree,
   reorderMilestones,
   restoreDraft,
   updateMilestone,
-  updateSubMilestone,
+  updateTask,
 } from "./service";
 import { MilestonePage, MilestonesPage } from "./views";
 
@@ -129,7 +129,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
           milestones: (await listMilestones(ctx.db, await principal(), params.id)).milestones,
         }),
         {
-          detail: { summary: "The project's milestones with their sub-milestones", tags: ["milestones"] },
+          detail: { summary: "The project's milestones with their tasks", tags: ["milestones"] },
         },
       )
       .post(
@@ -169,49 +169,37 @@ export const milestoneRoutes = (ctx: AppContext) => {
         { detail: { summary: "Delete a milestone and its tasks", tags: ["milestones"] } },
       )
       .get(
-        "/api/milestones/:id/sub",
+        "/api/milestones/:id/tasks",
         async ({ params, principal }) => ({
-          subMilestones: await listSubMilestones(ctx.db, await principal(), params.id),
+          tasks: await listTasks(ctx.db, await principal(), params.id),
         }),
         {
-          detail: { summary: "A milestone's sub-milestones", tags: ["milestones"] },
+          detail: { summary: "A milestone's tasks", tags: ["milestones"] },
         },
       )
       .post(
-        "/api/milestones/:id/sub",
+        "/api/milestones/:id/tasks",
         async ({ params, body, principal, set }) => {
           set.status = 201;
-          return createSubMilestone(ctx.db, await principal(), params.id, body);
+          return createTask(ctx.db, await principal(), params.id, body);
         },
-        { detail: { summary: "Add a sub-milestone", tags: ["milestones"] } },
-      )
-      .get(
-        "/api/sub/:id",
-        async ({ params, principal }) => {
-          const { sub, milestone, project } = await getSubMilestone(ctx.db, await principal(), params.id);
-          return {
-            ...sub,
-            milestone: { id: milestone.id, title: milestone.title },
-            project: { id: project.id, title: project.title },
-          };
-        },
-        { detail: { summary: "A sub-milestone", tags: ["milestones"] } },
+        { detail: { summary: "Add a task", tags: ["milestones"] } },
       )
       .patch(
-        "/api/sub/:id",
-        async ({ params, body, principal }) => updateSubMilestone(ctx.db, await principal(), params.id, body),
+        "/api/tasks/:id",
+        async ({ params, body, principal }) => updateTask(ctx.db, await principal(), params.id, body),
         {
-          detail: { summary: "Edit a sub-milestone", tags: ["milestones"] },
+          detail: { summary: "Edit a task", tags: ["milestones"] },
         },
       )
       .delete(
-        "/api/sub/:id",
+        "/api/tasks/:id",
         async ({ params, principal, set }) => {
-          await deleteSubMilestone(ctx.db, await principal(), params.id);
+          await deleteTask(ctx.db, await principal(), params.id);
           set.status = 204;
           return null;
         },
-        { detail: { summary: "Delete a sub-milestone", tags: ["milestones"] } },
+        { detail: { summary: "Delete a task", tags: ["milestones"] } },
       )
       .get(
         "/api/projects/:id/drafts",
@@ -339,40 +327,38 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         return formAction(request, project.id, "", () => deleteMilestone(ctx.db, p, params.id));
       })
-      .post("/milestones/:id/sub/new", async ({ request, params, body, principal }) => {
+      .post("/milestones/:id/tasks/new", async ({ request, params, body, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         const t = taskForm(body);
         return formAction(request, project.id, `#m-${params.id}`, () =>
-          createSubMilestone(ctx.db, p, params.id, {
+          createTask(ctx.db, p, params.id, {
             title: t.title ?? "",
             points: t.points,
             acceptanceCriteria: t.acceptanceCriteria,
           }),
         );
       })
-      .post("/sub/:id/edit", async ({ request, params, body, principal }) => {
+      .post("/tasks/:id/edit", async ({ request, params, body, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
-        const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
+        const { sub, project } = await getTask(ctx.db, p, params.id);
+        return formAction(request, project.id, `#t-${sub.id}`, () => updateTask(ctx.db, p, sub.id, taskForm(body)));
+      })
+      .post("/tasks/:id/move", async ({ request, params, query, principal }) => {
+        const p = await signedIn(request, principal);
+        if (p instanceof Response) return p;
+        const { sub, project } = await getTask(ctx.db, p, params.id);
         return formAction(request, project.id, `#t-${sub.id}`, () =>
-          updateSubMilestone(ctx.db, p, sub.id, taskForm(body)),
+          updateTask(ctx.db, p, sub.id, { order: Number((query as Record<string, string>).to) || 1 }),
         );
       })
-      .post("/sub/:id/move", async ({ request, params, query, principal }) => {
+      .post("/tasks/:id/delete", async ({ request, params, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
-        const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
-        return formAction(request, project.id, `#t-${sub.id}`, () =>
-          updateSubMilestone(ctx.db, p, sub.id, { order: Number((query as Record<string, string>).to) || 1 }),
-        );
-      })
-      .post("/sub/:id/delete", async ({ request, params, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        const { sub, project } = await getSubMilestone(ctx.db, p, params.id);
-        return formAction(request, project.id, `#m-${sub.milestoneId}`, () => deleteSubMilestone(ctx.db, p, sub.id));
+        const { sub, project } = await getTask(ctx.db, p, params.id);
+        return formAction(request, project.id, `#m-${sub.milestoneId}`, () => deleteTask(ctx.db, p, sub.id));
       })
   );
 };

@@ -17,7 +17,6 @@ import { users } from "../users/schema";
 export type MilestoneStatus = "DRAFT" | "ACTIVE" | "FROZEN" | "COMPLETED";
 /** A task's life (src/tasks/state.ts holds the transitions). */
 export type TaskStatus = "OPEN" | "CLAIMED" | "VERIFYING" | "VERIFIED" | "PAYING" | "PAID";
-export type SubMilestoneStatus = TaskStatus;
 
 /** How the test harness decides a task is done: the command to run and how many tests must pass. */
 export interface VerificationRules {
@@ -29,7 +28,7 @@ export interface VerificationRules {
   rules: string[];
 }
 
-/** Milestones of a project (spec §4.2.6); `points` is the sum of its sub-milestones' points. */
+/** Milestones of a project (spec §4.2.6); `points` is the sum of its tasks' points. */
 export const milestones = pgTable(
   "milestones",
   {
@@ -55,9 +54,9 @@ export const milestones = pgTable(
   ],
 );
 
-/** Sub-milestones, the tasks contributors claim (spec §4.2.7). `project_id` is kept for project-wide sums. */
-export const subMilestones = pgTable(
-  "sub_milestones",
+/** Tasks, the tasks contributors claim (spec §4.2.7). `project_id` is kept for project-wide sums. */
+export const tasks = pgTable(
+  "tasks",
   {
     id: uuid("id").primaryKey().defaultRandom(),
     milestoneId: uuid("milestone_id")
@@ -76,7 +75,7 @@ export const subMilestones = pgTable(
       .default({ minPassingTests: 1, testCommand: "", rules: [] }),
     estimatedHours: integer("estimated_hours"),
     position: integer("position").notNull(),
-    status: text("status").$type<SubMilestoneStatus>().notNull().default("OPEN"),
+    status: text("status").$type<TaskStatus>().notNull().default("OPEN"),
     /** Token base units, computed when the project is funded. */
     payoutAmount: numeric("payout_amount", { precision: 78, scale: 0 }),
     claimedById: uuid("claimed_by_id").references(() => users.id),
@@ -86,14 +85,11 @@ export const subMilestones = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index("sub_milestones_milestone_idx").on(t.milestoneId, t.position),
-    index("sub_milestones_project_idx").on(t.projectId),
-    index("sub_milestones_claimed_by_idx").on(t.claimedById),
-    check("sub_milestones_points_check", sql`${t.points} >= 0`),
-    check(
-      "sub_milestones_status_check",
-      sql`${t.status} in ('OPEN', 'CLAIMED', 'VERIFYING', 'VERIFIED', 'PAYING', 'PAID')`,
-    ),
+    index("tasks_milestone_idx").on(t.milestoneId, t.position),
+    index("tasks_project_idx").on(t.projectId),
+    index("tasks_claimed_by_idx").on(t.claimedById),
+    check("tasks_points_check", sql`${t.points} >= 0`),
+    check("tasks_status_check", sql`${t.status} in ('OPEN', 'CLAIMED', 'VERIFYING', 'VERIFIED', 'PAYING', 'PAID')`),
   ],
 );
 
@@ -125,5 +121,5 @@ export const milestoneDrafts = pgTable(
 );
 
 export type Milestone = typeof milestones.$inferSelect;
-export type SubMilestone = typeof subMilestones.$inferSelect;
+export type Task = typeof tasks.$inferSelect;
 export type MilestoneDraft = typeof milestoneDrafts.$inferSelect;

@@ -6,9 +6,9 @@ import type { AppContext } from "../core/context";
 import type { Plan } from "./model";
 import {
   approveStructure,
-  createSubMilestone,
+  createTask,
   deleteMilestone,
-  deleteSubMilestone,
+  deleteTask,
   listDrafts,
   listMilestones,
   loadTree,
@@ -17,7 +17,7 @@ import {
   restoreDraft,
   saveDraft,
   updateMilestone,
-  updateSubMilestone,
+  updateTask,
 } from "./service";
 
 const task = (title: string, points: number) => ({
@@ -29,9 +29,9 @@ const task = (title: string, points: number) => ({
 });
 const PLAN: Plan = {
   milestones: [
-    { title: "A", description: "", acceptanceCriteria: [], subMilestones: [task("a1", 2), task("a2", 6)] },
-    { title: "B", description: "", acceptanceCriteria: [], subMilestones: [task("b1", 5)] },
-    { title: "C", description: "", acceptanceCriteria: [], subMilestones: [task("c1", 1)] },
+    { title: "A", description: "", acceptanceCriteria: [], tasks: [task("a1", 2), task("a2", 6)] },
+    { title: "B", description: "", acceptanceCriteria: [], tasks: [task("b1", 5)] },
+    { title: "C", description: "", acceptanceCriteria: [], tasks: [task("c1", 1)] },
   ],
 };
 
@@ -64,19 +64,19 @@ describeEachDb("milestones", (get) => {
     await updateMilestone(db, sponsor, tree[0]!.id, { title: "Alpha", points: 16 });
     tree = await loadTree(db, project.id);
     expect(tree[0]!.title).toBe("Alpha");
-    expect(tree[0]!.subMilestones.map((s) => s.points)).toEqual([4, 12]);
+    expect(tree[0]!.tasks.map((s) => s.points)).toEqual([4, 12]);
     expect(tree[0]!.points).toBe(16);
     await updateMilestone(db, sponsor, tree[2]!.id, { order: 1 });
     expect((await loadTree(db, project.id)).map((m) => m.title)).toEqual(["C", "Alpha", "B"]);
-    await createSubMilestone(db, sponsor, tree[1]!.id, { title: "b2", points: 3 });
-    await updateSubMilestone(db, sponsor, tree[0]!.subMilestones[0]!.id, {
+    await createTask(db, sponsor, tree[1]!.id, { title: "b2", points: 3 });
+    await updateTask(db, sponsor, tree[0]!.tasks[0]!.id, {
       points: 7,
       verification: { testCommand: "npm test" },
     });
-    await deleteSubMilestone(db, sponsor, tree[0]!.subMilestones[1]!.id);
+    await deleteTask(db, sponsor, tree[0]!.tasks[1]!.id);
     tree = await loadTree(db, project.id);
     expect(
-      tree.find((m) => m.title === "Alpha")!.subMilestones.map((s) => [s.title, s.points, s.verification.testCommand]),
+      tree.find((m) => m.title === "Alpha")!.tasks.map((s) => [s.title, s.points, s.verification.testCommand]),
     ).toEqual([["a1", 7, "npm test"]]);
     expect(tree.find((m) => m.title === "B")!.points).toBe(8);
     expect(await projectPoints(db, project.id)).toBe(7 + 8 + 1);
@@ -102,12 +102,12 @@ describeEachDb("milestones", (get) => {
     await expect(updateMilestone(db, org.OWNER.principal, m!.id, { budget: 5 })).rejects.toMatchObject({
       code: "INVALID_INPUT",
     });
-    await expect(
-      updateSubMilestone(db, org.OWNER.principal, m!.subMilestones[0]!.id, { points: 0 }),
-    ).rejects.toMatchObject({ code: "INVALID_INPUT" });
-    await expect(
-      updateSubMilestone(db, org.OWNER.principal, m!.subMilestones[0]!.id, { points: 2.5 }),
-    ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(updateTask(db, org.OWNER.principal, m!.tasks[0]!.id, { points: 0 })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+    await expect(updateTask(db, org.OWNER.principal, m!.tasks[0]!.id, { points: 2.5 })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
     await expect(reorderMilestones(db, org.OWNER.principal, project.id, { ids: [m!.id] })).rejects.toMatchObject({
       code: "INVALID_INPUT",
     });
@@ -135,7 +135,7 @@ describeEachDb("milestones", (get) => {
   test("approval needs tasks in every milestone", async () => {
     const { db, org, project } = await setup();
     const tree = await loadTree(db, project.id);
-    await deleteSubMilestone(db, org.OWNER.principal, tree[2]!.subMilestones[0]!.id);
+    await deleteTask(db, org.OWNER.principal, tree[2]!.tasks[0]!.id);
     await expect(approveStructure(db, org.OWNER.principal, project.id)).rejects.toMatchObject({
       code: "INVALID_INPUT",
     });

@@ -14,24 +14,24 @@ import {
   type PlannedMilestone,
   type PlannedTask,
   ReorderRequest,
-  SubMilestoneCreateRequest,
-  SubMilestoneUpdateRequest,
+  TaskCreateRequest,
+  TaskUpdateRequest,
 } from "./model";
 import {
   type DraftSource,
   type Milestone,
   milestoneDrafts,
   milestones,
-  type SubMilestone,
-  subMilestones,
+  type Task,
+  tasks,
   type VerificationRules,
 } from "./schema";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 type Q = Db | Tx;
 
-/** A milestone with its sub-milestones, in order. */
-export type MilestoneTree = Milestone & { subMilestones: SubMilestone[] };
+/** A milestone with its tasks, in order. */
+export type MilestoneTree = Milestone & { tasks: Task[] };
 
 /** Who made a change to a draft, and how. */
 export interface DraftMeta {
@@ -50,19 +50,15 @@ function parse<S extends z.ZodType>(schema: S, v: unknown): z.infer<S> {
 
 const frozen = () => conflict("The milestone structure is approved and frozen.");
 
-/** The project's milestones with their sub-milestones, in order. */
+/** The project's milestones with their tasks, in order. */
 export async function loadTree(db: Q, projectId: string): Promise<MilestoneTree[]> {
   const ms = await db
     .select()
     .from(milestones)
     .where(eq(milestones.projectId, projectId))
     .orderBy(asc(milestones.position));
-  const subs = await db
-    .select()
-    .from(subMilestones)
-    .where(eq(subMilestones.projectId, projectId))
-    .orderBy(asc(subMilestones.position));
-  return ms.map((m) => ({ ...m, subMilestones: subs.filter((s) => s.milestoneId === m.id) }));
+  const subs = await db.select().from(tasks).where(eq(tasks.projectId, projectId)).orderBy(asc(tasks.position));
+  return ms.map((m) => ({ ...m, tasks: subs.filter((s) => s.milestoneId === m.id) }));
 }
 
 /** A structure as plan JSON (what draft versions store). */
@@ -72,7 +68,7 @@ export function treeToPlan(tree: MilestoneTree[]): Plan {
       title: m.title,
       description: m.description,
       acceptanceCriteria: m.acceptanceCriteria,
-      subMilestones: m.subMilestones.map((s) => ({
+      tasks: m.tasks.map((s) => ({
         title: s.title,
         description: s.description,
         points: s.points,
@@ -134,13 +130,13 @@ async function insertMilestone(tx: Tx, projectId: string, m: PlannedMilestone, p
       title: m.title,
       description: m.description,
       acceptanceCriteria: m.acceptanceCriteria,
-      points: m.subMilestones.reduce((n, t) => n + t.points, 0),
-      estimatedHours: hoursOf(m.subMilestones),
+      points: m.tasks.reduce((n, t) => n + t.points, 0),
+      estimatedHours: hoursOf(m.tasks),
       position,
     })
     .returning();
-  if (m.subMilestones.length) {
-    await tx.insert(subMilestones).values(m.subMilestones.map((t, i) => taskValues(projectId, row!.id, t, i)));
+  if (m.tasks.length) {
+    await tx.insert(tasks).values(m.tasks.map((t, i) => taskValues(projectId, row!.id, t, i)));
   }
   return row!;
 }
@@ -153,9 +149,9 @@ function hoursOf(tasks: { estimatedHours?: number | null }[]) {
 /** Recomputes a milestone's points (and hours) from its tasks. */
 async function recompute(tx: Tx, milestoneId: string) {
   const [row] = await tx
-    .select({ points: sum(subMilestones.points), hours: sum(subMilestones.estimatedHours) })
-    .from(subMilestones)
-    .where(eq(subMilestones.milestoneId, milestoneId));
+    .select({ points: sum(tasks.points), hours: sum(tasks.estimatedHours) })
+    .from(tasks)
+    .where(eq(tasks.milestoneId, milestoneId));
   await tx
     .update(milestones)
     .set({
@@ -167,7 +163,7 @@ async function recompute(tx: Tx, milestoneId: string) {
 }
 
 /** Renumbers positions 0…n−1 in the given order. */
-async function renumber(tx: Tx, table: typeof milestones | typeof subMilestones, ids: string[]) {
+async function renumber(tx: Tx, table: typeof milestones | typeof tasks, ids: string[]) {
   for (const [i, id] of ids.entries()) {
     await tx.update(table).set({ position: i }).where(eq(table.id, id));
   }
@@ -201,10 +197,8 @@ export async function replaceMilestone(db: Db, milestoneId: string, m: PlannedMi
         updatedAt: new Date(),
       })
       .where(eq(milestones.id, milestoneId));
-    await tx.delete(subMilestones).where(eq(subMilestones.milestoneId, milestoneId));
-    await tx
-      .insert(subMilestones)
-      .values(m.subMilestones.map((t, i) => taskValues(current.projectId, milestoneId, t, i)));
+    await tx.delete(tasks).where(eq(tasks.milestoneId, milestoneId));
+    await tx.insert(tasks).values(m.tasks.map((t, i) => taskValues(current.projectId, milestoneId, t, i)));
     await recompute(tx, milestoneId);
     return { version: await appendVersion(tx, current.projectId, meta) };
   });
@@ -224,11 +218,11 @@ export async function loadMilestone(db: Db, principal: Principal | null, milesto
   return { milestone: m, project };
 }
 
-/** A sub-milestone with its milestone and project, if the caller may `action` on the project. */
+/** A task with its milestone and project, if the caller may `action` on the project. */
 export async function loadSub(db: Db, principal: Principal | null, subId: string, action: OrgAction) {
-  const [s] = isUuid(subId) ? await db.select().from(subMilestones).where(eq(subMilestones.id, subId)) : [];
-  if (!s) throw notFound("Sub-milestone");
-  const project = await projectOr404(db, principal, s.projectId, action, "Sub-milestone");
+  const [s] = isUuid(subId) ? await db.select().from(tasks).where(eq(tasks.id, subId)) : [];
+  if (!s) throw notFound("Task");
+  const project = await projectOr404(db, principal, s.projectId, action, "Task");
   const [m] = await db.select().from(milestones).where(eq(milestones.id, s.milestoneId));
   return { sub: s, milestone: m!, project };
 }
@@ -277,9 +271,9 @@ export async function updateMilestone(db: Db, principal: Principal | null, miles
     if (input.points !== undefined) {
       const subs = await tx
         .select()
-        .from(subMilestones)
-        .where(eq(subMilestones.milestoneId, milestone.id))
-        .orderBy(asc(subMilestones.position));
+        .from(tasks)
+        .where(eq(tasks.milestoneId, milestone.id))
+        .orderBy(asc(tasks.position));
       if (subs.length === 0)
         throw invalidInput({ points: "add a task first: a milestone's points are its tasks' points" });
       const next = rescale(
@@ -289,10 +283,7 @@ export async function updateMilestone(db: Db, principal: Principal | null, miles
       for (const [i, s] of subs.entries()) {
         if (next[i]! > 100)
           throw invalidInput({ points: "would give a task more than 100 points; split the work first" });
-        await tx
-          .update(subMilestones)
-          .set({ points: next[i]!, updatedAt: new Date() })
-          .where(eq(subMilestones.id, s.id));
+        await tx.update(tasks).set({ points: next[i]!, updatedAt: new Date() }).where(eq(tasks.id, s.id));
       }
     }
     if (input.estimatedHours !== undefined && input.points === undefined) {
@@ -385,33 +376,29 @@ export async function reorderMilestones(db: Db, principal: Principal | null, pro
 }
 
 /** The tasks of a milestone. */
-export async function listSubMilestones(db: Db, principal: Principal | null, milestoneId: string) {
+export async function listTasks(db: Db, principal: Principal | null, milestoneId: string) {
   const { milestone } = await loadMilestone(db, principal, milestoneId, "project.view");
-  return db
-    .select()
-    .from(subMilestones)
-    .where(eq(subMilestones.milestoneId, milestone.id))
-    .orderBy(asc(subMilestones.position));
+  return db.select().from(tasks).where(eq(tasks.milestoneId, milestone.id)).orderBy(asc(tasks.position));
 }
 
 /** One task, with its milestone and project. */
-export const getSubMilestone = (db: Db, principal: Principal | null, subId: string) =>
+export const getTask = (db: Db, principal: Principal | null, subId: string) =>
   loadSub(db, principal, subId, "project.view");
 
 const DEFAULT_VERIFICATION: VerificationRules = { minPassingTests: 1, testCommand: "", rules: [] };
 
 /** Adds a task at the end of a milestone. */
-export async function createSubMilestone(db: Db, principal: Principal | null, milestoneId: string, body: unknown) {
+export async function createTask(db: Db, principal: Principal | null, milestoneId: string, body: unknown) {
   const { milestone, project } = await loadMilestone(db, principal, milestoneId, "project.manageMilestones");
-  const input = parse(SubMilestoneCreateRequest, body);
+  const input = parse(TaskCreateRequest, body);
   return db.transaction(async (tx) => {
     await lockDraft(tx, project.id);
     const [row] = await tx
       .select({ n: sql<number>`count(*)::int` })
-      .from(subMilestones)
-      .where(eq(subMilestones.milestoneId, milestone.id));
+      .from(tasks)
+      .where(eq(tasks.milestoneId, milestone.id));
     const [s] = await tx
-      .insert(subMilestones)
+      .insert(tasks)
       .values({
         projectId: project.id,
         milestoneId: milestone.id,
@@ -435,30 +422,30 @@ export async function createSubMilestone(db: Db, principal: Principal | null, mi
 }
 
 /** Edits a task: text, points, criteria, verification rules, hours and position. */
-export async function updateSubMilestone(db: Db, principal: Principal | null, subId: string, body: unknown) {
+export async function updateTask(db: Db, principal: Principal | null, subId: string, body: unknown) {
   const { sub, project } = await loadSub(db, principal, subId, "project.manageMilestones");
-  const input = parse(SubMilestoneUpdateRequest, body);
+  const input = parse(TaskUpdateRequest, body);
   return db.transaction(async (tx) => {
     await lockDraft(tx, project.id);
-    const patch: Partial<typeof subMilestones.$inferInsert> = { updatedAt: new Date() };
+    const patch: Partial<typeof tasks.$inferInsert> = { updatedAt: new Date() };
     if (input.title !== undefined) patch.title = input.title;
     if (input.description !== undefined) patch.description = input.description;
     if (input.points !== undefined) patch.points = input.points;
     if (input.acceptanceCriteria !== undefined) patch.acceptanceCriteria = input.acceptanceCriteria;
     if (input.verification !== undefined) patch.verification = { ...sub.verification, ...input.verification };
     if (input.estimatedHours !== undefined) patch.estimatedHours = input.estimatedHours;
-    const [updated] = await tx.update(subMilestones).set(patch).where(eq(subMilestones.id, sub.id)).returning();
+    const [updated] = await tx.update(tasks).set(patch).where(eq(tasks.id, sub.id)).returning();
     if (input.order !== undefined) {
       const ids = (
         await tx
-          .select({ id: subMilestones.id })
-          .from(subMilestones)
-          .where(eq(subMilestones.milestoneId, sub.milestoneId))
-          .orderBy(asc(subMilestones.position))
+          .select({ id: tasks.id })
+          .from(tasks)
+          .where(eq(tasks.milestoneId, sub.milestoneId))
+          .orderBy(asc(tasks.position))
       ).map((r) => r.id);
       const without = ids.filter((id) => id !== sub.id);
       without.splice(Math.min(input.order - 1, without.length), 0, sub.id);
-      await renumber(tx, subMilestones, without);
+      await renumber(tx, tasks, without);
     }
     await recompute(tx, sub.milestoneId);
     await appendVersion(tx, project.id, {
@@ -471,19 +458,19 @@ export async function updateSubMilestone(db: Db, principal: Principal | null, su
 }
 
 /** Deletes a task. */
-export async function deleteSubMilestone(db: Db, principal: Principal | null, subId: string) {
+export async function deleteTask(db: Db, principal: Principal | null, subId: string) {
   const { sub, project } = await loadSub(db, principal, subId, "project.manageMilestones");
   await db.transaction(async (tx) => {
     await lockDraft(tx, project.id);
-    await tx.delete(subMilestones).where(eq(subMilestones.id, sub.id));
+    await tx.delete(tasks).where(eq(tasks.id, sub.id));
     const ids = (
       await tx
-        .select({ id: subMilestones.id })
-        .from(subMilestones)
-        .where(eq(subMilestones.milestoneId, sub.milestoneId))
-        .orderBy(asc(subMilestones.position))
+        .select({ id: tasks.id })
+        .from(tasks)
+        .where(eq(tasks.milestoneId, sub.milestoneId))
+        .orderBy(asc(tasks.position))
     ).map((r) => r.id);
-    await renumber(tx, subMilestones, ids);
+    await renumber(tx, tasks, ids);
     await recompute(tx, sub.milestoneId);
     await appendVersion(tx, project.id, {
       source: "edit",
@@ -543,9 +530,9 @@ export async function approveStructure(db: Db, principal: Principal | null, proj
     if (p.state !== "DRAFT") throw conflict(`The project is ${p.state}; only a draft's structure can be approved.`);
     const tree = await loadTree(tx, p.id);
     if (tree.length === 0) throw invalidInput({ milestones: "generate or add milestones first" });
-    const empty = tree.filter((m) => m.subMilestones.length === 0).map((m) => m.title);
+    const empty = tree.filter((m) => m.tasks.length === 0).map((m) => m.title);
     if (empty.length) throw invalidInput({ milestones: `every milestone needs a task: ${empty.join(", ")}` });
-    const total = tree.reduce((n, m) => n + m.subMilestones.reduce((k, s) => k + s.points, 0), 0);
+    const total = tree.reduce((n, m) => n + m.tasks.reduce((k, s) => k + s.points, 0), 0);
     if (total <= 0) throw invalidInput({ points: "the structure has no points" });
     await tx.update(milestones).set({ status: "FROZEN", updatedAt: new Date() }).where(eq(milestones.projectId, p.id));
     const version = await appendVersion(tx, p.id, {

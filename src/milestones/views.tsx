@@ -1,7 +1,7 @@
 import { Layout } from "../../ui/layout";
 import { CsrfField } from "../../ui/components";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
-import type { MilestoneDraft, SubMilestone } from "./schema";
+import type { MilestoneDraft, Task } from "./schema";
 import type { MilestoneTree } from "./service";
 
 type DraftInfo = Pick<MilestoneDraft, "version" | "source" | "note" | "model" | "createdAt">;
@@ -35,9 +35,9 @@ function PostButton(props: {
 
 const lines = (xs: string[]) => xs.join("\n");
 
-function TaskEditForm({ task, csrf }: { task: SubMilestone; csrf?: string }) {
+function TaskEditForm({ task, csrf }: { task: Task; csrf?: string }) {
   return (
-    <form method="post" action={`/sub/${task.id}/edit`} class="stack wide">
+    <form method="post" action={`/tasks/${task.id}/edit`} class="stack wide">
       <CsrfField token={csrf} />
       <label>
         Title
@@ -113,7 +113,7 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
         </tr>
       </thead>
       <tbody>
-        {m.subMilestones.map((s, i) => (
+        {m.tasks.map((s, i) => (
           <tr id={`t-${s.id}`}>
             <td>
               <a href={`/tasks/${s.id}`} safe>
@@ -143,12 +143,17 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
             {editable ? (
               <td class="nowrap">
                 {i > 0 ? (
-                  <PostButton action={`/sub/${s.id}/move?to=${i}`} csrf={csrf} label="↑" title={`Move ${s.title} up`} />
+                  <PostButton
+                    action={`/tasks/${s.id}/move?to=${i}`}
+                    csrf={csrf}
+                    label="↑"
+                    title={`Move ${s.title} up`}
+                  />
                 ) : (
                   ""
                 )}
                 <PostButton
-                  action={`/sub/${s.id}/delete`}
+                  action={`/tasks/${s.id}/delete`}
                   csrf={csrf}
                   label="Delete"
                   title={`Delete task ${s.title}`}
@@ -283,7 +288,7 @@ function MilestoneCard({
       {editable ? (
         <details>
           <summary>Add a task</summary>
-          <form method="post" action={`/milestones/${m.id}/sub/new`} class="stack wide">
+          <form method="post" action={`/milestones/${m.id}/tasks/new`} class="stack wide">
             <CsrfField token={csrf} />
             <label>
               Title

@@ -56,7 +56,7 @@ export function definePaymentJobs(
     async (p) => {
       const { proofId, taskId, scope } = await fatalUnlessTransient(async () => {
         const report = await reportOfVerification(ctx, p.verificationId);
-        return { proofId: await createPaymentProof(ctx, report), taskId: report.subMilestoneId, scope: report.scope };
+        return { proofId: await createPaymentProof(ctx, report), taskId: report.taskId, scope: report.scope };
       }, Fatal);
       await release.enqueue({ proofId }, { key: `payments.release:${taskId}`, scope });
       return { proofId };

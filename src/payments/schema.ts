@@ -1,21 +1,21 @@
 import { sql } from "drizzle-orm";
 import { check, index, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-import { subMilestones } from "../milestones/schema";
+import { tasks } from "../milestones/schema";
 import { zkProofs } from "../zk/schema";
 
 export type PaymentStatus = "PENDING" | "SUBMITTED" | "COMPLETED" | "FAILED";
 
 /**
- * Payments to contributors (spec §4.2.11), one per task at most: the unique sub-milestone id is the payout's
+ * Payments to contributors (spec §4.2.11), one per task at most: the unique task id is the payout's
  * idempotency key in the database, as the escrow's `paid[taskId]` is on chain.
  */
 export const payments = pgTable(
   "payments",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    subMilestoneId: uuid("sub_milestone_id")
+    taskId: uuid("task_id")
       .notNull()
-      .references(() => subMilestones.id, { onDelete: "restrict" }),
+      .references(() => tasks.id, { onDelete: "restrict" }),
     /** Gross amount in base units; the payee received amount - fee. */
     amount: numeric("amount", { precision: 78, scale: 0 }).notNull(),
     fee: numeric("fee", { precision: 78, scale: 0 }),
@@ -30,7 +30,7 @@ export const payments = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex("payments_sub_milestone_key").on(t.subMilestoneId),
+    uniqueIndex("payments_task_key").on(t.taskId),
     uniqueIndex("payments_tx_hash_key").on(t.txHash),
     index("payments_payee_idx").on(t.payee),
     check("payments_status_check", sql`${t.status} in ('PENDING', 'SUBMITTED', 'COMPLETED', 'FAILED')`),

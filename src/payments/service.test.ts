@@ -14,7 +14,7 @@ import { log } from "../core/logger";
 import { SettingsService } from "../core/settings/service";
 import { confirmDeposit, createQuote } from "../funding/service";
 import { fundingRecords } from "../funding/schema";
-import { milestones, subMilestones } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { projects } from "../projects/schema";
 import { users } from "../users/schema";
@@ -77,12 +77,12 @@ describeEachDb("funding and payouts", (getDb) => {
     projectId = project!.id;
     const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 50, position: 0 }).returning();
     subs = await db
-      .insert(subMilestones)
+      .insert(tasks)
       .values([
         { milestoneId: m!.id, projectId, title: "a", points: 30, position: 0 },
         { milestoneId: m!.id, projectId, title: "b", points: 20, position: 1 },
       ])
-      .returning({ id: subMilestones.id, points: subMilestones.points });
+      .returning({ id: tasks.id, points: tasks.points });
   });
 
   const deposit = async (amount: bigint): Promise<Hex> => {
@@ -133,7 +133,7 @@ describeEachDb("funding and payouts", (getDb) => {
     await confirmDeposit(ctx, principal, projectId, topUp);
     expect(await db.select().from(fundingRecords).where(eq(fundingRecords.projectId, projectId))).toHaveLength(2);
     expect(events.filter((e) => e.name === "project.funded")).toHaveLength(1);
-    const rows = await db.select().from(subMilestones).where(eq(subMilestones.projectId, projectId));
+    const rows = await db.select().from(tasks).where(eq(tasks.projectId, projectId));
     const payouts = rows.map((r) => BigInt(r.payoutAmount!));
     expect(payouts.reduce((a, b) => a + b, 0n)).toBe(833_333_333_333_333_334n);
   });
@@ -141,7 +141,7 @@ describeEachDb("funding and payouts", (getDb) => {
   test("a verified task is paid exactly once", async () => {
     const tests = [1, 2, 3].map((i) => ({ id: `t${i}`, passed: true }));
     const proofId = await createPaymentProof(ctx, {
-      subMilestoneId: subs[0]!.id,
+      taskId: subs[0]!.id,
       tests,
       root: merkleRoot(reportLeaves(tests)),
       digest: `0x${"01".repeat(32)}`,
@@ -157,7 +157,7 @@ describeEachDb("funding and payouts", (getDb) => {
     const fee = (gross * 250n) / 10_000n;
     expect((await chain.conn.publicClient.getBalance({ address: PAYEE })) - before).toBe(gross - fee);
     const db = getDb().db;
-    const [p] = await db.select().from(payments).where(eq(payments.subMilestoneId, subs[0]!.id));
+    const [p] = await db.select().from(payments).where(eq(payments.taskId, subs[0]!.id));
     expect(p).toMatchObject({
       status: "COMPLETED",
       amount: gross.toString(),
@@ -168,7 +168,7 @@ describeEachDb("funding and payouts", (getDb) => {
     const failing = [{ id: "x", passed: false }];
     await expect(
       createPaymentProof(ctx, {
-        subMilestoneId: subs[1]!.id,
+        taskId: subs[1]!.id,
         tests: failing,
         root: merkleRoot(reportLeaves(failing)),
         digest: `0x${"02".repeat(32)}`,
@@ -181,7 +181,7 @@ describeEachDb("funding and payouts", (getDb) => {
   test("a release the database never recorded is found by the event sync after a restart", async () => {
     const tests = [{ id: "only", passed: true }];
     const proofId = await createPaymentProof(ctx, {
-      subMilestoneId: subs[1]!.id,
+      taskId: subs[1]!.id,
       tests,
       root: merkleRoot(reportLeaves(tests)),
       digest: `0x${"03".repeat(32)}`,
@@ -209,13 +209,13 @@ describeEachDb("funding and payouts", (getDb) => {
       c: data.calldata.c.map(BigInt),
     } as any;
     const sent = await submitRelease(chain.conn, runtime.deployment!.escrow, chain.keys.worker, a as any, sig, cd);
-    expect(await db.select().from(payments).where(eq(payments.subMilestoneId, subs[1]!.id))).toHaveLength(0);
+    expect(await db.select().from(payments).where(eq(payments.taskId, subs[1]!.id))).toHaveLength(0);
 
     // "restart": a fresh context over the same database and chain, then the sync job's pass
     const restarted = { ...ctx };
     const pass = await syncChainEvents(restarted);
     expect(pass.paymentsRecovered).toBe(1);
-    const [p] = await db.select().from(payments).where(eq(payments.subMilestoneId, subs[1]!.id));
+    const [p] = await db.select().from(payments).where(eq(payments.taskId, subs[1]!.id));
     expect(p).toMatchObject({ status: "COMPLETED", txHash: sent.txHash });
     expect(events.filter((e) => e.name === "payment.completed" && e.payload.recoveredFromChain)).toHaveLength(1);
     // a second pass changes nothing, and the payout job sees the task as paid without sending again

@@ -1,6 +1,6 @@
 // From a verified report to money (spec §6.1.7–6.1.8): the harness key attests the report for the task's payee
 // and amount, the prover proves it (verified off chain before anything is sent), and the payout releases the
-// payment exactly once per task. "Exactly once" holds three ways: the payments row is unique per sub-milestone,
+// payment exactly once per task. "Exactly once" holds three ways: the payments row is unique per task,
 // the escrow refuses a second release of a task, and before sending the payout checks the chain for an earlier
 // release it may have missed (crash between send and record).
 import { and, eq, ne } from "drizzle-orm";
@@ -9,7 +9,7 @@ import { type ChainRuntime, requireChain } from "../chain/service";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import type { AppContext } from "../core/context";
 import { AppError, conflict, notFound } from "../core/errors";
-import { milestones, subMilestones } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
 import { projects } from "../projects/schema";
 import { wallets } from "../users/schema";
 import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../zk/attestation";
@@ -28,7 +28,7 @@ type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events"
 
 /** A verified report of one task, as the harness produced it. */
 export interface VerifiedReport {
-  subMilestoneId: string;
+  taskId: string;
   tests: TestResult[];
   /** The report's Merkle root as the harness computed it (checked against `tests`). */
   root: bigint;
@@ -39,13 +39,13 @@ export interface VerifiedReport {
   minPassing: number;
 }
 
-async function taskContext(ctx: Ctx, subMilestoneId: string) {
+async function taskContext(ctx: Ctx, taskId: string) {
   const [row] = await ctx.db
-    .select({ sub: subMilestones, project: projects })
-    .from(subMilestones)
-    .innerJoin(milestones, eq(subMilestones.milestoneId, milestones.id))
+    .select({ sub: tasks, project: projects })
+    .from(tasks)
+    .innerJoin(milestones, eq(tasks.milestoneId, milestones.id))
     .innerJoin(projects, eq(milestones.projectId, projects.id))
-    .where(eq(subMilestones.id, subMilestoneId))
+    .where(eq(tasks.id, taskId))
     .limit(1);
   if (!row) throw notFound("Task");
   return row;
@@ -75,7 +75,7 @@ export async function reportOfVerification(
     throw new AppError("VERIFICATION_FAILED", "The stored report does not match its hash.", 422);
   }
   return {
-    subMilestoneId: v.taskId,
+    taskId: v.taskId,
     tests: v.tests,
     root: signed.root,
     digest: signed.digest,
@@ -91,7 +91,7 @@ export async function reportOfVerification(
 export async function createPaymentProof(ctx: Ctx, report: VerifiedReport): Promise<string> {
   const rt = await requireChain(ctx);
   if (!rt.harnessKey || !rt.deployment) throw new AppError("UNAVAILABLE", "the chain is not set up for payments", 503);
-  const { sub, project } = await taskContext(ctx, report.subMilestoneId);
+  const { sub, project } = await taskContext(ctx, report.taskId);
   if (project.state !== "ACTIVE") throw conflict("The project is not funded.", "INSUFFICIENT_FUNDS");
   if (!sub.payoutAmount || BigInt(sub.payoutAmount) <= 0n)
     throw conflict("The task has no payout amount.", "INSUFFICIENT_FUNDS");
@@ -141,14 +141,14 @@ export async function createPaymentProof(ctx: Ctx, report: VerifiedReport): Prom
   const [row] = await ctx.db
     .insert(zkProofs)
     .values({
-      subMilestoneId: sub.id,
-      taskId: attestation.taskId.toString(),
+      taskId: sub.id,
+      chainTaskId: attestation.taskId.toString(),
       proofData: data,
       root: report.root.toString(),
       digest: report.digest,
     })
     .returning({ id: zkProofs.id });
-  await emit(ctx, "zk.proof.created", { subMilestoneId: sub.id, proofId: row!.id });
+  await emit(ctx, "zk.proof.created", { taskId: sub.id, proofId: row!.id });
   return row!.id;
 }
 
@@ -187,14 +187,14 @@ export interface PayoutResult {
 async function paymentRow(
   ctx: Ctx,
   existing: Payment | undefined,
-  proof: { id: string; subMilestoneId: string },
+  proof: { id: string; taskId: string },
   values: { amount: string; tokenAddress: string; payee: string },
 ): Promise<Payment> {
   if (existing) return existing;
   const [row] = await ctx.db
     .insert(payments)
-    .values({ ...values, payee: values.payee.toLowerCase(), subMilestoneId: proof.subMilestoneId, proofId: proof.id })
-    .onConflictDoUpdate({ target: payments.subMilestoneId, set: { updatedAt: new Date() } })
+    .values({ ...values, payee: values.payee.toLowerCase(), taskId: proof.taskId, proofId: proof.id })
+    .onConflictDoUpdate({ target: payments.taskId, set: { updatedAt: new Date() } })
     .returning();
   return row!;
 }
@@ -209,11 +209,11 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
   const [proof] = await ctx.db.select().from(zkProofs).where(eq(zkProofs.id, proofId));
   if (!proof) throw notFound("Proof");
   const a = attestationFrom(proof.proofData);
-  const [existing] = await ctx.db.select().from(payments).where(eq(payments.subMilestoneId, proof.subMilestoneId));
+  const [existing] = await ctx.db.select().from(payments).where(eq(payments.taskId, proof.taskId));
   if (existing?.status === "COMPLETED") {
     return { paymentId: existing.id, status: "COMPLETED", txHash: existing.txHash!, recoveredFromChain: false };
   }
-  const { project } = await taskContext(ctx, proof.subMilestoneId);
+  const { project } = await taskContext(ctx, proof.taskId);
   const payment = await paymentRow(ctx, existing, proof, {
     amount: a.amount.toString(),
     tokenAddress: project.tokenAddress ?? "native",
@@ -222,7 +222,7 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
 
   // Paid on chain already (an earlier run sent it and died before recording)? Record that release instead.
   const onChain = await findRelease(rt, a.taskId);
-  if (onChain) return complete(ctx, payment.id, proof.id, proof.subMilestoneId, onChain, true);
+  if (onChain) return complete(ctx, payment.id, proof.id, proof.taskId, onChain, true);
 
   const escrow = rt.deployment?.escrow;
   if (!escrow || !rt.workerKey) throw new AppError("UNAVAILABLE", "the chain is not set up for payments", 503);
@@ -237,7 +237,7 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
     const r = await submitRelease(rt.conn, escrow, rt.workerKey, a, data.signature as Hex, calldata, {
       confirmations: Math.max(1, rt.confirmations),
     });
-    return complete(ctx, payment.id, proof.id, proof.subMilestoneId, { txHash: r.txHash, fee: r.fee }, false);
+    return complete(ctx, payment.id, proof.id, proof.taskId, { txHash: r.txHash, fee: r.fee }, false);
   } catch (err) {
     if (isTransient(err)) throw err;
     const e = err as AppError;
@@ -247,7 +247,7 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
       .where(eq(payments.id, payment.id));
     if (e.code !== "INSUFFICIENT_FUNDS")
       await ctx.db.update(zkProofs).set({ status: "FAILED" }).where(eq(zkProofs.id, proof.id));
-    await markPaymentFailed(ctx.db, proof.subMilestoneId, `${e.code}: ${e.message}`);
+    await markPaymentFailed(ctx.db, proof.taskId, `${e.code}: ${e.message}`);
     throw e;
   }
 }
@@ -278,7 +278,7 @@ async function complete(
   ctx: Ctx,
   paymentId: string,
   proofId: string,
-  subMilestoneId: string,
+  taskId: string,
   release: { txHash: Hex; fee: bigint },
   recoveredFromChain: boolean,
 ): Promise<PayoutResult> {
@@ -297,13 +297,13 @@ async function complete(
       .where(and(eq(payments.id, paymentId), ne(payments.status, "COMPLETED")))
       .returning({ id: payments.id, amount: payments.amount, payee: payments.payee });
     await tx.update(zkProofs).set({ status: "VERIFIED", txHash: release.txHash }).where(eq(zkProofs.id, proofId));
-    await markTaskPaid(tx, subMilestoneId, { txHash: release.txHash, paymentId });
+    await markTaskPaid(tx, taskId, { txHash: release.txHash, paymentId });
     return rows[0];
   });
   if (updated) {
     await emit(ctx, "payment.completed", {
       paymentId,
-      subMilestoneId,
+      taskId,
       txHash: release.txHash,
       amount: updated.amount,
       payee: updated.payee,
@@ -321,21 +321,21 @@ export async function recordReleaseEvent(
   ctx: Ctx,
   ev: { taskId: string; txHash: Hex; fee: string; payee: string; amount: string },
 ) {
-  const [proof] = await ctx.db.select().from(zkProofs).where(eq(zkProofs.taskId, ev.taskId)).limit(1);
+  const [proof] = await ctx.db.select().from(zkProofs).where(eq(zkProofs.chainTaskId, ev.taskId)).limit(1);
   if (!proof) {
     ctx.log.warn("payment released on chain for an unknown task", { taskId: ev.taskId, txHash: ev.txHash });
     return false;
   }
-  const [existing] = await ctx.db.select().from(payments).where(eq(payments.subMilestoneId, proof.subMilestoneId));
+  const [existing] = await ctx.db.select().from(payments).where(eq(payments.taskId, proof.taskId));
   if (existing?.status === "COMPLETED") return false;
-  const { project } = await taskContext(ctx, proof.subMilestoneId);
+  const { project } = await taskContext(ctx, proof.taskId);
   const gross = (BigInt(ev.amount) + BigInt(ev.fee)).toString();
   const payment = await paymentRow(ctx, existing, proof, {
     amount: gross,
     tokenAddress: project.tokenAddress ?? "native",
     payee: ev.payee,
   });
-  await complete(ctx, payment.id, proof.id, proof.subMilestoneId, { txHash: ev.txHash, fee: BigInt(ev.fee) }, true);
+  await complete(ctx, payment.id, proof.id, proof.taskId, { txHash: ev.txHash, fee: BigInt(ev.fee) }, true);
   return true;
 }
 

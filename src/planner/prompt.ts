@@ -7,7 +7,7 @@ import type { Stack } from "./template";
 const RULES = systemPrompt`
 You are the milestone planner of DevSponsor, where sponsors fund software projects and contributors are paid per
 task once automated tests verify their work. Break the project into milestones, and each milestone into
-sub-milestones (tasks) that one contributor can finish in days, not weeks.
+tasks (tasks) that one contributor can finish in days, not weeks.
 
 Rules:
 - Every task has points for its effort: 1 trivial, 2 small, 3 medium, 5 large, 8 very large, 13 the most. Integers only.
@@ -19,14 +19,14 @@ Rules:
 
 const FULL_SHAPE = systemPrompt`
 The JSON has exactly this shape:
-{"milestones":[{"title":string,"description":string,"acceptanceCriteria":[string],"subMilestones":[{"title":string,
+{"milestones":[{"title":string,"description":string,"acceptanceCriteria":[string],"tasks":[{"title":string,
 "description":string,"points":integer,"acceptanceCriteria":[string],"verification":{"minPassingTests":integer,
 "testCommand":string,"rules":[string]},"estimatedHours":integer or null}]}]}`;
 
 const ONE_SHAPE = systemPrompt`
 You regenerate ONE milestone of an existing plan; the others stay as they are.
 The JSON has exactly this shape:
-{"milestone":{"title":string,"description":string,"acceptanceCriteria":[string],"subMilestones":[{"title":string,
+{"milestone":{"title":string,"description":string,"acceptanceCriteria":[string],"tasks":[{"title":string,
 "description":string,"points":integer,"acceptanceCriteria":[string],"verification":{"minPassingTests":integer,
 "testCommand":string,"rules":[string]},"estimatedHours":integer or null}]}}`;
 

@@ -28,9 +28,9 @@ const PLAN: Plan = {
       title: "Parser",
       description: "Parse input",
       acceptanceCriteria: ["parses"],
-      subMilestones: [task("Tokenizer"), task("Grammar", 5)],
+      tasks: [task("Tokenizer"), task("Grammar", 5)],
     },
-    { title: "CLI", description: "Command line", acceptanceCriteria: [], subMilestones: [task("Flags", 2)] },
+    { title: "CLI", description: "Command line", acceptanceCriteria: [], tasks: [task("Flags", 2)] },
   ],
 };
 const json = (v: unknown) => JSON.stringify(v);
@@ -84,9 +84,7 @@ for (const kind of dbKinds()) {
       expect(r.note).toContain("Template draft");
       const [draft] = await t.ctx.db.select().from(milestoneDrafts).where(eq(milestoneDrafts.projectId, id));
       expect(draft!.source).toBe("template");
-      expect((await loadTree(t.ctx.db, id)).flatMap((m) => m.subMilestones).some((s) => s.title === "Parse CSV")).toBe(
-        true,
-      );
+      expect((await loadTree(t.ctx.db, id)).flatMap((m) => m.tasks).some((s) => s.title === "Parse CSV")).toBe(true);
       expect(server.chats()).toHaveLength(0);
     });
 
@@ -204,7 +202,7 @@ for (const kind of dbKinds()) {
         milestone: {
           ...PLAN.milestones[1]!,
           title: "Command line interface",
-          subMilestones: [task("Flags"), task("Help text", 1)],
+          tasks: [task("Flags"), task("Help text", 1)],
         },
       };
       server.script({ content: json(replacement) });
@@ -212,7 +210,7 @@ for (const kind of dbKinds()) {
       expect(r).toMatchObject({ source: "ai", version: 2 });
       const after = await loadTree(t.ctx.db, id);
       expect(after.map((m) => m.id)).toEqual(before.map((m) => m.id));
-      expect(after[0]!.subMilestones.map((s) => s.id)).toEqual(before[0]!.subMilestones.map((s) => s.id));
+      expect(after[0]!.tasks.map((s) => s.id)).toEqual(before[0]!.tasks.map((s) => s.id));
       expect(after[1]!.title).toBe("Command line interface");
       expect(after[1]!.points).toBe(4);
       expect(server.chats()[0]!.messages.at(-1)!.content).toContain("Regenerate milestone number 2");

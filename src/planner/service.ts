@@ -116,7 +116,7 @@ function partialReporter(run: PlannerRun, base: number) {
       .then(({ parsePartialJson }) => parsePartialJson(text))
       .then(({ value }) => {
         const ms = (value as { milestones?: { title?: string }[] } | undefined)?.milestones ?? [];
-        const one = (value as { milestone?: { title?: string; subMilestones?: unknown[] } } | undefined)?.milestone;
+        const one = (value as { milestone?: { title?: string; tasks?: unknown[] } } | undefined)?.milestone;
         const titles = one ? [one.title] : ms.map((m) => m?.title);
         const complete = titles.filter((t): t is string => typeof t === "string" && t.length > 0);
         for (const t of complete.slice(seen, Math.max(seen, complete.length - 1))) run.log(`drafted: ${t}`);

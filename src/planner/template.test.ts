@@ -19,7 +19,7 @@ describe("template planner", () => {
   test("drafts a valid plan (the strict schema) from the description's list and the repository", () => {
     const plan = templatePlan({ title: "csv2json", description: DESCRIPTION, repo });
     expect(Plan.safeParse(plan).success).toBe(true);
-    const tasks = plan.milestones.flatMap((m) => m.subMilestones);
+    const tasks = plan.milestones.flatMap((m) => m.tasks);
     expect(tasks.some((t) => t.title.startsWith("Parse CSV"))).toBe(true);
     expect(tasks.every((t) => t.verification.testCommand === "bun test")).toBe(true);
     expect(tasks.every((t) => Number.isInteger(t.points) && t.points >= 1)).toBe(true);
@@ -31,19 +31,19 @@ describe("template planner", () => {
     for (const files of [repo.files, ["README.md"]]) {
       const plan = templatePlan({ title: "csv2json", description: DESCRIPTION, repo: { files, readme: "" } });
       expect(Plan.safeParse(plan).success).toBe(true);
-      for (const t of plan.milestones.flatMap((m) => m.subMilestones)) {
+      for (const t of plan.milestones.flatMap((m) => m.tasks)) {
         expect(t.verification.minPassingTests).toBeGreaterThanOrEqual(1);
         expect(t.verification.minPassingTests).toBeLessThanOrEqual(TREE_LEAVES);
       }
     }
     // and the schema refuses a rule the payout proof could never meet
-    const task = templatePlan({ title: "x", description: DESCRIPTION, repo }).milestones[0]!.subMilestones[0]!;
+    const task = templatePlan({ title: "x", description: DESCRIPTION, repo }).milestones[0]!.tasks[0]!;
     for (const bad of [0, TREE_LEAVES + 1]) {
       const plan = {
         milestones: [
           {
             ...templatePlan({ title: "x", description: DESCRIPTION, repo }).milestones[0]!,
-            subMilestones: [{ ...task, verification: { ...task.verification, minPassingTests: bad } }],
+            tasks: [{ ...task, verification: { ...task.verification, minPassingTests: bad } }],
           },
         ],
       };
@@ -63,8 +63,8 @@ describe("template planner", () => {
       description: "Build a parser. Add a CLI.",
       repo: { files: ["go.mod", "main.go"], readme: null },
     });
-    expect(plan.milestones[0]!.subMilestones.map((t) => t.title)).toContain("Add an automated test harness");
-    expect(plan.milestones[0]!.subMilestones[0]!.verification.testCommand).toBe("go test ./...");
+    expect(plan.milestones[0]!.tasks.map((t) => t.title)).toContain("Add an automated test harness");
+    expect(plan.milestones[0]!.tasks[0]!.verification.testCommand).toBe("go test ./...");
   });
 
   test("falls back to README headings, then to the title", () => {

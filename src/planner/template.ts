@@ -150,7 +150,7 @@ export function templatePlan(input: TemplateInput): Plan {
       description:
         "Template draft: a reproducible build and an automated test run, so every later task can be verified.",
       acceptanceCriteria: ["The project builds and its tests run automatically"],
-      subMilestones: setup,
+      tasks: setup,
     },
   ];
 
@@ -160,7 +160,7 @@ export function templatePlan(input: TemplateInput): Plan {
       title: `${shortTitle(group[0]!)}${group.length > 1 ? " and related features" : ""}`,
       description: `Template draft covering: ${group.join("; ")}.`,
       acceptanceCriteria: group.map((f) => `Delivers: ${f}`),
-      subMilestones: group.map((f) =>
+      tasks: group.map((f) =>
         task(
           shortTitle(f),
           f,
@@ -177,7 +177,7 @@ export function templatePlan(input: TemplateInput): Plan {
     title: "Documentation and release readiness",
     description: "Template draft: usage documentation and hardening before the first release.",
     acceptanceCriteria: ["A new user can install and use the project from the README alone"],
-    subMilestones: [
+    tasks: [
       task(
         "Document setup and usage",
         "Describe installation, configuration and everyday use in the README.",

@@ -43,7 +43,12 @@ export async function authorizeProject(
 }
 
 const byId = preparedFor((db) =>
-  db.select().from(projects).where(eq(projects.id, sql.placeholder("id"))).limit(1).prepare("find_project"),
+  db
+    .select()
+    .from(projects)
+    .where(eq(projects.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare("find_project"),
 );
 
 /** The project row, or undefined (ids that are not uuids are simply not found). */

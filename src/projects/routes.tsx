@@ -77,7 +77,7 @@ export const projectRoutes = (ctx: AppContext) =>
           totalPoints: project.totalPoints,
         };
       },
-      { detail: { summary: "Σ sub-milestone points (draft) and the approved total", tags: ["projects"] } },
+      { detail: { summary: "Σ task points (draft) and the approved total", tags: ["projects"] } },
     )
     // ---- pages
     .get("/projects", async ({ request, principal }) => {

@@ -38,7 +38,7 @@ export const projects = pgTable(
     state: text("state").$type<ProjectState>().notNull().default("DRAFT"),
     /** A maintainer approves each verified task before it is paid (otherwise a passed verification pays). */
     payoutReview: boolean("payout_review").notNull().default(false),
-    /** Σ sub-milestone points, fixed when the structure is approved. */
+    /** Σ task points, fixed when the structure is approved. */
     totalPoints: integer("total_points").notNull().default(0),
     /** Token amount in base units, set by funding. */
     totalTokenAmount: numeric("total_token_amount", { precision: 78, scale: 0 }),

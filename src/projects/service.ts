@@ -4,7 +4,7 @@ import type { Db } from "../core/db";
 import { conflict, invalidInput, notFound, zodFieldErrors } from "../core/errors";
 import { type CheckedRepoUrl, checkRepoUrl, type HostPolicy, type HostResolver } from "../core/net/ssrf";
 import { documents } from "../documents/schema";
-import { milestones, subMilestones } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { can, requireOrgRole } from "../orgs/permissions";
 import { loadProject } from "./access";
@@ -171,12 +171,12 @@ export async function listProjects(db: Db, principal: Principal | null, opts: { 
   return rows.map((r) => ({ ...r.project, orgName: r.orgName }));
 }
 
-/** Σ points of a project's sub-milestones (the funding quote's input; spec §3.1.5). */
+/** Σ points of a project's tasks (the funding quote's input; spec §3.1.5). */
 export async function projectPoints(db: Db, projectId: string): Promise<number> {
   const [row] = await db
-    .select({ total: sum(subMilestones.points) })
-    .from(subMilestones)
-    .where(eq(subMilestones.projectId, projectId));
+    .select({ total: sum(tasks.points) })
+    .from(tasks)
+    .where(eq(tasks.projectId, projectId));
   return Number(row?.total ?? 0);
 }
 
@@ -196,8 +196,8 @@ export async function projectSummary(db: Db, project: Project) {
     .select({
       milestones: sql<number>`(select count(*)::int from ${milestones} where ${milestones.projectId} = ${projects.id})`,
       documents: sql<number>`(select count(*)::int from ${documents} where ${documents.projectId} = ${projects.id})`,
-      points: sql<number>`(select coalesce(sum(${subMilestones.points}), 0)::int from ${subMilestones}
-        where ${subMilestones.projectId} = ${projects.id})`,
+      points: sql<number>`(select coalesce(sum(${tasks.points}), 0)::int from ${tasks}
+        where ${tasks.projectId} = ${projects.id})`,
     })
     .from(projects)
     .where(eq(projects.id, project.id));

@@ -61,7 +61,7 @@
     const message = String(fd.get("message") || "").trim();
     if (!message) return;
     const body = { message };
-    for (const k of ["projectId", "milestoneId", "subMilestoneId"]) if (fd.get(k)) body[k] = String(fd.get(k));
+    for (const k of ["projectId", "milestoneId", "taskId"]) if (fd.get(k)) body[k] = String(fd.get(k));
     const q = turn("user");
     q.appendChild(div("body", message));
     turns.appendChild(q);

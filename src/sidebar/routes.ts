@@ -65,7 +65,7 @@ export const sidebarRoutes = (ctx: AppContext) =>
         detail: {
           summary: "Ask the AI sidebar; the answer streams as Server-Sent Events",
           description:
-            "Body: `message` and one of `projectId`, `milestoneId`, `subMilestoneId` (the page's context), `includeDocs` " +
+            "Body: `message` and one of `projectId`, `milestoneId`, `taskId` (the page's context), `includeDocs` " +
             "(default true). Events: `meta` {mode, sources}, `token` {text}, `done` {citations}, `error` {message}. " +
             "Rate-limited per user (setting ai.sidebarPerMinute).",
           tags: ["ai"],
@@ -81,7 +81,7 @@ export const sidebarRoutes = (ctx: AppContext) =>
           message: pick("message") ?? "",
           projectId: pick("projectId"),
           milestoneId: pick("milestoneId"),
-          subMilestoneId: pick("subMilestoneId"),
+          taskId: pick("taskId"),
         });
         for await (const _ of answer.deltas) {
           // the page shows the stored answer after the redirect

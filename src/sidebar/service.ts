@@ -7,7 +7,7 @@ import type { AppContext, Principal } from "../core/context";
 import { invalidInput, unauthorized, zodFieldErrors } from "../core/errors";
 import { createRateLimiter } from "../core/http/rate-limit";
 import { type Passage, retrieve } from "../documents/service";
-import type { Milestone, SubMilestone } from "../milestones/schema";
+import type { Milestone, Task } from "../milestones/schema";
 import { loadMilestone, loadSub } from "../milestones/service";
 import { loadProject } from "../projects/access";
 import type { Project } from "../projects/schema";
@@ -19,12 +19,12 @@ export const SidebarRequest = z
     message: z.string().trim().min(1, "is empty").max(4000),
     projectId: uuid().optional(),
     milestoneId: uuid().optional(),
-    subMilestoneId: uuid().optional(),
+    taskId: uuid().optional(),
     includeDocs: z.boolean().default(true),
     repoContext: z.boolean().optional(),
   })
   .strict()
-  .refine((b) => b.projectId || b.milestoneId || b.subMilestoneId, {
+  .refine((b) => b.projectId || b.milestoneId || b.taskId, {
     message: "name a project, milestone or task",
     path: ["projectId"],
   });
@@ -46,7 +46,7 @@ export interface SidebarContext {
   scopeId: string;
   project: Project;
   milestone?: Milestone;
-  task?: SubMilestone;
+  task?: Task;
 }
 
 /** One streamed sidebar answer. */
@@ -78,8 +78,8 @@ export async function resolveContext(
   principal: Principal | null,
   body: z.infer<typeof SidebarRequest>,
 ): Promise<SidebarContext> {
-  if (body.subMilestoneId) {
-    const { sub, milestone, project } = await loadSub(ctx.db, principal, body.subMilestoneId, "ai.use");
+  if (body.taskId) {
+    const { sub, milestone, project } = await loadSub(ctx.db, principal, body.taskId, "ai.use");
     return { scope: "task", scopeId: sub.id, project, milestone, task: sub };
   }
   if (body.milestoneId) {
@@ -211,7 +211,7 @@ export interface SidebarPage {
   scopeId: string;
   projectId: string;
   milestoneId?: string;
-  subMilestoneId?: string;
+  taskId?: string;
 }
 
 /** What the sidebar of a page shows: the caller's conversation there, and whether a chat model answers. */

@@ -82,12 +82,12 @@ for (const kind of dbKinds()) {
         projectId,
         {
           milestones: [
-            { title: "M", description: "", acceptanceCriteria: [], subMilestones: [task("Task A"), task("Task B")] },
+            { title: "M", description: "", acceptanceCriteria: [], tasks: [task("Task A"), task("Task B")] },
           ],
         },
         { source: "edit" },
       );
-      [taskA, taskB] = (await loadTree(t.ctx.db, projectId))[0]!.subMilestones.map((s) => s.id) as [string, string];
+      [taskA, taskB] = (await loadTree(t.ctx.db, projectId))[0]!.tasks.map((s) => s.id) as [string, string];
       for (const [pid, name, text] of [
         [
           projectId,
@@ -139,7 +139,7 @@ for (const kind of dbKinds()) {
           chunks: ["Entries settle ", "nightly at ", "02:00 UTC [1]."],
           chunkDelayMs: 40,
         });
-        const events = await readEvents(await ask({ message: "When do entries settle?", subMilestoneId: taskA }));
+        const events = await readEvents(await ask({ message: "When do entries settle?", taskId: taskA }));
         const tokens = events.filter((e) => e.event === "token");
         expect(tokens.length).toBe(3);
         expect(tokens[0]!.at).toBeLessThan(tokens[2]!.at - 50); // streamed, not buffered
@@ -157,8 +157,8 @@ for (const kind of dbKinds()) {
 
         // a follow-up on the same task sees the earlier turn; the other task does not
         server.script({ content: "Yes." }, { content: "No idea." });
-        await readEvents(await ask({ message: "Is that every night?", subMilestoneId: taskA }));
-        await readEvents(await ask({ message: "What about here?", subMilestoneId: taskB }));
+        await readEvents(await ask({ message: "Is that every night?", taskId: taskA }));
+        await readEvents(await ask({ message: "What about here?", taskId: taskB }));
         const [, followUp, other] = server.chats();
         expect(followUp!.messages.map((m) => m.content)).toContain("When do entries settle?");
         expect(followUp!.messages.map((m) => m.content)).toContain("Entries settle nightly at 02:00 UTC [1].");
@@ -209,7 +209,7 @@ for (const kind of dbKinds()) {
         body: new URLSearchParams({
           _csrf: headers["x-csrf-token"]!,
           message: "clearing batch time?",
-          subMilestoneId: taskB,
+          taskId: taskB,
           back: `/tasks/${taskB}`,
         }),
         headers: { cookie: headers.cookie! },

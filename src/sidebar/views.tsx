@@ -55,7 +55,7 @@ export function SidebarPanel(props: SidebarPanelData & { csrf?: string }) {
   const { turns, model } = props;
   const target =
     props.scope === "task"
-      ? { name: "subMilestoneId", value: props.subMilestoneId! }
+      ? { name: "taskId", value: props.taskId! }
       : props.scope === "milestone"
         ? { name: "milestoneId", value: props.milestoneId! }
         : { name: "projectId", value: props.projectId };

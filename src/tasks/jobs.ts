@@ -8,7 +8,7 @@ import { FatalJobError } from "../core/jobs";
 import { sandboxSettings } from "../harness/jobs";
 import { ID_SEPARATOR } from "../harness/results";
 import { runHarness } from "../harness/run";
-import { subMilestones } from "../milestones/schema";
+import { tasks } from "../milestones/schema";
 import { taskVerifications, taskWorkLinks } from "./schema";
 import { registerUserDataHook } from "../users/data-hooks";
 import { eraseTaskData, expireClaims, exportTaskData, recordVerdict, resumeTasks, VERIFY_JOB } from "./service";
@@ -21,10 +21,10 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
     VERIFY_JOB,
     async ({ verificationId }, run) => {
       const [row] = await ctx.db
-        .select({ v: taskVerifications, link: taskWorkLinks, task: subMilestones })
+        .select({ v: taskVerifications, link: taskWorkLinks, task: tasks })
         .from(taskVerifications)
         .innerJoin(taskWorkLinks, eq(taskWorkLinks.id, taskVerifications.workLinkId))
-        .innerJoin(subMilestones, eq(subMilestones.id, taskVerifications.taskId))
+        .innerJoin(tasks, eq(tasks.id, taskVerifications.taskId))
         .where(eq(taskVerifications.id, verificationId));
       if (!row) throw new FatalJobError("the verification is gone");
       if (row.v.status !== "QUEUED" && row.v.status !== "RUNNING") return { status: row.v.status };

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import type { ChainRuntime } from "../chain/service";
-import { milestones, subMilestones } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { payments } from "../payments/schema";
 import { projects } from "../projects/schema";
@@ -41,7 +41,7 @@ for (const kind of dbKinds()) {
       if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${body}`);
       return JSON.parse(body) as T;
     };
-    const taskState = async () => (await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId)))[0]!;
+    const taskState = async () => (await t.ctx.db.select().from(tasks).where(eq(tasks.id, taskId)))[0]!;
     const until = async <T>(fn: () => Promise<T | undefined | null | false>, what: string, ms = 120_000) => {
       const end = Date.now() + ms;
       for (;;) {
@@ -80,7 +80,7 @@ for (const kind of dbKinds()) {
       projectId = project!.id;
       const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 5, position: 0 }).returning();
       const [task] = await db
-        .insert(subMilestones)
+        .insert(tasks)
         .values({
           milestoneId: m!.id,
           projectId,
@@ -181,7 +181,7 @@ for (const kind of dbKinds()) {
       }, "the refused payout");
       expect(job.state).toBe("dead");
       expect(String(job.lastError)).toContain("VERIFICATION_FAILED");
-      expect(await t.ctx.db.select().from(payments).where(eq(payments.subMilestoneId, taskId))).toHaveLength(0);
+      expect(await t.ctx.db.select().from(payments).where(eq(payments.taskId, taskId))).toHaveLength(0);
     });
 
     test("the fix passes and is paid once to the claimer's wallet; the project completes", async () => {
@@ -205,7 +205,7 @@ for (const kind of dbKinds()) {
         180_000,
       );
       const amount = BigInt(paid.payoutAmount!);
-      const [row] = await t.ctx.db.select().from(payments).where(eq(payments.subMilestoneId, taskId));
+      const [row] = await t.ctx.db.select().from(payments).where(eq(payments.taskId, taskId));
       expect(row).toMatchObject({ status: "COMPLETED", payee: PAYEE.toLowerCase(), amount: amount.toString() });
       const feeBps = await rt.conn.publicClient.readContract({
         address: rt.deployment!.escrow,

@@ -62,9 +62,10 @@ export const taskRoutes = (ctx: AppContext) => {
     return { ...pageProps(p), canAudit: rights.canAudit, sidebar: <SidebarPanel {...sidebar} csrf={p.csrfToken} /> };
   };
   const taskChrome = (p: Principal, d: TaskDetail) =>
-    chrome(p, d.project, { scope: "task", scopeId: d.task.id, projectId: d.project.id, subMilestoneId: d.task.id });
+    chrome(p, d.project, { scope: "task", scopeId: d.task.id, projectId: d.project.id, taskId: d.task.id });
   const detailJson = (d: TaskDetail) => ({
     task: taskJson(d.task),
+    milestone: { id: d.task.milestoneId, title: d.milestoneTitle },
     project: { id: d.project.id, title: d.project.title, state: d.project.state, payoutReview: d.project.payoutReview },
     claim: d.claim && {
       id: d.claim.id,

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-import { subMilestones } from "../milestones/schema";
+import { tasks } from "../milestones/schema";
 import { users } from "../users/schema";
 
 /** How a claim ended: given up, taken back by the sponsor, run out of time, or paid. */
@@ -16,7 +16,7 @@ export const taskClaims = pgTable(
     id: uuid("id").primaryKey().defaultRandom(),
     taskId: uuid("task_id")
       .notNull()
-      .references(() => subMilestones.id, { onDelete: "cascade" }),
+      .references(() => tasks.id, { onDelete: "cascade" }),
     userId: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -47,7 +47,7 @@ export const taskWorkLinks = pgTable(
     id: uuid("id").primaryKey().defaultRandom(),
     taskId: uuid("task_id")
       .notNull()
-      .references(() => subMilestones.id, { onDelete: "cascade" }),
+      .references(() => tasks.id, { onDelete: "cascade" }),
     claimId: uuid("claim_id")
       .notNull()
       .references(() => taskClaims.id, { onDelete: "cascade" }),
@@ -86,7 +86,7 @@ export const taskVerifications = pgTable(
     id: uuid("id").primaryKey().defaultRandom(),
     taskId: uuid("task_id")
       .notNull()
-      .references(() => subMilestones.id, { onDelete: "cascade" }),
+      .references(() => tasks.id, { onDelete: "cascade" }),
     claimId: uuid("claim_id")
       .notNull()
       .references(() => taskClaims.id, { onDelete: "cascade" }),

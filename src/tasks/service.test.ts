@@ -6,7 +6,7 @@ import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 import { AppError } from "../core/errors";
-import { milestones, subMilestones } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
 import { notifications } from "../notifications/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { projects } from "../projects/schema";
@@ -52,7 +52,7 @@ for (const kind of dbKinds()) {
       const ids: string[] = [];
       for (let i = 0; i < (opts.tasks ?? 1); i++) {
         const [s] = await t.ctx.db
-          .insert(subMilestones)
+          .insert(tasks)
           .values({
             milestoneId: m!.id,
             projectId: p!.id,
@@ -87,7 +87,7 @@ for (const kind of dbKinds()) {
         .from(taskClaims)
         .where(and(eq(taskClaims.taskId, taskId!), eq(taskClaims.state, "ACTIVE")));
       expect(active).toHaveLength(1);
-      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      const [task] = await t.ctx.db.select().from(tasks).where(eq(tasks.id, taskId!));
       expect(task!.claimedById).toBe(active[0]!.userId);
       // the owner was told
       const told = await t.ctx.db.select().from(notifications).where(eq(notifications.userId, owner.id));
@@ -134,7 +134,7 @@ for (const kind of dbKinds()) {
         .set({ expiresAt: new Date(Date.now() - 1000) })
         .where(eq(taskClaims.taskId, taskId!));
       expect((await expireClaims(t.ctx)).expired).toBeGreaterThanOrEqual(1);
-      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      const [task] = await t.ctx.db.select().from(tasks).where(eq(tasks.id, taskId!));
       expect(task).toMatchObject({ status: "OPEN", claimedById: null });
       const [claim] = await t.ctx.db.select().from(taskClaims).where(eq(taskClaims.taskId, taskId!));
       expect(claim!.state).toBe("EXPIRED");
@@ -142,7 +142,7 @@ for (const kind of dbKinds()) {
 
     test("the state table refuses a move it does not list, and a move from a stale state", async () => {
       const [taskId] = await project();
-      const [task] = await t.ctx.db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      const [task] = await t.ctx.db.select().from(tasks).where(eq(tasks.id, taskId!));
       const db = t.ctx.db;
       // OPEN → PAID is not a transition
       expect(await code(transition(db, { task: task!, orgId, to: "PAID", actor: { kind: "system" } }))).toBe(
@@ -159,7 +159,7 @@ for (const kind of dbKinds()) {
       expect(await code(transition(db, { task: stale, orgId, to: "VERIFIED", actor: { kind: "system" } }))).toBe(
         "TASK_STATE_CONFLICT",
       );
-      const [after] = await db.select().from(subMilestones).where(eq(subMilestones.id, taskId!));
+      const [after] = await db.select().from(tasks).where(eq(tasks.id, taskId!));
       expect(after!.status).toBe("OPEN");
     });
   });

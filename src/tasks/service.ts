@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
-import { milestones, type SubMilestone, subMilestones } from "../milestones/schema";
+import { milestones, type Task, tasks } from "../milestones/schema";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
 import { payments } from "../payments/schema";
 import { authorizeProject, loadProject } from "../projects/access";
@@ -32,7 +32,7 @@ export const PAYOUT_JOB = "payments.proof";
 
 /** A task with where it belongs. */
 export interface TaskContext {
-  task: SubMilestone;
+  task: Task;
   project: Project;
   milestoneTitle: string;
 }
@@ -43,11 +43,11 @@ export async function loadTask(db: Db, principal: Principal | null, taskId: stri
   if (!isUuid(taskId)) throw notFound("Task", "TASK_NOT_FOUND");
   // The project in the same query: every task action starts here, and fifty claims at once each pay for it.
   const [row] = await db
-    .select({ task: subMilestones, milestoneTitle: milestones.title, project: projects })
-    .from(subMilestones)
-    .innerJoin(milestones, eq(milestones.id, subMilestones.milestoneId))
-    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
-    .where(eq(subMilestones.id, taskId))
+    .select({ task: tasks, milestoneTitle: milestones.title, project: projects })
+    .from(tasks)
+    .innerJoin(milestones, eq(milestones.id, tasks.milestoneId))
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
+    .where(eq(tasks.id, taskId))
     .limit(1);
   if (!row) throw notFound("Task", "TASK_NOT_FOUND");
   const project = await authorizeProject(db, principal, row.project, "project.view").catch((err) => {
@@ -165,7 +165,7 @@ export async function claimTask(ctx: Ctx, principal: Principal | null, taskId: s
 
 async function endClaim(
   tx: Q,
-  tc: { task: SubMilestone; project: Project },
+  tc: { task: Task; project: Project },
   claim: TaskClaim,
   state: "UNCLAIMED" | "RELEASED" | "EXPIRED",
   actor: Parameters<typeof transition>[1]["actor"],
@@ -342,7 +342,7 @@ async function queue(ctx: Ctx, v: TaskVerification, project: Pick<Project, "id" 
  */
 async function startVerification(
   tx: Q,
-  tc: { task: SubMilestone; project: Project },
+  tc: { task: Task; project: Project },
   claim: TaskClaim,
   link: TaskWorkLink,
   actor: Parameters<typeof transition>[1]["actor"],
@@ -370,7 +370,7 @@ async function startVerification(
     })
     .returning();
   if (tc.task.status !== "VERIFYING") {
-    const [fresh] = await tx.select().from(subMilestones).where(eq(subMilestones.id, tc.task.id));
+    const [fresh] = await tx.select().from(tasks).where(eq(tasks.id, tc.task.id));
     await transition(tx, {
       task: fresh!,
       orgId: tc.project.orgId,
@@ -449,12 +449,12 @@ export async function rejectPayout(ctx: Ctx, principal: Principal | null, taskId
 /** VERIFIED → PAYING and the payout jobs for the stored verification. */
 export async function startPayout(
   ctx: Ctx,
-  tc: { task: SubMilestone; project: Project },
+  tc: { task: Task; project: Project },
   verification: TaskVerification,
   actor: Parameters<typeof transition>[1]["actor"],
 ) {
   await ctx.db.transaction(async (tx) => {
-    const [fresh] = await tx.select().from(subMilestones).where(eq(subMilestones.id, tc.task.id));
+    const [fresh] = await tx.select().from(tasks).where(eq(tasks.id, tc.task.id));
     await transition(tx, {
       task: fresh!,
       orgId: tc.project.orgId,
@@ -494,10 +494,10 @@ export async function recordVerdict(
     const latest = await latestVerification(tx, v.taskId);
     if (latest?.id !== v.id) return null;
     const [row] = await tx
-      .select({ task: subMilestones, project: projects })
-      .from(subMilestones)
-      .innerJoin(projects, eq(projects.id, subMilestones.projectId))
-      .where(eq(subMilestones.id, v.taskId));
+      .select({ task: tasks, project: projects })
+      .from(tasks)
+      .innerJoin(projects, eq(projects.id, tasks.projectId))
+      .where(eq(tasks.id, v.taskId));
     if (row?.task.status !== "VERIFYING") return null;
     const passed = outcome.status === "PASSED";
     await transition(tx, {
@@ -511,7 +511,7 @@ export async function recordVerdict(
     return passed && !row.project.payoutReview ? { v, project: row.project } : null;
   });
   if (pay) {
-    const [fresh] = await ctx.db.select().from(subMilestones).where(eq(subMilestones.id, pay.v.taskId));
+    const [fresh] = await ctx.db.select().from(tasks).where(eq(tasks.id, pay.v.taskId));
     await startPayout(ctx, { task: fresh!, project: pay.project }, pay.v, { kind: "system" });
   }
 }
@@ -522,16 +522,16 @@ export async function recordVerdict(
  */
 export async function markTaskPaid(tx: Q, taskId: string, data: Record<string, unknown>): Promise<void> {
   const [row] = await tx
-    .select({ task: subMilestones, orgId: projects.orgId })
-    .from(subMilestones)
-    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
-    .where(eq(subMilestones.id, taskId));
+    .select({ task: tasks, orgId: projects.orgId })
+    .from(tasks)
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
+    .where(eq(tasks.id, taskId));
   if (!row || row.task.status === "PAID") return;
   if (row.task.status === "PAYING") {
     await transition(tx, { task: row.task, orgId: row.orgId, to: "PAID", actor: { kind: "system" }, data });
   } else {
     // Found paid on chain by the event sync while the database still had it elsewhere: record the truth.
-    await tx.update(subMilestones).set({ status: "PAID", updatedAt: new Date() }).where(eq(subMilestones.id, taskId));
+    await tx.update(tasks).set({ status: "PAID", updatedAt: new Date() }).where(eq(tasks.id, taskId));
     await emitTaskEvent(tx, "task.paid", {
       taskId,
       projectId: row.task.projectId,
@@ -548,18 +548,18 @@ export async function markTaskPaid(tx: Q, taskId: string, data: Record<string, u
     .where(and(eq(taskClaims.taskId, taskId), eq(taskClaims.state, "ACTIVE")));
   const [left] = await tx
     .select({ n: count() })
-    .from(subMilestones)
-    .where(and(eq(subMilestones.projectId, row.task.projectId), sql`${subMilestones.status} <> 'PAID'`));
+    .from(tasks)
+    .where(and(eq(tasks.projectId, row.task.projectId), sql`${tasks.status} <> 'PAID'`));
   if ((left?.n ?? 0) === 0) await setProjectState(tx as Db, row.task.projectId, "COMPLETED");
 }
 
 /** A payment the contract refused for good: PAYING → VERIFIED with the reason, for people to act on. */
 export async function markPaymentFailed(db: Db, taskId: string, reason: string): Promise<void> {
   const [row] = await db
-    .select({ task: subMilestones, orgId: projects.orgId })
-    .from(subMilestones)
-    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
-    .where(eq(subMilestones.id, taskId));
+    .select({ task: tasks, orgId: projects.orgId })
+    .from(tasks)
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
+    .where(eq(tasks.id, taskId));
   if (row?.task.status !== "PAYING") return;
   await db.transaction((tx) =>
     transition(tx, { task: row.task, orgId: row.orgId, to: "VERIFIED", actor: { kind: "system" }, reason }),
@@ -577,10 +577,10 @@ export async function expireClaims(ctx: Ctx, now = new Date()): Promise<{ expire
   let expired = 0;
   for (const claim of due) {
     const [row] = await ctx.db
-      .select({ task: subMilestones, project: projects })
-      .from(subMilestones)
-      .innerJoin(projects, eq(projects.id, subMilestones.projectId))
-      .where(eq(subMilestones.id, claim.taskId));
+      .select({ task: tasks, project: projects })
+      .from(tasks)
+      .innerJoin(projects, eq(projects.id, tasks.projectId))
+      .where(eq(tasks.id, claim.taskId));
     if (row?.task.status !== "CLAIMED") continue;
     await ctx.db
       .transaction((tx) => endClaim(tx, row, claim, "EXPIRED", { kind: "system" }, "no work was linked in time"))
@@ -589,10 +589,10 @@ export async function expireClaims(ctx: Ctx, now = new Date()): Promise<{ expire
   }
   const soon = new Date(now.getTime() + 2 * 86_400_000);
   const warn = await ctx.db
-    .select({ claim: taskClaims, task: subMilestones, orgId: projects.orgId })
+    .select({ claim: taskClaims, task: tasks, orgId: projects.orgId })
     .from(taskClaims)
-    .innerJoin(subMilestones, eq(subMilestones.id, taskClaims.taskId))
-    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
+    .innerJoin(tasks, eq(tasks.id, taskClaims.taskId))
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
     .where(and(eq(taskClaims.state, "ACTIVE"), isNull(taskClaims.warnedAt), lt(taskClaims.expiresAt, soon), unlinked))
     .limit(500);
   for (const w of warn) {
@@ -669,7 +669,7 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
         releasedAt: payments.releasedAt,
       })
       .from(payments)
-      .where(eq(payments.subMilestoneId, taskId))
+      .where(eq(payments.taskId, taskId))
       .limit(1),
     roleIn(db, p, tc.project.orgId),
     payoutWallet(db, p.userId),
@@ -701,7 +701,7 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
 }
 
 /** A task as the JSON API returns it. */
-export function taskJson(t: SubMilestone) {
+export function taskJson(t: Task) {
   return {
     id: t.id,
     projectId: t.projectId,
@@ -723,14 +723,14 @@ export async function myTasks(db: Db, principal: Principal | null) {
   return db
     .select({
       claim: taskClaims,
-      task: subMilestones,
+      task: tasks,
       projectTitle: projects.title,
       tokenSymbol: projects.tokenSymbol,
       tokenDecimals: projects.tokenDecimals,
     })
     .from(taskClaims)
-    .innerJoin(subMilestones, eq(subMilestones.id, taskClaims.taskId))
-    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
+    .innerJoin(tasks, eq(tasks.id, taskClaims.taskId))
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
     .where(eq(taskClaims.userId, principal.userId))
     .orderBy(sql`${taskClaims.state} = 'ACTIVE' desc`, desc(taskClaims.claimedAt))
     .limit(200);
@@ -755,8 +755,8 @@ export async function earnings(db: Db, principal: Principal | null): Promise<Ear
   if (!principal) throw unauthorized();
   const rows = await db
     .select({
-      taskId: subMilestones.id,
-      taskTitle: subMilestones.title,
+      taskId: tasks.id,
+      taskTitle: tasks.title,
       projectTitle: projects.title,
       amount: payments.amount,
       fee: payments.fee,
@@ -767,15 +767,11 @@ export async function earnings(db: Db, principal: Principal | null): Promise<Ear
       paidAt: payments.releasedAt,
     })
     .from(payments)
-    .innerJoin(subMilestones, eq(subMilestones.id, payments.subMilestoneId))
-    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
+    .innerJoin(tasks, eq(tasks.id, payments.taskId))
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
     .innerJoin(
       taskClaims,
-      and(
-        eq(taskClaims.taskId, subMilestones.id),
-        eq(taskClaims.state, "PAID"),
-        eq(taskClaims.userId, principal.userId),
-      ),
+      and(eq(taskClaims.taskId, tasks.id), eq(taskClaims.state, "PAID"), eq(taskClaims.userId, principal.userId)),
     )
     .where(eq(payments.status, "COMPLETED"))
     .orderBy(desc(payments.releasedAt))
@@ -798,12 +794,12 @@ export async function earnings(db: Db, principal: Principal | null): Promise<Ear
 export async function projectTasks(db: Db, principal: Principal | null, projectId: string) {
   const project = await loadProject(db, principal, projectId, "project.view");
   const rows = await db
-    .select({ task: subMilestones, milestoneTitle: milestones.title, claimer: users.name })
-    .from(subMilestones)
-    .innerJoin(milestones, eq(milestones.id, subMilestones.milestoneId))
-    .leftJoin(users, eq(users.id, subMilestones.claimedById))
-    .where(eq(subMilestones.projectId, project.id))
-    .orderBy(asc(milestones.position), asc(subMilestones.position));
+    .select({ task: tasks, milestoneTitle: milestones.title, claimer: users.name })
+    .from(tasks)
+    .innerJoin(milestones, eq(milestones.id, tasks.milestoneId))
+    .leftJoin(users, eq(users.id, tasks.claimedById))
+    .where(eq(tasks.projectId, project.id))
+    .orderBy(asc(milestones.position), asc(tasks.position));
   return { project, tasks: rows };
 }
 
@@ -811,14 +807,14 @@ export async function projectTasks(db: Db, principal: Principal | null, projectI
 export async function projectPayments(db: Db, projectId: string, totalTokenAmount: string | null) {
   const rows = await db
     .select({
-      taskTitle: subMilestones.title,
+      taskTitle: tasks.title,
       amount: payments.amount,
       txHash: payments.txHash,
       status: payments.status,
     })
     .from(payments)
-    .innerJoin(subMilestones, eq(subMilestones.id, payments.subMilestoneId))
-    .where(eq(subMilestones.projectId, projectId))
+    .innerJoin(tasks, eq(tasks.id, payments.taskId))
+    .where(eq(tasks.projectId, projectId))
     .orderBy(desc(payments.createdAt));
   const paid = rows.filter((r) => r.status === "COMPLETED").reduce((a, r) => a + BigInt(r.amount), 0n);
   const remaining = totalTokenAmount === null ? null : (BigInt(totalTokenAmount) - paid).toString();
@@ -832,10 +828,10 @@ export async function projectPayments(db: Db, projectId: string, totalTokenAmoun
  */
 export async function resumeTasks(ctx: Ctx): Promise<{ verifications: number; payouts: number }> {
   const stuck = await ctx.db
-    .select({ task: subMilestones, project: projects })
-    .from(subMilestones)
-    .innerJoin(projects, eq(projects.id, subMilestones.projectId))
-    .where(inArray(subMilestones.status, ["VERIFYING", "VERIFIED", "PAYING"]))
+    .select({ task: tasks, project: projects })
+    .from(tasks)
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
+    .where(inArray(tasks.status, ["VERIFYING", "VERIFIED", "PAYING"]))
     .limit(500);
   let verifications = 0;
   let payouts = 0;
@@ -890,16 +886,16 @@ export async function exportTaskData(db: Db, userId: string) {
  */
 export async function eraseTaskData(tx: Db, userId: string) {
   const open = await tx
-    .select({ claim: taskClaims, task: subMilestones })
+    .select({ claim: taskClaims, task: tasks })
     .from(taskClaims)
-    .innerJoin(subMilestones, eq(subMilestones.id, taskClaims.taskId))
+    .innerJoin(tasks, eq(tasks.id, taskClaims.taskId))
     .where(and(eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE")));
   for (const { task } of open) {
     if (task.status === "PAYING" || task.status === "PAID") continue;
     await tx
-      .update(subMilestones)
+      .update(tasks)
       .set({ status: "OPEN", claimedById: null, updatedAt: new Date() })
-      .where(eq(subMilestones.id, task.id));
+      .where(eq(tasks.id, task.id));
   }
   await tx.delete(taskClaims).where(and(eq(taskClaims.userId, userId), sql`${taskClaims.state} <> 'PAID'`));
 }

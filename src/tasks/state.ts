@@ -5,7 +5,7 @@ import { and, eq } from "drizzle-orm";
 import { audit } from "../audit/service";
 import type { Db } from "../core/db";
 import { AppError } from "../core/errors";
-import { type SubMilestone, type TaskStatus, subMilestones } from "../milestones/schema";
+import { type Task, type TaskStatus, tasks } from "../milestones/schema";
 import { emitTaskEvent, type TaskEventName } from "./events";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -47,7 +47,7 @@ export function ruleFor(from: TaskStatus, to: TaskStatus, actor: Actor["kind"]):
 
 /** What a transition changes besides the state. */
 export interface TransitionInput {
-  task: Pick<SubMilestone, "id" | "projectId" | "status" | "title" | "claimedById">;
+  task: Pick<Task, "id" | "projectId" | "status" | "title" | "claimedById">;
   orgId: string;
   to: TaskStatus;
   actor: Actor;
@@ -72,13 +72,13 @@ export async function transition(tx: Q, input: TransitionInput): Promise<void> {
       409,
     );
   }
-  const set: Partial<SubMilestone> = { status: to, updatedAt: new Date() };
+  const set: Partial<Task> = { status: to, updatedAt: new Date() };
   if (input.claimedById !== undefined) set.claimedById = input.claimedById;
   const moved = await tx
-    .update(subMilestones)
+    .update(tasks)
     .set(set)
-    .where(and(eq(subMilestones.id, task.id), eq(subMilestones.status, task.status)))
-    .returning({ id: subMilestones.id });
+    .where(and(eq(tasks.id, task.id), eq(tasks.status, task.status)))
+    .returning({ id: tasks.id });
   if (moved.length === 0) {
     throw new AppError("TASK_STATE_CONFLICT", "The task changed meanwhile; reload and try again.", 409);
   }

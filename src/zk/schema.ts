@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
-import { subMilestones } from "../milestones/schema";
+import { tasks } from "../milestones/schema";
 
 export type ZkProofStatus = "PENDING" | "VERIFIED" | "FAILED";
 
@@ -20,11 +20,11 @@ export const zkProofs = pgTable(
   "zk_proofs",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    subMilestoneId: uuid("sub_milestone_id")
+    taskId: uuid("task_id")
       .notNull()
-      .references(() => subMilestones.id, { onDelete: "cascade" }),
-    /** The task id on chain and in the circuit (decimal field element of the sub-milestone id). */
-    taskId: text("task_id").notNull(),
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    /** The task id on chain and in the circuit (decimal field element of the task's id). */
+    chainTaskId: text("chain_task_id").notNull(),
     proofData: jsonb("proof_data").$type<ZkProofData>().notNull(),
     root: text("root").notNull(),
     digest: text("digest").notNull(),
@@ -33,8 +33,8 @@ export const zkProofs = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index("zk_proofs_sub_milestone_idx").on(t.subMilestoneId),
     index("zk_proofs_task_idx").on(t.taskId),
+    index("zk_proofs_chain_task_idx").on(t.chainTaskId),
     check("zk_proofs_status_check", sql`${t.status} in ('PENDING', 'VERIFIED', 'FAILED')`),
   ],
 );

@@ -537,18 +537,19 @@ export const ROUTES: Record<string, Sample> = {
   "DELETE /api/milestones/:id": proj("project.manageMilestones", async (w, v) =>
     at(`/api/milestones/${(await w.fresh.project(v)).milestoneId}`),
   ),
-  "GET /api/milestones/:id/sub": proj("project.view", (w, v) => at(`/api/milestones/${w.projects[v].milestoneId}/sub`)),
-  "POST /api/milestones/:id/sub": proj("project.manageMilestones", (w, v) =>
-    at(`/api/milestones/${w.projects[v].milestoneId}/sub`, {
+  "GET /api/milestones/:id/tasks": proj("project.view", (w, v) =>
+    at(`/api/milestones/${w.projects[v].milestoneId}/tasks`),
+  ),
+  "POST /api/milestones/:id/tasks": proj("project.manageMilestones", (w, v) =>
+    at(`/api/milestones/${w.projects[v].milestoneId}/tasks`, {
       body: { title: "added", points: 2, acceptanceCriteria: ["ok"] },
     }),
   ),
-  "GET /api/sub/:id": proj("project.view", (w, v) => at(`/api/sub/${w.projects[v].taskId}`)),
-  "PATCH /api/sub/:id": proj("project.manageMilestones", (w, v) =>
-    at(`/api/sub/${w.projects[v].taskId}`, { body: { title: "task" } }),
+  "PATCH /api/tasks/:id": proj("project.manageMilestones", (w, v) =>
+    at(`/api/tasks/${w.projects[v].taskId}`, { body: { title: "task" } }),
   ),
-  "DELETE /api/sub/:id": proj("project.manageMilestones", async (w, v) =>
-    at(`/api/sub/${(await w.fresh.project(v)).taskId}`),
+  "DELETE /api/tasks/:id": proj("project.manageMilestones", async (w, v) =>
+    at(`/api/tasks/${(await w.fresh.project(v)).taskId}`),
   ),
   "GET /api/projects/:id/drafts": proj("project.view", (w, v) => at(`/api/projects/${w.projects[v].id}/drafts`)),
   "GET /api/projects/:id/drafts/:version": proj("project.view", (w, v) =>
@@ -590,17 +591,17 @@ export const ROUTES: Record<string, Sample> = {
   "POST /milestones/:id/delete": proj("project.manageMilestones", async (w, v) =>
     at(`/milestones/${(await w.fresh.project(v)).milestoneId}/delete`),
   ),
-  "POST /milestones/:id/sub/new": proj("project.manageMilestones", (w, v) =>
-    at(`/milestones/${w.projects[v].milestoneId}/sub/new`, {
+  "POST /milestones/:id/tasks/new": proj("project.manageMilestones", (w, v) =>
+    at(`/milestones/${w.projects[v].milestoneId}/tasks/new`, {
       body: form({ title: "added", points: "2", acceptanceCriteria: "ok" }),
     }),
   ),
   "POST /sub/:id/edit": proj("project.manageMilestones", (w, v) =>
-    at(`/sub/${w.projects[v].taskId}/edit`, { body: form({ title: "task" }) }),
+    at(`/tasks/${w.projects[v].taskId}/edit`, { body: form({ title: "task" }) }),
   ),
-  "POST /sub/:id/move": proj("project.manageMilestones", (w, v) => at(`/sub/${w.projects[v].taskId}/move?to=1`)),
+  "POST /sub/:id/move": proj("project.manageMilestones", (w, v) => at(`/tasks/${w.projects[v].taskId}/move?to=1`)),
   "POST /sub/:id/delete": proj("project.manageMilestones", async (w, v) =>
-    at(`/sub/${(await w.fresh.project(v)).taskId}/delete`),
+    at(`/tasks/${(await w.fresh.project(v)).taskId}/delete`),
   ),
   "POST /api/projects/:id/generate-milestones": proj("project.manageMilestones", (w, v) =>
     at(`/api/projects/${w.projects[v].id}/generate-milestones`),
@@ -685,7 +686,7 @@ export const ROUTES: Record<string, Sample> = {
 
   // ---- AI sidebar: the ids are in the body
   "POST /api/ai/sidebar": proj("ai.use", (w, v) =>
-    at("/api/ai/sidebar", { body: { message: "what is left?", subMilestoneId: w.projects[v].taskId } }),
+    at("/api/ai/sidebar", { body: { message: "what is left?", taskId: w.projects[v].taskId } }),
   ),
   "POST /sidebar/ask": proj("ai.use", (w, v) =>
     at("/sidebar/ask", {

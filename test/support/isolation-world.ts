@@ -11,7 +11,7 @@ import { requireChain } from "../../src/chain/service";
 import { jobs as jobRows } from "../../src/core/jobs/schema";
 import { fundingQuotes } from "../../src/funding/schema";
 import { createInvite } from "../../src/invites/service";
-import { milestones, subMilestones, type TaskStatus } from "../../src/milestones/schema";
+import { milestones, tasks, type TaskStatus } from "../../src/milestones/schema";
 import { saveDraft } from "../../src/milestones/service";
 import type { OrgRole } from "../../src/orgs/permissions";
 import { payments } from "../../src/payments/schema";
@@ -212,12 +212,12 @@ export async function seedWorld(kind: DbKind): Promise<World> {
       );
       const plan = {
         milestones: [
-          { title: "first", description: "", acceptanceCriteria: [], subMilestones: [TASK] },
-          { title: "second", description: "", acceptanceCriteria: [], subMilestones: [TASK] },
+          { title: "first", description: "", acceptanceCriteria: [], tasks: [TASK] },
+          { title: "second", description: "", acceptanceCriteria: [], tasks: [TASK] },
         ],
       };
       const { version } = await saveDraft(t.ctx.db, p.id, plan, { source: "edit", userId: as.id });
-      const tree = await json<{ milestones: { id: string; subMilestones: { id: string }[] }[] }>(
+      const tree = await json<{ milestones: { id: string; tasks: { id: string }[] }[] }>(
         await as.request("GET", `/api/projects/${p.id}/milestones`),
         "the milestones",
       );
@@ -225,7 +225,7 @@ export async function seedWorld(kind: DbKind): Promise<World> {
       return {
         id: p.id,
         milestoneId: tree.milestones[0]!.id,
-        taskId: tree.milestones[0]!.subMilestones[0]!.id,
+        taskId: tree.milestones[0]!.tasks[0]!.id,
         documentId: await fresh.document(p.id, as),
         version,
       };
@@ -307,7 +307,7 @@ export async function seedWorld(kind: DbKind): Promise<World> {
       const home = fundedHome[vis];
       const status = STAGE_STATUS[stage];
       const [task] = await db
-        .insert(subMilestones)
+        .insert(tasks)
         .values({
           milestoneId: home.milestoneId,
           projectId: home.id,
@@ -353,7 +353,7 @@ export async function seedWorld(kind: DbKind): Promise<World> {
       });
       if (stage === "paid") {
         await db.insert(payments).values({
-          subMilestoneId: taskId,
+          taskId: taskId,
           amount: "1000000000000000",
           fee: "0",
           tokenAddress: zeroAddress,

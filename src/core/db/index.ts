@@ -23,7 +23,10 @@ export function preparedFor<Q>(build: (db: Db) => Q): (db: Db) => Q {
   const built = new WeakMap<Db, Q>();
   return (db) => {
     let q = built.get(db);
-    if (!q) built.set(db, (q = build(db)));
+    if (!q) {
+      q = build(db);
+      built.set(db, q);
+    }
     return q;
   };
 }
@@ -56,7 +59,9 @@ const MIGRATION_LOCK_KEY = 7_341_920_113; // arbitrary, stable: pg_advisory_lock
 
 /** Opens PGlite or PostgreSQL, applies the embedded migrations, and returns the handle. */
 export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
-  const database = opts.url ? await openPostgres(opts.url, opts.max ?? 10) : await openEmbedded(opts.dir, opts.loadDataDir);
+  const database = opts.url
+    ? await openPostgres(opts.url, opts.max ?? 10)
+    : await openEmbedded(opts.dir, opts.loadDataDir);
   if (opts.migrate !== false) {
     try {
       await applyMigrations(database, opts.url);
@@ -75,7 +80,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   return {
     kind: "postgres",
     db,
-    exec: async <T,>(text: string, params?: unknown[]) =>
+    exec: async <T>(text: string, params?: unknown[]) =>
       (params?.length ? await sql.unsafe(text, params as any[]) : await sql.unsafe(text)) as unknown as T[],
     close: () => sql.end({ timeout: 5 }),
   };
@@ -97,7 +102,7 @@ async function openEmbedded(dir: string | undefined, loadDataDir?: Blob): Promis
     kind: "pglite",
     db,
     pglite: pg,
-    exec: async <T,>(text: string, params?: unknown[]) => {
+    exec: async <T>(text: string, params?: unknown[]) => {
       if (!params?.length) {
         const results = await pg.exec(text);
         const last = results.at(-1);

@@ -6,13 +6,21 @@ import initdbWasm from "@electric-sql/pglite/initdb.wasm" with { type: "file" };
 import pgliteData from "@electric-sql/pglite/pglite.data" with { type: "file" };
 import pgliteWasm from "@electric-sql/pglite/pglite.wasm" with { type: "file" };
 
-let assets: Promise<{ pgliteWasmModule: WebAssembly.Module; initdbWasmModule: WebAssembly.Module; fsBundle: Blob }> | undefined;
+let assets:
+  | Promise<{ pgliteWasmModule: WebAssembly.Module; initdbWasmModule: WebAssembly.Module; fsBundle: Blob }>
+  | undefined;
 
 function loadAssets() {
   assets ??= Promise.all([
-    Bun.file(pgliteWasm).arrayBuffer().then((b) => WebAssembly.compile(b)),
-    Bun.file(initdbWasm).arrayBuffer().then((b) => WebAssembly.compile(b)),
-    Bun.file(pgliteData).arrayBuffer().then((b) => new Blob([b])),
+    Bun.file(pgliteWasm)
+      .arrayBuffer()
+      .then((b) => WebAssembly.compile(b)),
+    Bun.file(initdbWasm)
+      .arrayBuffer()
+      .then((b) => WebAssembly.compile(b)),
+    Bun.file(pgliteData)
+      .arrayBuffer()
+      .then((b) => new Blob([b])),
   ]).then(([pgliteWasmModule, initdbWasmModule, fsBundle]) => ({ pgliteWasmModule, initdbWasmModule, fsBundle }));
   return assets;
 }

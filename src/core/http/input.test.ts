@@ -58,7 +58,11 @@ for (const kind of dbKinds()) {
       ["NUL nested in a PATCH", () => ["PATCH", `/api/orgs/${orgId}`, { description: "x\u0000" }], 400],
       ["lone surrogate in a project title", () => ["POST", `/api/orgs/${orgId}/projects`, { title: "\ud800x" }], 400],
       ["lone surrogate in a settings value", () => ["PATCH", "/api/settings", { "ai.chatModel": "\ud800x" }], 400],
-      ["draft version beyond integer range", () => ["GET", `/api/projects/${projectId}/drafts/99999999999999999999999`], 404],
+      [
+        "draft version beyond integer range",
+        () => ["GET", `/api/projects/${projectId}/drafts/99999999999999999999999`],
+        404,
+      ],
       ["draft version 1e309", () => ["POST", `/api/projects/${projectId}/drafts/1e309/restore`], 404],
       ["draft version 2^31", () => ["GET", `/api/projects/${projectId}/drafts/2147483648`], 404],
       ["non-UUID orgId in a query", () => ["GET", "/api/projects?orgId=not-a-uuid"], 400],
@@ -72,7 +76,10 @@ for (const kind of dbKinds()) {
     const ignored: [string, () => string][] = [
       ["an audit page before seq 1e30", () => "/api/audit?before=1e30"],
       ["an audit page before seq 2^66", () => `/api/orgs/${orgId}/audit?before=99999999999999999999`],
-      ["AI calls before a date PostgreSQL cannot hold", () => `/api/orgs/${orgId}/ai-calls?before=-100000-01-01T00:00:00Z`],
+      [
+        "AI calls before a date PostgreSQL cannot hold",
+        () => `/api/orgs/${orgId}/ai-calls?before=-100000-01-01T00:00:00Z`,
+      ],
       ["AI calls with a negative limit", () => `/api/orgs/${orgId}/ai-calls?limit=-5`],
       ["notifications before a date PostgreSQL cannot hold", () => "/api/notifications?before=+275000-01-01T00:00:00Z"],
     ];

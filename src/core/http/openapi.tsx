@@ -48,7 +48,9 @@ export function buildOpenApi(routes: readonly RouteLike[], version: string) {
     }));
     const detail = r.hooks?.detail ?? {};
     const body = toJsonSchema(r.hooks?.body);
-    const query = toJsonSchema(r.hooks?.query) as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+    const query = toJsonSchema(r.hooks?.query) as
+      | { properties?: Record<string, unknown>; required?: string[] }
+      | undefined;
     for (const [name, schema] of Object.entries(query?.properties ?? {})) {
       params.push({ name, in: "query", required: !!query?.required?.includes(name), schema: schema as any });
     }
@@ -80,7 +82,10 @@ export function buildOpenApi(routes: readonly RouteLike[], version: string) {
 }
 
 /** `GET /api/openapi.json` and a readable `/api/docs` page, both generated from the live route table. */
-export function openApiRoutes(app: { routes: readonly RouteLike[] }, version = process.env.DEVSPONSOR_VERSION ?? "dev") {
+export function openApiRoutes(
+  app: { routes: readonly RouteLike[] },
+  version = process.env.DEVSPONSOR_VERSION ?? "dev",
+) {
   let cached: ReturnType<typeof buildOpenApi> | undefined;
   const doc = () => (cached ??= buildOpenApi(app.routes, version));
   return new Elysia({ name: "openapi" })

@@ -90,10 +90,19 @@ export const SETTINGS = {
   "sandbox.memoryMb": def(z.number().int().min(64).max(65536), 1024, "Memory per run (MB)"),
   "sandbox.diskMb": def(z.number().int().min(64).max(1_048_576), 8192, "Work dir disk per run (MB)"),
   "sandbox.timeoutSeconds": def(z.number().int().min(5).max(7200), 600, "Wall-clock limit per step (s)"),
-  "security.allowedRepoHosts": def(z.array(z.string().trim().min(1).max(200)).max(100), [], "Repository hosts allowed on private networks", {
-    help: "Host names (git.lan, *.corp.example), networks (10.1.0.0/16) or server paths (/srv/git) repository URLs may point to; anything local or private is refused otherwise.",
-  }),
-  "sandbox.allowedRegistries": def(z.array(z.string().max(200)).max(50), ["registry.npmjs.org"], "Install egress allow-list"),
+  "security.allowedRepoHosts": def(
+    z.array(z.string().trim().min(1).max(200)).max(100),
+    [],
+    "Repository hosts allowed on private networks",
+    {
+      help: "Host names (git.lan, *.corp.example), networks (10.1.0.0/16) or server paths (/srv/git) repository URLs may point to; anything local or private is refused otherwise.",
+    },
+  ),
+  "sandbox.allowedRegistries": def(
+    z.array(z.string().max(200)).max(50),
+    ["registry.npmjs.org"],
+    "Install egress allow-list",
+  ),
 } satisfies Record<string, SettingDef>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -101,7 +110,11 @@ export type SettingValue<K extends SettingKey> = z.infer<(typeof SETTINGS)[K]["s
 
 /** `ai.baseUrl` → `DEVSPONSOR_AI_BASE_URL`. */
 export const envName = (key: string) =>
-  "DEVSPONSOR_" + key.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+  "DEVSPONSOR_" +
+  key
+    .replace(/\./g, "_")
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toUpperCase();
 
 /** The shape of a setting's value, read from its schema (a union takes its first option's). */
 export type SettingKind = "number" | "boolean" | "list" | "text";

@@ -24,7 +24,13 @@ export function formToPatch(form: Record<string, unknown>): Record<string, unkno
 async function recordChange(ctx: AppContext, userId: string, keys: string[]) {
   ctx.log.info("settings changed", { by: userId, keys });
   if (keys.length) {
-    await audit(ctx.db, { actorId: userId, action: "settings.update", targetType: "settings", targetId: null, payload: { keys } });
+    await audit(ctx.db, {
+      actorId: userId,
+      action: "settings.update",
+      targetType: "settings",
+      targetId: null,
+      payload: { keys },
+    });
   }
 }
 
@@ -32,10 +38,14 @@ async function recordChange(ctx: AppContext, userId: string, keys: string[]) {
 export const settingsRoutes = (ctx: AppContext) =>
   new Elysia({ name: "settings" })
     .use(httpContext(ctx))
-    .get("/api/settings", async ({ principal }) => {
-      requireAdmin(await principal());
-      return { settings: ctx.settings.list() };
-    }, { detail: { summary: "List settings (secrets redacted)", tags: ["admin"] } })
+    .get(
+      "/api/settings",
+      async ({ principal }) => {
+        requireAdmin(await principal());
+        return { settings: ctx.settings.list() };
+      },
+      { detail: { summary: "List settings (secrets redacted)", tags: ["admin"] } },
+    )
     .patch(
       "/api/settings",
       async ({ principal, body }) => {
@@ -64,7 +74,12 @@ export const settingsRoutes = (ctx: AppContext) =>
         const changed = await ctx.settings.update(patch, p.userId);
         await recordChange(ctx, p.userId, changed);
         return html(
-          <SettingsPage items={ctx.settings.list()} viewer={p} csrfToken={p.csrfToken} flash={{ kind: "success", message: "Settings saved." }} />,
+          <SettingsPage
+            items={ctx.settings.list()}
+            viewer={p}
+            csrfToken={p.csrfToken}
+            flash={{ kind: "success", message: "Settings saved." }}
+          />,
         );
       } catch (err) {
         if (!(err instanceof AppError) || err.code !== "INVALID_INPUT") throw err;

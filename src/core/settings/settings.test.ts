@@ -32,7 +32,9 @@ describeEachDb("settings", (get) => {
     const s = new SettingsService(get().db, KEY, {});
     await s.update({ "ai.apiKey": SECRET }, "admin");
     expect(s.get("ai.apiKey")).toBe(SECRET);
-    const [row] = await get().exec<{ value: unknown; secret: string }>("select value, secret from settings where key = 'ai.apiKey'");
+    const [row] = await get().exec<{ value: unknown; secret: string }>(
+      "select value, secret from settings where key = 'ai.apiKey'",
+    );
     expect(row.value).toBeNull();
     expect(row.secret).not.toContain(SECRET);
     expect(decrypt(KEY, row.secret, "ai.apiKey")).toBe(SECRET);
