@@ -33,6 +33,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     url,
     version: ctx.version,
     database: ctx.database.kind,
+    instanceId: ctx.instanceId,
     dataDir: config.dataDir,
     bootMs: Math.round(performance.now() - t0),
   });

@@ -86,6 +86,8 @@ describe("sponsor flow in a browser", () => {
           DATABASE_URL: "",
           DEVSPONSOR_MASTER_KEY: "33".repeat(32),
           DEVSPONSOR_AI_PROVIDER: "none",
+          // the project's repository is a local path: web users' local paths need the admin's allow-list
+          DEVSPONSOR_SECURITY_ALLOWED_REPO_HOSTS: dir,
           LOG_LEVEL: "warn",
         },
         stdout: "pipe",
@@ -126,8 +128,10 @@ describe("sponsor flow in a browser", () => {
       if (m.type() === "error") errors.push(m.text());
     });
 
-    // First run: the sponsor is the instance's first admin.
+    // First run: the operator's one-time setup token (in the data dir) makes the sponsor the instance's first admin.
     await page.goto(`${base}/`);
+    const token = (await Bun.file(join(dir, "data", "setup-token")).text()).trim();
+    await page.getByLabel(/Setup token/).fill(token);
     await page.getByLabel("Your name").fill("Sam Sponsor");
     await page.getByLabel("E-mail").fill("sam@example.test");
     await page.getByLabel(/^Password/).fill("correct horse battery");
