@@ -596,11 +596,11 @@ export const ROUTES: Record<string, Sample> = {
       body: form({ title: "added", points: "2", acceptanceCriteria: "ok" }),
     }),
   ),
-  "POST /sub/:id/edit": proj("project.manageMilestones", (w, v) =>
+  "POST /tasks/:id/edit": proj("project.manageMilestones", (w, v) =>
     at(`/tasks/${w.projects[v].taskId}/edit`, { body: form({ title: "task" }) }),
   ),
-  "POST /sub/:id/move": proj("project.manageMilestones", (w, v) => at(`/tasks/${w.projects[v].taskId}/move?to=1`)),
-  "POST /sub/:id/delete": proj("project.manageMilestones", async (w, v) =>
+  "POST /tasks/:id/move": proj("project.manageMilestones", (w, v) => at(`/tasks/${w.projects[v].taskId}/move?to=1`)),
+  "POST /tasks/:id/delete": proj("project.manageMilestones", async (w, v) =>
     at(`/tasks/${(await w.fresh.project(v)).taskId}/delete`),
   ),
   "POST /api/projects/:id/generate-milestones": proj("project.manageMilestones", (w, v) =>
