@@ -272,6 +272,7 @@ CREATE TABLE "payments" (
 	"status" text DEFAULT 'PENDING' NOT NULL,
 	"last_error" text,
 	"released_at" timestamp with time zone,
+	"block_number" bigint,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "payments_status_check" CHECK ("payments"."status" in ('PENDING', 'SUBMITTED', 'COMPLETED', 'FAILED'))

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, check, index, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { tasks } from "../milestones/schema";
 import { zkProofs } from "../zk/schema";
 
@@ -26,6 +26,8 @@ export const payments = pgTable(
     status: text("status").$type<PaymentStatus>().notNull().default("PENDING"),
     lastError: text("last_error"),
     releasedAt: timestamp("released_at", { withTimezone: true }),
+    /** The block of the release transaction (null for a release recorded before it was kept). */
+    blockNumber: bigint("block_number", { mode: "number" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },

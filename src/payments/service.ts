@@ -237,7 +237,14 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
     const r = await submitRelease(rt.conn, escrow, rt.workerKey, a, data.signature as Hex, calldata, {
       confirmations: Math.max(1, rt.confirmations),
     });
-    return complete(ctx, payment.id, proof.id, proof.taskId, { txHash: r.txHash, fee: r.fee }, false);
+    return complete(
+      ctx,
+      payment.id,
+      proof.id,
+      proof.taskId,
+      { txHash: r.txHash, fee: r.fee, blockNumber: r.blockNumber },
+      false,
+    );
   } catch (err) {
     if (isTransient(err)) throw err;
     const e = err as AppError;
@@ -253,7 +260,10 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
 }
 
 /** The PaymentReleased event of a task on chain, if it was released. */
-export async function findRelease(rt: ChainRuntime, taskId: bigint): Promise<{ txHash: Hex; fee: bigint } | undefined> {
+export async function findRelease(
+  rt: ChainRuntime,
+  taskId: bigint,
+): Promise<{ txHash: Hex; fee: bigint; blockNumber: bigint | null } | undefined> {
   const escrow = rt.deployment?.escrow;
   if (!escrow) return undefined;
   const paid = await rt.conn.publicClient.readContract({
@@ -271,7 +281,7 @@ export async function findRelease(rt: ChainRuntime, taskId: bigint): Promise<{ t
     fromBlock: BigInt(rt.deployment?.deployBlock ?? 0),
   });
   const log = logs[0];
-  return log ? { txHash: log.transactionHash, fee: log.args.fee! } : undefined;
+  return log ? { txHash: log.transactionHash, fee: log.args.fee!, blockNumber: log.blockNumber } : undefined;
 }
 
 async function complete(
@@ -279,7 +289,7 @@ async function complete(
   paymentId: string,
   proofId: string,
   taskId: string,
-  release: { txHash: Hex; fee: bigint },
+  release: { txHash: Hex; fee: bigint; blockNumber?: bigint | null },
   recoveredFromChain: boolean,
 ): Promise<PayoutResult> {
   const now = new Date();
@@ -290,6 +300,8 @@ async function complete(
         status: "COMPLETED",
         txHash: release.txHash,
         fee: release.fee.toString(),
+        blockNumber:
+          release.blockNumber === undefined || release.blockNumber === null ? null : Number(release.blockNumber),
         releasedAt: now,
         lastError: null,
         updatedAt: now,
@@ -319,7 +331,7 @@ async function complete(
  */
 export async function recordReleaseEvent(
   ctx: Ctx,
-  ev: { taskId: string; txHash: Hex; fee: string; payee: string; amount: string },
+  ev: { taskId: string; txHash: Hex; fee: string; payee: string; amount: string; blockNumber?: bigint },
 ) {
   const [proof] = await ctx.db.select().from(zkProofs).where(eq(zkProofs.chainTaskId, ev.taskId)).limit(1);
   if (!proof) {
@@ -335,7 +347,14 @@ export async function recordReleaseEvent(
     tokenAddress: project.tokenAddress ?? "native",
     payee: ev.payee,
   });
-  await complete(ctx, payment.id, proof.id, proof.taskId, { txHash: ev.txHash, fee: BigInt(ev.fee) }, true);
+  await complete(
+    ctx,
+    payment.id,
+    proof.id,
+    proof.taskId,
+    { txHash: ev.txHash, fee: BigInt(ev.fee), blockNumber: ev.blockNumber },
+    true,
+  );
   return true;
 }
 

@@ -28,6 +28,7 @@ export async function syncChainEvents(ctx: Ctx): Promise<SyncResult & { payments
       fee: String(ev.args.fee),
       payee: String(ev.args.payee),
       amount: String(ev.args.amount),
+      blockNumber: ev.blockNumber,
     });
     if (recovered) paymentsRecovered++;
   }

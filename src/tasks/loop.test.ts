@@ -225,6 +225,9 @@ for (const kind of dbKinds()) {
       expect(earned.earnings[0]!.txHash).toBe(row!.txHash!);
       const page = await (await contributor.request("GET", `/tasks/${taskId}`)).text();
       expect(page).toContain(row!.txHash!);
+      expect(row!.blockNumber).toBeGreaterThan(0);
+      expect(page).toContain(`in block ${row!.blockNumber}`);
+      expect(page).toContain(`receipt ${row!.proofId}`);
       const sponsorView = await (await sponsor.request("GET", `/projects/${projectId}/tasks`)).text();
       expect(sponsorView).toContain("PAID");
       expect(sponsorView).toContain(row!.txHash!);

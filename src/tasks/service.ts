@@ -8,6 +8,7 @@ import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zo
 import { milestones, type Task, tasks } from "../milestones/schema";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
 import { payments } from "../payments/schema";
+import { zkProofs } from "../zk/schema";
 import { authorizeProject, loadProject } from "../projects/access";
 import { type Project, projects } from "../projects/schema";
 import { setProjectState } from "../projects/service";
@@ -623,7 +624,10 @@ export interface TaskDetail extends TaskContext {
     amount: string;
     fee: string | null;
     releasedAt: Date | null;
+    blockNumber: number | null;
   } | null;
+  /** The latest payout proof of the task: the Groth16 proof of the stored report, bound to task, payee and amount. */
+  proof: { id: string; status: string; createdAt: Date } | null;
   /** What the caller may do now. */
   actions: {
     claim: boolean;
@@ -649,7 +653,7 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
     .orderBy(desc(taskClaims.claimedAt))
     .limit(1);
   const claim = claimRow ? { ...claimRow.claim, userName: claimRow.userName } : null;
-  const [links, verifications, paymentRows, role, wallet] = await Promise.all([
+  const [links, verifications, paymentRows, proofRows, role, wallet] = await Promise.all([
     claim
       ? db.select().from(taskWorkLinks).where(eq(taskWorkLinks.claimId, claim.id)).orderBy(asc(taskWorkLinks.createdAt))
       : Promise.resolve([] as TaskWorkLink[]),
@@ -667,9 +671,16 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
         amount: payments.amount,
         fee: payments.fee,
         releasedAt: payments.releasedAt,
+        blockNumber: payments.blockNumber,
       })
       .from(payments)
       .where(eq(payments.taskId, taskId))
+      .limit(1),
+    db
+      .select({ id: zkProofs.id, status: zkProofs.status, createdAt: zkProofs.createdAt })
+      .from(zkProofs)
+      .where(eq(zkProofs.taskId, taskId))
+      .orderBy(desc(zkProofs.createdAt))
       .limit(1),
     roleIn(db, p, tc.project.orgId),
     payoutWallet(db, p.userId),
@@ -687,6 +698,7 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
     links,
     verifications,
     payment: paymentRows[0] ?? null,
+    proof: proofRows[0] ?? null,
     isClaimer,
     hasPayoutWallet: !!wallet,
     actions: {

@@ -170,7 +170,22 @@ export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
         {d.verifications.map((v, i) => (
           <VerificationItem v={v} log={i === d.verifications.length - 1 ? log : undefined} />
         ))}
-        {d.task.status === "PAYING" ? <li>Proof and payment under way…</li> : ""}
+        {d.proof ? (
+          <li>
+            <span class={badge(d.proof.status === "FAILED" ? "FAILED" : "PASSED")}>PROOF</span>{" "}
+            <span
+              safe
+            >{`Groth16 proof of the signed report made (receipt ${d.proof.id}), bound to this task, payee and amount`}</span>{" "}
+            <span class="muted" safe>
+              {when(d.proof.createdAt)}
+            </span>
+          </li>
+        ) : d.task.status === "PAYING" ? (
+          <li>Proving the signed report…</li>
+        ) : (
+          ""
+        )}
+        {d.task.status === "PAYING" && !d.payment?.txHash ? <li>Payment under way…</li> : ""}
         {d.payment ? (
           <li>
             <span class={badge(d.payment.status === "COMPLETED" ? "PAID" : d.payment.status)} safe>
@@ -188,6 +203,7 @@ export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
             ) : (
               ""
             )}
+            {d.payment.blockNumber !== null ? <span safe>{` in block ${d.payment.blockNumber}`}</span> : ""}
             <span class="muted" safe>{` ${when(d.payment.releasedAt)}`}</span>
           </li>
         ) : (
