@@ -55,6 +55,7 @@ function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] })
   const failed = (v.tests ?? []).filter((t) => !t.passed);
   const failedTests = failed.filter((t) => t.id.includes(ID_SEPARATOR));
   const failing = failedTests.length ? failedTests : failed;
+  const tests = (v.tests ?? []).filter((t) => t.id.includes(ID_SEPARATOR));
   return (
     <li class="verification">
       <p>
@@ -90,11 +91,11 @@ function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] })
       ) : (
         ""
       )}
-      {v.tests?.length ? (
+      {tests.length ? (
         <details>
-          <summary safe>{`All ${v.tests.length} tests`}</summary>
+          <summary safe>{`All ${tests.length} test${tests.length === 1 ? "" : "s"}`}</summary>
           <ul class="tests">
-            {v.tests.slice(0, 500).map((t) => (
+            {tests.slice(0, 500).map((t) => (
               <li class={t.passed ? "ok" : "bad"} safe>
                 {`${t.passed ? "✓" : "✗"} ${t.id}`}
               </li>
