@@ -100,6 +100,20 @@ export const taskRoutes = (ctx: AppContext) => {
     }
   };
 
+  /** A page form's handler for one task action: signed in, then `act` with its outcome message. */
+  const action =
+    (done: string, fn: (p: Principal, taskId: string, body: unknown) => Promise<unknown>) =>
+    async (c: {
+      request: Request;
+      params: { id: string };
+      body: unknown;
+      principal: () => Promise<Principal | null>;
+    }) => {
+      const p = await signedIn(c.request, c.principal);
+      if (p instanceof Response) return p;
+      return act(c.request, p, c.params.id, done, () => fn(p, c.params.id, c.body));
+    };
+
   return (
     new Elysia({ name: "tasks" })
       .use(httpContext(ctx))
@@ -248,37 +262,32 @@ export const taskRoutes = (ctx: AppContext) => {
           </>,
         );
       })
-      .post("/tasks/:id/claim", async ({ request, params, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        return act(request, p, params.id, "claimed", () => claimTask(ctx, p, params.id));
-      })
-      .post("/tasks/:id/unclaim", async ({ request, params, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        return act(request, p, params.id, "unclaimed", () => unclaimTask(ctx, p, params.id));
-      })
-      .post("/tasks/:id/release", async ({ request, params, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        return act(request, p, params.id, "released", () => releaseTask(ctx, p, params.id));
-      })
-      .post("/tasks/:id/verify", async ({ request, params, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        return act(request, p, params.id, "verifying", () => verifyAgain(ctx, p, params.id));
-      })
-      .post("/tasks/:id/approve", async ({ request, params, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        return act(request, p, params.id, "approved", () => approvePayout(ctx, p, params.id));
-      })
-      .post("/tasks/:id/reject", async ({ request, params, body, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        const comment = String((body as { comment?: unknown } | undefined)?.comment ?? "");
-        return act(request, p, params.id, "rejected", () => rejectPayout(ctx, p, params.id, comment));
-      })
+      .post(
+        "/tasks/:id/claim",
+        action("claimed", (p, id) => claimTask(ctx, p, id)),
+      )
+      .post(
+        "/tasks/:id/unclaim",
+        action("unclaimed", (p, id) => unclaimTask(ctx, p, id)),
+      )
+      .post(
+        "/tasks/:id/release",
+        action("released", (p, id) => releaseTask(ctx, p, id)),
+      )
+      .post(
+        "/tasks/:id/verify",
+        action("verifying", (p, id) => verifyAgain(ctx, p, id)),
+      )
+      .post(
+        "/tasks/:id/approve",
+        action("approved", (p, id) => approvePayout(ctx, p, id)),
+      )
+      .post(
+        "/tasks/:id/reject",
+        action("rejected", (p, id, body) =>
+          rejectPayout(ctx, p, id, String((body as { comment?: unknown } | undefined)?.comment ?? "")),
+        ),
+      )
       .post("/tasks/:id/work", async ({ request, params, body, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;

@@ -14,23 +14,13 @@ import { createPublicClient, http, parseAbiItem, type PublicClient } from "viem"
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { ProjectEscrow } from "../../src/chain/contracts.gen";
-import { chromiumPath } from "../support/browser";
+import { CHROMIUM_ARGS as ARGS, chromiumPath } from "../support/browser";
 import { createEmptyPostgres, dbKinds } from "../support/db";
 import { ensureSandboxImages } from "../support/docker";
 import { type GitHost, startGitHost } from "../support/git-host";
 import { type ServerProcess, startServerProcess } from "../support/server-process";
 
 const CHROMIUM = chromiumPath();
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const PASSWORD = "correct horse battery";
 const TASK_ONE = "Add doubling to the math helpers";
 const TASK_TWO = "Add halving to the math helpers";

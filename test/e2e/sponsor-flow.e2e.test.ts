@@ -8,19 +8,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { chromiumPath } from "../support/browser";
+import { CHROMIUM_ARGS as ARGS, chromiumPath } from "../support/browser";
 
 const CHROMIUM = chromiumPath();
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 const DOCUMENT = `# Settlement design
 

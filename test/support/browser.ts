@@ -12,3 +12,15 @@ export function chromiumPath(): string {
   }
   return path;
 }
+
+/** Headless flags for a closed network: without the networking ones Chromium keeps reaching for outside hosts. */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
