@@ -141,6 +141,15 @@ CREATE TABLE "funding_records" (
 	CONSTRAINT "funding_records_mode_check" CHECK ("funding_records"."mode" in ('ESCROW', 'YIELD'))
 );
 --> statement-breakpoint
+CREATE TABLE "harness_base_results" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"project_id" uuid NOT NULL,
+	"commit" text NOT NULL,
+	"suite_key" text NOT NULL,
+	"tests" jsonb NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "instance" (
 	"key" text PRIMARY KEY DEFAULT 'this' NOT NULL,
 	"id" text NOT NULL,
@@ -295,6 +304,7 @@ CREATE TABLE "projects" (
 	"funding_mode" text DEFAULT 'ESCROW' NOT NULL,
 	"state" text DEFAULT 'DRAFT' NOT NULL,
 	"payout_review" boolean DEFAULT false NOT NULL,
+	"verification_runs" integer DEFAULT 1 NOT NULL,
 	"total_points" integer DEFAULT 0 NOT NULL,
 	"total_token_amount" numeric(78, 0),
 	"structure_approved_at" timestamp with time zone,
@@ -306,7 +316,8 @@ CREATE TABLE "projects" (
 	CONSTRAINT "projects_repo_visibility_check" CHECK ("projects"."repo_visibility" in ('PUBLIC', 'PRIVATE')),
 	CONSTRAINT "projects_funding_mode_check" CHECK ("projects"."funding_mode" in ('ESCROW', 'YIELD')),
 	CONSTRAINT "projects_token_decimals_check" CHECK ("projects"."token_decimals" between 0 and 36),
-	CONSTRAINT "projects_total_points_check" CHECK ("projects"."total_points" >= 0)
+	CONSTRAINT "projects_total_points_check" CHECK ("projects"."total_points" >= 0),
+	CONSTRAINT "projects_verification_runs_check" CHECK ("projects"."verification_runs" in (1, 2))
 );
 --> statement-breakpoint
 CREATE TABLE "sessions" (
@@ -364,6 +375,17 @@ CREATE TABLE "task_claims" (
 	CONSTRAINT "task_claims_state_check" CHECK ("task_claims"."state" in ('ACTIVE', 'UNCLAIMED', 'RELEASED', 'EXPIRED', 'PAID'))
 );
 --> statement-breakpoint
+CREATE TABLE "task_test_bundles" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"task_id" uuid NOT NULL,
+	"ciphertext" text NOT NULL,
+	"sha256" text NOT NULL,
+	"files" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"size_bytes" integer NOT NULL,
+	"uploaded_by_id" uuid,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "task_verifications" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"task_id" uuid NOT NULL,
@@ -379,6 +401,12 @@ CREATE TABLE "task_verifications" (
 	"passed_count" integer,
 	"failed_count" integer,
 	"reason" text,
+	"base_commit" text,
+	"named" jsonb,
+	"new_failures" integer,
+	"flaky" jsonb,
+	"protected_changes" jsonb,
+	"signed_report" jsonb,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"finished_at" timestamp with time zone,
 	CONSTRAINT "task_verifications_status_check" CHECK ("task_verifications"."status" in ('QUEUED', 'RUNNING', 'PASSED', 'FAILED', 'FLAKY', 'ERROR'))
@@ -412,6 +440,7 @@ CREATE TABLE "tasks" (
 	"status" text DEFAULT 'OPEN' NOT NULL,
 	"payout_amount" numeric(78, 0),
 	"claimed_by_id" uuid,
+	"acceptance_pin" jsonb,
 	"pr_url" text,
 	"branch_name" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -501,6 +530,8 @@ ALTER TABLE "sidebar_conversations" ADD CONSTRAINT "sidebar_conversations_projec
 ALTER TABLE "sidebar_messages" ADD CONSTRAINT "sidebar_messages_conversation_id_sidebar_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "public"."sidebar_conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_claims" ADD CONSTRAINT "task_claims_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_claims" ADD CONSTRAINT "task_claims_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_test_bundles" ADD CONSTRAINT "task_test_bundles_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "task_test_bundles" ADD CONSTRAINT "task_test_bundles_uploaded_by_id_users_id_fk" FOREIGN KEY ("uploaded_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_claim_id_task_claims_id_fk" FOREIGN KEY ("claim_id") REFERENCES "public"."task_claims"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_verifications" ADD CONSTRAINT "task_verifications_work_link_id_task_work_links_id_fk" FOREIGN KEY ("work_link_id") REFERENCES "public"."task_work_links"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -528,6 +559,7 @@ CREATE INDEX "email_outbox_status_idx" ON "email_outbox" USING btree ("status","
 CREATE INDEX "funding_quotes_project_idx" ON "funding_quotes" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "funding_records_tx_key" ON "funding_records" USING btree ("deposit_tx_hash");--> statement-breakpoint
 CREATE INDEX "funding_records_project_idx" ON "funding_records" USING btree ("project_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "harness_base_results_key" ON "harness_base_results" USING btree ("project_id","commit","suite_key");--> statement-breakpoint
 CREATE INDEX "job_events_job_idx" ON "job_events" USING btree ("job_id","id");--> statement-breakpoint
 CREATE INDEX "jobs_due_idx" ON "jobs" USING btree ("name","run_at","id") WHERE state in ('queued', 'failed');--> statement-breakpoint
 CREATE INDEX "jobs_lease_idx" ON "jobs" USING btree ("locked_until") WHERE state = 'running';--> statement-breakpoint
@@ -556,6 +588,7 @@ CREATE INDEX "sidebar_messages_conversation_idx" ON "sidebar_messages" USING btr
 CREATE UNIQUE INDEX "task_claims_one_active_key" ON "task_claims" USING btree ("task_id") WHERE "task_claims"."state" = 'ACTIVE';--> statement-breakpoint
 CREATE INDEX "task_claims_user_idx" ON "task_claims" USING btree ("user_id","state");--> statement-breakpoint
 CREATE INDEX "task_claims_expiry_idx" ON "task_claims" USING btree ("state","expires_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "task_test_bundles_task_key" ON "task_test_bundles" USING btree ("task_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "task_verifications_commit_attempt_key" ON "task_verifications" USING btree ("task_id","commit","attempt");--> statement-breakpoint
 CREATE INDEX "task_verifications_task_idx" ON "task_verifications" USING btree ("task_id","created_at");--> statement-breakpoint
 CREATE INDEX "task_work_links_task_idx" ON "task_work_links" USING btree ("task_id","created_at");--> statement-breakpoint

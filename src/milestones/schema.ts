@@ -26,7 +26,22 @@ export interface VerificationRules {
   testCommand: string;
   /** Further checks in words (lint clean, no new warnings, …), shown to contributors and reviewers. */
   rules: string[];
+  /**
+   * The acceptance tests the sponsor names (at most 32 test ids as the harness reports them, e.g.
+   * "test > src/a.test.ts > adds"): each must run and pass. Empty: every test must pass.
+   */
+  acceptanceTests?: string[];
+  /** Acceptance test files (repository paths): pinned at approval and put over the contributor's checkout. */
+  testFiles?: string[];
 }
+
+/**
+ * What a task's acceptance tests are pinned to when the plan is approved: a commit of the base branch (the test
+ * files are taken from it), or a test bundle the sponsor uploaded and keeps hidden from contributors.
+ */
+export type AcceptancePin =
+  | { kind: "commit"; commit: string; ref: string; pinnedAt: string }
+  | { kind: "bundle"; bundleId: string; sha256: string; pinnedAt: string; baseCommit?: string };
 
 /** Milestones of a project (spec §4.2.6); `points` is the sum of its tasks' points. */
 export const milestones = pgTable(
@@ -79,6 +94,8 @@ export const tasks = pgTable(
     /** Token base units, computed when the project is funded. */
     payoutAmount: numeric("payout_amount", { precision: 78, scale: 0 }),
     claimedById: uuid("claimed_by_id").references(() => users.id),
+    /** Set when the plan is approved (or a bundle uploaded later): what the harness checks the work against. */
+    acceptancePin: jsonb("acceptance_pin").$type<AcceptancePin>(),
     prUrl: text("pr_url"),
     branchName: text("branch_name"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

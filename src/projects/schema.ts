@@ -38,6 +38,8 @@ export const projects = pgTable(
     state: text("state").$type<ProjectState>().notNull().default("DRAFT"),
     /** A maintainer approves each verified task before it is paid (otherwise a passed verification pays). */
     payoutReview: boolean("payout_review").notNull().default(false),
+    /** 2 runs every verification twice: a test that changes verdict is flaky and the task waits for the sponsor. */
+    verificationRuns: integer("verification_runs").notNull().default(1),
     /** Σ task points, fixed when the structure is approved. */
     totalPoints: integer("total_points").notNull().default(0),
     /** Token amount in base units, set by funding. */
@@ -57,6 +59,7 @@ export const projects = pgTable(
     check("projects_funding_mode_check", sql`${t.fundingMode} in ('ESCROW', 'YIELD')`),
     check("projects_token_decimals_check", sql`${t.tokenDecimals} between 0 and 36`),
     check("projects_total_points_check", sql`${t.totalPoints} >= 0`),
+    check("projects_verification_runs_check", sql`${t.verificationRuns} in (1, 2)`),
   ],
 );
 

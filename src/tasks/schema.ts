@@ -70,6 +70,24 @@ export const taskWorkLinks = pgTable(
 /** A verification's outcome; ERROR is a problem outside the contributor's code (sandbox, fetch), not a verdict. */
 export type VerificationStatus = "QUEUED" | "RUNNING" | "PASSED" | "FAILED" | "FLAKY" | "ERROR";
 
+/** How a named acceptance test ended in a verification: a missing one counts as not passed. */
+export interface NamedTestResult {
+  id: string;
+  status: "passed" | "failed" | "missing" | "flaky";
+}
+
+/**
+ * The harness's signed attestation of a verification (EIP-712, src/zk/attestation.ts), as stored with the run:
+ * every field as a decimal or 0x string, the signature and the signer's address. The payout only verifies it.
+ */
+export interface SignedReport {
+  attestation: Record<string, string>;
+  signature: string;
+  signer: string;
+  chainId: number;
+  escrow: string;
+}
+
 /** One test of a verification as shown to people. */
 export interface VerificationTest {
   id: string;
@@ -106,6 +124,18 @@ export const taskVerifications = pgTable(
     failedCount: integer("failed_count"),
     /** Why it failed, in words (failing tests named, or the error). */
     reason: text("reason"),
+    /** The base commit the acceptance tests were pinned to (its results decide what counts as a regression). */
+    baseCommit: text("base_commit"),
+    /** Each named acceptance test's outcome. */
+    named: jsonb("named").$type<NamedTestResult[]>(),
+    /** Tests failing now that did not fail at the base commit. */
+    newFailures: integer("new_failures"),
+    /** Tests whose outcome changed between two runs. */
+    flaky: jsonb("flaky").$type<string[]>(),
+    /** Protected paths (tests, runner and CI config) the work changed; any is a refusal. */
+    protectedChanges: jsonb("protected_changes").$type<string[]>(),
+    /** The harness's signature over the report, bound to task, payee and amount; null when the rule does not hold. */
+    signedReport: jsonb("signed_report").$type<SignedReport>(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
   },
@@ -122,3 +152,46 @@ export const taskVerifications = pgTable(
 export type TaskClaim = typeof taskClaims.$inferSelect;
 export type TaskWorkLink = typeof taskWorkLinks.$inferSelect;
 export type TaskVerification = typeof taskVerifications.$inferSelect;
+
+/**
+ * A test bundle a sponsor uploaded for one task and keeps hidden from contributors: a tar archive of test files,
+ * encrypted at rest with the appliance's master key. Its file names are not shown to contributors either.
+ */
+export const taskTestBundles = pgTable(
+  "task_test_bundles",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    taskId: uuid("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    /** The encrypted tar archive (src/core/crypto.ts encrypt, base64). */
+    ciphertext: text("ciphertext").notNull(),
+    /** sha256 of the plain archive. */
+    sha256: text("sha256").notNull(),
+    files: jsonb("files").$type<string[]>().notNull().default([]),
+    sizeBytes: integer("size_bytes").notNull(),
+    uploadedById: uuid("uploaded_by_id").references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("task_test_bundles_task_key").on(t.taskId)],
+);
+
+/**
+ * Test results of a base commit, run once per (project, commit, suite): what passed before the work decides
+ * which failures are regressions.
+ */
+export const harnessBaseResults = pgTable(
+  "harness_base_results",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    projectId: uuid("project_id").notNull(),
+    commit: text("commit").notNull(),
+    /** sha256 of the suite command, the pinned test set and the toolchain. */
+    suiteKey: text("suite_key").notNull(),
+    tests: jsonb("tests").$type<VerificationTest[]>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("harness_base_results_key").on(t.projectId, t.commit, t.suiteKey)],
+);
+
+export type TaskTestBundle = typeof taskTestBundles.$inferSelect;
