@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
 import { githubConfigured } from "../auth/github";
-import { clearCookie, clientIp, SESSION_COOKIE, sessionCookie, siteOrigin } from "../auth/http";
+import { clearCookie, clientIp, SESSION_COOKIE, safeNext, sessionCookie, siteOrigin } from "../auth/http";
 import {
   changePassword,
   createApiKey,
@@ -40,6 +40,17 @@ const FLASH: Record<string, string> = {
   confirmed: "Thanks: you can change wallets for the next few minutes.",
   password: "Password changed. Every other browser was signed out.",
 };
+
+/** Where the wallet forms return to when they are done (a task page sent the user here): a local path, or none. */
+function returnTo(value: unknown): string | undefined {
+  const next = safeNext(value);
+  return next === "/" || next.startsWith("/profile") ? undefined : next;
+}
+
+/** `/profile?…` keeping the page to return to. */
+function profileUrl(query: string, next: string | undefined): string {
+  return `/profile?${query}${next ? `&next=${encodeURIComponent(next)}` : ""}`;
+}
 
 /** Only a browser session may mint keys or delete the account: a leaked key must not be able to. */
 function requireSession(p: Principal | null): Principal {
@@ -114,7 +125,7 @@ export const userRoutes = (ctx: AppContext) => {
       .get("/profile", async ({ request, query, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
-        return profilePage(p, { flash: readFlash(query, FLASH) });
+        return profilePage(p, { flash: readFlash(query, FLASH), next: returnTo(query.next) });
       })
       .post("/profile", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
@@ -135,21 +146,25 @@ export const userRoutes = (ctx: AppContext) => {
         const p = requireUser(await principal());
         try {
           // Validated by the service with WalletChallengeRequest (a missing chain id means 1).
-          const c = await createWalletChallenge(ctx.db, p, readForm(body), site(request));
-          return profilePage(p, { challenge: { message: c.message } });
+          const form = readForm(body);
+          const c = await createWalletChallenge(ctx.db, p, form, site(request));
+          return profilePage(p, { challenge: { message: c.message }, next: returnTo(form.next) });
         } catch (err) {
-          return onInvalid(p, err);
+          return onInvalid(p, err, { next: returnTo(readForm(body).next) });
         }
       })
       .post("/profile/wallets", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
+        const form = readForm(body);
+        const next = returnTo(form.next);
         try {
           // Validated by the service with WalletLinkRequest, after its recent sign-in check.
-          await linkWallet(ctx.db, p, readForm(body), site(request));
+          await linkWallet(ctx.db, p, form, site(request));
         } catch (err) {
-          return onInvalid(p, err);
+          return onInvalid(p, err, { next });
         }
-        return seeOther(request, "/profile?done=wallet");
+        // Sent here by a task page to add a payout wallet: back to it.
+        return seeOther(request, next ?? "/profile?done=wallet");
       })
       .post("/profile/wallets/:walletId/payout", async ({ request, params, principal }) => {
         const p = requireUser(await principal());
@@ -171,11 +186,13 @@ export const userRoutes = (ctx: AppContext) => {
       })
       .post("/profile/reauthenticate", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
+        const form = readForm(body);
+        const next = returnTo(form.next);
         try {
-          const s = await reauthenticate(ctx.db, p, formText(readForm(body), "password"), sessionOpts(request));
-          return seeOther(request, "/profile?done=confirmed", [sessionCookie(ctx, request, s)]);
+          const s = await reauthenticate(ctx.db, p, formText(form, "password"), sessionOpts(request));
+          return seeOther(request, `${profileUrl("done=confirmed", next)}#wallets`, [sessionCookie(ctx, request, s)]);
         } catch (err) {
-          return onInvalid(p, err);
+          return onInvalid(p, err, { next });
         }
       })
       .post("/profile/password", async ({ request, body, principal }) => {

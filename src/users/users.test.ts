@@ -244,6 +244,39 @@ for (const kind of dbKinds()) {
       expect(await (await u.request("GET", "/profile")).text()).toContain(acct.address);
     });
 
+    test("sent from a task to add a payout wallet, the profile returns to the task once the wallet is linked", async () => {
+      const u = await createUser(t);
+      const acct = privateKeyToAccount(`0x${"56".repeat(32)}`);
+      const back = "/tasks/00000000-0000-4000-8000-000000000001";
+      const page = await (await u.request("GET", `/profile?next=${encodeURIComponent(back)}`)).text();
+      expect(page).toContain(`name="next" value="${back}"`);
+      const step1 = await u.request("POST", "/profile/wallets/challenge", {
+        body: new URLSearchParams({ _csrf: u.csrf, address: acct.address, chainId: "1", next: back }),
+      });
+      const html = await step1.text();
+      expect(html).toContain(`name="next" value="${back}"`);
+      const message = /<textarea name="message"[^>]*>([\s\S]*?)<\/textarea>/
+        .exec(html)![1]
+        .replace(/&#39;/g, "'")
+        .replace(/&amp;/g, "&")
+        .replace(/&#34;/g, '"');
+      const step2 = await u.request("POST", "/profile/wallets", {
+        body: new URLSearchParams({
+          _csrf: u.csrf,
+          message,
+          signature: await acct.signMessage({ message }),
+          next: back,
+        }),
+      });
+      expect(step2.status).toBe(303);
+      expect(step2.headers.get("location")).toBe(back);
+      // Another site, or a protocol-relative link, is never a place to return to.
+      for (const evil of ["https://evil.test/", "//evil.test/x"]) {
+        const p = await (await u.request("GET", `/profile?next=${encodeURIComponent(evil)}`)).text();
+        expect(p).not.toContain('name="next"');
+      }
+    });
+
     const linkOver = async (u: TestUser, key: `0x${string}`) => {
       const acct = privateKeyToAccount(key);
       const c = await challenge(u, acct.address);

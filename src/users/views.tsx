@@ -38,6 +38,13 @@ export interface ProfileExtras {
   challenge?: { message: string };
   errors?: Record<string, string>;
   flash?: Flash;
+  /** A page (a task) to return to once a payout wallet is linked. */
+  next?: string;
+}
+
+/** Carries the page to return to through the wallet forms. */
+function NextField(props: { next?: string }) {
+  return props.next ? <input type="hidden" name="next" value={props.next} /> : "";
 }
 
 /** Profile: name and roles, wallets, API keys, sessions, export and deletion. */
@@ -90,11 +97,18 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
         </form>
       </section>
 
-      <section class="card" aria-labelledby="p-wallets">
+      <section class="card" id="wallets" aria-labelledby="p-wallets">
         <h2 id="p-wallets">Wallets</h2>
         <p class="muted">
           Payouts go to the address marked for payouts. Link an address by signing a Sign-In with Ethereum message.
         </p>
+        {props.next ? (
+          <p role="note">
+            Link a payout wallet and you go straight back to <a href={props.next}>the task</a> to claim it.
+          </p>
+        ) : (
+          ""
+        )}
         {props.data.recentSignIn ? "" : <ConfirmItsYou {...props} />}
         {wallets.length ? (
           <table>
@@ -145,6 +159,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
         {props.challenge ? (
           <form method="post" action="/profile/wallets" class="stack">
             <CsrfField token={props.csrf} />
+            <NextField next={props.next} />
             <label>
               Sign this message with your wallet (valid 10 minutes)
               <textarea name="message" rows="10" readonly safe>
@@ -163,6 +178,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
         ) : (
           <form method="post" action="/profile/wallets/challenge" class="stack">
             <CsrfField token={props.csrf} />
+            <NextField next={props.next} />
             <div class="grid2">
               <label>
                 Address
@@ -360,13 +376,14 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
 }
 
 /** Asks for the password (or GitHub again) before wallet changes, when the sign-in is not recent. */
-function ConfirmItsYou(props: { csrf?: string; data: ProfileData; errors?: Record<string, string> }) {
+function ConfirmItsYou(props: { csrf?: string; data: ProfileData; errors?: Record<string, string>; next?: string }) {
   return (
     <div class="flash" role="note">
       <p>To change wallets, confirm it is you: your last sign-in was more than a few minutes ago.</p>
       {props.data.me.hasPassword ? (
         <form method="post" action="/profile/reauthenticate" class="stack">
           <CsrfField token={props.csrf} />
+          <NextField next={props.next} />
           <label>
             Password
             <input name="password" type="password" required autocomplete="current-password" />
