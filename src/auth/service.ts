@@ -11,6 +11,13 @@ import { notify } from "../notifications/service";
 import { isUuid } from "../orgs/permissions";
 import { users } from "../users/schema";
 import { apiKeys, sessions } from "./schema";
+import { createSignInThrottle } from "./throttle";
+
+/**
+ * Back-off of password confirmations (re-confirming before wallet changes, changing the password). The caller
+ * already holds the account's session, so the key is the account: a stolen cookie cannot try passwords at speed.
+ */
+const confirmations = createSignInThrottle({ pairFreeFailures: 5 });
 
 /** A random URL-safe token with `bytes` of entropy. */
 export const randomToken = (bytes = 32) => randomBytes(bytes).toString("base64url");
@@ -111,9 +118,13 @@ export async function changePassword(
   if (!user?.passwordHash) {
     throw invalidInput({ currentPassword: "This account signs in with GitHub and has no password to change." });
   }
+  const key = `account:${p.userId}`;
+  confirmations.check(key, "confirm");
   if (!(await Bun.password.verify(input.currentPassword, user.passwordHash))) {
+    confirmations.failed(key, "confirm");
     throw invalidInput({ currentPassword: "The password is not right." }, "The current password is not right.");
   }
+  confirmations.succeeded(key, "confirm");
   const password = input.newPassword;
   if (password.length < 10 || password.length > 256) throw invalidInput({ newPassword: "Use 10 to 256 characters." });
   const passwordHash = await hashPassword(password);
@@ -405,10 +416,13 @@ export function requireRecentSignIn(principal: Principal | null, now = Date.now(
 
 /** Throws INVALID_INPUT unless the password is right for the user (before sensitive changes). */
 export async function confirmPassword(db: Db, userId: string, password: string) {
+  confirmations.check(`account:${userId}`, "confirm");
   const [user] = await db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId));
   if (!user?.passwordHash || !(await Bun.password.verify(password, user.passwordHash))) {
+    confirmations.failed(`account:${userId}`, "confirm");
     throw invalidInput({ password: "The password is not right." }, "The password is not right.");
   }
+  confirmations.succeeded(`account:${userId}`, "confirm");
 }
 
 /**

@@ -244,6 +244,25 @@ for (const kind of dbKinds()) {
       expect(await (await u.request("GET", "/profile")).text()).toContain(acct.address);
     });
 
+    test("password confirmations back off: a held session cannot try passwords at speed", async () => {
+      const u = await createUser(t, { password: "confirm-owner-pw-1" });
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await u.request("POST", "/api/me/reauthenticate", { body: { password: `wrong-${i}-password` } });
+        statuses.push(res.status);
+      }
+      expect(statuses.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
+      expect(statuses[5]).toBe(429);
+      // Even the right password waits now, and so does a password change through the other door.
+      const right = await u.request("POST", "/api/me/reauthenticate", { body: { password: "confirm-owner-pw-1" } });
+      expect(right.status).toBe(429);
+      expect(await codeOf(right)).toBe("RATE_LIMITED");
+      const change = await u.request("POST", "/api/me/password", {
+        body: { currentPassword: "confirm-owner-pw-1", newPassword: "another-password-2" },
+      });
+      expect(change.status).toBe(429);
+    });
+
     test("sent from a task to add a payout wallet, the profile returns to the task once the wallet is linked", async () => {
       const u = await createUser(t);
       const acct = privateKeyToAccount(`0x${"56".repeat(32)}`);
