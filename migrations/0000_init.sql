@@ -1,3 +1,13 @@
+CREATE TABLE "account_tokens" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"user_id" uuid NOT NULL,
+	"purpose" text NOT NULL,
+	"email" text NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	"used_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "ai_calls" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"purpose" text NOT NULL,
@@ -100,6 +110,9 @@ CREATE TABLE "email_outbox" (
 	"status" text DEFAULT 'PENDING' NOT NULL,
 	"attempts" integer DEFAULT 0 NOT NULL,
 	"last_error" text,
+	"next_attempt_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"locked_until" timestamp with time zone,
+	"message_id" text,
 	"sent_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
@@ -139,6 +152,85 @@ CREATE TABLE "funding_records" (
 	"oracle_decimals" integer NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "funding_records_mode_check" CHECK ("funding_records"."mode" in ('ESCROW', 'YIELD'))
+);
+--> statement-breakpoint
+CREATE TABLE "github_access" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"task_id" uuid NOT NULL,
+	"user_id" uuid NOT NULL,
+	"repo_id" bigint NOT NULL,
+	"login" text NOT NULL,
+	"state" text DEFAULT 'PENDING' NOT NULL,
+	"invitation_id" bigint,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "github_check_runs" (
+	"verification_id" uuid PRIMARY KEY NOT NULL,
+	"task_id" uuid NOT NULL,
+	"repo_id" bigint NOT NULL,
+	"head_sha" text NOT NULL,
+	"check_run_id" bigint NOT NULL,
+	"status" text NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "github_deliveries" (
+	"delivery_id" text PRIMARY KEY NOT NULL,
+	"event" text NOT NULL,
+	"action" text,
+	"payload" jsonb NOT NULL,
+	"received_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"processed_at" timestamp with time zone,
+	"outcome" text
+);
+--> statement-breakpoint
+CREATE TABLE "github_installations" (
+	"installation_id" bigint PRIMARY KEY NOT NULL,
+	"account_login" text NOT NULL,
+	"account_id" bigint NOT NULL,
+	"account_type" text NOT NULL,
+	"suspended_at" timestamp with time zone,
+	"deleted_at" timestamp with time zone,
+	"event_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "github_issue_links" (
+	"repo_id" bigint NOT NULL,
+	"number" integer NOT NULL,
+	"task_id" uuid NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "github_manifest_states" (
+	"state" text PRIMARY KEY NOT NULL,
+	"user_id" uuid NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	"used_at" timestamp with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "github_pulls" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"repo_id" bigint NOT NULL,
+	"number" integer NOT NULL,
+	"author_id" bigint NOT NULL,
+	"author_login" text NOT NULL,
+	"head_sha" text NOT NULL,
+	"state" text NOT NULL,
+	"merged" boolean DEFAULT false NOT NULL,
+	"task_id" uuid,
+	"event_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "github_repositories" (
+	"repo_id" bigint PRIMARY KEY NOT NULL,
+	"installation_id" bigint,
+	"full_name" text NOT NULL,
+	"private" boolean DEFAULT false NOT NULL,
+	"project_id" uuid,
+	"removed_at" timestamp with time zone,
+	"event_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "harness_base_results" (
@@ -499,6 +591,7 @@ CREATE TABLE "zk_proofs" (
 	CONSTRAINT "zk_proofs_status_check" CHECK ("zk_proofs"."status" in ('PENDING', 'VERIFIED', 'FAILED'))
 );
 --> statement-breakpoint
+ALTER TABLE "account_tokens" ADD CONSTRAINT "account_tokens_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_uploaded_by_id_users_id_fk" FOREIGN KEY ("uploaded_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
@@ -507,6 +600,13 @@ ALTER TABLE "funding_quotes" ADD CONSTRAINT "funding_quotes_project_id_projects_
 ALTER TABLE "funding_quotes" ADD CONSTRAINT "funding_quotes_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "funding_records" ADD CONSTRAINT "funding_records_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "funding_records" ADD CONSTRAINT "funding_records_quote_id_funding_quotes_id_fk" FOREIGN KEY ("quote_id") REFERENCES "public"."funding_quotes"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "github_access" ADD CONSTRAINT "github_access_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "github_access" ADD CONSTRAINT "github_access_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "github_check_runs" ADD CONSTRAINT "github_check_runs_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "github_issue_links" ADD CONSTRAINT "github_issue_links_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "github_manifest_states" ADD CONSTRAINT "github_manifest_states_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "github_pulls" ADD CONSTRAINT "github_pulls_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "github_repositories" ADD CONSTRAINT "github_repositories_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "job_events" ADD CONSTRAINT "job_events_job_id_jobs_id_fk" FOREIGN KEY ("job_id") REFERENCES "public"."jobs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "milestone_drafts" ADD CONSTRAINT "milestone_drafts_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "milestone_drafts" ADD CONSTRAINT "milestone_drafts_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
@@ -543,6 +643,7 @@ ALTER TABLE "tasks" ADD CONSTRAINT "tasks_claimed_by_id_users_id_fk" FOREIGN KEY
 ALTER TABLE "wallet_nonces" ADD CONSTRAINT "wallet_nonces_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallets" ADD CONSTRAINT "wallets_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "zk_proofs" ADD CONSTRAINT "zk_proofs_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "account_tokens_user_idx" ON "account_tokens" USING btree ("user_id","purpose");--> statement-breakpoint
 CREATE INDEX "ai_calls_org_idx" ON "ai_calls" USING btree ("org_id","created_at");--> statement-breakpoint
 CREATE INDEX "ai_calls_project_idx" ON "ai_calls" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "api_keys_prefix_key" ON "api_keys" USING btree ("prefix");--> statement-breakpoint
@@ -556,9 +657,19 @@ CREATE INDEX "chain_events_block_idx" ON "chain_events" USING btree ("chain_id",
 CREATE INDEX "chain_events_name_idx" ON "chain_events" USING btree ("name");--> statement-breakpoint
 CREATE INDEX "documents_project_idx" ON "documents" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE INDEX "email_outbox_status_idx" ON "email_outbox" USING btree ("status","created_at");--> statement-breakpoint
+CREATE INDEX "email_outbox_due_idx" ON "email_outbox" USING btree ("status","next_attempt_at");--> statement-breakpoint
 CREATE INDEX "funding_quotes_project_idx" ON "funding_quotes" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "funding_records_tx_key" ON "funding_records" USING btree ("deposit_tx_hash");--> statement-breakpoint
 CREATE INDEX "funding_records_project_idx" ON "funding_records" USING btree ("project_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "github_access_open_key" ON "github_access" USING btree ("task_id","user_id") WHERE "github_access"."state" <> 'REMOVED';--> statement-breakpoint
+CREATE INDEX "github_access_repo_login_idx" ON "github_access" USING btree ("repo_id",lower("login"));--> statement-breakpoint
+CREATE INDEX "github_check_runs_task_idx" ON "github_check_runs" USING btree ("task_id");--> statement-breakpoint
+CREATE INDEX "github_deliveries_received_idx" ON "github_deliveries" USING btree ("received_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "github_issue_links_key" ON "github_issue_links" USING btree ("repo_id","number");--> statement-breakpoint
+CREATE UNIQUE INDEX "github_pulls_repo_number_key" ON "github_pulls" USING btree ("repo_id","number");--> statement-breakpoint
+CREATE INDEX "github_pulls_task_idx" ON "github_pulls" USING btree ("task_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "github_repositories_project_key" ON "github_repositories" USING btree ("project_id") WHERE "github_repositories"."project_id" is not null;--> statement-breakpoint
+CREATE INDEX "github_repositories_name_idx" ON "github_repositories" USING btree (lower("full_name"));--> statement-breakpoint
 CREATE UNIQUE INDEX "harness_base_results_key" ON "harness_base_results" USING btree ("project_id","commit","suite_key");--> statement-breakpoint
 CREATE INDEX "job_events_job_idx" ON "job_events" USING btree ("job_id","id");--> statement-breakpoint
 CREATE INDEX "jobs_due_idx" ON "jobs" USING btree ("name","run_at","id") WHERE state in ('queued', 'failed');--> statement-breakpoint

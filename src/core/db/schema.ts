@@ -17,3 +17,4 @@ export * from "../../zk/schema";
 export * from "../../funding/schema";
 export * from "../../payments/schema";
 export * from "../../tasks/schema";
+export * from "../../github/schema";
