@@ -150,9 +150,28 @@ describe("repository URLs", () => {
         ["http.curloptResolve", "git.example.com:443:93.184.216.34"],
       ],
     });
-    expect((await checkRepoUrl("git@v6.example.com:o/r.git", { resolve })).gitConfig).toEqual([
-      ["http.followRedirects", "false"],
-    ]);
+  });
+
+  test("ssh, git and scp-like URLs are pinned to the checked address too (git itself rewrites them)", async () => {
+    const cases: [string, string][] = [
+      ["git://git.example.com/o/r.git", "git://93.184.216.34/o/r.git"],
+      ["ssh://git@Git.Example.com:2222/o/r.git", "ssh://git@93.184.216.34:2222/o/r.git"],
+      ["git@git.example.com:o/r.git", "git@93.184.216.34:o/r.git"],
+    ];
+    for (const [url, expected] of cases) {
+      const { gitConfig } = await checkRepoUrl(url, { resolve });
+      const args = gitConfig.flatMap(([k, v]) => ["-c", `${k}=${v}`]);
+      // `ls-remote --get-url` prints the URL after git's own insteadOf rewriting, without contacting anything.
+      const out = Bun.spawnSync(["git", ...args, "ls-remote", "--get-url", url], { cwd: "/" });
+      expect(out.stdout.toString().trim()).toBe(expected);
+      if (!url.startsWith("git://")) {
+        expect(gitConfig).toContainEqual(["core.sshCommand", "ssh -o HostKeyAlias=git.example.com"]);
+      }
+    }
+    const v6 = await checkRepoUrl("git@v6.example.com:o/r.git", { resolve });
+    const args = v6.gitConfig.flatMap(([k, v]) => ["-c", `${k}=${v}`]);
+    const out = Bun.spawnSync(["git", ...args, "ls-remote", "--get-url", "git@v6.example.com:o/r.git"], { cwd: "/" });
+    expect(out.stdout.toString().trim()).toMatch(/^git@\[[0-9a-f:]+\]:o\/r\.git$/);
   });
 
   test("allowed path prefixes and hosts pass", async () => {

@@ -297,6 +297,42 @@ export async function checkRepoUrl(url: string, policy: HostPolicy = {}): Promis
     const port = target.port ?? (target.scheme === "https" ? 443 : 80);
     const addrs = verdict.addresses.map((a) => (a.includes(":") ? `[${a}]` : a)).join(",");
     gitConfig.push(["http.curloptResolve", `${target.host.replace(/^\[|\]$/g, "")}:${port}:${addrs}`]);
+  } else if (verdict.addresses.length > 0) {
+    gitConfig.push(...pinnedTransport(url, target, verdict.addresses[0]!));
   }
   return { url, gitConfig };
+}
+
+/**
+ * ssh:// and git:// (and scp-like) URLs have no resolve option: git's `url.<pinned>.insteadOf` rewrites the URL to
+ * the address that was checked, so a name that changes between check and clone cannot lead elsewhere; ssh keeps
+ * checking the host key under the name the user typed (HostKeyAlias).
+ */
+function pinnedTransport(url: string, target: { scheme: string; host: string }, address: string): [string, string][] {
+  const host = target.host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === address) return [];
+  const literal = address.includes(":") ? `[${address}]` : address;
+  const s = url.trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s);
+  let prefix: string;
+  let pinned: string;
+  if (scheme) {
+    const u = new URL(s);
+    const auth = u.username ? `${u.username}@` : "";
+    const port = u.port ? `:${u.port}` : "";
+    prefix = `${scheme[1]}://${auth}${u.host}/`;
+    pinned = `${scheme[1]}://${auth}${literal}${port}/`;
+    // new URL() lower-cases the host; the prefix must match what the user typed
+    const typed = s.slice(0, s.indexOf("/", scheme[0].length) + 1);
+    if (typed.toLowerCase() === prefix.toLowerCase()) prefix = typed;
+  } else {
+    const m = /^((?:[^@/]+@)?)(\[[^\]]+\]|[^:/]+):/.exec(s)!;
+    prefix = m[0];
+    pinned = `${m[1]}${literal}:`;
+  }
+  const config: [string, string][] = [[`url.${pinned}.insteadOf`, prefix]];
+  if (target.scheme !== "git") {
+    config.push(["core.sshCommand", `ssh -o HostKeyAlias=${host.replace(/[^A-Za-z0-9.:_-]/g, "")}`]);
+  }
+  return config;
 }
