@@ -69,6 +69,8 @@ function commonFlags(argv: string[]) {
 
 async function serve(argv: string[]) {
   const config = commonFlags(argv);
+  const { configureLogging } = await import("./core/logger");
+  configureLogging({ level: config.logLevel, file: config.logFile });
   const { startServer } = await import("./server");
   const running = await startServer(config);
   let signals = 0;

@@ -23,6 +23,8 @@ const ConfigSchema = z.object({
   publicUrl: z.string().url().optional(),
   trustProxy: z.coerce.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Log lines also go to this file (appended). */
+  logFile: z.string().optional(),
 });
 
 /** Boot configuration from the environment (admin settings stored in the database come on top: core/settings). */
@@ -39,6 +41,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl: env.DEVSPONSOR_PUBLIC_URL || undefined,
     trustProxy: env.DEVSPONSOR_TRUST_PROXY === "true" || undefined,
     logLevel: env.LOG_LEVEL || undefined,
+    logFile: env.DEVSPONSOR_LOG_FILE || undefined,
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   });
   if (!parsed.success) {

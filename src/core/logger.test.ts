@@ -4,7 +4,10 @@ import { afterEach, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { describeEachDb } from "../../test/support/db";
 import { users } from "../users/schema";
-import { log, setLogSink } from "./logger";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configureLogging, log, setLogSink } from "./logger";
 
 const EMAIL = "ann.private@example.test";
 const NAME = "Ann Q. Private";
@@ -58,4 +61,22 @@ test("errors outside the database keep their message and frames", () => {
   expect(entry.err.cause.message).toBe("ENOSPC");
   expect(entry.err.stack).toContain("logger.test.ts");
   expect(entry.other.message).toBe("x");
+});
+
+test("DEVSPONSOR_LOG_FILE: lines at the configured level also go to the file, which only the owner can read", () => {
+  const dir = mkdtempSync(join(tmpdir(), "log-"));
+  try {
+    const file = join(dir, "devsponsor.log");
+    configureLogging({ level: "warn", file });
+    log.info("not at this level");
+    log.warn("disk almost full", { token: "secret-value-1" });
+    const lines = readFileSync(file, "utf8").trim().split("\n");
+    expect(lines.length).toBe(1);
+    const entry = JSON.parse(lines[0]!);
+    expect(entry.msg ?? entry.message).toBe("disk almost full");
+    expect(lines[0]).not.toContain("secret-value-1");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,4 +1,5 @@
 /** Structured JSON logger: one line per event, with request and job ids carried in fields. */
+import { openSync, writeSync } from "node:fs";
 type Level = "debug" | "info" | "warn" | "error";
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -49,6 +50,19 @@ let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
 export function setLogSink(fn: (line: string) => void, level: Level = minLevel) {
   sink = fn;
   minLevel = level;
+}
+
+/**
+ * Where the appliance logs (from the configuration: LOG_LEVEL, DEVSPONSOR_LOG_FILE): standard error, and when a
+ * file is named, also that file (appended, created readable by the owner only).
+ */
+export function configureLogging(opts: { level: Level; file?: string }) {
+  if (!opts.file) return setLogSink((line) => process.stderr.write(`${line}\n`), opts.level);
+  const fd = openSync(opts.file, "a", 0o600);
+  setLogSink((line) => {
+    process.stderr.write(`${line}\n`);
+    writeSync(fd, `${line}\n`);
+  }, opts.level);
 }
 
 /** An error as logged: name, scrubbed message, code, constraint and stack frames (the stack's first line repeats the message). */
