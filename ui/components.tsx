@@ -88,3 +88,51 @@ export function ErrorSummary({ errors, message }: { errors?: Record<string, stri
     </div>
   );
 }
+
+/**
+ * The acceptance test fields of a task form (draft edit and the task page): test ids and test files, one per
+ * line, with their errors (the field errors of `acceptanceTests.N` show on the list).
+ */
+export function AcceptanceFields(props: FormProps & { tests?: string[]; files?: string[] }) {
+  const err = (name: string) =>
+    props.errors?.[name] ?? Object.entries(props.errors ?? {}).find(([k]) => k.startsWith(`${name}.`))?.[1];
+  const tests = typed(props.values, "acceptanceTests") || (props.tests ?? []).join("\n");
+  const files = typed(props.values, "testFiles") || (props.files ?? []).join("\n");
+  return (
+    <>
+      <label>
+        Acceptance tests{" "}
+        <span class="help">
+          one test id per line, as the test runner names it (at most 32); each must run and pass. Empty: every test must
+          pass.
+        </span>
+        <textarea
+          name="acceptanceTests"
+          rows="3"
+          aria-invalid={err("acceptanceTests") ? "true" : undefined}
+          aria-describedby={err("acceptanceTests") ? "acceptanceTests-error" : undefined}
+          safe
+        >
+          {tests}
+        </textarea>
+        <FieldError errors={{ acceptanceTests: err("acceptanceTests") ?? "" }} name="acceptanceTests" />
+      </label>
+      <label>
+        Acceptance test files{" "}
+        <span class="help">
+          one repository path per line (relative, no ..); taken from the pinned commit over the contributor's work
+        </span>
+        <textarea
+          name="testFiles"
+          rows="2"
+          aria-invalid={err("testFiles") ? "true" : undefined}
+          aria-describedby={err("testFiles") ? "testFiles-error" : undefined}
+          safe
+        >
+          {files}
+        </textarea>
+        <FieldError errors={{ testFiles: err("testFiles") ?? "" }} name="testFiles" />
+      </label>
+    </>
+  );
+}

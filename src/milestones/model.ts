@@ -4,6 +4,57 @@ import { TREE_LEAVES } from "../zk/merkle";
 
 const line = (max: number) => z.string().trim().min(1).max(max);
 
+/** At most this many named acceptance tests per task (the payout proof carries each one). */
+export const MAX_ACCEPTANCE_TESTS = 32;
+/** At most this many acceptance test files per task. */
+export const MAX_TEST_FILES = 64;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** A test id as the harness reports it ("test > src/a.test.ts > adds"): one line, no control characters. */
+const testId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(300)
+  .refine((v) => !CONTROL.test(v), "A test id cannot contain control characters.");
+
+/** A repository path: relative, forward slashes, no `..`, no control characters. */
+export const repoPath = z
+  .string()
+  .trim()
+  .min(1)
+  .max(300)
+  .refine((v) => !CONTROL.test(v), "A path cannot contain control characters.")
+  .refine(
+    (v) => !v.startsWith("/") && !/^[A-Za-z]:/.test(v) && !v.includes("\\"),
+    "Give a path relative to the repository root.",
+  )
+  .refine(
+    (v) => !v.split("/").some((s) => s === ".." || s === "." || s === ""),
+    "A path cannot contain .., . or empty parts.",
+  );
+
+/** Refuses a list that names one entry twice, naming it. */
+const once = (what: string) => (xs: string[], c: z.RefinementCtx) => {
+  const dup = xs.find((x, i) => xs.indexOf(x) !== i);
+  if (dup) c.addIssue({ code: "custom", message: `The ${what} “${dup.slice(0, 80)}” is named twice.` });
+};
+
+/** The acceptance tests a sponsor names for a task: test ids (each must run and pass) and test files. */
+export const acceptanceTests = z
+  .array(testId)
+  .max(MAX_ACCEPTANCE_TESTS)
+  .superRefine(once("test"))
+  .describe(`test ids that must run and pass (at most ${MAX_ACCEPTANCE_TESTS}); empty: every test must pass`);
+/** The acceptance test files of a task (repository paths). */
+export const testFiles = z
+  .array(repoPath)
+  .max(MAX_TEST_FILES)
+  .superRefine(once("file"))
+  .describe("repository paths of the acceptance test files, put over the contributor's checkout");
+
 /** How the harness verifies a task (spec §3.1.4 "verification rules"). */
 export const PlannedVerification = z
   .object({
@@ -21,6 +72,8 @@ export const PlannedVerification = z
       .max(300)
       .describe("the command that runs the tests, e.g. `bun test`; empty to detect"),
     rules: z.array(line(300)).max(10).describe("further checks a reviewer or the harness applies"),
+    acceptanceTests: acceptanceTests.optional(),
+    testFiles: testFiles.optional(),
   })
   .strict();
 
@@ -111,6 +164,19 @@ export const TaskCreateRequest = z
     estimatedHours: z.coerce.number().int().min(1).max(1000).nullable().optional(),
   })
   .strict();
+
+/**
+ * Body of `PUT /api/tasks/:id/acceptance`: the task's acceptance tests and suite command. After the plan is
+ * approved this re-pins the task to the base branch's head.
+ */
+export const AcceptanceUpdateRequest = z
+  .object({
+    acceptanceTests: acceptanceTests.default([]),
+    testFiles: testFiles.default([]),
+    testCommand: z.string().trim().max(300).optional(),
+  })
+  .strict();
+export type AcceptanceUpdateRequest = z.infer<typeof AcceptanceUpdateRequest>;
 
 /** Body of `POST /api/projects/:id/milestones/reorder`: every milestone id, in the new order. */
 export const ReorderRequest = z.object({ ids: z.array(uuid()).min(1).max(100) }).strict();

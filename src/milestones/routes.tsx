@@ -10,6 +10,7 @@ import { loadProject } from "../projects/access";
 import { projectRights } from "../projects/service";
 import { type SidebarPage, sidebarPanel } from "../sidebar/service";
 import { SidebarPanel } from "../sidebar/views";
+import { type BaseCommit, resolveBaseCommit } from "../tasks/acceptance";
 import {
   approveStructure,
   createMilestone,
@@ -60,6 +61,8 @@ function taskForm(body: unknown) {
   if (f.minPassingTests !== undefined) verification.minPassingTests = Number(f.minPassingTests);
   if (typeof raw.testCommand === "string") verification.testCommand = raw.testCommand.trim();
   if (typeof raw.rules === "string") verification.rules = splitLines(raw.rules);
+  if (typeof raw.acceptanceTests === "string") verification.acceptanceTests = splitLines(raw.acceptanceTests);
+  if (typeof raw.testFiles === "string") verification.testFiles = splitLines(raw.testFiles);
   return {
     title: f.title,
     description: typeof raw.description === "string" ? raw.description : undefined,
@@ -90,11 +93,28 @@ async function formAction(request: Request, projectId: string, anchor: string, f
 
 const FLASH: Record<string, string> = {
   created: "Project created. Generate a first draft of its milestones, or add them by hand.",
-  approved: "Structure approved: milestones are frozen and the project's points are fixed.",
+  approved:
+    "Structure approved: milestones are frozen, the project's points are fixed and each task's acceptance tests are pinned to the default branch's head.",
+  unpinned:
+    "Structure approved: milestones are frozen and the project's points are fixed. The repository could not be read, so the acceptance tests are not pinned yet: save them again on each task's page to pin them.",
 };
 
 /** Milestone and task pages, their forms, and the milestones API (spec §5.5, §5.6 reads). */
 export const milestoneRoutes = (ctx: AppContext) => {
+  /**
+   * The commit the plan's acceptance tests are pinned to at approval. Approval goes on without one when the
+   * repository cannot be read (tasks stay unpinned and say so); the reason is logged and returned.
+   */
+  const baseFor = async (project: Project): Promise<{ base: BaseCommit | null; pinError?: string }> => {
+    if (!project.repoUrl) return { base: null, pinError: "the project has no repository" };
+    try {
+      return { base: await resolveBaseCommit(ctx, project) };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      ctx.log.warn("acceptance tests not pinned at approval", { projectId: project.id, error: message });
+      return { base: null, pinError: message };
+    }
+  };
   /** The chrome of a project page: layout props, the caller's rights and the sidebar of `where`. */
   const chrome = async (p: Principal, project: Project, where: SidebarPage) => {
     const [rights, sidebar] = await Promise.all([projectRights(ctx.db, p, project), sidebarPanel(ctx, p, where)]);
@@ -224,17 +244,23 @@ export const milestoneRoutes = (ctx: AppContext) => {
       .post(
         "/api/projects/:id/approve-structure",
         async ({ params, principal }) => {
-          const r = await approveStructure(ctx.db, await principal(), params.id);
+          const p = await principal();
+          const project = await loadProject(ctx.db, p, params.id, "project.approveStructure");
+          const { base, pinError } = await baseFor(project);
+          const r = await approveStructure(ctx.db, p, project.id, base);
           return {
             projectId: r.project.id,
             totalPoints: r.totalPoints,
             version: r.version,
             approvedAt: r.project.structureApprovedAt,
+            pinnedTo: base,
+            ...(pinError ? { pinError } : {}),
           };
         },
         {
           detail: {
-            summary: "Approve and freeze the milestone structure; sets the project's total points",
+            summary:
+              "Approve and freeze the milestone structure; sets the project's total points and pins every task's acceptance tests to the default branch's head",
             tags: ["milestones"],
           },
         },
@@ -247,7 +273,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
         return page(p, params.id, {
           runId: q.run && /^[0-9a-f-]{36}$/.test(q.run) ? q.run : undefined,
           error: q.error?.slice(0, 300),
-          flash: q.created ? "created" : q.approved ? "approved" : undefined,
+          flash: q.created ? "created" : q.approved ? (q.approved === "unpinned" ? "unpinned" : "approved") : undefined,
         });
       })
       .get("/milestones/:id", async ({ request, params, principal }) => {
@@ -287,8 +313,10 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const project = await loadProject(ctx.db, p, params.id, "project.approveStructure");
-        const r = await formAction(request, project.id, "?approved=1", () => approveStructure(ctx.db, p, project.id));
-        return r;
+        const { base } = await baseFor(project);
+        return formAction(request, project.id, `?approved=${base ? "1" : "unpinned"}`, () =>
+          approveStructure(ctx.db, p, project.id, base),
+        );
       })
       .post("/projects/:id/milestones/new", async ({ request, params, body, principal }) => {
         const p = await signedIn(request, principal);

@@ -7,6 +7,7 @@ import { AppError, conflict, invalidInput, notFound, zodFieldErrors } from "../c
 import { isUuid, type OrgAction } from "../orgs/permissions";
 import { loadProject } from "../projects/access";
 import { type Project, projects } from "../projects/schema";
+import { type BaseCommit, pinProjectTasks } from "../tasks/acceptance";
 import {
   MilestoneCreateRequest,
   MilestoneUpdateRequest,
@@ -520,10 +521,17 @@ export async function restoreDraft(db: Db, principal: Principal | null, projectI
 }
 
 /**
- * Approves the structure: checks it is complete, freezes every milestone, and fixes the project's total points
- * (the funding quote's input). Only once, only for a DRAFT project.
+ * Approves the structure: checks it is complete, freezes every milestone, fixes the project's total points (the
+ * funding quote's input) and pins every task's acceptance tests to `base`, the head of the repository's default
+ * branch read before (src/tasks/acceptance.ts resolveBaseCommit; null: left unpinned, every test must pass).
+ * Only once, only for a DRAFT project.
  */
-export async function approveStructure(db: Db, principal: Principal | null, projectId: string) {
+export async function approveStructure(
+  db: Db,
+  principal: Principal | null,
+  projectId: string,
+  base: BaseCommit | null = null,
+) {
   const project = await loadProject(db, principal, projectId, "project.approveStructure");
   const result = await db.transaction(async (tx) => {
     const p = await lockDraft(tx, project.id);
@@ -535,6 +543,7 @@ export async function approveStructure(db: Db, principal: Principal | null, proj
     const total = tree.reduce((n, m) => n + m.tasks.reduce((k, s) => k + s.points, 0), 0);
     if (total <= 0) throw invalidInput({ points: "the structure has no points" });
     await tx.update(milestones).set({ status: "FROZEN", updatedAt: new Date() }).where(eq(milestones.projectId, p.id));
+    if (base) await pinProjectTasks(tx, p.id, base);
     const version = await appendVersion(tx, p.id, {
       source: "approved",
       note: `approved: ${total} points`,
@@ -550,7 +559,7 @@ export async function approveStructure(db: Db, principal: Principal | null, proj
       })
       .where(eq(projects.id, p.id))
       .returning();
-    return { project: updated!, version, totalPoints: total };
+    return { project: updated!, version, totalPoints: total, pinnedTo: base };
   });
   await audit(db, {
     actorId: principal!.userId,
@@ -558,7 +567,7 @@ export async function approveStructure(db: Db, principal: Principal | null, proj
     targetType: "project",
     targetId: project.id,
     orgId: project.orgId,
-    payload: { totalPoints: result.totalPoints, version: result.version },
+    payload: { totalPoints: result.totalPoints, version: result.version, pinnedTo: base?.commit ?? null },
   });
   return result;
 }

@@ -1,5 +1,5 @@
 import { Layout } from "../../ui/layout";
-import { CsrfField } from "../../ui/components";
+import { AcceptanceFields, CsrfField } from "../../ui/components";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
 import type { MilestoneDraft, Task } from "./schema";
 import type { MilestoneTree } from "./service";
@@ -93,6 +93,7 @@ function TaskEditForm({ task, csrf }: { task: Task; csrf?: string }) {
           {lines(task.verification.rules)}
         </textarea>
       </label>
+      <AcceptanceFields tests={task.verification.acceptanceTests} files={task.verification.testFiles} />
       <p>
         <button type="submit">Save task</button>
       </p>
@@ -137,7 +138,7 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
               {String(s.points)}
             </td>
             <td class="muted small" safe>
-              {`≥ ${s.verification.minPassingTests} passing tests${s.verification.testCommand ? ` · ${s.verification.testCommand}` : ""}`}
+              {`≥ ${s.verification.minPassingTests} passing tests${s.verification.testCommand ? ` · ${s.verification.testCommand}` : ""}${s.verification.acceptanceTests?.length ? ` · ${s.verification.acceptanceTests.length} named acceptance test${s.verification.acceptanceTests.length === 1 ? "" : "s"}` : ""}`}
             </td>
             <td>{s.estimatedHours ? String(s.estimatedHours) : "—"}</td>
             {editable ? (

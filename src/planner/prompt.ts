@@ -13,6 +13,9 @@ Rules:
 - Every task has points for its effort: 1 trivial, 2 small, 3 medium, 5 large, 8 very large, 13 the most. Integers only.
 - Every task has concrete, testable acceptance criteria.
 - Every task has verification rules: the minimum number of passing tests (1 to 64), the test command, and further checks.
+- Every task names its acceptance tests: up to 8 test ids as the test runner reports them ("<test file> > <test name>"),
+  each distinct, and the repository paths of their test files (relative paths, no ".."). Follow the repository's
+  layout for where tests live.
 - Order milestones so each builds on the ones before. Prefer 3 to 6 milestones with 2 to 6 tasks each.
 - Write plain English. Do not invent features the project does not ask for.
 - Answer with one JSON object and nothing else: no prose, no code fences, no fields beyond the schema.`;
@@ -21,14 +24,16 @@ const FULL_SHAPE = systemPrompt`
 The JSON has exactly this shape:
 {"milestones":[{"title":string,"description":string,"acceptanceCriteria":[string],"tasks":[{"title":string,
 "description":string,"points":integer,"acceptanceCriteria":[string],"verification":{"minPassingTests":integer,
-"testCommand":string,"rules":[string]},"estimatedHours":integer or null}]}]}`;
+"testCommand":string,"rules":[string],"acceptanceTests":[string],"testFiles":[string]},
+"estimatedHours":integer or null}]}]}`;
 
 const ONE_SHAPE = systemPrompt`
 You regenerate ONE milestone of an existing plan; the others stay as they are.
 The JSON has exactly this shape:
 {"milestone":{"title":string,"description":string,"acceptanceCriteria":[string],"tasks":[{"title":string,
 "description":string,"points":integer,"acceptanceCriteria":[string],"verification":{"minPassingTests":integer,
-"testCommand":string,"rules":[string]},"estimatedHours":integer or null}]}}`;
+"testCommand":string,"rules":[string],"acceptanceTests":[string],"testFiles":[string]},
+"estimatedHours":integer or null}]}}`;
 
 /** The planner's system prompt for a whole plan. */
 export const PLANNER_SYSTEM = joinSystem(RULES, FULL_SHAPE, DATA_RULE);

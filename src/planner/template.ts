@@ -93,6 +93,42 @@ function pointsFor(feature: string): number {
   return 8;
 }
 
+/** A file-name slug of a title: lower case words joined by `sep`, at most six words. */
+const slug = (title: string, sep: string) =>
+  title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, " ")
+    .trim()
+    .split(" ")
+    .slice(0, 6)
+    .join(sep) || "feature";
+
+/** Where a stack keeps a task's acceptance test file, e.g. `test/export-to-csv.test.ts`. */
+export function acceptanceFile(stack: Stack, title: string): string {
+  switch (stack.name) {
+    case "Bun":
+      return `test/${slug(title, "-")}.test.ts`;
+    case "Python":
+      return `tests/test_${slug(title, "_")}.py`;
+    case "Go":
+      return `${slug(title, "_")}_test.go`;
+    case "Rust":
+      return `tests/${slug(title, "_")}.rs`;
+    default:
+      return stack.name.startsWith("Node.js") ? `test/${slug(title, "-")}.test.js` : `tests/${slug(title, "-")}.test`;
+  }
+}
+
+/**
+ * Drafted acceptance tests of a task: one test file named after it and one test per acceptance criterion, as
+ * "<file> > <criterion>" (the sponsor edits them to the ids the test runner reports).
+ */
+function acceptanceDraft(stack: Stack, title: string, criteria: string[]) {
+  const file = acceptanceFile(stack, title);
+  const tests = [...new Set(criteria.map((c) => `${file} > ${c.replace(/\s+/g, " ").slice(0, 200)}`))].slice(0, 4);
+  return { acceptanceTests: tests, testFiles: [file] };
+}
+
 function task(
   title: string,
   description: string,
@@ -111,6 +147,7 @@ function task(
       minPassingTests: minTests,
       testCommand: cmd,
       rules: ["Every test that passed before still passes", "The change comes with tests for its new behaviour"],
+      ...acceptanceDraft(stack, title, criteria),
     },
     estimatedHours: points * 2,
   };

@@ -19,6 +19,7 @@ export type TaskEventName =
   | "task.verification_started"
   | "task.verification_failed"
   | "task.verified"
+  | "task.flaky"
   | "task.payment_started"
   | "task.payment_failed"
   | "task.rejected"
@@ -75,6 +76,12 @@ const who: Record<
     say: (e) => `Verification failed: ${e.title}`,
   },
   "task.verified": { claimer: true, reviewers: true, type: "VERIFICATION_SUCCESS", say: (e) => `Verified: ${e.title}` },
+  "task.flaky": {
+    claimer: true,
+    reviewers: true,
+    type: "VERIFICATION_FLAKY",
+    say: (e) => `Flaky tests, waiting for a reviewer: ${e.title}`,
+  },
   "task.payment_started": {
     claimer: true,
     reviewers: false,

@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
 import type { AppContext, Principal } from "../core/context";
-import { AppError } from "../core/errors";
+import { AppError, invalidInput } from "../core/errors";
 import {
   formError,
   pageProps,
@@ -18,6 +18,7 @@ import type { Project } from "../projects/schema";
 import { projectRights } from "../projects/service";
 import { type SidebarPage, sidebarPanel } from "../sidebar/service";
 import { SidebarPanel } from "../sidebar/views";
+import { MAX_BUNDLE_BYTES, removeTestBundle, updateAcceptance, uploadTestBundle } from "./acceptance";
 import {
   approvePayout,
   claimTask,
@@ -45,7 +46,37 @@ const DONE: Record<string, string> = {
   verifying: "Verification started again.",
   approved: "Approved; the payment is on its way.",
   rejected: "Sent back to the claimer with your comment.",
+  acceptance: "Acceptance tests saved.",
+  bundle: "Hidden test bundle stored (encrypted); the task is pinned to it.",
+  "bundle-removed": "Hidden test bundle removed.",
 };
+
+/** The `bundle` file of a multipart body, read into memory (size checked again by the service). */
+async function bundleOf(body: unknown): Promise<Uint8Array> {
+  const f = (body as Record<string, unknown> | null)?.bundle;
+  if (!(f instanceof Blob) || f.size === 0) throw invalidInput({ bundle: "Choose a .tar or .tar.gz file." });
+  if (f.size > MAX_BUNDLE_BYTES) {
+    throw new AppError("PAYLOAD_TOO_LARGE", "A test bundle can be at most 5 MB.", 413, { maxBytes: MAX_BUNDLE_BYTES });
+  }
+  return new Uint8Array(await f.arrayBuffer());
+}
+
+/** The acceptance form as the API's body: one test id or path per line. */
+function acceptanceForm(body: unknown) {
+  const raw = (body ?? {}) as Record<string, unknown>;
+  const lines = (v: unknown) =>
+    typeof v === "string"
+      ? v
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : [];
+  return {
+    acceptanceTests: lines(raw.acceptanceTests),
+    testFiles: lines(raw.testFiles),
+    ...(typeof raw.testCommand === "string" ? { testCommand: raw.testCommand } : {}),
+  };
+}
 
 /** Tasks: the task page and workbench, claims, work links, reviews, my tasks and earnings (spec §3.2, §5.6). */
 export const taskRoutes = (ctx: AppContext) => {
@@ -78,7 +109,16 @@ export const taskRoutes = (ctx: AppContext) => {
     links: d.links,
     verifications: d.verifications.map(({ digest: _d, ...v }) => v),
     payment: d.payment,
+    acceptance: {
+      tests: d.acceptance.tests,
+      files: d.acceptance.files,
+      testCommand: d.acceptance.testCommand,
+      pin: d.acceptance.pin,
+      hiddenFiles: d.acceptance.hiddenFiles,
+      ...(d.acceptance.bundle ? { bundle: d.acceptance.bundle } : {}),
+    },
     actions: d.actions,
+    approveBlocked: d.approveBlocked,
   });
   /** Runs a task action from a form and redirects back to the task with its outcome in words. */
   const act = async (request: Request, p: Principal, taskId: string, done: string, fn: () => Promise<unknown>) => {
@@ -94,7 +134,8 @@ export const taskRoutes = (ctx: AppContext) => {
         // a caller who may not act gets the refusal with its status, not the task page with a message
         if (err.status === 403 || err.status === 404) throw err;
         void p;
-        return seeOther(request, withError(`/tasks/${taskId}`, err.message));
+        const fields = Object.values((err.details.fields ?? {}) as Record<string, string>);
+        return seeOther(request, withError(`/tasks/${taskId}`, [err.message, ...fields].join(" ")));
       }
       throw err;
     }
@@ -224,6 +265,44 @@ export const taskRoutes = (ctx: AppContext) => {
         }),
         { detail: { summary: "Your claims, open ones first", tags: ["tasks"] } },
       )
+      .put(
+        "/api/tasks/:id/acceptance",
+        async ({ params, body, principal }) => {
+          const task = await updateAcceptance(ctx, await principal(), params.id, body);
+          return { task: taskJson(task) };
+        },
+        {
+          detail: {
+            summary:
+              "Set a task's acceptance tests (≤ 32 test ids), test files and suite command; after approval this re-pins the task to the default branch's head",
+            tags: ["tasks"],
+          },
+        },
+      )
+      .post(
+        "/api/tasks/:id/test-bundle",
+        async ({ params, body, principal, set }) => {
+          const r = await uploadTestBundle(ctx, await principal(), params.id, await bundleOf(body));
+          set.status = 201;
+          return r;
+        },
+        {
+          detail: {
+            summary:
+              "Upload a hidden acceptance test bundle (multipart field `bundle`: .tar or .tar.gz, ≤ 5 MB), stored encrypted; the task is pinned to it",
+            tags: ["tasks"],
+          },
+        },
+      )
+      .delete(
+        "/api/tasks/:id/test-bundle",
+        async ({ params, principal, set }) => {
+          await removeTestBundle(ctx, await principal(), params.id);
+          set.status = 204;
+          return null;
+        },
+        { detail: { summary: "Remove a task's hidden test bundle", tags: ["tasks"] } },
+      )
       .get("/api/me/earnings", async ({ principal }) => ({ earnings: await earnings(ctx.db, await principal()) }), {
         detail: { summary: "Payments you received: amount, token, transaction, proof receipt, date", tags: ["tasks"] },
       })
@@ -287,6 +366,18 @@ export const taskRoutes = (ctx: AppContext) => {
         action("rejected", (p, id, body) =>
           rejectPayout(ctx, p, id, String((body as { comment?: unknown } | undefined)?.comment ?? "")),
         ),
+      )
+      .post(
+        "/tasks/:id/acceptance",
+        action("acceptance", (p, id, body) => updateAcceptance(ctx, p, id, acceptanceForm(body))),
+      )
+      .post(
+        "/tasks/:id/test-bundle",
+        action("bundle", async (p, id, body) => uploadTestBundle(ctx, p, id, await bundleOf(body))),
+      )
+      .post(
+        "/tasks/:id/test-bundle/delete",
+        action("bundle-removed", (p, id) => removeTestBundle(ctx, p, id)),
       )
       .post("/tasks/:id/work", async ({ request, params, body, principal }) => {
         const p = await signedIn(request, principal);

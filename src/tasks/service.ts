@@ -13,6 +13,7 @@ import { authorizeProject, loadProject } from "../projects/access";
 import { type Project, projects } from "../projects/schema";
 import { setProjectState } from "../projects/service";
 import { users, wallets } from "../users/schema";
+import { type AcceptanceView, acceptanceView } from "./acceptance";
 import { emitTaskEvent } from "./events";
 import {
   type TaskClaim,
@@ -411,6 +412,8 @@ export async function approvePayout(ctx: Ctx, principal: Principal | null, taskI
   const tc = await loadTask(ctx.db, principal, taskId);
   await requireReviewer(ctx.db, principal!, tc.project);
   const latest = await reviewable(ctx.db, tc);
+  const blocked = approvalBlocked(latest);
+  if (blocked) throw conflict(blocked, "REPORT_NOT_SIGNED");
   await startPayout(ctx, tc, latest, { kind: "reviewer", userId: principal!.userId });
 }
 
@@ -419,14 +422,27 @@ export async function approvePayout(ctx: Ctx, principal: Principal | null, taskI
  * review the verdict pays, and a reviewer may neither hold it back nor send the work back.
  */
 async function reviewable(db: Db, tc: TaskContext): Promise<TaskVerification> {
+  const latest = await latestVerification(db, tc.task.id);
+  // A flaky verdict waits for a reviewer on every project; a passed one only where the project reviews payouts.
+  if (tc.task.status === "VERIFIED" && latest?.status === "FLAKY") return latest;
   if (!tc.project.payoutReview) {
     throw conflict("This project pays verified work without a review.", "TASK_STATE_CONFLICT");
   }
-  const latest = await latestVerification(db, tc.task.id);
   if (tc.task.status !== "VERIFIED" || latest?.status !== "PASSED") {
     throw conflict("Only a verified task can be reviewed.", "TASK_STATE_CONFLICT");
   }
   return latest;
+}
+
+/**
+ * Why a reviewer cannot approve this verification for payment, or null when they can: a flaky verdict pays only
+ * when the harness signed its report (the task's rule held in every run).
+ */
+export function approvalBlocked(v: Pick<TaskVerification, "status" | "signedReport"> | undefined): string | null {
+  if (v?.status === "FLAKY" && !v.signedReport) {
+    return "The harness did not sign this report: the acceptance rule did not hold in every run, so it cannot be paid. Verify again or send the work back.";
+  }
+  return null;
 }
 
 /** A reviewer sends verified work back to the claimer with a comment. */
@@ -472,8 +488,10 @@ export async function startPayout(
 }
 
 /**
- * Records a verification's outcome (the verification job calls it): FAILED/FLAKY/ERROR send the task back to
- * CLAIMED with the reason; PASSED makes it VERIFIED and, unless the project reviews payouts, starts the payment.
+ * Records a verification's outcome (the verification job calls it): FAILED/ERROR send the task back to CLAIMED
+ * with the reason; PASSED makes it VERIFIED and, unless the project reviews payouts, starts the payment; FLAKY
+ * makes it VERIFIED waiting for a reviewer's decision (approve, reject or verify again), never paid by itself.
+ * The harness writes the named results, regressions, flaky tests and signed report on the row before it calls.
  * An outcome for a commit that is no longer the latest is stored but decides nothing.
  */
 export async function recordVerdict(
@@ -501,12 +519,19 @@ export async function recordVerdict(
       .where(eq(tasks.id, v.taskId));
     if (row?.task.status !== "VERIFYING") return null;
     const passed = outcome.status === "PASSED";
+    const flaky = outcome.status === "FLAKY";
+    const flakyTests = (v.flaky ?? []).slice(0, 10).join(", ");
     await transition(tx, {
       task: row.task,
       orgId: row.project.orgId,
-      to: passed ? "VERIFIED" : "CLAIMED",
+      to: passed || flaky ? "VERIFIED" : "CLAIMED",
       actor: { kind: "system" },
-      reason: passed ? undefined : (outcome.reason ?? outcome.status),
+      event: flaky ? "task.flaky" : undefined,
+      reason: passed
+        ? undefined
+        : flaky
+          ? `flaky: ${outcome.reason ?? (flakyTests || "tests changed verdict between runs")}`.slice(0, 1000)
+          : (outcome.reason ?? outcome.status),
       data: { verificationId, commit: v.commit, status: outcome.status },
     });
     return passed && !row.project.payoutReview ? { v, project: row.project } : null;
@@ -626,6 +651,10 @@ export interface TaskDetail extends TaskContext {
     releasedAt: Date | null;
     blockNumber: number | null;
   } | null;
+  /** The task's acceptance tests and pin as the caller may see them (a hidden bundle's files only for reviewers). */
+  acceptance: AcceptanceView;
+  /** Why the reviewer's approve button cannot pay (an unsigned flaky report), when it cannot. */
+  approveBlocked: string | null;
   /** The latest payout proof of the task: the Groth16 proof of the stored report, bound to task, payee and amount. */
   proof: { id: string; status: string; createdAt: Date } | null;
   /** What the caller may do now. */
@@ -688,6 +717,8 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
   const isClaimer = claim?.state === "ACTIVE" && claim.userId === p.userId;
   const reviewer = can(role, "task.review");
   const status = tc.task.status;
+  const latest = verifications.at(-1);
+  const acceptance = await acceptanceView(db, tc.task, tc.project, role);
   const claimable =
     status === "OPEN" &&
     tc.project.state === "ACTIVE" &&
@@ -699,6 +730,8 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
     verifications,
     payment: paymentRows[0] ?? null,
     proof: proofRows[0] ?? null,
+    acceptance,
+    approveBlocked: approvalBlocked(latest),
     isClaimer,
     hasPayoutWallet: !!wallet,
     actions: {
@@ -707,7 +740,10 @@ export async function taskDetail(db: Db, principal: Principal | null, taskId: st
       link: isClaimer && (status === "CLAIMED" || status === "VERIFYING" || status === "VERIFIED"),
       verifyAgain: (isClaimer || (reviewer && !!claim)) && links.length > 0 && status !== "PAYING" && status !== "PAID",
       release: reviewer && claim?.state === "ACTIVE" && status !== "PAYING" && status !== "PAID",
-      review: reviewer && tc.project.payoutReview && status === "VERIFIED" && verifications.at(-1)?.status === "PASSED",
+      review:
+        reviewer &&
+        status === "VERIFIED" &&
+        ((tc.project.payoutReview && latest?.status === "PASSED") || latest?.status === "FLAKY"),
     },
   };
 }
@@ -725,6 +761,7 @@ export function taskJson(t: Task) {
     payoutAmount: t.payoutAmount,
     acceptanceCriteria: t.acceptanceCriteria,
     verification: t.verification,
+    acceptancePin: t.acceptancePin,
     claimedById: t.claimedById,
   };
 }

@@ -20,6 +20,8 @@ interface Rule {
   to: TaskStatus;
   by: Actor["kind"][];
   event: TaskEventName;
+  /** Events the same move may announce instead, when the caller names one (a flaky verdict waits as VERIFIED). */
+  also?: TaskEventName[];
 }
 
 /** Every allowed transition (spec §6.1.5–6.1.8). Anything else is TASK_STATE_CONFLICT. */
@@ -33,7 +35,7 @@ export const TRANSITIONS: readonly Rule[] = [
   { from: "CLAIMED", to: "VERIFYING", by: ["claimer", "system"], event: "task.verification_started" },
   { from: "VERIFIED", to: "VERIFYING", by: ["claimer", "system"], event: "task.verification_started" },
   { from: "VERIFYING", to: "CLAIMED", by: ["system"], event: "task.verification_failed" },
-  { from: "VERIFYING", to: "VERIFIED", by: ["system"], event: "task.verified" },
+  { from: "VERIFYING", to: "VERIFIED", by: ["system"], event: "task.verified", also: ["task.flaky"] },
   { from: "VERIFIED", to: "PAYING", by: ["system", "reviewer"], event: "task.payment_started" },
   { from: "VERIFIED", to: "CLAIMED", by: ["reviewer"], event: "task.rejected" },
   { from: "PAYING", to: "PAID", by: ["system"], event: "task.paid" },
@@ -56,6 +58,8 @@ export interface TransitionInput {
   /** In words, for the audit trail and the notification (a failed test, a reviewer's comment). */
   reason?: string;
   data?: Record<string, unknown>;
+  /** One of the rule's `also` events instead of its own. */
+  event?: TaskEventName;
 }
 
 /**
@@ -72,6 +76,14 @@ export async function transition(tx: Q, input: TransitionInput): Promise<void> {
       409,
     );
   }
+  if (input.event && input.event !== rule.event && !rule.also?.includes(input.event)) {
+    throw new AppError(
+      "TASK_STATE_CONFLICT",
+      `A ${task.status.toLowerCase()} task cannot announce ${input.event}.`,
+      409,
+    );
+  }
+  const event = input.event ?? rule.event;
   const set: Partial<Task> = { status: to, updatedAt: new Date() };
   if (input.claimedById !== undefined) set.claimedById = input.claimedById;
   const moved = await tx
@@ -85,13 +97,13 @@ export async function transition(tx: Q, input: TransitionInput): Promise<void> {
   const actorId = actor.kind === "system" ? null : actor.userId;
   await audit(tx as Db, {
     actorId,
-    action: rule.event,
+    action: event,
     targetType: "task",
     targetId: task.id,
     orgId: input.orgId,
     payload: { from: task.status, to, ...(input.reason ? { reason: input.reason } : {}), ...(input.data ?? {}) },
   });
-  await emitTaskEvent(tx, rule.event, {
+  await emitTaskEvent(tx, event, {
     taskId: task.id,
     projectId: task.projectId,
     orgId: input.orgId,

@@ -1,10 +1,11 @@
 import { formatUnits } from "viem";
-import { CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
+import { AcceptanceFields, CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import type { JobEvent } from "../core/jobs";
 import { ID_SEPARATOR } from "../harness/results";
 import type { Project } from "../projects/schema";
 import { ProjectHeader } from "../projects/views";
+import type { AcceptanceView } from "./acceptance";
 import type { Earning, TaskDetail } from "./service";
 import type { TaskVerification } from "./schema";
 
@@ -48,6 +49,82 @@ const ActionForm = (p: { action: string; csrf?: string; label: string; secondary
   </form>
 );
 
+const NAMED_MARK: Record<string, string> = { passed: "✓", failed: "✗", missing: "?", flaky: "~" };
+
+/**
+ * What the harness found against the acceptance rule: each named test passed / failed / missing / flaky, the new
+ * failures since the base commit, protected paths the work changed (a refusal), flaky tests, and the signature.
+ */
+function VerdictDetails({ v }: { v: TaskVerification }) {
+  const finished = v.status !== "QUEUED" && v.status !== "RUNNING";
+  const named = v.named ?? [];
+  const protectedChanges = v.protectedChanges ?? [];
+  const flaky = v.flaky ?? [];
+  return (
+    <div class="verdict">
+      {named.length ? (
+        <>
+          <p class="small">Named acceptance tests:</p>
+          <ul class="tests named">
+            {named.map((n) => (
+              <li class={n.status === "passed" ? "ok" : "bad"}>
+                <span safe>{`${NAMED_MARK[n.status] ?? ""} ${n.id}`}</span>{" "}
+                <span class={badge(n.status === "passed" ? "PASSED" : "FAILED")} safe>
+                  {n.status}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        ""
+      )}
+      {v.newFailures !== null && v.newFailures !== undefined ? (
+        <p class={v.newFailures > 0 ? "small bad" : "small muted"} safe>
+          {v.newFailures === 0
+            ? `No new failures since the base commit${v.baseCommit ? ` ${v.baseCommit.slice(0, 12)}` : ""}.`
+            : `${v.newFailures} test${v.newFailures === 1 ? "" : "s"} that passed at the base commit${v.baseCommit ? ` ${v.baseCommit.slice(0, 12)}` : ""} fail${v.newFailures === 1 ? "s" : ""} now.`}
+        </p>
+      ) : (
+        ""
+      )}
+      {protectedChanges.length ? (
+        <div class="help bad">
+          <p
+            safe
+          >{`Refused: the work changed ${protectedChanges.length} protected path${protectedChanges.length === 1 ? "" : "s"} (tests, test runner or CI configuration):`}</p>
+          <ul class="tests">
+            {protectedChanges.slice(0, 50).map((f) => (
+              <li>
+                <code safe>{f}</code>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : (
+        ""
+      )}
+      {flaky.length ? (
+        <p
+          class="small bad"
+          safe
+        >{`Flaky (changed verdict between two runs): ${flaky.slice(0, 20).join(", ")}${flaky.length > 20 ? ", …" : ""}`}</p>
+      ) : (
+        ""
+      )}
+      {finished && v.status !== "ERROR" ? (
+        <p class="small muted" safe>
+          {v.signedReport
+            ? `Report signed by the harness (${v.signedReport.signer.slice(0, 10)}…).`
+            : "Report not signed by the harness: the acceptance rule did not hold."}
+        </p>
+      ) : (
+        ""
+      )}
+    </div>
+  );
+}
+
 /** One verification in the timeline: its verdict, the failing tests named, and the log while it runs. */
 function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] }) {
   // A step's own leaf ("test") fails whenever one of its tests does: name the tests, and a step only when it
@@ -77,6 +154,7 @@ function VerificationItem({ v, log }: { v: TaskVerification; log?: JobEvent[] })
       ) : (
         ""
       )}
+      <VerdictDetails v={v} />
       {failing.length ? (
         <details open>
           <summary>{failedTests.length ? "Failing tests" : "Failed steps"}</summary>
@@ -129,7 +207,7 @@ export function Timeline({ d, log }: { d: TaskDetail; log?: JobEvent[] }) {
   const live =
     d.task.status === "VERIFYING" ||
     d.task.status === "PAYING" ||
-    (d.task.status === "VERIFIED" && !d.project.payoutReview);
+    (d.task.status === "VERIFIED" && !d.project.payoutReview && d.verifications.at(-1)?.status === "PASSED");
   const c = d.claim;
   return (
     <section
@@ -263,12 +341,28 @@ export function TaskActions(p: FormProps & { d: TaskDetail; csrf?: string; oob?:
         )}
         {d.actions.review ? (
           <>
-            <ActionForm
-              action={`/tasks/${t.id}/approve`}
-              csrf={p.csrf}
-              label="Approve and pay"
-              confirm="Approve this work? The payment is released from the escrow and cannot be taken back."
-            />
+            {d.verifications.at(-1)?.status === "FLAKY" ? (
+              <p class="help" safe>
+                {`The last verification was flaky: ${d.verifications.at(-1)?.reason ?? "tests changed verdict between runs"}. Decide: approve, send it back, or verify again.`}
+              </p>
+            ) : (
+              ""
+            )}
+            {d.approveBlocked ? (
+              <p class="help bad">
+                <button type="button" disabled>
+                  Approve and pay
+                </button>{" "}
+                <span safe>{d.approveBlocked}</span>
+              </p>
+            ) : (
+              <ActionForm
+                action={`/tasks/${t.id}/approve`}
+                csrf={p.csrf}
+                label="Approve and pay"
+                confirm="Approve this work? The payment is released from the escrow and cannot be taken back."
+              />
+            )}
             <form method="post" action={`/tasks/${t.id}/reject`} class="stack">
               <CsrfField token={p.csrf} />
               <Field name="comment" label="Request changes" values={p.values} errors={p.errors} maxlength={2000} />
@@ -326,6 +420,134 @@ export function TaskActions(p: FormProps & { d: TaskDetail; csrf?: string; oob?:
         ""
       )}
     </div>
+  );
+}
+
+/**
+ * The acceptance tests as contributors see them before they claim: the named tests, the pinned commit and the
+ * rule in words; a hidden bundle as a count only. Reviewers also get the forms to change them and the bundle's
+ * file names (the service left them out for everyone else).
+ */
+export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: string; csrf?: string }) {
+  const { a } = p;
+  const short = a.commit?.slice(0, 12);
+  return (
+    <section id="acceptance">
+      <h2>Acceptance tests</h2>
+      {a.tests.length ? (
+        <ul class="tests named">
+          {a.tests.map((id) => (
+            <li>
+              <code safe>{id}</code>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        ""
+      )}
+      <p>
+        {a.tests.length ? (
+          <span safe>{`These ${a.tests.length} test${a.tests.length === 1 ? "" : "s"} must run and pass`}</span>
+        ) : (
+          <span>No tests are named: every test must pass</span>
+        )}
+        {short ? (
+          <>
+            {"; no test that passed at "}
+            {a.commitUrl ? (
+              <a href={a.commitUrl}>
+                <code safe>{short}</code>
+              </a>
+            ) : (
+              <code safe>{short}</code>
+            )}
+            {" may fail."}
+          </>
+        ) : (
+          "."
+        )}
+      </p>
+      {a.files.length ? (
+        <p class="small">
+          <span safe>{`Test files${a.pin ? " (taken from the pinned commit, over your work)" : ""}: `}</span>
+          {a.files.map((f, i) => (
+            <>
+              {i ? ", " : ""}
+              <code safe>{f}</code>
+            </>
+          ))}
+        </p>
+      ) : (
+        ""
+      )}
+      {a.hiddenFiles ? (
+        <p
+          class="small"
+          safe
+        >{`Plus ${a.hiddenFiles} hidden acceptance test file${a.hiddenFiles === 1 ? "" : "s"}, kept by the sponsor and run by the harness.`}</p>
+      ) : (
+        ""
+      )}
+      <p class="small muted" safe>
+        {a.pin
+          ? `Pinned ${a.pin.pinnedAt.slice(0, 16).replace("T", " ")} UTC${a.pin.kind === "commit" ? ` to ${a.pin.ref.replace(/^refs\/heads\//, "")} at ${short}` : short ? ` to a hidden test bundle on ${short}` : " to a hidden test bundle"}.`
+          : "Not pinned yet: they are pinned to the default branch's head when the plan is approved."}
+      </p>
+      {a.canChange ? (
+        <details>
+          <summary>Change the acceptance tests</summary>
+          <form method="post" action={`/tasks/${p.taskId}/acceptance`} class="stack wide">
+            <CsrfField token={p.csrf} />
+            <AcceptanceFields tests={a.tests} files={a.files} values={p.values} errors={p.errors} />
+            <label>
+              Suite command <span class="help">empty: detected from the repository</span>
+              <input name="testCommand" value={a.testCommand} maxlength="300" />
+            </label>
+            <p class="help">{a.pin ? "Saving pins the task again to the default branch's head." : ""}</p>
+            <button type="submit">Save acceptance tests</button>
+          </form>
+          <h3>Hidden test bundle</h3>
+          {a.bundle ? (
+            <>
+              <p class="small" safe>
+                {`${a.bundle.files.length} file${a.bundle.files.length === 1 ? "" : "s"}, ${Math.ceil(a.bundle.sizeBytes / 1024)} KB, sha256 ${a.bundle.sha256.slice(0, 16)}…, uploaded ${when(a.bundle.uploadedAt)}. Contributors see the count only.`}
+              </p>
+              <ul class="tests">
+                {a.bundle.files.slice(0, 100).map((f) => (
+                  <li>
+                    <code safe>{f}</code>
+                  </li>
+                ))}
+              </ul>
+              <ActionForm
+                action={`/tasks/${p.taskId}/test-bundle/delete`}
+                csrf={p.csrf}
+                label="Remove the bundle"
+                secondary
+                confirm="Remove the hidden test bundle? The task is pinned to the base commit's tests again."
+              />
+            </>
+          ) : (
+            <p class="small muted">
+              A .tar or .tar.gz of test files (at most 5 MB) that contributors never see; it is stored encrypted and put
+              over the contributor's work when the harness runs.
+            </p>
+          )}
+          <form method="post" action={`/tasks/${p.taskId}/test-bundle`} enctype="multipart/form-data" class="stack">
+            <CsrfField token={p.csrf} />
+            <label>
+              {a.bundle ? "Replace the bundle" : "Upload a bundle"}
+              <input type="file" name="bundle" accept=".tar,.tgz,.tar.gz,application/x-tar,application/gzip" required />
+            </label>
+            <button type="submit" class="secondary">
+              Upload
+            </button>
+          </form>
+        </details>
+      ) : (
+        ""
+      )}
+    </section>
   );
 }
 
@@ -392,6 +614,7 @@ export function TaskPage(
       ) : (
         ""
       )}
+      <AcceptanceSection a={d.acceptance} taskId={t.id} csrf={p.csrf} values={p.values} errors={p.errors} />
       <TaskActions d={d} csrf={p.csrf} values={p.values} errors={p.errors} />
       <Timeline d={d} log={p.log} />
     </Layout>

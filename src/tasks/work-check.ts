@@ -18,10 +18,10 @@ export interface CheckedWork {
 
 const refused = (message: string) => new AppError("WORK_LINK_INVALID", message, 422);
 
-async function git(args: string[], cwd?: string): Promise<string> {
+async function git(args: string[], cwd?: string, timeoutMs = GIT_TIMEOUT_MS): Promise<string> {
   const r = await runProcess(["git", ...args], {
     cwd,
-    timeoutMs: GIT_TIMEOUT_MS,
+    timeoutMs,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: cwd ?? tmpdir(),
@@ -101,4 +101,21 @@ export async function checkWork(opts: {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The head commit of a repository's default branch (what `HEAD` points to on the remote), read with
+ * `git ls-remote --symref`. `gitConfig` comes from the repository URL check (src/core/net/ssrf.ts).
+ */
+export async function remoteHead(
+  url: string,
+  gitConfig: [string, string][] = [],
+  timeoutMs = 30_000,
+): Promise<{ commit: string; ref: string }> {
+  const config = gitConfig.flatMap(([k, v]) => ["-c", `${k}=${v}`]);
+  const out = await git([...config, "ls-remote", "--symref", "--", url, "HEAD"], undefined, timeoutMs);
+  const ref = /^ref: (refs\/heads\/\S+)\tHEAD$/m.exec(out)?.[1];
+  const commit = /^([0-9a-f]{40})\tHEAD$/m.exec(out)?.[1];
+  if (!commit) throw new AppError("REPO_EMPTY", "The repository has no default branch with a commit yet.", 422);
+  return { commit, ref: ref ?? "HEAD" };
 }
