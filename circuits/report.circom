@@ -1,76 +1,102 @@
 pragma circom 2.1.0;
 
-// Proves that a test report whose Merkle root the harness signed satisfies a task's rule, and binds the
-// proof to the task, the payee and the amount of one payment.
+// Proves that a test report the harness signed meets a task's rule, and binds the proof to the task, the payee
+// and the amount of one payment.
 //
-// What it proves (and what it does not): the prover knows the leaves behind `root`; every used leaf is a
-// passed test (a report that contains a failure has no witness for its root); at least `minPassing` tests
-// passed. That the report is genuine is the harness's word: its EIP-712 signature over the same root is
-// checked by the escrow contract. The proof adds that the signed report meets the rule, without publishing
-// the test list, and ties it to this task, payee and amount.
+// The harness signs root = Poseidon(namedRoot, allRoot, testCount, passedCount, failedCount, newFailures)
+// (src/zk/merkle.ts reportCommitment). The proof shows, for that root:
+//   - every named acceptance test of the rule is in a slot that passed (a named test missing from the report is a
+//     slot with passed = 0, so it cannot be proved);
+//   - the named ids, in the rule's order, and minPassing hash to the public ruleHash;
+//   - newFailures == 0 (no test fails that did not fail at the base commit);
+//   - passedCount >= minPassing (both range-checked to 32 bits, minPassing >= 1).
+// allRoot, the SHA-256 tree over every test of the report, is a private input the circuit does not open: the
+// other tests are committed in it and can be checked off chain against the stored report.
 //
-// Tree layout (must match src/zk/merkle.ts): a fixed-depth Merkle tree of arity 8 over 64 leaf slots. A leaf
-// is the pair (testIdHash, passed); an unused slot is (0, 0). A node over 8 leaves is Poseidon of their 16
-// values, the root is Poseidon of the 8 nodes. Wide Poseidon costs about 38 constraints per hashed value
-// where a binary tree of Poseidon(2) costs about 120, which keeps the circuit under 2^13 constraints.
+// Named slots (must match merkle.ts): ids = the 32 named id hashes, unused = 0;
+//   low = Poseidon(16)(ids 0..15), high = Poseidon(16)(ids 16..31)
+//   ruleHash  = Poseidon(3)(low, high, minPassing)
+//   namedRoot = Poseidon(2)(Poseidon(2)(low, high), passedBits), passedBits = sum of passed_i * 2^i
 
 include "poseidon.circom";
 include "comparators.circom";
 include "bitify.circom";
 
-template ReportRule(arity) {
-    var n = arity * arity;
-
+template ReportRule(slots) {
     // Public inputs, in the order the verifier expects them.
     signal input root;
     signal input taskId;
     signal input payee;
     signal input amount;
+    signal input ruleHash;
+
+    // Private inputs.
+    signal input namedIds[slots];
+    signal input namedPassed[slots];
     signal input minPassing;
+    signal input allRoot;
+    signal input testCount;
+    signal input passedCount;
+    signal input failedCount;
+    signal input newFailures;
 
-    // Private inputs: one slot per leaf.
-    signal input testIds[n];
-    signal input passed[n];
-    signal input used[n];
-
-    // What a slot contributes to the tree: (testIdHash, passed) when used, (0, 0) when not. A failed test in
-    // the report, (testIdHash, 0), can be neither: an unused slot hashes as (0, 0) and a used one must pass.
-    signal slotId[n];
-    signal slotPassed[n];
-    var count = 0;
-    for (var i = 0; i < n; i++) {
-        used[i] * (used[i] - 1) === 0;
-        passed[i] * (passed[i] - 1) === 0;
-        // A counted test must have passed.
-        used[i] * (1 - passed[i]) === 0;
-        slotId[i] <== used[i] * testIds[i];
-        slotPassed[i] <== used[i] * passed[i];
-        count += used[i];
+    // A slot is used when its id is not 0. A used slot must have passed; an unused one is (0, 0).
+    component isEmpty[slots];
+    var bits = 0;
+    for (var i = 0; i < slots; i++) {
+        namedPassed[i] * (namedPassed[i] - 1) === 0;
+        isEmpty[i] = IsZero();
+        isEmpty[i].in <== namedIds[i];
+        // used = 1 - isEmpty: a used slot must have passed, an unused one must not claim a pass
+        (1 - isEmpty[i].out) * (1 - namedPassed[i]) === 0;
+        isEmpty[i].out * namedPassed[i] === 0;
+        bits += namedPassed[i] * (1 << i);
     }
 
-    // minPassing is a small positive number: range-check it so the comparison below is sound.
-    component minBits = Num2Bits(8);
+    // The rule: the named ids in order, and minPassing.
+    component low = Poseidon(16);
+    component high = Poseidon(16);
+    for (var i = 0; i < 16; i++) {
+        low.inputs[i] <== namedIds[i];
+        high.inputs[i] <== namedIds[16 + i];
+    }
+    component rule = Poseidon(3);
+    rule.inputs[0] <== low.out;
+    rule.inputs[1] <== high.out;
+    rule.inputs[2] <== minPassing;
+    ruleHash === rule.out;
+
+    // The named slots' commitment and the signed root.
+    component ids = Poseidon(2);
+    ids.inputs[0] <== low.out;
+    ids.inputs[1] <== high.out;
+    component named = Poseidon(2);
+    named.inputs[0] <== ids.out;
+    named.inputs[1] <== bits;
+    component top = Poseidon(6);
+    top.inputs[0] <== named.out;
+    top.inputs[1] <== allRoot;
+    top.inputs[2] <== testCount;
+    top.inputs[3] <== passedCount;
+    top.inputs[4] <== failedCount;
+    top.inputs[5] <== newFailures;
+    root === top.out;
+
+    // Nothing that passed at the base commit fails now.
+    newFailures === 0;
+
+    // Enough tests passed: both sides range-checked so the comparison is sound; minPassing >= 1.
+    component minBits = Num2Bits(32);
     minBits.in <== minPassing;
+    component passedBits = Num2Bits(32);
+    passedBits.in <== passedCount;
     component minIsZero = IsZero();
     minIsZero.in <== minPassing;
     minIsZero.out === 0;
-    component enough = GreaterEqThan(8);
-    enough.in[0] <== count;
+    component enough = GreaterEqThan(32);
+    enough.in[0] <== passedCount;
     enough.in[1] <== minPassing;
     enough.out === 1;
-
-    // Nodes over `arity` leaves each, then the root over the nodes.
-    component nodes[arity];
-    component top = Poseidon(arity);
-    for (var g = 0; g < arity; g++) {
-        nodes[g] = Poseidon(2 * arity);
-        for (var j = 0; j < arity; j++) {
-            nodes[g].inputs[2 * j] <== slotId[g * arity + j];
-            nodes[g].inputs[2 * j + 1] <== slotPassed[g * arity + j];
-        }
-        top.inputs[g] <== nodes[g].out;
-    }
-    root === top.out;
 
     // Public inputs that take part in no other constraint: square them so the proof stays bound to them
     // whatever the optimizer does.
@@ -79,4 +105,4 @@ template ReportRule(arity) {
     signal amountSquare <== amount * amount;
 }
 
-component main {public [root, taskId, payee, amount, minPassing]} = ReportRule(8);
+component main {public [root, taskId, payee, amount, ruleHash]} = ReportRule(32);

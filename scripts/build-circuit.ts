@@ -3,7 +3,7 @@
 //   circuits/build/report.wasm             witness generator
 //   circuits/build/report_final.zkey       proving key
 //   circuits/build/verification_key.json   verification key
-//   circuits/build/pot15_final.ptau        phase-1 powers of tau, 2^15 (the circuit needs 2^13; a bigger phase 1 serves it)
+//   circuits/build/pot15_final.ptau        phase-1 powers of tau, 2^15 (the circuit needs 2^12; a bigger phase 1 serves it)
 //   contracts/src/Groth16Verifier.sol      Solidity verifier (from circuits/verifier_groth16.sol.ejs)
 //   circuits/build/prover.js               the sandbox prover (src/zk/prover-entry.ts bundled for bun)
 //

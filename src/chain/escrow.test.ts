@@ -226,7 +226,7 @@ for (const chainDef of TEST_CHAINS) {
       await depositNative("p-tamper", parseEther("5"));
       const c = spareClaim;
       expect(await tryRelease("p-tamper", c, { root: c.root + 1n })).toBe("InvalidProof");
-      expect(await tryRelease("p-tamper", c, { minPassing: 4n })).toBe("InvalidProof");
+      expect(await tryRelease("p-tamper", c, { ruleHash: c.ruleHash + 1n })).toBe("InvalidProof");
       const p = c.proof.calldata;
       const tampered = { ...p, a: [p.a[0], p.a[1] + 1n] as [bigint, bigint] };
       expect(await tryRelease("p-tamper", c, {}, { proof: tampered })).toBe("InvalidProof");

@@ -3,7 +3,7 @@
 import type { AppContext } from "../core/context";
 import { AppError } from "../core/errors";
 import { isTransient } from "./release";
-import { createPaymentProof, releaseTaskPayment, reportOfVerification } from "./service";
+import { createPaymentProof, releaseTaskPayment } from "./service";
 import { syncChainEvents } from "./sync";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log">;
@@ -49,15 +49,15 @@ export function definePaymentJobs(
     // one release at a time: the worker key's nonces stay in order; RPC hiccups retry with backoff
     { concurrency: 1, maxAttempts: 8, backoffMs: 2_000 },
   );
-  // The payout proves only a verdict the harness stored for the task's linked commit: the payload names the
-  // stored verification, never a report.
+  // The payout proves only a report the harness signed and stored for the task's linked commit: the payload
+  // names the stored verification, never a report.
   const proof = queue.define<{ verificationId: string }, { proofId: string }>(
     "payments.proof",
     async (p) => {
-      const { proofId, taskId, scope } = await fatalUnlessTransient(async () => {
-        const report = await reportOfVerification(ctx, p.verificationId);
-        return { proofId: await createPaymentProof(ctx, report), taskId: report.taskId, scope: report.scope };
-      }, Fatal);
+      const { proofId, taskId, scope } = await fatalUnlessTransient(
+        () => createPaymentProof(ctx, p.verificationId),
+        Fatal,
+      );
       await release.enqueue({ proofId }, { key: `payments.release:${taskId}`, scope });
       return { proofId };
     },

@@ -16,7 +16,7 @@ export function releaseArgs(a: Attestation, signature: Hex, proof: ReportProof["
       payee: a.payee,
       amount: a.amount,
       root: a.root,
-      minPassing: a.minPassing,
+      ruleHash: a.ruleHash,
       digest: a.digest,
     },
     signature,

@@ -1,10 +1,13 @@
 // Funding and payouts end to end on a real database (PGlite, and PostgreSQL in CI) and the embedded chain:
-// quote → deposit below the quote (not active) → top-up (active) → proof → payout once → a release the
-// database missed is found by the event sync after a restart.
+// quote → deposit below the quote (not active) → top-up (active) → a verification the harness signed → proof →
+// payout once → a release the database missed is found by the event sync after a restart. The payout never
+// signs: every signed report here is made with the harness key through signVerificationReport, as the harness
+// does, and the payout refuses anything that does not match it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { type Address, type Hex, zeroAddress } from "viem";
+import { generatePrivateKey } from "viem/accounts";
 import { deployForTest, PAYEE, TEST_CHAINS, type TestChain } from "../../test/support/chain";
 import { describeEachDb } from "../../test/support/db";
 import { ProjectEscrow } from "../chain/contracts.gen";
@@ -17,9 +20,16 @@ import { fundingRecords } from "../funding/schema";
 import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { projects } from "../projects/schema";
-import { users } from "../users/schema";
-import { onChainProjectId, signAttestation } from "../zk/attestation";
-import { merkleRoot, reportLeaves } from "../zk/merkle";
+import { taskClaims, taskVerifications, taskWorkLinks } from "../tasks/schema";
+import { users, wallets } from "../users/schema";
+import {
+  type Attestation,
+  attestationFromRecord,
+  onChainProjectId,
+  onChainTaskId,
+  signVerificationReport,
+} from "../zk/attestation";
+import { reportCommitment, type TestResult } from "../zk/merkle";
 import { zkProofs } from "../zk/schema";
 import { submitRelease } from "./release";
 import { payments } from "./schema";
@@ -45,12 +55,23 @@ afterAll(async () => {
   await chain?.stop();
 });
 
+// The task's rule names 20 acceptance tests of a 10,000-test suite (every 25th test fails, as at the base commit).
+const SUITE: TestResult[] = Array.from({ length: 10_000 }, (_, i) => ({
+  id: `pkg/f${i % 60}.test.ts > case ${i}`,
+  passed: i % 25 !== 3,
+}));
+const OTHER_WALLET = "0x0000000000000000000000000000000000000b0b";
+const NAMED = SUITE.filter((t) => t.passed)
+  .slice(0, 20)
+  .map((t) => t.id);
+
 describeEachDb("funding and payouts", (getDb) => {
   const events: { name: string; payload: Record<string, unknown> }[] = [];
   let ctx: Parameters<typeof createQuote>[0] & Parameters<typeof releaseTaskPayment>[0];
   let principal: Principal;
   let projectId: string;
   let subs: { id: string; points: number }[];
+  let claimerId: string;
 
   beforeAll(async () => {
     const db = getDb().db;
@@ -75,13 +96,32 @@ describeEachDb("funding and payouts", (getDb) => {
       .values({ orgId: org!.id, title: "P", tokenDecimals: 18, structureApprovedAt: new Date() })
       .returning();
     projectId = project!.id;
+    const [claimer] = await db
+      .insert(users)
+      .values({ name: "Contributor", email: `c-${Date.now()}@example.test` })
+      .returning();
+    claimerId = claimer!.id;
+    await db.insert(wallets).values({
+      userId: claimerId,
+      address: PAYEE,
+      chainId: "31337",
+      isPayout: true,
+      siweMessage: "test",
+      signature: "0x",
+    });
     const [m] = await db.insert(milestones).values({ projectId, title: "M", points: 50, position: 0 }).returning();
     subs = await db
       .insert(tasks)
-      .values([
-        { milestoneId: m!.id, projectId, title: "a", points: 30, position: 0 },
-        { milestoneId: m!.id, projectId, title: "b", points: 20, position: 1 },
-      ])
+      .values(
+        [
+          { milestoneId: m!.id, projectId, title: "a", points: 30, position: 0 },
+          { milestoneId: m!.id, projectId, title: "b", points: 20, position: 1 },
+        ].map((t) => ({
+          ...t,
+          claimedById: claimerId,
+          verification: { minPassingTests: 20, testCommand: "bun test", rules: [], acceptanceTests: NAMED },
+        })),
+      )
       .returning({ id: tasks.id, points: tasks.points });
   });
 
@@ -96,6 +136,66 @@ describeEachDb("funding and payouts", (getDb) => {
     });
     await chain.conn.publicClient.waitForTransactionReceipt({ hash });
     return hash;
+  };
+
+  /**
+   * A PASSED verification of a task as the harness stores it: the tests, the counts and the report the harness key
+   * signed (through signVerificationReport, the harness's own function) for the claimer's wallet and the payout.
+   */
+  const verified = async (
+    taskId: string,
+    tests: TestResult[],
+    opts: { newFailures?: number; key?: Hex; edit?: (a: Attestation) => Attestation } = {},
+  ) => {
+    const db = getDb().db;
+    const [task] = await db.select().from(tasks).where(eq(tasks.id, taskId));
+    await db.update(tasks).set({ status: "PAYING" }).where(eq(tasks.id, taskId));
+    const report = reportCommitment({ tests, named: NAMED, minPassing: 20, newFailures: opts.newFailures ?? 0 });
+    const digest = `0x${randomBytes(32).toString("hex")}` as Hex;
+    const base: Attestation = {
+      projectId: onChainProjectId(projectId),
+      taskId: onChainTaskId(taskId),
+      payee: PAYEE,
+      amount: BigInt(task!.payoutAmount!),
+      root: report.root,
+      ruleHash: report.ruleHash,
+      digest,
+    };
+    const attestation = opts.edit ? opts.edit(base) : base;
+    const signedReport = await signVerificationReport(
+      attestation,
+      { chainId: runtime.conn.chain.id, escrow: runtime.deployment!.escrow },
+      opts.key ?? chain.keys.harness,
+    );
+    const [claim] = await db
+      .insert(taskClaims)
+      .values({ taskId, userId: claimerId, expiresAt: new Date(Date.now() + 86_400_000) })
+      .onConflictDoNothing()
+      .returning();
+    const claimId = claim?.id ?? (await db.select().from(taskClaims).where(eq(taskClaims.taskId, taskId)))[0]!.id;
+    const commit = randomBytes(20).toString("hex");
+    const [link] = await db
+      .insert(taskWorkLinks)
+      .values({ taskId, claimId, kind: "branch", repoUrl: "https://example.test/r.git", branch: "work", commit })
+      .returning();
+    const [v] = await db
+      .insert(taskVerifications)
+      .values({
+        taskId,
+        claimId,
+        workLinkId: link!.id,
+        commit,
+        status: "PASSED",
+        reportHash: digest,
+        tests,
+        passedCount: report.summary.passedCount,
+        failedCount: report.summary.failedCount,
+        newFailures: report.summary.newFailures,
+        signedReport,
+        finishedAt: new Date(),
+      })
+      .returning();
+    return v!;
   };
 
   test("quote: 50 points × $50 at $3,000/ETH, exact wei, payouts add up", async () => {
@@ -138,16 +238,9 @@ describeEachDb("funding and payouts", (getDb) => {
     expect(payouts.reduce((a, b) => a + b, 0n)).toBe(833_333_333_333_333_334n);
   });
 
-  test("a verified task is paid exactly once", async () => {
-    const tests = [1, 2, 3].map((i) => ({ id: `t${i}`, passed: true }));
-    const proofId = await createPaymentProof(ctx, {
-      taskId: subs[0]!.id,
-      tests,
-      root: merkleRoot(reportLeaves(tests)),
-      digest: `0x${"01".repeat(32)}`,
-      payee: PAYEE,
-      minPassing: 2,
-    });
+  test("a report of 10,000 tests whose 20 named tests passed is proven and paid exactly once", async () => {
+    const v = await verified(subs[0]!.id, SUITE);
+    const { proofId } = await createPaymentProof(ctx, v.id);
     const before = await chain.conn.publicClient.getBalance({ address: PAYEE });
     const first = await releaseTaskPayment(ctx, proofId);
     expect(first.status).toBe("COMPLETED");
@@ -165,50 +258,97 @@ describeEachDb("funding and payouts", (getDb) => {
       txHash: first.txHash,
     });
     expect(events.filter((e) => e.name === "payment.completed")).toHaveLength(1);
-    const failing = [{ id: "x", passed: false }];
+  }, 120_000);
+
+  test("a failed named test, a new failure, a foreign signature, a changed report or payee is not proven", async () => {
+    const b = subs[1]!.id;
+    const failedNamed = SUITE.map((t) => (t.id === NAMED[7] ? { ...t, passed: false } : t));
+    await expect(createPaymentProof(ctx, (await verified(b, failedNamed)).id)).rejects.toMatchObject({
+      code: "VERIFICATION_FAILED",
+      message: expect.stringContaining(NAMED[7]!),
+    });
+    await expect(createPaymentProof(ctx, (await verified(b, SUITE, { newFailures: 2 })).id)).rejects.toMatchObject({
+      code: "VERIFICATION_FAILED",
+      message: expect.stringContaining("did not fail at the base commit"),
+    });
+    // a named test deleted from the suite counts as not passed
+    const deleted = SUITE.filter((t) => t.id !== NAMED[3]);
+    await expect(createPaymentProof(ctx, (await verified(b, deleted)).id)).rejects.toMatchObject({
+      code: "VERIFICATION_FAILED",
+    });
+    // signed by another key than the escrow's harness signer
     await expect(
-      createPaymentProof(ctx, {
-        taskId: subs[1]!.id,
-        tests: failing,
-        root: merkleRoot(reportLeaves(failing)),
-        digest: `0x${"02".repeat(32)}`,
-        payee: PAYEE,
-        minPassing: 1,
-      }),
-    ).rejects.toMatchObject({ code: "VERIFICATION_FAILED" });
-  });
+      createPaymentProof(ctx, (await verified(b, SUITE, { key: generatePrivateKey() })).id),
+    ).rejects.toMatchObject({ code: "PROOF_INVALID" });
+    // signed for another payee: the contributor's payout wallet is not what was signed
+    const other = "0x000000000000000000000000000000000000dEaD" as Address;
+    await expect(
+      createPaymentProof(ctx, (await verified(b, SUITE, { edit: (a) => ({ ...a, payee: other }) })).id),
+    ).rejects.toMatchObject({ code: "VERIFICATION_STALE", status: 409 });
+    // signed against a weaker rule (no named tests)
+    const weaker = reportCommitment({ tests: SUITE, named: [], minPassing: 20, newFailures: 0 });
+    await expect(
+      createPaymentProof(
+        ctx,
+        (await verified(b, SUITE, { edit: (a) => ({ ...a, root: weaker.root, ruleHash: weaker.ruleHash }) })).id,
+      ),
+    ).rejects.toMatchObject({ code: "VERIFICATION_FAILED", message: expect.stringContaining("another rule") });
+    // the stored tests edited after the run no longer match the signed root
+    const v = await verified(b, SUITE);
+    const db = getDb().db;
+    const edited = SUITE.map((t) => ({ ...t, passed: true }));
+    await db.update(taskVerifications).set({ tests: edited }).where(eq(taskVerifications.id, v.id));
+    await expect(createPaymentProof(ctx, v.id)).rejects.toMatchObject({
+      code: "VERIFICATION_FAILED",
+      message: expect.stringContaining("do not match the signed report"),
+    });
+    // an older verification is not the one that decides
+    const older = await verified(b, SUITE);
+    await verified(b, SUITE);
+    await expect(createPaymentProof(ctx, older.id)).rejects.toMatchObject({ code: "VERIFICATION_FAILED" });
+    // the payee's wallet changed since the run: verify again
+    const current = await verified(b, SUITE);
+    await db.update(wallets).set({ isPayout: false }).where(eq(wallets.userId, claimerId));
+    await db.insert(wallets).values({
+      userId: claimerId,
+      address: OTHER_WALLET,
+      chainId: "31337",
+      isPayout: true,
+      siweMessage: "test",
+      signature: "0x",
+    });
+    try {
+      await expect(createPaymentProof(ctx, current.id)).rejects.toMatchObject({
+        code: "VERIFICATION_STALE",
+        message: expect.stringContaining("verify again"),
+      });
+    } finally {
+      await db.delete(wallets).where(eq(wallets.address, OTHER_WALLET));
+      await db.update(wallets).set({ isPayout: true }).where(eq(wallets.userId, claimerId));
+    }
+  }, 120_000);
 
   test("a release the database never recorded is found by the event sync after a restart", async () => {
-    const tests = [{ id: "only", passed: true }];
-    const proofId = await createPaymentProof(ctx, {
-      taskId: subs[1]!.id,
-      tests,
-      root: merkleRoot(reportLeaves(tests)),
-      digest: `0x${"03".repeat(32)}`,
-      payee: "0x000000000000000000000000000000000000dEaD" as Address,
-      minPassing: 1,
-    });
+    const v = await verified(subs[1]!.id, SUITE);
+    const { proofId } = await createPaymentProof(ctx, v.id);
     // the worker sent the release, then the process died before writing anything
     const db = getDb().db;
     const [proof] = await db.select().from(zkProofs).where(eq(zkProofs.id, proofId));
     const data = proof!.proofData;
-    const a = Object.fromEntries(
-      Object.entries(data.attestation).map(([k, v]) => [
-        k,
-        k === "projectId" || k === "payee" || k === "digest" ? v : BigInt(v),
-      ]),
-    );
-    const sig = await signAttestation(
-      a as any,
-      { chainId: data.chainId, escrow: data.escrow as Address },
-      chain.keys.harness,
-    );
+    const a = attestationFromRecord(data.attestation);
     const cd = {
       a: data.calldata.a.map(BigInt),
       b: data.calldata.b.map((r) => r.map(BigInt)),
       c: data.calldata.c.map(BigInt),
     } as any;
-    const sent = await submitRelease(chain.conn, runtime.deployment!.escrow, chain.keys.worker, a as any, sig, cd);
+    const sent = await submitRelease(
+      chain.conn,
+      runtime.deployment!.escrow,
+      chain.keys.worker,
+      a,
+      data.signature as Hex,
+      cd,
+    );
     expect(await db.select().from(payments).where(eq(payments.taskId, subs[1]!.id))).toHaveLength(0);
 
     // "restart": a fresh context over the same database and chain, then the sync job's pass
@@ -221,5 +361,5 @@ describeEachDb("funding and payouts", (getDb) => {
     // a second pass changes nothing, and the payout job sees the task as paid without sending again
     expect((await syncChainEvents(restarted)).paymentsRecovered).toBe(0);
     expect((await releaseTaskPayment(restarted, proofId)).txHash).toBe(sent.txHash);
-  });
+  }, 120_000);
 });

@@ -1,43 +1,37 @@
-// From a verified report to money (spec §6.1.7–6.1.8): the harness key attests the report for the task's payee
-// and amount, the prover proves it (verified off chain before anything is sent), and the payout releases the
-// payment exactly once per task. "Exactly once" holds three ways: the payments row is unique per task,
-// the escrow refuses a second release of a task, and before sending the payout checks the chain for an earlier
-// release it may have missed (crash between send and record).
+// From a verified report to money (spec §6.1.7–6.1.8): the harness signed its report when it ran (stored with the
+// verification); the payout checks that signature and the report, proves the report meets the task's rule (verified
+// off chain before anything is sent), and releases the payment exactly once per task. The payout never signs.
+// "Exactly once" holds three ways: the payments row is unique per task, the escrow refuses a second release of a
+// task, and before sending the payout checks the chain for an earlier release it may have missed (crash between
+// send and record).
 import { and, eq, ne } from "drizzle-orm";
-import type { Address, Hex } from "viem";
+import { type Address, getAddress, type Hex } from "viem";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import type { AppContext } from "../core/context";
 import { AppError, conflict, notFound } from "../core/errors";
+import { reportHash, type HarnessDigest } from "../harness/digest";
 import { milestones, tasks } from "../milestones/schema";
 import { projects } from "../projects/schema";
+import { taskVerifications } from "../tasks/schema";
+import { latestVerification, markPaymentFailed, markTaskPaid } from "../tasks/service";
 import { wallets } from "../users/schema";
-import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../zk/attestation";
-import { merkleRoot, reportLeaves, type TestResult } from "../zk/merkle";
+import {
+  type Attestation,
+  attestationFromRecord,
+  onChainProjectId,
+  onChainTaskId,
+  verifyAttestation,
+} from "../zk/attestation";
+import { type ReportCommitment, reportCommitment } from "../zk/merkle";
 import { proveReportAuto } from "../zk/sandbox-prover";
 import { type ZkProofData, zkProofs } from "../zk/schema";
 import { isTransient, submitRelease } from "./release";
 import { type Payment, payments } from "./schema";
-import { digestForSigning, type HarnessDigest } from "../harness/digest";
-import { taskVerifications } from "../tasks/schema";
-import { latestVerification, markPaymentFailed, markTaskPaid } from "../tasks/service";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log"> & {
   config?: { dataDir: string };
 };
-
-/** A verified report of one task, as the harness produced it. */
-export interface VerifiedReport {
-  taskId: string;
-  tests: TestResult[];
-  /** The report's Merkle root as the harness computed it (checked against `tests`). */
-  root: bigint;
-  /** sha256 of the canonical digest JSON, 0x-prefixed. */
-  digest: Hex;
-  /** The payout address; by default the claimer's payout wallet. */
-  payee?: Address;
-  minPassing: number;
-}
 
 async function taskContext(ctx: Ctx, taskId: string) {
   const [row] = await ctx.db
@@ -51,75 +45,123 @@ async function taskContext(ctx: Ctx, taskId: string) {
   return row;
 }
 
+/** A verification's stored report, checked against its signature, the task and the chain, ready to prove. */
+export interface SignedVerifiedReport {
+  verificationId: string;
+  taskId: string;
+  scope: { orgId: string; projectId: string };
+  report: ReportCommitment;
+  attestation: Attestation;
+  signature: Hex;
+  domain: { chainId: number; escrow: Address };
+}
+
+const stale = (why: string) =>
+  new AppError("VERIFICATION_STALE", `${why} since the verification ran: verify again.`, 409);
+const refused = (why: string) => new AppError("VERIFICATION_FAILED", why, 422);
+
 /**
- * The report the harness stored for a task's verification, as the payout proves it. Refused unless it PASSED, is
- * the task's latest verification (the linked commit that decides) and the task is being paid.
+ * The signed report the harness stored for a verification, as the payout may prove it. Refused unless the
+ * verification PASSED, is the task's latest (the linked commit that decides) and the task is being paid; the
+ * signature recovers to the escrow's harness signer (read from the contract); the attestation is for this
+ * project, task, chain and escrow, the claimer's payout wallet and the task's payout amount (VERIFICATION_STALE
+ * when the wallet, amount or deployment changed since the run); and the root and rule recomputed from the stored
+ * tests, the task's named acceptance tests and the counts equal the signed ones.
  */
-export async function reportOfVerification(
-  ctx: Ctx,
-  verificationId: string,
-): Promise<VerifiedReport & { scope: { orgId: string; projectId: string } }> {
+export async function reportOfVerification(ctx: Ctx, verificationId: string): Promise<SignedVerifiedReport> {
   const [v] = await ctx.db.select().from(taskVerifications).where(eq(taskVerifications.id, verificationId));
   if (!v) throw notFound("Verification");
   const latest = await latestVerification(ctx.db, v.taskId);
-  if (v.status !== "PASSED" || latest?.id !== v.id || !v.tests || !v.digest || !v.reportHash) {
-    throw new AppError("VERIFICATION_FAILED", "Only the latest passed verification of a task can be paid.", 422);
+  if (v.status !== "PASSED" || latest?.id !== v.id || !v.tests) {
+    throw refused("Only the latest passed verification of a task can be paid.");
   }
   const { sub, project } = await taskContext(ctx, v.taskId);
   if (sub.status !== "PAYING" && sub.status !== "PAID") {
     throw conflict("The task is not being paid.", "TASK_STATE_CONFLICT");
   }
-  // The root and report hash are recomputed from the stored digest: a row edited after the run does not match.
-  const signed = digestForSigning(v.digest as HarnessDigest);
-  if (signed.digest !== v.reportHash) {
-    throw new AppError("VERIFICATION_FAILED", "The stored report does not match its hash.", 422);
+  const signed = v.signedReport;
+  if (!signed) throw refused("The verification has no report signed by the harness.");
+  const rt = await requireChain(ctx);
+  if (!rt.deployment) throw new AppError("UNAVAILABLE", "the chain is not set up for payments", 503);
+  const domain = { chainId: rt.conn.chain.id, escrow: rt.deployment.escrow };
+  if (signed.chainId !== domain.chainId || !sameAddress(signed.escrow, domain.escrow)) {
+    throw stale("The escrow contract changed");
   }
+  let attestation: Attestation;
+  try {
+    attestation = attestationFromRecord(signed.attestation);
+  } catch (cause) {
+    throw new AppError("VERIFICATION_FAILED", "The stored signed report is malformed.", 422, {}, { cause });
+  }
+  const signature = signed.signature as Hex;
+  const harnessSigner = await rt.conn.publicClient.readContract({
+    address: domain.escrow,
+    abi: ProjectEscrow.abi,
+    functionName: "harnessSigner",
+  });
+  const recovered = await verifyAttestation(attestation, domain, signature).catch(() => undefined);
+  if (!recovered || !sameAddress(recovered, harnessSigner)) {
+    throw new AppError("PROOF_INVALID", "The stored report is not signed by the escrow's harness signer.", 422);
+  }
+  if (attestation.projectId !== onChainProjectId(project.id) || attestation.taskId !== onChainTaskId(sub.id)) {
+    throw refused("The signed report is for another task.");
+  }
+  const payee = sub.claimedById ? await payoutAddressOf(ctx, sub.claimedById) : undefined;
+  if (!payee) throw new AppError("INVALID_INPUT", "The contributor has no payout wallet.", 422);
+  if (!sameAddress(attestation.payee, payee)) throw stale("The contributor's payout wallet changed");
+  if (!sub.payoutAmount || attestation.amount !== BigInt(sub.payoutAmount)) throw stale("The task's payout changed");
+  if (v.reportHash && attestation.digest !== v.reportHash) throw refused("The signed report is not the stored one.");
+  if (v.digest && v.reportHash && reportHash(v.digest as HarnessDigest) !== v.reportHash) {
+    throw refused("The stored report does not match its hash.");
+  }
+  // The root is recomputed from what is stored: a row edited after the run does not match the signature.
+  let report: ReportCommitment;
+  try {
+    report = reportCommitment({
+      tests: v.tests,
+      named: sub.verification.acceptanceTests ?? [],
+      minPassing: sub.verification.minPassingTests,
+      newFailures: v.newFailures ?? 0,
+    });
+  } catch (cause) {
+    throw new AppError("VERIFICATION_FAILED", `The stored report is not valid: ${(cause as Error).message}`, 422);
+  }
+  if (report.ruleHash !== attestation.ruleHash) throw refused("The signed report was checked against another rule.");
+  if (report.root !== attestation.root) throw refused("The stored tests do not match the signed report.");
   return {
+    verificationId: v.id,
     taskId: v.taskId,
-    tests: v.tests,
-    root: signed.root,
-    digest: signed.digest,
-    minPassing: sub.verification.minPassingTests,
     scope: { orgId: project.orgId, projectId: project.id },
+    report,
+    attestation,
+    signature,
+    domain,
   };
 }
 
-/**
- * Attests and proves a verified report (workflow zk.proof.generate): stores the proof with everything needed
- * to submit it and returns its id. Throws VERIFICATION_FAILED if the report does not meet the task's rule.
- */
-export async function createPaymentProof(ctx: Ctx, report: VerifiedReport): Promise<string> {
-  const rt = await requireChain(ctx);
-  if (!rt.harnessKey || !rt.deployment) throw new AppError("UNAVAILABLE", "the chain is not set up for payments", 503);
-  const { sub, project } = await taskContext(ctx, report.taskId);
-  if (project.state !== "ACTIVE") throw conflict("The project is not funded.", "INSUFFICIENT_FUNDS");
-  if (!sub.payoutAmount || BigInt(sub.payoutAmount) <= 0n)
-    throw conflict("The task has no payout amount.", "INSUFFICIENT_FUNDS");
-  const payee = report.payee ?? (sub.claimedById ? await payoutAddressOf(ctx, sub.claimedById) : undefined);
-  if (!payee) throw new AppError("INVALID_INPUT", "The contributor has no payout wallet.", 422);
-  if (merkleRoot(reportLeaves(report.tests)) !== report.root) {
-    throw new AppError("VERIFICATION_FAILED", "the report's tests do not hash to its root", 422);
+const sameAddress = (a: string, b: string) => {
+  try {
+    return getAddress(a) === getAddress(b);
+  } catch {
+    return false;
   }
-  const attestation: Attestation = {
-    projectId: onChainProjectId(project.id),
-    taskId: onChainTaskId(sub.id),
-    payee,
-    amount: BigInt(sub.payoutAmount),
-    root: report.root,
-    minPassing: BigInt(report.minPassing),
-    digest: report.digest,
-  };
-  const domain = { chainId: rt.conn.chain.id, escrow: rt.deployment.escrow };
-  const signature = await signAttestation(attestation, domain, rt.harnessKey);
+};
+
+/**
+ * Proves a verification's stored signed report (workflow zk.proof.generate) and stores the proof with everything
+ * needed to submit it. Throws VERIFICATION_FAILED if the report does not meet the task's rule, VERIFICATION_STALE
+ * when the payee, amount or escrow changed since the run, PROOF_INVALID when the signature is not the harness's.
+ */
+export async function createPaymentProof(
+  ctx: Ctx,
+  verificationId: string,
+): Promise<{ proofId: string; taskId: string; scope: { orgId: string; projectId: string } }> {
+  const signed = await reportOfVerification(ctx, verificationId);
+  const { sub, project } = await taskContext(ctx, signed.taskId);
+  if (project.state !== "ACTIVE") throw conflict("The project is not funded.", "INSUFFICIENT_FUNDS");
+  const a = signed.attestation;
   const proof = await proveReportAuto(
-    {
-      tests: report.tests,
-      taskId: attestation.taskId,
-      payee,
-      amount: attestation.amount,
-      minPassing: report.minPassing,
-    },
-    report.root,
+    { report: signed.report, taskId: a.taskId, payee: a.payee, amount: a.amount },
     {
       dataDir: ctx.config?.dataDir,
       onFallback: (reason) => ctx.log.warn("prover sandbox failed; proving in process", { reason }),
@@ -133,23 +175,23 @@ export async function createPaymentProof(ctx: Ctx, report: VerifiedReport): Prom
       b: proof.calldata.b.map((r) => r.map(String)),
       c: proof.calldata.c.map(String),
     },
-    attestation: Object.fromEntries(Object.entries(attestation).map(([k, v]) => [k, String(v)])),
-    signature,
-    chainId: domain.chainId,
-    escrow: domain.escrow,
+    attestation: Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v)])),
+    signature: signed.signature,
+    chainId: signed.domain.chainId,
+    escrow: signed.domain.escrow,
   };
   const [row] = await ctx.db
     .insert(zkProofs)
     .values({
       taskId: sub.id,
-      chainTaskId: attestation.taskId.toString(),
+      chainTaskId: a.taskId.toString(),
       proofData: data,
-      root: report.root.toString(),
-      digest: report.digest,
+      root: a.root.toString(),
+      digest: a.digest,
     })
     .returning({ id: zkProofs.id });
   await emit(ctx, "zk.proof.created", { taskId: sub.id, proofId: row!.id });
-  return row!.id;
+  return { proofId: row!.id, taskId: sub.id, scope: signed.scope };
 }
 
 /** The user's payout address (the wallet marked for payouts), if any. */
@@ -163,16 +205,7 @@ export async function payoutAddressOf(ctx: Ctx, userId: string): Promise<Address
 }
 
 function attestationFrom(data: ZkProofData): Attestation {
-  const a = data.attestation;
-  return {
-    projectId: a.projectId as Hex,
-    taskId: BigInt(a.taskId!),
-    payee: a.payee as Address,
-    amount: BigInt(a.amount!),
-    root: BigInt(a.root!),
-    minPassing: BigInt(a.minPassing!),
-    digest: a.digest as Hex,
-  };
+  return attestationFromRecord(data.attestation);
 }
 
 /** Outcome of a payout run. */

@@ -55,7 +55,9 @@ describe("zk/attestation", () => {
     expect(Object.values(stored.attestation).every((v) => typeof v === "string")).toBe(true);
     const back = attestationFromRecord(JSON.parse(JSON.stringify(stored.attestation)));
     expect(back).toEqual(att);
-    expect(await verifyAttestation(back, domain, stored.signature as `0x${string}`)).toBe(stored.signer as `0x${string}`);
+    expect(await verifyAttestation(back, domain, stored.signature as `0x${string}`)).toBe(
+      stored.signer as `0x${string}`,
+    );
   });
 
   test("a malformed stored attestation is refused with the field's name", () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as snarkjs from "snarkjs";
 import { loadConfig } from "../core/config";
-import { merkleRoot, reportLeaves } from "./merkle";
+import { reportCommitment } from "./merkle";
 import { ensureCurve, loadZkKeys, proveReport, vkDelta, zkDir } from "./prover";
 
 const USAGE = `Usage:
@@ -68,14 +68,13 @@ export async function contribute(dataDir: string, name: string, entropy: string)
 }
 
 async function proveSelfTest(keys: Awaited<ReturnType<typeof loadZkKeys>>): Promise<boolean> {
-  const tests = [{ id: "self-test", passed: true }];
-  const claim = {
-    tests,
-    taskId: 1n,
-    payee: "0x0000000000000000000000000000000000000001" as const,
-    amount: 1n,
+  const report = reportCommitment({
+    tests: [{ id: "self-test", passed: true }],
+    named: ["self-test"],
     minPassing: 1,
-  };
-  await proveReport(claim, merkleRoot(reportLeaves(tests)), keys);
+    newFailures: 0,
+  });
+  const payee = "0x0000000000000000000000000000000000000001" as const;
+  await proveReport({ report, taskId: 1n, payee, amount: 1n }, keys);
   return true;
 }

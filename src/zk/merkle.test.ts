@@ -30,7 +30,10 @@ const sha = (...parts: (Buffer | number[])[]) => {
 };
 const be32 = (v: bigint) => Buffer.from(v.toString(16).padStart(64, "0"), "hex");
 const suite = (n: number, failEvery = 0): TestResult[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `suite/f${i % 50}.test.ts > case ${i}`, passed: !failEvery || i % failEvery !== 0 }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `suite/f${i % 50}.test.ts > case ${i}`,
+    passed: !failEvery || i % failEvery !== 0,
+  }));
 
 describe("zk/merkle: test ids", () => {
   test("testIdHash is sha256(utf8) mod p, as node:crypto computes it", () => {
@@ -144,14 +147,24 @@ describe("zk/merkle: named slots, rule and signed root", () => {
     expect(ruleHash([], 1)).not.toBe(ruleHash([], 2));
     expect(() => ruleHash(["a", "a"], 1)).toThrow(RangeError);
     expect(() => ruleHash(["a"], 0)).toThrow(RangeError);
-    expect(() => ruleHash(Array.from({ length: MAX_NAMED_TESTS + 1 }, (_, i) => `t${i}`), 1)).toThrow(/at most 32/);
+    expect(() =>
+      ruleHash(
+        Array.from({ length: MAX_NAMED_TESTS + 1 }, (_, i) => `t${i}`),
+        1,
+      ),
+    ).toThrow(/at most 32/);
   });
 
   test("the signed root changes with any test, any named outcome and any count", () => {
     const tests = suite(500, 9);
-    const named = tests.filter((t) => t.passed).slice(0, 20).map((t) => t.id);
+    const named = tests
+      .filter((t) => t.passed)
+      .slice(0, 20)
+      .map((t) => t.id);
     const c = reportCommitment({ tests, named, minPassing: 20, newFailures: 0 });
-    const unnamedFlip = tests.map((t) => (t.id === tests.find((x) => !named.includes(x.id))!.id ? { ...t, passed: !t.passed } : t));
+    const unnamedFlip = tests.map((t) =>
+      t.id === tests.find((x) => !named.includes(x.id))!.id ? { ...t, passed: !t.passed } : t,
+    );
     const roots = [
       c.root,
       reportCommitment({ tests: unnamedFlip, named, minPassing: 20, newFailures: 0 }).root,
@@ -166,21 +179,29 @@ describe("zk/merkle: named slots, rule and signed root", () => {
 
   test("unprovableReason names a failed or missing named test, regressions and too few passes", () => {
     const tests = suite(40, 4); // ids 0, 4, 8, … fail
-    const ok = tests.filter((t) => t.passed).slice(0, 5).map((t) => t.id);
+    const ok = tests
+      .filter((t) => t.passed)
+      .slice(0, 5)
+      .map((t) => t.id);
     expect(unprovableReason(reportCommitment({ tests, named: ok, minPassing: 30, newFailures: 0 }))).toBeNull();
     const withFailed = [...ok, tests[4]!.id];
     expect(unprovableReason(reportCommitment({ tests, named: withFailed, minPassing: 1, newFailures: 0 }))).toContain(
       tests[4]!.id,
     );
-    expect(unprovableReason(reportCommitment({ tests, named: [...ok, "gone"], minPassing: 1, newFailures: 0 }))).toContain(
-      "gone",
-    );
+    expect(
+      unprovableReason(reportCommitment({ tests, named: [...ok, "gone"], minPassing: 1, newFailures: 0 })),
+    ).toContain("gone");
     expect(unprovableReason(reportCommitment({ tests, named: ok, minPassing: 1, newFailures: 2 }))).toMatch(/2 test/);
     expect(unprovableReason(reportCommitment({ tests, named: ok, minPassing: 31, newFailures: 0 }))).toMatch(/30 test/);
   });
 
   test("the witness carries every signal the circuit takes", () => {
-    const c = reportCommitment({ tests: suite(10), named: ["suite/f1.test.ts > case 1"], minPassing: 1, newFailures: 0 });
+    const c = reportCommitment({
+      tests: suite(10),
+      named: ["suite/f1.test.ts > case 1"],
+      minPassing: 1,
+      newFailures: 0,
+    });
     const w = reportWitness(c, { taskId: 9n, payee: "0x00000000000000000000000000000000000a11ce", amount: 5n });
     expect(Object.keys(w).sort()).toEqual(
       [

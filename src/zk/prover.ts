@@ -8,18 +8,17 @@ import zkeyPath from "../../circuits/build/report_final.zkey" with { type: "file
 import wasmPath from "../../circuits/build/report.wasm" with { type: "file" };
 import committedVk from "../../circuits/build/verification_key.json";
 import { AppError } from "../core/errors";
-import { SNARK_FIELD, TREE_LEAVES, type TestResult, testIdHash } from "./merkle";
+import { type ReportCommitment, reportWitness, SNARK_FIELD, unprovableReason } from "./merkle";
 
-/** What one payment proof is about: the report and the payment it unlocks. */
+/** What one payment proof is about: the committed report (merkle.reportCommitment) and the payment it unlocks. */
 export interface ReportClaim {
-  tests: readonly TestResult[];
+  report: ReportCommitment;
   taskId: bigint;
   payee: `0x${string}`;
   amount: bigint;
-  minPassing: number;
 }
 
-/** A proof, its public signals (root, taskId, payee, amount, minPassing) and the contract call arguments. */
+/** A proof, its public signals (root, taskId, payee, amount, ruleHash) and the contract call arguments. */
 export interface ReportProof {
   proof: snarkjs.Groth16Proof;
   publicSignals: string[];
@@ -76,61 +75,52 @@ export async function loadZkKeys(dataDir?: string): Promise<ZkKeys> {
   return { wasm, zkey: new Uint8Array(await Bun.file(zkeyPath).arrayBuffer()), vk: committedVk, source: "embedded" };
 }
 
-/** The circuit's input for a claim: leaves in the canonical order of merkle.reportLeaves, padded to TREE_LEAVES. */
-export function circuitInput(claim: ReportClaim): Record<string, unknown> {
-  if (claim.tests.length > TREE_LEAVES) {
-    throw new AppError("VERIFICATION_FAILED", `a report holds at most ${TREE_LEAVES} tests`, 422);
-  }
-  if (claim.tests.some((t) => !t.passed)) {
-    throw new AppError("VERIFICATION_FAILED", "the report has failing tests: no proof can be made", 422);
-  }
-  if (!Number.isInteger(claim.minPassing) || claim.minPassing < 1 || claim.minPassing > TREE_LEAVES) {
-    throw new AppError("VERIFICATION_FAILED", `minPassing must be between 1 and ${TREE_LEAVES}`, 422);
-  }
-  if (claim.tests.length < claim.minPassing) {
-    throw new AppError(
-      "VERIFICATION_FAILED",
-      `only ${claim.tests.length} of ${claim.minPassing} required tests passed`,
-      422,
-    );
-  }
+/**
+ * The circuit's input for a claim. Throws VERIFICATION_FAILED when the report cannot meet its rule (a named test
+ * failed or is missing, a new failure, too few passes): the circuit has no witness for such a report.
+ */
+export function circuitInput(claim: ReportClaim): Record<string, string | string[]> {
+  const why = unprovableReason(claim.report);
+  if (why) throw new AppError("VERIFICATION_FAILED", `The report does not meet the task's rule: ${why}.`, 422);
   if (claim.amount <= 0n || claim.amount >= SNARK_FIELD)
     throw new AppError("INVALID_INPUT", "amount out of range", 400);
   if (claim.taskId < 0n || claim.taskId >= SNARK_FIELD) throw new AppError("INVALID_INPUT", "taskId out of range", 400);
-  const ids = claim.tests.map((t) => testIdHash(t.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const pad = TREE_LEAVES - ids.length;
-  return {
-    root: undefined, // filled by the caller from merkleRoot, see proveReport
-    taskId: claim.taskId.toString(),
-    payee: BigInt(claim.payee).toString(),
-    amount: claim.amount.toString(),
-    minPassing: String(claim.minPassing),
-    testIds: [...ids.map(String), ...Array(pad).fill("0")],
-    passed: [...ids.map(() => "1"), ...Array(pad).fill("0")],
-    used: [...ids.map(() => "1"), ...Array(pad).fill("0")],
-  };
+  return reportWitness(claim.report, { taskId: claim.taskId, payee: claim.payee, amount: claim.amount });
 }
 
 /**
- * Proves a claim against the report root the harness signed, and verifies the proof before returning it.
- * Throws PROOF_INVALID if the proof does not verify (it never leaves this function unchecked).
+ * Proves a claim (its report's root is the one the harness signed), and verifies the proof before returning it.
+ * Throws VERIFICATION_FAILED for a report that cannot meet its rule, PROOF_INVALID if the proof does not verify
+ * (it never leaves this function unchecked).
  */
-export async function proveReport(claim: ReportClaim, root: bigint, keys?: ZkKeys): Promise<ReportProof> {
+export async function proveReport(claim: ReportClaim, keys?: ZkKeys): Promise<ReportProof> {
+  const input = circuitInput(claim);
+  return { ...(await proveInput(input, keys)), root: claim.report.root };
+}
+
+/**
+ * Proves a raw circuit input with no checks of its own: the circuit's constraints are the only judge (tests use
+ * it to show the circuit itself refuses what circuitInput refuses earlier). The proof is verified before it is
+ * returned; PROOF_INVALID when there is no witness or the proof does not verify.
+ */
+export async function proveInput(
+  input: Record<string, string | string[]>,
+  keys?: ZkKeys,
+): Promise<Omit<ReportProof, "root">> {
   await ensureCurve();
   const k = keys ?? (await loadZkKeys());
-  const input = { ...circuitInput(claim), root: root.toString() };
   const single = { singleThread: true };
   let out: { proof: snarkjs.Groth16Proof; publicSignals: string[] };
   try {
     out = await (await loadSnarkjs()).groth16.fullProve(input, k.wasm, k.zkey, undefined, single, single);
   } catch (cause) {
-    // the witness calculator rejects inputs that break a constraint, e.g. leaves that do not hash to `root`
+    // the witness calculator rejects inputs that break a constraint, e.g. slots that do not hash to `root`
     throw new AppError("PROOF_INVALID", "the report does not satisfy the circuit for this root", 422, {}, { cause });
   }
   if (!(await verifyReportProof(out.proof, out.publicSignals, k.vk))) {
     throw new AppError("PROOF_INVALID", "the generated proof does not verify", 500);
   }
-  return { ...out, root, calldata: toCalldata(out.proof) };
+  return { ...out, calldata: toCalldata(out.proof) };
 }
 
 /** Verifies a proof off chain against a verification key. */

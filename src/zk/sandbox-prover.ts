@@ -22,13 +22,12 @@ import {
 export async function proveReportInSandbox(
   sandbox: SandboxBackend,
   claim: ReportClaim,
-  root: bigint,
   keys?: ZkKeys,
 ): Promise<ReportProof & { sandboxMs: number; proveMs: number }> {
   const k = keys ?? (await loadZkKeys());
   const dir = mkdtempSync(join(tmpdir(), "devsponsor-prove-"));
   try {
-    writeFileSync(join(dir, "input.json"), JSON.stringify({ ...circuitInput(claim), root: root.toString() }));
+    writeFileSync(join(dir, "input.json"), JSON.stringify(circuitInput(claim)));
     writeFileSync(join(dir, "report.wasm"), k.wasm);
     writeFileSync(join(dir, "report_final.zkey"), k.zkey);
     writeFileSync(join(dir, "prover.js"), new Uint8Array(await Bun.file(proverScript).arrayBuffer()));
@@ -56,7 +55,7 @@ export async function proveReportInSandbox(
     return {
       proof: out.proof,
       publicSignals: out.publicSignals,
-      root,
+      root: claim.report.root,
       calldata: toCalldata(out.proof),
       sandboxMs: Math.round(run.durationMs),
       proveMs: out.ms,
@@ -84,18 +83,17 @@ async function dockerProver(): Promise<SandboxBackend | undefined> {
  */
 export async function proveReportAuto(
   claim: ReportClaim,
-  root: bigint,
   opts: { dataDir?: string; onFallback?: (reason: string) => void } = {},
 ): Promise<ReportProof & { where: "sandbox" | "process" }> {
   const keys = await loadZkKeys(opts.dataDir);
   const sandbox = await dockerProver();
   if (sandbox) {
     try {
-      return { ...(await proveReportInSandbox(sandbox, claim, root, keys)), where: "sandbox" };
+      return { ...(await proveReportInSandbox(sandbox, claim, keys)), where: "sandbox" };
     } catch (err) {
       if (err instanceof AppError && err.code !== "PROOF_INVALID") throw err; // the claim itself is wrong
       opts.onFallback?.((err as Error).message);
     }
   }
-  return { ...(await proveReport(claim, root, keys)), where: "process" };
+  return { ...(await proveReport(claim, keys)), where: "process" };
 }

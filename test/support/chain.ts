@@ -3,7 +3,7 @@
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../../src/zk/attestation";
-import { merkleRoot, reportLeaves, type TestResult } from "../../src/zk/merkle";
+import { type ReportCommitment, reportCommitment, type TestResult } from "../../src/zk/merkle";
 import { loadZkKeys, proveReport, type ReportProof, vkDelta } from "../../src/zk/prover";
 import { type ChainConnection, connectDevChain, connectRpc } from "../../src/chain/client";
 import { type Deployment, deployContracts } from "../../src/chain/deploy";
@@ -63,23 +63,30 @@ export interface ProvenClaim {
   taskId: bigint;
   payee: Address;
   amount: bigint;
-  minPassing: number;
+  report: ReportCommitment;
   root: bigint;
+  ruleHash: bigint;
   digest: Hex;
   proof: ReportProof;
 }
 
-/** Proves a fixed claim: `tests` passing tests of a task. */
-export async function proveClaim(taskKey: string, payee: Address, amount: bigint, tests = 4, minPassing = 3) {
+/** Proves a fixed claim: `tests` passing tests of a task, the first `named` of them named by its rule. */
+export async function proveClaim(taskKey: string, payee: Address, amount: bigint, tests = 4, named = 2) {
   const results: TestResult[] = Array.from({ length: tests }, (_, i) => ({
     id: `${taskKey} > test ${i}`,
     passed: true,
   }));
-  const root = merkleRoot(reportLeaves(results));
+  const report = reportCommitment({
+    tests: results,
+    named: results.slice(0, named).map((t) => t.id),
+    minPassing: 3,
+    newFailures: 0,
+  });
   const taskId = onChainTaskId(taskKey);
-  const proof = await proveReport({ tests: results, taskId, payee, amount, minPassing }, root);
+  const proof = await proveReport({ report, taskId, payee, amount });
   const digest = `0x${Buffer.from(new Bun.CryptoHasher("sha256").update(taskKey).digest()).toString("hex")}` as Hex;
-  return { taskKey, taskId, payee, amount, minPassing, root, digest, proof } satisfies ProvenClaim;
+  const { root, ruleHash } = report;
+  return { taskKey, taskId, payee, amount, report, root, ruleHash, digest, proof } satisfies ProvenClaim;
 }
 
 /** The attestation of a claim for a project. */
@@ -90,7 +97,7 @@ export function attestationOf(projectKey: string, c: ProvenClaim): Attestation {
     payee: c.payee,
     amount: c.amount,
     root: c.root,
-    minPassing: BigInt(c.minPassing),
+    ruleHash: c.ruleHash,
     digest: c.digest,
   };
 }
