@@ -35,6 +35,8 @@ import { projectRoutes } from "./projects/routes";
 import { sidebarRoutes } from "./sidebar/routes";
 import { setupTasks } from "./tasks/jobs";
 import { taskRoutes } from "./tasks/routes";
+import { accountEmailRoutes } from "./auth/account-routes";
+import { setupMail } from "./notifications/mail-jobs";
 
 /** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
 export function createApp(ctx: AppContext) {
@@ -94,6 +96,7 @@ export function createApp(ctx: AppContext) {
   const app = base
     .use(authGuard(ctx)) // first: its checks (setup, CSRF, key scopes) cover only routes registered after it
     .use(authRoutes(ctx))
+    .use(accountEmailRoutes(ctx))
     .use(statusRoutes(ctx))
     .use(settingsRoutes(ctx))
     .use(
@@ -192,6 +195,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   await setupDocuments(ctx, on);
   await setupPlanner(ctx, on);
   await setupTasks(ctx, on);
+  await setupMail(ctx, on);
   defineHarnessJob(ctx.jobs, {
     baseDir: join(ctx.config.dataDir, "harness"),
     fatal: FatalJobError,

@@ -5,6 +5,8 @@ import { ASSETS } from "./assets";
 export interface Viewer {
   name: string;
   isAdmin: boolean;
+  /** A local account whose address is not confirmed yet: a banner offers a new link. */
+  emailUnverified?: boolean;
 }
 
 export interface LayoutProps {
@@ -88,6 +90,17 @@ export function Layout(props: LayoutProps): JSX.Element {
           </header>
           <div class={props.sidebar ? "shell with-sidebar" : "shell"}>
             <main id="main">
+              {props.viewer?.emailUnverified ? (
+                <form method="post" action="/verify-email/resend" class="flash warning inline" role="status">
+                  {props.csrfToken ? <input type="hidden" name="_csrf" value={props.csrfToken} /> : ""}
+                  Your e-mail address is not confirmed yet: open the link of the confirmation e-mail.{" "}
+                  <button class="secondary" type="submit">
+                    Send a new link
+                  </button>
+                </form>
+              ) : (
+                ""
+              )}
               {props.flash ? (
                 <div class={`flash ${props.flash.kind}`} role={props.flash.kind === "error" ? "alert" : "status"} safe>
                   {props.flash.message}

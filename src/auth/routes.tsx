@@ -30,11 +30,12 @@ import {
   verifyCredentials,
 } from "./service";
 import { createSignInThrottle } from "./throttle";
+import { ACCOUNT_PRE_SESSION_FORMS, sendVerificationEmail } from "./account-email";
 import { OnboardingPage, SetupPage, SignInPage, SignUpPage } from "./views";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Forms posted before sign-in: they carry the pre-session token (checked by their handlers), not a session's. */
-const PRE_SESSION_FORMS = new Set(["/setup", "/signin", "/signup"]);
+const PRE_SESSION_FORMS = new Set(["/setup", "/signin", "/signup", ...ACCOUNT_PRE_SESSION_FORMS]);
 
 /** Paths reachable before the platform admin exists. */
 const beforeSetup = (path: string) =>
@@ -234,6 +235,7 @@ export const authRoutes = (ctx: AppContext) => {
       };
       try {
         const user = await createLocalUser(ctx.db, values);
+        await sendVerificationEmail({ db: ctx.db, masterKey: ctx.masterKey }, user.id);
         return seeOther(request, "/onboarding", [await startSession(request, user.id, ip)]);
       } catch (err) {
         const e = refusedForm(err);

@@ -42,3 +42,27 @@ export const apiKeys = pgTable(
   },
   (t) => [uniqueIndex("api_keys_prefix_key").on(t.prefix), index("api_keys_user_idx").on(t.userId)],
 );
+
+/** What an account token proves: control of the address (VERIFY_EMAIL) or the right to set a new password. */
+export type AccountTokenPurpose = "VERIFY_EMAIL" | "RESET_PASSWORD";
+
+/**
+ * E-mailed single-use tokens of local accounts. The link carries the row id, the expiry and an HMAC of both;
+ * the row makes it single-use (`used_at`) and ties it to the address it was sent to.
+ */
+export const accountTokens = pgTable(
+  "account_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose").$type<AccountTokenPurpose>().notNull(),
+    /** The address the link went to: a token stops working when the account's address changes. */
+    email: text("email").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("account_tokens_user_idx").on(t.userId, t.purpose)],
+);

@@ -250,6 +250,7 @@ export async function resolveSession(db: Db, token: string): Promise<Principal |
     isAdmin: row.user.isAdmin,
     via: "session",
     csrfToken: row.session.csrfToken,
+    emailVerified: row.user.emailVerified,
     sessionId: row.session.id,
     // Sessions open only at sign-in (and re-open at a password re-confirmation), so their start is that moment.
     authenticatedAt: row.session.createdAt,

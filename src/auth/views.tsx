@@ -79,6 +79,9 @@ export function SignInPage(props: FormPageProps & { github: boolean; signup: boo
               <button type="submit">Sign in</button>
             </div>
           </form>
+          <p>
+            <a href="/password/forgot">Forgot your password?</a>
+          </p>
         </div>
         <div class="card">
           {props.github ? (

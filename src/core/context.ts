@@ -19,6 +19,8 @@ export interface Principal {
   scopes?: string[];
   /** The session's CSRF token (browser sessions only). */
   csrfToken?: string;
+  /** Whether the account's e-mail address is confirmed (sessions only: pages show a banner until it is). */
+  emailVerified?: boolean;
   /** The browser session's id (sessions only). */
   sessionId?: string;
   /** When the session's user last proved who they are: sign-in or password re-confirmation (sessions only). */

@@ -19,7 +19,7 @@ import {
 import { MyInvitesPage, OrgInvitesPage } from "./views";
 
 const FLASH: Record<string, string> = {
-  sent: "Invite sent.",
+  sent: "Invite created.",
   withdrawn: "Invite withdrawn.",
   declined: "Invite declined.",
 };

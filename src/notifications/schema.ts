@@ -22,7 +22,8 @@ export const notifications = pgTable(
   (t) => [index("notifications_user_created_idx").on(t.userId, t.createdAt)],
 );
 
-export type OutboxStatus = "PENDING" | "SENT" | "FAILED";
+/** PENDING: waiting (or waiting to retry); SENDING: claimed by a mail worker until `locked_until`; SENT; FAILED. */
+export type OutboxStatus = "PENDING" | "SENDING" | "SENT" | "FAILED";
 
 /** Outgoing e-mails, stored first and delivered by the mail worker (the transactional outbox). */
 export const emailOutbox = pgTable(
@@ -38,9 +39,19 @@ export const emailOutbox = pgTable(
     kind: text("kind").notNull(),
     status: text("status").$type<OutboxStatus>().notNull().default("PENDING"),
     attempts: integer("attempts").notNull().default(0),
+    /** The SMTP server's reply (or the connection error) of the last failed attempt. */
     lastError: text("last_error"),
+    /** A PENDING message is not tried before this time (retry back-off). */
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    /** A SENDING message whose worker died is taken up again after this time. */
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    /** The Message-ID the message is sent with: a resend after a crash carries the same one. */
+    messageId: text("message_id"),
     sentAt: timestamp("sent_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("email_outbox_status_idx").on(t.status, t.createdAt)],
+  (t) => [
+    index("email_outbox_status_idx").on(t.status, t.createdAt),
+    index("email_outbox_due_idx").on(t.status, t.nextAttemptAt),
+  ],
 );

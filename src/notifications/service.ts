@@ -2,6 +2,7 @@ import { and, count, desc, eq, isNull, lt } from "drizzle-orm";
 import type { Db } from "../core/db";
 import { invalidInput, notFound } from "../core/errors";
 import { users } from "../users/schema";
+import { wakeMailWorkers } from "./mail";
 import { emailOutbox, notifications } from "./schema";
 
 /** What another domain passes to `notify`. `link` is a same-site path such as `/orgs/…/invites`. */
@@ -68,6 +69,7 @@ export async function enqueueEmail(
       userId: mail.userId ?? null,
     })
     .returning({ id: emailOutbox.id });
+  wakeMailWorkers();
   return { id: row.id };
 }
 

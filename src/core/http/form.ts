@@ -180,7 +180,8 @@ export async function signedIn(
 
 /** What every page's layout needs from the caller: who they are (for the header) and the CSRF token for forms. */
 export function pageProps(p: Principal) {
-  return { viewer: { name: p.name, isAdmin: p.isAdmin }, csrf: p.csrfToken };
+  const emailUnverified = p.via === "session" && !!p.email && p.emailVerified === false;
+  return { viewer: { name: p.name, isAdmin: p.isAdmin, emailUnverified }, csrf: p.csrfToken };
 }
 
 /** A path with a flash key for the page it leads to (`/orgs/1?done=created`); read back with `readFlash`. */
