@@ -117,7 +117,9 @@ export async function harnessCommand(argv: string[]): Promise<number> {
       for (const t of d.tests.filter((l) => !l.passed)) console.log(`  failed: ${t.id}`);
       for (const id of d.flaky) console.log(`  flaky:  ${id}`);
       console.log(`  tree ${d.repository.tree}  image ${d.environment.imageDigest}`);
-      console.log(`  merkle root ${d.merkle.root} (${d.merkle.leafCount} leaves, by ${d.merkle.granularity})`);
+      console.log(
+        `  report root ${d.merkle.root} (${d.merkle.testCount} tests, ${d.merkle.passedCount} passed, all-tests root ${d.merkle.allRoot})`,
+      );
       console.log(`  report hash ${run.reportHash}`);
       console.log(`  log ${run.logFile}`);
     }

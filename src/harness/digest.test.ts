@@ -4,8 +4,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import { attestationFor, attestationSigner } from "../../test/support/attestation";
 import { AppError } from "../core/errors";
 import { onChainProjectId, signAttestation } from "../zk/attestation";
-import { leaf, merkleRoot, reportLeaves, testIdHash } from "../zk/merkle";
-import { buildDigest, canonicalJson, digestForSigning, foldLeaves, type HarnessDigest, reportHash } from "./digest";
+import { allTestsRoot, reportCommitment } from "../zk/merkle";
+import { buildDigest, canonicalJson, digestForSigning, type HarnessDigest, reportHash } from "./digest";
 
 const parts = {
   repository: {
@@ -53,17 +53,63 @@ describe("canonical JSON", () => {
 });
 
 describe("digest", () => {
-  test("leaves are sorted by id and the root is the shared Poseidon tree's", () => {
+  test("tests are sorted by id and the root is the report commitment of src/zk/merkle.ts", () => {
     const d = buildDigest(parts);
     expect(d.tests.map((t) => t.id)).toEqual(["test", "test > a", "test > b"]);
-    const expected = merkleRoot(reportLeaves(d.tests));
-    expect(d.merkle).toEqual({ arity: 8, depth: 2, leafCount: 3, granularity: "test", root: expected.toString() });
-    // The same leaves by hand: sorted by id hash, (idHash, passed) each.
-    const manual = [...d.tests]
-      .map((t) => ({ h: testIdHash(t.id), p: t.passed ? 1n : 0n }))
-      .sort((a, b) => (a.h < b.h ? -1 : 1))
-      .map((t) => leaf(t.h, t.p as 0n | 1n));
-    expect(merkleRoot(manual).toString()).toBe(d.merkle.root);
+    const c = reportCommitment({ tests: d.tests, named: [], minPassing: 1, newFailures: 1 });
+    expect(d.merkle).toEqual({
+      root: c.root.toString(),
+      allRoot: c.allRoot.toString(),
+      namedRoot: c.namedRoot.toString(),
+      ruleHash: c.ruleHash.toString(),
+      testCount: 3,
+      passedCount: 2,
+      failedCount: 1,
+      newFailures: 1,
+    });
+    expect(d.merkle.allRoot).toBe(allTestsRoot(d.tests).toString());
+    expect(d.acceptance).toBeNull();
+  });
+
+  test("named tests fill the commitment's slots; flaky tests count as not passed; regressions are counted", () => {
+    const named = [{ id: "test > b", status: "passed" as const }];
+    const d = buildDigest({
+      ...parts,
+      flaky: ["test"],
+      acceptance: { baseCommit: "f".repeat(40), named, minPassing: 1, newFailures: ["test"], protectedChanges: [] },
+    });
+    const c = reportCommitment({
+      tests: [
+        { id: "test", passed: false },
+        { id: "test > a", passed: false },
+        { id: "test > b", passed: true },
+      ],
+      named: ["test > b"],
+      minPassing: 1,
+      newFailures: 1,
+    });
+    expect(d.merkle.root).toBe(c.root.toString());
+    expect(d.merkle.ruleHash).toBe(c.ruleHash.toString());
+    expect(d.merkle.passedCount).toBe(1);
+    expect(d.acceptance?.named).toEqual(named);
+  });
+
+  test("duplicate ids are an error, never renamed", () => {
+    const err = (() => {
+      try {
+        buildDigest({
+          ...parts,
+          tests: [
+            { id: "t > a", passed: true },
+            { id: "t > a", passed: false },
+          ],
+        });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("DUPLICATE_TEST_ID");
   });
 
   test("the report hash is keccak256 of the canonical JSON and ignores key order", () => {
@@ -82,50 +128,12 @@ describe("digest", () => {
       taskId: 7n,
       payee: "0x000000000000000000000000000000000000dEaD",
       amount: 10n ** 18n,
-      minPassing: 1n,
+      ruleHash: 1n,
     });
     expect(a.root).toBe(BigInt(d.merkle.root));
     expect(a.digest).toBe(digestForSigning(d).digest);
     const domain = { chainId: 31337, escrow: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
     const sig = await signAttestation(a, domain, key);
     expect(await attestationSigner(a, domain, sig)).toBe(privateKeyToAccount(key).address);
-  });
-});
-
-describe("leaf folding", () => {
-  test("duplicate ids are an error, never renamed", () => {
-    const err = (() => {
-      try {
-        foldLeaves([
-          { id: "t > a", passed: true },
-          { id: "t > a", passed: false },
-        ]);
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toBeInstanceOf(AppError);
-    expect((err as AppError).code).toBe("DUPLICATE_TEST_ID");
-  });
-
-  test("within the tree size every test is a leaf", () => {
-    const tests = Array.from({ length: 64 }, (_, i) => ({ id: `t > f > ${i}`, passed: true }));
-    expect(foldLeaves(tests).granularity).toBe("test");
-  });
-
-  test("beyond it tests are grouped by file, a group passing only when all its tests pass", () => {
-    const tests = [{ id: "t", passed: true }];
-    for (let f = 0; f < 5; f++)
-      for (let i = 0; i < 20; i++) tests.push({ id: `t > f${f} > ${i}`, passed: !(f === 3 && i === 7) });
-    const { leaves, granularity } = foldLeaves(tests);
-    expect(granularity).toBe("group");
-    expect(leaves).toEqual([
-      { id: "t", passed: true },
-      { id: "t > f0", passed: true },
-      { id: "t > f1", passed: true },
-      { id: "t > f2", passed: true },
-      { id: "t > f3", passed: false },
-      { id: "t > f4", passed: true },
-    ]);
   });
 });

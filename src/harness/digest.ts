@@ -1,18 +1,20 @@
 // The verification digest: one canonical JSON document describing what was verified (commit, tree, image,
-// tools, steps, every test's outcome, the Poseidon Merkle root of the test leaves). Its keccak256 is the
-// `digest` field of the EIP-712 attestation the harness key signs (src/zk/attestation.ts).
+// tools, steps, every test's outcome, the acceptance rule's outcome) and the report commitment of
+// src/zk/merkle.ts (every test a leaf of allRoot, the named tests in their slots, the counts, under one root).
+// Its keccak256 is the `digest` field of the EIP-712 attestation the harness key signs (src/harness/signer.ts).
 import { type Hex, keccak256, toBytes } from "viem";
 import { AppError } from "../core/errors";
-import { merkleRoot, reportLeaves, TREE_ARITY, TREE_DEPTH, TREE_LEAVES } from "../zk/merkle";
+import { reportCommitment } from "../zk/merkle";
 import type { BackendKind, SandboxStatus } from "../sandbox/types";
 import type { ResultSource, StepKind } from "./detect";
+import type { ProtectedChange } from "./protect";
 import type { CommitInfo } from "./repo";
-import { ID_SEPARATOR } from "./results";
+import type { NamedOutcome } from "./rule";
 
 /** Digest format version; bump when a field changes meaning. */
-export const DIGEST_VERSION = 1;
+export const DIGEST_VERSION = 2;
 
-/** One leaf of the report: a test (or a group of tests, see `granularity`) and whether it passed. */
+/** One leaf of the report: a test (or a step that did not end OK, under the step's name) and whether it passed. */
 export interface Leaf {
   id: string;
   passed: boolean;
@@ -34,6 +36,15 @@ export interface DigestStep {
 /** Overall outcome: FLAKY when a repeated run disagreed with the first; such results are not paid. */
 export type Verdict = "PASSED" | "FAILED" | "FLAKY";
 
+/** The acceptance part of a digest: the pin, the named tests' outcomes, regressions and refused changes. */
+export interface DigestAcceptance {
+  baseCommit: string | null;
+  named: NamedOutcome[];
+  minPassing: number;
+  newFailures: string[];
+  protectedChanges: ProtectedChange[];
+}
+
 /** The signed document. Same commit, image and steps give the same digest. */
 export interface HarnessDigest {
   version: number;
@@ -49,7 +60,19 @@ export interface HarnessDigest {
   dependencies: { command: string; lockfileHash: string } | null;
   steps: DigestStep[];
   tests: Leaf[];
-  merkle: { arity: number; depth: number; leafCount: number; granularity: "test" | "group"; root: string };
+  /** The pinned acceptance tests' outcome; null for a run without a task's rule (the CLI). */
+  acceptance: DigestAcceptance | null;
+  /** reportCommitment of the tests (flaky ones as not passed): decimal strings. */
+  merkle: {
+    root: string;
+    allRoot: string;
+    namedRoot: string;
+    ruleHash: string;
+    testCount: number;
+    passedCount: number;
+    failedCount: number;
+    newFailures: number;
+  };
   flaky: string[];
   result: Verdict;
 }
@@ -97,52 +120,36 @@ function assertUniqueIds(items: readonly { id: string }[]): void {
   }
 }
 
-/**
- * Leaves sorted by id, at most `max` of them. When there are more tests than the tree holds, tests are grouped by
- * a shorter id prefix (file, then step) and a group passes only when all its tests passed.
- */
-export function foldLeaves(
-  tests: readonly Leaf[],
-  max = TREE_LEAVES,
-): { leaves: Leaf[]; granularity: "test" | "group" } {
-  assertUniqueIds(tests);
-  const sorted = [...tests].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  if (sorted.length <= max) return { leaves: sorted, granularity: "test" };
-  const depth = Math.max(...sorted.map((t) => t.id.split(ID_SEPARATOR).length));
-  for (let keep = depth - 1; keep >= 1; keep--) {
-    const groups = new Map<string, boolean>();
-    for (const t of sorted) {
-      const key = t.id.split(ID_SEPARATOR).slice(0, keep).join(ID_SEPARATOR);
-      groups.set(key, (groups.get(key) ?? true) && t.passed);
-    }
-    if (groups.size <= max) {
-      const leaves = [...groups].map(([id, passed]) => ({ id, passed })).sort((a, b) => (a.id < b.id ? -1 : 1));
-      return { leaves, granularity: "group" };
-    }
-  }
-  throw new RangeError(`more than ${max} steps: the report tree cannot hold them`);
-}
-
-/** Poseidon Merkle root of the leaves (the tree of the ZK circuit). */
-export function leavesRoot(leaves: readonly Leaf[]): bigint {
-  return merkleRoot(reportLeaves(leaves));
-}
-
-/** Assembles the digest from a run's parts. */
+/** Assembles the digest from a run's parts: tests sorted by id, the report commitment over them. */
 export function buildDigest(
-  parts: Omit<HarnessDigest, "version" | "merkle" | "tests"> & { tests: readonly Leaf[] },
+  parts: Omit<HarnessDigest, "version" | "merkle" | "tests" | "acceptance"> & {
+    tests: readonly Leaf[];
+    acceptance?: DigestAcceptance | null;
+  },
 ): HarnessDigest {
-  const { leaves, granularity } = foldLeaves(parts.tests);
+  assertUniqueIds(parts.tests);
+  const tests = [...parts.tests].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const flaky = new Set(parts.flaky);
+  const acceptance = parts.acceptance ?? null;
+  const named = acceptance?.named.map((n) => n.id) ?? [];
+  const c = reportCommitment({
+    // A flaky test counts as not passed in what is signed.
+    tests: tests.map((t) => ({ id: t.id, passed: t.passed && !flaky.has(t.id) })),
+    named,
+    minPassing: Math.max(1, acceptance?.minPassing ?? 1),
+    newFailures: acceptance ? acceptance.newFailures.length : tests.filter((t) => !t.passed).length,
+  });
   return {
     version: DIGEST_VERSION,
     ...parts,
-    tests: leaves,
+    acceptance,
+    tests,
     merkle: {
-      arity: TREE_ARITY,
-      depth: TREE_DEPTH,
-      leafCount: leaves.length,
-      granularity,
-      root: leavesRoot(leaves).toString(),
+      root: c.root.toString(),
+      allRoot: c.allRoot.toString(),
+      namedRoot: c.namedRoot.toString(),
+      ruleHash: c.ruleHash.toString(),
+      ...c.summary,
     },
   };
 }

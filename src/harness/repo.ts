@@ -172,20 +172,102 @@ export async function fetchRepo(opts: FetchOptions): Promise<CommitInfo> {
     throw new FetchError("The ref must be a commit SHA, a branch or a tag.", { ref: opts.ref });
   }
   const log = opts.onLog ?? (() => {});
-  const mirror = join(
-    opts.cacheDir,
-    "repos",
-    `${createHash("sha256").update(publicRepoUrl(url)).digest("hex").slice(0, 24)}.git`,
-  );
+  const mirror = mirrorOf(opts.cacheDir, url);
   return withMirrorLock(mirror, () => fetchWithMirror(opts, url, mirror, log));
 }
 
-async function fetchWithMirror(
-  opts: FetchOptions,
+function mirrorOf(cacheDir: string, url: string): string {
+  return join(cacheDir, "repos", `${createHash("sha256").update(publicRepoUrl(url)).digest("hex").slice(0, 24)}.git`);
+}
+
+/** One path the work changed: git's status letter (A, M, D, T) and the path. */
+export interface PathChange {
+  status: string;
+  path: string;
+}
+
+/** A file of a commit's tree: its git mode (100644, 100755, 120000 for a symlink, …) and its bytes. */
+export interface TreeFile {
+  mode: string;
+  data: Buffer;
+}
+
+/** What the work changed against the base commit, and a reader of both commits' files. */
+export interface BaseComparison {
+  base: string;
+  changes: PathChange[];
+  /** A file's bytes at the base or the head commit; null when absent or not a plain file (a symlink, a submodule). */
+  read(which: "base" | "head", path: string): Promise<Buffer | null>;
+  /** The files below `paths` (files or directories) at the base commit, by repository path. */
+  filesAt(which: "base" | "head", paths: readonly string[]): Promise<Map<string, TreeFile>>;
+}
+
+/**
+ * Fetches the base commit into the repository's mirror (the head was fetched by fetchRepo) and lists the paths
+ * changed from base to head (renames count as a deletion and an addition). Everything is read from the mirror on
+ * the host, never from the checkout the sandbox wrote to.
+ */
+export async function compareWithBase(opts: {
+  repo: string;
+  cacheDir: string;
+  base: string;
+  head: string;
+  token?: string;
+  onLog?: (line: string) => void;
+  signal?: AbortSignal;
+}): Promise<BaseComparison> {
+  const url = isLocalPath(opts.repo) ? resolve(opts.repo.replace(/^file:\/\//, "")) : opts.repo;
+  if (!FULL_SHA_RE.test(opts.base) && (opts.base.startsWith("-") || /\s|\.\.|[~^:?*[\\]/.test(opts.base)))
+    throw new FetchError("The base must be a commit SHA, a branch or a tag.", { ref: opts.base });
+  const mirror = mirrorOf(opts.cacheDir, url);
+  const lim = { cwd: mirror, signal: opts.signal };
+  const base = await withMirrorLock(mirror, () =>
+    resolveInMirror({ ref: opts.base, token: opts.token, signal: opts.signal }, url, mirror, opts.onLog ?? (() => {})),
+  );
+  const commits = { base, head: opts.head };
+  const out = await gitOk(["diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", base, opts.head], lim);
+  const parts = out.split("\0");
+  const changes: PathChange[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) changes.push({ status: parts[i]!, path: parts[i + 1]! });
+  const filesAt = async (which: "base" | "head", paths: readonly string[]) => {
+    const files = new Map<string, TreeFile>();
+    if (paths.length === 0) return files;
+    const list = await gitOk(["ls-tree", "-r", "-z", "--full-tree", commits[which], "--", ...paths], lim);
+    for (const entry of list.split("\0")) {
+      const m = /^(\d{6}) (\w+) ([0-9a-f]+)\t(.+)$/s.exec(entry);
+      if (m?.[2] !== "blob") continue;
+      // Test files may be binary fixtures: the bytes are collected as they come, not decoded.
+      const chunks: Uint8Array[] = [];
+      const r = await runProcess(["git", "cat-file", "blob", m[3]!], {
+        cwd: mirror,
+        env: GIT_ENV,
+        signal: opts.signal,
+        timeoutMs: GIT_TIMEOUT_MS,
+        onStdout: (c) => chunks.push(c),
+      });
+      if (r.code !== 0) throw new FetchError(`git cat-file failed for ${m[4]}: ${r.stderr.trim()}`);
+      files.set(m[4]!, { mode: m[1]!, data: Buffer.concat(chunks) });
+    }
+    return files;
+  };
+  return {
+    base,
+    changes,
+    filesAt,
+    async read(which, path) {
+      const f = (await filesAt(which, [path])).get(path);
+      return f && f.mode !== "120000" ? f.data : null;
+    },
+  };
+}
+
+/** Makes sure the mirror holds `opts.ref` (fetching it when missing) and returns its full commit SHA. */
+async function resolveInMirror(
+  opts: Pick<FetchOptions, "ref" | "token" | "signal" | "timeoutMs">,
   url: string,
   mirror: string,
   log: (line: string) => void,
-): Promise<CommitInfo> {
+): Promise<string> {
   const lim = { signal: opts.signal, timeoutMs: opts.timeoutMs };
   if (!existsSync(join(mirror, "HEAD"))) {
     mkdirSync(mirror, { recursive: true });
@@ -231,6 +313,18 @@ async function fetchWithMirror(
     commit = await have(opts.ref);
   }
   if (!commit) throw new FetchError(`Commit ${opts.ref} was not found in the repository.`, { ref: opts.ref });
+
+  return commit;
+}
+
+async function fetchWithMirror(
+  opts: FetchOptions,
+  url: string,
+  mirror: string,
+  log: (line: string) => void,
+): Promise<CommitInfo> {
+  const lim = { signal: opts.signal, timeoutMs: opts.timeoutMs };
+  const commit = await resolveInMirror(opts, url, mirror, log);
 
   mkdirSync(opts.dest, { recursive: true });
   await gitOk(["init", "-q", opts.dest], lim);

@@ -12,6 +12,7 @@ import {
   writeFileSync,
   appendFileSync,
 } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { AppError } from "../core/errors";
@@ -25,6 +26,10 @@ import { buildDigest, type DigestStep, type HarnessDigest, type Leaf, reportHash
 import { fetchRepo, publicRepoUrl } from "./repo";
 import { isPlainPath, readPlainFile } from "../core/safe-fs";
 import { checkTestIds, ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
+import { type AcceptanceOptions, readBundle, writePinnedFiles } from "./acceptance";
+import { type ProtectedChange, protectedChanges } from "./protect";
+import { compareWithBase } from "./repo";
+import { evaluateRule, type RuleTest } from "./rule";
 
 /** Options of one harness run. */
 export interface HarnessRunOptions extends PlanOverrides {
@@ -36,6 +41,15 @@ export interface HarnessRunOptions extends PlanOverrides {
   project?: string;
   /** 2 runs the steps twice: tests whose outcome changes are reported as flaky and the run is not paid. */
   repeat?: 1 | 2;
+  /**
+   * A task's pinned acceptance tests: the work's changes to protected paths refuse the run, the pinned files are
+   * put over the checkout, and the rule (rule.ts) decides the verdict instead of the steps' exit codes.
+   */
+  acceptance?: AcceptanceOptions;
+  /** The rule's minimum of passing tests for a task without named tests (default 1). */
+  minPassing?: number;
+  /** The same suite's results at the base commit (see HarnessRunResult.tests): what counts as a regression. */
+  baseTests?: readonly RuleTest[] | null;
   /** Hosts the install may reach (through the appliance's proxy); [] installs offline. */
   egressAllow?: string[];
   backend?: BackendChoice | SandboxBackend;
@@ -72,6 +86,14 @@ export interface HarnessRunResult {
   runDir: string;
   logFile: string;
   durationMs: number;
+  /** Every test as a rule reads it (step leaves only for steps that did not end OK), flaky ones as not passed. */
+  tests: RuleTest[];
+  /** The base commit compared with, when the run had a pin. */
+  baseCommit: string | null;
+  /** Protected paths the work changed: the run was refused and no step ran. */
+  protectedChanges: ProtectedChange[];
+  /** Why the verdict is not PASSED, in words (the rule's reason, a refusal, a failed install); null when passed. */
+  reason: string | null;
 }
 
 /** Environment every step sees: fixed time zone, locale, timestamps, home in the work dir, no network tools. */
@@ -151,6 +173,42 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     log(`commit ${commit.commit} tree ${commit.tree}`);
     cancelled();
 
+    // 0. Acceptance: what the work changed against the base, and the pinned test files.
+    const acc = opts.acceptance;
+    let baseCommit: string | null = null;
+    let refused: ProtectedChange[] = [];
+    let pinned = new Map<string, Buffer>();
+    if (acc) {
+      const pinBase = acc.pin.kind === "commit" ? acc.pin.commit : acc.pin.baseCommit;
+      const cmp = pinBase
+        ? await compareWithBase({
+            repo: opts.repo,
+            cacheDir,
+            base: pinBase,
+            head: commit.commit,
+            token: opts.token,
+            onLog: log,
+            signal: opts.signal,
+          })
+        : null;
+      baseCommit = cmp?.base ?? null;
+      if (cmp) {
+        log(`base ${cmp.base}: ${cmp.changes.length} path(s) changed`);
+        refused = await protectedChanges(cmp.changes, cmp.read);
+        for (const r of refused) log(`protected path changed: ${r.path} (${r.why})`);
+      }
+      if (acc.pin.kind === "bundle") {
+        pinned = await readBundle(acc.pin.tar);
+      } else if (cmp) {
+        for (const [path, f] of await cmp.filesAt("base", acc.testFiles)) {
+          // A pinned symlink could point anywhere once written: pinned tests are plain files only.
+          if (f.mode === "100644" || f.mode === "100755") pinned.set(path, f.data);
+          else log(`pinned path ${path} is not a plain file at the base commit; left out`);
+        }
+      }
+      log(`${pinned.size} pinned test file(s), ${acc.named.length} named acceptance test(s)`);
+    }
+
     const plan: Plan = detectPlan(src, opts);
     const backend =
       typeof opts.backend === "object"
@@ -166,8 +224,47 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
       );
     });
     log(`sandbox ${backend.kind}, image ${image.digest}; ${plan.ecosystem} project, ${plan.steps.length} step(s)`);
-    for (const dir of ["home", "out"]) mkdirSync(join(work, dir), { recursive: true });
-    for (const step of plan.steps) mkdirSync(join(work, "out", step.name), { recursive: true });
+    if (refused.length) {
+      const reason = `The work changes protected paths (test-runner, CI or test-library config): ${refused.map((r) => `${r.path} (${r.why})`).join("; ")}`;
+      const digest = buildDigest({
+        repository: { url: publicRepoUrl(opts.repo), ...commit },
+        environment: environmentOf(backend, image, commit.committer.time),
+        dependencies: null,
+        steps: [],
+        tests: [],
+        acceptance: {
+          baseCommit,
+          named: (acc?.named ?? []).map((n) => ({ id: n, status: "missing" as const })),
+          minPassing: opts.minPassing ?? 1,
+          newFailures: [],
+          protectedChanges: refused,
+        },
+        flaky: [],
+        result: "FAILED",
+      });
+      const hash = reportHash(digest);
+      writeFileSync(join(runDir, "digest.json"), `${JSON.stringify(digest, null, 2)}\n`);
+      progress(100, `FAILED: refused, ${reason}`);
+      return {
+        id,
+        digest,
+        reportHash: hash,
+        result: "FAILED",
+        install: null,
+        cache: "none",
+        steps: [],
+        image,
+        egress: [],
+        runDir,
+        logFile,
+        durationMs: performance.now() - started,
+        tests: [],
+        baseCommit,
+        protectedChanges: refused,
+        reason,
+      };
+    }
+    mkdirSync(join(work, "home"), { recursive: true });
     const env = (offline: boolean) => stepEnv(commit.committer.time, offline);
     const onOutput = (_s: "stdout" | "stderr", text: string) => {
       for (const line of text.split("\n")) if (line) opts.onLog?.(line);
@@ -239,6 +336,11 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     const rounds = installFailed ? 0 : (opts.repeat ?? 1);
     const runs: StepRun[][] = [];
     for (let round = 0; round < rounds; round++) {
+      if (pinned.size) {
+        // After the install and before each round: whatever ran before may have edited or replaced them.
+        for (const path of writePinnedFiles(src, pinned)) await backend.ownWorkDir(path);
+        log(`pinned test files written over the checkout${rounds > 1 ? ` (run ${round + 1})` : ""}`);
+      }
       const results: StepRun[] = [];
       for (const [i, step] of plan.steps.entries()) {
         cancelled();
@@ -247,13 +349,9 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
           40 + share * (round * plan.steps.length + i),
           `${step.kind} ${step.name}: ${step.run}${rounds > 1 ? ` (run ${round + 1} of ${rounds})` : ""}`,
         );
-        // An earlier step may have left out/ as a symlink into the host: rmSync removes the link, not its target.
-        const out = join(work, "out");
-        if (!isPlainPath(work, out, "dir")) rmSync(out, { recursive: true, force: true });
-        rmSync(join(out, step.name), { recursive: true, force: true });
-        mkdirSync(join(out, step.name), { recursive: true });
-        await backend.ownWorkDir(out);
-        const stepRun = await runStep(backend, image, step, work, env(true), opts, onOutput);
+        const outDir = resultsDirFor(work);
+        await backend.ownWorkDir(outDir.host);
+        const stepRun = await runStep(backend, image, step, work, outDir, env(true), opts, onOutput);
         log(
           `${step.name}: ${stepRun.status} exit ${stepRun.exitCode} — ${stepRun.passed} passed, ${stepRun.failed} failed, ${stepRun.skipped} skipped`,
         );
@@ -267,21 +365,37 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     const steps = installFailed ? [installFailed] : runs[0]!;
     const flaky = runs.length > 1 ? flakyIds(runs[0]!, runs[1]!) : [];
     const leaves = leavesOf(steps);
-    const failed = steps.some((s) => s.status !== "OK" || s.failed > 0);
-    const result: Verdict = flaky.length ? "FLAKY" : failed ? "FAILED" : "PASSED";
+    const rule = evaluateRule({
+      tests: leaves,
+      named: acc?.named ?? [],
+      minPassing: opts.minPassing ?? 1,
+      baseTests: acc ? (opts.baseTests ?? null) : null,
+      flaky,
+    });
+    const result: Verdict = flaky.length ? "FLAKY" : rule.holds ? "PASSED" : "FAILED";
+    const reason =
+      result === "PASSED"
+        ? null
+        : result === "FLAKY"
+          ? `Tests changed verdict between two runs: ${flaky.slice(0, 10).join(", ")}${flaky.length > 10 ? ", …" : ""}`
+          : installFailed
+            ? `The install failed: ${installFailed.message ?? installFailed.status}`
+            : rule.reason;
     const digest = buildDigest({
       repository: { url: publicRepoUrl(opts.repo), ...commit },
-      environment: {
-        backend: backend.kind,
-        imageDigest: image.digest,
-        tools: image.tools,
-        tz: "UTC",
-        lang: "C.UTF-8",
-        sourceDateEpoch: commit.committer.time,
-      },
+      environment: environmentOf(backend, image, commit.committer.time),
       dependencies: plan.install && lockHash ? { command: plan.install.run, lockfileHash: lockHash } : null,
       steps: steps.map(({ durationMs: _d, tests: _t, message: _m, ...s }) => s),
       tests: leaves,
+      acceptance: acc
+        ? {
+            baseCommit,
+            named: rule.named,
+            minPassing: opts.minPassing ?? 1,
+            newFailures: rule.newFailures,
+            protectedChanges: [],
+          }
+        : null,
       flaky,
       result,
     });
@@ -304,6 +418,10 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
       runDir,
       logFile,
       durationMs: performance.now() - started,
+      tests: leaves.map((l) => ({ id: l.id, passed: l.passed && !flaky.includes(l.id) })),
+      baseCommit,
+      protectedChanges: [],
+      reason,
     };
   } catch (err) {
     log(`error: ${(err as Error).message}`);
@@ -314,27 +432,68 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
   }
 }
 
+function environmentOf(backend: SandboxBackend, image: ImageInfo, sourceDateEpoch: number) {
+  return {
+    backend: backend.kind,
+    imageDigest: image.digest,
+    tools: image.tools,
+    tz: "UTC",
+    lang: "C.UTF-8",
+    sourceDateEpoch,
+  };
+}
+
+/** Where one step's runner writes its report: on the host, and inside the sandbox. */
+interface ResultsDir {
+  host: string;
+  sandbox: string;
+}
+
+/**
+ * A fresh results directory for one step, outside the checkout and named by a per-step secret:
+ * /work/out/<32 hex>/. out/ itself is made by the host (root under Docker) with mode 0711, so the sandbox user can
+ * reach the secret directory only by its name and cannot list out/ to find it. The harness reads reports only
+ * from there: a junit.xml committed to the repository, or written by a test at a path it can guess, is never read.
+ * What this does not stop: code running inside the test process (or a child of it) can read the runner's own
+ * command line or environment, where the secret is, and write or rewrite the report before the runner does.
+ */
+function resultsDirFor(work: string): ResultsDir {
+  const out = join(work, "out");
+  // Whatever an install or an earlier step left at out/ (a symlink into the host, a directory of its files) goes.
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { mode: 0o711 });
+  chmodSync(out, 0o711);
+  const secret = randomBytes(16).toString("hex");
+  const host = join(out, secret);
+  mkdirSync(host, { mode: 0o700 });
+  return { host, sandbox: `/work/out/${secret}` };
+}
+
 async function runStep(
   backend: SandboxBackend,
   image: ImageInfo,
   step: StepConfig,
   work: string,
+  results: ResultsDir,
   env: Record<string, string>,
   opts: HarnessRunOptions,
   onOutput: (s: "stdout" | "stderr", text: string) => void,
 ): Promise<StepRun> {
+  // Detected commands name the step's public results dir (detect.resultsDir): it becomes the secret one.
+  const run = step.run.split(resultsDir(step.name)).join(results.sandbox);
   const r = await backend.run({
-    cmd: ["sh", "-c", step.run],
+    cmd: ["sh", "-c", run],
     workDir: work,
     cwd: "/work/src",
     pinnedImage: image,
-    env: { ...env, DEVSPONSOR_RESULTS_DIR: resultsDir(step.name) },
+    env: { ...env, DEVSPONSOR_RESULTS_DIR: results.sandbox },
     limits: { ...opts.limits, ...step.limits },
     onOutput,
     signal: opts.signal,
   });
   if (r.status === "ERROR") throw new AppError("SANDBOX_ERROR", `step ${step.name} could not run: ${r.message}`, 500);
-  const tests = readTests(step, r, work, join(work, "out", step.name));
+  const stdoutRefused = !!opts.acceptance && readsStdoutTap(step, r, work, results.host);
+  const tests = stdoutRefused ? [] : readTests(step, r, work, results.host);
   checkTestIds(step.name, tests);
   const count = (s: ParsedTest["status"]) => tests.filter((t) => t.status === s).length;
   return {
@@ -349,8 +508,17 @@ async function runStep(
     skipped: count("skipped"),
     durationMs: r.durationMs,
     tests,
-    message: r.message,
+    message: stdoutRefused
+      ? "TAP on stdout is not read for a task's acceptance tests (the code under test can print it); configure a command that writes JUnit XML to $DEVSPONSOR_RESULTS_DIR"
+      : r.message,
   };
+}
+
+/** True when a step's only results are TAP lines on stdout, a channel any test can print to. */
+function readsStdoutTap(step: StepConfig, r: RunResult, work: string, outDir: string): boolean {
+  if (step.results === "tap") return true;
+  if (step.results !== "auto" || !looksLikeTap(r.stdout)) return false;
+  return !(isPlainPath(work, outDir, "dir") && readdirSync(outDir).some((f) => f.endsWith(".xml")));
 }
 
 function failedInstall(command: string, r: RunResult, message?: string): StepRun {
@@ -396,10 +564,14 @@ function readTests(step: StepConfig, r: RunResult, work: string, outDir: string)
   }
 }
 
-/** Leaves of a run: one per step (its exit status) and one per test that passed or failed. */
+/**
+ * Leaves of a run: one per test that passed or failed, and a failed leaf under the step's name for a step that
+ * did not end OK. A step's exit code never gives a passed leaf: a step that crashed before reporting any test
+ * contributes no passed test.
+ */
 export function leavesOf(steps: readonly StepRun[]): Leaf[] {
   return steps.flatMap((s) => [
-    { id: s.name, passed: s.status === "OK" },
+    ...(s.status === "OK" ? [] : [{ id: s.name, passed: false }]),
     ...s.tests
       .filter((t) => t.status !== "skipped")
       .map((t) => ({ id: `${s.name}${ID_SEPARATOR}${t.id}`, passed: t.status === "passed" })),

@@ -1,15 +1,23 @@
-// Durable jobs of the tasks domain: `tasks.verify` runs the harness on a linked commit and records the verdict
-// (which may start the payout); `tasks.expire-claims` (cron) ends claims nobody linked work to in time.
+// Durable jobs of the tasks domain: `tasks.verify` runs the harness on a linked commit against the task's pinned
+// acceptance tests (the base commit's results once per suite, cached), records the verdict with the harness's
+// signed report (which may start the payout); `tasks.expire-claims` (cron) ends claims nobody linked work to in time.
 import { join } from "node:path";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
+import type { Address } from "viem";
 import type { AppContext } from "../core/context";
+import { sha256Hex } from "../core/crypto";
 import { AppError } from "../core/errors";
 import { FatalJobError } from "../core/jobs";
+import type { AcceptanceOptions } from "../harness/acceptance";
 import { sandboxSettings } from "../harness/jobs";
-import { ID_SEPARATOR } from "../harness/results";
-import { runHarness } from "../harness/run";
-import { tasks } from "../milestones/schema";
-import { taskVerifications, taskWorkLinks } from "./schema";
+import { type HarnessRunOptions, runHarness } from "../harness/run";
+import type { RuleTest } from "../harness/rule";
+import { signReport } from "../harness/signer";
+import { type AcceptancePin, type Task, tasks } from "../milestones/schema";
+import { projects } from "../projects/schema";
+import { wallets } from "../users/schema";
+import { loadTestBundle } from "./acceptance";
+import { harnessBaseResults, type SignedReport, taskVerifications, taskWorkLinks } from "./schema";
 import { registerUserDataHook } from "../users/data-hooks";
 import { eraseTaskData, expireClaims, exportTaskData, recordVerdict, resumeTasks, VERIFY_JOB } from "./service";
 
@@ -21,10 +29,11 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
     VERIFY_JOB,
     async ({ verificationId }, run) => {
       const [row] = await ctx.db
-        .select({ v: taskVerifications, link: taskWorkLinks, task: tasks })
+        .select({ v: taskVerifications, link: taskWorkLinks, task: tasks, runs: projects.verificationRuns })
         .from(taskVerifications)
         .innerJoin(taskWorkLinks, eq(taskWorkLinks.id, taskVerifications.workLinkId))
         .innerJoin(tasks, eq(tasks.id, taskVerifications.taskId))
+        .innerJoin(projects, eq(projects.id, tasks.projectId))
         .where(eq(taskVerifications.id, verificationId));
       if (!row) throw new FatalJobError("the verification is gone");
       if (row.v.status !== "QUEUED" && row.v.status !== "RUNNING") return { status: row.v.status };
@@ -32,9 +41,9 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
         .update(taskVerifications)
         .set({ status: "RUNNING", jobId: run.jobId })
         .where(eq(taskVerifications.id, verificationId));
-      const minPassing = row.task.verification.minPassingTests;
+      const minPassing = Math.max(1, row.task.verification.minPassingTests);
       try {
-        const r = await runHarness({
+        const common: HarnessRunOptions = {
           repo: row.link.repoUrl,
           ref: row.v.commit,
           project: row.task.projectId,
@@ -44,34 +53,57 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
           signal: run.signal,
           onProgress: (pct, message) => void run.progress(pct, message),
           onLog: (line) => void run.log(line),
+        };
+        const acceptance = await acceptanceOf(ctx, row.task);
+        const baseTests = acceptance ? await baseResults(ctx, row.task, acceptance, common) : null;
+        const r = await runHarness({
+          ...common,
+          acceptance: acceptance?.options,
+          baseTests,
+          minPassing,
+          repeat: row.runs === 2 ? 2 : 1,
         });
-        // Every leaf is stored (the payout proves them all); people are told of tests, not of the steps' own leaves.
-        const tests = r.digest.tests.map((t) => ({ id: t.id, passed: t.passed }));
-        const ran = r.steps.flatMap((s) =>
-          s.tests.filter((t) => t.status !== "skipped").map((t) => ({ id: `${s.name}${ID_SEPARATOR}${t.id}`, t })),
-        );
-        const passedCount = ran.filter((x) => x.t.status === "passed").length;
-        const failing = ran.filter((x) => x.t.status !== "passed").map((x) => x.id);
-        const enough = passedCount >= minPassing;
-        const status = r.result === "PASSED" && enough ? "PASSED" : r.result === "FLAKY" ? "FLAKY" : "FAILED";
-        const reason =
-          status === "PASSED"
-            ? null
-            : status === "FLAKY"
-              ? `Tests changed verdict between two runs: ${r.digest.flaky.slice(0, 10).join(", ")}`
-              : failing.length > 0
-                ? `${failing.length} test${failing.length === 1 ? "" : "s"} failed: ${failing.slice(0, 10).join(", ")}${failing.length > 10 ? ", …" : ""}`
-                : !enough
-                  ? `${passedCount} test${passedCount === 1 ? "" : "s"} passed; the task asks for at least ${minPassing}.`
-                  : `A step failed: ${r.steps.find((s) => s.status !== "OK")?.message ?? r.steps.map((s) => `${s.name} ${s.status}`).join(", ")}`;
+        const status = r.result;
+        const passedCount = r.tests.filter((t) => t.passed).length;
+        let signedReport: SignedReport | null = null;
+        if (status === "PASSED") {
+          const payee = row.task.claimedById ? await payoutWallet(ctx, row.task.claimedById) : undefined;
+          if (!payee) void run.log("verdict recorded without a signature: the claimer has no payout wallet");
+          else if (!row.task.payoutAmount)
+            void run.log("verdict recorded without a signature: the task has no payout amount");
+          else {
+            const s = await signReport(ctx, {
+              projectId: row.task.projectId,
+              taskId: row.task.id,
+              payee,
+              amount: BigInt(row.task.payoutAmount),
+              digest: r.digest,
+              reportHash: r.reportHash,
+            });
+            if (s.signed) signedReport = s.signed;
+            else void run.log(`verdict recorded without a signature: ${s.reason}`);
+          }
+        }
+        // The acceptance fields and the signature first; recordVerdict then moves the task (and may start the payout).
+        await ctx.db
+          .update(taskVerifications)
+          .set({
+            baseCommit: r.baseCommit,
+            named: r.digest.acceptance?.named ?? null,
+            newFailures: r.digest.acceptance ? r.digest.acceptance.newFailures.length : null,
+            flaky: r.digest.flaky,
+            protectedChanges: r.protectedChanges.map((c) => `${c.path} (${c.why})`),
+            signedReport,
+          })
+          .where(eq(taskVerifications.id, verificationId));
         await recordVerdict(ctx, verificationId, {
           status,
           reportHash: r.reportHash,
           digest: r.digest,
-          tests,
+          tests: r.tests,
           passedCount,
-          failedCount: failing.length,
-          reason,
+          failedCount: r.tests.length - passedCount,
+          reason: r.reason,
         });
         return { status };
       } catch (err) {
@@ -102,4 +134,77 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
   ctx.cron.register("tasks.expire-claims", "0 */15 * * * *", "tasks.expire-claims");
   ctx.jobs.define("tasks.resume", () => resumeTasks(ctx), { maxAttempts: 1 });
   ctx.cron.register("tasks.resume", "30 * * * * *", "tasks.resume");
+}
+
+/** A task's acceptance tests as the harness takes them, and the key of its base results; null without a pin. */
+async function acceptanceOf(
+  ctx: AppContext,
+  task: Task,
+): Promise<{ options: AcceptanceOptions; baseCommit: string | null; suiteKey: string } | null> {
+  const pin: AcceptancePin | null = task.acceptancePin;
+  if (!pin) return null;
+  const named = [...new Set(task.verification.acceptanceTests ?? [])];
+  const testFiles = task.verification.testFiles ?? [];
+  const suite = (pinId: string) =>
+    sha256Hex(JSON.stringify({ pin: pinId, testFiles, testCommand: task.verification.testCommand }));
+  if (pin.kind === "commit") {
+    return {
+      options: { named, testFiles, pin: { kind: "commit", commit: pin.commit } },
+      baseCommit: pin.commit,
+      suiteKey: suite(pin.commit),
+    };
+  }
+  const bundle = await loadTestBundle(ctx, task.id);
+  if (!bundle || bundle.sha256 !== pin.sha256)
+    throw new AppError("TEST_BUNDLE_MISSING", "The task's pinned test bundle is gone or was replaced.", 422);
+  return {
+    options: { named, testFiles, pin: { kind: "bundle", tar: bundle.tar, baseCommit: pin.baseCommit } },
+    baseCommit: pin.baseCommit ?? null,
+    suiteKey: suite(`bundle:${bundle.sha256}`),
+  };
+}
+
+/**
+ * The suite's results at the base commit: run once per (project, commit, suite) and kept in harness_base_results.
+ * Null when the pin has no base commit (a bundle uploaded without one): every failing test then counts.
+ */
+async function baseResults(
+  ctx: AppContext,
+  task: Task,
+  acc: { options: AcceptanceOptions; baseCommit: string | null; suiteKey: string },
+  common: HarnessRunOptions,
+): Promise<RuleTest[] | null> {
+  if (!acc.baseCommit) return null;
+  const key = and(
+    eq(harnessBaseResults.projectId, task.projectId),
+    eq(harnessBaseResults.commit, acc.baseCommit),
+    eq(harnessBaseResults.suiteKey, acc.suiteKey),
+  );
+  const [cached] = await ctx.db.select().from(harnessBaseResults).where(key).limit(1);
+  if (cached) {
+    common.onLog?.(`base results of ${acc.baseCommit.slice(0, 12)} from the cache (${cached.tests.length} tests)`);
+    return cached.tests;
+  }
+  common.onLog?.(`running the suite at the base commit ${acc.baseCommit.slice(0, 12)} once`);
+  const base = await runHarness({
+    ...common,
+    ref: acc.baseCommit,
+    acceptance: { ...acc.options, named: [] },
+    onProgress: undefined,
+  });
+  await ctx.db
+    .insert(harnessBaseResults)
+    .values({ projectId: task.projectId, commit: acc.baseCommit, suiteKey: acc.suiteKey, tests: base.tests })
+    .onConflictDoNothing();
+  return base.tests;
+}
+
+/** The claimer's payout wallet now: the payee the signature binds. */
+async function payoutWallet(ctx: AppContext, userId: string): Promise<Address | undefined> {
+  const [w] = await ctx.db
+    .select({ address: wallets.address })
+    .from(wallets)
+    .where(and(eq(wallets.userId, userId), eq(wallets.isPayout, true)))
+    .limit(1);
+  return w?.address as Address | undefined;
 }
