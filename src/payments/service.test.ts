@@ -33,7 +33,7 @@ import { reportCommitment, type TestResult } from "../zk/merkle";
 import { zkProofs } from "../zk/schema";
 import { submitRelease } from "./release";
 import { payments } from "./schema";
-import { createPaymentProof, releaseTaskPayment } from "./service";
+import { createPaymentProof, releaseTaskPayment, reportOfVerification } from "./service";
 import { syncChainEvents } from "./sync";
 
 let chain: TestChain;
@@ -145,12 +145,20 @@ describeEachDb("funding and payouts", (getDb) => {
   const verified = async (
     taskId: string,
     tests: TestResult[],
-    opts: { newFailures?: number; key?: Hex; edit?: (a: Attestation) => Attestation } = {},
+    opts: { newFailures?: number; key?: Hex; edit?: (a: Attestation) => Attestation; flaky?: string[] } = {},
   ) => {
     const db = getDb().db;
     const [task] = await db.select().from(tasks).where(eq(tasks.id, taskId));
     await db.update(tasks).set({ status: "PAYING" }).where(eq(tasks.id, taskId));
-    const report = reportCommitment({ tests, named: NAMED, minPassing: 20, newFailures: opts.newFailures ?? 0 });
+    // the harness signs flaky tests as not passed
+    const flaky = new Set(opts.flaky ?? []);
+    const signedTests = tests.map((t) => ({ ...t, passed: t.passed && !flaky.has(t.id) }));
+    const report = reportCommitment({
+      tests: signedTests,
+      named: NAMED,
+      minPassing: 20,
+      newFailures: opts.newFailures ?? 0,
+    });
     const digest = `0x${randomBytes(32).toString("hex")}` as Hex;
     const base: Attestation = {
       projectId: onChainProjectId(projectId),
@@ -185,7 +193,8 @@ describeEachDb("funding and payouts", (getDb) => {
         claimId,
         workLinkId: link!.id,
         commit,
-        status: "PASSED",
+        status: opts.flaky ? "FLAKY" : "PASSED",
+        flaky: opts.flaky ?? null,
         reportHash: digest,
         tests,
         passedCount: report.summary.passedCount,
@@ -293,6 +302,16 @@ describeEachDb("funding and payouts", (getDb) => {
         (await verified(b, SUITE, { edit: (a) => ({ ...a, root: weaker.root, ruleHash: weaker.ruleHash }) })).id,
       ),
     ).rejects.toMatchObject({ code: "VERIFICATION_FAILED", message: expect.stringContaining("another rule") });
+    // a flaky verdict a reviewer approved: its signed report counts flaky tests as not passed, as the payout does
+    const flakyOther = SUITE.find((t) => t.passed && !NAMED.includes(t.id))!.id;
+    const approvedFlaky = await verified(b, SUITE, { flaky: [flakyOther] });
+    expect((await reportOfVerification(ctx, approvedFlaky.id)).report.summary.failedCount).toBe(
+      SUITE.filter((t) => !t.passed).length + 1,
+    );
+    await expect(createPaymentProof(ctx, (await verified(b, SUITE, { flaky: [NAMED[5]!] })).id)).rejects.toMatchObject({
+      code: "VERIFICATION_FAILED",
+      message: expect.stringContaining(NAMED[5]!),
+    });
     // the stored tests edited after the run no longer match the signed root
     const v = await verified(b, SUITE);
     const db = getDb().db;

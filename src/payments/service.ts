@@ -62,7 +62,7 @@ const refused = (why: string) => new AppError("VERIFICATION_FAILED", why, 422);
 
 /**
  * The signed report the harness stored for a verification, as the payout may prove it. Refused unless the
- * verification PASSED, is the task's latest (the linked commit that decides) and the task is being paid; the
+ * verification PASSED (or was FLAKY and approved by a reviewer), is the task's latest (the linked commit that decides) and the task is being paid; the
  * signature recovers to the escrow's harness signer (read from the contract); the attestation is for this
  * project, task, chain and escrow, the claimer's payout wallet and the task's payout amount (VERIFICATION_STALE
  * when the wallet, amount or deployment changed since the run); and the root and rule recomputed from the stored
@@ -72,7 +72,8 @@ export async function reportOfVerification(ctx: Ctx, verificationId: string): Pr
   const [v] = await ctx.db.select().from(taskVerifications).where(eq(taskVerifications.id, verificationId));
   if (!v) throw notFound("Verification");
   const latest = await latestVerification(ctx.db, v.taskId);
-  if (v.status !== "PASSED" || latest?.id !== v.id || !v.tests) {
+  // FLAKY reaches the payout only through a reviewer's approval, and only with a signed report (tasks/service).
+  if ((v.status !== "PASSED" && v.status !== "FLAKY") || latest?.id !== v.id || !v.tests) {
     throw refused("Only the latest passed verification of a task can be paid.");
   }
   const { sub, project } = await taskContext(ctx, v.taskId);
@@ -117,11 +118,14 @@ export async function reportOfVerification(ctx: Ctx, verificationId: string): Pr
   // The root is recomputed from what is stored: a row edited after the run does not match the signature.
   let report: ReportCommitment;
   try {
+    // As the harness commits: a flaky test counts as not passed; without base results every failure is new.
+    const flaky = new Set(v.flaky ?? []);
+    const tests = v.tests.map((t) => ({ id: t.id, passed: t.passed && !flaky.has(t.id) }));
     report = reportCommitment({
-      tests: v.tests,
+      tests,
       named: sub.verification.acceptanceTests ?? [],
-      minPassing: sub.verification.minPassingTests,
-      newFailures: v.newFailures ?? 0,
+      minPassing: Math.max(1, sub.verification.minPassingTests),
+      newFailures: v.newFailures ?? tests.filter((t) => !t.passed).length,
     });
   } catch (cause) {
     throw new AppError("VERIFICATION_FAILED", `The stored report is not valid: ${(cause as Error).message}`, 422);
