@@ -7,6 +7,10 @@ import { AppError, type FieldErrors, invalidInput } from "../core/errors";
 import type { Limits } from "../sandbox/types";
 import type { ResultFormat } from "./results";
 import { listPlainDir, readPlainFile } from "../core/safe-fs";
+import { parsePackageManager, TOOLCHAIN_FILES } from "./toolchain";
+
+/** The lockfile of each Node package manager. */
+const LOCKFILE: Record<string, string> = { npm: "package-lock.json", pnpm: "pnpm-lock.yaml", yarn: "yarn.lock" };
 
 /** What a verification step checks; every kind gates payment the same way. */
 export type StepKind = "test" | "lint" | "analysis" | "acceptance";
@@ -128,13 +132,30 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
     test = junit(`bun test --reporter=junit --reporter-outfile=${resultsDir("test")}/junit.xml`);
   } else if (pkg) {
     ecosystem = "npm";
-    const lock = ["package-lock.json", "npm-shrinkwrap.json"].find(has);
-    if (lock) install = { run: "npm ci --no-audit --no-fund", inputs: ["package.json", lock] };
-    else if (has("yarn.lock") || has("pnpm-lock.yaml")) {
-      if (!overrides.installCommand)
-        throw unsupported("yarn.lock and pnpm-lock.yaml need a configured install command");
+    // packageManager names the manager when the repository has its lockfile; otherwise the lockfile does.
+    const named = parsePackageManager(pkg.packageManager);
+    const npmLock = ["package-lock.json", "npm-shrinkwrap.json"].find(has);
+    const manager =
+      named && named.name !== "bun" && has(LOCKFILE[named.name] ?? "package-lock.json")
+        ? named.name
+        : npmLock
+          ? "npm"
+          : has("pnpm-lock.yaml")
+            ? "pnpm"
+            : has("yarn.lock")
+              ? "yarn"
+              : "npm";
+    if (manager === "npm" && npmLock)
+      install = { run: "npm ci --no-audit --no-fund", inputs: ["package.json", npmLock] };
+    else if (manager === "pnpm" && has("pnpm-lock.yaml"))
+      install = { run: "pnpm install --frozen-lockfile", inputs: ["package.json", "pnpm-lock.yaml"] };
+    else if (manager === "yarn" && has("yarn.lock")) {
+      // Yarn 2+ (a .yarnrc.yml, or packageManager yarn@2+) says --immutable; Yarn 1 says --frozen-lockfile.
+      const modern = has(".yarnrc.yml") || (named?.name === "yarn" && Number(named.version.split(".")[0]) >= 2);
+      const run = modern ? "yarn install --immutable" : "yarn install --frozen-lockfile --non-interactive";
+      install = { run, inputs: ["package.json", "yarn.lock"] };
     } else requireNoDependencies(pkg);
-    if (pkg.scripts?.test) test = { name: "test", kind: "test", run: "npm test", results: "auto" };
+    if (pkg.scripts?.test) test = { name: "test", kind: "test", run: `${manager} test`, results: "auto" };
   } else if (has("go.mod")) {
     ecosystem = "go";
     if (has("go.sum")) install = { run: "go mod download", inputs: ["go.mod", "go.sum"] };
@@ -162,6 +183,8 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
   if (overrides.installCommand) {
     install = { run: overrides.installCommand, inputs: install?.inputs ?? lockfilesIn(src) };
   }
+  // What was installed depends on the toolchain too (native addons are built for one Node): its files key the cache.
+  if (install) install.inputs = [...new Set([...install.inputs, ...TOOLCHAIN_FILES.filter(has)])];
   if (overrides.testCommand) {
     test = configuredTest(overrides.testCommand);
     if (ecosystem === "none") ecosystem = "custom";
@@ -234,8 +257,4 @@ function requireNoDependencies(pkg: Record<string, any> | null) {
       422,
     );
   }
-}
-
-function unsupported(message: string) {
-  return new AppError("UNSUPPORTED_PROJECT", message, 422);
 }
