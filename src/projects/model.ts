@@ -21,6 +21,9 @@ const decimals = z.coerce.number().int().min(0).max(36);
 /** A yes/no field: a JSON boolean, or an HTML checkbox ("on" when ticked). */
 const checkbox = z.union([z.boolean(), z.literal("on").transform(() => true)]);
 
+/** How many times each verification runs: 2 reports a test that changes verdict as flaky (the task then waits). */
+const verificationRuns = z.coerce.number().int().min(1).max(2);
+
 /** Body of `POST /api/orgs/:id/projects` and the new-project form. */
 export const ProjectCreateRequest = z
   .object({
@@ -33,6 +36,7 @@ export const ProjectCreateRequest = z
     tokenDecimals: z.union([decimals, z.literal("").transform(() => undefined)]).optional(),
     fundingMode: z.enum(["ESCROW", "YIELD"]).default("ESCROW"),
     payoutReview: checkbox.default(false),
+    verificationRuns: verificationRuns.default(1),
   })
   .strict()
   .refine((p) => !p.tokenAddress || p.tokenDecimals !== undefined, {
@@ -53,6 +57,7 @@ export const ProjectUpdateRequest = z
     tokenDecimals: decimals.optional(),
     fundingMode: z.enum(["ESCROW", "YIELD"]).optional(),
     payoutReview: checkbox.optional(),
+    verificationRuns: verificationRuns.optional(),
   })
   .strict();
 export type ProjectUpdateRequest = z.input<typeof ProjectUpdateRequest>;

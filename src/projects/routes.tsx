@@ -22,6 +22,8 @@ import {
 } from "./service";
 import { NewProjectPage, ProjectListPage, ProjectOverviewPage } from "./views";
 
+const SETTINGS_FLASH = { saved: "Verification settings saved." };
+
 /** Project pages and the project API (spec §5.4). */
 export const projectRoutes = (ctx: AppContext) =>
   new Elysia({ name: "projects" })
@@ -65,7 +67,13 @@ export const projectRoutes = (ctx: AppContext) =>
     .patch(
       "/api/projects/:id",
       async ({ params, body, principal }) => projectJson(await updateProject(ctx, await principal(), params.id, body)),
-      { detail: { summary: "Edit a project (repository, token, funding mode only while DRAFT)", tags: ["projects"] } },
+      {
+        detail: {
+          summary:
+            "Edit a project (repository, token, funding mode only while DRAFT; payoutReview and verificationRuns 1|2 any time)",
+          tags: ["projects"],
+        },
+      },
     )
     .get(
       "/api/projects/:id/points",
@@ -137,10 +145,24 @@ export const projectRoutes = (ctx: AppContext) =>
           {...pageProps(p)}
           project={project}
           {...rights}
-          flash={readFlash(request, FUNDING_FLASH, { param: "funding", errors: true })}
+          flash={
+            readFlash(request, FUNDING_FLASH, { param: "funding", errors: true }) ??
+            readFlash(request, SETTINGS_FLASH, { param: "settings" })
+          }
           funding={<FundingPanel project={project} data={funding} csrf={p.csrfToken} />}
           {...summary}
           sidebar={<SidebarPanel {...sidebar} csrf={p.csrfToken} />}
         />,
       );
+    })
+    .post("/projects/:id/settings", async ({ request, params, body, principal }) => {
+      const p = await signedIn(request, principal);
+      if (p instanceof Response) return p;
+      const f = readForm(body);
+      // An unticked checkbox sends nothing: the form always says what it means.
+      await updateProject(ctx, p, params.id, {
+        payoutReview: f.payoutReview === "on",
+        verificationRuns: f.verificationRuns,
+      });
+      return seeOther(request, `/projects/${params.id}?settings=saved`);
     });

@@ -32,6 +32,7 @@ export function projectJson(p: Project) {
     tokenDecimals: p.tokenDecimals,
     fundingMode: p.fundingMode,
     payoutReview: p.payoutReview,
+    verificationRuns: p.verificationRuns,
     state: p.state,
     totalPoints: p.totalPoints,
     totalTokenAmount: p.totalTokenAmount,
@@ -117,6 +118,7 @@ export async function createProject(deps: ProjectDeps, principal: Principal | nu
       tokenDecimals: input.tokenDecimals ?? 18,
       fundingMode: input.fundingMode,
       payoutReview: input.payoutReview,
+      verificationRuns: input.verificationRuns,
       createdById: principal!.userId,
     })
     .returning();
@@ -147,6 +149,7 @@ export async function updateProject(deps: ProjectDeps, principal: Principal | nu
   if (input.tokenDecimals !== undefined) patch.tokenDecimals = input.tokenDecimals;
   if (input.fundingMode !== undefined) patch.fundingMode = input.fundingMode;
   if (input.payoutReview !== undefined) patch.payoutReview = input.payoutReview;
+  if (input.verificationRuns !== undefined) patch.verificationRuns = input.verificationRuns;
   const [updated] = await deps.db.update(projects).set(patch).where(eq(projects.id, project.id)).returning();
   return updated!;
 }
@@ -184,7 +187,11 @@ export async function projectPoints(db: Db, projectId: string): Promise<number> 
 export async function projectRights(db: Db, principal: Principal, project: Project) {
   const access = await requireOrgRole(db, principal, project.orgId, "project.view").catch(() => null);
   const role = access?.role ?? null;
-  return { canManage: can(role, "project.manageMilestones"), canAudit: can(role, "audit.view") || principal.isAdmin };
+  return {
+    canManage: can(role, "project.manageMilestones"),
+    canUpdate: can(role, "project.update"),
+    canAudit: can(role, "audit.view") || principal.isAdmin,
+  };
 }
 
 /**

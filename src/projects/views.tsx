@@ -15,6 +15,8 @@ export interface ProjectPageProps {
   canManage: boolean;
   /** The caller may see the AI call audit (org owners). */
   canAudit: boolean;
+  /** The caller may change the project's settings (owners and maintainers). */
+  canUpdate?: boolean;
   sidebar?: JSX.Element;
   flash?: { kind: "error" | "success"; message: string };
 }
@@ -207,11 +209,51 @@ export function NewProjectPage(props: {
             verified task first.
           </span>
         </label>
+        <VerificationRunsField value={v.verificationRuns === "2" ? 2 : 1} />
         <p>
           <button type="submit">Create project</button>
         </p>
       </form>
     </Layout>
+  );
+}
+
+/** How many times each verification runs (the project form and the overview's settings). */
+function VerificationRunsField({ value }: { value: number }) {
+  return (
+    <label>
+      Verification runs
+      <select name="verificationRuns">
+        <option value="1" selected={value === 1}>
+          Once
+        </option>
+        <option value="2" selected={value === 2}>
+          Twice: a test that changes verdict is flaky, and the task waits for a maintainer
+        </option>
+      </select>
+      <span class="help">
+        A flaky verdict is never paid by itself: a maintainer approves it, sends it back or verifies again.
+      </span>
+    </label>
+  );
+}
+
+/** The project's verification settings (owners and maintainers): payout review and the number of runs. */
+function VerificationSettings({ project, csrf }: { project: Project; csrf?: string }) {
+  return (
+    <details class="card">
+      <summary>Verification settings</summary>
+      <form method="post" action={`/projects/${project.id}/settings`} class="stack">
+        <CsrfField token={csrf} />
+        <label class="check">
+          <input type="checkbox" name="payoutReview" checked={project.payoutReview} /> Maintainer approval before payout
+        </label>
+        <VerificationRunsField value={project.verificationRuns} />
+        <p>
+          <button type="submit">Save settings</button>
+        </p>
+      </form>
+    </details>
   );
 }
 
@@ -261,6 +303,12 @@ export function ProjectOverviewPage(
               </td>
             </tr>
             <tr>
+              <th scope="row">Verification</th>
+              <td safe>
+                {`${p.verificationRuns === 2 ? "runs twice (flaky tests wait for a maintainer)" : "runs once"}${p.payoutReview ? " · a maintainer approves each payout" : " · passed work is paid at once"}`}
+              </td>
+            </tr>
+            <tr>
               <th scope="row">Milestones · documents</th>
               <td safe>
                 {String(props.milestoneCount)} · {String(props.documentCount)}
@@ -269,6 +317,7 @@ export function ProjectOverviewPage(
           </tbody>
         </table>
       </div>
+      {props.canUpdate ? <VerificationSettings project={p} csrf={props.csrf} /> : ""}
       {(props.funding ?? "") as "safe"}
       {props.canManage && !p.structureApprovedAt ? (
         <p>

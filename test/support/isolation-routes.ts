@@ -117,6 +117,37 @@ const onTask = (
 });
 const review: Access = { kind: "org", action: "task.review" };
 const firstAsset = () => [...ASSETS_BY_PATH.keys()][0]!;
+// A well-formed account token signed with another key: what a forger can make.
+const FORGED_TOKEN = `${"0".repeat(8)}-0000-4000-8000-${"0".repeat(12)}.${Math.floor(Date.now() / 1000) + 3600}.${"A".repeat(43)}`;
+/** A fresh user whose address is not confirmed yet (test users are created confirmed). */
+const unverified = async (w: World) => {
+  const u = await w.fresh.user();
+  await w.t.ctx.database.exec("update users set email_verified = false where id = $1", [u.id]);
+  return u;
+};
+
+/** A one-file tar archive (ustar), the smallest hidden test bundle. */
+function testBundle(): File {
+  const body = new TextEncoder().encode("test('hidden', () => {});\n");
+  const header = new Uint8Array(512);
+  const put = (text: string, at: number) => header.set(new TextEncoder().encode(text), at);
+  put("hidden.test.ts", 0);
+  put("0000644\0", 100);
+  put("0000000\0", 108);
+  put("0000000\0", 116);
+  put(`${body.length.toString(8).padStart(11, "0")}\0`, 124);
+  put("00000000000\0", 136);
+  put("        ", 148);
+  put("0", 156);
+  put("ustar\u000000", 257);
+  const sum = header.reduce((a, b) => a + b, 0);
+  put(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  const padded = Math.ceil(body.length / 512) * 512;
+  const tar = new Uint8Array(512 + padded + 1024);
+  tar.set(header, 0);
+  tar.set(body, 512);
+  return new File([tar], "hidden.tar", { type: "application/x-tar" });
+}
 
 /** Every route of the app, keyed "METHOD /path" as Elysia lists it. */
 export const ROUTES: Record<string, Sample> = {
@@ -172,6 +203,57 @@ export const ROUTES: Record<string, Sample> = {
   "GET /auth/github/callback": {
     access: { kind: "closed", why: "no OAuth state cookie: a forged callback signs nobody in" },
     build: () => at("/auth/github/callback?state=forged&code=forged"),
+  },
+  // e-mail verification and password reset (src/auth/account-routes.tsx): a forged link's token opens nothing
+  "GET /password/forgot": { access: pub, build: () => at("/password/forgot") },
+  "POST /password/forgot": {
+    access: pub,
+    build: async (w) => {
+      const pre = await formToken(w.t, "/password/forgot");
+      const u = await w.fresh.user();
+      return {
+        path: "/password/forgot",
+        body: form({ _csrf: pre.token, email: u.email }),
+        headers: { cookie: pre.cookie },
+      };
+    },
+  },
+  "GET /password/reset": {
+    access: { kind: "closed", why: "a forged reset link: nobody gets the form" },
+    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
+    build: () => at(`/password/reset?token=${FORGED_TOKEN}`),
+  },
+  "POST /password/reset": {
+    access: { kind: "closed", why: "a forged reset link sets no password" },
+    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
+    build: () => at("/password/reset", { body: form({ token: FORGED_TOKEN, password: "mallory-pass-1" }) }),
+  },
+  "GET /verify-email": {
+    access: { kind: "closed", why: "a forged verification link confirms nothing" },
+    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
+    build: () => at(`/verify-email?token=${FORGED_TOKEN}`),
+  },
+  "POST /verify-email/resend": {
+    access: signedIn,
+    build: async (w) => at("/verify-email/resend", { as: await unverified(w) }),
+  },
+  "POST /api/auth/password/forgot": {
+    access: pub,
+    build: async (w) => at("/api/auth/password/forgot", { body: { email: (await w.fresh.user()).email } }),
+  },
+  "POST /api/auth/password/reset": {
+    access: { kind: "closed", why: "a forged reset token sets no password" },
+    refusedAlso: { statuses: [400], why: "the token is not valid" },
+    build: () => at("/api/auth/password/reset", { body: { token: FORGED_TOKEN, password: "mallory-pass-1" } }),
+  },
+  "POST /api/auth/email/verify": {
+    access: { kind: "closed", why: "a forged verification token confirms nothing" },
+    refusedAlso: { statuses: [400], why: "the token is not valid" },
+    build: () => at("/api/auth/email/verify", { body: { token: FORGED_TOKEN } }),
+  },
+  "POST /api/me/email/verification": {
+    access: signedIn,
+    build: async (w) => at("/api/me/email/verification", { as: await unverified(w) }),
   },
   "GET /onboarding": { access: signedIn, build: () => at("/onboarding") },
   "POST /onboarding": {
@@ -514,6 +596,9 @@ export const ROUTES: Record<string, Sample> = {
     build: (w) => at(`/orgs/${w.orgA}/projects`, { body: form({ title: "New" }) }),
   },
   "GET /projects/:id": proj("project.view", (w, v) => at(`/projects/${w.projects[v].id}`)),
+  "POST /projects/:id/settings": proj("project.update", (w, v) =>
+    at(`/projects/${w.projects[v].id}/settings`, { body: form({ verificationRuns: "2" }) }),
+  ),
 
   // ---- milestones and tasks
   "GET /api/projects/:id/milestones": proj("project.view", (w, v) =>
@@ -626,6 +711,35 @@ export const ROUTES: Record<string, Sample> = {
   "POST /api/tasks/:id/reject": onTask(review, "verified", (id) => `/api/tasks/${id}/reject`, {
     body: { comment: "The README needs an example." },
   }),
+  // acceptance tests and hidden bundles: the draft project's task (no repository to pin to before approval)
+  "PUT /api/tasks/:id/acceptance": proj("project.manageMilestones", (w, v) =>
+    at(`/api/tasks/${w.projects[v].taskId}/acceptance`, {
+      body: { acceptanceTests: ["test > a.test.ts > adds"], testFiles: ["a.test.ts"] },
+    }),
+  ),
+  "POST /api/tasks/:id/test-bundle": proj("project.manageMilestones", (w, v) =>
+    at(`/api/tasks/${w.projects[v].taskId}/test-bundle`, { body: multipart("bundle", testBundle()) }),
+  ),
+  "DELETE /api/tasks/:id/test-bundle": proj("project.manageMilestones", async (w, v) => {
+    const { taskId } = await w.fresh.project(v);
+    await w.users.owner.request("POST", `/api/tasks/${taskId}/test-bundle`, {
+      body: multipart("bundle", testBundle()),
+    });
+    return at(`/api/tasks/${taskId}/test-bundle`);
+  }),
+  "POST /tasks/:id/acceptance": proj("project.manageMilestones", (w, v) =>
+    at(`/tasks/${w.projects[v].taskId}/acceptance`, { body: form({ acceptanceTests: "test > a.test.ts > adds" }) }),
+  ),
+  "POST /tasks/:id/test-bundle": proj("project.manageMilestones", (w, v) =>
+    at(`/tasks/${w.projects[v].taskId}/test-bundle`, { body: multipart("bundle", testBundle()) }),
+  ),
+  "POST /tasks/:id/test-bundle/delete": proj("project.manageMilestones", async (w, v) => {
+    const { taskId } = await w.fresh.project(v);
+    await w.users.owner.request("POST", `/api/tasks/${taskId}/test-bundle`, {
+      body: multipart("bundle", testBundle()),
+    });
+    return at(`/tasks/${taskId}/test-bundle/delete`);
+  }),
   "GET /api/me/tasks": { access: signedIn, rightful: "contributor", build: () => at("/api/me/tasks") },
   "GET /api/me/earnings": { access: signedIn, rightful: "contributor", build: () => at("/api/me/earnings") },
   "GET /tasks/:id": proj("project.view", (w, v) => at(`/tasks/${w.funded[v].taskId}`)),
@@ -697,4 +811,8 @@ export const ROUTES: Record<string, Sample> = {
       }),
     }),
   ),
+
+  // ---- explore board: public, and only ever public projects (src/explore/explore.test.ts checks that)
+  "GET /explore": { access: pub, build: () => at("/explore?sort=points") },
+  "GET /api/explore": { access: pub, build: () => at("/api/explore?minPoints=1") },
 };
