@@ -35,6 +35,8 @@ import { projectRoutes } from "./projects/routes";
 import { sidebarRoutes } from "./sidebar/routes";
 import { setupTasks } from "./tasks/jobs";
 import { taskRoutes } from "./tasks/routes";
+import { githubRoutes } from "./github/routes";
+import { setupGitHub } from "./github/jobs";
 import { accountEmailRoutes } from "./auth/account-routes";
 import { setupMail } from "./notifications/mail-jobs";
 
@@ -121,6 +123,7 @@ export function createApp(ctx: AppContext) {
   app.use(documentRoutes(ctx));
   app.use(sidebarRoutes(ctx));
   app.use(aiRoutes(ctx));
+  app.use(githubRoutes(ctx));
 
   return app.use(openApiRoutes(app, ctx.version));
 }
@@ -195,6 +198,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   await setupDocuments(ctx, on);
   await setupPlanner(ctx, on);
   await setupTasks(ctx, on);
+  await setupGitHub(ctx, on);
   await setupMail(ctx, on);
   defineHarnessJob(ctx.jobs, {
     baseDir: join(ctx.config.dataDir, "harness"),

@@ -120,8 +120,11 @@ const github: Check = async (ctx) => {
 // While no admin exists, the setup token to open /setup with (the operator may have missed the first start's log).
 const setup: Check = async (ctx) => (await import("../auth/first-admin")).setupCheck(ctx);
 
+// With a GitHub App configured: its JWT, installations and webhook secret; else the reachability check above.
+const githubApp: Check = async (ctx) => (await import("./github-app")).checkGitHubApp(ctx, github);
+
 /** The checks `devsponsor doctor` runs, in order. Domains may replace one with a deeper check of their own. */
-export const CHECKS: Record<string, Check> = { database, setup, docker, sandbox, chain, llm, smtp, github };
+export const CHECKS: Record<string, Check> = { database, setup, docker, sandbox, chain, llm, smtp, github: githubApp };
 
 /** Runs every check concurrently, each with its own time limit. */
 export async function runChecks(ctx: AppContext): Promise<CheckResult[]> {

@@ -103,6 +103,17 @@ const who: Record<
   "task.paid": { claimer: true, reviewers: true, type: "PAYMENT", say: (e) => `Paid: ${e.title}` },
 };
 
+/** Hears every task event inside the emitting transaction (to queue its own work); it must not throw. */
+export type TaskEventSubscriber = (tx: Tx | Db, name: TaskEventName, event: TaskEvent) => void | Promise<void>;
+
+const subscribers = new Set<TaskEventSubscriber>();
+
+/** Adds a subscriber to every task event (domains register at boot); returns the function that removes it. */
+export function onTaskEvent(fn: TaskEventSubscriber): () => void {
+  subscribers.add(fn);
+  return () => subscribers.delete(fn);
+}
+
 /** Emits one task event: notifies the claimer and/or the project's reviewers (never the person who acted). */
 export async function emitTaskEvent(tx: Tx | Db, name: TaskEventName, event: TaskEvent): Promise<void> {
   const rule = who[name];
@@ -126,4 +137,5 @@ export async function emitTaskEvent(tx: Tx | Db, name: TaskEventName, event: Tas
       email: name === "task.paid" || name === "task.verification_failed" || name === "task.claim_expiring",
     });
   }
+  for (const fn of subscribers) await fn(tx, name, event);
 }

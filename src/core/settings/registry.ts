@@ -60,6 +60,7 @@ export const SETTINGS = {
   "github.baseUrl": def(url, "https://github.com", "GitHub URL", { help: "GitHub Enterprise Server: its URL." }),
   "github.apiUrl": def(url, "https://api.github.com", "GitHub API URL"),
   "github.appId": def(z.string().max(40), "", "GitHub App id"),
+  "github.appSlug": def(z.string().max(100), "", "GitHub App slug", { help: "Set by the one-click setup." }),
   "github.clientId": def(z.string().max(100), "", "OAuth client id"),
   "github.clientSecret": def(z.string().max(200), "", "OAuth client secret", { secret: true }),
   "github.privateKey": def(z.string().max(10000), "", "GitHub App private key (PEM)", { secret: true }),

@@ -1,4 +1,5 @@
 import { Layout, type Viewer } from "../../../ui/layout";
+import { GitHubAppPanel } from "../../github/views";
 import type { SettingView } from "./service";
 
 const SECTIONS: Record<string, string> = {
@@ -87,6 +88,7 @@ export function SettingsPage(props: {
                 )}
               </label>
             ))}
+            {section === "github" ? <GitHubAppPanel items={props.items} /> : ""}
           </fieldset>
         ))}
         <div>
