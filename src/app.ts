@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { ASSETS_BY_PATH } from "../ui/assets";
+import { enterRequestScope, type ScopeViewer } from "../ui/request-scope";
 import { type AppContext, requireAdmin } from "./core/context";
 import { FatalJobError, jobRoutes } from "./core/jobs";
 import { defineHarnessJob, sandboxSettings } from "./harness/jobs";
@@ -7,6 +8,7 @@ import { join } from "node:path";
 import { AppError } from "./core/errors";
 import { corsHeaders, isSecure, securityHeaders } from "./core/http/security";
 import { errorResponse } from "./core/http/errors";
+import { compressResponse } from "./core/http/compression";
 import { openApiRoutes } from "./core/http/openapi";
 import { inputGuard } from "./core/http/input";
 import { getRequestMeta, httpContext, markRequest } from "./core/http/plugin";
@@ -36,6 +38,7 @@ import { sidebarRoutes } from "./sidebar/routes";
 import { setupTasks } from "./tasks/jobs";
 import { taskRoutes } from "./tasks/routes";
 import { githubRoutes } from "./github/routes";
+import { exploreRoutes } from "./explore/routes";
 import { setupGitHub } from "./github/jobs";
 import { accountEmailRoutes } from "./auth/account-routes";
 import { setupMail } from "./notifications/mail-jobs";
@@ -49,6 +52,7 @@ export function createApp(ctx: AppContext) {
       const incoming = request.headers.get("x-request-id");
       const id = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : crypto.randomUUID();
       markRequest(request, id);
+      enterRequestScope(new URL(request.url).pathname, () => pageViewer(ctx, request));
       set.headers["x-request-id"] = id;
       const h = new Headers();
       securityHeaders(h, isSecure(request, ctx.config.trustProxy));
@@ -72,8 +76,12 @@ export function createApp(ctx: AppContext) {
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(set.headers)) if (typeof v === "string") headers[k] = v;
-      return errorResponse(request, appError, headers);
+      return errorResponse(request, appError, headers).then((res) => compressResponse(request, res));
     })
+    // HTML, CSS and JS go out compressed when the client accepts it (never event streams)
+    .mapResponse({ as: "global" }, ({ request, responseValue }) =>
+      responseValue instanceof Response ? compressResponse(request, responseValue) : undefined,
+    )
     .onAfterResponse({ as: "global" }, ({ request, set }) => {
       const meta = getRequestMeta(request);
       if (!meta) return;
@@ -124,8 +132,16 @@ export function createApp(ctx: AppContext) {
   app.use(sidebarRoutes(ctx));
   app.use(aiRoutes(ctx));
   app.use(githubRoutes(ctx));
+  app.use(exploreRoutes(ctx));
 
   return app.use(openApiRoutes(app, ctx.version));
+}
+
+/** The browser session's user as the page header shows it (API keys do not sign a page in). */
+async function pageViewer(ctx: AppContext, request: Request): Promise<ScopeViewer | null> {
+  if (request.headers.has("authorization")) return null;
+  const p = await ctx.authenticate(request);
+  return p?.via === "session" ? { viewer: { name: p.name, isAdmin: p.isAdmin }, csrfToken: p.csrfToken } : null;
 }
 
 /** The application type, for tests and typed plugins. */

@@ -15,7 +15,8 @@ export interface AcceptanceOptions {
   named: string[];
   /** Repository paths (files or directories) of the pinned test files. */
   testFiles: string[];
-  pin: PinSource;
+  /** None: the named tests are checked in the work as it is (nothing pinned, no base to compare with). */
+  pin: PinSource | null;
 }
 
 /** Largest bundle the harness unpacks, and its largest file count. */

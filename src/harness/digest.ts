@@ -137,7 +137,10 @@ export function buildDigest(
     tests: tests.map((t) => ({ id: t.id, passed: t.passed && !flaky.has(t.id) })),
     named,
     minPassing: Math.max(1, acceptance?.minPassing ?? 1),
-    newFailures: acceptance ? acceptance.newFailures.length : tests.filter((t) => !t.passed).length,
+    // Without a base to compare with, every failing test is new.
+    newFailures: acceptance
+      ? acceptance.newFailures.length
+      : tests.filter((t) => !t.passed || flaky.has(t.id)).length,
   });
   return {
     version: DIGEST_VERSION,

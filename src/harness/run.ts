@@ -22,7 +22,6 @@ import { type BackendChoice, openSandbox } from "../sandbox/index";
 import type { ImageInfo, Limits, RunResult, SandboxBackend } from "../sandbox/types";
 import { dependencyKey, restoreDeps, saveDeps } from "./cache";
 import { detectPlan, type Plan, type PlanOverrides, resultsDir, type StepConfig } from "./detect";
-import { selectToolchain } from "./toolchain";
 import { buildDigest, type DigestStep, type HarnessDigest, type Leaf, reportHash, type Verdict } from "./digest";
 import { fetchRepo, publicRepoUrl } from "./repo";
 import { isPlainPath, readPlainFile } from "../core/safe-fs";
@@ -180,7 +179,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     let refused: ProtectedChange[] = [];
     let pinned = new Map<string, Buffer>();
     if (acc) {
-      const pinBase = acc.pin.kind === "commit" ? acc.pin.commit : acc.pin.baseCommit;
+      const pinBase = acc.pin?.kind === "commit" ? acc.pin.commit : acc.pin?.baseCommit;
       const cmp = pinBase
         ? await compareWithBase({
             repo: opts.repo,
@@ -198,7 +197,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         refused = await protectedChanges(cmp.changes, cmp.read);
         for (const r of refused) log(`protected path changed: ${r.path} (${r.why})`);
       }
-      if (acc.pin.kind === "bundle") {
+      if (acc.pin?.kind === "bundle") {
         pinned = await readBundle(acc.pin.tar);
       } else if (cmp) {
         for (const [path, f] of await cmp.filesAt("base", acc.testFiles)) {
@@ -210,7 +209,6 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
       log(`${pinned.size} pinned test file(s), ${acc.named.length} named acceptance test(s)`);
     }
 
-    const plan: Plan = detectPlan(src, opts);
     const backend =
       typeof opts.backend === "object"
         ? opts.backend
@@ -224,7 +222,8 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         503,
       );
     });
-    log(`sandbox ${backend.kind}, image ${image.digest}; ${plan.ecosystem} project, ${plan.steps.length} step(s)`);
+    log(`sandbox ${backend.kind}, image ${image.digest}`);
+    // Refused before anything of the work is read or run (its manifest may not even make a plan).
     if (refused.length) {
       const reason = `The work changes protected paths (test-runner, CI or test-library config): ${refused.map((r) => `${r.path} (${r.why})`).join("; ")}`;
       const digest = buildDigest({
@@ -265,13 +264,10 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         reason,
       };
     }
+    const plan: Plan = detectPlan(src, opts);
+    log(`${plan.ecosystem} project, ${plan.steps.length} step(s)`);
     mkdirSync(join(work, "home"), { recursive: true });
-    // The toolchain versions the repository asks for go first on PATH (TOOLCHAIN_UNAVAILABLE when the image lacks
-    // one); the digest's environment records the versions chosen.
-    const toolchain = selectToolchain(src, plan, image.tools);
-    for (const note of toolchain.notes) log(`toolchain: ${note}`);
-    image.tools = toolchain.tools;
-    const env = (offline: boolean) => ({ ...stepEnv(commit.committer.time, offline), ...toolchain.env });
+    const env = (offline: boolean) => stepEnv(commit.committer.time, offline);
     const onOutput = (_s: "stdout" | "stderr", text: string) => {
       for (const line of text.split("\n")) if (line) opts.onLog?.(line);
       appendFileSync(logFile, text);

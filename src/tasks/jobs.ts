@@ -90,7 +90,7 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
           .set({
             baseCommit: r.baseCommit,
             named: r.digest.acceptance?.named ?? null,
-            newFailures: r.digest.acceptance ? r.digest.acceptance.newFailures.length : null,
+            newFailures: r.digest.merkle.newFailures,
             flaky: r.digest.flaky,
             protectedChanges: r.protectedChanges.map((c) => `${c.path} (${c.why})`),
             signedReport,
@@ -142,9 +142,12 @@ async function acceptanceOf(
   task: Task,
 ): Promise<{ options: AcceptanceOptions; baseCommit: string | null; suiteKey: string } | null> {
   const pin: AcceptancePin | null = task.acceptancePin;
-  if (!pin) return null;
   const named = [...new Set(task.verification.acceptanceTests ?? [])];
   const testFiles = task.verification.testFiles ?? [];
+  if (!pin) {
+    // Named tests before anything is pinned: judged in the work as it is, every failure counting.
+    return named.length ? { options: { named, testFiles, pin: null }, baseCommit: null, suiteKey: "" } : null;
+  }
   const suite = (pinId: string) =>
     sha256Hex(JSON.stringify({ pin: pinId, testFiles, testCommand: task.verification.testCommand }));
   if (pin.kind === "commit") {
