@@ -1,5 +1,6 @@
 import type { Children } from "@kitajs/html";
 import { ASSETS } from "./assets";
+import { requestScope } from "./request-scope";
 
 /** Who is looking at the page, as far as the layout needs to know. */
 export interface Viewer {
@@ -21,8 +22,95 @@ export interface LayoutProps {
   children?: Children;
 }
 
-/** The page shell: navigation, notification bell slot, main content, AI sidebar slot. */
+/** One link of the main navigation, and who sees it. */
+interface NavLink {
+  href: string;
+  label: string;
+  who: "all" | "signed-in" | "signed-out" | "admin";
+}
+
+const NAV: NavLink[] = [
+  { href: "/explore", label: "Explore", who: "all" },
+  { href: "/me/tasks", label: "My tasks", who: "signed-in" },
+  { href: "/orgs", label: "Organizations", who: "signed-in" },
+  { href: "/projects", label: "Projects", who: "signed-in" },
+  { href: "/status", label: "Status", who: "all" },
+  { href: "/admin/settings", label: "Settings", who: "admin" },
+  { href: "/admin/audit", label: "Audit", who: "admin" },
+  { href: "/api/docs", label: "API", who: "signed-in" },
+];
+
+/** Whether `href` is the page at `path` or the section it belongs to (/projects for /projects/…). */
+function isCurrent(href: string, path: string | undefined): boolean {
+  if (!path) return false;
+  return path === href || (href !== "/" && path.startsWith(`${href}/`));
+}
+
+/** The links the viewer sees, the current one marked with aria-current. */
+function NavLinks({ viewer, path }: { viewer: Viewer | null | undefined; path?: string }) {
+  const links = NAV.filter(
+    (l) =>
+      l.who === "all" ||
+      (l.who === "signed-in" && viewer) ||
+      (l.who === "signed-out" && !viewer) ||
+      (l.who === "admin" && viewer?.isAdmin),
+  );
+  // the most specific match wins: /orgs/1/projects marks Organizations, never two links at once
+  const current = links.filter((l) => isCurrent(l.href, path)).sort((a, b) => b.href.length - a.href.length)[0]?.href;
+  return (
+    <>
+      {links.map((l) => (
+        <a href={l.href} aria-current={l.href === current ? "page" : undefined} safe>
+          {l.label}
+        </a>
+      ))}
+    </>
+  );
+}
+
+/** The viewer's own links: profile and sign out, or sign in. */
+function Account({
+  viewer,
+  csrfToken,
+  next,
+}: {
+  viewer: Viewer | null | undefined;
+  csrfToken?: string;
+  next?: string;
+}) {
+  if (!viewer)
+    return <a href={next && next !== "/signin" ? `/signin?next=${encodeURIComponent(next)}` : "/signin"}>Sign in</a>;
+  return (
+    <>
+      <a href="/profile" safe>
+        {viewer.name}
+      </a>
+      <form method="post" action="/signout" class="inline">
+        {csrfToken ? <input type="hidden" name="_csrf" value={csrfToken} /> : ""}
+        <button class="secondary" type="submit">
+          Sign out
+        </button>
+      </form>
+    </>
+  );
+}
+
+/**
+ * The page shell: navigation, notification bell slot, main content, AI sidebar slot. A page that does not name
+ * its viewer (error pages, the API docs) shows the signed-in header of the request's session all the same.
+ */
 export function Layout(props: LayoutProps): JSX.Element {
+  const scope = requestScope();
+  if (props.viewer === undefined && scope)
+    return scope
+      .viewer()
+      .then((s) =>
+        Shell({ ...props, viewer: s?.viewer ?? null, csrfToken: props.csrfToken ?? s?.csrfToken }, scope.path),
+      );
+  return Shell(props, scope?.path);
+}
+
+function Shell(props: LayoutProps, path: string | undefined): JSX.Element {
   const bell =
     props.bell ??
     (props.viewer ? (
@@ -55,38 +143,25 @@ export function Layout(props: LayoutProps): JSX.Element {
             <a class="brand" href="/">
               DevSponsor
             </a>
-            <nav aria-label="Main">
-              {props.viewer ? (
-                <>
-                  <a href="/orgs">Organizations</a>
-                  <a href="/projects">Projects</a>
-                  {props.viewer.isAdmin ? <a href="/admin/settings">Settings</a> : ""}
-                  <a href="/status">Status</a>
-                </>
-              ) : (
-                <a href="/status">Status</a>
-              )}
+            <nav aria-label="Main" class="wide-only">
+              <NavLinks viewer={props.viewer} path={path} />
             </nav>
-            <div class="right">
-              <div id="bell" class="bell" aria-live="polite">
-                {bell as "safe"}
-              </div>
-              {props.viewer ? (
-                <>
-                  <a href="/profile" safe>
-                    {props.viewer.name}
-                  </a>
-                  <form method="post" action="/signout" class="inline">
-                    {props.csrfToken ? <input type="hidden" name="_csrf" value={props.csrfToken} /> : ""}
-                    <button class="secondary" type="submit">
-                      Sign out
-                    </button>
-                  </form>
-                </>
-              ) : (
-                <a href="/signin">Sign in</a>
-              )}
+            <div id="bell" class="bell" aria-live="polite">
+              {bell as "safe"}
             </div>
+            <div class="right wide-only">
+              <Account viewer={props.viewer} csrfToken={props.csrfToken} next={path} />
+            </div>
+            {/* Phones: the same links behind a menu button that works without JavaScript. */}
+            <details class="menu narrow-only">
+              <summary>Menu</summary>
+              <nav aria-label="Main">
+                <NavLinks viewer={props.viewer} path={path} />
+              </nav>
+              <div class="account">
+                <Account viewer={props.viewer} csrfToken={props.csrfToken} next={path} />
+              </div>
+            </details>
           </header>
           <div class={props.sidebar ? "shell with-sidebar" : "shell"}>
             <main id="main">

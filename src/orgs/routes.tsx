@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { formatUnits } from "viem";
 import { html } from "../../ui/layout";
 import { dataPaths } from "../core/boot";
 import { type AppContext, type Principal, requireUser } from "../core/context";
@@ -6,6 +7,7 @@ import { invalidInput } from "../core/errors";
 import { formError, formText, pageProps, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { listMyInvites } from "../invites/service";
+import { earnings, latestVerification, myTasks } from "../tasks/service";
 import { getMe } from "../users/service";
 import { MemberRoleRequest } from "./model";
 import type { OrgRole } from "./permissions";
@@ -71,8 +73,44 @@ export const orgRoutes = (ctx: AppContext) => {
         if (p instanceof Response) return p;
         const me = await getMe(ctx.db, p);
         if (!me.onboarded) return seeOther(request, "/onboarding");
-        const [orgs, invites] = await Promise.all([listOrgs(ctx.db, p), listMyInvites(ctx, p)]);
-        return html(<DashboardPage {...pageProps(p)} orgs={orgs} invites={invites.length} roles={me.roles} />);
+        const [orgs, invites, claims, paid] = await Promise.all([
+          listOrgs(ctx.db, p),
+          listMyInvites(ctx, p),
+          myTasks(ctx.db, p),
+          earnings(ctx.db, p),
+        ]);
+        const active = claims.filter((c) => c.claim.state === "ACTIVE").slice(0, 10);
+        const verdicts = await Promise.all(active.map((c) => latestVerification(ctx.db, c.task.id)));
+        const status = new Map(active.map((c, i) => [c.task.id, verdicts[i]?.status ?? null]));
+        const totals = new Map<string, { amount: bigint; decimals: number }>();
+        for (const e of paid) {
+          const t = totals.get(e.token) ?? { amount: 0n, decimals: e.tokenDecimals };
+          t.amount += BigInt(e.amount) - BigInt(e.fee ?? "0");
+          totals.set(e.token, t);
+        }
+        return html(
+          <DashboardPage
+            {...pageProps(p)}
+            orgs={orgs}
+            invites={invites.length}
+            roles={me.roles}
+            claims={claims.map((c) => ({
+              taskId: c.task.id,
+              taskTitle: c.task.title,
+              projectTitle: c.projectTitle,
+              claimState: c.claim.state,
+              taskStatus: c.task.status,
+              verification: status.get(c.task.id) ?? null,
+              payout: c.task.payoutAmount
+                ? `${formatUnits(BigInt(c.task.payoutAmount), c.tokenDecimals)} ${c.tokenSymbol ?? "ETH"}`
+                : null,
+            }))}
+            earnings={{
+              count: paid.length,
+              totals: [...totals].map(([token, t]) => ({ token, amount: formatUnits(t.amount, t.decimals) })),
+            }}
+          />,
+        );
       })
       .get("/orgs", async ({ request, query, principal }) => {
         const p = await signedIn(request, principal);

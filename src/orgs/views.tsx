@@ -72,16 +72,125 @@ function OrgCards({ orgs }: { orgs: OrgView[] }) {
   );
 }
 
-/** The signed-in home page: your orgs and pending invites. */
+/** One of the caller's claims as the home page lists it. */
+export interface HomeClaim {
+  taskId: string;
+  taskTitle: string;
+  projectTitle: string;
+  claimState: string;
+  taskStatus: string;
+  /** The newest verification's status (active claims only). */
+  verification: string | null;
+  payout: string | null;
+}
+
+/** What the caller earned, per token. */
+export interface HomeEarnings {
+  count: number;
+  totals: { token: string; amount: string }[];
+}
+
+const plain = (s: string) => s.charAt(0) + s.slice(1).toLowerCase();
+
+/** The contributor's side of the home page: claims with their verification, earnings, and where to find work. */
+function YourWork(props: { claims: HomeClaim[]; earnings: HomeEarnings }) {
+  const active = props.claims.filter((c) => c.claimState === "ACTIVE");
+  return (
+    <section aria-labelledby="work-title">
+      <h2 id="work-title">Your work</h2>
+      <div class="grid2">
+        <div class="card">
+          <h3>Claimed tasks</h3>
+          {active.length ? (
+            <ul class="plain">
+              {active.map((c) => (
+                <li>
+                  <a href={`/tasks/${c.taskId}`} safe>
+                    {c.taskTitle}
+                  </a>{" "}
+                  <span class="muted" safe>{`· ${c.projectTitle}`}</span>
+                  <br />
+                  <span
+                    class={`badge ${c.verification === "PASSED" ? "ok" : c.verification === "FAILED" || c.verification === "ERROR" ? "bad" : ""}`}
+                    safe
+                  >
+                    {c.verification ? `verification ${plain(c.verification)}` : `task ${plain(c.taskStatus)}`}
+                  </span>
+                  {c.payout ? <span class="muted" safe>{` · pays ${c.payout}`}</span> : ""}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p class="muted">You have no open claim.</p>
+          )}
+          <p>
+            <a href="/me/tasks">All your claims</a>
+          </p>
+        </div>
+        <div class="card">
+          <h3>Earnings</h3>
+          {props.earnings.count ? (
+            <ul class="plain">
+              {props.earnings.totals.map((t) => (
+                <li>
+                  <strong safe>{`${t.amount} ${t.token}`}</strong>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p class="muted">Nothing paid to you yet.</p>
+          )}
+          <p
+            class="muted"
+            safe
+          >{`${props.earnings.count} payment${props.earnings.count === 1 ? "" : "s"} received.`}</p>
+          <p>
+            <a href="/me/earnings">Payments and proofs</a>
+          </p>
+        </div>
+      </div>
+      <p>
+        <a class="button" href="/explore">
+          Find a funded task
+        </a>
+      </p>
+    </section>
+  );
+}
+
+/**
+ * The signed-in home page: pending invites, the caller's claims, verifications and earnings, and their orgs.
+ * Someone without an org is pointed to the explore board first; creating an org is offered for sponsors.
+ */
 export function DashboardPage(props: {
   viewer: Viewer;
   csrf?: string;
   orgs: OrgView[];
   invites: number;
   roles: string[];
+  claims: HomeClaim[];
+  earnings: HomeEarnings;
 }) {
+  const contributorFirst = props.orgs.length === 0 || (props.roles.includes("CONTRIBUTOR") && props.claims.length > 0);
+  const orgSection = (
+    <section>
+      <h2>Your organizations</h2>
+      {props.orgs.length ? (
+        <OrgCards orgs={props.orgs} />
+      ) : (
+        <p class="muted">
+          You are not in an organization. Sponsors create one to fund projects; contributors need none.
+        </p>
+      )}
+      <p>
+        <a class={props.orgs.length ? "button" : "button secondary"} href="/orgs/new">
+          Create an organization
+        </a>
+      </p>
+    </section>
+  );
   return (
-    <Layout title="Dashboard" viewer={props.viewer} csrfToken={props.csrf}>
+    <Layout title="Home" viewer={props.viewer} csrfToken={props.csrf}>
       <h1 safe>Welcome, {props.viewer.name}</h1>
       {props.invites > 0 ? (
         <div class="flash success" role="status">
@@ -91,15 +200,17 @@ export function DashboardPage(props: {
       ) : (
         ""
       )}
-      <section>
-        <h2>Your organizations</h2>
-        <OrgCards orgs={props.orgs} />
-        <p>
-          <a class="button" href="/orgs/new">
-            Create an organization
-          </a>
-        </p>
-      </section>
+      {contributorFirst ? (
+        <>
+          <YourWork claims={props.claims} earnings={props.earnings} />
+          {orgSection as "safe"}
+        </>
+      ) : (
+        <>
+          {orgSection as "safe"}
+          {props.claims.length ? <YourWork claims={props.claims} earnings={props.earnings} /> : ""}
+        </>
+      )}
       <p class="muted">
         <span
           safe
@@ -266,12 +377,13 @@ export function MembersPage(props: {
   flash?: Flash;
 }) {
   const { org } = props;
+  const owners = props.members.filter((m) => m.role === "OWNER").length;
   return (
     <Layout title={`${org.name}: members`} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
       <OrgNav org={org} current="members" />
       <h1 safe>{org.name}: members</h1>
       <div class="card">
-        <table>
+        <table class="stack-cards">
           <thead>
             <tr>
               <th scope="col">Name</th>
@@ -284,14 +396,20 @@ export function MembersPage(props: {
             {props.members.map((m) => {
               const assignable = ORG_ROLES.filter((r) => canAssignRole(org.role, m.role, r));
               const canChange = m.userId !== props.me && assignable.length > 1;
+              // the last owner cannot leave (the service refuses it too): offer a hint instead of the button
+              const soleOwner = m.role === "OWNER" && owners === 1;
               const canRemove =
-                m.userId === props.me ||
-                (can(org.role, "members.remove") && (m.role !== "OWNER" || org.role === "OWNER"));
+                (m.userId === props.me && !soleOwner) ||
+                (m.userId !== props.me &&
+                  can(org.role, "members.remove") &&
+                  (m.role !== "OWNER" || (org.role === "OWNER" && !soleOwner)));
               return (
                 <tr>
                   <td safe>{m.name}</td>
-                  <td safe>{githubLabel(m.githubLogin)}</td>
-                  <td>
+                  <td data-label="GitHub" safe>
+                    {githubLabel(m.githubLogin)}
+                  </td>
+                  <td data-label="Role">
                     {canChange ? (
                       <form method="post" action={`/orgs/${org.id}/members/${m.userId}/role`} class="row">
                         <CsrfField token={props.csrf} />
@@ -321,6 +439,8 @@ export function MembersPage(props: {
                           {m.userId === props.me ? "Leave" : "Remove"}
                         </button>
                       </form>
+                    ) : m.userId === props.me && soleOwner ? (
+                      <small class="muted">You are the only owner: make someone else an owner before leaving.</small>
                     ) : (
                       ""
                     )}
