@@ -8,7 +8,29 @@
     return d;
   };
   const turn = (role) => div(`turn ${role}`);
-  const citations = (list) => {
+  /** Shows `text` in `el` with Markdown code as code (as the server renders stored answers), never as HTML. */
+  const rich = (el, text) => {
+    el.textContent = "";
+    text.split(/```[^\n`]*\n?([\s\S]*?)```/).forEach((part, i) => {
+      if (i % 2 === 1) {
+        const pre = document.createElement("pre");
+        const code = document.createElement("code");
+        code.textContent = part.replace(/\n$/, "");
+        pre.appendChild(code);
+        el.appendChild(pre);
+        return;
+      }
+      part.split(/`([^`\n]+)`/).forEach((bit, j) => {
+        if (j % 2 === 1) {
+          const code = document.createElement("code");
+          code.textContent = bit;
+          el.appendChild(code);
+        } else if (bit) el.appendChild(document.createTextNode(bit));
+      });
+    });
+  };
+  // A retrieval answer quotes its passages: its citations name the sources only (no second copy of each passage).
+  const citations = (list, quoted) => {
     const ol = document.createElement("ol");
     ol.className = "citations";
     for (const c of list) {
@@ -21,11 +43,13 @@
       where.className = "muted";
       where.textContent = `${c.page ? ` · page ${c.page}` : ""} · passage ${c.chunkIndex + 1}`;
       li.appendChild(where);
-      li.appendChild(document.createElement("br"));
-      const excerpt = document.createElement("span");
-      excerpt.className = "muted";
-      excerpt.textContent = c.excerpt.length > 160 ? `${c.excerpt.slice(0, 159)}…` : c.excerpt;
-      li.appendChild(excerpt);
+      if (!quoted) {
+        li.appendChild(document.createElement("br"));
+        const excerpt = document.createElement("span");
+        excerpt.className = "muted";
+        rich(excerpt, c.excerpt.length > 160 ? `${c.excerpt.slice(0, 159)}…` : c.excerpt);
+        li.appendChild(excerpt);
+      }
       ol.appendChild(li);
     }
     return ol;
@@ -100,7 +124,8 @@
         } else if (event === "token") {
           text.textContent += data.text;
         } else if (event === "done") {
-          if (data.citations?.length) a.appendChild(citations(data.citations));
+          rich(text, text.textContent);
+          if (data.citations?.length) a.appendChild(citations(data.citations, data.mode === "retrieval"));
           finish("done");
         } else if (event === "error") {
           text.textContent += `${text.textContent ? "\n\n" : ""}${data.message}`;

@@ -9,6 +9,7 @@ import { dbKinds } from "../../test/support/db";
 import { type ModelServer, startModelServer } from "../../test/support/model-server";
 import { seedOrg, seedUser, sessionHeaders, startJobs, waitForJob } from "../../test/support/projects";
 import { citedNumbers, SIDEBAR_SYSTEM } from "./service";
+import { Citations, richText } from "./views";
 
 /** Reads a Server-Sent Events response into its events, with the time each arrived. */
 async function readEvents(res: Response) {
@@ -220,7 +221,26 @@ for (const kind of dbKinds()) {
       expect(page).toContain("clearing batch time?");
       expect(page).toContain("from documents, no model");
       expect(page).toContain("settlement.md");
+      // the retrieval answer quotes the passage; its citation names the source without quoting it again
+      expect(page.split("02:00 UTC through the clearing batch").length - 1).toBe(1);
       expect(page).toMatch(/<script src="\/sidebar\/sidebar\.[0-9a-f]{10}\.js"/);
     });
   });
 }
+
+describe("sidebar text", () => {
+  test("Markdown code shows as code, everything else escaped", () => {
+    expect(richText("run `bun test` then <b>x</b>")).toBe("run <code>bun test</code> then &lt;b&gt;x&lt;/b&gt;");
+    expect(richText("```ts\nconst a = `x` < 1;\n```\ndone")).toBe(
+      "<pre><code>const a = `x` &lt; 1;</code></pre>\ndone",
+    );
+    expect(richText("a lone ` stays")).toBe("a lone ` stays");
+  });
+  test("a retrieval answer's citations name the source once, without a second copy of the passage", async () => {
+    const c = { n: 1, documentId: "d", filename: "notes.md", chunkIndex: 0, page: null, excerpt: "Use `make`." };
+    const quoted = await Citations({ citations: [c], quoted: true });
+    expect(quoted).toContain("notes.md");
+    expect(quoted).not.toContain("make");
+    expect(await Citations({ citations: [c] })).toContain("<code>make</code>");
+  });
+});

@@ -1,3 +1,4 @@
+import { escapeHtml } from "@kitajs/html";
 import { SIDEBAR_SCRIPT_PATH } from "./assets";
 import type { Citation } from "./schema";
 import type { SidebarPanelData } from "./service";
@@ -10,8 +11,28 @@ export interface Turn {
   mode: string | null;
 }
 
-/** The citations under an answer. */
-export function Citations({ citations }: { citations: Citation[] }) {
+/**
+ * Text of an answer or passage as HTML: escaped, with Markdown code (`inline` and ``` fenced blocks) shown as code
+ * instead of raw backticks. The sidebar script does the same in the browser once a streamed answer is complete.
+ */
+export function richText(text: string): string {
+  return text
+    .split(/```[^\n`]*\n?([\s\S]*?)```/)
+    .map((part, i) => {
+      if (i % 2 === 1) return `<pre><code>${escapeHtml(part.replace(/\n$/, ""))}</code></pre>`;
+      return part
+        .split(/`([^`\n]+)`/)
+        .map((bit, j) => (j % 2 === 1 ? `<code>${escapeHtml(bit)}</code>` : escapeHtml(bit)))
+        .join("");
+    })
+    .join("");
+}
+
+/**
+ * The citations under an answer. A retrieval answer quotes its passages already, so its citations name the
+ * sources only; a model's answer gets a short excerpt of each passage it cites.
+ */
+export function Citations({ citations, quoted = false }: { citations: Citation[]; quoted?: boolean }) {
   if (!citations.length) return "";
   return (
     <ol class="citations">
@@ -21,10 +42,16 @@ export function Citations({ citations }: { citations: Citation[] }) {
           <span class="muted" safe>
             {`${c.page ? ` · page ${c.page}` : ""} · passage ${c.chunkIndex + 1}`}
           </span>
-          <br />
-          <span class="muted" safe>
-            {c.excerpt.length > 160 ? `${c.excerpt.slice(0, 159)}…` : c.excerpt}
-          </span>
+          {quoted ? (
+            ""
+          ) : (
+            <>
+              <br />
+              <span class="muted">
+                {richText(c.excerpt.length > 160 ? `${c.excerpt.slice(0, 159)}…` : c.excerpt) as "safe"}
+              </span>
+            </>
+          )}
         </li>
       ))}
     </ol>
@@ -39,10 +66,10 @@ function TurnView({ turn }: { turn: Turn }) {
       ) : (
         ""
       )}
-      <div class="body" safe>
-        {turn.content}
+      <div class="body">
+        {(turn.role === "assistant" ? richText(turn.content) : escapeHtml(turn.content)) as "safe"}
       </div>
-      {turn.role === "assistant" ? <Citations citations={turn.citations} /> : ""}
+      {turn.role === "assistant" ? <Citations citations={turn.citations} quoted={turn.mode === "retrieval"} /> : ""}
     </div>
   );
 }
