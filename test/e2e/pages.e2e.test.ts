@@ -1,0 +1,253 @@
+// Browser test of the main pages as four kinds of people see them (signed out, contributor, sponsor, admin), at a
+// phone's 390 × 844 and a laptop's 1280 × 900, in Debian's Chromium driven through playwright-core. No page may be
+// wider than the screen; the phone header opens as a menu; the explore board filters by query parameters (with and
+// without JavaScript). The app runs in this process on a fresh PGlite database with a funded public project, a
+// private one and a claim. Screenshots of every page go to test-artifacts/pages/ (ignored by git).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
+import { fundingRecords } from "../../src/funding/schema";
+import { milestones, tasks } from "../../src/milestones/schema";
+import { projects } from "../../src/projects/schema";
+import { taskClaims } from "../../src/tasks/schema";
+import { createTestApp, type TestApp } from "../support/app";
+import { createOrgAs, createUser, type TestUser } from "../support/auth";
+import { CHROMIUM_ARGS as ARGS, chromiumPath } from "../support/browser";
+
+const CHROMIUM = chromiumPath();
+const SHOTS = join(import.meta.dir, "../../test-artifacts/pages");
+const VIEWPORTS = [
+  { name: "phone", width: 390, height: 844 },
+  { name: "laptop", width: 1280, height: 900 },
+] as const;
+
+describe("main pages in a browser", () => {
+  let t: TestApp;
+  let server: ReturnType<typeof Bun.serve>;
+  let browser: Browser;
+  let base: string;
+  const people = {} as Record<"contributor" | "sponsor" | "admin", TestUser>;
+  const ids = { org: "", project: "", privateProject: "", task: "" };
+
+  beforeAll(async () => {
+    rmSync(SHOTS, { recursive: true, force: true });
+    mkdirSync(SHOTS, { recursive: true });
+    t = await createTestApp("pglite");
+    people.admin = await createUser(t, { admin: true, name: "Ada Admin" });
+    people.sponsor = await createUser(t, { name: "Sam Sponsor" });
+    people.contributor = await createUser(t, { name: "Cleo Contributor" });
+    ids.org = await createOrgAs(people.sponsor, "Ledger Works");
+    const db = t.ctx.db;
+    const project = async (title: string, visibility: "PUBLIC" | "PRIVATE", n: number) => {
+      const [p] = await db
+        .insert(projects)
+        .values({
+          orgId: ids.org,
+          title,
+          description: "A double-entry ledger with nightly settlement and CSV reports.",
+          repoVisibility: visibility,
+          state: "ACTIVE",
+          repoUrl: `https://github.com/ledger-works/${title.toLowerCase().replace(/\W+/g, "-")}`,
+          repoFullName: `ledger-works/${title.toLowerCase().replace(/\W+/g, "-")}`,
+          totalPoints: n * 3,
+          structureApprovedAt: new Date(),
+        })
+        .returning();
+      const [m] = await db
+        .insert(milestones)
+        .values({ projectId: p!.id, title: "Settlement", position: 0, points: n * 3, status: "ACTIVE" })
+        .returning();
+      const made: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const [task] = await db
+          .insert(tasks)
+          .values({
+            milestoneId: m!.id,
+            projectId: p!.id,
+            title: `${title}: ${["Export the monthly report as CSV", "Retry failed transfers three times", "Sign reports with the operator key", "Add a reconciliation view for very long account identifiers"][i % 4]}`,
+            points: 2 + i,
+            position: i,
+            // funded as the quote does it: points × $50 ÷ $2,500 per ETH
+            payoutAmount: (BigInt(2 + i) * 2n * 10n ** 16n).toString(),
+            verification: { minPassingTests: 1, testCommand: i % 2 ? "pytest -q" : "bun test", rules: [] },
+          })
+          .returning();
+        made.push(task!.id);
+      }
+      await db.insert(fundingRecords).values({
+        projectId: p!.id,
+        amount: (10n ** 18n).toString(),
+        token: "native",
+        mode: "ESCROW",
+        depositTxHash: `0x${crypto.randomUUID().replace(/-/g, "").padEnd(64, "0")}`,
+        blockNumber: "7",
+        depositor: "0x00000000000000000000000000000000000000aa",
+        oracleRate: (2500n * 10n ** 8n).toString(),
+        oracleDecimals: 8,
+      });
+      return { id: p!.id, tasks: made };
+    };
+    const pub = await project("Ledger", "PUBLIC", 4);
+    const priv = await project("Vault internals", "PRIVATE", 2);
+    ids.project = pub.id;
+    ids.privateProject = priv.id;
+    ids.task = pub.tasks[3]!;
+    // the contributor holds a claim on one public task
+    await db.insert(taskClaims).values({
+      taskId: pub.tasks[0]!,
+      userId: people.contributor.id,
+      expiresAt: new Date(Date.now() + 7 * 86_400_000),
+    });
+    await db
+      .update(tasks)
+      .set({ status: "CLAIMED", claimedById: people.contributor.id })
+      .where((await import("drizzle-orm")).eq(tasks.id, pub.tasks[0]!));
+    server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => t.app.handle(req) });
+    base = `http://127.0.0.1:${server.port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.stop(true);
+    await t?.close();
+  });
+
+  /** A browser context for a person (their session cookie) at a viewport. */
+  async function contextFor(who: TestUser | null, vp: (typeof VIEWPORTS)[number], js = true) {
+    const ctx = await browser.newContext({ viewport: { width: vp.width, height: vp.height }, javaScriptEnabled: js });
+    if (who) await ctx.addCookies([{ name: "ds_session", value: who.session, url: base }]);
+    return ctx;
+  }
+
+  /** Opens each page, checks nothing is wider than the viewport, and writes a screenshot. */
+  async function walk(ctx: BrowserContext, label: string, vp: (typeof VIEWPORTS)[number], paths: string[]) {
+    const page = await ctx.newPage();
+    const wide: string[] = [];
+    for (const path of paths) {
+      const res = await page.goto(base + path, { waitUntil: "load" });
+      expect(res?.status(), `${label} ${path}`).toBeLessThan(500);
+      const { scroll, inner, culprit } = await page.evaluate(() => {
+        const inner = window.innerWidth;
+        let culprit = "";
+        // the first element past the right edge that no scrolling box of its own contains
+        const clipped = (el: Element) => {
+          for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+            const o = getComputedStyle(p).overflowX;
+            if (o === "auto" || o === "scroll" || o === "hidden") return true;
+          }
+          return false;
+        };
+        for (const el of Array.from(document.querySelectorAll("body *"))) {
+          const r = el.getBoundingClientRect();
+          if (r.right > inner + 1 && getComputedStyle(el).position !== "absolute" && !clipped(el)) {
+            culprit = `${el.tagName.toLowerCase()}.${el.className} (${Math.round(r.right)}px)`;
+            break;
+          }
+        }
+        return { scroll: document.documentElement.scrollWidth, inner, culprit };
+      });
+      if (scroll > inner) wide.push(`${path}: ${scroll}px > ${inner}px; first too wide: ${culprit}`);
+      const named = path
+        .replace(ids.privateProject, "private-project")
+        .replace(ids.project, "project")
+        .replace(ids.org, "org")
+        .replace(ids.task, "task");
+      const name = `${label}-${vp.name}-${named.replace(/[^a-z0-9-]+/gi, "_").replace(/^_|_$/g, "") || "home"}`;
+      await page.screenshot({ path: join(SHOTS, `${name.slice(0, 100)}.png`), fullPage: true });
+    }
+    await page.close();
+    expect(wide, `${label} at ${vp.width}px`).toEqual([]);
+  }
+
+  const pagesOf = () => ({
+    "signed-out": ["/explore", "/status", "/signin", "/api/docs", "/no-such-page"],
+    contributor: [
+      "/",
+      "/explore",
+      "/me/tasks",
+      "/me/earnings",
+      "/projects",
+      `/projects/${ids.project}`,
+      `/tasks/${ids.task}`,
+      "/orgs",
+      "/profile",
+      "/notifications",
+    ],
+    sponsor: [
+      "/",
+      `/orgs/${ids.org}`,
+      `/orgs/${ids.org}/members`,
+      `/orgs/${ids.org}/invites`,
+      `/orgs/${ids.org}/audit`,
+      `/projects/${ids.project}`,
+      `/projects/${ids.project}/milestones`,
+      `/projects/${ids.project}/tasks`,
+      `/projects/${ids.privateProject}`,
+      `/tasks/${ids.task}`,
+    ],
+    admin: ["/", "/admin/settings", "/admin/audit", "/orgs?all=1", "/api/docs", "/status"],
+  });
+
+  for (const vp of VIEWPORTS) {
+    for (const who of ["signed-out", "contributor", "sponsor", "admin"] as const) {
+      test(`${who} at ${vp.width}×${vp.height}: no page wider than the screen`, async () => {
+        const ctx = await contextFor(who === "signed-out" ? null : people[who], vp);
+        try {
+          await walk(ctx, who, vp, pagesOf()[who]);
+        } finally {
+          await ctx.close();
+        }
+      }, 120_000);
+    }
+  }
+
+  test("phone: the header is a menu that opens without JavaScript and marks the current page", async () => {
+    const ctx = await contextFor(people.admin, VIEWPORTS[0], false);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${base}/admin/audit`);
+      const audit = page.locator("details.menu nav a", { hasText: "Audit" });
+      expect(await audit.isVisible()).toBe(false);
+      await page.locator("details.menu summary").click();
+      expect(await audit.isVisible()).toBe(true);
+      expect(await audit.getAttribute("aria-current")).toBe("page");
+      expect(await page.locator("details.menu button", { hasText: "Sign out" }).isVisible()).toBe(true);
+      await page.screenshot({ path: join(SHOTS, "admin-phone-menu-open.png") });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    } finally {
+      await ctx.close();
+    }
+  }, 60_000);
+
+  test("the explore board filters with JavaScript (in place) and without (plain GET form)", async () => {
+    for (const js of [true, false]) {
+      const ctx = await contextFor(null, VIEWPORTS[js ? 1 : 0], js);
+      try {
+        const page = await ctx.newPage();
+        await page.goto(`${base}/explore`);
+        const rows = page.locator("#explore-results tbody tr");
+        expect(await rows.count()).toBe(3); // four public tasks, one claimed; the private project's never
+        expect(await page.content()).not.toContain("Vault internals");
+        // highest payout first: 5 points, 0.1 ETH ≈ $250
+        expect(await rows.first().textContent()).toContain("0.1 ETH");
+        expect(await rows.first().textContent()).toContain("≈ $250.00");
+        await page.selectOption("select[name=language]", "Python");
+        if (!js) await page.click("form.filters button[type=submit]");
+        await page.waitForURL(/language=Python/);
+        await page.waitForFunction(() => document.querySelectorAll("#explore-results tbody tr").length === 2);
+        const titles = await rows.allTextContents();
+        expect(titles.every((x) => /Retry failed transfers|reconciliation view/.test(x))).toBe(true);
+        await page.fill("input[name=minPoints]", "5");
+        await page.click("form.filters button[type=submit]");
+        await page.waitForURL(/minPoints=5/);
+        await page.waitForFunction(() => document.querySelectorAll("#explore-results tbody tr").length === 1);
+        expect(await rows.first().textContent()).toContain("reconciliation view");
+        await page.screenshot({ path: join(SHOTS, `explore-filtered-${js ? "js" : "nojs"}.png`), fullPage: true });
+      } finally {
+        await ctx.close();
+      }
+    }
+  }, 60_000);
+});
