@@ -2,9 +2,10 @@
 //
 // Delivery is at least once. A batch is claimed (status SENDING, `locked_until` = now + lease) in one statement
 // with SKIP LOCKED, so several processes sharing PostgreSQL never take the same message. A message is marked
-// SENT only after the server accepted it (250 to DATA). A crash between the server's acceptance and that mark
-// leaves the row SENDING; once its lease ends another worker sends it again, so such a crash can deliver a
-// message twice (never lose it). The resend carries the same Message-ID, which lets mail clients fold the copies.
+// SENT only after the server accepted it (250 to DATA), together with the rest of its batch. A crash between the
+// server's acceptance and that mark leaves the row SENDING; once its lease ends another worker sends it again, so
+// such a crash can deliver a message twice, never lose it. The resend carries the same Message-ID, which lets
+// mail clients fold the copies.
 //
 // Replies decide what happens next: 2xx SENT; 4xx (greylisting, mailbox busy) a retry with exponential back-off;
 // 5xx FAILED with the server's reply, never retried. Connection, TLS and authentication errors are the relay's
@@ -99,9 +100,10 @@ returning id, to_address, subject, body_text, link, kind, attempts`;
 // The token in a link (invites, password resets) is a credential: once the relay has the message, the outbox
 // keeps the link without it.
 const MARK_SENT = `
-update email_outbox set status = 'SENT', sent_at = now(), locked_until = null, last_error = null, message_id = $2,
+update email_outbox set status = 'SENT', sent_at = now(), locked_until = null, last_error = null,
+  message_id = '<' || id || '@' || $2 || '>',
   link = regexp_replace(link, '([?&]token=)[^&#]*', '\\1[sent]')
-where id = $1`;
+where id = any($1::uuid[])`;
 
 const MARK_RETRY = `
 update email_outbox set status = 'PENDING', locked_until = null, last_error = $2,
@@ -240,6 +242,10 @@ export class MailWorker {
       const transport = this.transportFor(smtp);
       const site = this.opts.site();
       const outcomes = await Promise.all(rows.map((row) => this.send(transport, smtp, site, row)));
+      // Accepted messages are marked together once the batch is through (one statement instead of one per
+      // message): a crash before this line resends the batch's accepted messages once.
+      const sent = rows.filter((_, i) => outcomes[i].kind === "sent").map((r) => r.id);
+      if (sent.length) await this.opts.database.exec(MARK_SENT, [sent, hostOf(site.baseUrl)]);
       if (outcomes.some((o) => o.kind === "relay")) {
         this.relayFailures++;
         const wait = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** Math.min(20, this.relayFailures - 1));
@@ -285,7 +291,7 @@ export class MailWorker {
       outcome = classifySmtpError(err);
     }
     if (outcome.kind === "sent") {
-      await db.exec(MARK_SENT, [row.id, messageId]);
+      // marked with the rest of the batch by the caller
     } else if (outcome.kind === "relay") {
       await db.exec(RELEASE, [row.id, outcome.reply]);
     } else if (outcome.kind === "failed") {

@@ -125,6 +125,14 @@ const unverified = async (w: World) => {
   await w.t.ctx.database.exec("update users set email_verified = false where id = $1", [u.id]);
   return u;
 };
+// A well-formed account token signed with another key: what a forger can make.
+const FORGED_TOKEN = `${"0".repeat(8)}-0000-4000-8000-${"0".repeat(12)}.${Math.floor(Date.now() / 1000) + 3600}.${"A".repeat(43)}`;
+/** A fresh user whose address is not confirmed yet (test users are created confirmed). */
+const unverified = async (w: World) => {
+  const u = await w.fresh.user();
+  await w.t.ctx.database.exec("update users set email_verified = false where id = $1", [u.id]);
+  return u;
+};
 
 /** A one-file tar archive (ustar), the smallest hidden test bundle. */
 function testBundle(): File {
@@ -203,6 +211,57 @@ export const ROUTES: Record<string, Sample> = {
   "GET /auth/github/callback": {
     access: { kind: "closed", why: "no OAuth state cookie: a forged callback signs nobody in" },
     build: () => at("/auth/github/callback?state=forged&code=forged"),
+  },
+  // e-mail verification and password reset (src/auth/account-routes.tsx): a forged link's token opens nothing
+  "GET /password/forgot": { access: pub, build: () => at("/password/forgot") },
+  "POST /password/forgot": {
+    access: pub,
+    build: async (w) => {
+      const pre = await formToken(w.t, "/password/forgot");
+      const u = await w.fresh.user();
+      return {
+        path: "/password/forgot",
+        body: form({ _csrf: pre.token, email: u.email }),
+        headers: { cookie: pre.cookie },
+      };
+    },
+  },
+  "GET /password/reset": {
+    access: { kind: "closed", why: "a forged reset link: nobody gets the form" },
+    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
+    build: () => at(`/password/reset?token=${FORGED_TOKEN}`),
+  },
+  "POST /password/reset": {
+    access: { kind: "closed", why: "a forged reset link sets no password" },
+    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
+    build: () => at("/password/reset", { body: form({ token: FORGED_TOKEN, password: "mallory-pass-1" }) }),
+  },
+  "GET /verify-email": {
+    access: { kind: "closed", why: "a forged verification link confirms nothing" },
+    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
+    build: () => at(`/verify-email?token=${FORGED_TOKEN}`),
+  },
+  "POST /verify-email/resend": {
+    access: signedIn,
+    build: async (w) => at("/verify-email/resend", { as: await unverified(w) }),
+  },
+  "POST /api/auth/password/forgot": {
+    access: pub,
+    build: async (w) => at("/api/auth/password/forgot", { body: { email: (await w.fresh.user()).email } }),
+  },
+  "POST /api/auth/password/reset": {
+    access: { kind: "closed", why: "a forged reset token sets no password" },
+    refusedAlso: { statuses: [400], why: "the token is not valid" },
+    build: () => at("/api/auth/password/reset", { body: { token: FORGED_TOKEN, password: "mallory-pass-1" } }),
+  },
+  "POST /api/auth/email/verify": {
+    access: { kind: "closed", why: "a forged verification token confirms nothing" },
+    refusedAlso: { statuses: [400], why: "the token is not valid" },
+    build: () => at("/api/auth/email/verify", { body: { token: FORGED_TOKEN } }),
+  },
+  "POST /api/me/email/verification": {
+    access: signedIn,
+    build: async (w) => at("/api/me/email/verification", { as: await unverified(w) }),
   },
   // e-mail verification and password reset (src/auth/account-routes.tsx): a forged link's token opens nothing
   "GET /password/forgot": { access: pub, build: () => at("/password/forgot") },
