@@ -4,8 +4,10 @@
 // process and a load process keeps 50 requests in flight per scenario. Prints req/s, p50/p95/p99 and the server's
 // peak RSS. Target: the project page and `GET /api/projects` p95 ≤ 50 ms at 50 concurrent clients.
 // BENCH_SECONDS (default 8) per scenario; BENCH_BINARY=1 runs dist/devsponsor instead of `bun src/main.ts`;
-// BENCH_DB=pglite or postgres runs one database only. BENCH_KEEP=<dir> keeps the seeded data (the data dirs in <dir>,
-// the PostgreSQL database `devsponsor_bench_pages`) and reuses it on the next run, which then skips the seeding.
+// BENCH_DB=pglite or postgres runs one database only; BENCH_SCENARIO=<part of a name> runs the matching scenarios.
+// BENCH_KEEP=<dir> keeps the seeded data (the data dirs in <dir>, the PostgreSQL database `devsponsor_bench_pages`)
+// and reuses it on the next run, which then skips the seeding (unless the migrations changed since).
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +16,7 @@ import { audit } from "../src/audit/service";
 import { createApiKey, createLocalUser, createSession } from "../src/auth/service";
 import { bootstrap } from "../src/core/boot";
 import { loadConfig } from "../src/core/config";
+import { MIGRATIONS } from "../src/core/db/migrations.gen";
 import { setLogSink } from "../src/core/logger";
 import { saveDraft } from "../src/milestones/service";
 import type { Plan } from "../src/milestones/model";
@@ -161,19 +164,32 @@ async function startServer(dataDir: string, port: number, databaseUrl?: string) 
   }
 }
 
-type Seeded = Awaited<ReturnType<typeof seed>>;
+type Seeded = Awaited<ReturnType<typeof seed>> & { schema?: string };
+
+/** The schema the seeded data was made with: kept data made before a migration changed is seeded again. */
+const SCHEMA = createHash("sha256")
+  .update(MIGRATIONS.map((m) => m.sql).join("\n"))
+  .digest("hex")
+  .slice(0, 16);
+
+/** The kept seeding of `dataDir`, when there is one for the current schema. */
+function keptSeeding(dataDir: string): Seeded | null {
+  const file = join(dataDir, "bench-seeded.json");
+  if (!keep || !existsSync(file)) return null;
+  const s = JSON.parse(readFileSync(file, "utf8")) as Seeded;
+  return s.schema === SCHEMA ? s : null;
+}
 
 async function run(label: string, dataDir: string, databaseUrl?: string) {
   console.log(`\n${label}`);
   // A kept run writes what the load needs beside the data; the next run with the same BENCH_KEEP reads it back.
   const seededFile = join(dataDir, "bench-seeded.json");
-  let s: Seeded;
-  if (keep && existsSync(seededFile)) {
-    s = JSON.parse(readFileSync(seededFile, "utf8")) as Seeded;
+  let s = keptSeeding(dataDir);
+  if (s) {
     console.log("  reusing the seeded data");
   } else {
-    if (keep) rmSync(dataDir, { recursive: true, force: true }); // a seeding that did not finish
-    s = await seed(loadConfig({}, { dataDir, databaseUrl, port: 0 }));
+    if (keep) rmSync(dataDir, { recursive: true, force: true }); // a seeding that did not finish, or an old schema
+    s = { ...(await seed(loadConfig({}, { dataDir, databaseUrl, port: 0 }))), schema: SCHEMA };
     if (keep) writeFileSync(seededFile, JSON.stringify(s));
   }
   const port = await freePort();
@@ -187,8 +203,10 @@ async function run(label: string, dataDir: string, databaseUrl?: string) {
     ["projects list page", "/projects", browser],
     ["milestones page", `/projects/${s.projectId}/milestones`, browser],
   ];
+  const only = process.env.BENCH_SCENARIO;
   try {
     for (const [name, path, headers] of scenarios) {
+      if (only && !name.includes(only)) continue;
       for (let i = 0; i < 20; i++) {
         const r = await fetch(base + path, { headers, redirect: "manual" });
         await r.arrayBuffer();
@@ -230,7 +248,7 @@ try {
     const name = keep ? "devsponsor_bench_pages" : `devsponsor_bench_pages_${process.pid}`;
     const admin = postgres(url, { max: 1, onnotice: () => {} });
     const [exists] = await admin`select 1 from pg_database where datname = ${name}`;
-    if (!keep || !exists || !existsSync(join(dir, "postgres", "bench-seeded.json"))) {
+    if (!keep || !exists || !keptSeeding(join(dir, "postgres"))) {
       await admin.unsafe(`drop database if exists "${name}" with (force)`);
       rmSync(join(dir, "postgres"), { recursive: true, force: true });
       await admin.unsafe(`create database "${name}"`);

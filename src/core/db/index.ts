@@ -108,7 +108,7 @@ async function openEmbedded(dir: string | undefined, loadDataDir?: Blob): Promis
         const last = results.at(-1);
         return (last ? fast.parseLikeBefore(last).rows : []) as T[];
       }
-      return fast.parseLikeBefore(await pg.query(text, params)).rows as T[];
+      return (await fast.query(text, params)) as T[];
     },
     close: async () => {
       if (closed) return;
