@@ -68,7 +68,7 @@ function VerdictDetails({ v }: { v: TaskVerification }) {
           <ul class="tests named">
             {named.map((n) => (
               <li class={n.status === "passed" ? "ok" : "bad"}>
-                <span safe>{`${NAMED_MARK[n.status] ?? ""} ${n.id}`}</span>{" "}
+                <span safe>{NAMED_MARK[n.status] ?? ""}</span> <code safe>{n.id}</code>{" "}
                 <span class={badge(n.status === "passed" ? "PASSED" : "FAILED")} safe>
                   {n.status}
                 </span>
@@ -105,10 +105,16 @@ function VerdictDetails({ v }: { v: TaskVerification }) {
         ""
       )}
       {flaky.length ? (
-        <p
-          class="small bad"
-          safe
-        >{`Flaky (changed verdict between two runs): ${flaky.slice(0, 20).join(", ")}${flaky.length > 20 ? ", …" : ""}`}</p>
+        <p class="small bad">
+          <span>Flaky (changed verdict between two runs): </span>
+          {flaky.slice(0, 20).map((id, k) => (
+            <>
+              {k ? ", " : ""}
+              <code safe>{id}</code>
+            </>
+          ))}
+          {flaky.length > 20 ? ", …" : ""}
+        </p>
       ) : (
         ""
       )}
@@ -343,17 +349,19 @@ export function TaskActions(p: FormProps & { d: TaskDetail; csrf?: string; oob?:
           <>
             {d.verifications.at(-1)?.status === "FLAKY" ? (
               <p class="help" safe>
-                {`The last verification was flaky: ${d.verifications.at(-1)?.reason ?? "tests changed verdict between runs"}. Decide: approve, send it back, or verify again.`}
+                {`The last verification was flaky (${(d.verifications.at(-1)?.reason ?? "").replace(/^flaky:\s*/, "") || "tests changed verdict between runs"}). Decide: approve, send it back, or verify again.`}
               </p>
             ) : (
               ""
             )}
             {d.approveBlocked ? (
               <p class="help bad">
-                <button type="button" disabled>
-                  Approve and pay
+                <button type="button" class="secondary" disabled aria-describedby="approve-blocked">
+                  Approve and pay (not possible)
                 </button>{" "}
-                <span safe>{d.approveBlocked}</span>
+                <span id="approve-blocked" safe>
+                  {d.approveBlocked}
+                </span>
               </p>
             ) : (
               <ActionForm
@@ -493,6 +501,36 @@ export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: st
           ? `Pinned ${a.pin.pinnedAt.slice(0, 16).replace("T", " ")} UTC${a.pin.kind === "commit" ? ` to ${a.pin.ref.replace(/^refs\/heads\//, "")} at ${short}` : short ? ` to a hidden test bundle on ${short}` : " to a hidden test bundle"}.`
           : "Not pinned yet: they are pinned to the default branch's head when the plan is approved."}
       </p>
+      {a.bundle ? (
+        <details>
+          <summary
+            safe
+          >{`Hidden test bundle: ${a.bundle.files.length} file${a.bundle.files.length === 1 ? "" : "s"} (only reviewers see this)`}</summary>
+          <p class="small" safe>
+            {`${Math.ceil(a.bundle.sizeBytes / 1024)} KB, sha256 ${a.bundle.sha256.slice(0, 16)}…, uploaded ${when(a.bundle.uploadedAt)}. Contributors see the count only.`}
+          </p>
+          <ul class="tests">
+            {a.bundle.files.slice(0, 100).map((f) => (
+              <li>
+                <code safe>{f}</code>
+              </li>
+            ))}
+          </ul>
+          {a.canChange ? (
+            <ActionForm
+              action={`/tasks/${p.taskId}/test-bundle/delete`}
+              csrf={p.csrf}
+              label="Remove the bundle"
+              secondary
+              confirm="Remove the hidden test bundle? The task is pinned to the base commit's tests again."
+            />
+          ) : (
+            ""
+          )}
+        </details>
+      ) : (
+        ""
+      )}
       {a.canChange ? (
         <details>
           <summary>Change the acceptance tests</summary>
@@ -507,32 +545,10 @@ export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: st
             <button type="submit">Save acceptance tests</button>
           </form>
           <h3>Hidden test bundle</h3>
-          {a.bundle ? (
-            <>
-              <p class="small" safe>
-                {`${a.bundle.files.length} file${a.bundle.files.length === 1 ? "" : "s"}, ${Math.ceil(a.bundle.sizeBytes / 1024)} KB, sha256 ${a.bundle.sha256.slice(0, 16)}…, uploaded ${when(a.bundle.uploadedAt)}. Contributors see the count only.`}
-              </p>
-              <ul class="tests">
-                {a.bundle.files.slice(0, 100).map((f) => (
-                  <li>
-                    <code safe>{f}</code>
-                  </li>
-                ))}
-              </ul>
-              <ActionForm
-                action={`/tasks/${p.taskId}/test-bundle/delete`}
-                csrf={p.csrf}
-                label="Remove the bundle"
-                secondary
-                confirm="Remove the hidden test bundle? The task is pinned to the base commit's tests again."
-              />
-            </>
-          ) : (
-            <p class="small muted">
-              A .tar or .tar.gz of test files (at most 5 MB) that contributors never see; it is stored encrypted and put
-              over the contributor's work when the harness runs.
-            </p>
-          )}
+          <p class="small muted">
+            A .tar or .tar.gz of test files (at most 5 MB) that contributors never see; it is stored encrypted and put
+            over the contributor's work when the harness runs.
+          </p>
           <form method="post" action={`/tasks/${p.taskId}/test-bundle`} enctype="multipart/form-data" class="stack">
             <CsrfField token={p.csrf} />
             <label>
