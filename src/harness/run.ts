@@ -94,6 +94,8 @@ export interface HarnessRunResult {
   protectedChanges: ProtectedChange[];
   /** Why the verdict is not PASSED, in words (the rule's reason, a refusal, a failed install); null when passed. */
   reason: string | null;
+  /** The rule holds with flaky tests counted as not passed: what the harness may sign (PASSED, or FLAKY). */
+  ruleHolds: boolean;
 }
 
 /** Environment every step sees: fixed time zone, locale, timestamps, home in the work dir, no network tools. */
@@ -262,6 +264,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         baseCommit,
         protectedChanges: refused,
         reason,
+        ruleHolds: false,
       };
     }
     const plan: Plan = detectPlan(src, opts);
@@ -424,6 +427,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
       baseCommit,
       protectedChanges: [],
       reason,
+      ruleHolds: rule.holds && !installFailed,
     };
   } catch (err) {
     log(`error: ${(err as Error).message}`);

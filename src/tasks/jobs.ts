@@ -66,7 +66,9 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
         const status = r.result;
         const passedCount = r.tests.filter((t) => t.passed).length;
         let signedReport: SignedReport | null = null;
-        if (status === "PASSED") {
+        // Signed when the rule holds with flaky tests counted as not passed: a FLAKY verdict then waits for a
+        // reviewer with its signature ready; otherwise it has none and is never paid.
+        if (r.ruleHolds && (status === "PASSED" || status === "FLAKY")) {
           const payee = row.task.claimedById ? await payoutWallet(ctx, row.task.claimedById) : undefined;
           if (!payee) void run.log("verdict recorded without a signature: the claimer has no payout wallet");
           else if (!row.task.payoutAmount)
