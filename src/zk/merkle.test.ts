@@ -7,11 +7,9 @@ import {
   inclusionProof,
   leafDigest,
   MAX_NAMED_TESTS,
-  merkleRoot,
   namedRoot,
   nodeDigest,
   reportCommitment,
-  reportLeaves,
   reportWitness,
   ruleHash,
   SNARK_FIELD,
@@ -236,18 +234,5 @@ describe("zk/merkle: named slots, rule and signed root", () => {
     console.log(`reportCommitment over 100,000 tests: ${ms.toFixed(0)} ms CPU`);
     expect(c.summary.testCount).toBe(100_000);
     expect(ms).toBeLessThan(1_000);
-  });
-
-  test("the version-1 digest tree (harness digest v1) still hashes as before", () => {
-    const a = reportLeaves([
-      { id: "x", passed: true },
-      { id: "y", passed: false },
-    ]);
-    const b = reportLeaves([
-      { id: "y", passed: false },
-      { id: "x", passed: true },
-    ]);
-    expect(merkleRoot(a)).toBe(merkleRoot(b));
-    expect(() => merkleRoot(Array(65).fill({ idHash: 0n, passed: 0n }))).toThrow(/too many leaves/);
   });
 });

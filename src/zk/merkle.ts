@@ -12,19 +12,15 @@
 import type { poseidon2 } from "poseidon-lite/poseidon2";
 import type { poseidon3 } from "poseidon-lite/poseidon3";
 import type { poseidon6 } from "poseidon-lite/poseidon6";
-import type { poseidon8 } from "poseidon-lite/poseidon8";
 import type { poseidon16 } from "poseidon-lite/poseidon16";
 
 // The Poseidon round constants are ~13 MiB once parsed: loaded at the first hash, not when the module loads.
-let poseidon:
-  | { p2: typeof poseidon2; p3: typeof poseidon3; p6: typeof poseidon6; p8: typeof poseidon8; p16: typeof poseidon16 }
-  | undefined;
+let poseidon: { p2: typeof poseidon2; p3: typeof poseidon3; p6: typeof poseidon6; p16: typeof poseidon16 } | undefined;
 function hashers() {
   poseidon ??= {
     p2: require("poseidon-lite/poseidon2").poseidon2,
     p3: require("poseidon-lite/poseidon3").poseidon3,
     p6: require("poseidon-lite/poseidon6").poseidon6,
-    p8: require("poseidon-lite/poseidon8").poseidon8,
     p16: require("poseidon-lite/poseidon16").poseidon16,
   };
   return poseidon;
@@ -380,56 +376,8 @@ export function reportWitness(c: ReportCommitment, bind: ProofBinding): Record<s
   };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Legacy: the 64-slot Poseidon digest tree of harness digest version 1. No proof uses it any more; it stays until
-// src/harness/digest.ts signs reportCommitment's root instead.
-
-/** @deprecated children per node of the version-1 digest tree. */
-export const TREE_ARITY = 8;
-/** @deprecated levels above the leaves of the version-1 digest tree. */
-export const TREE_DEPTH = 2;
-/** @deprecated leaf slots of the version-1 digest tree (64). */
-export const TREE_LEAVES = TREE_ARITY ** TREE_DEPTH;
-
-/** @deprecated a leaf of the version-1 digest tree: a test's id hash and whether it passed. */
-export interface Leaf {
-  idHash: bigint;
-  passed: 0n | 1n;
-}
-
-/** @deprecated an unused slot of the version-1 digest tree. */
-export const EMPTY_LEAF: Readonly<Leaf> = Object.freeze({ idHash: 0n, passed: 0n });
-
-/** @deprecated the leaf of one test in the version-1 digest tree. */
-export function leaf(idHash: bigint, passed: 0n | 1n): Leaf {
-  assertField(idHash, "testIdHash");
-  if (passed !== 0n && passed !== 1n) throw new RangeError("passed must be 0n or 1n");
-  return { idHash, passed };
-}
-
-/** @deprecated leaves of the version-1 digest tree in canonical order; duplicates are refused. */
-export function reportLeaves(tests: readonly TestResult[]): Leaf[] {
-  return sortedLeaves(tests).map((l) => ({ idHash: l.idHash, passed: l.passed ? 1n : 0n }));
-}
-
-/** @deprecated root of the version-1 digest tree: Poseidon(8) over 8 Poseidon(16) nodes of 8 leaves each. */
-export function merkleRoot(leaves: readonly Leaf[]): bigint {
-  if (leaves.length > TREE_LEAVES) throw new RangeError(`too many leaves: ${leaves.length} > ${TREE_LEAVES}`);
-  for (const [i, l] of leaves.entries()) {
-    assertField(l.idHash, `leaf ${i}`);
-    if (l.passed !== 0n && l.passed !== 1n) throw new RangeError(`leaf ${i}: passed must be 0n or 1n`);
-  }
-  const padded = [...leaves, ...Array.from({ length: TREE_LEAVES - leaves.length }, () => EMPTY_LEAF)];
-  const { p8, p16 } = hashers();
-  const nodes: bigint[] = [];
-  for (let i = 0; i < TREE_LEAVES; i += TREE_ARITY) {
-    nodes.push(p16(padded.slice(i, i + TREE_ARITY).flatMap((l) => [l.idHash, l.passed])));
-  }
-  return p8(nodes);
-}
-
-function assertField(value: bigint, what: string): void {
-  if (typeof value !== "bigint" || value < 0n || value >= SNARK_FIELD) {
-    throw new RangeError(`${what} is not a field element`);
-  }
-}
+/**
+ * @deprecated the leaf count of the retired 64-slot tree. The task form still caps minPassingTests with it; the
+ * circuit itself accepts minPassing up to MAX_COUNT - 1.
+ */
+export const TREE_LEAVES = 64;
