@@ -1,6 +1,6 @@
 // The one way to GitHub: octokit with App authentication (a JWT signed with the App's private key), installation
 // tokens cached until shortly before they expire, and the configured API URL (GitHub Enterprise Server:
-// https://HOST/api/v3) on every call. Tokens never leave this process except as a git header (gitAuthEnv).
+// https://HOST/api/v3) on every call. Tokens stay in this process: nothing logs or stores them.
 import { createHash } from "node:crypto";
 import { App, Octokit } from "octokit";
 import { AppError } from "../core/errors";
@@ -135,21 +135,6 @@ export class GitHubClient {
     const token = await this.installationToken(installationId);
     return new Octokit({ auth: token, baseUrl: c.apiUrl, retry: { enabled: false }, throttle: { enabled: false } });
   }
-}
-
-/**
- * Environment for a git process on the host that reads a private repository with an installation token: the
- * token goes in an Authorization header set through git's environment config, never in the URL (which git and our
- * logs print). The sandbox never gets this environment: clones happen on the host, tests run on the copy.
- */
-export function gitAuthEnv(token: string, existing: NodeJS.ProcessEnv = {}): Record<string, string> {
-  const n = Number(existing.GIT_CONFIG_COUNT ?? 0);
-  const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
-  return {
-    GIT_CONFIG_COUNT: String(n + 1),
-    [`GIT_CONFIG_KEY_${n}`]: "http.extraHeader",
-    [`GIT_CONFIG_VALUE_${n}`]: `Authorization: Basic ${basic}`,
-  };
 }
 
 const clients = new WeakMap<SettingsService, GitHubClient>();

@@ -1,10 +1,12 @@
 // Slash commands in issue and pull request comments: /claim, /unclaim and /status, from GitHub users whose
 // account is linked to a DevSponsor account. The tasks service decides who may do what; the bot answers.
 import { and, eq } from "drizzle-orm";
-import type { AppContext } from "../core/context";
-import { AppError } from "../core/errors";
+import type { AppContext, Principal } from "../core/context";
+import { AppError, invalidInput } from "../core/errors";
+import { requireOrgRole } from "../orgs/permissions";
 import { claimTask, latestVerification, loadTask, unclaimTask } from "../tasks/service";
 import { postComment, repoClient } from "./api";
+import { appConfig } from "./client";
 import { githubIssueLinks, githubPulls, githubRepositories } from "./schema";
 import { principalOf } from "./service";
 
@@ -103,4 +105,33 @@ async function linkedTask(ctx: AppContext, repoId: number, number: number, isPul
 /** The task's page on this appliance (absolute when the public URL is set). */
 export function taskLink(ctx: Pick<AppContext, "settings">, taskId: string): string {
   return `${ctx.settings.get("instance.publicUrl").replace(/\/+$/, "")}/tasks/${taskId}`;
+}
+
+/**
+ * Links a GitHub issue of the project's repository to a task (project maintainers, owners and sponsors): slash
+ * commands in that issue then act on the task without naming it.
+ */
+export async function linkIssue(
+  ctx: Pick<AppContext, "db" | "settings">,
+  principal: Principal | null,
+  taskId: string,
+  url: string,
+): Promise<{ repoId: number; number: number }> {
+  const tc = await loadTask(ctx.db, principal, taskId);
+  await requireOrgRole(ctx.db, principal, tc.project.orgId, "project.manageMilestones", "Task");
+  const base = appConfig(ctx.settings).baseUrl.toLowerCase();
+  const m = /^(.+)\/([\w.-]+\/[\w.-]+)\/issues\/(\d{1,9})\/?$/.exec(url.trim());
+  if (!m || m[1]!.toLowerCase() !== base) {
+    throw invalidInput({ url: `Give an issue URL on ${base} (…/owner/repo/issues/123).` });
+  }
+  const [repo] = await ctx.db.select().from(githubRepositories).where(eq(githubRepositories.projectId, tc.project.id));
+  if (!repo || repo.fullName.toLowerCase() !== m[2]!.toLowerCase()) {
+    throw invalidInput({ url: "That issue is not in the project's repository (installed with the GitHub App)." });
+  }
+  const number = Number(m[3]);
+  await ctx.db
+    .insert(githubIssueLinks)
+    .values({ repoId: repo.repoId, number, taskId })
+    .onConflictDoUpdate({ target: [githubIssueLinks.repoId, githubIssueLinks.number], set: { taskId } });
+  return { repoId: repo.repoId, number };
 }

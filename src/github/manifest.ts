@@ -26,15 +26,12 @@ export const APP_EVENTS = ["pull_request", "push", "repository", "member", "memb
 
 const STATE_TTL_MS = 60 * 60_000;
 
-/** The App manifest for this appliance (GitHub's "Registering a GitHub App from a manifest"). */
-export function buildManifest(ctx: Pick<AppContext, "settings">) {
-  const publicUrl = ctx.settings.get("instance.publicUrl").replace(/\/+$/, "");
-  if (!publicUrl) {
-    throw invalidInput(
-      { "instance.publicUrl": "required" },
-      "Set the instance's public URL first: GitHub sends webhooks and people back to it.",
-    );
-  }
+/**
+ * The App manifest for this appliance (GitHub's "Registering a GitHub App from a manifest"); `origin` is where
+ * GitHub reaches it: the public URL when set, else the address the admin's browser used.
+ */
+export function buildManifest(ctx: Pick<AppContext, "settings">, origin: string) {
+  const publicUrl = origin.replace(/\/+$/, "");
   const name = `${ctx.settings.get("instance.name")}`.slice(0, 34);
   return {
     name,
@@ -58,9 +55,9 @@ export function manifestTarget(ctx: Pick<AppContext, "settings">, org: string, s
 }
 
 /** Starts the flow for an admin: a one-time state (CSRF protection of the callback), the manifest and its target. */
-export async function startManifest(ctx: AppContext, principal: Principal | null, org: string) {
+export async function startManifest(ctx: AppContext, principal: Principal | null, org: string, origin: string) {
   const p = requireAdmin(principal);
-  const manifest = buildManifest(ctx);
+  const manifest = buildManifest(ctx, origin);
   const state = randomBytes(24).toString("base64url");
   const target = manifestTarget(ctx, org.trim(), state);
   await ctx.db

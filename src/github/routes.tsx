@@ -1,11 +1,14 @@
 import { desc, eq } from "drizzle-orm";
 import { Elysia } from "elysia";
+import { z } from "zod";
 import { html } from "../../ui/layout";
+import { siteOrigin } from "../auth/http";
 import { type AppContext, requireAdmin } from "../core/context";
 import { pageProps, readForm, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { loadTask } from "../tasks/service";
 import { accessState } from "./access";
+import { linkIssue } from "./commands";
 import { finishManifest, installUrl, startManifest } from "./manifest";
 import { githubCheckRuns, githubDeliveries, githubPulls } from "./schema";
 import { AppCreatedPage, ManifestPage } from "./views";
@@ -33,7 +36,7 @@ export const githubRoutes = (ctx: AppContext) =>
       if (p instanceof Response) return p;
       requireAdmin(p);
       const form = readForm(body);
-      const flow = await startManifest(ctx, p, form.github_org ?? "");
+      const flow = await startManifest(ctx, p, form.github_org ?? "", siteOrigin(ctx, request));
       // This page posts the manifest to GitHub: allow that one form target (the site's policy allows 'self' only).
       const origin = new URL(flow.target).origin;
       const csp = String(set.headers["content-security-policy"] ?? "");
@@ -73,6 +76,21 @@ export const githubRoutes = (ctx: AppContext) =>
         return { access, pulls, checks };
       },
       { detail: { summary: "A task's repository access, pull requests and check runs on GitHub", tags: ["github"] } },
+    )
+    .post(
+      "/api/tasks/:id/github/issue",
+      async ({ principal, params, body, set }) => {
+        const link = await linkIssue(ctx, await principal(), params.id, body.url);
+        set.status = 201;
+        return link;
+      },
+      {
+        body: z.object({ url: z.string().max(500) }),
+        detail: {
+          summary: "Link a GitHub issue to a task (its slash commands then act on the task)",
+          tags: ["github"],
+        },
+      },
     )
     .get(
       "/api/admin/github/deliveries",

@@ -29,10 +29,12 @@ export function GitHubAppPanel(props: { items: SettingView[] }) {
         <input type="text" name="github_org" autocomplete="off" />
       </label>
       <div>
-        <button type="submit" formaction="/admin/github/manifest" formmethod="post" disabled={!publicUrl}>
+        <button type="submit" formaction="/admin/github/manifest" formmethod="post">
           Create GitHub App
         </button>
-        {publicUrl ? "" : <span class="help">Set the public URL first: GitHub sends webhooks to it.</span>}
+        <span class="help" safe>
+          {`GitHub will send webhooks to ${publicUrl || "this address"}/webhooks/github.`}
+        </span>
       </div>
     </div>
   );

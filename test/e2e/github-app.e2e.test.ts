@@ -313,13 +313,27 @@ for (const kind of dbKinds()) {
       });
       expect(dep.headers.get("location")).toContain("funding=funded");
 
+      // A maintainer links issue 7 to the task; an issue of another repository is refused.
+      const foreign = await sponsor.request("POST", `/api/tasks/${taskId}/github/issue`, {
+        body: { url: `${host.origin}/someone/else/issues/7` },
+      });
+      expect(foreign.status).toBe(400);
+      const notReviewer = await contributor.request("POST", `/api/tasks/${taskId}/github/issue`, {
+        body: { url: `${host.origin}/${repoPath}/issues/7` },
+      });
+      expect(notReviewer.status).toBe(403);
+      const linked = await sponsor.request("POST", `/api/tasks/${taskId}/github/issue`, {
+        body: { url: `${host.origin}/${repoPath}/issues/7` },
+      });
+      expect(linked.status).toBe(201);
+
       const comment = fixture("issue_comment.created.with-installation.payload.json");
       comment.repository = repoRef();
       comment.installation = { ...comment.installation, id: INSTALLATION };
       comment.issue = { ...comment.issue, number: 7, pull_request: undefined };
       comment.comment = {
         ...comment.comment,
-        body: `/claim ${PUBLIC_URL}/tasks/${taskId}`,
+        body: "Taking this one.\r\n/claim",
         user: { ...comment.comment.user, login: LOGIN, id: GITHUB_ID, type: "User" },
       };
       comment.sender = comment.comment.user;
@@ -346,7 +360,7 @@ for (const kind of dbKinds()) {
       expect(state.access).toEqual({ state: "GITHUB_INVITE_PENDING", login: LOGIN });
 
       // A second command from someone without a linked account is answered, and changes nothing.
-      const stranger = {
+      const stranger: Record<string, any> = {
         ...comment,
         comment: { ...comment.comment, body: "/unclaim", user: { login: "someone", id: 1, type: "User" } },
       };
@@ -417,9 +431,13 @@ for (const kind of dbKinds()) {
         240_000,
       );
       expect(completed.body.conclusion).toBe("success");
-      expect(completed.body.output.summary).toContain("| doubles | passed |");
-      const [run] = await t.ctx.db.select().from(githubCheckRuns).where(eq(githubCheckRuns.taskId, taskId));
-      expect(run).toMatchObject({ status: "completed", headSha: head });
+      expect(completed.body.output.summary).toContain("| test > math.test.ts > doubles | passed |");
+      const run = await until(async () => {
+        const [r] = await t.ctx.db.select().from(githubCheckRuns).where(eq(githubCheckRuns.taskId, taskId));
+        return r?.status === "completed" ? r : null;
+      }, "the stored check run's completion");
+      expect(run.headSha).toBe(head);
+      expect(gh.callsTo(`POST /repos/${repoPath}/check-runs`)).toHaveLength(1);
 
       let last = "";
       await until(

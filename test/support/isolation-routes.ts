@@ -2,6 +2,7 @@
 // src/orgs/permissions.ts) and a request its rightful caller succeeds with, built against the seeded world.
 // A route missing here fails the walk, so a new route cannot go unwalked.
 
+import { githubRepositories } from "../../src/github/schema";
 import type { OrgAction } from "../../src/orgs/permissions";
 import { PROJECT_CSS_PATH } from "../../src/projects/assets";
 import { SIDEBAR_SCRIPT_PATH } from "../../src/sidebar/assets";
@@ -874,4 +875,40 @@ export const ROUTES: Record<string, Sample> = {
   // ---- explore board: public, and only ever public projects (src/explore/explore.test.ts checks that)
   "GET /explore": { access: pub, build: () => at("/explore?sort=points") },
   "GET /api/explore": { access: pub, build: () => at("/api/explore?minPoints=1") },
+  // ---- GitHub App (src/github/routes.tsx): deliveries are signed, the manifest callback needs its one-time state
+  "POST /webhooks/github": {
+    access: { kind: "closed", why: "an unsigned delivery is refused before its body is read" },
+    build: () =>
+      at("/webhooks/github", {
+        body: { zen: "walk" },
+        headers: { "x-github-event": "ping", "x-github-delivery": "walk-delivery" },
+      }),
+  },
+  "POST /admin/github/manifest": {
+    access: admin,
+    build: () => at("/admin/github/manifest", { body: form({ github_org: "" }) }),
+  },
+  "GET /admin/github/callback": {
+    access: { kind: "closed", why: "a forged state configures no App" },
+    build: () => at("/admin/github/callback?code=forged&state=forged"),
+  },
+  "GET /api/admin/github/deliveries": { access: admin, build: () => at("/api/admin/github/deliveries") },
+  "GET /api/tasks/:id/github": proj("project.view", (w, v) => at(`/api/tasks/${w.funded[v].taskId}/github`)),
+  "POST /api/tasks/:id/github/issue": proj("project.manageMilestones", async (w, v) => {
+    // The project's repository as the App's installation would have linked it (by its GitHub repository id).
+    const name = `walk/${w.funded[v].id}`;
+    await w.t.ctx.db
+      .insert(githubRepositories)
+      .values({
+        repoId: v === "private" ? 7001 : 7002,
+        installationId: 1,
+        fullName: name,
+        projectId: w.funded[v].id,
+        eventAt: new Date(),
+      })
+      .onConflictDoNothing();
+    return at(`/api/tasks/${w.funded[v].taskId}/github/issue`, {
+      body: { url: `https://github.com/${name}/issues/1` },
+    });
+  }),
 };
