@@ -33,7 +33,7 @@ export function AuditPage(props: {
         ""
       )}
       <div class="card">
-        <table>
+        <table class="stack-cards">
           <caption class="muted">Every privileged action, hash-chained so that edits are detectable.</caption>
           <thead>
             <tr>
@@ -48,14 +48,20 @@ export function AuditPage(props: {
           <tbody>
             {props.rows.map((r) => (
               <tr>
-                <td safe>{String(r.seq)}</td>
-                <td safe>{when(r.createdAt)}</td>
-                <td safe>{actorLabel(props.actors, r.actorId)}</td>
-                <td>
+                <td data-label="#" safe>
+                  {String(r.seq)}
+                </td>
+                <td data-label="Time" safe>
+                  {when(r.createdAt)}
+                </td>
+                <td data-label="Actor" safe>
+                  {actorLabel(props.actors, r.actorId)}
+                </td>
+                <td data-label="Action">
                   <code safe>{r.action}</code>
                 </td>
-                <td safe>{`${r.targetType}${r.targetId ? ` ${r.targetId.slice(0, 8)}` : ""}`}</td>
-                <td>
+                <td data-label="Target" safe>{`${r.targetType}${r.targetId ? ` ${r.targetId.slice(0, 8)}` : ""}`}</td>
+                <td data-label="Details">
                   <code safe>{r.redactedAt ? "(redacted)" : JSON.stringify(r.payload)}</code>
                 </td>
               </tr>

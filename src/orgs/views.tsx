@@ -91,6 +91,13 @@ export interface HomeEarnings {
 }
 
 const plain = (s: string) => s.charAt(0) + s.slice(1).toLowerCase();
+const TASK_STATE: Record<string, string> = {
+  CLAIMED: "claimed · not verified yet",
+  VERIFYING: "being verified",
+  VERIFIED: "verified",
+  PAYING: "being paid",
+  PAID: "paid",
+};
 
 /** The contributor's side of the home page: claims with their verification, earnings, and where to find work. */
 function YourWork(props: { claims: HomeClaim[]; earnings: HomeEarnings }) {
@@ -114,7 +121,9 @@ function YourWork(props: { claims: HomeClaim[]; earnings: HomeEarnings }) {
                     class={`badge ${c.verification === "PASSED" ? "ok" : c.verification === "FAILED" || c.verification === "ERROR" ? "bad" : ""}`}
                     safe
                   >
-                    {c.verification ? `verification ${plain(c.verification)}` : `task ${plain(c.taskStatus)}`}
+                    {c.verification
+                      ? `verification ${plain(c.verification)}`
+                      : (TASK_STATE[c.taskStatus] ?? plain(c.taskStatus))}
                   </span>
                   {c.payout ? <span class="muted" safe>{` · pays ${c.payout}`}</span> : ""}
                 </li>
@@ -140,10 +149,14 @@ function YourWork(props: { claims: HomeClaim[]; earnings: HomeEarnings }) {
           ) : (
             <p class="muted">Nothing paid to you yet.</p>
           )}
-          <p
-            class="muted"
-            safe
-          >{`${props.earnings.count} payment${props.earnings.count === 1 ? "" : "s"} received.`}</p>
+          {props.earnings.count ? (
+            <p
+              class="muted"
+              safe
+            >{`${props.earnings.count} payment${props.earnings.count === 1 ? "" : "s"} received.`}</p>
+          ) : (
+            ""
+          )}
           <p>
             <a href="/me/earnings">Payments and proofs</a>
           </p>
