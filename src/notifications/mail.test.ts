@@ -13,7 +13,7 @@ import { openDatabase } from "../core/db";
 import { log } from "../core/logger";
 import { MailWorker, smtpSettings } from "./mail";
 import { mailSite } from "./mail-jobs";
-import { enqueueEmail } from "./service";
+import { enqueueEmail, notify } from "./service";
 
 const BASE = "http://mail.test:8080";
 const quiet = log.child({ component: "mail-test" });
@@ -175,6 +175,32 @@ for (const kind of dbKinds()) {
         expect(row.message_id).toMatch(/@mail\.test>$/);
       }
     }, 60_000);
+
+    test("task notifications (claim, verification passed and failed, payment) arrive with their own button", async () => {
+      await smtp.reset();
+      const u = await createUser(t, { name: "Tess" });
+      const cases = [
+        { type: "TASK_CLAIMED", title: "Task claimed: Fix <the> parser", action: "Open the task" },
+        { type: "VERIFICATION_SUCCESS", title: "Verified: Fix the parser", action: "See the verdict" },
+        { type: "VERIFICATION_FAILED", title: "Verification failed: Fix the parser", action: "See what failed" },
+        { type: "PAYMENT", title: "Paid: Fix the parser", action: "See the payment" },
+      ];
+      for (const c of cases) {
+        await notify(t.ctx.db, u.id, { type: c.type, title: c.title, body: "0.5 ETH & more", link: "/tasks/42" });
+      }
+      expect((await worker.drain()).sent).toBe(4);
+      const got = (await smtp.messages()).filter((m) => m.to.includes(u.email));
+      expect(got.map((m) => m.parsed.subject).sort()).toEqual(cases.map((c) => c.title).sort());
+      for (const c of cases) {
+        const m = got.find((x) => x.parsed.subject === c.title)!;
+        expect(m.parsed.headers.get("x-devsponsor-kind")).toBe(c.type);
+        expect(m.parsed.text).toContain(`${c.action}: ${BASE}/tasks/42`);
+        expect(m.parsed.text).toContain(`E-mail settings: ${BASE}/profile`);
+        expect(m.parsed.html).toContain(`href="${BASE}/tasks/42"`);
+        expect(m.parsed.html).toContain("0.5 ETH &amp; more");
+      }
+      expect(got.find((m) => m.parsed.subject === cases[0].title)!.parsed.html).toContain("Fix &lt;the&gt; parser");
+    });
 
     test("a 451 then 250 is retried with back-off and delivered exactly once", async () => {
       await smtp.reset();
