@@ -122,6 +122,25 @@ describe("acceptance runs (Docker)", () => {
     expect(r.baseCommit).toBe(repo.sha);
   });
 
+  test("runner config a run writes is gone before the next run: no late preload", async () => {
+    const repo = bunRepo({
+      "patch.ts": "(globalThis as any).patched = true;\n",
+      "target.test.ts": `import { expect, test } from "bun:test";\ntest("target", () => expect((globalThis as any).patched).toBe(true));\n`,
+      "writer.test.ts": `import { test } from "bun:test";\nimport { writeFileSync } from "node:fs";\ntest("writer", () => writeFileSync("/work/src/bunfig.toml", '[test]\\npreload = ["./patch.ts"]\\n'));\n`,
+    });
+    const r = await run(repo.path, repo.sha, {
+      repeat: 2,
+      acceptance: {
+        named: ["test > target.test.ts > target"],
+        testFiles: [],
+        pin: { kind: "commit", commit: repo.sha },
+      },
+    });
+    expect(r.digest.flaky).toEqual([]);
+    expect(r.digest.acceptance?.named).toEqual([{ id: "test > target.test.ts > target", status: "failed" }]);
+    expect(r.result).toBe("FAILED");
+  });
+
   test("TAP on stdout is not read for acceptance tests: the named test is missing", async () => {
     const repo = makeRepo({
       "package.json": JSON.stringify({ name: "fixture", version: "1.0.0", scripts: { test: "node --test" } }),

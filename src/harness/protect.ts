@@ -166,3 +166,33 @@ export async function protectedChanges(changes: readonly PathChange[], read: Rea
   }
   return found;
 }
+
+/**
+ * Runner config files at the top of a checkout: after the install (whose scripts the work controls) and before
+ * each run they are put back as committed, and removed when the commit has none, so a postinstall script or an
+ * earlier run cannot add a preload the diff never showed.
+ */
+export const TOP_LEVEL_RUNNER_CONFIG = [
+  "bunfig.toml",
+  ".bunfig.toml",
+  ".npmrc",
+  ".yarnrc",
+  ".yarnrc.yml",
+  "pytest.ini",
+  "tox.ini",
+  "conftest.py",
+  "setup.cfg",
+  "sitecustomize.py",
+  "usercustomize.py",
+  ".mocharc.js",
+  ".mocharc.cjs",
+  ".mocharc.json",
+  ".mocharc.yml",
+  ".mocharc.yaml",
+  ".babelrc",
+  "babel.config.js",
+  "babel.config.cjs",
+  "babel.config.json",
+  ...["js", "cjs", "mjs", "ts", "mts", "cts", "json"].map((e) => `jest.config.${e}`),
+  ...["js", "mjs", "ts", "mts"].flatMap((e) => [`vitest.config.${e}`, `vite.config.${e}`]),
+];

@@ -27,7 +27,7 @@ import { fetchRepo, publicRepoUrl } from "./repo";
 import { isPlainPath, readPlainFile } from "../core/safe-fs";
 import { checkTestIds, ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
 import { type AcceptanceOptions, readBundle, writePinnedFiles } from "./acceptance";
-import { type ProtectedChange, protectedChanges } from "./protect";
+import { type ProtectedChange, protectedChanges, TOP_LEVEL_RUNNER_CONFIG } from "./protect";
 import { compareWithBase } from "./repo";
 import { evaluateRule, type RuleTest } from "./rule";
 
@@ -180,6 +180,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     let baseCommit: string | null = null;
     let refused: ProtectedChange[] = [];
     let pinned = new Map<string, Buffer>();
+    let runnerConfig: Map<string, Buffer> | null = null;
     if (acc) {
       const pinBase = acc.pin?.kind === "commit" ? acc.pin.commit : acc.pin?.baseCommit;
       const cmp = pinBase
@@ -198,6 +199,9 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         log(`base ${cmp.base}: ${cmp.changes.length} path(s) changed`);
         refused = await protectedChanges(cmp.changes, cmp.read);
         for (const r of refused) log(`protected path changed: ${r.path} (${r.why})`);
+        runnerConfig = new Map();
+        for (const [path, f] of await cmp.filesAt("head", TOP_LEVEL_RUNNER_CONFIG))
+          if (f.mode === "100644" || f.mode === "100755") runnerConfig.set(path, f.data);
       }
       if (acc.pin?.kind === "bundle") {
         pinned = await readBundle(acc.pin.tar);
@@ -341,6 +345,12 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     const rounds = installFailed ? 0 : (opts.repeat ?? 1);
     const runs: StepRun[][] = [];
     for (let round = 0; round < rounds; round++) {
+      if (runnerConfig) {
+        // The runner config as committed (and checked against the base), whatever the install or a run did to it.
+        for (const name of TOP_LEVEL_RUNNER_CONFIG)
+          if (!runnerConfig.has(name)) rmSync(join(src, name), { recursive: true, force: true });
+        for (const path of writePinnedFiles(src, runnerConfig)) await backend.ownWorkDir(path);
+      }
       if (pinned.size) {
         // After the install and before each round: whatever ran before may have edited or replaced them.
         for (const path of writePinnedFiles(src, pinned)) await backend.ownWorkDir(path);
