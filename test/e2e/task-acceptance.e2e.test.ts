@@ -36,6 +36,7 @@ describe("the task page's acceptance tests in a browser", () => {
   let sponsor: TestUser;
   let contributor: TestUser;
   let taskId = "";
+  let openTaskId = "";
 
   beforeAll(async () => {
     rmSync(SHOTS, { recursive: true, force: true });
@@ -84,6 +85,19 @@ describe("the task page's acceptance tests in a browser", () => {
       })
       .returning();
     taskId = task!.id;
+    const [open] = await db
+      .insert(tasks)
+      .values({
+        milestoneId: m!.id,
+        projectId: p!.id,
+        title: "Retry failed transfers three times",
+        points: 3,
+        position: 1,
+        payoutAmount: (10n ** 17n).toString(),
+        acceptancePin: { kind: "commit", commit: BASE, ref: "refs/heads/main", pinnedAt: new Date().toISOString() },
+      })
+      .returning();
+    openTaskId = open!.id;
     // the hidden bundle goes through the real upload before approval (no base commit to read yet)
     const form = new FormData();
     form.set("bundle", new File([ustar("hidden/report-edge-cases.test.ts", "test('edge', () => {});\n")], "b.tar"));
@@ -210,6 +224,32 @@ describe("the task page's acceptance tests in a browser", () => {
         }
       }, 60_000);
     }
+  }
+
+  for (const vp of VIEWPORTS) {
+    test(`an open task at ${vp.width}px: every test must pass, and the sponsor's forms fit`, async () => {
+      const ctx = await browser.newContext({ viewport: { width: vp.width, height: vp.height } });
+      try {
+        await ctx.addCookies([{ name: "ds_session", value: sponsor.session, url: base }]);
+        const page = await ctx.newPage();
+        expect((await page.goto(`${base}/tasks/${openTaskId}`, { waitUntil: "load" }))?.status()).toBe(200);
+        await page.click("#acceptance summary");
+        const { scroll, inner } = await page.evaluate(() => ({
+          scroll: document.documentElement.scrollWidth,
+          inner: window.innerWidth,
+        }));
+        await page.screenshot({ path: join(SHOTS, `sponsor-open-task-${vp.name}.png`), fullPage: true });
+        expect(scroll).toBeLessThanOrEqual(inner);
+        const text = (await page.locator("#acceptance").textContent()) ?? "";
+        expect(text).toContain(
+          "No tests are named: every test must pass; no test that passed at 4f1c2a9be3d0 may fail.",
+        );
+        expect(await page.locator('#acceptance textarea[name="acceptanceTests"]').isVisible()).toBe(true);
+        expect(await page.locator('#acceptance input[type="file"][name="bundle"]').isVisible()).toBe(true);
+      } finally {
+        await ctx.close();
+      }
+    }, 60_000);
   }
 });
 
