@@ -192,13 +192,42 @@ for (const kind of dbKinds()) {
       expect(html).toContain("0.5 ETH");
       expect(html).toContain("≈ $1,000.00");
       expect(html).toContain("300 USDC");
-      expect(html).toContain('href="/signin"');
+      expect(html).toContain('href="/signin?next=%2Fexplore"');
+    });
+
+    test("the API is in the OpenAPI document with its query parameters described", async () => {
+      const doc = (await (await t.request("GET", "/api/openapi.json")).json()) as {
+        paths: Record<string, { get?: { summary?: string; description?: string } }>;
+      };
+      expect(doc.paths["/api/explore"]?.get?.summary).toContain("Funded open tasks");
+      expect(doc.paths["/api/explore"]?.get?.description).toContain("minUsd");
     });
 
     test("a task that is claimed leaves the board", async () => {
       await t.ctx.db.update(tasks).set({ status: "CLAIMED" }).where(eq(tasks.title, "Fix rounding"));
       expect((await board()).tasks.map((x) => x.title)).toEqual(["Add CSV export", "Write docs"]);
       await t.ctx.db.update(tasks).set({ status: "OPEN" }).where(eq(tasks.title, "Fix rounding"));
+    });
+
+    test("pages of 25, with links that keep the filters (runs last: it adds tasks)", async () => {
+      const [o] = await t.ctx.db.insert(orgs).values({ name: "Busy Org" }).returning();
+      await seedProject(t, o!.id, {
+        title: "Busy",
+        visibility: "PUBLIC",
+        state: "ACTIVE",
+        price: 1,
+        symbol: "DAI",
+        tasks: Array.from({ length: 26 }, (_, i) => ({ title: `Busy ${i}`, points: 1, tokens: i + 1 })),
+      });
+      const first = await board("?token=DAI");
+      expect(first.total).toBe(26);
+      expect(first.pages).toBe(2);
+      expect(first.tasks.length).toBe(25);
+      expect(first.tasks[0]!.title).toBe("Busy 25");
+      const second = await board("?token=DAI&page=2");
+      expect(second.tasks.map((x) => x.title)).toEqual(["Busy 0"]);
+      const html = await (await get("/explore?token=DAI")).text();
+      expect(html).toContain('href="/explore?token=DAI&page=2"');
     });
   });
 }
