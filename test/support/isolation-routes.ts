@@ -126,14 +126,6 @@ const unverified = async (w: World) => {
   await w.t.ctx.database.exec("update users set email_verified = false where id = $1", [u.id]);
   return u;
 };
-// A well-formed account token signed with another key: what a forger can make.
-const FORGED_TOKEN = `${"0".repeat(8)}-0000-4000-8000-${"0".repeat(12)}.${Math.floor(Date.now() / 1000) + 3600}.${"A".repeat(43)}`;
-/** A fresh user whose address is not confirmed yet (test users are created confirmed). */
-const unverified = async (w: World) => {
-  const u = await w.fresh.user();
-  await w.t.ctx.database.exec("update users set email_verified = false where id = $1", [u.id]);
-  return u;
-};
 
 /** A one-file tar archive (ustar), the smallest hidden test bundle. */
 function testBundle(): File {
