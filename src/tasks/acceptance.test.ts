@@ -214,7 +214,7 @@ for (const kind of dbKinds()) {
       expect((await taskRow(taskIds[0]!)).acceptancePin).toBeNull();
       const page = await (await contributor.request("GET", `/tasks/${taskIds[0]}`)).text();
       expect(page).toContain("every test must pass");
-      expect(page).toContain("Not pinned yet");
+      expect(page).toContain("Not pinned: the repository could not be read");
     });
 
     test("a hidden bundle is stored encrypted, given back to the harness, and never shown to contributors", async () => {

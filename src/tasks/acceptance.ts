@@ -288,6 +288,8 @@ export interface AcceptanceView {
   /** How many hidden test files a bundle holds (everyone sees the count, nobody but reviewers the names). */
   hiddenFiles: number;
   bundle: { files: string[]; sha256: string; sizeBytes: number; uploadedAt: Date } | null;
+  /** The plan is approved (an approved task without a pin could not be pinned). */
+  approved: boolean;
   canChange: boolean;
 }
 
@@ -330,6 +332,7 @@ export async function acceptanceView(
       commit && project.repoProvider === "github" && project.repoUrl ? `${project.repoUrl}/commit/${commit}` : null,
     hiddenFiles,
     bundle,
+    approved: !!project.structureApprovedAt,
     canChange: manager && (!project.structureApprovedAt || task.status === "OPEN"),
   };
 }

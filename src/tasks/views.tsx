@@ -454,8 +454,10 @@ export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: st
         ""
       )}
       <p>
-        {a.tests.length ? (
+        {a.tests.length && (a.pin || !a.approved) ? (
           <span safe>{`These ${a.tests.length} test${a.tests.length === 1 ? "" : "s"} must run and pass`}</span>
+        ) : a.tests.length ? (
+          <span>The named tests are not pinned: every test must pass</span>
         ) : (
           <span>No tests are named: every test must pass</span>
         )}
@@ -499,7 +501,9 @@ export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: st
       <p class="small muted" safe>
         {a.pin
           ? `Pinned ${a.pin.pinnedAt.slice(0, 16).replace("T", " ")} UTC${a.pin.kind === "commit" ? ` to ${a.pin.ref.replace(/^refs\/heads\//, "")} at ${short}` : short ? ` to a hidden test bundle on ${short}` : " to a hidden test bundle"}.`
-          : "Not pinned yet: they are pinned to the default branch's head when the plan is approved."}
+          : a.approved
+            ? "Not pinned: the repository could not be read when the plan was approved. Until the sponsor saves the acceptance tests again (which pins them), every test must pass."
+            : "Not pinned yet: they are pinned to the default branch's head when the plan is approved."}
       </p>
       {a.bundle ? (
         <details>
