@@ -64,12 +64,15 @@ const sandbox: Check = async () => {
 
 const smtp: Check = async (ctx) => {
   const host = ctx.settings.get("smtp.host");
-  if (!host)
+  if (!host) {
+    const { outboxSummary } = await import("../notifications/mail");
+    const s = await outboxSummary(ctx.database, false);
     return {
       status: "warn",
-      detail: "no SMTP relay: e-mails are stored in the outbox, not sent",
+      detail: `no SMTP relay: e-mails are stored in the outbox, not sent (${s.pending + s.sending} waiting)`,
       fix: "Settings → E-mail",
     };
+  }
   const port = ctx.settings.get("smtp.port");
   try {
     const banner = await timed(
