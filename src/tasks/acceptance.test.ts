@@ -34,7 +34,7 @@ const TASK = {
 };
 
 /** A tar.gz made by the tar library from real files (`links` become symbolic links). */
-async function archive(files: Record<string, string>, links: Record<string, string> = {}, gzip = true) {
+async function archive(files: Record<string, string>, links: Record<string, string> = {}, gzip = true, root?: string) {
   const dir = mkdtempSync(join(tmpdir(), "ds-bundle-"));
   try {
     for (const [path, text] of Object.entries(files)) {
@@ -43,7 +43,10 @@ async function archive(files: Record<string, string>, links: Record<string, stri
     }
     for (const [path, target] of Object.entries(links)) symlinkSync(target, join(dir, path));
     const out = `${dir}.tar${gzip ? ".gz" : ""}`;
-    await tar.c({ cwd: dir, file: out, gzip, portable: true }, [...Object.keys(files), ...Object.keys(links)]);
+    await tar.c(
+      { cwd: dir, file: out, gzip, portable: true },
+      root ? [root] : [...Object.keys(files), ...Object.keys(links)],
+    );
     const bytes = new Uint8Array(readFileSync(out));
     rmSync(out);
     return bytes;
@@ -275,6 +278,11 @@ for (const kind of dbKinds()) {
         "not a relative path",
       );
       expect((await send(new TextEncoder().encode("not an archive at all"))).status).toBe(400);
+      // an archive of "." (entries "./", "./tests/…") is fine: the prefix is dropped
+      const dotted = await archive({ "tests/dot.test.ts": "x" }, {}, true, ".");
+      expect((await body(await send(dotted), 201)).files).toBe(1);
+      expect((await loadTestBundle(t.ctx, taskIds[0]!))!.files).toEqual(["tests/dot.test.ts"]);
+      await sponsor.request("DELETE", `/api/tasks/${taskIds[0]}/test-bundle`);
       const big = new Uint8Array(5 * 1024 * 1024 + 1);
       expect((await send(big)).status).toBe(413);
       expect(await loadTestBundle(t.ctx, taskIds[0]!)).toBeNull();

@@ -170,8 +170,11 @@ export async function readBundle(upload: Uint8Array): Promise<ReadBundle> {
   await new Promise<void>((resolve, reject) => {
     const parser = new Parser({ strict: true });
     parser.on("entry", (e: ReadEntry) => {
-      const path = e.path.replace(/\/+$/, "");
-      if (e.type === "Directory") {
+      // `tar -C dir -czf b.tgz .` names entries "./tests/a.test.ts" (and "./" itself): the prefix is no part of the path.
+      const path = e.path.replace(/^(?:\.\/)+/, "").replace(/\/+$/, "");
+      if (e.type === "Directory" && (path === "" || path === ".")) {
+        // the archive's own root
+      } else if (e.type === "Directory") {
         if (!repoPath.safeParse(path).success) problems.push(`${path.slice(0, 100)}: not a relative path`);
       } else if (e.type === "File" || e.type === "OldFile" || e.type === "ContiguousFile") {
         if (!repoPath.safeParse(path).success) problems.push(`${path.slice(0, 100)}: not a relative path`);
