@@ -4,7 +4,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { attestationFor, attestationSigner } from "../../test/support/attestation";
 import { AppError } from "../core/errors";
 import { onChainProjectId, signAttestation } from "../zk/attestation";
-import { allTestsRoot, reportCommitment } from "../zk/merkle";
+import { allTestsRoot, reportCommitment, ruleHash } from "../zk/merkle";
 import { buildDigest, canonicalJson, digestForSigning, type HarnessDigest, reportHash } from "./digest";
 
 const parts = {
@@ -92,6 +92,11 @@ describe("digest", () => {
     expect(d.merkle.ruleHash).toBe(c.ruleHash.toString());
     expect(d.merkle.passedCount).toBe(1);
     expect(d.acceptance?.named).toEqual(named);
+  });
+
+  test("the rule hash carries the task's minimum of passing tests, with or without named tests", () => {
+    expect(buildDigest({ ...parts, minPassing: 3 }).merkle.ruleHash).toBe(ruleHash([], 3).toString());
+    expect(buildDigest(parts).merkle.ruleHash).toBe(ruleHash([], 1).toString());
   });
 
   test("duplicate ids are an error, never renamed", () => {

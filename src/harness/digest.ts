@@ -125,8 +125,11 @@ export function buildDigest(
   parts: Omit<HarnessDigest, "version" | "merkle" | "tests" | "acceptance"> & {
     tests: readonly Leaf[];
     acceptance?: DigestAcceptance | null;
+    /** The task's minimum of passing tests (part of the rule hash); default 1. */
+    minPassing?: number;
   },
 ): HarnessDigest {
+  const { minPassing, ...rest } = parts;
   assertUniqueIds(parts.tests);
   const tests = [...parts.tests].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const flaky = new Set(parts.flaky);
@@ -136,15 +139,13 @@ export function buildDigest(
     // A flaky test counts as not passed in what is signed.
     tests: tests.map((t) => ({ id: t.id, passed: t.passed && !flaky.has(t.id) })),
     named,
-    minPassing: Math.max(1, acceptance?.minPassing ?? 1),
+    minPassing: Math.max(1, minPassing ?? acceptance?.minPassing ?? 1),
     // Without a base to compare with, every failing test is new.
-    newFailures: acceptance
-      ? acceptance.newFailures.length
-      : tests.filter((t) => !t.passed || flaky.has(t.id)).length,
+    newFailures: acceptance ? acceptance.newFailures.length : tests.filter((t) => !t.passed || flaky.has(t.id)).length,
   });
   return {
     version: DIGEST_VERSION,
-    ...parts,
+    ...rest,
     acceptance,
     tests,
     merkle: {

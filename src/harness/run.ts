@@ -22,7 +22,6 @@ import { type BackendChoice, openSandbox } from "../sandbox/index";
 import type { ImageInfo, Limits, RunResult, SandboxBackend } from "../sandbox/types";
 import { dependencyKey, restoreDeps, saveDeps } from "./cache";
 import { detectPlan, type Plan, type PlanOverrides, resultsDir, type StepConfig } from "./detect";
-import { selectToolchain } from "./toolchain";
 import { buildDigest, type DigestStep, type HarnessDigest, type Leaf, reportHash, type Verdict } from "./digest";
 import { fetchRepo, publicRepoUrl } from "./repo";
 import { isPlainPath, readPlainFile } from "../core/safe-fs";
@@ -274,13 +273,8 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     }
     const plan: Plan = detectPlan(src, opts);
     log(`${plan.ecosystem} project, ${plan.steps.length} step(s)`);
-    // The toolchain versions the repository asks for go first on PATH (TOOLCHAIN_UNAVAILABLE when the image lacks
-    // one); the digest's environment records the versions chosen.
-    const toolchain = selectToolchain(src, plan, image.tools);
-    for (const note of toolchain.notes) log(`toolchain: ${note}`);
-    image.tools = toolchain.tools;
     mkdirSync(join(work, "home"), { recursive: true });
-    const env = (offline: boolean) => ({ ...stepEnv(commit.committer.time, offline), ...toolchain.env });
+    const env = (offline: boolean) => stepEnv(commit.committer.time, offline);
     const onOutput = (_s: "stdout" | "stderr", text: string) => {
       for (const line of text.split("\n")) if (line) opts.onLog?.(line);
       appendFileSync(logFile, text);
@@ -419,6 +413,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         : null,
       flaky,
       result,
+      minPassing: opts.minPassing,
     });
     const hash = reportHash(digest);
     writeFileSync(join(runDir, "digest.json"), `${JSON.stringify(digest, null, 2)}\n`);

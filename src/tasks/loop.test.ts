@@ -47,7 +47,11 @@ for (const kind of dbKinds()) {
       for (;;) {
         const v = await fn();
         if (v) return v;
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        if (Date.now() > end) {
+          const jobs = (await t.ctx.jobs.list({ limit: 50 })).map((j) => `${j.name} ${j.state} ${j.lastError ?? ""}`);
+          const [tk] = await t.ctx.db.select().from(tasks).where(eq(tasks.id, taskId));
+          throw new Error(`timed out waiting for ${what} (task ${tk?.status}; jobs: ${jobs.join(" | ")})`);
+        }
         await Bun.sleep(200);
       }
     };
