@@ -22,6 +22,7 @@ import { type BackendChoice, openSandbox } from "../sandbox/index";
 import type { ImageInfo, Limits, RunResult, SandboxBackend } from "../sandbox/types";
 import { dependencyKey, restoreDeps, saveDeps } from "./cache";
 import { detectPlan, type Plan, type PlanOverrides, resultsDir, type StepConfig } from "./detect";
+import { selectToolchain } from "./toolchain";
 import { buildDigest, type DigestStep, type HarnessDigest, type Leaf, reportHash, type Verdict } from "./digest";
 import { fetchRepo, publicRepoUrl } from "./repo";
 import { isPlainPath, readPlainFile } from "../core/safe-fs";
@@ -273,8 +274,13 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     }
     const plan: Plan = detectPlan(src, opts);
     log(`${plan.ecosystem} project, ${plan.steps.length} step(s)`);
+    // The toolchain versions the repository asks for go first on PATH (TOOLCHAIN_UNAVAILABLE when the image lacks
+    // one); the digest's environment records the versions chosen.
+    const toolchain = selectToolchain(src, plan, image.tools);
+    for (const note of toolchain.notes) log(`toolchain: ${note}`);
+    image.tools = toolchain.tools;
     mkdirSync(join(work, "home"), { recursive: true });
-    const env = (offline: boolean) => stepEnv(commit.committer.time, offline);
+    const env = (offline: boolean) => ({ ...stepEnv(commit.committer.time, offline), ...toolchain.env });
     const onOutput = (_s: "stdout" | "stderr", text: string) => {
       for (const line of text.split("\n")) if (line) opts.onLog?.(line);
       appendFileSync(logFile, text);
