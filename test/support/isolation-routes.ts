@@ -256,57 +256,6 @@ export const ROUTES: Record<string, Sample> = {
     access: signedIn,
     build: async (w) => at("/api/me/email/verification", { as: await unverified(w) }),
   },
-  // e-mail verification and password reset (src/auth/account-routes.tsx): a forged link's token opens nothing
-  "GET /password/forgot": { access: pub, build: () => at("/password/forgot") },
-  "POST /password/forgot": {
-    access: pub,
-    build: async (w) => {
-      const pre = await formToken(w.t, "/password/forgot");
-      const u = await w.fresh.user();
-      return {
-        path: "/password/forgot",
-        body: form({ _csrf: pre.token, email: u.email }),
-        headers: { cookie: pre.cookie },
-      };
-    },
-  },
-  "GET /password/reset": {
-    access: { kind: "closed", why: "a forged reset link: nobody gets the form" },
-    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
-    build: () => at(`/password/reset?token=${FORGED_TOKEN}`),
-  },
-  "POST /password/reset": {
-    access: { kind: "closed", why: "a forged reset link sets no password" },
-    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
-    build: () => at("/password/reset", { body: form({ token: FORGED_TOKEN, password: "mallory-pass-1" }) }),
-  },
-  "GET /verify-email": {
-    access: { kind: "closed", why: "a forged verification link confirms nothing" },
-    refusedAlso: { statuses: [400], why: "the link's token is not valid" },
-    build: () => at(`/verify-email?token=${FORGED_TOKEN}`),
-  },
-  "POST /verify-email/resend": {
-    access: signedIn,
-    build: async (w) => at("/verify-email/resend", { as: await unverified(w) }),
-  },
-  "POST /api/auth/password/forgot": {
-    access: pub,
-    build: async (w) => at("/api/auth/password/forgot", { body: { email: (await w.fresh.user()).email } }),
-  },
-  "POST /api/auth/password/reset": {
-    access: { kind: "closed", why: "a forged reset token sets no password" },
-    refusedAlso: { statuses: [400], why: "the token is not valid" },
-    build: () => at("/api/auth/password/reset", { body: { token: FORGED_TOKEN, password: "mallory-pass-1" } }),
-  },
-  "POST /api/auth/email/verify": {
-    access: { kind: "closed", why: "a forged verification token confirms nothing" },
-    refusedAlso: { statuses: [400], why: "the token is not valid" },
-    build: () => at("/api/auth/email/verify", { body: { token: FORGED_TOKEN } }),
-  },
-  "POST /api/me/email/verification": {
-    access: signedIn,
-    build: async (w) => at("/api/me/email/verification", { as: await unverified(w) }),
-  },
   "GET /onboarding": { access: signedIn, build: () => at("/onboarding") },
   "POST /onboarding": {
     access: signedIn,
@@ -870,6 +819,7 @@ export const ROUTES: Record<string, Sample> = {
   // ---- GitHub App (src/github/routes.tsx): deliveries are signed, the manifest callback needs its one-time state
   "POST /webhooks/github": {
     access: { kind: "closed", why: "an unsigned delivery is refused before its body is read" },
+    refusedAlso: { statuses: [503], why: "the walk's instance has no webhook secret, so no delivery can be verified" },
     build: () =>
       at("/webhooks/github", {
         body: { zen: "walk" },
