@@ -22,7 +22,11 @@ import { normalizeEmail, randomToken } from "./service";
 import { createSignInThrottle } from "./throttle";
 
 const csrfError = () =>
-  new AppError("CSRF_FAILED", "This form has expired or did not come from this site; reload the page and try again.", 403);
+  new AppError(
+    "CSRF_FAILED",
+    "This form has expired or did not come from this site; reload the page and try again.",
+    403,
+  );
 
 const FORGOT_DONE =
   "If an account uses this address, an e-mail with a link to choose a new password was queued for it. The link works for one hour.";
@@ -58,7 +62,8 @@ export const accountEmailRoutes = (ctx: AppContext) => {
     const account = normalizeEmail(email);
     resetRequests.check(ip, account);
     resetRequests.failed(ip, account);
-    await requestPasswordReset(deps, account);
+    // Not awaited: the answer must take as long whether or not the address has an account.
+    void requestPasswordReset(deps, account).catch((err) => ctx.log.error("password reset request failed", { err }));
   };
   const linkGone = (err: unknown) => err instanceof AppError && err.code === "TOKEN_INVALID";
 
@@ -200,7 +205,8 @@ export const accountEmailRoutes = (ctx: AppContext) => {
         async ({ request, body }) => {
           resetsByIp.take(clientIp(ctx, request));
           const errors = checkNewPassword(body.password);
-          if (Object.keys(errors).length) throw new AppError("INVALID_INPUT", "Use 10 to 256 characters.", 400, { fields: errors });
+          if (Object.keys(errors).length)
+            throw new AppError("INVALID_INPUT", "Use 10 to 256 characters.", 400, { fields: errors });
           await resetPassword(deps, body);
           return { ok: true };
         },

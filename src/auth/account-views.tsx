@@ -41,7 +41,8 @@ export function ResetPasswordPage(props: {
           <CsrfField token={props.csrf} />
           <input type="hidden" name="token" value={props.token} />
           <label>
-            New password <span class="help">At least 10 characters. Every browser signed in to the account is signed out.</span>
+            New password{" "}
+            <span class="help">At least 10 characters. Every browser signed in to the account is signed out.</span>
             <input name="password" type="password" required minlength="10" autocomplete="new-password" />
             <FieldError errors={props.errors} name="password" />
           </label>

@@ -266,12 +266,7 @@ export class MailWorker {
     }
   }
 
-  private async send(
-    transport: Transporter,
-    smtp: SmtpSettings,
-    site: MailSite,
-    row: OutboxRow,
-  ): Promise<Outcome> {
+  private async send(transport: Transporter, smtp: SmtpSettings, site: MailSite, row: OutboxRow): Promise<Outcome> {
     const db = this.opts.database;
     const messageId = `<${row.id}@${hostOf(site.baseUrl)}>`;
     const mail = renderMail({ kind: row.kind, subject: row.subject, text: row.body_text, link: row.link }, site);

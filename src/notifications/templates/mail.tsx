@@ -86,7 +86,11 @@ export function renderMail(input: MailInput, site: MailSite): RenderedMail {
   const note = t.note(site);
   const settings = t.optional ? absoluteUrl(site, "/profile") : null;
   // Subjects are single lines: a newline in a title must not start a new header.
-  const subject = input.subject.replace(/[\r\n]+/g, " ").trim().slice(0, 200) || site.name;
+  const subject =
+    input.subject
+      .replace(/[\r\n]+/g, " ")
+      .trim()
+      .slice(0, 200) || site.name;
   const text = [
     subject,
     "",
