@@ -68,6 +68,15 @@ describe("the acceptance rule", () => {
     expect(few.reason).toBe("2 tests passed; the task asks for at least 3.");
     const crashed = evaluateRule({ tests: [t("test", false)], named: [], minPassing: 1, baseTests: null, flaky: [] });
     expect(crashed.holds).toBe(false);
+    expect(crashed.reason).toBe("Step test did not end OK and reported no failing test");
+    const both = evaluateRule({
+      tests: [t("test", false), t("test > x", false)],
+      named: [],
+      minPassing: 1,
+      baseTests: null,
+      flaky: [],
+    });
+    expect(both.reason).toBe("1 test failed: test > x");
     expect(evaluateRule({ tests: [], named: [], minPassing: 1, baseTests: null, flaky: [] }).holds).toBe(false);
   });
 });

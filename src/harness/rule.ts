@@ -1,6 +1,7 @@
 // The rule that decides a verification, from the tests the runner reported (never from exit codes): every named
 // acceptance test ran and passed, and no test fails now that did not fail at the base commit. A task without
 // named tests needs every test to pass and at least `minPassing` of them.
+import { ID_SEPARATOR } from "./results";
 
 /** Most acceptance tests a task may name (the proof has this many named slots). */
 export const MAX_NAMED_TESTS = 32;
@@ -77,9 +78,13 @@ export function evaluateRule(input: RuleInput): RuleOutcome {
   } else {
     const failing = input.tests.filter((t) => !passedNow(t)).map((t) => t.id);
     const passed = input.tests.length - failing.length;
-    if (failing.length)
-      reasons.push(`${failing.length} test${failing.length === 1 ? "" : "s"} failed: ${list(failing)}`);
-    else if (passed < input.minPassing)
+    // A step's own entry has no separator in its id: it is named as a step, not counted as a test, in words.
+    const tests = failing.filter((id) => id.includes(ID_SEPARATOR));
+    const steps = failing.filter((id) => !id.includes(ID_SEPARATOR));
+    if (tests.length) reasons.push(`${tests.length} test${tests.length === 1 ? "" : "s"} failed: ${list(tests)}`);
+    if (steps.length && !tests.length)
+      reasons.push(`Step${steps.length === 1 ? "" : "s"} ${list(steps)} did not end OK and reported no failing test`);
+    if (!failing.length && passed < input.minPassing)
       reasons.push(`${passed} test${passed === 1 ? "" : "s"} passed; the task asks for at least ${input.minPassing}.`);
   }
   return { holds: reasons.length === 0, named, newFailures, reason: reasons.length ? reasons.join(". ") : null };
