@@ -43,6 +43,7 @@ export async function runCommands(ctx: AppContext, p: Payload): Promise<string> 
   const number = Number(p.issue?.number);
   const [repo] = await ctx.db.select().from(githubRepositories).where(eq(githubRepositories.repoId, repoId));
   if (!repo?.projectId) return "commands in a repository not linked to a project: ignored";
+  if (repo.removedAt || !repo.installationId) return "the App no longer reaches this repository: ignored";
   const client = await repoClient(ctx, repoId);
   const login = String(p.comment?.user?.login ?? "");
   const principal = await principalOf(ctx, p.comment?.user ?? {});

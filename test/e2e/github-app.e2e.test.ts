@@ -513,5 +513,24 @@ for (const kind of dbKinds()) {
       const [after] = await t.ctx.db.select().from(projects).where(eq(projects.id, projectId));
       expect(after!.repoVisibility).toBe("PUBLIC");
     });
+
+    test("a suspended, then deleted installation: its repositories are no longer reached; late commands are ignored", async () => {
+      const suspend = fixture("installation.suspend.payload.json");
+      suspend.installation = { ...suspend.installation, id: INSTALLATION, updated_at: "2030-02-01T00:00:00Z" };
+      expect(await processed((await deliver("installation", suspend)).id)).toContain("suspended");
+      const deleted = fixture("installation.deleted.payload.json");
+      deleted.installation = { ...deleted.installation, id: INSTALLATION, updated_at: "2030-02-02T00:00:00Z" };
+      expect(await processed((await deliver("installation", deleted)).id)).toContain("deleted");
+      const [link] = await t.ctx.db.select().from(githubRepositories).where(eq(githubRepositories.repoId, REPO_ID));
+      expect(link!.removedAt).not.toBeNull();
+      const before = gh.calls.length;
+      const comment = fixture("issue_comment.created.with-installation.payload.json");
+      comment.repository = { ...repoRef(), full_name: "new-owner/gadgets" };
+      comment.comment = { ...comment.comment, body: "/status", user: { login: LOGIN, id: GITHUB_ID, type: "User" } };
+      const late = await deliver("issue_comment", comment);
+      expect(late.res.status).toBe(202);
+      expect(await processed(late.id)).toContain("no longer reaches");
+      expect(gh.calls.slice(before)).toEqual([]);
+    });
   });
 }
