@@ -267,7 +267,12 @@ export async function projectRights(db: Db, principal: Principal, project: Proje
  * row `loadProject(…, "project.view")` returned to the page, so the access check is not run a second time.
  */
 export async function projectSummary(db: Db, project: Project) {
-  const [row] = await db
+  const [row] = await summaryQuery(db).execute({ id: project.id });
+  return { milestoneCount: row?.milestones ?? 0, documentCount: row?.documents ?? 0, draftPoints: row?.points ?? 0 };
+}
+
+const summaryQuery = preparedFor((db) =>
+  db
     .select({
       milestones: sql<number>`(select count(*)::int from ${milestones} where ${milestones.projectId} = ${projects.id})`,
       documents: sql<number>`(select count(*)::int from ${documents} where ${documents.projectId} = ${projects.id})`,
@@ -275,9 +280,9 @@ export async function projectSummary(db: Db, project: Project) {
         where ${tasks.projectId} = ${projects.id})`,
     })
     .from(projects)
-    .where(eq(projects.id, project.id));
-  return { milestoneCount: row?.milestones ?? 0, documentCount: row?.documents ?? 0, draftPoints: row?.points ?? 0 };
-}
+    .where(eq(projects.id, sql.placeholder("id")))
+    .prepare("project_summary"),
+);
 
 /** An org's name and whether the caller may create projects there (org members only). */
 export async function orgForProjects(
