@@ -3,7 +3,7 @@
 import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { AppContext, Principal } from "../core/context";
-import type { Db } from "../core/db";
+import { type Db, preparedFor } from "../core/db";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
 import { milestones, type Task, tasks } from "../milestones/schema";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
@@ -39,18 +39,24 @@ export interface TaskContext {
   milestoneTitle: string;
 }
 
+// Built once per database handle (see preparedFor): building it cost more CPU than the database took to answer.
+const taskWithProject = preparedFor((db) =>
+  db
+    .select({ task: tasks, milestoneTitle: milestones.title, project: projects })
+    .from(tasks)
+    .innerJoin(milestones, eq(milestones.id, tasks.milestoneId))
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
+    .where(eq(tasks.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare("task_with_project"),
+);
+
 /** Loads a task the caller may see (its project's visibility rules); NOT_FOUND otherwise. */
 export async function loadTask(db: Db, principal: Principal | null, taskId: string): Promise<TaskContext> {
   if (!principal) throw unauthorized();
   if (!isUuid(taskId)) throw notFound("Task", "TASK_NOT_FOUND");
   // The project in the same query: every task action starts here, and fifty claims at once each pay for it.
-  const [row] = await db
-    .select({ task: tasks, milestoneTitle: milestones.title, project: projects })
-    .from(tasks)
-    .innerJoin(milestones, eq(milestones.id, tasks.milestoneId))
-    .innerJoin(projects, eq(projects.id, tasks.projectId))
-    .where(eq(tasks.id, taskId))
-    .limit(1);
+  const [row] = await taskWithProject(db).execute({ id: taskId });
   if (!row) throw notFound("Task", "TASK_NOT_FOUND");
   const project = await authorizeProject(db, principal, row.project, "project.view").catch((err) => {
     if (err instanceof AppError && err.status === 404) throw notFound("Task", "TASK_NOT_FOUND");
@@ -92,12 +98,17 @@ async function activeClaim(db: Q, taskId: string): Promise<TaskClaim | undefined
   return c;
 }
 
-async function payoutWallet(db: Q, userId: string) {
-  const [w] = await db
+const payoutWalletOf = preparedFor((db) =>
+  db
     .select({ address: wallets.address })
     .from(wallets)
-    .where(and(eq(wallets.userId, userId), eq(wallets.isPayout, true)))
-    .limit(1);
+    .where(and(eq(wallets.userId, sql.placeholder("userId")), eq(wallets.isPayout, true)))
+    .limit(1)
+    .prepare("payout_wallet"),
+);
+
+async function payoutWallet(db: Q, userId: string) {
+  const [w] = await payoutWalletOf(db as Db).execute({ userId });
   return w?.address;
 }
 
