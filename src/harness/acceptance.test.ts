@@ -157,6 +157,7 @@ describe("acceptance runs (Docker)", () => {
     expect(r.result).toBe("FAILED");
     expect(r.steps[0]!.tests).toEqual([]);
     expect(r.steps[0]!.message).toContain("TAP on stdout is not read");
+    expect(r.reason).toContain("TAP on stdout is not read");
     expect(r.digest.acceptance?.named).toEqual([{ id: "test > ok", status: "missing" }]);
   });
 });

@@ -401,7 +401,15 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
           ? `Tests changed verdict between two runs: ${flaky.slice(0, 10).join(", ")}${flaky.length > 10 ? ", …" : ""}`
           : installFailed
             ? `The install failed: ${installFailed.message ?? installFailed.status}`
-            : rule.reason;
+            : [
+                rule.reason,
+                // What the sandbox said of steps that did not end OK (a timeout, a memory limit, stdout not read).
+                ...steps
+                  .filter((s) => (s.status !== "OK" || s.tests.length === 0) && s.message)
+                  .map((s) => `${s.name}: ${s.status} (${s.message})`),
+              ]
+                .filter(Boolean)
+                .join(". ");
     const digest = buildDigest({
       repository: { url: publicRepoUrl(opts.repo), ...commit },
       environment: environmentOf(backend, image, commit.committer.time),
