@@ -127,5 +127,31 @@ for (const kind of dbKinds()) {
       expect((await u.request("POST", "/api/me/email/verification")).status).toBe(409);
       expect(await sendVerificationEmail(deps(), u.id)).toEqual({ queued: false });
     });
+
+    test("the JSON API is in the OpenAPI document; deleting the account deletes its links", async () => {
+      const doc = (await (await t.request("GET", "/api/openapi.json")).json()) as { paths: Record<string, any> };
+      for (const path of [
+        "/api/auth/password/forgot",
+        "/api/auth/password/reset",
+        "/api/auth/email/verify",
+        "/api/me/email/verification",
+      ]) {
+        expect(doc.paths[path]?.post?.summary ?? `${path} missing`).not.toContain("missing");
+      }
+      const u = await createUser(t);
+      await requestPasswordReset(deps(), u.email);
+      const count = async () =>
+        Number(
+          (
+            await t.ctx.database.exec<{ n: number | string }>(
+              "select count(*) as n from account_tokens where user_id = $1",
+              [u.id],
+            )
+          )[0].n,
+        );
+      expect(await count()).toBe(1);
+      expect((await u.request("DELETE", "/api/me", { body: { confirm: "DELETE" } })).status).toBeLessThan(300);
+      expect(await count()).toBe(0);
+    });
   });
 }

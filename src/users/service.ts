@@ -2,7 +2,7 @@
 import { and, asc, count, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
 import { getAddress, verifyMessage } from "viem";
 import { createSiweMessage, generateSiweNonce, parseSiweMessage, validateSiweMessage } from "viem/siwe";
-import { apiKeys, sessions } from "../auth/schema";
+import { accountTokens, apiKeys, sessions } from "../auth/schema";
 import { requireRecentSignIn } from "../auth/service";
 import { auditLog } from "../audit/schema";
 import { audit, redactAuditFor } from "../audit/service";
@@ -406,6 +406,7 @@ export async function deleteAccount(deps: InviteDeps, principal: Principal | nul
     await tx.delete(apiKeys).where(eq(apiKeys.userId, u.id));
     await tx.delete(notifications).where(eq(notifications.userId, u.id));
     await tx.delete(emailOutbox).where(eq(emailOutbox.userId, u.id));
+    await tx.delete(accountTokens).where(eq(accountTokens.userId, u.id)); // they name the address
     // Mails to others may name the user (an invite's "X invited you"): take the name and address out of them.
     for (const needle of [u.name.length >= 3 ? u.name : null, u.email].filter((x): x is string => !!x)) {
       await tx
