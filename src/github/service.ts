@@ -311,25 +311,17 @@ async function onMember(ctx: AppContext, p: Payload): Promise<string> {
   return `member ${p.action}: ${login}, ${changed.length} access record${changed.length === 1 ? "" : "s"} now ${to}`;
 }
 
-/** The DevSponsor account linked to a GitHub user (by GitHub's stable id, else by login), as a principal. */
-export async function principalOf(
-  ctx: Pick<AppContext, "db">,
-  gh: { id?: unknown; login?: unknown },
-): Promise<Principal | null> {
-  const id = gh.id != null ? String(gh.id) : "";
-  const login = typeof gh.login === "string" ? gh.login.toLowerCase() : "";
-  const rows = await ctx.db
-    .select({ id: users.id, name: users.name, email: users.email, isAdmin: users.isAdmin, githubId: users.githubId })
+/**
+ * The DevSponsor account linked to a GitHub user, by GitHub's stable user id only: a login can be renamed and
+ * taken by someone else, so it never identifies anyone here.
+ */
+export async function principalOf(ctx: Pick<AppContext, "db">, gh: { id?: unknown }): Promise<Principal | null> {
+  const id = typeof gh.id === "number" || typeof gh.id === "string" ? String(gh.id) : "";
+  if (!/^\d{1,20}$/.test(id)) return null;
+  const [u] = await ctx.db
+    .select({ id: users.id, name: users.name, email: users.email, isAdmin: users.isAdmin })
     .from(users)
-    .where(
-      and(
-        isNull(users.deletedAt),
-        id
-          ? sql`(${users.githubId} = ${id} or (${users.githubId} is null and lower(${users.githubLogin}) = ${login}))`
-          : sql`lower(${users.githubLogin}) = ${login}`,
-      ),
-    );
-  const u = rows.find((r) => r.githubId === id) ?? rows[0];
+    .where(and(eq(users.githubId, id), isNull(users.deletedAt)));
   if (!u) return null;
   return { userId: u.id, name: u.name, email: u.email, isAdmin: u.isAdmin, via: "session" };
 }

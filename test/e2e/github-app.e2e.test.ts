@@ -359,13 +359,13 @@ for (const kind of dbKinds()) {
       }, "the access state");
       expect(state.access).toEqual({ state: "GITHUB_INVITE_PENDING", login: LOGIN });
 
-      // A second command from someone without a linked account is answered, and changes nothing.
+      // Someone who took the claimer's login on GitHub (another user id) is not the claimer: answered, nothing changes.
       const stranger: Record<string, any> = {
         ...comment,
-        comment: { ...comment.comment, body: "/unclaim", user: { login: "someone", id: 1, type: "User" } },
+        comment: { ...comment.comment, body: "/unclaim", user: { login: LOGIN, id: 1, type: "User" } },
       };
       stranger.sender = stranger.comment.user;
-      expect(await processed((await deliver("issue_comment", stranger)).id)).toContain("/unclaim by someone");
+      expect(await processed((await deliver("issue_comment", stranger)).id)).toContain("/unclaim by hacktocat");
       expect((await taskRow()).status).toBe("CLAIMED");
       expect(gh.callsTo(`POST /repos/${repoPath}/issues/7/comments`).at(-1)!.body.body).toContain("not linked");
     });
