@@ -9,8 +9,13 @@ export const MAX_HEAD_BYTES = 12 * 1024;
 
 /** The request line's and headers' size, as counted on the wire (without the separators' few bytes each). */
 export function headBytes(request: Request): number {
-  const url = new URL(request.url);
-  let n = request.method.length + url.pathname.length + url.search.length + 10;
+  // The path and query as sent: the URL after its origin (read from the string; parsing a URL on every request
+  // showed in profiles).
+  const url = request.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const hash = url.indexOf("#");
+  const target = start < 0 ? 1 : (hash < 0 ? url.length : hash) - start;
+  let n = request.method.length + target + 10;
   request.headers.forEach((value, name) => {
     n += name.length + value.length + 4;
   });

@@ -15,7 +15,7 @@ export function securityHeaders(headers: Headers, secure: boolean) {
 
 /** Whether the request reached us over TLS (directly, or through a proxy we were told to trust). */
 export function isSecure(request: Request, trustProxy: boolean) {
-  if (new URL(request.url).protocol === "https:") return true;
+  if (request.url.startsWith("https:")) return true; // Request URLs are absolute, their scheme lower-case
   return trustProxy && request.headers.get("x-forwarded-proto") === "https";
 }
 
