@@ -182,6 +182,7 @@ for (const kind of dbKinds()) {
     }, 60_000);
 
     test("task notifications (claim, verification passed and failed, payment) arrive with their own button", async () => {
+      await worker.drain(); // what earlier tests left queued (the reset's security notice)
       await smtp.reset();
       const u = await createUser(t, { name: "Tess" });
       const cases = [
