@@ -381,14 +381,15 @@ for (const kind of dbKinds()) {
       expect(a!.state).toBe("ACTIVE");
     });
 
-    test("the claimer's pull request is verified; the check run follows; paid: a comment, and access is removed", async () => {
-      const head = await host.push(
+    test("the claimer's pull request: a failing head fails its check; synchronize re-verifies; paid: a comment, and access is removed", async () => {
+      const broken = await host.push(
         repoPath,
-        { "math.test.ts": testFile("4"), "math.ts": "export const double = (x: number) => 2 * x;\n" },
+        { "math.test.ts": testFile("5"), "math.ts": "export const double = (x: number) => 2 * x;\n" },
         { branch: "feature" },
       );
       // GitHub keeps every pull request's head at refs/pull/N/head.
-      await git(["update-ref", "refs/pull/12/head", head], join(host.root, `${repoPath}.git`));
+      const bare = join(host.root, `${repoPath}.git`);
+      await git(["update-ref", "refs/pull/12/head", broken], bare);
       const opened = fixture("pull_request.opened.payload.json");
       opened.repository = repoRef();
       opened.installation = { ...opened.installation, id: INSTALLATION };
@@ -397,47 +398,69 @@ for (const kind of dbKinds()) {
         ...opened.pull_request,
         number: 12,
         html_url: `${host.origin}/${repoPath}/pull/12`,
-        updated_at: new Date().toISOString(),
+        updated_at: new Date(Date.now() - 60_000).toISOString(),
         body: `Doubling, for ${PUBLIC_URL}/tasks/${taskId}`,
         user: { ...opened.pull_request.user, login: LOGIN, id: GITHUB_ID },
-        head: { ...opened.pull_request.head, ref: "feature", sha: head },
+        head: { ...opened.pull_request.head, ref: "feature", sha: broken },
       };
       opened.sender = opened.pull_request.user;
       const d = await deliver("pull_request", opened);
-      expect(await processed(d.id)).toContain(`verification 1 of ${head.slice(0, 7)}`);
+      expect(await processed(d.id)).toContain(`verification 1 of ${broken.slice(0, 7)}`);
       const created = await until(async () => gh.callsTo(`POST /repos/${repoPath}/check-runs`)[0], "the check run");
-      expect(created.body).toMatchObject({ name: "DevSponsor verification", head_sha: head, status: "in_progress" });
+      expect(created.body).toMatchObject({ name: "DevSponsor verification", head_sha: broken, status: "in_progress" });
       expect(created.body.details_url).toBe(`${PUBLIC_URL}/tasks/${taskId}`);
+      const failed = await until(
+        async () => gh.callsTo(`PATCH /repos/${repoPath}/check-runs/*`).find((c) => c.body.status === "completed"),
+        "the failed check run",
+        240_000,
+      );
+      expect(failed.body.conclusion).toBe("failure");
+      expect(failed.body.output.summary).toContain("| test > math.test.ts > doubles | **failed** |");
+      await until(async () => (await taskRow()).status === "CLAIMED", "the task back to CLAIMED");
 
-      // A late, older delivery of the same pull request (an earlier head) is ignored.
-      const stale = structuredClone(opened);
-      stale.action = "synchronize";
-      stale.pull_request.updated_at = "2019-05-15T15:20:33Z";
-      stale.pull_request.head.sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
-      expect(await processed((await deliver("pull_request", stale)).id)).toContain("older than what is stored");
+      // The contributor pushes the fix: `synchronize` with the new head verifies it.
+      const head = await host.push(repoPath, { "math.test.ts": testFile("4") }, { branch: "feature" });
+      await git(["update-ref", "refs/pull/12/head", head], bare);
+      const sync = structuredClone(opened);
+      sync.action = "synchronize";
+      sync.before = broken;
+      sync.after = head;
+      sync.pull_request.updated_at = new Date().toISOString();
+      sync.pull_request.head.sha = head;
+      expect(await processed((await deliver("pull_request", sync)).id)).toContain(
+        `verification 1 of ${head.slice(0, 7)}`,
+      );
+
+      // The older `opened` delivered again under a new delivery id (GitHub's redelivery) is ignored.
+      expect(await processed((await deliver("pull_request", opened)).id)).toContain("older than what is stored");
       const [pull] = await t.ctx.db
         .select()
         .from(githubPulls)
         .where(and(eq(githubPulls.repoId, REPO_ID), eq(githubPulls.number, 12)));
       expect(pull).toMatchObject({ headSha: head, taskId });
       expect(await t.ctx.db.select().from(taskVerifications).where(eq(taskVerifications.taskId, taskId))).toHaveLength(
-        1,
+        2,
       );
 
-      // The verdict completes the check run with the per-test summary.
+      // The verdict completes the new head's check run with the per-test summary.
       const completed = await until(
-        async () => gh.callsTo(`PATCH /repos/${repoPath}/check-runs/*`).find((c) => c.body.status === "completed"),
+        async () =>
+          gh
+            .callsTo(`PATCH /repos/${repoPath}/check-runs/*`)
+            .find((c) => c.body.status === "completed" && c.body.conclusion === "success"),
         "the completed check run",
         240_000,
       );
-      expect(completed.body.conclusion).toBe("success");
       expect(completed.body.output.summary).toContain("| test > math.test.ts > doubles | passed |");
       const run = await until(async () => {
-        const [r] = await t.ctx.db.select().from(githubCheckRuns).where(eq(githubCheckRuns.taskId, taskId));
+        const [r] = await t.ctx.db
+          .select()
+          .from(githubCheckRuns)
+          .where(and(eq(githubCheckRuns.taskId, taskId), eq(githubCheckRuns.headSha, head)));
         return r?.status === "completed" ? r : null;
       }, "the stored check run's completion");
       expect(run.headSha).toBe(head);
-      expect(gh.callsTo(`POST /repos/${repoPath}/check-runs`)).toHaveLength(1);
+      expect(gh.callsTo(`POST /repos/${repoPath}/check-runs`).map((c) => c.body.head_sha)).toEqual([broken, head]);
 
       let last = "";
       await until(
