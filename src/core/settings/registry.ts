@@ -109,13 +109,20 @@ export const SETTINGS = {
 export type SettingKey = keyof typeof SETTINGS;
 export type SettingValue<K extends SettingKey> = z.infer<(typeof SETTINGS)[K]["schema"]>;
 
-/** `ai.baseUrl` → `DEVSPONSOR_AI_BASE_URL`. */
-export const envName = (key: string) =>
-  "DEVSPONSOR_" +
-  key
-    .replace(/\./g, "_")
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .toUpperCase();
+const envNames = new Map<string, string>();
+
+/** `ai.baseUrl` → `DEVSPONSOR_AI_BASE_URL` (remembered: every settings read asks). */
+export const envName = (key: string) => {
+  let name = envNames.get(key);
+  if (name === undefined) {
+    name = `DEVSPONSOR_${key
+      .replace(/\./g, "_")
+      .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+      .toUpperCase()}`;
+    if (envNames.size < 1000) envNames.set(key, name);
+  }
+  return name;
+};
 
 /** The shape of a setting's value, read from its schema (a union takes its first option's). */
 export type SettingKind = "number" | "boolean" | "list" | "text";
