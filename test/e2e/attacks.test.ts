@@ -215,16 +215,14 @@ describe(`work that games the harness is not paid [${kind}]`, () => {
       });
     expect((await fund("quote")).status).toBe(303);
     expect((await fund("dev-deposit")).headers.get("location")).toContain("funding=funded");
-    await db
-      .insert(wallets)
-      .values({
-        userId: contributor.id,
-        address: PAYEE,
-        chainId: "31337",
-        isPayout: true,
-        siweMessage: "t",
-        signature: "0x",
-      });
+    await db.insert(wallets).values({
+      userId: contributor.id,
+      address: PAYEE,
+      chainId: "31337",
+      isPayout: true,
+      siweMessage: "t",
+      signature: "0x",
+    });
     await json(await contributor.request("POST", `/api/tasks/${taskId}/claim`), 201);
   }, 300_000);
 
@@ -259,6 +257,35 @@ describe(`work that games the harness is not paid [${kind}]`, () => {
     expect(rows[0]!.tests).toContainEqual({ id: NAMED, passed: false });
     expect(rows[0]!.tests).toContainEqual({ id: "test > calc.test.ts > adds", passed: true });
   });
+
+  test("work with a test that changes verdict between two runs is FLAKY, unsigned, and waits for the sponsor", async () => {
+    await t.ctx.db.update(projects).set({ verificationRuns: 2 }).where(eq(projects.id, projectId));
+    try {
+      // Passes in the first run and fails in the second: /work/home outlives a run, not the harness run.
+      const v = await verify("flaky", {
+        "calc.ts": CALC_FIXED,
+        "flaky.test.ts": `import { expect, test } from "bun:test";\nimport { existsSync, writeFileSync } from "node:fs";\ntest("first time only", () => { const seen = existsSync("/work/home/seen"); writeFileSync("/work/home/seen", "1"); expect(seen).toBe(false); });\n`,
+      });
+      expect(v.status).toBe("FLAKY");
+      expect(v.flaky).toContain("test > flaky.test.ts > first time only");
+      expect(v.reason).toContain("first time only");
+      expect(v.named).toEqual([{ id: NAMED, status: "passed" }]);
+      // counted as not passed, it is a new failure: the rule does not hold and nothing is signed
+      expect(v.newFailures).toBeGreaterThan(0);
+      expect(v.signedReport).toBeNull();
+      expect((await taskState()).status).toBe("VERIFIED");
+      const approve = await sponsor.request("POST", `/api/tasks/${taskId}/approve`);
+      expect((await json<{ error: { code: string } }>(approve, 409)).error.code).toBe("REPORT_NOT_SIGNED");
+      expect(await t.ctx.db.select().from(payments).where(eq(payments.taskId, taskId))).toHaveLength(0);
+      await json(
+        await sponsor.request("POST", `/api/tasks/${taskId}/reject`, { body: { comment: "The new test is flaky." } }),
+        200,
+      );
+      expect((await taskState()).status).toBe("CLAIMED");
+    } finally {
+      await t.ctx.db.update(projects).set({ verificationRuns: 1 }).where(eq(projects.id, projectId));
+    }
+  }, 300_000);
 
   test("the honest fix is PASSED with a report the harness signed, and paid", async () => {
     const v = await verify("honest", { "calc.ts": CALC_FIXED });
