@@ -27,9 +27,7 @@ function TaskRow({ t }: { t: ExploreTask }) {
           {t.project.repository ? <span safe>{` · ${t.project.repository}`}</span> : ""}
         </small>
       </td>
-      <td data-label="Language" safe>
-        {t.language ?? "—"}
-      </td>
+      <td data-label="Language">{t.language ?? "—"}</td>
       <td data-label="Points" class="num" safe>
         {String(t.points)}
       </td>
@@ -98,7 +96,7 @@ export function ExploreBoard(props: {
           <select name="language" aria-invalid={bad("language")}>
             <option value="">Any</option>
             {LANGUAGES.map((l) => (
-              <option value={l} selected={v.language === l} safe>
+              <option value={l} selected={v.language === l}>
                 {l}
               </option>
             ))}

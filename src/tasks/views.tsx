@@ -1,3 +1,4 @@
+import { escapeHtml } from "@kitajs/html";
 import { formatUnits } from "viem";
 import { AcceptanceFields, CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
@@ -69,9 +70,7 @@ function VerdictDetails({ v }: { v: TaskVerification }) {
             {named.map((n) => (
               <li class={n.status === "passed" ? "ok" : "bad"}>
                 <span safe>{NAMED_MARK[n.status] ?? ""}</span> <code safe>{n.id}</code>{" "}
-                <span class={badge(n.status === "passed" ? "PASSED" : "FAILED")} safe>
-                  {n.status}
-                </span>
+                <span class={badge(n.status === "passed" ? "PASSED" : "FAILED")}>{n.status}</span>
               </li>
             ))}
           </ul>
@@ -119,7 +118,7 @@ function VerdictDetails({ v }: { v: TaskVerification }) {
         ""
       )}
       {finished && v.status !== "ERROR" ? (
-        <p class="small muted" safe>
+        <p class="small muted">
           {v.signedReport
             ? `Report signed by the harness (${v.signedReport.signer.slice(0, 10)}…).`
             : "Report not signed by the harness: the acceptance rule did not hold."}
@@ -498,12 +497,14 @@ export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: st
       ) : (
         ""
       )}
-      <p class="small muted" safe>
-        {a.pin
-          ? `Pinned ${a.pin.pinnedAt.slice(0, 16).replace("T", " ")} UTC${a.pin.kind === "commit" ? ` to ${a.pin.ref.replace(/^refs\/heads\//, "")} at ${short}` : short ? ` to a hidden test bundle on ${short}` : " to a hidden test bundle"}.`
-          : a.approved
-            ? "Not pinned: the repository could not be read when the plan was approved. Until the sponsor saves the acceptance tests again (which pins them), every test must pass."
-            : "Not pinned yet: they are pinned to the default branch's head when the plan is approved."}
+      <p class="small muted">
+        {escapeHtml(
+          a.pin
+            ? `Pinned ${a.pin.pinnedAt.slice(0, 16).replace("T", " ")} UTC${a.pin.kind === "commit" ? ` to ${a.pin.ref.replace(/^refs\/heads\//, "")} at ${short}` : short ? ` to a hidden test bundle on ${short}` : " to a hidden test bundle"}.`
+            : a.approved
+              ? "Not pinned: the repository could not be read when the plan was approved. Until the sponsor saves the acceptance tests again (which pins them), every test must pass."
+              : "Not pinned yet: they are pinned to the default branch's head when the plan is approved.",
+        )}
       </p>
       {a.bundle ? (
         <details>
