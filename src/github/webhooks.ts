@@ -21,10 +21,6 @@ export function validSignature(secret: string, body: Uint8Array, signature: stri
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** The `X-Hub-Signature-256` header GitHub sends for `body`. */
-export const signBody = (secret: string, body: string | Uint8Array) =>
-  `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-
 /** What the endpoint answered: stored and queued, or a replay of a stored delivery. */
 export interface Receipt {
   deliveryId: string;

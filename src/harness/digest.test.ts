@@ -5,7 +5,7 @@ import { attestationFor, attestationSigner } from "../../test/support/attestatio
 import { AppError } from "../core/errors";
 import { onChainProjectId, signAttestation } from "../zk/attestation";
 import { allTestsRoot, reportCommitment, ruleHash } from "../zk/merkle";
-import { buildDigest, canonicalJson, digestForSigning, type HarnessDigest, reportHash } from "./digest";
+import { buildDigest, canonicalJson, type HarnessDigest, reportHash } from "./digest";
 
 const parts = {
   repository: {
@@ -136,7 +136,7 @@ describe("digest", () => {
       ruleHash: 1n,
     });
     expect(a.root).toBe(BigInt(d.merkle.root));
-    expect(a.digest).toBe(digestForSigning(d).digest);
+    expect(a.digest).toBe(reportHash(d));
     const domain = { chainId: 31337, escrow: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
     const sig = await signAttestation(a, domain, key);
     expect(await attestationSigner(a, domain, sig)).toBe(privateKeyToAccount(key).address);

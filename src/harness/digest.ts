@@ -100,11 +100,6 @@ export function reportHash(digest: HarnessDigest): Hex {
   return keccak256(toBytes(canonicalJson(digest)));
 }
 
-/** The attestation fields the harness vouches for: the Merkle root and the report hash. */
-export function digestForSigning(digest: HarnessDigest): { root: bigint; digest: Hex } {
-  return { root: BigInt(digest.merkle.root), digest: reportHash(digest) };
-}
-
 /**
  * Throws DUPLICATE_TEST_ID when two items share an id. Renaming one would let a report decide which of two
  * outcomes counts (a failing test hidden behind a passing one of the same name), so the run is an error.
