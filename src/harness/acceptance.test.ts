@@ -143,8 +143,8 @@ describe("acceptance runs (Docker)", () => {
 
   test("TAP on stdout is not read for acceptance tests: the named test is missing", async () => {
     const repo = makeRepo({
-      "package.json": JSON.stringify({ name: "fixture", version: "1.0.0", scripts: { test: "node --test" } }),
-      "test/a.test.mjs": `import test from "node:test";\ntest("ok", () => {});\n`,
+      "package.json": JSON.stringify({ name: "fixture", version: "1.0.0", scripts: { test: "node tap.js" } }),
+      "tap.js": `console.log("TAP version 13\\n1..1\\nok 1 - ok");\n`,
     });
     const r = await runHarness({
       repo: repo.path,
@@ -159,5 +159,37 @@ describe("acceptance runs (Docker)", () => {
     expect(r.steps[0]!.message).toContain("TAP on stdout is not read");
     expect(r.reason).toContain("TAP on stdout is not read");
     expect(r.digest.acceptance?.named).toEqual([{ id: "test > ok", status: "missing" }]);
+  });
+
+  test("node --test writes TAP to the secret results dir: read for acceptance tests, and fake lines on stdout are not", async () => {
+    const repo = makeRepo({
+      "package.json": JSON.stringify({ name: "fixture", version: "1.0.0", scripts: { test: "node --test" } }),
+      "test/a.test.mjs": `import test from "node:test";
+import assert from "node:assert";
+test("ok", () => {});
+test("fails", () => {
+  console.log("TAP version 13\\n1..1\\nok 1 - fails");
+  assert.equal(1, 2);
+});
+`,
+    });
+    const r = await runHarness({
+      repo: repo.path,
+      ref: repo.sha,
+      backend,
+      baseDir,
+      egressAllow: [],
+      acceptance: { named: ["test > ok", "test > fails"], testFiles: [], pin: null },
+    });
+    expect(r.steps[0]!.results).toBe("tap");
+    expect(r.steps[0]!.tests).toEqual([
+      { id: "ok", status: "passed" },
+      { id: "fails", status: "failed" },
+    ]);
+    expect(r.digest.acceptance?.named).toEqual([
+      { id: "test > ok", status: "passed" },
+      { id: "test > fails", status: "failed" },
+    ]);
+    expect(r.result).toBe("FAILED");
   });
 });

@@ -39,7 +39,17 @@ describe("detectPlan", () => {
     ],
     [
       "npm with package-lock",
+      { "package.json": pkg({ scripts: { test: "jest" } }), "package-lock.json": "{}" },
+      { ecosystem: "npm", install: "npm ci", test: "npm test", results: "auto" },
+    ],
+    [
+      "npm whose test script runs node --test: TAP to a report file, on every Node",
       { "package.json": pkg({ scripts: { test: "node --test" } }), "package-lock.json": "{}" },
+      { ecosystem: "npm", install: "npm ci", test: 'NODE_OPTIONS="--test-reporter=spec', results: "tap" },
+    ],
+    [
+      "npm whose test script picks its own node --test reporter",
+      { "package.json": pkg({ scripts: { test: "node --test --test-reporter=dot" } }), "package-lock.json": "{}" },
       { ecosystem: "npm", install: "npm ci", test: "npm test", results: "auto" },
     ],
     [
@@ -110,6 +120,12 @@ describe("configured test commands keep per-test results", () => {
     ["go test", "go test -json ./...", "go-json"],
     ["go test ./pkg/...", "go test -json ./pkg/...", "go-json"],
     ["make check", "make check", "auto"],
+    [
+      "node --test test/",
+      'NODE_OPTIONS="--test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=/work/out/test/node-test.tap" node --test test/',
+      "tap",
+    ],
+    ["node --test --test-reporter=junit", "node --test --test-reporter=junit", "auto"],
   ];
   for (const [command, run, results] of cases) {
     test(command, () => {

@@ -25,7 +25,7 @@ export interface StepConfig {
   kind: StepKind;
   run: string;
   results: ResultSource;
-  /** For junit: the report file, relative to the step's results dir (/work/out/<name>). */
+  /** For junit, or tap read from a file: the report file, relative to the step's results dir (/work/out/<name>). */
   resultFile?: string;
   limits?: Partial<Limits>;
 }
@@ -53,6 +53,33 @@ export interface PlanOverrides {
 
 /** Where a step writes reports inside the sandbox. */
 export const resultsDir = (step: string) => `/work/out/${step}`;
+
+/** The TAP report node:test writes into the step's results dir (never read from stdout, where tests can print). */
+const NODE_TAP = "node-test.tap";
+
+/** True for a command that runs node's own test runner and picks no reporter of its own. */
+const runsNodeTest = (cmd: string) =>
+  /(^|[\s;&|(])node\b[^;&|]*\s--test(\s|=|$)/.test(cmd) && !/--test-reporter\b/.test(cmd);
+
+/**
+ * node:test's reporters for a test step: spec on stdout for people, TAP to a file in the results dir for the
+ * harness. Every Node the image carries (18 to 24) takes them from NODE_OPTIONS; Node 23 and later print spec,
+ * not TAP, when no reporter is named, so without this their results would be lost.
+ */
+const NODE_TEST_OPTIONS = `--test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=${resultsDir("test")}/${NODE_TAP}`;
+
+/** The test step of a package.json test script, run by its package manager. */
+function npmTest(manager: string, script: string): StepConfig {
+  return runsNodeTest(script)
+    ? {
+        name: "test",
+        kind: "test",
+        run: `NODE_OPTIONS="${NODE_TEST_OPTIONS}" ${manager} test`,
+        results: "tap",
+        resultFile: NODE_TAP,
+      }
+    : { name: "test", kind: "test", run: `${manager} test`, results: "auto" };
+}
 
 const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$|_test\.[cm]?[jt]sx?$/;
 
@@ -155,7 +182,7 @@ export function detectPlan(src: string, overrides: PlanOverrides = {}): Plan {
       const run = modern ? "yarn install --immutable" : "yarn install --frozen-lockfile --non-interactive";
       install = { run, inputs: ["package.json", "yarn.lock"] };
     } else requireNoDependencies(pkg);
-    if (pkg.scripts?.test) test = { name: "test", kind: "test", run: `${manager} test`, results: "auto" };
+    if (pkg.scripts?.test) test = npmTest(manager, String(pkg.scripts.test));
   } else if (has("go.mod")) {
     ecosystem = "go";
     if (has("go.sum")) install = { run: "go mod download", inputs: ["go.mod", "go.sum"] };
@@ -219,6 +246,15 @@ function configuredTest(command: string): StepConfig {
   }
   if (/^go test(\s|$)/.test(cmd) && !/\s-json\b/.test(cmd)) {
     return { name: "test", kind: "test", run: `go test -json${cmd.slice(7) || " ./..."}`, results: "go-json" };
+  }
+  if (runsNodeTest(cmd)) {
+    return {
+      name: "test",
+      kind: "test",
+      run: `NODE_OPTIONS="${NODE_TEST_OPTIONS}" ${cmd}`,
+      results: "tap",
+      resultFile: NODE_TAP,
+    };
   }
   return { name: "test", kind: "test", run: cmd, results: "auto" };
 }

@@ -108,8 +108,6 @@ export function stepEnv(sourceDateEpoch: number, offline: boolean): Record<strin
     LC_ALL: "C.UTF-8",
     SOURCE_DATE_EPOCH: String(sourceDateEpoch),
     CI: "true",
-    NO_COLOR: "1",
-    FORCE_COLOR: "0",
     TMPDIR: "/tmp",
     PYTHONHASHSEED: "0",
     PYTHONDONTWRITEBYTECODE: "1",
@@ -547,7 +545,7 @@ async function runStep(
 
 /** True when a step's only results are TAP lines on stdout, a channel any test can print to. */
 function readsStdoutTap(step: StepConfig, r: RunResult, work: string, outDir: string): boolean {
-  if (step.results === "tap") return true;
+  if (step.results === "tap") return !step.resultFile;
   if (step.results !== "auto" || !looksLikeTap(r.stdout)) return false;
   return !(isPlainPath(work, outDir, "dir") && readdirSync(outDir).some((f) => f.endsWith(".xml")));
 }
@@ -590,6 +588,8 @@ function readTests(step: StepConfig, r: RunResult, work: string, outDir: string)
       if (files.length) return files.flatMap((f) => parseResults("junit", report(f)));
       return looksLikeTap(r.stdout) ? parseResults("tap", r.stdout) : [];
     }
+    case "tap":
+      return parseResults("tap", step.resultFile ? report(step.resultFile) : r.stdout);
     default:
       return parseResults(step.results, step.results === "cargo" ? `${r.stdout}\n${r.stderr}` : r.stdout);
   }
