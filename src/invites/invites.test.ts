@@ -57,6 +57,32 @@ for (const kind of dbKinds()) {
       expect((await invite({ email: "bob@example.test", role: "sponsor" })).status).toBe(409); // ALREADY_MEMBER
     });
 
+    test("without a mail server the creator gets the link once (API and page); with one, never", async () => {
+      const res = await invite({ email: "nomail@example.test", role: "contributor" });
+      const inv = (await res.json()) as any;
+      expect(inv.link).toBe(`http://localhost/invites/accept?token=${await tokenFor("nomail@example.test")}`);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      const page = await owner.request("POST", `/orgs/${orgId}/invites`, {
+        body: new URLSearchParams({ _csrf: owner.csrf, email: "nomail2@example.test", role: "CONTRIBUTOR" }),
+      });
+      expect(page.status).toBe(200);
+      const text = await page.text();
+      expect(text).toContain("no e-mail was sent");
+      expect(text).toContain(`token=${await tokenFor("nomail2@example.test")}`);
+      expect(await (await owner.request("GET", `/orgs/${orgId}/invites`)).text()).not.toContain("token=");
+      await t.ctx.settings.update({ "smtp.host": "mail.example.test" }, null);
+      try {
+        const mailed = (await (await invite({ email: "mailed@example.test", role: "contributor" })).json()) as any;
+        expect(mailed.link).toBeUndefined();
+        const sent = await owner.request("POST", `/orgs/${orgId}/invites`, {
+          body: new URLSearchParams({ _csrf: owner.csrf, email: "mailed2@example.test", role: "CONTRIBUTOR" }),
+        });
+        expect(sent.status).toBe(303);
+      } finally {
+        await t.ctx.settings.update({ "smtp.host": null }, null);
+      }
+    });
+
     test("no duplicate pending invite, by e-mail or by GitHub username (any case)", async () => {
       expect((await invite({ email: "dup@example.test", role: "sponsor" })).status).toBe(201);
       const again = await invite({ email: "DUP@example.test", role: "contributor" });
@@ -183,7 +209,9 @@ for (const kind of dbKinds()) {
         message: "hi",
       });
       const res = await owner.request("POST", `/orgs/${orgId}/invites`, { body });
-      expect(res.status).toBe(303);
+      expect(res.status).toBe(200); // no mail server: the page shows the link to pass on
+      const byLogin = new URLSearchParams({ _csrf: owner.csrf, githubUsername: "formed-gh", role: "SPONSOR" });
+      expect((await owner.request("POST", `/orgs/${orgId}/invites`, { body: byLogin })).status).toBe(303);
       const dup = await owner.request("POST", `/orgs/${orgId}/invites`, { body });
       expect(dup.status).toBe(409);
       expect(await dup.text()).toContain("already pending");

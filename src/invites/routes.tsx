@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
+import { siteOrigin } from "../auth/http";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import { AppError } from "../core/errors";
 import { formText, pageProps, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
@@ -60,12 +61,17 @@ export const inviteRoutes = (ctx: AppContext) => {
           message: formText(form, "message"),
         };
         try {
-          await createInvite(ctx, p, params.id, {
+          const { token, mailed } = await createInvite(ctx, p, params.id, {
             ...values,
             email: values.email || null,
             githubUsername: values.githubUsername || null,
           });
-          return seeOther(request, `/orgs/${params.id}/invites?done=sent`);
+          if (!values.email || mailed) return seeOther(request, `/orgs/${params.id}/invites?done=sent`);
+          // No mail server: the link is shown once, to its creator, in this response (never in a URL or a flash).
+          const link = `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}`;
+          const page = await orgInvitesPage(p, params.id, { created: { email: values.email, link } });
+          page.headers.set("cache-control", "no-store");
+          return page;
         } catch (err) {
           if (!(err instanceof AppError) || !["INVALID_INPUT", "INVITE_PENDING", "ALREADY_MEMBER"].includes(err.code))
             throw err;
@@ -133,17 +139,21 @@ export const inviteRoutes = (ctx: AppContext) => {
       )
       .post(
         "/api/orgs/:id/invite",
-        async ({ params, body, principal, set }) => {
+        async ({ request, params, body, principal, set }) => {
           const p = requireUser(await principal());
           invitesByUser.take(p.userId);
-          const { invite } = await createInvite(ctx, p, params.id, body);
+          const { invite, token, mailed } = await createInvite(ctx, p, params.id, body);
           set.status = 201;
-          return invite;
+          set.headers["cache-control"] = "no-store";
+          // Without a mail server the caller is the only one who can pass the link on.
+          return invite.email && !mailed
+            ? { ...invite, link: `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}` }
+            : invite;
         },
         {
           detail: {
             summary:
-              "Invite someone by email or githubUsername with a role (sponsor, maintainer, contributor) and message",
+              "Invite someone by email or githubUsername with a role (sponsor, maintainer, contributor) and message; without a mail server an e-mail invite's answer carries the link to pass on",
             tags: ["invites"],
           },
         },

@@ -8,6 +8,7 @@ import { decrypt, encrypt, sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
 import type { SettingsService } from "../core/settings/service";
+import { smtpSettings } from "../notifications/mail";
 import { enqueueEmail, notify } from "../notifications/service";
 import { canAssignRole, isUuid, requireOrgRole } from "../orgs/permissions";
 import { orgMembers, orgs } from "../orgs/schema";
@@ -49,7 +50,8 @@ export const effectiveStatus = (i: Pick<Invite, "status" | "expiresAt">, now = n
 /**
  * Creates an invite (OWNER, MAINTAINER; only owners invite owners). At most one pending invite per org and
  * invitee. The invitee gets an in-app notification when their account is known, and an e-mail (stored in the
- * outbox) with a link carrying the single-use token when invited by address.
+ * outbox) with a link carrying the single-use token when invited by address. `mailed` is false when that e-mail
+ * cannot go out (no SMTP host): the creator is then the only one who can pass the link on, so it is returned once.
  */
 export async function createInvite(deps: InviteDeps, principal: Principal | null, orgId: string, input: unknown) {
   const access = await requireOrgRole(deps.db, principal, orgId, "members.invite");
@@ -147,7 +149,8 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
     });
     return invite;
   });
-  return { invite: await viewInvite(deps, result), token };
+  const mailed = !!email && smtpSettings(deps.settings) !== null;
+  return { invite: await viewInvite(deps, result), token, mailed };
 }
 
 /** An invite as shown to the org's managers. */

@@ -27,6 +27,8 @@ export function OrgInvitesPage(props: {
   values?: Record<string, string>;
   errors?: Record<string, string>;
   flash?: Flash;
+  /** The invite just created by e-mail while no mail server is configured: its link, shown to its creator once. */
+  created?: { email: string; link: string };
 }) {
   const { org } = props;
   const v = props.values ?? {};
@@ -35,6 +37,7 @@ export function OrgInvitesPage(props: {
     <Layout title={`${org.name}: invites`} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
       <OrgNav org={org} current="invites" />
       <h1 safe>{org.name}: invite people</h1>
+      {props.created ? <InviteLinkCard {...props.created} /> : ""}
       <form method="post" action={`/orgs/${org.id}/invites`} class="card stack">
         <CsrfField token={props.csrf} />
         <div class="grid2">
@@ -117,6 +120,28 @@ export function OrgInvitesPage(props: {
         </table>
       </div>
     </Layout>
+  );
+}
+
+/** The link of an invite that could not be e-mailed, with a Copy button (app.js shows it) to pass it on by hand. */
+function InviteLinkCard({ email, link }: { email: string; link: string }) {
+  return (
+    <div class="card stack invite-link" role="status">
+      <p>
+        <strong>Invite created, but no e-mail was sent</strong>: this server has no mail server configured. Send this
+        link to <strong safe>{email}</strong> yourself. Anyone with the link can accept the invite, and it is shown only
+        now.
+      </p>
+      <label>
+        Invite link
+        <span class="row">
+          <input id="invite-link" type="text" value={link} readonly autocomplete="off" spellcheck="false" />
+          <button type="button" class="secondary" data-copy="invite-link" hidden>
+            Copy
+          </button>
+        </span>
+      </label>
+    </div>
   );
 }
 

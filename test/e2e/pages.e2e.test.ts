@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
+import { and, eq } from "drizzle-orm";
 import { fundingRecords } from "../../src/funding/schema";
 import { milestones, tasks } from "../../src/milestones/schema";
+import { orgMembers } from "../../src/orgs/schema";
 import { projects } from "../../src/projects/schema";
 import { taskClaims } from "../../src/tasks/schema";
 import { createTestApp, type TestApp } from "../support/app";
@@ -102,7 +104,7 @@ describe("main pages in a browser", () => {
     await db
       .update(tasks)
       .set({ status: "CLAIMED", claimedById: people.contributor.id })
-      .where((await import("drizzle-orm")).eq(tasks.id, pub.tasks[0]!));
+      .where(eq(tasks.id, pub.tasks[0]!));
     server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => t.app.handle(req) });
     base = `http://127.0.0.1:${server.port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -220,6 +222,53 @@ describe("main pages in a browser", () => {
       await ctx.close();
     }
   }, 60_000);
+
+  for (const vp of VIEWPORTS) {
+    test(`${vp.name}: an e-mail invite without a mail server shows its link once; the invitee accepts it`, async () => {
+      // the invitee signed up with another address than the one invited: the link alone lets them in
+      const invitee = await createUser(t, { name: `Ines Invitee ${vp.name}` });
+      const address = `ines.${vp.name}@home.example`;
+      const sponsor = await contextFor(people.sponsor, vp);
+      const guest = await contextFor(invitee, vp);
+      try {
+        await sponsor.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+        const page = await sponsor.newPage();
+        await page.goto(`${base}/orgs/${ids.org}/invites`);
+        await page.fill("input[name=email]", address);
+        await page.click("form button[type=submit]:has-text('Send invite')");
+        const card = page.locator(".invite-link");
+        expect(await card.textContent()).toContain("no e-mail was sent");
+        expect(await card.textContent()).toContain(address);
+        expect(await page.content()).not.toContain("Invite sent");
+        const link = await page.inputValue("#invite-link");
+        expect(link).toStartWith(`${base}/invites/accept?token=`);
+        await page.click("button[data-copy]");
+        await page.waitForFunction(() => document.querySelector("button[data-copy]")?.textContent === "Copied");
+        expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(link);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(vp.width);
+        await page.screenshot({ path: join(SHOTS, `invite-link-${vp.name}.png`), fullPage: true });
+        // the token is a secret: the invites page never shows it again
+        await page.goto(`${base}/orgs/${ids.org}/invites`);
+        expect(await page.content()).not.toContain(new URL(link).searchParams.get("token")!);
+        expect(await page.locator(".invite-link").count()).toBe(0);
+
+        const other = await guest.newPage();
+        await other.goto(link);
+        expect(await other.textContent("main")).toContain("invited you to Ledger Works");
+        await other.screenshot({ path: join(SHOTS, `invite-accept-${vp.name}.png`), fullPage: true });
+        await other.click("button:has-text('Accept')");
+        await other.waitForURL(`${base}/orgs/${ids.org}`);
+        const [member] = await t.ctx.db
+          .select({ role: orgMembers.role })
+          .from(orgMembers)
+          .where(and(eq(orgMembers.orgId, ids.org), eq(orgMembers.userId, invitee.id)));
+        expect(member?.role).toBe("CONTRIBUTOR");
+      } finally {
+        await sponsor.close();
+        await guest.close();
+      }
+    }, 60_000);
+  }
 
   test("the explore board filters with JavaScript (in place) and without (plain GET form)", async () => {
     for (const js of [true, false]) {

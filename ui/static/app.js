@@ -31,3 +31,30 @@
   document.addEventListener("DOMContentLoaded", () => { scan(document); });
   document.addEventListener("htmx:load", (e) => { scan(e.target); });
 })();
+
+// Confirmations: a form with data-confirm="What will happen" asks before it is sent (inline handlers are refused
+// by the Content-Security-Policy, so one listener serves every form, htmx ones included via hx-confirm).
+document.addEventListener("submit", (e) => {
+  var form = e.target;
+  var text = form?.getAttribute?.("data-confirm");
+  if (text && !window.confirm(text)) { e.preventDefault(); e.stopImmediatePropagation(); }
+}, true);
+
+// Copy buttons: <button data-copy="INPUT-ID" hidden> is shown here (nothing to press without JavaScript) and
+// copies the input's value, falling back to selecting it where the clipboard is refused.
+(() => {
+  function show(root) { (root.querySelectorAll ? root : document).querySelectorAll("button[data-copy]").forEach((b) => { b.hidden = false; }); }
+  document.addEventListener("DOMContentLoaded", () => { show(document); });
+  document.addEventListener("htmx:load", (e) => { show(e.target); });
+  document.addEventListener("click", (e) => {
+    var b = e.target.closest?.("button[data-copy]");
+    if (!b) return;
+    var input = document.getElementById(b.getAttribute("data-copy"));
+    if (!input) return;
+    input.focus();
+    input.select();
+    var done = () => { b.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(input.value).then(done, () => { if (document.execCommand("copy")) done(); });
+    else if (document.execCommand("copy")) done();
+  });
+})();
