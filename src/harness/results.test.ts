@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { AppError } from "../core/errors";
 import {
-  checkTestIds,
+  uniqueTests,
   looksLikeTap,
   MAX_TEST_ID_LENGTH,
   parseCargoTest,
@@ -197,7 +197,7 @@ test src/lib.rs - add (line 3) ... ok
 describe("test ids", () => {
   const code = (tests: { id: string; status: "passed" | "failed" | "skipped" }[]) => {
     try {
-      checkTestIds("test", tests);
+      uniqueTests("test", tests);
       return null;
     } catch (err) {
       return (err as AppError).code;
@@ -211,12 +211,16 @@ describe("test ids", () => {
     expect(code([{ id: "src/a.test.ts > ünïcode > 1/2", status: "passed" }])).toBeNull();
   });
 
-  test("one id reported twice is DUPLICATE_TEST_ID, whatever the outcomes", () => {
-    expect(
-      code([
-        { id: "a > b", status: "failed" },
-        { id: "a > b", status: "passed" },
-      ]),
-    ).toBe("DUPLICATE_TEST_ID");
+  test("one id reported twice is one test: failed when any report failed, whatever the order", () => {
+    const pass = { id: "a > b", status: "passed" as const };
+    const fail = { id: "a > b", status: "failed" as const };
+    const skip = { id: "a > b", status: "skipped" as const };
+    const other = { id: "a > c", status: "passed" as const };
+    expect(uniqueTests("test", [pass, other, fail])).toEqual({ tests: [fail, other], duplicates: ["a > b"] });
+    expect(uniqueTests("test", [fail, pass, pass])).toEqual({ tests: [fail], duplicates: ["a > b"] });
+    expect(uniqueTests("test", [skip, pass]).tests).toEqual([pass]);
+    expect(uniqueTests("test", [pass, skip]).tests).toEqual([pass]);
+    expect(uniqueTests("test", [skip, skip]).tests).toEqual([skip]);
+    expect(uniqueTests("test", [pass, other])).toEqual({ tests: [pass, other], duplicates: [] });
   });
 });

@@ -175,12 +175,23 @@ export function parseCargoTest(text: string): ParsedTest[] {
 /** Longest test id kept in a digest. */
 export const MAX_TEST_ID_LENGTH = 1000;
 
+/** A step's tests with each id once, and the ids its runner reported more than once. */
+export interface UniqueTests {
+  tests: ParsedTest[];
+  duplicates: string[];
+}
+
 /**
- * Checks the ids a step reported: each printable and bounded (no NUL or control characters, which logs, the
- * digest and the report pages would carry), and each once: a second report of one id is DUPLICATE_TEST_ID.
+ * Checks the ids a step reported (each printable and bounded: no NUL or control characters, which logs, the
+ * digest and the report pages would carry) and makes each id one test. Real suites repeat names (a loop that
+ * registers one title several times, two tests with the same title in a describe block), so a repeated id is
+ * not an error: it becomes one test that failed when any report of it failed, passed when none failed and one
+ * passed, skipped otherwise. A failing test therefore cannot hide behind a passing one of the same name, and
+ * nothing is renamed (a numbered suffix would let a new test shift which report gets which name).
  */
-export function checkTestIds(step: string, tests: readonly ParsedTest[]): void {
-  const seen = new Set<string>();
+export function uniqueTests(step: string, tests: readonly ParsedTest[]): UniqueTests {
+  const byId = new Map<string, ParsedTest>();
+  const duplicates = new Set<string>();
   for (const t of tests) {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
     if (t.id.length > MAX_TEST_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(t.id)) {
@@ -194,19 +205,15 @@ export function checkTestIds(step: string, tests: readonly ParsedTest[]): void {
         },
       );
     }
-    if (seen.has(t.id)) {
-      throw new AppError(
-        "DUPLICATE_TEST_ID",
-        `Step ${step} reported the test ${JSON.stringify(t.id)} more than once.`,
-        422,
-        {
-          step,
-          testId: t.id,
-        },
-      );
+    const seen = byId.get(t.id);
+    if (!seen) {
+      byId.set(t.id, { id: t.id, status: t.status });
+      continue;
     }
-    seen.add(t.id);
+    duplicates.add(t.id);
+    if (t.status === "failed" || (t.status === "passed" && seen.status === "skipped")) seen.status = t.status;
   }
+  return { tests: [...byId.values()], duplicates: [...duplicates] };
 }
 
 /** Parses a report in the given format. */

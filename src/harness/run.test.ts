@@ -154,16 +154,19 @@ describe("dependencies and ecosystems (Docker)", () => {
     expect(second.digest.dependencies?.lockfileHash).not.toBe(first.digest.dependencies?.lockfileHash);
   });
 
-  test("a report that names one test twice makes the run an error instead of renaming it", async () => {
+  test("a name reported twice is one test that fails when either fails: a passing twin hides nothing", async () => {
     const repo = bunRepo({
-      "twice.test.ts": `import { expect, test } from "bun:test";\ntest("same", () => expect(1).toBe(1));\ntest("same", () => expect(1).toBe(2));\n`,
+      "twice.test.ts": `import { expect, test } from "bun:test";\ntest("same", () => expect(1).toBe(1));\ntest("same", () => expect(1).toBe(2));\ntest("other", () => expect(1).toBe(1));\n`,
     });
-    const err = await runHarness({ repo: repo.path, ref: repo.sha, backend, baseDir, egressAllow: [] }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(AppError);
-    expect((err as AppError).code).toBe("DUPLICATE_TEST_ID");
-    expect((err as AppError).details).toEqual({ step: "test", testId: "twice.test.ts > same" });
+    const r = await runHarness({ repo: repo.path, ref: repo.sha, backend, baseDir, egressAllow: [] });
+    expect(r.result).toBe("FAILED");
+    expect(r.digest.tests).toEqual([
+      { id: "test", passed: false },
+      { id: "test > twice.test.ts > other", passed: true },
+      { id: "test > twice.test.ts > same", passed: false },
+    ]);
+    expect(r.steps[0]).toMatchObject({ passed: 1, failed: 1 });
+    expect(r.steps[0]!.message).toContain('reported more than once ("twice.test.ts > same")');
   });
 
   test("a step named with path parts is refused before anything runs", async () => {

@@ -26,7 +26,7 @@ import { selectToolchain } from "./toolchain";
 import { buildDigest, type DigestStep, type HarnessDigest, type Leaf, reportHash, type Verdict } from "./digest";
 import { fetchRepo, publicRepoUrl } from "./repo";
 import { isPlainPath, readPlainFile } from "../core/safe-fs";
-import { checkTestIds, ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults } from "./results";
+import { ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults, uniqueTests } from "./results";
 import { type AcceptanceOptions, readBundle, writePinnedFiles } from "./acceptance";
 import { type ProtectedChange, protectedChanges, TOP_LEVEL_RUNNER_CONFIG } from "./protect";
 import { compareWithBase } from "./repo";
@@ -522,8 +522,7 @@ async function runStep(
   });
   if (r.status === "ERROR") throw new AppError("SANDBOX_ERROR", `step ${step.name} could not run: ${r.message}`, 500);
   const stdoutRefused = !!opts.acceptance && readsStdoutTap(step, r, work, results.host);
-  const tests = stdoutRefused ? [] : readTests(step, r, work, results.host);
-  checkTestIds(step.name, tests);
+  const { tests, duplicates } = uniqueTests(step.name, stdoutRefused ? [] : readTests(step, r, work, results.host));
   const count = (s: ParsedTest["status"]) => tests.filter((t) => t.status === s).length;
   return {
     name: step.name,
@@ -539,8 +538,16 @@ async function runStep(
     tests,
     message: stdoutRefused
       ? "TAP on stdout is not read for a task's acceptance tests (the code under test can print it); configure a command that writes JUnit XML to $DEVSPONSOR_RESULTS_DIR"
-      : r.message,
+      : [r.message, duplicatesNote(duplicates)].filter(Boolean).join("; ") || undefined,
   };
+}
+
+/** What a step's report says of ids its runner reported more than once (see uniqueTests). */
+function duplicatesNote(ids: readonly string[]): string | null {
+  if (ids.length === 0) return null;
+  const shown = ids.slice(0, 3).map((id) => JSON.stringify(id));
+  const more = ids.length > 3 ? ` and ${ids.length - 3} more` : "";
+  return `${ids.length === 1 ? "a test id was" : `${ids.length} test ids were`} reported more than once (${shown.join(", ")}${more}): each counts as one test, passed only if no report of it failed`;
 }
 
 /** True when a step's only results are TAP lines on stdout, a channel any test can print to. */
@@ -611,7 +618,7 @@ export function leavesOf(steps: readonly StepRun[]): Leaf[] {
 
 /** Ids (leaf ids) whose outcome differs between two runs of the same steps. */
 export function flakyIds(a: readonly StepRun[], b: readonly StepRun[]): string[] {
-  // Ids are unique within a run: checkTestIds refused the run otherwise.
+  // Ids are unique within a step (uniqueTests) and steps prefix them.
   const outcome = (steps: readonly StepRun[]) => new Map(leavesOf(steps).map((l) => [l.id, l.passed]));
   const first = outcome(a);
   const second = outcome(b);
