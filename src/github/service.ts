@@ -9,6 +9,7 @@ import { projects } from "../projects/schema";
 import { taskClaims, taskWorkLinks } from "../tasks/schema";
 import { linkWork } from "../tasks/service";
 import { users } from "../users/schema";
+import { fullNameOf } from "./api";
 import { appConfig, githubClient } from "./client";
 import { runCommands } from "./commands";
 import { githubAccess, githubDeliveries, githubInstallations, githubPulls, githubRepositories } from "./schema";
@@ -27,20 +28,6 @@ export function eventTime(v: unknown, fallback: Date): Date {
 
 /** The repository URL GitHub serves for `fullName` (what projects store as their repository). */
 export const repoWebUrl = (baseUrl: string, fullName: string) => `${baseUrl.replace(/\/+$/, "")}/${fullName}`;
-
-/** Lower-cased `owner/name` of a project repository URL on the configured GitHub, or null. */
-export function fullNameOf(baseUrl: string, repoUrl: string | null): string | null {
-  if (!repoUrl) return null;
-  const base = baseUrl.replace(/\/+$/, "").toLowerCase();
-  const u = repoUrl
-    .trim()
-    .toLowerCase()
-    .replace(/\/+$/, "")
-    .replace(/\.git$/, "");
-  if (!u.startsWith(`${base}/`)) return null;
-  const rest = u.slice(base.length + 1);
-  return /^[\w.-]+\/[\w.-]+$/.test(rest) ? rest : null;
-}
 
 /** Processes one stored delivery (the `github.delivery` job); a processed delivery is not processed again. */
 export async function processDelivery(ctx: AppContext, deliveryId: string): Promise<string> {

@@ -10,6 +10,7 @@ import { decryptBytes, encrypt, sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
 import { AppError, conflict, forbidden, invalidInput, zodFieldErrors } from "../core/errors";
 import { checkRepoUrl } from "../core/net/ssrf";
+import { projectGitToken } from "../github/api";
 import { AcceptanceUpdateRequest, repoPath } from "../milestones/model";
 import { type AcceptancePin, type Task, tasks } from "../milestones/schema";
 import { updateTask } from "../milestones/service";
@@ -42,13 +43,14 @@ const pinUnavailable = (why: string) =>
  * (src/core/net/ssrf.ts) allowed the address. PIN_UNAVAILABLE when there is no repository or it cannot be read.
  */
 export async function resolveBaseCommit(
-  ctx: Pick<AppContext, "settings">,
-  project: Pick<Project, "repoUrl">,
+  ctx: Pick<AppContext, "settings" | "db" | "log">,
+  project: Pick<Project, "id" | "repoUrl">,
 ): Promise<BaseCommit> {
   if (!project.repoUrl) throw pinUnavailable("the project has no repository.");
   const checked = await checkRepoUrl(project.repoUrl, { allow: ctx.settings.get("security.allowedRepoHosts") });
   try {
-    return await remoteHead(checked.url, checked.gitConfig);
+    const token = await projectGitToken(ctx, project.id, project.repoUrl);
+    return await remoteHead(checked.url, checked.gitConfig, undefined, token);
   } catch (err) {
     throw pinUnavailable(err instanceof Error ? err.message : String(err));
   }

@@ -16,6 +16,7 @@ import { signReport } from "../harness/signer";
 import { type AcceptancePin, type Task, tasks } from "../milestones/schema";
 import { projects } from "../projects/schema";
 import { wallets } from "../users/schema";
+import { projectGitToken } from "../github/api";
 import { loadTestBundle } from "./acceptance";
 import { harnessBaseResults, type SignedReport, taskVerifications, taskWorkLinks } from "./schema";
 import { registerUserDataHook } from "../users/data-hooks";
@@ -46,6 +47,9 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
         const common: HarnessRunOptions = {
           repo: row.link.repoUrl,
           ref: row.v.commit,
+          // Fetched on the host with the App's installation token when the project's repository is private on
+          // GitHub; the token never reaches the sandbox, the job's payload or its log.
+          token: await projectGitToken(ctx, row.task.projectId, row.link.repoUrl),
           project: row.task.projectId,
           testCommand: row.task.verification.testCommand || undefined,
           ...sandboxSettings(ctx.settings),

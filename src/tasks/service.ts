@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { AppContext, Principal } from "../core/context";
 import { type Db, preparedFor } from "../core/db";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
+import { projectGitToken } from "../github/api";
 import { milestones, type Task, tasks } from "../milestones/schema";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
 import { payments } from "../payments/schema";
@@ -281,6 +282,11 @@ export async function linkWork(
     ref,
     commit: v.commit,
     claimedAt: claim.claimedAt,
+    // A private repository on GitHub is read with the App's token; only the project's own repository gets one.
+    tokens: {
+      project: await projectGitToken(ctx, tc.project.id, projectRepo),
+      work: await projectGitToken(ctx, tc.project.id, workRepo),
+    },
   });
   const { link, verification, queued } = await ctx.db.transaction(async (tx) => {
     const [link] = await tx

@@ -18,25 +18,31 @@ export interface CheckedWork {
 
 const refused = (message: string) => new AppError("WORK_LINK_INVALID", message, 422);
 
-async function git(args: string[], cwd?: string, timeoutMs = GIT_TIMEOUT_MS): Promise<string> {
-  const r = await runProcess(["git", ...args], {
-    cwd,
-    timeoutMs,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: cwd ?? tmpdir(),
-      GIT_TERMINAL_PROMPT: "0",
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_COUNT: "2",
-      GIT_CONFIG_KEY_0: "protocol.allow",
-      GIT_CONFIG_VALUE_0: "user",
-      GIT_CONFIG_KEY_1: "http.followRedirects",
-      GIT_CONFIG_VALUE_1: "false",
-    },
-  });
+async function git(args: string[], cwd?: string, timeoutMs = GIT_TIMEOUT_MS, token?: string): Promise<string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: cwd ?? tmpdir(),
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_COUNT: "2",
+    GIT_CONFIG_KEY_0: "protocol.allow",
+    GIT_CONFIG_VALUE_0: "user",
+    GIT_CONFIG_KEY_1: "http.followRedirects",
+    GIT_CONFIG_VALUE_1: "false",
+  };
+  if (token) {
+    // In the environment, never in argv or a URL: a process list, git's messages and the repository stay clean.
+    Object.assign(env, {
+      GIT_CONFIG_COUNT: "3",
+      GIT_CONFIG_KEY_2: "http.extraHeader",
+      GIT_CONFIG_VALUE_2: `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`,
+    });
+  }
+  const r = await runProcess(["git", ...args], { cwd, timeoutMs, env });
   if (r.timedOut) throw new AppError("WORK_LINK_UNREACHABLE", "The repository did not answer in time.", 422);
   if (r.code !== 0) {
-    const why = r.stderr.trim().split("\n").pop() ?? "";
+    const last = r.stderr.trim().split("\n").pop() ?? "";
+    const why = token ? last.split(token).join("[redacted]") : last;
     throw new AppError(
       "WORK_LINK_UNREACHABLE",
       `git could not read the repository: ${why.replace(/https?:\/\/[^@\s]+@/g, "https://")}`,
@@ -56,6 +62,7 @@ export function parsePullRequestUrl(url: string): { repoUrl: string; number: num
 /**
  * Resolves and checks linked work. `ref` is a branch name or `refs/pull/N/head`; `commit`, when given, must be
  * the branch's head or an ancestor of it. Throws WORK_LINK_INVALID / WORK_LINK_UNREACHABLE in words people act on.
+ * `tokens` authenticate the fetches of each repository (a private GitHub repository: the App's installation token).
  */
 export async function checkWork(opts: {
   projectRepoUrl: string;
@@ -63,6 +70,7 @@ export async function checkWork(opts: {
   ref: string;
   commit?: string;
   claimedAt: Date;
+  tokens?: { project?: string; work?: string };
 }): Promise<CheckedWork> {
   if (!/^[\w./-]{1,200}$/.test(opts.ref) || opts.ref.includes("..") || opts.ref.startsWith("-")) {
     throw refused("That branch name is not valid.");
@@ -73,12 +81,13 @@ export async function checkWork(opts: {
   const dir = mkdtempSync(join(tmpdir(), "ds-work-"));
   try {
     await git(["init", "-q", "--bare", dir]);
-    const heads = await git(["ls-remote", "--", opts.workRepoUrl, opts.ref], dir);
+    const workToken = opts.tokens?.work;
+    const heads = await git(["ls-remote", "--", opts.workRepoUrl, opts.ref], dir, undefined, workToken);
     const head = heads.split("\n").find((l) => l.endsWith(`\t${opts.ref}`) || l.endsWith(`\trefs/heads/${opts.ref}`));
     if (!head) throw refused(`The repository has no branch ${opts.ref}.`);
     const tip = head.split("\t")[0]!;
     const commit = opts.commit ?? tip;
-    await git(["fetch", "-q", "--no-tags", "--", opts.workRepoUrl, `+${tip}:refs/work/tip`], dir);
+    await git(["fetch", "-q", "--no-tags", "--", opts.workRepoUrl, `+${tip}:refs/work/tip`], dir, undefined, workToken);
     if (commit !== tip) {
       const ok = await git(["merge-base", "--is-ancestor", commit, tip], dir).then(
         () => true,
@@ -88,7 +97,12 @@ export async function checkWork(opts: {
     }
     if (opts.workRepoUrl !== opts.projectRepoUrl) {
       // A fork shares history with the project's repository: their default branches have a common ancestor.
-      await git(["fetch", "-q", "--no-tags", "--", opts.projectRepoUrl, "+HEAD:refs/project/head"], dir);
+      await git(
+        ["fetch", "-q", "--no-tags", "--", opts.projectRepoUrl, "+HEAD:refs/project/head"],
+        dir,
+        undefined,
+        opts.tokens?.project,
+      );
       const base = await git(["merge-base", commit, "refs/project/head"], dir).catch(() => "");
       if (!base) throw refused("That repository is neither the project's repository nor a fork of it.");
     }
@@ -105,15 +119,17 @@ export async function checkWork(opts: {
 
 /**
  * The head commit of a repository's default branch (what `HEAD` points to on the remote), read with
- * `git ls-remote --symref`. `gitConfig` comes from the repository URL check (src/core/net/ssrf.ts).
+ * `git ls-remote --symref`. `gitConfig` comes from the repository URL check (src/core/net/ssrf.ts); `token`
+ * authenticates a private repository.
  */
 export async function remoteHead(
   url: string,
   gitConfig: [string, string][] = [],
   timeoutMs = 30_000,
+  token?: string,
 ): Promise<{ commit: string; ref: string }> {
   const config = gitConfig.flatMap(([k, v]) => ["-c", `${k}=${v}`]);
-  const out = await git([...config, "ls-remote", "--symref", "--", url, "HEAD"], undefined, timeoutMs);
+  const out = await git([...config, "ls-remote", "--symref", "--", url, "HEAD"], undefined, timeoutMs, token);
   const ref = /^ref: (refs\/heads\/\S+)\tHEAD$/m.exec(out)?.[1];
   const commit = /^([0-9a-f]{40})\tHEAD$/m.exec(out)?.[1];
   if (!commit) throw new AppError("REPO_EMPTY", "The repository has no default branch with a commit yet.", 422);

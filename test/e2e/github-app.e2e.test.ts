@@ -1,10 +1,11 @@
 // The GitHub App end to end, on each database (PGlite, and PostgreSQL when TEST_DATABASE_URL is set): the real
 // octokit client against a local server speaking GitHub's REST wire format (test/support/github-server.ts), webhook
 // payloads recorded from GitHub (test/fixtures/github/) signed with the secret the manifest conversion returned,
-// a git host serving the repository, the Docker harness and the embedded dev chain. App configured through the
-// manifest callback → installation → project on a private repository → /claim in an issue → collaborator invite →
-// member webhook → pull request → harness → check run → paid → comment → access removed; replays, reordered and
-// forged deliveries change nothing; a renamed or transferred repository keeps its project.
+// a git host serving the private repository only to the App's installation tokens, the Docker harness and the
+// embedded dev chain. App configured through the manifest callback → installation → project on a private
+// repository → /claim in an issue → collaborator invite → member webhook → pull request → harness → check run →
+// paid → comment → access removed; replays, reordered and forged deliveries change nothing; a renamed or
+// transferred repository keeps its project.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -123,7 +124,9 @@ for (const kind of dbKinds()) {
 
     beforeAll(async () => {
       gh = startGitHubServer();
-      host = startGitHost();
+      // The private repository answers git only with an installation token of the App (as github.com does): the
+      // link check and the harness must fetch it with one.
+      host = startGitHost({ authorize: (name, authorization) => gh.gitAuthorized(name, authorization) });
       await host.createRepo(repoPath, {
         "package.json": '{ "name": "widgets", "private": true }\n',
         "math.test.ts": testFile("4"),

@@ -106,10 +106,29 @@ async function cgi(root: string, request: Request): Promise<Response> {
   return new Response(bytes.subarray(start), { status, headers });
 }
 
+/** Options of a git host. */
+export interface GitHostOptions {
+  /**
+   * Decides whether a request for repository `name` (owner/repo, without .git) may be served, given its
+   * Authorization header; refused requests get 401 as from GitHub. Every request is served without it.
+   */
+  authorize?: (name: string, authorization: string | null) => boolean;
+}
+
 /** Starts a git host on 127.0.0.1 with an ephemeral port; repositories live in a temp folder removed by stop(). */
-export function startGitHost(): GitHost {
+export function startGitHost(opts: GitHostOptions = {}): GitHost {
   const root = mkdtempSync(join(process.env.DEVSPONSOR_TEST_TMP ?? tmpdir(), "git-host-"));
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => cgi(root, req) });
+  const serve = (req: Request) => {
+    const name = /^\/(.+?)\.git(?:\/|$)/.exec(decodeURIComponent(new URL(req.url).pathname))?.[1] ?? "";
+    if (opts.authorize && !opts.authorize(name, req.headers.get("authorization"))) {
+      return new Response("Authentication failed\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="GitHub"' },
+      });
+    }
+    return cgi(root, req);
+  };
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: serve });
   const origin = `http://127.0.0.1:${server.port}`;
   const work = (name: string) => join(root, ".work", name);
 
@@ -125,7 +144,8 @@ export function startGitHost(): GitHost {
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       await git(["init", "-q", "-b", branch], dir);
-      await git(["remote", "add", "origin", host.url(name)], dir);
+      // The host's own pushes go to the bare repository directly (past any authorization the host asks of clients).
+      await git(["remote", "add", "origin", bare], dir);
       return commitAndPush(dir, files, branch, "initial commit");
     },
     async push(name, files, opts = {}) {

@@ -42,6 +42,12 @@ export interface GitHubServer {
   tokensIssued: number;
   /** How long issued tokens live (GitHub: one hour). */
   tokenTtlMs: number;
+  /**
+   * Whether git over HTTPS may read repository `name` (owner/repo) with this Authorization header, as github.com
+   * decides: a public repository for anyone; a private one for Basic auth whose password is a live installation
+   * token of the installation holding it (the user name is ignored, as GitHub does).
+   */
+  gitAuthorized(name: string, authorization: string | null): boolean;
   stop(): void;
 }
 
@@ -77,6 +83,15 @@ export function startGitHubServer(): GitHubServer {
     },
     tokensIssued: 0,
     tokenTtlMs: 60 * 60_000,
+    gitAuthorized(name, authorization) {
+      const repo = s.repos.get(name.toLowerCase());
+      if (repo && !repo.private) return true;
+      const m = /^basic (.+)$/i.exec(authorization ?? "");
+      if (!repo || !m) return false;
+      const decoded = Buffer.from(m[1]!, "base64").toString();
+      const t = tokens.get(decoded.slice(decoded.indexOf(":") + 1));
+      return !!t && t.expiresAt > Date.now() && t.installationId === repo.installationId;
+    },
     stop: () => server.stop(true),
   };
 

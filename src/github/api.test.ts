@@ -1,0 +1,235 @@
+// Private repositories read on the host with the App's installation token, on each database: the real octokit
+// client gets tokens from the local GitHub wire server, and a git smart-HTTP host answers a private repository
+// only to Basic auth carrying a live token of the installation that holds it (as github.com does). The work link
+// check, the pinning of acceptance tests and the harness fetch all go through; the token is in no file, URL or log.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTestApp, type TestApp } from "../../test/support/app";
+import { createUser, type TestUser } from "../../test/support/auth";
+import { dbKinds } from "../../test/support/db";
+import { type GitHost, startGitHost } from "../../test/support/git-host";
+import { type GitHubServer, startGitHubServer } from "../../test/support/github-server";
+import { AppError } from "../core/errors";
+import { fetchRepo } from "../harness/repo";
+import { milestones, tasks } from "../milestones/schema";
+import { orgMembers, orgs } from "../orgs/schema";
+import { projects } from "../projects/schema";
+import { resolveBaseCommit } from "../tasks/acceptance";
+import { claimTask, linkWork } from "../tasks/service";
+import { checkWork } from "../tasks/work-check";
+import { wallets } from "../users/schema";
+import { githubClient } from "./client";
+import { projectGitToken } from "./api";
+import { githubInstallations, githubRepositories } from "./schema";
+
+const INSTALLATION = 4711;
+const OWNER = "octo-org";
+
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e) => (e instanceof AppError ? e.code : String(e)),
+  );
+
+/** Every file under `dir` (a git mirror or checkout: config, refs, packs, logs) as text. */
+function filesOf(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...filesOf(path));
+    else out.push(readFileSync(path, "latin1"));
+  }
+  return out;
+}
+
+for (const kind of dbKinds()) {
+  describe(`private GitHub repositories fetched with the App's installation token [${kind}]`, () => {
+    let t: TestApp;
+    let gh: GitHubServer;
+    let host: GitHost;
+    let contributor: TestUser;
+    let projectId: string;
+    let taskId: string;
+    let head: string;
+    let work: string;
+    /** The Authorization header of every request the git host saw. */
+    const seen: (string | null)[] = [];
+
+    beforeAll(async () => {
+      gh = startGitHubServer();
+      host = startGitHost({
+        authorize: (name, authorization) => {
+          seen.push(authorization);
+          return gh.gitAuthorized(name, authorization);
+        },
+      });
+      head = await host.createRepo(`${OWNER}/widgets`, { "README.md": "widgets\n" });
+      await host.createRepo(`${OWNER}/secret`, { "README.md": "not for contributors\n" });
+      await host.createRepo(`${OWNER}/open`, { "README.md": "public\n" });
+      t = await createTestApp(kind);
+      // The App as GitHub's manifest conversion hands it out (its id and private key).
+      const res = await fetch(`${gh.apiUrl}/app-manifests/${gh.issueManifestCode()}/conversions`, { method: "POST" });
+      const app = (await res.json()) as { id: number; pem: string };
+      await t.ctx.settings.update(
+        {
+          "security.allowedRepoHosts": ["127.0.0.1"],
+          "github.baseUrl": host.origin,
+          "github.apiUrl": gh.apiUrl,
+          "github.appId": String(app.id),
+          "github.privateKey": app.pem,
+        },
+        null,
+      );
+      gh.installations.set(INSTALLATION, {
+        id: INSTALLATION,
+        account: { login: OWNER, id: 1001, type: "Organization" },
+      });
+      gh.addRepo({ id: 1, owner: OWNER, name: "widgets", private: true, installationId: INSTALLATION });
+      gh.addRepo({ id: 2, owner: OWNER, name: "secret", private: true, installationId: INSTALLATION });
+      gh.addRepo({ id: 3, owner: OWNER, name: "open", private: false, installationId: INSTALLATION });
+
+      contributor = await createUser(t);
+      await t.ctx.db.insert(wallets).values({
+        userId: contributor.id,
+        address: "0x00000000000000000000000000000000000b0b07",
+        chainId: "31337",
+        isPayout: true,
+        siweMessage: "m",
+        signature: "0x",
+      });
+      const [org] = await t.ctx.db.insert(orgs).values({ name: "Private" }).returning();
+      await t.ctx.db.insert(orgMembers).values({ orgId: org!.id, userId: contributor.id, role: "CONTRIBUTOR" });
+      const [project] = await t.ctx.db
+        .insert(projects)
+        .values({
+          orgId: org!.id,
+          title: "Widgets",
+          state: "ACTIVE",
+          repoUrl: host.url(`${OWNER}/widgets`),
+          repoVisibility: "PRIVATE",
+        })
+        .returning();
+      projectId = project!.id;
+      const [m] = await t.ctx.db.insert(milestones).values({ projectId, title: "M", position: 0 }).returning();
+      const [task] = await t.ctx.db
+        .insert(tasks)
+        .values({ milestoneId: m!.id, projectId, title: "T", points: 3, position: 0, payoutAmount: "1000" })
+        .returning();
+      taskId = task!.id;
+      // What the `installation` webhook stores: the installation and its repositories, widgets linked to the project.
+      const now = new Date();
+      await t.ctx.db.insert(githubInstallations).values({
+        installationId: INSTALLATION,
+        accountLogin: OWNER,
+        accountId: 1001,
+        accountType: "Organization",
+        eventAt: now,
+      });
+      await t.ctx.db.insert(githubRepositories).values([
+        {
+          repoId: 1,
+          installationId: INSTALLATION,
+          fullName: `${OWNER}/widgets`,
+          private: true,
+          projectId,
+          eventAt: now,
+        },
+        { repoId: 2, installationId: INSTALLATION, fullName: `${OWNER}/secret`, private: true, eventAt: now },
+      ]);
+      work = mkdtempSync(join(tmpdir(), "ds-private-"));
+    }, 180_000);
+
+    afterAll(async () => {
+      await t?.close();
+      await host?.stop();
+      gh?.stop();
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    test("a token only for the repository linked to the project, from the token cache", async () => {
+      const token = await projectGitToken(t.ctx, projectId, host.url(`${OWNER}/widgets`));
+      expect(token).toStartWith("ghs_");
+      // The same repository however its URL is written.
+      expect(await projectGitToken(t.ctx, projectId, `${host.origin}/Octo-Org/Widgets/`)).toBe(token!);
+      // Another repository of the same installation, another host, another project: no token.
+      expect(await projectGitToken(t.ctx, projectId, host.url(`${OWNER}/secret`))).toBeUndefined();
+      expect(await projectGitToken(t.ctx, projectId, `http://localhost:1/${OWNER}/widgets.git`)).toBeUndefined();
+      expect(await projectGitToken(t.ctx, crypto.randomUUID(), host.url(`${OWNER}/widgets`))).toBeUndefined();
+      expect(gh.callsTo(`POST /app/installations/${INSTALLATION}/access_tokens`)).toHaveLength(1);
+    });
+
+    test("without the token the host refuses git: the fetch and the link check fail", async () => {
+      const url = host.url(`${OWNER}/widgets`);
+      expect(
+        await code(fetchRepo({ repo: url, ref: "main", dest: join(work, "anon"), cacheDir: join(work, "anon-cache") })),
+      ).toBe("REPO_FETCH_FAILED");
+      expect(
+        await code(checkWork({ projectRepoUrl: url, workRepoUrl: url, ref: "main", claimedAt: new Date(0) })),
+      ).toBe("WORK_LINK_UNREACHABLE");
+      expect(seen.at(-1)).toBeNull();
+    });
+
+    test("the claimer links a branch of the private repository: the check reads it with the token", async () => {
+      const principal = { userId: contributor.id, name: contributor.name, isAdmin: false, via: "session" as const };
+      await claimTask(t.ctx, principal, taskId);
+      await Bun.sleep(1100); // commit times have one-second resolution: the work comes after the claim
+      const commit = await host.push(
+        `${OWNER}/widgets`,
+        { "math.ts": "export const two = 2;\n" },
+        { branch: "feature" },
+      );
+      seen.length = 0;
+      const { link, verification } = await linkWork(t.ctx, principal, taskId, { branch: "feature" });
+      expect(link).toMatchObject({ branch: "feature", commit, repoUrl: host.url(`${OWNER}/widgets`) });
+      expect(verification.commit).toBe(commit);
+      expect(seen.some((h) => h?.startsWith("Basic "))).toBe(true);
+      // The App's access is not lent to another repository of its installation that a contributor names.
+      expect(
+        await code(linkWork(t.ctx, principal, taskId, { repoUrl: host.url(`${OWNER}/secret`), branch: "main" })),
+      ).toBe("WORK_LINK_UNREACHABLE");
+    });
+
+    test("acceptance tests are pinned to the private repository's head", async () => {
+      expect(await resolveBaseCommit(t.ctx, { id: projectId, repoUrl: host.url(`${OWNER}/widgets`) })).toEqual({
+        commit: head,
+        ref: "refs/heads/main",
+      });
+    });
+
+    test("the harness fetch: checked out with the token, which is in no file of the mirror or checkout, nor the log", async () => {
+      const repo = host.url(`${OWNER}/widgets`);
+      const token = (await projectGitToken(t.ctx, projectId, repo))!;
+      const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
+      const lines: string[] = [];
+      const started = performance.now();
+      const info = await fetchRepo({
+        repo,
+        ref: head,
+        dest: join(work, "src"),
+        cacheDir: join(work, "cache"),
+        token,
+        onLog: (l) => lines.push(l),
+      });
+      const privateMs = performance.now() - started;
+      expect(info.commit).toBe(head);
+      expect(readFileSync(join(work, "src", "README.md"), "utf8")).toBe("widgets\n");
+      for (const text of [...filesOf(join(work, "cache")), ...filesOf(join(work, "src")), ...lines]) {
+        expect(text.includes(token) || text.includes(basic)).toBe(false);
+      }
+      // A public repository anonymously, for comparison of the cost of the token.
+      const before = performance.now();
+      await fetchRepo({
+        repo: host.url(`${OWNER}/open`),
+        ref: "main",
+        dest: join(work, "open"),
+        cacheDir: join(work, "cache"),
+      });
+      console.log(
+        `fetch: private with token ${privateMs.toFixed(0)} ms, public without ${(performance.now() - before).toFixed(0)} ms`,
+      );
+      expect(githubClient(t.ctx).tokenFetches).toBe(1);
+    });
+  });
+}
