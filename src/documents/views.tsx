@@ -47,7 +47,11 @@ export function DocumentRowView({ d, canManage, csrf }: { d: DocumentRow; canMan
                 Re-index
               </button>
             </form>
-            <form method="post" action={`/documents/${d.id}/delete`}>
+            <form
+              method="post"
+              action={`/documents/${d.id}/delete`}
+              data-confirm={`Delete ${d.filename}? The sidebar stops answering from it; this cannot be undone.`}
+            >
               <CsrfField token={csrf} />
               <button type="submit" class="danger" aria-label={`Delete ${d.filename}`}>
                 Delete

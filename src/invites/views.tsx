@@ -104,7 +104,11 @@ export function OrgInvitesPage(props: {
                 <td safe>{i.invitedBy ?? "—"}</td>
                 <td>
                   {i.status === "PENDING" ? (
-                    <form method="post" action={`/orgs/${org.id}/invites/${i.id}/revoke`}>
+                    <form
+                      method="post"
+                      action={`/orgs/${org.id}/invites/${i.id}/revoke`}
+                      data-confirm="Withdraw this invite? Its link stops working; a new invite is needed to ask again."
+                    >
                       <CsrfField token={props.csrf} />
                       <button type="submit" class="secondary">
                         Withdraw

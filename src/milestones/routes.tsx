@@ -95,6 +95,8 @@ const FLASH: Record<string, string> = {
   created: "Project created. Generate a first draft of its milestones, or add them by hand.",
   approved:
     "Structure approved: milestones are frozen, the project's points are fixed and each task's acceptance tests are pinned to the default branch's head.",
+  taskDeleted: "Task deleted. Restoring an earlier version under Versions brings it back.",
+  milestoneDeleted: "Milestone deleted with its tasks. Restoring an earlier version under Versions brings it back.",
   unpinned:
     "Structure approved: milestones are frozen and the project's points are fixed. The repository could not be read, so the acceptance tests are not pinned yet: save them again on each task's page to pin them.",
 };
@@ -273,7 +275,15 @@ export const milestoneRoutes = (ctx: AppContext) => {
         return page(p, params.id, {
           runId: q.run && /^[0-9a-f-]{36}$/.test(q.run) ? q.run : undefined,
           error: q.error?.slice(0, 300),
-          flash: q.created ? "created" : q.approved ? (q.approved === "unpinned" ? "unpinned" : "approved") : undefined,
+          flash: q.created
+            ? "created"
+            : q.approved
+              ? q.approved === "unpinned"
+                ? "unpinned"
+                : "approved"
+              : q.deleted === "task" || q.deleted === "milestone"
+                ? `${q.deleted}Deleted`
+                : undefined,
         });
       })
       .get("/milestones/:id", async ({ request, params, principal }) => {
@@ -353,7 +363,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
-        return formAction(request, project.id, "", () => deleteMilestone(ctx.db, p, params.id));
+        return formAction(request, project.id, "?deleted=milestone", () => deleteMilestone(ctx.db, p, params.id));
       })
       .post("/milestones/:id/tasks/new", async ({ request, params, body, principal }) => {
         const p = await signedIn(request, principal);
@@ -386,7 +396,9 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const { sub, project } = await getTask(ctx.db, p, params.id);
-        return formAction(request, project.id, `#m-${sub.milestoneId}`, () => deleteTask(ctx.db, p, sub.id));
+        return formAction(request, project.id, `?deleted=task#m-${sub.milestoneId}`, () =>
+          deleteTask(ctx.db, p, sub.id),
+        );
       })
   );
 };

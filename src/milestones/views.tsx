@@ -20,11 +20,12 @@ function PostButton(props: {
   csrf?: string;
   label: string;
   cls?: string;
+  /** Asked before the form is sent (app.js): what will happen, for actions that cannot be undone. */
   confirm?: string;
   title?: string;
 }) {
   return (
-    <form method="post" action={props.action} class="inline">
+    <form method="post" action={props.action} class="inline" data-confirm={props.confirm}>
       <CsrfField token={props.csrf} />
       <button type="submit" class={props.cls ?? "secondary"} title={props.title} aria-label={props.title} safe>
         {props.label}
@@ -158,6 +159,7 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
                   csrf={csrf}
                   label="Delete"
                   title={`Delete task ${s.title}`}
+                  confirm={`Delete the task "${s.title}" (${s.points} points) from the draft? Only restoring an earlier version (Versions, below) brings it back.`}
                   cls="danger"
                 />
               </td>
@@ -229,6 +231,7 @@ function MilestoneCard({
               csrf={csrf}
               label="Delete"
               title={`Delete milestone ${m.title}`}
+              confirm={`Delete the milestone "${m.title}" and its ${m.tasks.length} task${m.tasks.length === 1 ? "" : "s"} from the draft? Only restoring an earlier version (Versions, below) brings it back.`}
               cls="danger"
             />
           </div>
@@ -379,7 +382,10 @@ export function MilestonesPage(
         )}
         {templateDraft?.source === "template" && !p.structureApprovedAt ? (
           <p class="flash template" data-template-draft>
-            <strong>Template draft.</strong> <span safe>{templateDraft.note}</span>. Review every task before approving.
+            <strong>Template draft</strong>:{" "}
+            {/* drafts stored before the note lost its own "Template draft:" prefix would say it twice */}
+            <span safe>{templateDraft.note.replace(/^Template draft:\s*/, "")}</span>. Review every task before
+            approving.
           </p>
         ) : (
           ""
@@ -397,6 +403,7 @@ export function MilestonesPage(
                 action={`/projects/${p.id}/approve`}
                 csrf={props.csrf}
                 label={`Approve structure (${total} points)`}
+                confirm={`Approve the structure? Its ${total} points are frozen: milestones and tasks can no longer be added, removed or re-pointed.`}
                 cls=""
               />
             ) : (

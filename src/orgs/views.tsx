@@ -446,7 +446,15 @@ export function MembersPage(props: {
                   </td>
                   <td>
                     {canRemove ? (
-                      <form method="post" action={`/orgs/${org.id}/members/${m.userId}/remove`}>
+                      <form
+                        method="post"
+                        action={`/orgs/${org.id}/members/${m.userId}/remove`}
+                        data-confirm={
+                          m.userId === props.me
+                            ? `Leave ${org.name}? You lose access to its projects until someone invites you again.`
+                            : `Remove ${m.name} from ${org.name}? They lose access to its projects until invited again.`
+                        }
+                      >
                         <CsrfField token={props.csrf} />
                         <button type="submit" class="danger">
                           {m.userId === props.me ? "Leave" : "Remove"}

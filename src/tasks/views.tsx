@@ -3,6 +3,7 @@ import { formatUnits } from "viem";
 import { AcceptanceFields, CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import type { JobEvent } from "../core/jobs";
+import type { PendingInvite } from "../github/access";
 import { ID_SEPARATOR } from "../harness/results";
 import type { Project } from "../projects/schema";
 import { ProjectHeader } from "../projects/views";
@@ -42,7 +43,7 @@ const usd = (points: number, centsPerPoint: number) =>
 const when = (d: Date | null | undefined) => (d ? `${d.toISOString().slice(0, 16).replace("T", " ")} UTC` : "");
 
 const ActionForm = (p: { action: string; csrf?: string; label: string; secondary?: boolean; confirm?: string }) => (
-  <form method="post" action={p.action} class="inline" hx-confirm={p.confirm}>
+  <form method="post" action={p.action} class="inline" data-confirm={p.confirm}>
     <CsrfField token={p.csrf} />
     <button type="submit" class={p.secondary ? "secondary" : undefined} safe>
       {p.label}
@@ -574,7 +575,14 @@ export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: st
 
 /** The task page and the claimer's workbench: details, acceptance criteria, what the caller may do, the timeline. */
 export function TaskPage(
-  p: ProjectChrome & FormProps & { d: TaskDetail; pointRateUsdCents: number; log?: JobEvent[] },
+  p: ProjectChrome &
+    FormProps & {
+      d: TaskDetail;
+      pointRateUsdCents: number;
+      log?: JobEvent[];
+      /** The claimer's repository invitation not accepted yet: their work cannot be pushed or linked before. */
+      invite?: PendingInvite | null;
+    },
 ) {
   const { d } = p;
   const t = d.task;
@@ -636,9 +644,23 @@ export function TaskPage(
         ""
       )}
       <AcceptanceSection a={d.acceptance} taskId={t.id} csrf={p.csrf} values={p.values} errors={p.errors} />
+      {p.invite ? <InvitePending invite={p.invite} /> : ""}
       <TaskActions d={d} csrf={p.csrf} values={p.values} errors={p.errors} />
       <Timeline d={d} log={p.log} />
     </Layout>
+  );
+}
+
+/** Tells the claimer of a private repository's task to accept its invitation on GitHub first (GITHUB_INVITE_PENDING). */
+function InvitePending(p: { invite: PendingInvite }) {
+  return (
+    <div class="flash warning" role="status" id="github-invite">
+      <span safe>{`You are invited to ${p.invite.repo} on GitHub as ${p.invite.login}, but have not accepted yet.`}</span>{" "}
+      <a href={p.invite.acceptUrl} rel="noopener">
+        Accept the invitation on GitHub
+      </a>
+      , then push your work there and link it below.
+    </div>
   );
 }
 

@@ -259,7 +259,11 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
                     {k.revokedAt ? (
                       <span class="badge bad">revoked</span>
                     ) : (
-                      <form method="post" action={`/profile/api-keys/${k.id}/revoke`}>
+                      <form
+                        method="post"
+                        action={`/profile/api-keys/${k.id}/revoke`}
+                        data-confirm={`Revoke the API key "${k.name}"? Anything using it stops working; this cannot be undone.`}
+                      >
                         <CsrfField token={props.csrf} />
                         <button type="submit" class="danger">
                           Revoke

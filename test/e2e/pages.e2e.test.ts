@@ -30,7 +30,7 @@ describe("main pages in a browser", () => {
   let browser: Browser;
   let base: string;
   const people = {} as Record<"contributor" | "sponsor" | "admin", TestUser>;
-  const ids = { org: "", project: "", privateProject: "", task: "" };
+  const ids = { org: "", project: "", privateProject: "", task: "", draftProject: "" };
 
   beforeAll(async () => {
     rmSync(SHOTS, { recursive: true, force: true });
@@ -105,6 +105,26 @@ describe("main pages in a browser", () => {
       .update(tasks)
       .set({ status: "CLAIMED", claimedById: people.contributor.id })
       .where(eq(tasks.id, pub.tasks[0]!));
+    // a draft the sponsor is still shaping: one milestone, two tasks, structure not approved
+    const [draft] = await db
+      .insert(projects)
+      .values({ orgId: ids.org, title: "Report drafts", description: "Reports.", repoVisibility: "PRIVATE" })
+      .returning();
+    const [dm] = await db
+      .insert(milestones)
+      .values({ projectId: draft!.id, title: "Monthly reports", position: 0, points: 5 })
+      .returning();
+    await db.insert(tasks).values(
+      ["Render the PDF report", "Mail the report to the operator"].map((title, i) => ({
+        milestoneId: dm!.id,
+        projectId: draft!.id,
+        title,
+        points: 2 + i,
+        position: i,
+        verification: { minPassingTests: 1, testCommand: "bun test", rules: [] },
+      })),
+    );
+    ids.draftProject = draft!.id;
     server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => t.app.handle(req) });
     base = `http://127.0.0.1:${server.port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -153,6 +173,7 @@ describe("main pages in a browser", () => {
       if (scroll > inner) wide.push(`${path}: ${scroll}px > ${inner}px; first too wide: ${culprit}`);
       const named = path
         .replace(ids.privateProject, "private-project")
+        .replace(ids.draftProject, "draft-project")
         .replace(ids.project, "project")
         .replace(ids.org, "org")
         .replace(ids.task, "task");
@@ -185,6 +206,7 @@ describe("main pages in a browser", () => {
       `/orgs/${ids.org}/audit`,
       `/projects/${ids.project}`,
       `/projects/${ids.project}/milestones`,
+      `/projects/${ids.draftProject}/milestones`,
       `/projects/${ids.project}/tasks`,
       `/projects/${ids.privateProject}`,
       `/tasks/${ids.task}`,
@@ -266,6 +288,63 @@ describe("main pages in a browser", () => {
       } finally {
         await sponsor.close();
         await guest.close();
+      }
+    }, 60_000);
+  }
+
+  for (const vp of VIEWPORTS) {
+    test(`${vp.name}: deleting and approving ask first, saying what happens; cancel keeps, OK does it`, async () => {
+      const ctx = await contextFor(people.sponsor, vp);
+      const taskTitles = async () =>
+        (await t.ctx.db.select({ title: tasks.title }).from(tasks).where(eq(tasks.projectId, ids.draftProject))).map(
+          (r) => r.title,
+        );
+      try {
+        const page = await ctx.newPage();
+        const asked: string[] = [];
+        let answer = false;
+        page.on("dialog", async (d) => {
+          asked.push(d.message());
+          await (answer ? d.accept() : d.dismiss());
+        });
+        await page.goto(`${base}/projects/${ids.draftProject}/milestones`);
+        const title = vp.name === "phone" ? "Render the PDF report" : "Mail the report to the operator";
+        const del = page.locator(`button[title="Delete task ${title}"]`);
+        expect(await taskTitles()).toContain(title);
+
+        // cancelled: nothing is sent, the task stays
+        await del.click();
+        expect(asked.at(-1)).toContain(`Delete the task "${title}"`);
+        expect(asked.at(-1)).toContain("Only restoring an earlier version");
+        await page.waitForTimeout(300);
+        expect(page.url()).toBe(`${base}/projects/${ids.draftProject}/milestones`);
+        expect(await taskTitles()).toContain(title);
+
+        await page.click(`button[title="Delete milestone Monthly reports"]`);
+        expect(asked.at(-1)).toMatch(/Delete the milestone "Monthly reports" and its \d tasks?/);
+        await page.click("button:has-text('Approve structure')");
+        expect(asked.at(-1)).toContain("points are frozen");
+        await page.waitForTimeout(300);
+        const [draft] = await t.ctx.db
+          .select({ approved: projects.structureApprovedAt })
+          .from(projects)
+          .where(eq(projects.id, ids.draftProject));
+        expect(draft?.approved).toBeNull();
+        expect(
+          (await t.ctx.db.select().from(milestones).where(eq(milestones.projectId, ids.draftProject))).length,
+        ).toBe(1);
+        await page.screenshot({ path: join(SHOTS, `confirm-cancelled-${vp.name}.png`), fullPage: true });
+
+        // accepted: the task is deleted and the page says so
+        answer = true;
+        await Promise.all([page.waitForNavigation(), del.click()]);
+        expect(asked).toHaveLength(4);
+        expect(await taskTitles()).not.toContain(title);
+        expect(await page.locator(`button[title="Delete task ${title}"]`).count()).toBe(0);
+        expect(await page.textContent("main")).toContain("Task deleted.");
+        await page.screenshot({ path: join(SHOTS, `confirm-deleted-${vp.name}.png`), fullPage: true });
+      } finally {
+        await ctx.close();
       }
     }, 60_000);
   }
