@@ -243,7 +243,7 @@ export async function runPlanner(
       one = r.value?.milestone ?? null;
       note = one
         ? `regenerated milestone ${target.index + 1} with ${model}`
-        : `Template draft: the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
+        : `the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
     } else {
       const r = await askModel(
         ctx,
@@ -257,10 +257,10 @@ export async function runPlanner(
       plan = r.value;
       note = plan
         ? `drafted by ${model}`
-        : `Template draft: the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
+        : `the model failed ${r.attempts} times (${"lastError" in r ? r.lastError : ""})`;
     }
   } else {
-    note = "Template draft: no language model is configured";
+    note = "no language model is configured";
   }
 
   if (!plan && !one) {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Plan } from "../milestones/model";
 import { TREE_LEAVES } from "../zk/merkle";
 import { scrub, snapshotRepo } from "./repo-snapshot";
-import { detectStack, extractFeatures, templatePlan } from "./template";
+import { detectStack, extractFeatures, plainText, templatePlan } from "./template";
 
 const DESCRIPTION = `A command-line tool that converts CSV files to JSON.
 - Parse CSV with quoted fields and custom delimiters
@@ -79,6 +79,24 @@ describe("template planner", () => {
       "Build the first working version of Widget",
     ]);
     expect(Plan.safeParse(templatePlan({ title: "Widget", description: "" })).success).toBe(true);
+  });
+
+  test("keeps names as written: code spans and inner underscores stay, Markdown marks go", () => {
+    const description = [
+      "- Add `chunked_even()` to split the work into **even** chunks",
+      "- Keep `__init__` and snake_case_names as _they_ are",
+      "- Support C# and the a*b operator",
+    ].join("\n");
+    expect(extractFeatures({ title: "T", description })).toEqual([
+      "Add chunked_even() to split the work into even chunks",
+      "Keep __init__ and snake_case_names as they are",
+      "Support C# and the a*b operator",
+    ]);
+    expect(plainText("## > not a quote")).toBe("> not a quote");
+    const plan = templatePlan({ title: "T", description });
+    expect(plan.milestones[1]!.tasks[0]!.title).toBe("Add chunked_even() to split the work into even chunks");
+    // the page labels a template draft once; the plan's own text does not repeat it
+    expect(JSON.stringify(plan)).not.toContain("Template draft");
   });
 
   test("detects the usual toolchains", () => {

@@ -46,13 +46,32 @@ export function detectStack(paths: string[]): Stack {
 
 const BULLET = /^\s*(?:[-*+•]|\d+[.)]|\[[ x]\])\s+(.+)$/;
 
+/**
+ * Markdown marks off a line of text: backticks, emphasis, heading and quote markers. Code spans are kept as
+ * written (`__init__`, `chunked_even()`), and so are underscores and asterisks inside a word (`snake_case`, `a*b`):
+ * only those that open or close emphasis go.
+ */
+export function plainText(line: string): string {
+  return line
+    .replace(/^\s*(?:#{1,6}|>+)\s+/, "")
+    .split(/(`+[^`]*`+)/)
+    .map((part, i) =>
+      i % 2
+        ? part.replace(/^`+|`+$/g, "")
+        : part
+            .replace(/`+/g, "")
+            .replace(/(^|[\s(["'])[*_]+(?=\S)/g, "$1")
+            .replace(/(\S)[*_]+(?=$|[\s)\]"'.,;:!?])/g, "$1"),
+    )
+    .join("");
+}
+
 /** Candidate features: list items of the description, else its sentences; then README and document headings. */
 export function extractFeatures(input: TemplateInput): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   const push = (raw: string) => {
-    const f = raw
-      .replace(/[`*_#>]+/g, "")
+    const f = plainText(raw)
       .replace(/\s+/g, " ")
       .replace(/[\s.;:,!]+$/, "")
       .trim();
@@ -184,8 +203,7 @@ export function templatePlan(input: TemplateInput): Plan {
   const milestones: PlannedMilestone[] = [
     {
       title: "Foundation and tooling",
-      description:
-        "Template draft: a reproducible build and an automated test run, so every later task can be verified.",
+      description: "A reproducible build and an automated test run, so every later task can be verified.",
       acceptanceCriteria: ["The project builds and its tests run automatically"],
       tasks: setup,
     },
@@ -195,7 +213,7 @@ export function templatePlan(input: TemplateInput): Plan {
     const group = features.slice(i, i + 3);
     milestones.push({
       title: `${shortTitle(group[0]!)}${group.length > 1 ? " and related features" : ""}`,
-      description: `Template draft covering: ${group.join("; ")}.`,
+      description: `Covers: ${group.join("; ")}.`,
       acceptanceCriteria: group.map((f) => `Delivers: ${f}`),
       tasks: group.map((f) =>
         task(
@@ -212,7 +230,7 @@ export function templatePlan(input: TemplateInput): Plan {
 
   milestones.push({
     title: "Documentation and release readiness",
-    description: "Template draft: usage documentation and hardening before the first release.",
+    description: "Usage documentation and hardening before the first release.",
     acceptanceCriteria: ["A new user can install and use the project from the README alone"],
     tasks: [
       task(
