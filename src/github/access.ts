@@ -3,12 +3,13 @@
 // `github.access.sync` (cron) repairs drift both ways.
 import { and, eq, inArray } from "drizzle-orm";
 import type { AppContext } from "../core/context";
+import { AppError } from "../core/errors";
 import { tasks } from "../milestones/schema";
 import { taskClaims } from "../tasks/schema";
 import { users } from "../users/schema";
-import { githubError } from "./client";
+import { appConfig, githubError } from "./client";
 import { projectRepo, repoClient } from "./api";
-import { githubAccess } from "./schema";
+import { githubAccess, githubRepositories } from "./schema";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "log">;
 
@@ -110,6 +111,39 @@ export async function accessState(ctx: Pick<AppContext, "db">, taskId: string) {
   if (!a) return null;
   return { state: a.state === "PENDING" ? "GITHUB_INVITE_PENDING" : "GITHUB_ACCESS_ACTIVE", login: a.login };
 }
+
+/** A claimer's invitation to a private repository that GitHub says is not accepted yet. */
+export interface PendingInvite {
+  /** The repository's `owner/name` today. */
+  repo: string;
+  login: string;
+  /** Where the invitee accepts it on GitHub. */
+  acceptUrl: string;
+}
+
+/** The invitation `userId` has not accepted yet for task `taskId`'s repository, if any. */
+export async function pendingInvite(
+  ctx: Pick<AppContext, "db" | "settings">,
+  taskId: string,
+  userId: string,
+): Promise<PendingInvite | null> {
+  const [a] = await ctx.db
+    .select({ login: githubAccess.login, repo: githubRepositories.fullName })
+    .from(githubAccess)
+    .innerJoin(githubRepositories, eq(githubRepositories.repoId, githubAccess.repoId))
+    .where(and(eq(githubAccess.taskId, taskId), eq(githubAccess.userId, userId), eq(githubAccess.state, "PENDING")));
+  if (!a) return null;
+  return { repo: a.repo, login: a.login, acceptUrl: `${appConfig(ctx.settings).baseUrl}/${a.repo}/invitations` };
+}
+
+/** The refusal of work that cannot be there yet: the claimer has not accepted the repository invitation. */
+export const invitePending = (i: PendingInvite) =>
+  new AppError(
+    "GITHUB_INVITE_PENDING",
+    `Your invitation to ${i.repo} on GitHub is not accepted yet: accept it at ${i.acceptUrl}, push your work there, then link it.`,
+    409,
+    { repo: i.repo, login: i.login, acceptUrl: i.acceptUrl },
+  );
 
 /**
  * Repairs drift: access of claims that ended is removed, active claims in private repositories without access

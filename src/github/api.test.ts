@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
@@ -19,10 +20,11 @@ import { projects } from "../projects/schema";
 import { resolveBaseCommit } from "../tasks/acceptance";
 import { claimTask, linkWork } from "../tasks/service";
 import { checkWork } from "../tasks/work-check";
-import { wallets } from "../users/schema";
+import { users, wallets } from "../users/schema";
+import { grantAccess } from "./access";
 import { githubClient } from "./client";
 import { projectGitToken } from "./api";
-import { githubInstallations, githubRepositories } from "./schema";
+import { githubAccess, githubInstallations, githubRepositories } from "./schema";
 
 const INSTALLATION = 4711;
 const OWNER = "octo-org";
@@ -189,6 +191,31 @@ for (const kind of dbKinds()) {
       expect(
         await code(linkWork(t.ctx, principal, taskId, { repoUrl: host.url(`${OWNER}/secret`), branch: "main" })),
       ).toBe("WORK_LINK_UNREACHABLE");
+    });
+
+    test("an invitation not accepted yet: linking is GITHUB_INVITE_PENDING with where to accept it; the page says so", async () => {
+      await t.ctx.db.update(users).set({ githubLogin: "hacktocat" }).where(eq(users.id, contributor.id));
+      expect(await grantAccess(t.ctx, taskId)).toBe("PENDING");
+      const acceptUrl = `${host.origin}/${OWNER}/widgets/invitations`;
+      // Work the claimer could not push yet: the refusal names the invitation, in the error envelope.
+      const res = await contributor.request("POST", `/api/tasks/${taskId}/work`, { body: { branch: "not-pushed" } });
+      expect(res.status).toBe(409);
+      const { error } = (await res.json()) as { error: { code: string; message: string; details: object } };
+      expect(error.code).toBe("GITHUB_INVITE_PENDING");
+      expect(error.message).toContain(acceptUrl);
+      expect(error.details).toMatchObject({ repo: `${OWNER}/widgets`, login: "hacktocat", acceptUrl });
+      const github = (await (await contributor.request("GET", `/api/tasks/${taskId}/github`)).json()) as any;
+      expect(github.invite).toMatchObject({ acceptUrl });
+      const page = await (await contributor.request("GET", `/tasks/${taskId}`)).text();
+      expect(page).toContain(`href="${acceptUrl}"`);
+      expect(page).toContain("have not accepted yet");
+
+      // Accepted (GitHub's `member` webhook): the branch's own refusal comes back and the notice is gone.
+      await t.ctx.db.update(githubAccess).set({ state: "ACTIVE" }).where(eq(githubAccess.taskId, taskId));
+      const after = await contributor.request("POST", `/api/tasks/${taskId}/work`, { body: { branch: "not-pushed" } });
+      expect(after.status).toBe(422);
+      expect(((await after.json()) as { error: { code: string } }).error.code).toBe("WORK_LINK_INVALID");
+      expect(await (await contributor.request("GET", `/tasks/${taskId}`)).text()).not.toContain("have not accepted");
     });
 
     test("acceptance tests are pinned to the private repository's head", async () => {

@@ -7,7 +7,7 @@ import { type AppContext, requireAdmin } from "../core/context";
 import { pageProps, readForm, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { loadTask } from "../tasks/service";
-import { accessState } from "./access";
+import { accessState, pendingInvite } from "./access";
 import { linkIssue } from "./commands";
 import { finishManifest, installUrl, startManifest } from "./manifest";
 import { githubCheckRuns, githubDeliveries, githubPulls } from "./schema";
@@ -56,6 +56,8 @@ export const githubRoutes = (ctx: AppContext) =>
         const p = await principal();
         await loadTask(ctx.db, p, params.id);
         const access = await accessState(ctx, params.id);
+        // The caller's own invitation still to accept, with where to accept it on GitHub.
+        const invite = p ? await pendingInvite(ctx, params.id, p.userId) : null;
         const pulls = await ctx.db
           .select({
             repoId: githubPulls.repoId,
@@ -73,7 +75,7 @@ export const githubRoutes = (ctx: AppContext) =>
           })
           .from(githubCheckRuns)
           .where(eq(githubCheckRuns.taskId, params.id));
-        return { access, pulls, checks };
+        return { access, invite, pulls, checks };
       },
       { detail: { summary: "A task's repository access, pull requests and check runs on GitHub", tags: ["github"] } },
     )

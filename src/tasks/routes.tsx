@@ -14,6 +14,7 @@ import {
 } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { checkRepoUrl } from "../core/net/ssrf";
+import { pendingInvite } from "../github/access";
 import type { Project } from "../projects/schema";
 import { projectRights } from "../projects/service";
 import { type SidebarPage, sidebarPanel } from "../sidebar/service";
@@ -87,6 +88,8 @@ export const taskRoutes = (ctx: AppContext) => {
     const jobId = d.verifications.at(-1)?.jobId;
     return jobId ? ctx.jobs.events(jobId, { limit: 1000 }) : [];
   };
+  /** The caller's repository invitation not accepted yet, when they hold the task's claim. */
+  const inviteOf = (p: Principal, d: TaskDetail) => (d.isClaimer ? pendingInvite(ctx, d.task.id, p.userId) : null);
   /** What every page inside a project shows around its content: header rights and the AI sidebar. */
   const chrome = async (p: Principal, project: Project, where: SidebarPage) => {
     const [rights, sidebar] = await Promise.all([projectRights(ctx.db, p, project), sidebarPanel(ctx, p, where)]);
@@ -316,6 +319,7 @@ export const taskRoutes = (ctx: AppContext) => {
             {...(await taskChrome(p, d))}
             d={d}
             log={await logOf(d)}
+            invite={await inviteOf(p, d)}
             pointRateUsdCents={ctx.settings.get("funding.pointRateUsdCents")}
             flash={readFlash(query, DONE, { errors: true })}
           />,
@@ -390,6 +394,7 @@ export const taskRoutes = (ctx: AppContext) => {
               {...(await taskChrome(p, d))}
               d={d}
               log={await logOf(d)}
+              invite={await inviteOf(p, d)}
               values={values}
               errors={errors}
               pointRateUsdCents={ctx.settings.get("funding.pointRateUsdCents")}

@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { AppContext, Principal } from "../core/context";
 import { type Db, preparedFor } from "../core/db";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
+import { invitePending, pendingInvite } from "../github/access";
 import { projectGitToken } from "../github/api";
 import { milestones, type Task, tasks } from "../milestones/schema";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
@@ -287,6 +288,10 @@ export async function linkWork(
       project: await projectGitToken(ctx, tc.project.id, projectRepo),
       work: await projectGitToken(ctx, tc.project.id, workRepo),
     },
+  }).catch(async (err) => {
+    // A claimer who has not accepted the repository invitation could not push: say that, with where to accept it.
+    const invite = err instanceof AppError && err.status === 422 ? await pendingInvite(ctx, taskId, p.userId) : null;
+    throw invite ? invitePending(invite) : err;
   });
   const { link, verification, queued } = await ctx.db.transaction(async (tx) => {
     const [link] = await tx
