@@ -2,7 +2,10 @@
 // client gets tokens from the local GitHub wire server, and a git smart-HTTP host answers a private repository
 // only to Basic auth carrying a live token of the installation that holds it (as github.com does). The work link
 // check, the pinning of acceptance tests and the harness fetch all go through; the token is in no file, URL or log.
+// A claimer whose invitation is not accepted is told so (GITHUB_INVITE_PENDING); `push` deliveries re-verify the
+// linked branch.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +13,7 @@ import { eq } from "drizzle-orm";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
-import { type GitHost, startGitHost } from "../../test/support/git-host";
+import { type GitHost, git, startGitHost } from "../../test/support/git-host";
 import { type GitHubServer, startGitHubServer } from "../../test/support/github-server";
 import { AppError } from "../core/errors";
 import { fetchRepo } from "../harness/repo";
@@ -18,6 +21,7 @@ import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { projects } from "../projects/schema";
 import { resolveBaseCommit } from "../tasks/acceptance";
+import { taskVerifications } from "../tasks/schema";
 import { claimTask, linkWork } from "../tasks/service";
 import { checkWork } from "../tasks/work-check";
 import { users, wallets } from "../users/schema";
@@ -25,8 +29,15 @@ import { grantAccess } from "./access";
 import { githubClient } from "./client";
 import { projectGitToken } from "./api";
 import { githubAccess, githubInstallations, githubRepositories } from "./schema";
+import { processDelivery } from "./service";
 
 const INSTALLATION = 4711;
+const SECRET = "webhook secret";
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "test", "fixtures", "github", name), "utf8")) as Record<
+    string,
+    unknown
+  >;
 const OWNER = "octo-org";
 
 const code = (p: Promise<unknown>) =>
@@ -216,6 +227,88 @@ for (const kind of dbKinds()) {
       expect(after.status).toBe(422);
       expect(((await after.json()) as { error: { code: string } }).error.code).toBe("WORK_LINK_INVALID");
       expect(await (await contributor.request("GET", `/tasks/${taskId}`)).text()).not.toContain("have not accepted");
+    });
+
+    test("push webhooks: the linked branch's new head is verified once; other branches, deletions and other repositories are not", async () => {
+      await t.ctx.settings.update({ "github.webhookSecret": SECRET }, null);
+      let n = 0;
+      /** Delivers `payload` as GitHub does (signed) and runs its processing job's handler; returns its outcome. */
+      const push = async (over: Record<string, unknown>, id = `push-${kind}-${++n}`) => {
+        const body = JSON.stringify({ ...fixture("push.with-installation.payload.json"), ...over });
+        const res = await t.request("POST", "/webhooks/github", {
+          body,
+          headers: {
+            "content-type": "application/json",
+            "x-github-event": "push",
+            "x-github-delivery": id,
+            "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+          },
+        });
+        expect(res.status).toBeLessThan(300);
+        return { id, outcome: await processDelivery(t.ctx, id) };
+      };
+      const verified = async () =>
+        (await t.ctx.db.select().from(taskVerifications).where(eq(taskVerifications.taskId, taskId))).map(
+          (v) => v.commit,
+        );
+      const widgets = { id: 1, name: "widgets", full_name: `${OWNER}/widgets`, private: true };
+      const installation = { id: INSTALLATION };
+      const before = (await verified()).length;
+
+      const next = await host.push(
+        `${OWNER}/widgets`,
+        { "math.ts": "export const two = 1 + 1;\n" },
+        { branch: "feature" },
+      );
+      const first = await push({
+        ref: "refs/heads/feature",
+        after: next,
+        deleted: false,
+        repository: widgets,
+        installation,
+      });
+      expect(first.outcome).toBe(`push to feature at ${next.slice(0, 7)}: 1 task re-verified`);
+      expect(await verified()).toHaveLength(before + 1);
+      expect((await verified()).filter((c) => c === next)).toHaveLength(1);
+      // The job run again, and GitHub's redelivery under a new id: the same commit is not verified twice.
+      expect(await processDelivery(t.ctx, first.id)).toBe(first.outcome);
+      await push({ ref: "refs/heads/feature", after: next, deleted: false, repository: widgets, installation });
+      expect(await verified()).toHaveLength(before + 1);
+
+      const other = await host.push(`${OWNER}/widgets`, { "x.ts": "1\n" }, { branch: "other" });
+      expect((await push({ ref: "refs/heads/other", after: other, repository: widgets, installation })).outcome).toBe(
+        `push to other at ${other.slice(0, 7)}: 0 tasks re-verified`,
+      );
+      const gone = "0".repeat(40);
+      expect(
+        (await push({ ref: "refs/heads/feature", after: gone, deleted: true, repository: widgets, installation }))
+          .outcome,
+      ).toBe("push to feature: branch deleted or no commit");
+      const secret = { id: 2, name: "secret", full_name: `${OWNER}/secret`, private: true };
+      expect((await push({ ref: "refs/heads/feature", after: next, repository: secret, installation })).outcome).toBe(
+        "push to feature: the repository is not linked to a project",
+      );
+      expect(await verified()).toHaveLength(before + 1);
+
+      // The claimer's work on a fork's branch: a push to the same branch name here is someone else's, not theirs.
+      const branch = "fork-feature";
+      const forked = await host.push(`${OWNER}/widgets`, { "fork.ts": "1\n" }, { branch });
+      await git([
+        "clone",
+        "--bare",
+        "-q",
+        join(host.root, `${OWNER}/widgets.git`),
+        join(host.root, "hacktocat/widgets.git"),
+      ]);
+      gh.addRepo({ id: 5, owner: "hacktocat", name: "widgets", private: false, installationId: 0 });
+      const principal = { userId: contributor.id, name: contributor.name, isAdmin: false, via: "session" as const };
+      await linkWork(t.ctx, principal, taskId, { repoUrl: host.url("hacktocat/widgets"), branch });
+      expect(await verified()).toContain(forked);
+      const theirs = await host.push(`${OWNER}/widgets`, { "fork.ts": "2\n" }, { branch });
+      expect(
+        (await push({ ref: `refs/heads/${branch}`, after: theirs, repository: widgets, installation })).outcome,
+      ).toBe(`push to ${branch} at ${theirs.slice(0, 7)}: 0 tasks re-verified`);
+      expect(await verified()).not.toContain(theirs);
     });
 
     test("acceptance tests are pinned to the private repository's head", async () => {

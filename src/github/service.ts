@@ -386,7 +386,12 @@ async function onPush(ctx: AppContext, p: Payload): Promise<string> {
   if (!repo?.projectId) return `push to ${branch}: the repository is not linked to a project`;
   // Pull requests get their own `synchronize`; a push re-verifies only branch links of open claims on this branch.
   const links = await ctx.db
-    .select({ taskId: taskWorkLinks.taskId, userId: taskClaims.userId, branch: taskWorkLinks.branch })
+    .select({
+      taskId: taskWorkLinks.taskId,
+      userId: taskClaims.userId,
+      branch: taskWorkLinks.branch,
+      repoUrl: taskWorkLinks.repoUrl,
+    })
     .from(taskWorkLinks)
     .innerJoin(taskClaims, eq(taskClaims.id, taskWorkLinks.claimId))
     .innerJoin(tasks, eq(tasks.id, taskWorkLinks.taskId))
@@ -401,9 +406,12 @@ async function onPush(ctx: AppContext, p: Payload): Promise<string> {
     .orderBy(desc(taskWorkLinks.createdAt));
   const seen = new Set<string>();
   let n = 0;
+  const base = appConfig(ctx.settings).baseUrl;
   for (const l of links) {
     if (seen.has(l.taskId)) continue;
     seen.add(l.taskId);
+    // A branch of the same name in a fork is someone else's: a push here is not the claimer's work there.
+    if (fullNameOf(base, l.repoUrl) !== repo.fullName.toLowerCase()) continue;
     const [u] = await ctx.db.select().from(users).where(eq(users.id, l.userId));
     if (!u) continue;
     try {
