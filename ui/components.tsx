@@ -26,6 +26,10 @@ export const FieldError = ({ errors, name }: { errors?: Record<string, string>; 
     ""
   );
 
+/** The attributes of an input whose field has an error: marked invalid and pointing at its message; none otherwise. */
+export const invalid = (errors: Record<string, string> | undefined, name: string) =>
+  errors?.[name] ? { "aria-invalid": "true", "aria-describedby": `${name}-error` } : {};
+
 /** The value a form typed into one field ("" when none), for `value=` attributes. */
 export const typed = (values: FormProps["values"], name: string): string => {
   const v = values?.[name];
@@ -48,7 +52,6 @@ export function Field(
     children?: Children;
   },
 ) {
-  const bad = Boolean(props.errors?.[props.name]);
   return (
     <label>
       <span safe>{props.label}</span>
@@ -61,8 +64,7 @@ export function Field(
         maxlength={props.maxlength === undefined ? undefined : String(props.maxlength)}
         placeholder={props.placeholder}
         autocomplete={props.autocomplete}
-        aria-invalid={bad ? "true" : undefined}
-        aria-describedby={bad ? `${props.name}-error` : undefined}
+        {...invalid(props.errors, props.name)}
       />
       <FieldError errors={props.errors} name={props.name} />
     </label>

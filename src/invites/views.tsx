@@ -1,5 +1,5 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError } from "../../ui/components";
+import { CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
 import { OrgNav, type OrgView } from "../orgs/views";
 import { ORG_ROLES, canAssignRole } from "../orgs/permissions";
 
@@ -40,15 +40,27 @@ export function OrgInvitesPage(props: {
       {props.created ? <InviteLinkCard {...props.created} /> : ""}
       <form method="post" action={`/orgs/${org.id}/invites`} class="card stack">
         <CsrfField token={props.csrf} />
+        <ErrorSummary errors={props.errors} message="No invite was sent. Correct the fields below." />
         <div class="grid2">
           <label>
             E-mail
-            <input name="email" type="email" value={v.email ?? ""} autocomplete="off" />
+            <input
+              name="email"
+              type="email"
+              value={v.email ?? ""}
+              autocomplete="off"
+              {...invalid(props.errors, "email")}
+            />
             <FieldError errors={props.errors} name="email" />
           </label>
           <label>
             or GitHub username
-            <input name="githubUsername" value={v.githubUsername ?? ""} autocomplete="off" />
+            <input
+              name="githubUsername"
+              value={v.githubUsername ?? ""}
+              autocomplete="off"
+              {...invalid(props.errors, "githubUsername")}
+            />
             <FieldError errors={props.errors} name="githubUsername" />
           </label>
         </div>
@@ -65,7 +77,7 @@ export function OrgInvitesPage(props: {
         </label>
         <label>
           Message <span class="help">Optional, shown with the invite.</span>
-          <textarea name="message" rows="3" maxlength="1000" safe>
+          <textarea name="message" rows="3" maxlength="1000" {...invalid(props.errors, "message")} safe>
             {v.message ?? ""}
           </textarea>
           <FieldError errors={props.errors} name="message" />

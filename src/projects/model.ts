@@ -11,7 +11,7 @@ const optionalText = (max: number) =>
 const address = z
   .string()
   .trim()
-  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x… contract address")
+  .regex(/^0x[0-9a-fA-F]{40}$/, "Enter a contract address: 0x and 40 hex digits, or nothing for the native coin.")
   .nullish()
   .or(z.literal(""))
   .transform((v) => (v ? v : null));
@@ -27,7 +27,7 @@ const verificationRuns = z.coerce.number().int().min(1).max(2);
 /** Body of `POST /api/orgs/:id/projects` and the new-project form. */
 export const ProjectCreateRequest = z
   .object({
-    title: z.string().trim().min(1, "is required").max(200),
+    title: z.string().trim().min(1, "Give the project a title.").max(200),
     description: z.string().max(20_000).default(""),
     repoUrl: optionalText(500),
     repoType: z.enum(["PUBLIC", "PRIVATE"]).default("PUBLIC"),
@@ -41,14 +41,14 @@ export const ProjectCreateRequest = z
   .strict()
   .refine((p) => !p.tokenAddress || p.tokenDecimals !== undefined, {
     path: ["tokenDecimals"],
-    message: "is required for an ERC-20 token",
+    message: "Enter the token's decimals: an ERC-20 token needs them (18 for most).",
   });
 export type ProjectCreateRequest = z.input<typeof ProjectCreateRequest>;
 
 /** Body of `PATCH /api/projects/:id`; repository, token and funding mode change only while in DRAFT. */
 export const ProjectUpdateRequest = z
   .object({
-    title: z.string().trim().min(1, "is required").max(200).optional(),
+    title: z.string().trim().min(1, "Give the project a title.").max(200).optional(),
     description: z.string().max(20_000).optional(),
     repoUrl: optionalText(500).optional(),
     repoType: z.enum(["PUBLIC", "PRIVATE"]).optional(),

@@ -1,5 +1,5 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError } from "../../ui/components";
+import { CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
 import { PROJECT_CSS_PATH } from "./assets";
 import type { Project } from "./schema";
 
@@ -144,9 +144,10 @@ export function NewProjectPage(props: {
       <h1>New project</h1>
       <form class="stack card" method="post" action={`/orgs/${props.orgId}/projects`}>
         <CsrfField token={props.csrf} />
+        <ErrorSummary errors={props.errors} message="The project was not created. Correct the fields below." />
         <label>
           Title
-          <input name="title" required maxlength="200" value={v.title ?? ""} aria-describedby="title-error" />
+          <input name="title" required maxlength="200" value={v.title ?? ""} {...invalid(props.errors, "title")} />
           <FieldError errors={props.errors} name="title" />
         </label>
         <label>
@@ -154,7 +155,7 @@ export function NewProjectPage(props: {
           <span class="help">
             What should be built? The milestone planner drafts from this text, your documents and the repository.
           </span>
-          <textarea name="description" rows="8" maxlength="20000" safe>
+          <textarea name="description" rows="8" maxlength="20000" {...invalid(props.errors, "description")} safe>
             {v.description ?? ""}
           </textarea>
           <FieldError errors={props.errors} name="description" />
@@ -162,7 +163,13 @@ export function NewProjectPage(props: {
         <label>
           Repository
           <span class="help">A GitHub or GitHub Enterprise URL, any git URL, or a path on this server. Optional.</span>
-          <input name="repoUrl" maxlength="500" placeholder="https://github.com/owner/name" value={v.repoUrl ?? ""} />
+          <input
+            name="repoUrl"
+            maxlength="500"
+            placeholder="https://github.com/owner/name"
+            value={v.repoUrl ?? ""}
+            {...invalid(props.errors, "repoUrl")}
+          />
           <FieldError errors={props.errors} name="repoUrl" />
         </label>
         <fieldset>
@@ -181,12 +188,23 @@ export function NewProjectPage(props: {
           <label>
             Token contract
             <span class="help">Empty for the chain's native coin; an ERC-20 address otherwise.</span>
-            <input name="tokenAddress" placeholder="0x…" value={v.tokenAddress ?? ""} />
+            <input
+              name="tokenAddress"
+              placeholder="0x…"
+              value={v.tokenAddress ?? ""}
+              {...invalid(props.errors, "tokenAddress")}
+            />
             <FieldError errors={props.errors} name="tokenAddress" />
           </label>
           <label>
             Token decimals
-            <input name="tokenDecimals" inputmode="numeric" placeholder="18" value={v.tokenDecimals ?? ""} />
+            <input
+              name="tokenDecimals"
+              inputmode="numeric"
+              placeholder="18"
+              value={v.tokenDecimals ?? ""}
+              {...invalid(props.errors, "tokenDecimals")}
+            />
             <FieldError errors={props.errors} name="tokenDecimals" />
           </label>
         </div>

@@ -349,6 +349,61 @@ describe("main pages in a browser", () => {
     }, 60_000);
   }
 
+  for (const vp of VIEWPORTS) {
+    test(`${vp.name}: a failed save shows an error summary, marks the field and keeps what was typed`, async () => {
+      const admin = await contextFor(people.admin, vp);
+      const sponsor = await contextFor(people.sponsor, vp);
+      try {
+        // the admin's settings: a number field given words, a text field and a select changed alongside
+        const page = await admin.newPage();
+        await page.goto(`${base}/admin/settings`);
+        expect(await page.locator("select[name='ai.provider'] option").allTextContents()).toEqual([
+          "none",
+          "ollama",
+          "openai-compatible",
+        ]);
+        expect(await page.locator("select[name='sandbox.backend']").count()).toBe(1);
+        await page.fill("input[name='instance.name']", `Ledger ${vp.name} appliance`);
+        await page.fill("input[name='ai.temperature']", "quite warm");
+        await page.selectOption("select[name='chain.mode']", "rpc");
+        await page.click("button:has-text('Save settings')");
+        const summary = page.locator("form .flash.error");
+        expect(await summary.textContent()).toContain("Nothing was saved");
+        expect(await summary.locator("a").allTextContents()).toEqual(["Enter a number."]);
+        const temperature = page.locator("input[name='ai.temperature']");
+        expect(await temperature.getAttribute("aria-invalid")).toBe("true");
+        expect(await temperature.inputValue()).toBe("quite warm");
+        expect(await page.inputValue("input[name='instance.name']")).toBe(`Ledger ${vp.name} appliance`);
+        expect(await page.inputValue("select[name='chain.mode']")).toBe("rpc");
+        expect(await page.locator("input[name='instance.name']").getAttribute("aria-invalid")).toBeNull();
+        // the summary's link takes the keyboard to the field's message
+        await summary.locator("a").click();
+        expect(page.url()).toEndWith("#ai.temperature-error");
+        await page.screenshot({ path: join(SHOTS, `settings-error-${vp.name}.png`), fullPage: true });
+        expect(t.ctx.settings.get("instance.name")).toBe("DevSponsor");
+        expect(t.ctx.settings.get("chain.mode")).toBe("dev");
+
+        // a long form: the new project
+        const form = await sponsor.newPage();
+        await form.goto(`${base}/orgs/${ids.org}/projects/new`);
+        await form.fill("input[name=title]", `Nightly exports ${vp.name}`);
+        await form.fill("textarea[name=description]", "Export every ledger nightly as CSV.");
+        await form.fill("input[name=tokenAddress]", "not an address");
+        await form.click("button:has-text('Create project')");
+        expect(await form.locator("form .flash.error").textContent()).toContain("The project was not created");
+        expect(await form.locator("input[name=tokenAddress]").getAttribute("aria-invalid")).toBe("true");
+        expect(await form.inputValue("input[name=title]")).toBe(`Nightly exports ${vp.name}`);
+        expect(await form.inputValue("input[name=tokenAddress]")).toBe("not an address");
+        expect(await form.inputValue("textarea[name=description]")).toBe("Export every ledger nightly as CSV.");
+        expect(await form.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(vp.width);
+        await form.screenshot({ path: join(SHOTS, `new-project-error-${vp.name}.png`), fullPage: true });
+      } finally {
+        await admin.close();
+        await sponsor.close();
+      }
+    }, 60_000);
+  }
+
   test("the explore board filters with JavaScript (in place) and without (plain GET form)", async () => {
     for (const js of [true, false]) {
       const ctx = await contextFor(null, VIEWPORTS[js ? 1 : 0], js);

@@ -13,7 +13,7 @@ const def = <S extends z.ZodType>(schema: S, dflt: z.infer<S>, label: string, ex
   ({ schema, default: dflt, label, ...extra }) as SettingDef<S>;
 
 const url = z.url().or(z.literal(""));
-const address = z.string().regex(/^(0x[0-9a-fA-F]{40})?$/, "must be a 0x… address");
+const address = z.string().regex(/^(0x[0-9a-fA-F]{40})?$/, "Enter a 0x… address (40 hex digits), or leave it empty.");
 
 /**
  * Everything an admin configures, in one typed registry. Keys are `section.name`; the environment variable
@@ -43,13 +43,23 @@ export const SETTINGS = {
   "chain.verifierAddress": def(address, "", "Verifier contract address"),
   "chain.priceFeedAddress": def(address, "", "Price feed (AggregatorV3) address"),
   "chain.treasuryAddress": def(address, "", "Treasury address"),
-  "chain.workerKey": def(z.string().regex(/^(0x[0-9a-fA-F]{64})?$/, "must be a 0x… private key"), "", "Worker key", {
-    secret: true,
-  }),
-  "chain.harnessKey": def(z.string().regex(/^(0x[0-9a-fA-F]{64})?$/, "must be a 0x… private key"), "", "Harness key", {
-    secret: true,
-    help: "Signs verification reports; the escrow accepts only reports signed by it.",
-  }),
+  "chain.workerKey": def(
+    z.string().regex(/^(0x[0-9a-fA-F]{64})?$/, "Enter a 0x… private key (64 hex digits), or leave it empty."),
+    "",
+    "Worker key",
+    {
+      secret: true,
+    },
+  ),
+  "chain.harnessKey": def(
+    z.string().regex(/^(0x[0-9a-fA-F]{64})?$/, "Enter a 0x… private key (64 hex digits), or leave it empty."),
+    "",
+    "Harness key",
+    {
+      secret: true,
+      help: "Signs verification reports; the escrow accepts only reports signed by it.",
+    },
+  ),
   "chain.confirmations": def(z.number().int().min(0).max(100), 2, "Confirmations required"),
 
   "funding.pointRateUsdCents": def(z.number().int().min(1), 5000, "Point rate (US cents per point)"),
@@ -138,6 +148,12 @@ export function settingKind(key: SettingKey): SettingKind {
     return "text";
   };
   return kindOf((SETTINGS[key] as SettingDef).schema);
+}
+
+/** The allowed values of a setting whose schema is an enum; undefined for any other. */
+export function settingOptions(key: SettingKey): readonly string[] | undefined {
+  const schema = (SETTINGS[key] as SettingDef).schema;
+  return schema instanceof z.ZodEnum ? (schema.options as string[]) : undefined;
 }
 
 /**

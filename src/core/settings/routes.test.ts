@@ -54,12 +54,29 @@ for (const kind of dbKinds()) {
     expect(t.ctx.settings.get("chain.confirmations")).toBe(6);
     expect(t.ctx.settings.get("smtp.secure")).toBe(true);
     const bad = await admin.request("POST", "/admin/settings", {
-      body: new URLSearchParams({ _csrf: admin.csrf, "chain.confirmations": "many" }),
+      body: new URLSearchParams({
+        _csrf: admin.csrf,
+        "chain.confirmations": "many",
+        "instance.name": "Typed but not saved",
+        "instance.publicUrl": "",
+        "ai.provider": "ollama",
+        "ai.apiKey": "sk-typed-secret-5",
+      }),
       headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
     });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("Some settings are not valid");
+    const text = await bad.text();
+    expect(text).toContain("Nothing was saved");
+    expect(text).toContain('<a href="#chain.confirmations-error">Enter a number.</a>');
+    expect(text).toMatch(/name="chain.confirmations" value="many" aria-invalid="true"/);
+    // every typed value is kept (an emptied one stays empty), a secret is asked for again, never echoed
+    expect(text).toContain('value="Typed but not saved"');
+    expect(text).toContain('name="instance.publicUrl" value=""');
+    expect(text).toMatch(/<select name="ai.provider">.*<option value="ollama" selected>/s);
+    expect(text).not.toContain("sk-typed-secret-5");
+    expect(text).toContain("Not saved: type it again.");
     expect(t.ctx.settings.get("chain.confirmations")).toBe(6);
+    expect(t.ctx.settings.get("instance.name")).not.toBe("Typed but not saved");
   });
 
   test(`[${kind}] keys every object has are unknown settings, in the API and the form`, async () => {

@@ -20,6 +20,14 @@ export function formToPatch(form: Record<string, unknown>): Record<string, unkno
   return patch;
 }
 
+/** The text fields of a settings form as typed, emptied ones included (an emptied field must stay empty). */
+const typedValues = (body: unknown): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries((body ?? {}) as Record<string, unknown>).filter(
+      (e): e is [string, string] => e[0] !== "_csrf" && typeof e[1] === "string",
+    ),
+  );
+
 /** Logs and audits which settings an admin changed (names only: values may be secrets). */
 async function recordChange(ctx: AppContext, userId: string, keys: string[]) {
   ctx.log.info("settings changed", { by: userId, keys });
@@ -88,10 +96,11 @@ export const settingsRoutes = (ctx: AppContext) =>
             items={ctx.settings.list()}
             viewer={p}
             csrfToken={p.csrfToken}
-            flash={{ kind: "error", message: err.message }}
             errors={err.details.fields as Record<string, string>}
+            values={typedValues(body)}
           />,
           400,
+          { "cache-control": "no-store" },
         );
       }
     });

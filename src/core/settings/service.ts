@@ -4,7 +4,15 @@ import type { Db } from "../db";
 import { invalidInput, type FieldErrors } from "../errors";
 import { unstorablePath } from "../http/input";
 import { log } from "../logger";
-import { envName, parseSettingText, SETTINGS, type SettingDef, type SettingKey, type SettingValue } from "./registry";
+import {
+  envName,
+  parseSettingText,
+  SETTINGS,
+  type SettingDef,
+  type SettingKey,
+  type SettingValue,
+  settingOptions,
+} from "./registry";
 import { settings } from "./schema";
 
 /** Where a setting's effective value comes from. */
@@ -19,6 +27,8 @@ export interface SettingView {
   source: SettingSource;
   value: unknown;
   isSet: boolean;
+  /** The allowed values of a setting that takes one of a few (the page shows a select). */
+  options?: readonly string[];
 }
 
 export const REDACTED = "[redacted]";
@@ -85,6 +95,7 @@ export class SettingsService {
         source: this.source(key),
         value: def.secret ? (isSet ? REDACTED : "") : value,
         isSet,
+        options: settingOptions(key),
       };
     });
   }
@@ -103,17 +114,15 @@ export class SettingsService {
       }
       const k = key;
       const def = SETTINGS[k] as SettingDef;
-      if (unstorablePath(value) !== null) {
-        errors[key] = "contains characters that cannot be stored";
-        continue;
-      }
       if (def.secret && (value === "" || value === REDACTED)) continue;
       if (value === null) {
         changes.push({ key: k, value: null, reset: true });
         continue;
       }
+      // the schema speaks first: a form's "many" in a number field is NaN, which is "Enter a number.", not text
       const parsed = def.schema.safeParse(value);
       if (!parsed.success) errors[key] = parsed.error.issues[0]?.message ?? "invalid";
+      else if (unstorablePath(value) !== null) errors[key] = "Contains characters that cannot be stored.";
       else changes.push({ key: k, value: parsed.data, reset: false });
     }
     if (Object.keys(errors).length) throw invalidInput(errors, "Some settings are not valid.");

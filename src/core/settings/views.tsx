@@ -1,5 +1,6 @@
 import { Layout, type Viewer } from "../../../ui/layout";
 import { GitHubAppPanel } from "../../github/views";
+import { ErrorSummary, FieldError, invalid } from "../../../ui/components";
 import type { SettingView } from "./service";
 
 const SECTIONS: Record<string, string> = {
@@ -13,10 +14,13 @@ const SECTIONS: Record<string, string> = {
   sandbox: "Sandboxes",
 };
 
-function input(s: SettingView) {
+/** A setting's input: a select for yes/no and for a few allowed values, text otherwise; what was typed wins. */
+function input(s: SettingView, typed: string | undefined, errors: Record<string, string> | undefined) {
   const name = s.key;
   const disabled = s.source === "env";
+  const bad = invalid(errors, name);
   if (s.secret) {
+    // a secret typed into a form that failed is not sent back to the page: it is asked for again
     return (
       <input
         type="password"
@@ -24,23 +28,26 @@ function input(s: SettingView) {
         autocomplete="off"
         placeholder={s.isSet ? "•••••• (set; leave empty to keep)" : "not set"}
         disabled={disabled}
+        {...bad}
       />
     );
   }
-  if (typeof s.value === "boolean") {
+  const current = Array.isArray(s.value) ? s.value.join(", ") : String(s.value ?? "");
+  const value = typed ?? current;
+  const options = typeof s.value === "boolean" ? ["true", "false"] : s.options;
+  if (options) {
+    const label = (o: string) => (o === "true" ? "yes" : o === "false" ? "no" : o);
     return (
-      <select name={name} disabled={disabled}>
-        <option value="true" selected={s.value}>
-          yes
-        </option>
-        <option value="false" selected={!s.value}>
-          no
-        </option>
+      <select name={name} disabled={disabled} {...bad}>
+        {options.map((o) => (
+          <option value={o} selected={o === value} safe>
+            {label(o)}
+          </option>
+        ))}
       </select>
     );
   }
-  const value = Array.isArray(s.value) ? s.value.join(", ") : String(s.value ?? "");
-  return <input type="text" name={name} value={value} disabled={disabled} />;
+  return <input type="text" name={name} value={value} disabled={disabled} {...bad} />;
 }
 
 /** The one admin page where everything is configured, grouped by section. */
@@ -50,6 +57,8 @@ export function SettingsPage(props: {
   csrfToken?: string;
   flash?: { kind: "error" | "success"; message: string };
   errors?: Record<string, string>;
+  /** What the admin typed, shown again after a failed save (secrets never). */
+  values?: Record<string, string>;
 }) {
   const groups = new Map<string, SettingView[]>();
   for (const s of props.items) {
@@ -64,13 +73,14 @@ export function SettingsPage(props: {
       </p>
       <form method="post" action="/admin/settings" class="stack">
         {props.csrfToken ? <input type="hidden" name="_csrf" value={props.csrfToken} /> : ""}
+        <ErrorSummary errors={props.errors} message="Nothing was saved. Correct the settings below and save again." />
         {[...groups.entries()].map(([section, items]) => (
           <fieldset class="card">
             <legend safe>{SECTIONS[section] ?? section}</legend>
             {items.map((s) => (
               <label>
                 <span safe>{s.label}</span>
-                {input(s) as "safe"}
+                {input(s, props.values?.[s.key], props.errors) as "safe"}
                 {s.help ? (
                   <span class="help" safe>
                     {s.help}
@@ -79,10 +89,9 @@ export function SettingsPage(props: {
                   ""
                 )}
                 {s.source === "env" ? <span class="help">Set by the environment.</span> : ""}
-                {props.errors?.[s.key] ? (
-                  <span class="help bad" role="alert" safe>
-                    {props.errors[s.key]}
-                  </span>
+                <FieldError errors={props.errors} name={s.key} />
+                {s.secret && props.errors && props.values?.[s.key] ? (
+                  <span class="help">Not saved: type it again.</span>
                 ) : (
                   ""
                 )}
