@@ -3,6 +3,7 @@
 // repository access that drifted.
 import { eq } from "drizzle-orm";
 import type { AppContext } from "../core/context";
+import type { Db } from "../core/db";
 import { onTaskEvent, type TaskEventName } from "../tasks/events";
 import { accessState, grantAccess, revokeAccess, syncAccess } from "./access";
 import { NotYetVisible, commentPaid, syncCheckRun } from "./checks";
@@ -80,12 +81,9 @@ export async function setupGitHub(ctx: AppContext, on: On): Promise<void> {
       taskId: event.taskId,
       ...(typeof event.verificationId === "string" ? { verificationId: event.verificationId } : {}),
     };
-    // Queued once the emitting transaction lets go (the job retries until its change is visible).
-    setTimeout(() => {
-      ctx.jobs.enqueue(TASK_EVENT_JOB, payload, { delayMs: 50 }).catch((err) => {
-        ctx.log.error("github: could not queue a task event", { event: name, taskId: event.taskId, err });
-      });
-    }, 0);
+    // Queued in the emitting transaction: the job exists exactly when the task's change does, so a crash after the
+    // commit (or a webhook delivery marked processed after it) cannot lose it, and a rollback queues nothing.
+    await ctx.jobs.enqueueIn(tx as Db, TASK_EVENT_JOB, payload);
   });
   on.stop(off);
 }

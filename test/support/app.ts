@@ -22,7 +22,9 @@ export async function createTestApp(kind: DbKind = "pglite", env: NodeJS.Process
   const dataDir = mkdtempSync(join(tmpdir(), "ds-app-"));
   const fullEnv = { DEVSPONSOR_DATA_DIR: dataDir, DEVSPONSOR_MASTER_KEY: "11".repeat(32), ...env };
   const ctx = await bootstrap(loadConfig(fullEnv), { database, env: fullEnv });
-  await setupDomains(ctx);
+  // Stopped on close, as the server stops it at shutdown: the domains' process-wide subscriptions (task events) end
+  // with the app instead of acting on the next test app's transactions.
+  const lifecycle = await setupDomains(ctx);
   const app = createApp(ctx);
   return {
     ctx,
@@ -38,6 +40,9 @@ export async function createTestApp(kind: DbKind = "pglite", env: NodeJS.Process
       }
       return app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
     },
-    close: () => database.close(),
+    close: async () => {
+      await lifecycle.stop();
+      await database.close();
+    },
   };
 }

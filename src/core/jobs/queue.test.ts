@@ -348,6 +348,32 @@ describeEachDb("job queue", (db) => {
     expect(await jobs.enqueue("prune.job", {}, { key: "prune:kept" })).toEqual({ id: keyed.id, created: false });
   });
 
+  test("enqueueIn: a job added in a transaction exists only if it commits, then runs once; its key is kept", async () => {
+    const jobs = queue({ pollIntervalMs: 5000 }); // the wake after the commit starts it, not the poll
+    const runs: number[] = [];
+    jobs.define<{ n: number }>("tx.run", (p) => {
+      runs.push(p.n);
+      return {};
+    });
+    jobs.start();
+    const rolledBack = db()
+      .db.transaction(async (tx) => {
+        await jobs.enqueueIn(tx, "tx.run", { n: 1 }, { key: "tx:k1" });
+        throw new Error("rolled back");
+      })
+      .catch((e: Error) => e.message);
+    expect(await rolledBack).toBe("rolled back");
+    const committed = await db().db.transaction(async (tx) => {
+      const first = await jobs.enqueueIn(tx, "tx.run", { n: 2 }, { key: "tx:k1" });
+      expect(await jobs.enqueueIn(tx, "tx.run", { n: 3 }, { key: "tx:k1" })).toEqual({ id: first.id, created: false });
+      return first;
+    });
+    expect(committed.created).toBe(true);
+    await waitFor(async () => (await jobs.get(committed.id))?.state === "completed", 2000, "the committed job");
+    expect(runs).toEqual([2]);
+    expect(await jobs.enqueue("tx.run", { n: 4 }, { key: "tx:k1" })).toEqual({ id: committed.id, created: false });
+  });
+
   test("enqueue validates its input", async () => {
     const jobs = queue();
     await expect(jobs.enqueue("bad name!", {})).rejects.toMatchObject({ code: "INVALID_INPUT" });

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
-import { and, asc, desc, eq, gt, type SQL } from "drizzle-orm";
-import type { Database } from "../db";
+import { and, asc, desc, eq, gt, type SQL, sql } from "drizzle-orm";
+import type { Database, Db } from "../db";
 import { conflict, invalidInput, notFound, StoreError } from "../errors";
 import { log as rootLog } from "../logger";
 import { GroupCommit } from "./batch";
@@ -36,6 +36,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAME = /^[a-z0-9][\w.:-]{0,99}$/i;
 const INSERT_CHUNK = 1000;
 const BATCHABLE = 100; // enqueueMany calls larger than this insert on their own
+const COMMIT_GRACE_MS = 50; // enqueueIn's wake: most transactions commit within it; the poll finds the rest
 
 /** Creates a job queue on `database`; define handlers, then `start()` to run them. */
 export function createJobQueue(database: Database, opts: JobQueueOptions = {}) {
@@ -101,6 +102,41 @@ export class JobQueue {
   async enqueue<P>(name: string, payload: P, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     const [result] = await this.enqueueMany([{ ...opts, name, payload }]);
     return result;
+  }
+
+  /**
+   * Adds a job inside the caller's transaction `tx`: it is stored exactly when that transaction commits, so a state
+   * change and the job that follows it up never come apart (a crash right after the commit loses neither, and a
+   * rollback leaves no job behind). Workers see it once committed: on their next poll, or the wake shortly after.
+   */
+  async enqueueIn<P>(tx: Db, name: string, payload: P, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const r = this.toRow({ ...opts, name, payload });
+    const delay = r.runAt ? Date.parse(r.runAt) - Date.now() : (r.delayMs ?? 0);
+    const [row] = await tx
+      .insert(jobsTable)
+      .values({
+        id: r.id,
+        name: r.name,
+        payload: r.payload,
+        key: r.key,
+        maxAttempts: r.maxAttempts,
+        orgId: r.orgId,
+        projectId: r.projectId,
+        // The database's clock, as enqueue() uses.
+        runAt: r.runAt ? new Date(r.runAt) : sql`now() + (${Math.max(0, delay)}::float8 * interval '1 millisecond')`,
+      })
+      .onConflictDoNothing()
+      .returning({ id: jobsTable.id });
+    if (!row) {
+      const existing = r.key
+        ? (await tx.select({ id: jobsTable.id }).from(jobsTable).where(eq(jobsTable.key, r.key)))[0]
+        : undefined;
+      if (!existing) throw new StoreError(`job with key ${r.key} was neither inserted nor found`);
+      return { id: existing.id, created: false };
+    }
+    // The commit comes after this returns: a wake now would find nothing, so the wake waits a little.
+    if (this.defs.has(name)) this.runner.wakeAt(Math.max(0, delay) + COMMIT_GRACE_MS);
+    return { id: row.id, created: true };
   }
 
   /**
