@@ -1,9 +1,9 @@
 // Private repositories read on the host with the App's installation token, on each database: the real octokit
 // client gets tokens from the local GitHub wire server, and a git smart-HTTP host answers a private repository
 // only to Basic auth carrying a live token of the installation that holds it (as github.com does). The work link
-// check, the pinning of acceptance tests and the harness fetch all go through; the token is in no file, URL or log.
-// A claimer whose invitation is not accepted is told so (GITHUB_INVITE_PENDING); `push` deliveries re-verify the
-// linked branch.
+// check, the pinning of acceptance tests, the harness fetch and its base comparison all go through; the token is
+// in no file, URL or log. A claimer whose invitation is not accepted is told so (GITHUB_INVITE_PENDING); `push`
+// deliveries re-verify the linked branch.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -16,7 +16,7 @@ import { dbKinds } from "../../test/support/db";
 import { type GitHost, git, startGitHost } from "../../test/support/git-host";
 import { type GitHubServer, startGitHubServer } from "../../test/support/github-server";
 import { AppError } from "../core/errors";
-import { fetchRepo } from "../harness/repo";
+import { compareWithBase, fetchRepo } from "../harness/repo";
 import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { projects } from "../projects/schema";
@@ -335,6 +335,14 @@ for (const kind of dbKinds()) {
       const privateMs = performance.now() - started;
       expect(info.commit).toBe(head);
       expect(readFileSync(join(work, "src", "README.md"), "utf8")).toBe("widgets\n");
+      // The acceptance comparison fetches a base the mirror lacks, with the same token.
+      const feature = await git(["rev-parse", "refs/heads/feature"], join(host.root, `${OWNER}/widgets.git`));
+      const cmp = await compareWithBase({ repo, cacheDir: join(work, "cache"), base: "feature", head, token });
+      expect(cmp.base).toBe(feature);
+      expect(cmp.changes).toContainEqual({ status: "D", path: "math.ts" });
+      expect(await code(compareWithBase({ repo, cacheDir: join(work, "cache"), base: "other", head }))).toBe(
+        "REPO_FETCH_FAILED",
+      );
       for (const text of [...filesOf(join(work, "cache")), ...filesOf(join(work, "src")), ...lines]) {
         expect(text.includes(token) || text.includes(basic)).toBe(false);
       }
