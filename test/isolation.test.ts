@@ -30,6 +30,7 @@ const ROLE_ORDER: PersonaName[] = ["owner", "maintainer", "sponsor", "contributo
 export function allowed(p: Persona, s: Sample, method: string, vis: Visibility | null): boolean {
   const a: Access = s.access;
   if (a.kind === "public") return true;
+  if (a.kind === "org" && a.anonOnPublic && p.via === "anon") return vis === "public" && method === "GET";
   if (a.kind === "closed" || p.via === "anon") return false;
   if (STATE_CHANGING.has(method)) {
     if (p.via === "session" && !p.csrf) return false;
@@ -363,6 +364,11 @@ test("the permission function follows the table: a contributor may not manage, a
   expect(allowed(persona({ role: null, user: "outsider" }), view, "GET", "private")).toBe(false);
   expect(allowed(persona({ role: null, user: "admin" }), view, "GET", "private")).toBe(true);
   expect(allowed(persona({ role: null, user: "admin" }), manage, "POST", "private")).toBe(false);
+  const anon = persona({ role: null, user: "anon", via: "anon" });
+  const page: Sample = { ...view, access: { kind: "org", action: "project.view", anonOnPublic: true } };
+  expect(allowed(anon, page, "GET", "public")).toBe(true);
+  expect(allowed(anon, page, "GET", "private")).toBe(false);
+  expect(allowed(anon, view, "GET", "public")).toBe(false);
   const sample = (access: Access): Sample => ({ access, build: async () => ({ path: "/" }) });
   const outsider = persona({ role: null, user: "outsider" });
   const contributor = persona({ role: "CONTRIBUTOR", user: "contributor" });

@@ -3,9 +3,10 @@
 import { and, desc, eq, isNull, type SQL, sql } from "drizzle-orm";
 import { formatUnits } from "viem";
 import type { Db } from "../core/db";
-import { invalidInput, zodFieldErrors } from "../core/errors";
+import { invalidInput, unauthorized, zodFieldErrors } from "../core/errors";
 import { fundingRecords } from "../funding/schema";
-import { tasks } from "../milestones/schema";
+import { milestones, tasks } from "../milestones/schema";
+import { isUuid } from "../orgs/permissions";
 import { orgs } from "../orgs/schema";
 import { projects } from "../projects/schema";
 import { ExploreQuery, type Language } from "./model";
@@ -38,6 +39,18 @@ const usdSql = sql<string | null>`(select ${tasks.payoutAmount} * ${fundingRecor
 
 /** The token a project pays in, as the board names it (the native coin has no symbol stored). */
 const tokenSql = sql<string>`coalesce(nullif(${projects.tokenSymbol}, ''), 'ETH')`;
+
+/** What the board and the public task page read of a task's project, payout and language. */
+const taskColumns = {
+  language: LANGUAGE_SQL,
+  projectId: projects.id,
+  projectTitle: projects.title,
+  repoFullName: projects.repoFullName,
+  repoUrl: projects.repoUrl,
+  tokenDecimals: projects.tokenDecimals,
+  token: tokenSql,
+  usd: sql<string | null>`round(${usdSql}, 2)::text`,
+};
 
 /** One task on the board. */
 export interface ExploreTask {
@@ -116,14 +129,7 @@ export async function exploreTasks(db: Db, raw: unknown): Promise<ExplorePage> {
         points: tasks.points,
         payoutAmount: tasks.payoutAmount,
         createdAt: tasks.createdAt,
-        language: LANGUAGE_SQL,
-        projectId: projects.id,
-        projectTitle: projects.title,
-        repoFullName: projects.repoFullName,
-        repoUrl: projects.repoUrl,
-        tokenDecimals: projects.tokenDecimals,
-        token: tokenSql,
-        usd: sql<string | null>`round(${usdSql}, 2)::text`,
+        ...taskColumns,
         total: sql<number>`count(*) over ()::int`,
       })
       .from(tasks)
@@ -178,6 +184,59 @@ async function countBoard(db: Db, where: SQL | undefined): Promise<number> {
 /** A repository URL shown to the public: web URLs only, never a server's local path. */
 function publicRepoUrl(url: string | null): string | null {
   return url && /^https?:\/\//.test(url) ? url.replace(/^https?:\/\//, "").replace(/\.git$/, "") : null;
+}
+
+/** A task as a signed-out visitor sees it: the board's facts, what is asked, and whether it is still open. */
+export interface PublicTask extends Omit<ExploreTask, "payoutAmount" | "payout" | "usd" | "language"> {
+  description: string;
+  acceptanceCriteria: string[];
+  status: string;
+  milestone: string;
+  language: Language | null;
+  payout: string | null;
+  usd: number | null;
+}
+
+/**
+ * One task of a PUBLIC project (of an org not archived) for a signed-out visitor, whatever its status; anything
+ * else is UNAUTHORIZED, as a missing task, so the visitor is asked to sign in and private work does not leak.
+ */
+export async function publicTask(db: Db, taskId: string): Promise<PublicTask> {
+  if (!isUuid(taskId)) throw unauthorized();
+  const [r] = await db
+    .select({
+      id: tasks.id,
+      title: tasks.title,
+      description: tasks.description,
+      acceptanceCriteria: tasks.acceptanceCriteria,
+      status: tasks.status,
+      points: tasks.points,
+      payoutAmount: tasks.payoutAmount,
+      createdAt: tasks.createdAt,
+      milestone: milestones.title,
+      ...taskColumns,
+    })
+    .from(tasks)
+    .innerJoin(milestones, eq(milestones.id, tasks.milestoneId))
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
+    .innerJoin(orgs, eq(orgs.id, projects.orgId))
+    .where(and(eq(tasks.id, taskId), eq(projects.repoVisibility, "PUBLIC"), isNull(orgs.archivedAt)));
+  if (!r) throw unauthorized();
+  return {
+    id: r.id,
+    title: r.title,
+    description: r.description,
+    acceptanceCriteria: r.acceptanceCriteria,
+    status: r.status,
+    milestone: r.milestone,
+    points: r.points,
+    language: r.language,
+    project: { id: r.projectId, title: r.projectTitle, repository: r.repoFullName ?? publicRepoUrl(r.repoUrl) },
+    token: r.token,
+    payout: r.payoutAmount ? formatUnits(BigInt(r.payoutAmount), r.tokenDecimals) : null,
+    usd: r.usd === null ? null : Number(r.usd),
+    createdAt: r.createdAt,
+  };
 }
 
 /** A board task as the JSON API returns it. */

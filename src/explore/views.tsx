@@ -1,7 +1,7 @@
 import { FieldError } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { LANGUAGES } from "./model";
-import type { ExplorePage, ExploreTask } from "./service";
+import type { ExplorePage, ExploreTask, PublicTask } from "./service";
 
 const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 
@@ -201,5 +201,73 @@ function Results({ board, values }: { board: ExplorePage | null; values: Record<
         ""
       )}
     </div>
+  );
+}
+
+const STATUS_TEXT: Record<string, string> = {
+  OPEN: "Open: anyone signed in can claim it.",
+  CLAIMED: "Claimed: someone is working on it.",
+  VERIFYING: "Being verified: the submitted work is under test.",
+  VERIFIED: "Verified: the work passed and waits for payment.",
+  PAYING: "Being paid.",
+  PAID: "Done and paid.",
+};
+
+/** A task of a public project as a signed-out visitor sees it, with the way to claim it (sign in first). */
+export function PublicTaskPage({ t }: { t: PublicTask }) {
+  const back = encodeURIComponent(`/tasks/${t.id}`);
+  return (
+    <Layout title={t.title} viewer={null}>
+      <p class="muted crumb">
+        <a href="/explore">Explore</a> /{" "}
+        <a href={`/projects/${t.project.id}`} safe>
+          {t.project.title}
+        </a>{" "}
+        / <span safe>{t.milestone}</span>
+      </p>
+      <h1 safe>{t.title}</h1>
+      <div class="card stack">
+        <p>
+          <strong safe>{t.payout === null ? "Not funded yet" : `${t.payout} ${t.token}`}</strong>
+          {t.usd === null ? "" : <span class="muted" safe>{` ≈ ${usd(t.usd)}`}</span>}
+          <span class="muted" safe>{` · ${t.points} points${t.language ? ` · ${t.language}` : ""}`}</span>
+        </p>
+        <p safe>{STATUS_TEXT[t.status] ?? t.status}</p>
+        {t.status === "OPEN" ? (
+          <p>
+            <a class="button" href={`/signin?next=${back}`}>
+              Sign in to claim this task
+            </a>
+          </p>
+        ) : (
+          ""
+        )}
+      </div>
+      <div class="card">
+        <h2>What is asked</h2>
+        <p class="pre-line" safe>
+          {t.description || "No description."}
+        </p>
+        {t.acceptanceCriteria.length ? (
+          <>
+            <h3>Done when</h3>
+            <ul>
+              {t.acceptanceCriteria.map((c) => (
+                <li safe>{c}</li>
+              ))}
+            </ul>
+          </>
+        ) : (
+          ""
+        )}
+        {t.project.repository ? (
+          <p class="muted" safe>
+            {`Repository: ${t.project.repository}`}
+          </p>
+        ) : (
+          ""
+        )}
+      </div>
+    </Layout>
   );
 }

@@ -69,8 +69,9 @@ export const orgRoutes = (ctx: AppContext) => {
     new Elysia({ name: "orgs" })
       .use(httpContext(ctx))
       .get("/", async ({ request, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
+        const p = await principal();
+        // signed out: the public board is the front page (it says how to sign in), not a sign-in wall
+        if (!p) return seeOther(request, "/explore");
         const me = await getMe(ctx.db, p);
         if (!me.onboarded) return seeOther(request, "/onboarding");
         const [orgs, invites, claims, paid] = await Promise.all([

@@ -25,6 +25,16 @@ export async function loadProject(
   return authorizeProject(db, principal, project, action);
 }
 
+/**
+ * A PUBLIC project for a signed-out visitor, to read its overview (as anyone signed in may). Anything else is
+ * UNAUTHORIZED, the answer a missing project gets too, so a private project's existence does not leak.
+ */
+export async function loadPublicProject(db: Db, projectId: string): Promise<Project> {
+  const project = await findProject(db, projectId);
+  if (project?.repoVisibility !== "PUBLIC") throw unauthorized();
+  return project;
+}
+
 /** `project`, already read (joined to another row), when the caller may do `action` on it: loadProject's rule. */
 export async function authorizeProject(
   db: Db,

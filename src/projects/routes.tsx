@@ -1,13 +1,14 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
 import { type AppContext, requireUser } from "../core/context";
-import { pageProps, readFlash, readForm, seeOther, signedIn, trySave } from "../core/http/form";
+import { AppError } from "../core/errors";
+import { pageProps, readFlash, readForm, seeOther, signedIn, signInRedirect, trySave } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { fundingPanel } from "../funding/service";
 import { FUNDING_FLASH, FundingPanel } from "../funding/views";
 import { sidebarPanel } from "../sidebar/service";
 import { SidebarPanel } from "../sidebar/views";
-import { loadProject } from "./access";
+import { loadProject, loadPublicProject } from "./access";
 import { PROJECT_CSS, PROJECT_CSS_PATH } from "./assets";
 import {
   createProject,
@@ -135,8 +136,24 @@ export const projectRoutes = (ctx: AppContext) =>
       );
     })
     .get("/projects/:id", async ({ request, params, principal }) => {
-      const p = await signedIn(request, principal);
-      if (p instanceof Response) return p;
+      const p = await principal();
+      if (!p) {
+        // signed out: a public project's overview is readable (the service decides); anything else asks to sign in
+        const project = await loadPublicProject(ctx.db, params.id).catch((err) => {
+          if (err instanceof AppError && err.status === 401) return null;
+          throw err;
+        });
+        if (!project) return signInRedirect(request);
+        return html(
+          <ProjectOverviewPage
+            viewer={null}
+            project={project}
+            canManage={false}
+            canAudit={false}
+            {...(await projectSummary(ctx.db, project))}
+          />,
+        );
+      }
       const project = await loadProject(ctx.db, p, params.id, "project.view");
       const [summary, rights, funding, sidebar] = await Promise.all([
         projectSummary(ctx.db, project),

@@ -8,7 +8,8 @@ export const ProjectStyles = () => <link rel="stylesheet" href={PROJECT_CSS_PATH
 
 /** The page chrome every project page shares. */
 export interface ProjectPageProps {
-  viewer: Viewer;
+  /** null: a signed-out visitor reading a public project's overview. */
+  viewer: Viewer | null;
   csrf?: string;
   project: Project;
   /** The caller may edit milestones, documents and the project. */
@@ -26,19 +27,30 @@ export type ProjectTab = "overview" | "milestones" | "tasks" | "documents" | "ai
 const stateBadge = (s: string) => (s === "ACTIVE" ? "badge ok" : s === "COMPLETED" ? "badge" : "badge warn");
 
 /** Title, state and tabs of a project. */
-export function ProjectHeader({ project, tab, canAudit }: { project: Project; tab: ProjectTab; canAudit: boolean }) {
+export function ProjectHeader({
+  project,
+  tab,
+  canAudit,
+  signedOut = false,
+}: {
+  project: Project;
+  tab: ProjectTab;
+  canAudit: boolean;
+  /** A signed-out visitor: only the overview is open to them, so the other tabs are not offered. */
+  signedOut?: boolean;
+}) {
   const tabs: [ProjectTab, string, string, boolean][] = [
     ["overview", "Overview", `/projects/${project.id}`, true],
-    ["milestones", "Milestones", `/projects/${project.id}/milestones`, true],
-    ["tasks", "Tasks", `/projects/${project.id}/tasks`, true],
-    ["documents", "Documents", `/projects/${project.id}/documents`, true],
+    ["milestones", "Milestones", `/projects/${project.id}/milestones`, !signedOut],
+    ["tasks", "Tasks", `/projects/${project.id}/tasks`, !signedOut],
+    ["documents", "Documents", `/projects/${project.id}/documents`, !signedOut],
     ["ai", "AI audit", `/projects/${project.id}/ai-calls`, canAudit],
   ];
   return (
     <>
       <ProjectStyles />
       <p class="muted crumb">
-        <a href={`/orgs/${project.orgId}/projects`}>Projects</a>
+        {signedOut ? <a href="/explore">Explore</a> : <a href={`/orgs/${project.orgId}/projects`}>Projects</a>}
       </p>
       <h1>
         <span safe>{project.title}</span> <span class={stateBadge(project.state)}>{project.state}</span>
@@ -287,12 +299,23 @@ export function ProjectOverviewPage(
   const p = props.project;
   return (
     <Layout title={p.title} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar} flash={props.flash}>
-      <ProjectHeader project={p} tab="overview" canAudit={props.canAudit} />
+      <ProjectHeader project={p} tab="overview" canAudit={props.canAudit} signedOut={!props.viewer} />
       <div class="card">
         <p safe class="pre-line">
           {p.description || "No description."}
         </p>
       </div>
+      {props.viewer ? (
+        ""
+      ) : (
+        <div class="card">
+          <p>
+            <a href={`/explore?repo=${encodeURIComponent(p.title)}`}>See this project's open tasks</a> on the explore
+            board, or <a href={`/signin?next=${encodeURIComponent(`/projects/${p.id}`)}`}>sign in</a> to see its
+            milestones and documents and to claim work.
+          </p>
+        </div>
+      )}
       <div class="card">
         <table>
           <tbody>

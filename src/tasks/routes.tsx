@@ -9,11 +9,14 @@ import {
   readFlash,
   seeOther,
   signedIn,
+  signInRedirect,
   withError,
   withFlash,
 } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { checkRepoUrl } from "../core/net/ssrf";
+import { publicTask } from "../explore/service";
+import { PublicTaskPage } from "../explore/views";
 import { pendingInvite } from "../github/access";
 import type { Project } from "../projects/schema";
 import { projectRights } from "../projects/service";
@@ -311,8 +314,15 @@ export const taskRoutes = (ctx: AppContext) => {
       })
       // ---- pages
       .get("/tasks/:id", async ({ request, params, query, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
+        const p = await principal();
+        if (!p) {
+          // signed out: a public project's task is readable (the service decides); anything else asks to sign in
+          const t = await publicTask(ctx.db, params.id).catch((err) => {
+            if (err instanceof AppError && err.status === 401) return null;
+            throw err;
+          });
+          return t ? html(<PublicTaskPage t={t} />) : signInRedirect(request);
+        }
         const d = await taskDetail(ctx.db, p, params.id);
         return html(
           <TaskPage

@@ -30,7 +30,7 @@ describe("main pages in a browser", () => {
   let browser: Browser;
   let base: string;
   const people = {} as Record<"contributor" | "sponsor" | "admin", TestUser>;
-  const ids = { org: "", project: "", privateProject: "", task: "", draftProject: "" };
+  const ids = { org: "", project: "", privateProject: "", task: "", draftProject: "", privateTask: "" };
 
   beforeAll(async () => {
     rmSync(SHOTS, { recursive: true, force: true });
@@ -94,6 +94,7 @@ describe("main pages in a browser", () => {
     const priv = await project("Vault internals", "PRIVATE", 2);
     ids.project = pub.id;
     ids.privateProject = priv.id;
+    ids.privateTask = priv.tasks[0]!;
     ids.task = pub.tasks[3]!;
     // the contributor holds a claim on one public task
     await db.insert(taskClaims).values({
@@ -176,6 +177,7 @@ describe("main pages in a browser", () => {
         .replace(ids.draftProject, "draft-project")
         .replace(ids.project, "project")
         .replace(ids.org, "org")
+        .replace(ids.privateTask, "private-task")
         .replace(ids.task, "task");
       const name = `${label}-${vp.name}-${named.replace(/[^a-z0-9-]+/gi, "_").replace(/^_|_$/g, "") || "home"}`;
       await page.screenshot({ path: join(SHOTS, `${name.slice(0, 100)}.png`), fullPage: true });
@@ -185,7 +187,16 @@ describe("main pages in a browser", () => {
   }
 
   const pagesOf = () => ({
-    "signed-out": ["/explore", "/status", "/signin", "/api/docs", "/no-such-page"],
+    "signed-out": [
+      "/",
+      "/explore",
+      `/projects/${ids.project}`,
+      `/tasks/${ids.task}`,
+      "/status",
+      "/signin",
+      "/api/docs",
+      "/no-such-page",
+    ],
     contributor: [
       "/",
       "/explore",
@@ -403,6 +414,42 @@ describe("main pages in a browser", () => {
       }
     }, 60_000);
   }
+
+  test("signed out: the front page is the board; a public project and its task are readable, private ones ask to sign in", async () => {
+    const ctx = await contextFor(null, VIEWPORTS[0]);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${base}/`);
+      expect(new URL(page.url()).pathname).toBe("/explore");
+      await page.click("#explore-results a:has-text('reconciliation view')");
+      await page.waitForURL(`${base}/tasks/${ids.task}`);
+      const main = page.locator("main");
+      expect(await main.textContent()).toContain("0.1 ETH");
+      expect(await main.textContent()).toContain("≈ $250.00");
+      expect(await main.textContent()).toContain("Open: anyone signed in can claim it.");
+      await page.screenshot({ path: join(SHOTS, "signed-out-public-task.png"), fullPage: true });
+      await page.click("a:has-text('Sign in to claim this task')");
+      expect(page.url()).toBe(`${base}/signin?next=${encodeURIComponent(`/tasks/${ids.task}`)}`);
+
+      await page.goto(`${base}/projects/${ids.project}`);
+      expect(await page.locator("main h1").textContent()).toContain("Ledger");
+      expect(await page.locator("nav.ptabs a").allTextContents()).toEqual(["Overview"]);
+      await page.click('a:has-text("See this project\'s open tasks")');
+      await page.waitForFunction(() => document.querySelectorAll("#explore-results tbody tr").length === 3);
+
+      for (const path of [
+        `/projects/${ids.privateProject}`,
+        `/tasks/${ids.privateTask}`,
+        `/tasks/${crypto.randomUUID()}`,
+      ]) {
+        const res = await page.goto(base + path);
+        expect(new URL(page.url()).pathname, path).toBe("/signin");
+        expect(await res!.text()).not.toContain("Vault internals");
+      }
+    } finally {
+      await ctx.close();
+    }
+  }, 60_000);
 
   test("the explore board filters with JavaScript (in place) and without (plain GET form)", async () => {
     for (const js of [true, false]) {

@@ -39,8 +39,16 @@ export type Access =
    * org A's members whose role may do `action`; on a public project also everyone PUBLIC_ACTIONS lets in,
    * unless `membersOnly` (background runs belong to the org even when the project is public), and anyone
    * signed in when `openOnPublic` (claims: src/tasks/service.ts). `orClaimer`: the task's claimer as well.
+   * `anonOnPublic`: a page a signed-out visitor may read on a public project (its overview, a task).
    */
-  | { kind: "org"; action: OrgAction; membersOnly?: boolean; openOnPublic?: boolean; orClaimer?: boolean };
+  | {
+      kind: "org";
+      action: OrgAction;
+      membersOnly?: boolean;
+      openOnPublic?: boolean;
+      orClaimer?: boolean;
+      anonOnPublic?: boolean;
+    };
 
 /** A request of the walk; `as` is its rightful caller when that is not one of the personas. */
 export interface Req {
@@ -89,6 +97,7 @@ const proj = (action: OrgAction, build: Sample["build"], extra: Partial<Sample> 
   ...extra,
 });
 const pub: Access = { kind: "public" };
+const readableSignedOut: Access = { kind: "org", action: "project.view", anonOnPublic: true };
 const signedIn: Access = { kind: "signed-in" };
 const self: Access = { kind: "self" };
 const admin: Access = { kind: "admin" };
@@ -320,7 +329,8 @@ export const ROUTES: Record<string, Sample> = {
   ),
 
   // ---- orgs
-  "GET /": { access: signedIn, build: () => at("/") },
+  // signed out, the front page is the explore board (a redirect there); signed in, one's own home
+  "GET /": { access: pub, build: () => at("/") },
   "GET /orgs": { access: signedIn, build: () => at("/orgs?all=1") },
   "GET /orgs/new": { access: signedIn, build: () => at("/orgs/new") },
   "POST /orgs": { access: signedIn, build: () => at("/orgs", { body: form({ name: "Another org" }) }) },
@@ -596,7 +606,9 @@ export const ROUTES: Record<string, Sample> = {
     ...org("project.create"),
     build: (w) => at(`/orgs/${w.orgA}/projects`, { body: form({ title: "New" }) }),
   },
-  "GET /projects/:id": proj("project.view", (w, v) => at(`/projects/${w.projects[v].id}`)),
+  "GET /projects/:id": proj("project.view", (w, v) => at(`/projects/${w.projects[v].id}`), {
+    access: readableSignedOut,
+  }),
   "POST /projects/:id/settings": proj("project.update", (w, v) =>
     at(`/projects/${w.projects[v].id}/settings`, { body: form({ verificationRuns: "2" }) }),
   ),
@@ -743,7 +755,7 @@ export const ROUTES: Record<string, Sample> = {
   }),
   "GET /api/me/tasks": { access: signedIn, rightful: "contributor", build: () => at("/api/me/tasks") },
   "GET /api/me/earnings": { access: signedIn, rightful: "contributor", build: () => at("/api/me/earnings") },
-  "GET /tasks/:id": proj("project.view", (w, v) => at(`/tasks/${w.funded[v].taskId}`)),
+  "GET /tasks/:id": proj("project.view", (w, v) => at(`/tasks/${w.funded[v].taskId}`), { access: readableSignedOut }),
   "GET /tasks/:id/timeline": proj("project.view", (w, v) => at(`/tasks/${w.funded[v].taskId}/timeline`)),
   "POST /tasks/:id/claim": onTask(claimable, "open", (id) => `/tasks/${id}/claim`),
   "POST /tasks/:id/unclaim": onTask(claimer, "claimed", (id) => `/tasks/${id}/unclaim`),
