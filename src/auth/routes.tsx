@@ -31,7 +31,7 @@ import {
 } from "./service";
 import { createSignInThrottle } from "./throttle";
 import { ACCOUNT_PRE_SESSION_FORMS, sendVerificationEmail } from "./account-email";
-import { OnboardingPage, SetupPage, SignInPage, SignUpPage } from "./views";
+import { OnboardingPage, ResendFormPage, SetupPage, SignInPage, SignUpPage } from "./views";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Forms posted before sign-in: they carry the pre-session token (checked by their handlers), not a session's. */
@@ -61,6 +61,30 @@ export const csrfError = () =>
   );
 
 /**
+ * The fields of a form this site's own page sent (the browser says so: Sec-Fetch-Site or Origin), to offer it
+ * again after a CSRF failure; null for anything else (another site's post, htmx, the API, file uploads), which
+ * gets the plain refusal. Only a page of this origin could have read the token anyway, so offering it is safe.
+ */
+function resendableForm(ctx: AppContext, request: Request, body: unknown): [string, string][] | null {
+  const h = request.headers;
+  if (h.get("hx-request") === "true" || !(h.get("accept") ?? "").includes("text/html")) return null;
+  if (new URL(request.url).pathname.startsWith("/api/")) return null;
+  if (!(h.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) return null;
+  const site = h.get("sec-fetch-site");
+  const sameOrigin = site ? site === "same-origin" : h.get("origin") === siteOrigin(ctx, request);
+  if (!sameOrigin || !body || typeof body !== "object") return null;
+  const fields: [string, string][] = [];
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if (k === "_csrf") continue;
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (typeof x !== "string") return null;
+      fields.push([k, x]);
+    }
+  }
+  return fields;
+}
+
+/**
  * Runs before every route registered after it (so `createApp` uses it first): sends everyone to /setup until a
  * platform admin exists, checks the CSRF token of every state-changing request made with a session cookie, and
  * refuses changes through API keys without the `write` scope.
@@ -79,7 +103,17 @@ export const authGuard = (ctx: AppContext) => {
       const p = await principal();
       if (p?.via === "session") {
         const sent = request.headers.get("x-csrf-token") ?? postedCsrf(body);
-        if (!sent || !p.csrfToken || !safeEqual(sent, p.csrfToken)) throw csrfError();
+        if (!sent || !p.csrfToken || !safeEqual(sent, p.csrfToken)) {
+          // a stale form of our own keeps what was typed: the page offers to send it again with the fresh token
+          const fields = p.csrfToken ? resendableForm(ctx, request, body) : null;
+          if (!fields) throw csrfError();
+          const url = new URL(request.url);
+          return html(
+            <ResendFormPage {...pageProps(p)} csrf={p.csrfToken!} action={url.pathname + url.search} fields={fields} />,
+            403,
+            { "cache-control": "no-store" },
+          );
+        }
       } else if (p?.via === "api-key" && !p.scopes?.includes("write")) {
         throw forbidden("This API key lacks the write scope.");
       }

@@ -187,3 +187,30 @@ export function OnboardingPage(props: {
     </Layout>
   );
 }
+
+/**
+ * A form of this site sent with an expired CSRF token (the session's token changed meanwhile): nothing was done,
+ * and what was typed comes back in hidden fields with the current token, to send again with one press.
+ */
+export function ResendFormPage(props: { viewer: Viewer; csrf: string; action: string; fields: [string, string][] }) {
+  return (
+    <Layout
+      title="Send the form again"
+      viewer={props.viewer}
+      csrfToken={props.csrf}
+      flash={{ kind: "error", message: "This form had expired, so nothing was saved." }}
+    >
+      <h1>Send the form again</h1>
+      <form method="post" action={props.action} class="card stack">
+        <CsrfField token={props.csrf} />
+        {props.fields.map(([name, value]) => (
+          <input type="hidden" name={name} value={value} />
+        ))}
+        <p>What you typed is kept. Send it again to finish, or go back to the page and reload it to start over.</p>
+        <div>
+          <button type="submit">Send again</button>
+        </div>
+      </form>
+    </Layout>
+  );
+}

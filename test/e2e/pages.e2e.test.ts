@@ -10,6 +10,7 @@ import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { and, eq } from "drizzle-orm";
 import { fundingRecords } from "../../src/funding/schema";
 import { milestones, tasks } from "../../src/milestones/schema";
+import { sessions } from "../../src/auth/schema";
 import { orgMembers } from "../../src/orgs/schema";
 import { projects } from "../../src/projects/schema";
 import { taskClaims } from "../../src/tasks/schema";
@@ -414,6 +415,43 @@ describe("main pages in a browser", () => {
       }
     }, 60_000);
   }
+
+  test("a form whose CSRF token went stale keeps what was typed and sends it again with one press", async () => {
+    const admin = await createUser(t, { admin: true, name: "Ada Again" });
+    const ctx = await contextFor(admin, VIEWPORTS[0]);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${base}/admin/settings`);
+      await page.fill("input[name='instance.name']", "Ledger Works appliance");
+      // the session's token changes meanwhile (as when another tab confirms the password)
+      await t.ctx.db.update(sessions).set({ csrfToken: "rotated-meanwhile" }).where(eq(sessions.userId, admin.id));
+      await page.click("button:has-text('Save settings')");
+      expect(await page.textContent("main")).toContain("This form had expired, so nothing was saved.");
+      expect(t.ctx.settings.get("instance.name")).toBe("DevSponsor");
+      await page.screenshot({ path: join(SHOTS, "stale-form-resend-phone.png"), fullPage: true });
+      await page.click("button:has-text('Send again')");
+      expect(await page.textContent("main")).toContain("Settings saved.");
+      expect(await page.inputValue("input[name='instance.name']")).toBe("Ledger Works appliance");
+      expect(t.ctx.settings.get("instance.name")).toBe("Ledger Works appliance");
+      // another site's post with a wrong token is refused as before, with nothing to send again
+      const forged = await fetch(`${base}/admin/settings`, {
+        method: "POST",
+        headers: {
+          cookie: `ds_session=${admin.session}`,
+          "content-type": "application/x-www-form-urlencoded",
+          accept: "text/html",
+          origin: "https://evil.example",
+          "sec-fetch-site": "cross-site",
+        },
+        body: new URLSearchParams({ _csrf: "wrong", "instance.name": "Evil" }),
+      });
+      expect(forged.status).toBe(403);
+      expect(await forged.text()).not.toContain("Send again");
+    } finally {
+      await ctx.close();
+      await t.ctx.settings.update({ "instance.name": null }, null);
+    }
+  }, 60_000);
 
   test("signed out: the front page is the board; a public project and its task are readable, private ones ask to sign in", async () => {
     const ctx = await contextFor(null, VIEWPORTS[0]);
