@@ -116,7 +116,7 @@ export type PlannedTask = z.infer<typeof PlannedTask>;
 export type PlannedMilestone = z.infer<typeof PlannedMilestone>;
 export type Plan = z.infer<typeof Plan>;
 
-const criteria = z.array(line(500)).max(12);
+const criteria = z.array(line(500)).max(12, "Use at most 12 criteria, one per line.");
 
 /** Body of `PATCH /api/milestones/:id`. `points` rescales its tasks; `order` is the 1-based position. */
 export const MilestoneUpdateRequest = z

@@ -3,7 +3,7 @@ import { html } from "../../ui/layout";
 import type { AppContext, Principal } from "../core/context";
 import type { Project } from "../projects/schema";
 import { AppError } from "../core/errors";
-import { pageProps, readFlash, readForm, seeOther, signedIn, withError } from "../core/http/form";
+import { formError, pageProps, readFlash, readForm, seeOther, signedIn, withError } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { startGeneration } from "../planner/jobs";
 import { loadProject } from "../projects/access";
@@ -29,7 +29,7 @@ import {
   updateMilestone,
   updateTask,
 } from "./service";
-import { MilestonePage, MilestonesPage } from "./views";
+import { type FailedForm, MilestonePage, MilestonesPage } from "./views";
 
 const splitLines = (v: string | undefined) =>
   v === undefined
@@ -91,6 +91,14 @@ async function formAction(request: Request, projectId: string, anchor: string, f
   return seeOther(request, `/projects/${projectId}/milestones${anchor}`);
 }
 
+/** Field errors under the names of the form's inputs: `verification.minPassingTests` → `minPassingTests`, a list
+ * item's `acceptanceCriteria.2` → `acceptanceCriteria` (the first error of a field wins). */
+function byField(errors: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(errors)) out[k.replace(/^verification\./, "").replace(/\.\d+.*$/, "")] ??= v;
+  return out;
+}
+
 const FLASH: Record<string, string> = {
   created: "Project created. Generate a first draft of its milestones, or add them by hand.",
   approved:
@@ -125,7 +133,8 @@ export const milestoneRoutes = (ctx: AppContext) => {
   const page = async (
     p: Principal,
     projectId: string,
-    extra: { runId?: string; error?: string; flash?: string } = {},
+    extra: { runId?: string; error?: string; flash?: string; failed?: FailedForm } = {},
+    status = 200,
   ) => {
     const { project, milestones } = await listMilestones(ctx.db, p, projectId);
     const base = await chrome(p, project, { scope: "project", scopeId: project.id, projectId: project.id });
@@ -137,8 +146,32 @@ export const milestoneRoutes = (ctx: AppContext) => {
         runId={extra.runId}
         error={extra.error}
         flash={extra.flash ? readFlash({ done: extra.flash }, FLASH) : undefined}
+        failed={extra.failed}
       />,
+      status,
     );
+  };
+  /**
+   * Saves one of the page's forms; when the input is refused the page comes back (400) with that form open, what
+   * was typed and the errors by field. Other refusals go back with their message, as formAction does.
+   */
+  const saveForm = async (
+    request: Request,
+    p: Principal,
+    projectId: string,
+    anchor: string,
+    form: string,
+    body: unknown,
+    save: () => Promise<unknown>,
+  ) => {
+    try {
+      await save();
+    } catch (err) {
+      const state = formError(err, readForm(body));
+      if (!state) return formAction(request, projectId, anchor, () => Promise.reject(err));
+      return page(p, projectId, { failed: { form, values: state.values, errors: byField(state.errors) } }, 400);
+    }
+    return seeOther(request, `/projects/${projectId}/milestones${anchor}`);
   };
 
   return (
@@ -332,7 +365,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const f = readForm(body);
-        return formAction(request, params.id, "", () =>
+        return saveForm(request, p, params.id, "", "milestone-new", body, () =>
           createMilestone(ctx.db, p, params.id, { title: f.title ?? "", description: f.description ?? "" }),
         );
       })
@@ -347,7 +380,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
-        return formAction(request, project.id, `#m-${params.id}`, () =>
+        return saveForm(request, p, project.id, `#m-${params.id}`, `milestone-edit:${params.id}`, body, () =>
           updateMilestone(ctx.db, p, params.id, milestoneForm(body)),
         );
       })
@@ -370,7 +403,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
         if (p instanceof Response) return p;
         const { project } = await loadMilestone(ctx.db, p, params.id, "project.manageMilestones");
         const t = taskForm(body);
-        return formAction(request, project.id, `#m-${params.id}`, () =>
+        return saveForm(request, p, project.id, `#m-${params.id}`, `task-new:${params.id}`, body, () =>
           createTask(ctx.db, p, params.id, {
             title: t.title ?? "",
             points: t.points,
@@ -382,7 +415,9 @@ export const milestoneRoutes = (ctx: AppContext) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
         const { sub, project } = await getTask(ctx.db, p, params.id);
-        return formAction(request, project.id, `#t-${sub.id}`, () => updateTask(ctx.db, p, sub.id, taskForm(body)));
+        return saveForm(request, p, project.id, `#t-${sub.id}`, `task-edit:${sub.id}`, body, () =>
+          updateTask(ctx.db, p, sub.id, taskForm(body)),
+        );
       })
       .post("/tasks/:id/move", async ({ request, params, query, principal }) => {
         const p = await signedIn(request, principal);

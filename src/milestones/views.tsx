@@ -1,10 +1,26 @@
 import { Layout } from "../../ui/layout";
-import { AcceptanceFields, CsrfField } from "../../ui/components";
+import { AcceptanceFields, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
 import type { MilestoneDraft, Task } from "./schema";
 import type { MilestoneTree } from "./service";
 
 type DraftInfo = Pick<MilestoneDraft, "version" | "source" | "note" | "model" | "createdAt">;
+
+/**
+ * A form of this page that failed to save: which one (`task-edit:<id>`, `task-new:<milestone id>`,
+ * `milestone-edit:<id>`, `milestone-new`), what was typed and the errors by field. That form opens with them.
+ */
+export interface FailedForm {
+  form: string;
+  values: Record<string, string>;
+  errors: Record<string, string>;
+}
+
+/** The typed values and errors when `key` is the form that failed, else undefined (the form shows saved values). */
+const stateOf = (failed: FailedForm | undefined, key: string) => (failed?.form === key ? failed : undefined);
+
+/** A field's value: what was typed when its form failed, else the saved one. */
+const shown = (st: FailedForm | undefined, name: string, saved: string) => (st ? (st.values[name] ?? "") : saved);
 
 const SOURCE_LABEL: Record<string, string> = {
   ai: "drafted by the model",
@@ -36,24 +52,37 @@ function PostButton(props: {
 
 const lines = (xs: string[]) => xs.join("\n");
 
-function TaskEditForm({ task, csrf }: { task: Task; csrf?: string }) {
+function TaskEditForm({ task, csrf, st }: { task: Task; csrf?: string; st?: FailedForm }) {
+  const e = st?.errors;
   return (
     <form method="post" action={`/tasks/${task.id}/edit`} class="stack wide">
       <CsrfField token={csrf} />
+      <ErrorSummary errors={e} message="The task was not saved. Correct the fields below." />
       <label>
         Title
-        <input name="title" value={task.title} maxlength="200" required />
+        <input name="title" value={shown(st, "title", task.title)} maxlength="200" required {...invalid(e, "title")} />
+        <FieldError errors={e} name="title" />
       </label>
       <label>
         Description
-        <textarea name="description" rows="3" safe>
-          {task.description}
+        <textarea name="description" rows="3" {...invalid(e, "description")} safe>
+          {shown(st, "description", task.description)}
         </textarea>
+        <FieldError errors={e} name="description" />
       </label>
       <div class="grid2">
         <label>
           Points
-          <input name="points" type="number" min="1" max="100" value={String(task.points)} required />
+          <input
+            name="points"
+            type="number"
+            min="1"
+            max="100"
+            value={shown(st, "points", String(task.points))}
+            required
+            {...invalid(e, "points")}
+          />
+          <FieldError errors={e} name="points" />
         </label>
         <label>
           Estimated hours
@@ -62,15 +91,18 @@ function TaskEditForm({ task, csrf }: { task: Task; csrf?: string }) {
             type="number"
             min="1"
             max="1000"
-            value={task.estimatedHours ? String(task.estimatedHours) : ""}
+            value={shown(st, "estimatedHours", task.estimatedHours ? String(task.estimatedHours) : "")}
+            {...invalid(e, "estimatedHours")}
           />
+          <FieldError errors={e} name="estimatedHours" />
         </label>
       </div>
       <label>
         Acceptance criteria <span class="help">one per line</span>
-        <textarea name="acceptanceCriteria" rows="3" required safe>
-          {lines(task.acceptanceCriteria)}
+        <textarea name="acceptanceCriteria" rows="3" required {...invalid(e, "acceptanceCriteria")} safe>
+          {shown(st, "acceptanceCriteria", lines(task.acceptanceCriteria))}
         </textarea>
+        <FieldError errors={e} name="acceptanceCriteria" />
       </label>
       <div class="grid2">
         <label>
@@ -80,21 +112,35 @@ function TaskEditForm({ task, csrf }: { task: Task; csrf?: string }) {
             type="number"
             min="1"
             max="64"
-            value={String(task.verification.minPassingTests)}
+            value={shown(st, "minPassingTests", String(task.verification.minPassingTests))}
+            {...invalid(e, "minPassingTests")}
           />
+          <FieldError errors={e} name="minPassingTests" />
         </label>
         <label>
           Test command <span class="help">empty: detected</span>
-          <input name="testCommand" value={task.verification.testCommand} maxlength="300" />
+          <input
+            name="testCommand"
+            value={shown(st, "testCommand", task.verification.testCommand)}
+            maxlength="300"
+            {...invalid(e, "testCommand")}
+          />
+          <FieldError errors={e} name="testCommand" />
         </label>
       </div>
       <label>
         Further verification rules <span class="help">one per line</span>
-        <textarea name="rules" rows="2" safe>
-          {lines(task.verification.rules)}
+        <textarea name="rules" rows="2" {...invalid(e, "rules")} safe>
+          {shown(st, "rules", lines(task.verification.rules))}
         </textarea>
+        <FieldError errors={e} name="rules" />
       </label>
-      <AcceptanceFields tests={task.verification.acceptanceTests} files={task.verification.testFiles} />
+      <AcceptanceFields
+        tests={task.verification.acceptanceTests}
+        files={task.verification.testFiles}
+        values={st?.values}
+        errors={e}
+      />
       <p>
         <button type="submit">Save task</button>
       </p>
@@ -102,7 +148,17 @@ function TaskEditForm({ task, csrf }: { task: Task; csrf?: string }) {
   );
 }
 
-function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; csrf?: string }) {
+function TaskRows({
+  m,
+  editable,
+  csrf,
+  failed,
+}: {
+  m: MilestoneTree;
+  editable: boolean;
+  csrf?: string;
+  failed?: FailedForm;
+}) {
   return (
     <table>
       <thead>
@@ -127,9 +183,9 @@ function TaskRows({ m, editable, csrf }: { m: MilestoneTree; editable: boolean; 
                 ))}
               </ul>
               {editable ? (
-                <details>
+                <details open={!!stateOf(failed, `task-edit:${s.id}`)}>
                   <summary>Edit</summary>
-                  <TaskEditForm task={s} csrf={csrf} />
+                  <TaskEditForm task={s} csrf={csrf} st={stateOf(failed, `task-edit:${s.id}`)} />
                 </details>
               ) : (
                 ""
@@ -179,13 +235,17 @@ function MilestoneCard({
   count,
   editable,
   csrf,
+  failed,
 }: {
   m: MilestoneTree;
   index: number;
   count: number;
   editable: boolean;
   csrf?: string;
+  failed?: FailedForm;
 }) {
+  const edit = stateOf(failed, `milestone-edit:${m.id}`);
+  const add = stateOf(failed, `task-new:${m.id}`);
   return (
     <section class="card milestone" id={`m-${m.id}`} data-milestone={m.id}>
       <div class="mhead">
@@ -256,29 +316,46 @@ function MilestoneCard({
         ""
       )}
       {editable ? (
-        <details>
+        <details open={!!edit}>
           <summary>Edit milestone</summary>
           <form method="post" action={`/milestones/${m.id}/edit`} class="stack wide">
             <CsrfField token={csrf} />
+            <ErrorSummary errors={edit?.errors} message="The milestone was not saved. Correct the fields below." />
             <label>
               Title
-              <input name="title" value={m.title} maxlength="200" required />
+              <input
+                name="title"
+                value={shown(edit, "title", m.title)}
+                maxlength="200"
+                required
+                {...invalid(edit?.errors, "title")}
+              />
+              <FieldError errors={edit?.errors} name="title" />
             </label>
             <label>
               Description
-              <textarea name="description" rows="3" safe>
-                {m.description}
+              <textarea name="description" rows="3" {...invalid(edit?.errors, "description")} safe>
+                {shown(edit, "description", m.description)}
               </textarea>
+              <FieldError errors={edit?.errors} name="description" />
             </label>
             <label>
               Acceptance criteria <span class="help">one per line</span>
-              <textarea name="acceptanceCriteria" rows="3" safe>
-                {lines(m.acceptanceCriteria)}
+              <textarea name="acceptanceCriteria" rows="3" {...invalid(edit?.errors, "acceptanceCriteria")} safe>
+                {shown(edit, "acceptanceCriteria", lines(m.acceptanceCriteria))}
               </textarea>
+              <FieldError errors={edit?.errors} name="acceptanceCriteria" />
             </label>
             <label>
               Points <span class="help">changing them rescales the tasks' points in proportion</span>
-              <input name="points" type="number" min="1" value={String(m.points)} />
+              <input
+                name="points"
+                type="number"
+                min="1"
+                value={shown(edit, "points", String(m.points))}
+                {...invalid(edit?.errors, "points")}
+              />
+              <FieldError errors={edit?.errors} name="points" />
             </label>
             <p>
               <button type="submit">Save milestone</button>
@@ -288,23 +365,49 @@ function MilestoneCard({
       ) : (
         ""
       )}
-      <TaskRows m={m} editable={editable} csrf={csrf} />
+      <TaskRows m={m} editable={editable} csrf={csrf} failed={failed} />
       {editable ? (
-        <details>
+        <details open={!!add}>
           <summary>Add a task</summary>
           <form method="post" action={`/milestones/${m.id}/tasks/new`} class="stack wide">
             <CsrfField token={csrf} />
+            <ErrorSummary errors={add?.errors} message="The task was not added. Correct the fields below." />
             <label>
               Title
-              <input name="title" maxlength="200" required />
+              <input
+                name="title"
+                maxlength="200"
+                required
+                value={shown(add, "title", "")}
+                {...invalid(add?.errors, "title")}
+              />
+              <FieldError errors={add?.errors} name="title" />
             </label>
             <label>
               Points
-              <input name="points" type="number" min="1" max="100" value="3" required />
+              <input
+                name="points"
+                type="number"
+                min="1"
+                max="100"
+                value={shown(add, "points", "3")}
+                required
+                {...invalid(add?.errors, "points")}
+              />
+              <FieldError errors={add?.errors} name="points" />
             </label>
             <label>
               Acceptance criteria <span class="help">one per line</span>
-              <textarea name="acceptanceCriteria" rows="2" required></textarea>
+              <textarea
+                name="acceptanceCriteria"
+                rows="2"
+                required
+                {...invalid(add?.errors, "acceptanceCriteria")}
+                safe
+              >
+                {shown(add, "acceptanceCriteria", "")}
+              </textarea>
+              <FieldError errors={add?.errors} name="acceptanceCriteria" />
             </label>
             <p>
               <button type="submit">Add task</button>
@@ -320,7 +423,13 @@ function MilestoneCard({
 
 /** The milestones tab: the draft structure, its generation, editing, versions and approval (spec §3.1.4, §3.1.6). */
 export function MilestonesPage(
-  props: ProjectPageProps & { tree: MilestoneTree[]; drafts: DraftInfo[]; runId?: string; error?: string },
+  props: ProjectPageProps & {
+    tree: MilestoneTree[];
+    drafts: DraftInfo[];
+    runId?: string;
+    error?: string;
+    failed?: FailedForm;
+  },
 ) {
   const p = props.project;
   const editable = props.canManage && !p.structureApprovedAt;
@@ -415,20 +524,40 @@ export function MilestonesPage(
         )}
       </div>
       {props.tree.map((m, i) => (
-        <MilestoneCard m={m} index={i} count={props.tree.length} editable={editable} csrf={props.csrf} />
+        <MilestoneCard
+          m={m}
+          index={i}
+          count={props.tree.length}
+          editable={editable}
+          csrf={props.csrf}
+          failed={props.failed}
+        />
       ))}
       {editable ? (
-        <details class="card">
+        <details class="card" open={!!stateOf(props.failed, "milestone-new")}>
           <summary>Add a milestone</summary>
           <form method="post" action={`/projects/${p.id}/milestones/new`} class="stack">
             <CsrfField token={props.csrf} />
+            <ErrorSummary
+              errors={stateOf(props.failed, "milestone-new")?.errors}
+              message="The milestone was not added. Correct the fields below."
+            />
             <label>
               Title
-              <input name="title" maxlength="200" required />
+              <input
+                name="title"
+                maxlength="200"
+                required
+                value={shown(stateOf(props.failed, "milestone-new"), "title", "")}
+                {...invalid(stateOf(props.failed, "milestone-new")?.errors, "title")}
+              />
+              <FieldError errors={stateOf(props.failed, "milestone-new")?.errors} name="title" />
             </label>
             <label>
               Description
-              <textarea name="description" rows="2"></textarea>
+              <textarea name="description" rows="2" safe>
+                {shown(stateOf(props.failed, "milestone-new"), "description", "")}
+              </textarea>
             </label>
             <p>
               <button type="submit">Add milestone</button>

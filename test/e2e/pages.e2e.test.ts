@@ -409,6 +409,26 @@ describe("main pages in a browser", () => {
         expect(await form.inputValue("textarea[name=description]")).toBe("Export every ledger nightly as CSV.");
         expect(await form.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(vp.width);
         await form.screenshot({ path: join(SHOTS, `new-project-error-${vp.name}.png`), fullPage: true });
+
+        // a form among many on the milestones page: it comes back open, with what was typed
+        await form.goto(`${base}/projects/${ids.draftProject}/milestones`);
+        const add = form.locator("details:has(> summary:text-is('Add a task'))");
+        await add.locator("summary").click();
+        const criteria = Array.from({ length: 13 }, (_, i) => `Report ${i + 1} renders`).join("\n");
+        await add.locator("input[name=title]").fill("   ");
+        await add.locator("input[name=points]").fill("4");
+        await add.locator("textarea[name=acceptanceCriteria]").fill(criteria);
+        await add.locator("button:has-text('Add task')").click();
+        const reopened = form.locator("details[open]:has(> summary:text-is('Add a task'))");
+        expect(await reopened.locator(".flash.error").textContent()).toContain("The task was not added");
+        expect(await reopened.locator("input[name=title]").getAttribute("aria-invalid")).toBe("true");
+        expect(await reopened.locator("textarea[name=acceptanceCriteria]").getAttribute("aria-invalid")).toBe("true");
+        expect(await reopened.locator("#acceptanceCriteria-error").textContent()).toBe(
+          "Use at most 12 criteria, one per line.",
+        );
+        expect(await reopened.locator("input[name=points]").inputValue()).toBe("4");
+        expect(await reopened.locator("textarea[name=acceptanceCriteria]").inputValue()).toBe(criteria);
+        await form.screenshot({ path: join(SHOTS, `add-task-error-${vp.name}.png`), fullPage: true });
       } finally {
         await admin.close();
         await sponsor.close();
