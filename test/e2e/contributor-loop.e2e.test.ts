@@ -104,6 +104,8 @@ for (const kind of dbKinds()) {
       contributor = await contributorCtx.newPage();
       for (const page of [sponsor, contributor]) {
         page.on("pageerror", (e) => errors.push(e.message));
+        // irreversible actions (approving the structure) ask first: the people here mean it
+        page.on("dialog", (d) => void d.accept());
         page.on("console", (m) => {
           // the browser asks for /favicon.ico on its own; the layout names no icon
           if (m.type() === "error" && !serverDown && !m.location().url.endsWith("/favicon.ico"))
@@ -203,11 +205,18 @@ for (const kind of dbKinds()) {
       await sponsor.getByRole("button", { name: "Generate milestones" }).click();
       await sponsor.waitForURL(/\?run=/);
       await sponsor.waitForURL(`${base}/projects/${projectId}/milestones`, { timeout: 60_000 });
+      // The sponsor names the acceptance test each task must pass (the template's drafts name files that do not exist).
+      const acceptance: Record<string, string> = {
+        [TASK_ONE]: "test > math.test.ts > doubles",
+        [TASK_TWO]: "test > half.test.ts > halves",
+      };
       for (const title of [TASK_ONE, TASK_TWO]) {
         const row = sponsor.locator("tr", { has: sponsor.getByRole("link", { name: title }) });
         await row.getByText("Edit", { exact: true }).click();
         await row.getByLabel("Minimum passing tests").fill("2");
         await row.getByLabel(/^Test command/).fill("");
+        await row.getByLabel(/^Acceptance tests/).fill(acceptance[title]!);
+        await row.getByLabel(/^Acceptance test files/).fill("");
         await row.getByRole("button", { name: "Save task" }).click();
         await arrive(sponsor, /\/milestones#t-/);
       }
@@ -266,7 +275,9 @@ for (const kind of dbKinds()) {
       expect(message).toContain(wallet.address);
       await contributor.getByLabel(/^Signature/).fill(await wallet.signMessage({ message }));
       await contributor.getByRole("button", { name: "Link wallet" }).click();
-      await arrive(contributor, /\/profile\?done=wallet/);
+      // linked, the contributor is back on the task they came from, and may claim it now
+      await arrive(contributor, new RegExp(`/tasks/${taskIds[TASK_ONE]}\\b`));
+      await contributor.goto(`${base}/profile`);
       const walletRow = contributor.locator("tr", { hasText: wallet.address });
       expect(await walletRow.textContent()).toContain("payout address");
 
