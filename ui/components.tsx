@@ -47,6 +47,7 @@ export function Field(
     type?: string;
     required?: boolean;
     maxlength?: number;
+    minlength?: number;
     placeholder?: string;
     autocomplete?: string;
     children?: Children;
@@ -62,6 +63,7 @@ export function Field(
         value={typed(props.values, props.name)}
         required={props.required}
         maxlength={props.maxlength === undefined ? undefined : String(props.maxlength)}
+        minlength={props.minlength === undefined ? undefined : String(props.minlength)}
         placeholder={props.placeholder}
         autocomplete={props.autocomplete}
         {...invalid(props.errors, props.name)}
@@ -70,6 +72,36 @@ export function Field(
     </label>
   );
 }
+
+/**
+ * A password field with its error. `fresh`: a new password (at least 10 characters, the browser may suggest one);
+ * otherwise the current one. Never filled in again after an error.
+ */
+export const PasswordField = (props: {
+  errors?: Record<string, string>;
+  name?: string;
+  label?: string;
+  help?: string;
+  fresh?: boolean;
+}) => (
+  <Field
+    name={props.name ?? "password"}
+    label={props.label ?? "Password"}
+    type="password"
+    required
+    minlength={props.fresh ? 10 : undefined}
+    autocomplete={props.fresh ? "new-password" : "current-password"}
+    errors={props.errors}
+  >
+    {props.help || props.fresh ? (
+      <span class="help" safe>
+        {props.help ?? "At least 10 characters."}
+      </span>
+    ) : (
+      ""
+    )}
+  </Field>
+);
 
 /** The list of a form's errors at its top, each linking to its field; nothing when the form has none. */
 export function ErrorSummary({ errors, message }: { errors?: Record<string, string>; message?: string }) {

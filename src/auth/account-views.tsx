@@ -1,4 +1,4 @@
-import { CsrfField, FieldError, type Flash } from "../../ui/components";
+import { CsrfField, type Flash, PasswordField } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 
 /** Asks for the address of the account whose password was forgotten. */
@@ -40,12 +40,12 @@ export function ResetPasswordPage(props: {
         <form method="post" action="/password/reset" class="stack">
           <CsrfField token={props.csrf} />
           <input type="hidden" name="token" value={props.token} />
-          <label>
-            New password{" "}
-            <span class="help">At least 10 characters. Every browser signed in to the account is signed out.</span>
-            <input name="password" type="password" required minlength="10" autocomplete="new-password" />
-            <FieldError errors={props.errors} name="password" />
-          </label>
+          <PasswordField
+            errors={props.errors}
+            fresh
+            label="New password"
+            help="At least 10 characters. Every browser signed in to the account is signed out."
+          />
           <div>
             <button type="submit">Set the password</button>
           </div>

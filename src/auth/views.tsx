@@ -1,4 +1,4 @@
-import { CsrfField, FieldError, type Flash } from "../../ui/components";
+import { CsrfField, Field, FieldError, type Flash, invalid, PasswordField } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 
 interface FormPageProps {
@@ -8,9 +8,17 @@ interface FormPageProps {
   flash?: Flash;
 }
 
+/** Name, e-mail and a new password: the fields of a new account (setup and sign-up). */
+const AccountFields = (props: Pick<FormPageProps, "values" | "errors">) => (
+  <>
+    <Field name="name" label="Your name" required autocomplete="name" maxlength={100} {...props} />
+    <Field name="email" label="E-mail" type="email" required autocomplete="email" {...props} />
+    <PasswordField errors={props.errors} fresh />
+  </>
+);
+
 /** First run: create the platform admin. */
 export function SetupPage(props: FormPageProps & { instanceName: string }) {
-  const v = props.values ?? {};
   return (
     <Layout title="Set up" flash={props.flash}>
       <h1>Welcome to DevSponsor</h1>
@@ -26,24 +34,16 @@ export function SetupPage(props: FormPageProps & { instanceName: string }) {
             <span class="help">
               Printed in the server log at first start; <code>devsponsor doctor</code> shows it too.
             </span>
-            <input name="setupToken" required autocomplete="off" spellcheck="false" />
+            <input
+              name="setupToken"
+              required
+              autocomplete="off"
+              spellcheck="false"
+              {...invalid(props.errors, "setupToken")}
+            />
             <FieldError errors={props.errors} name="setupToken" />
           </label>
-          <label>
-            Your name
-            <input name="name" required autocomplete="name" value={v.name ?? ""} maxlength="100" />
-            <FieldError errors={props.errors} name="name" />
-          </label>
-          <label>
-            E-mail
-            <input name="email" type="email" required autocomplete="email" value={v.email ?? ""} />
-            <FieldError errors={props.errors} name="email" />
-          </label>
-          <label>
-            Password <span class="help">At least 10 characters.</span>
-            <input name="password" type="password" required minlength="10" autocomplete="new-password" />
-            <FieldError errors={props.errors} name="password" />
-          </label>
+          <AccountFields values={props.values} errors={props.errors} />
           <div>
             <button type="submit">Create admin account</button>
           </div>
@@ -108,28 +108,13 @@ export function SignInPage(props: FormPageProps & { github: boolean; signup: boo
 
 /** Sign up with e-mail and password (when the admin allows it). */
 export function SignUpPage(props: FormPageProps) {
-  const v = props.values ?? {};
   return (
     <Layout title="Create an account" flash={props.flash}>
       <h1>Create an account</h1>
       <div class="card">
         <form method="post" action="/signup" class="stack">
           <CsrfField token={props.csrf} />
-          <label>
-            Your name
-            <input name="name" required autocomplete="name" value={v.name ?? ""} maxlength="100" />
-            <FieldError errors={props.errors} name="name" />
-          </label>
-          <label>
-            E-mail
-            <input name="email" type="email" required autocomplete="email" value={v.email ?? ""} />
-            <FieldError errors={props.errors} name="email" />
-          </label>
-          <label>
-            Password <span class="help">At least 10 characters.</span>
-            <input name="password" type="password" required minlength="10" autocomplete="new-password" />
-            <FieldError errors={props.errors} name="password" />
-          </label>
+          <AccountFields values={props.values} errors={props.errors} />
           <div>
             <button type="submit">Create account</button>
           </div>

@@ -66,7 +66,7 @@ export function OrgInvitesPage(props: {
         </div>
         <label>
           Role
-          <select name="role">
+          <select name="role" {...invalid(props.errors, "role")}>
             {roles.map((r) => (
               <option value={r} selected={(v.role || "CONTRIBUTOR") === r} safe>
                 {roleLabel(r)}

@@ -1,5 +1,5 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError } from "../../ui/components";
+import { CsrfField, FieldError, invalid } from "../../ui/components";
 import { can, canAssignRole, ORG_ROLES, type OrgRole } from "./permissions";
 
 type Flash = { kind: "error" | "success"; message: string };
@@ -262,19 +262,24 @@ function OrgFields(props: { values?: Record<string, string>; errors?: Record<str
     <>
       <label>
         Name
-        <input name="name" required maxlength="100" value={v.name ?? ""} aria-describedby="name-error" />
+        <input name="name" required maxlength="100" value={v.name ?? ""} {...invalid(props.errors, "name")} />
         <FieldError errors={props.errors} name="name" />
       </label>
       <label>
         Description <span class="help">Optional.</span>
-        <textarea name="description" rows="3" maxlength="2000" safe>
+        <textarea name="description" rows="3" maxlength="2000" {...invalid(props.errors, "description")} safe>
           {v.description ?? ""}
         </textarea>
         <FieldError errors={props.errors} name="description" />
       </label>
       <label>
         Logo <span class="help">Optional. PNG, JPEG, GIF or WebP, at most 1 MiB.</span>
-        <input type="file" name="logo" accept="image/png,image/jpeg,image/gif,image/webp" />
+        <input
+          type="file"
+          name="logo"
+          accept="image/png,image/jpeg,image/gif,image/webp"
+          {...invalid(props.errors, "logo")}
+        />
         <FieldError errors={props.errors} name="logo" />
       </label>
     </>

@@ -1,4 +1,4 @@
-import { CsrfField, FieldError, type Flash } from "../../ui/components";
+import { CsrfField, FieldError, type Flash, invalid, PasswordField } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 
 const when = (d: Date | null | undefined) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "never");
@@ -75,7 +75,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
           <CsrfField token={props.csrf} />
           <label>
             Name
-            <input name="name" value={me.name} required maxlength="100" />
+            <input name="name" value={me.name} required maxlength="100" {...invalid(props.errors, "name")} />
             <FieldError errors={props.errors} name="name" />
           </label>
           <fieldset>
@@ -168,7 +168,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
             </label>
             <label>
               Signature (0x…)
-              <input name="signature" required autocomplete="off" />
+              <input name="signature" required autocomplete="off" {...invalid(props.errors, "signature")} />
               <FieldError errors={props.errors} name="signature" />
             </label>
             <div>
@@ -182,7 +182,14 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
             <div class="grid2">
               <label>
                 Address
-                <input name="address" required pattern="0x[0-9a-fA-F]{40}" placeholder="0x…" autocomplete="off" />
+                <input
+                  name="address"
+                  required
+                  pattern="0x[0-9a-fA-F]{40}"
+                  placeholder="0x…"
+                  autocomplete="off"
+                  {...invalid(props.errors, "address")}
+                />
                 <FieldError errors={props.errors} name="address" />
               </label>
               <label>
@@ -204,16 +211,14 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
           <h2 id="p-password">Password</h2>
           <form method="post" action="/profile/password" class="stack">
             <CsrfField token={props.csrf} />
-            <label>
-              Current password
-              <input name="currentPassword" type="password" required autocomplete="current-password" />
-              <FieldError errors={props.errors} name="currentPassword" />
-            </label>
-            <label>
-              New password <span class="help">At least 10 characters. Every other browser is signed out.</span>
-              <input name="newPassword" type="password" required minlength="10" autocomplete="new-password" />
-              <FieldError errors={props.errors} name="newPassword" />
-            </label>
+            <PasswordField errors={props.errors} name="currentPassword" label="Current password" />
+            <PasswordField
+              errors={props.errors}
+              name="newPassword"
+              label="New password"
+              fresh
+              help="At least 10 characters. Every other browser is signed out."
+            />
             <div>
               <button type="submit">Change password</button>
             </div>
@@ -282,7 +287,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
           <CsrfField token={props.csrf} />
           <label>
             Key name
-            <input name="name" required maxlength="80" placeholder="CI pipeline" />
+            <input name="name" required maxlength="80" placeholder="CI pipeline" {...invalid(props.errors, "name")} />
             <FieldError errors={props.errors} name="name" />
           </label>
           <fieldset>
@@ -295,7 +300,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
             </label>
             {me.isAdmin ? (
               <label class="check">
-                <input type="checkbox" name="scopes" value="admin" /> admin
+                <input type="checkbox" name="scopes" value="admin" {...invalid(props.errors, "scopes")} /> admin
               </label>
             ) : (
               ""
@@ -362,7 +367,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
           <CsrfField token={props.csrf} />
           <label>
             Delete my account: type DELETE to confirm
-            <input name="confirm" autocomplete="off" required />
+            <input name="confirm" autocomplete="off" required {...invalid(props.errors, "confirm")} />
             <FieldError errors={props.errors} name="confirm" />
           </label>
           <div>
@@ -388,11 +393,7 @@ function ConfirmItsYou(props: { csrf?: string; data: ProfileData; errors?: Recor
         <form method="post" action="/profile/reauthenticate" class="stack">
           <CsrfField token={props.csrf} />
           <NextField next={props.next} />
-          <label>
-            Password
-            <input name="password" type="password" required autocomplete="current-password" />
-            <FieldError errors={props.errors} name="password" />
-          </label>
+          <PasswordField errors={props.errors} />
           <div>
             <button type="submit" class="secondary">
               Confirm
