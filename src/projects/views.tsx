@@ -287,6 +287,13 @@ function VerificationSettings({ project, csrf }: { project: Project; csrf?: stri
   );
 }
 
+/** Where the repository is; a signed-out visitor is not shown a path on this server. */
+function repoText(p: Project, signedOut: boolean): string {
+  if (!p.repoUrl) return "none";
+  if (signedOut && !/^https?:\/\//.test(p.repoUrl)) return "on this server";
+  return `${p.repoUrl}${p.repoProviderId ? ` (GitHub id ${p.repoProviderId})` : ""}`;
+}
+
 /** The project overview tab. */
 export function ProjectOverviewPage(
   props: ProjectPageProps & {
@@ -321,9 +328,7 @@ export function ProjectOverviewPage(
           <tbody>
             <tr>
               <th scope="row">Repository</th>
-              <td safe>
-                {`${p.repoUrl ? `${p.repoUrl}${p.repoProviderId ? ` (GitHub id ${p.repoProviderId})` : ""}` : "none"} · ${p.repoVisibility.toLowerCase()}`}
-              </td>
+              <td safe>{`${repoText(p, !props.viewer)} · ${p.repoVisibility.toLowerCase()}`}</td>
             </tr>
             <tr>
               <th scope="row">Token</th>

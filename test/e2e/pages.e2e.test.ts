@@ -1,8 +1,11 @@
 // Browser test of the main pages as four kinds of people see them (signed out, contributor, sponsor, admin), at a
 // phone's 390 × 844 and a laptop's 1280 × 900, in Debian's Chromium driven through playwright-core. No page may be
 // wider than the screen; the phone header opens as a menu; the explore board filters by query parameters (with and
-// without JavaScript). The app runs in this process on a fresh PGlite database with a funded public project, a
-// private one and a claim. Screenshots of every page go to test-artifacts/pages/ (ignored by git).
+// without JavaScript); an e-mail invite without a mail server shows its link once and the invitee accepts through
+// it; deletes and approval ask first; a failed save shows an error summary, marks the field and keeps what was
+// typed (a stale CSRF token included); signed-out visitors read public projects and tasks. The app runs in this
+// process on a fresh PGlite database with a funded public project, a private one, a draft and a claim.
+// Screenshots of every page go to test-artifacts/pages/ (ignored by git).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
