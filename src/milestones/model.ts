@@ -1,11 +1,14 @@
 import { z } from "zod";
 import { uuid } from "../core/http/input";
-import { TREE_LEAVES } from "../zk/merkle";
 
 const line = (max: number) => z.string().trim().min(1).max(max);
 
 /** At most this many named acceptance tests per task (the payout proof carries each one). */
 export const MAX_ACCEPTANCE_TESTS = 32;
+
+/** Most tests a task may require to pass: the largest report the payout proof is measured with. */
+export const MAX_MIN_PASSING = 100_000;
+
 /** At most this many acceptance test files per task. */
 export const MAX_TEST_FILES = 64;
 
@@ -58,14 +61,14 @@ export const testFiles = z
 /** How the harness verifies a task (spec §3.1.4 "verification rules"). */
 export const PlannedVerification = z
   .object({
-    // The payout proof counts passed tests (or, above TREE_LEAVES tests, passed groups of tests) in a report of
-    // at most TREE_LEAVES leaves and needs at least one: a rule outside 1–64 could never be paid.
+    // The payout proof counts every test of the report (each is its own leaf) and needs at least one passed; the
+    // circuit takes counts below 2^32, and the proof is measured up to reports of 100,000 tests.
     minPassingTests: z
       .number()
       .int()
       .min(1)
-      .max(TREE_LEAVES)
-      .describe(`tests that must pass for the task to count as done (1–${TREE_LEAVES})`),
+      .max(MAX_MIN_PASSING)
+      .describe(`tests that must pass for the task to count as done (1–${MAX_MIN_PASSING.toLocaleString("en-US")})`),
     testCommand: z
       .string()
       .trim()

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Plan } from "../milestones/model";
-import { TREE_LEAVES } from "../zk/merkle";
+import { MAX_MIN_PASSING } from "../milestones/model";
 import { scrub, snapshotRepo } from "./repo-snapshot";
 import { detectStack, extractFeatures, plainText, templatePlan } from "./template";
 
@@ -33,12 +33,12 @@ describe("template planner", () => {
       expect(Plan.safeParse(plan).success).toBe(true);
       for (const t of plan.milestones.flatMap((m) => m.tasks)) {
         expect(t.verification.minPassingTests).toBeGreaterThanOrEqual(1);
-        expect(t.verification.minPassingTests).toBeLessThanOrEqual(TREE_LEAVES);
+        expect(t.verification.minPassingTests).toBeLessThanOrEqual(MAX_MIN_PASSING);
       }
     }
     // and the schema refuses a rule the payout proof could never meet
     const task = templatePlan({ title: "x", description: DESCRIPTION, repo }).milestones[0]!.tasks[0]!;
-    for (const bad of [0, TREE_LEAVES + 1]) {
+    for (const bad of [0, MAX_MIN_PASSING + 1]) {
       const plan = {
         milestones: [
           {

@@ -375,9 +375,3 @@ export function reportWitness(c: ReportCommitment, bind: ProofBinding): Record<s
     newFailures: String(c.summary.newFailures),
   };
 }
-
-/**
- * @deprecated the leaf count of the retired 64-slot tree. The task form still caps minPassingTests with it; the
- * circuit itself accepts minPassing up to MAX_COUNT - 1.
- */
-export const TREE_LEAVES = 64;
