@@ -16,6 +16,13 @@ export interface FormProps {
 export const CsrfField = ({ token }: { token?: string }) =>
   token ? <input type="hidden" name="_csrf" value={token} /> : "";
 
+/**
+ * The question an action that cannot be undone asks first, saying what will happen. app.js asks it in the browser
+ * (and drops the field when the answer is yes); without JavaScript the server asks it on a page of its own.
+ */
+export const ConfirmField = ({ text }: { text?: string }) =>
+  text ? <input type="hidden" name="_confirm" value={text} /> : "";
+
 /** A field's error message under its input. */
 export const FieldError = ({ errors, name }: { errors?: Record<string, string>; name: string }) =>
   errors?.[name] ? (

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import type { AppContext } from "../core/context";
+import type { AppContext, Principal } from "../core/context";
 import { safeEqual } from "../core/crypto";
 import { AppError, forbidden } from "../core/errors";
 import { formError, formList, formText, pageProps, readForm, seeOther, signedIn } from "../core/http/form";
@@ -31,7 +31,7 @@ import {
 } from "./service";
 import { createSignInThrottle } from "./throttle";
 import { ACCOUNT_PRE_SESSION_FORMS, sendVerificationEmail } from "./account-email";
-import { OnboardingPage, ResendFormPage, SetupPage, SignInPage, SignUpPage } from "./views";
+import { OnboardingPage, RepostPage, SetupPage, SignInPage, SignUpPage } from "./views";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Forms posted before sign-in: they carry the pre-session token (checked by their handlers), not a session's. */
@@ -61,27 +61,64 @@ export const csrfError = () =>
   );
 
 /**
- * The fields of a form this site's own page sent (the browser says so: Sec-Fetch-Site or Origin), to offer it
- * again after a CSRF failure; null for anything else (another site's post, htmx, the API, file uploads), which
- * gets the plain refusal. Only a page of this origin could have read the token anyway, so offering it is safe.
+ * The fields of a plain HTML form post (not htmx, not the API, no file), to send again from a page of ours;
+ * null for anything else. `_csrf` and the names in `omit` are left out.
  */
-function resendableForm(ctx: AppContext, request: Request, body: unknown): [string, string][] | null {
+function pageFormFields(request: Request, body: unknown, omit: string[] = []): [string, string][] | null {
   const h = request.headers;
   if (h.get("hx-request") === "true" || !(h.get("accept") ?? "").includes("text/html")) return null;
   if (new URL(request.url).pathname.startsWith("/api/")) return null;
   if (!(h.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) return null;
-  const site = h.get("sec-fetch-site");
-  const sameOrigin = site ? site === "same-origin" : h.get("origin") === siteOrigin(ctx, request);
-  if (!sameOrigin || !body || typeof body !== "object") return null;
+  if (!body || typeof body !== "object") return null;
   const fields: [string, string][] = [];
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-    if (k === "_csrf") continue;
+    if (k === "_csrf" || omit.includes(k)) continue;
     for (const x of Array.isArray(v) ? v : [v]) {
       if (typeof x !== "string") return null;
       fields.push([k, x]);
     }
   }
   return fields;
+}
+
+/**
+ * The fields of a form this site's own page sent (the browser says so: Sec-Fetch-Site or Origin), to offer it
+ * again after a CSRF failure; null for anything else (another site's post, htmx, the API, file uploads), which
+ * gets the plain refusal. Only a page of this origin could have read the token anyway, so offering it is safe.
+ */
+function resendableForm(ctx: AppContext, request: Request, body: unknown): [string, string][] | null {
+  const site = request.headers.get("sec-fetch-site");
+  const sameOrigin = site ? site === "same-origin" : request.headers.get("origin") === siteOrigin(ctx, request);
+  return sameOrigin ? pageFormFields(request, body) : null;
+}
+
+/** Where "Cancel" on a confirmation step goes: the page the form was on (this site's only), else home. */
+function backTo(ctx: AppContext, request: Request): string {
+  const referer = request.headers.get("referer");
+  if (!referer) return "/";
+  try {
+    const url = new URL(referer);
+    const ours = [new URL(request.url).origin, siteOrigin(ctx, request)];
+    return ours.includes(url.origin) ? safeNext(url.pathname + url.search) : "/";
+  } catch {
+    return "/";
+  }
+}
+
+/** A page of ours that sends a form's fields again to where they were posted, with the session's current token. */
+function repost(
+  p: Principal,
+  request: Request,
+  fields: [string, string][],
+  status: number,
+  page: Pick<Parameters<typeof RepostPage>[0], "heading" | "text" | "button" | "flash" | "cancel">,
+) {
+  const url = new URL(request.url);
+  return html(
+    <RepostPage {...pageProps(p)} csrf={p.csrfToken!} action={url.pathname + url.search} fields={fields} {...page} />,
+    status,
+    { "cache-control": "no-store" },
+  );
 }
 
 /**
@@ -107,12 +144,24 @@ export const authGuard = (ctx: AppContext) => {
           // a stale form of our own keeps what was typed: the page offers to send it again with the fresh token
           const fields = p.csrfToken ? resendableForm(ctx, request, body) : null;
           if (!fields) throw csrfError();
-          const url = new URL(request.url);
-          return html(
-            <ResendFormPage {...pageProps(p)} csrf={p.csrfToken!} action={url.pathname + url.search} fields={fields} />,
-            403,
-            { "cache-control": "no-store" },
-          );
+          return repost(p, request, fields, 403, {
+            heading: "Send the form again",
+            flash: { kind: "error", message: "This form had expired, so nothing was saved." },
+            text: "What you typed is kept. Send it again to finish, or go back to the page and reload it to start over.",
+            button: "Send again",
+          });
+        }
+        // An action that cannot be undone asks first (ConfirmField). app.js asks in the browser and drops the
+        // field; without JavaScript it arrives here, and this page asks, then sends the form again without it.
+        const question = (body as { _confirm?: unknown } | null)?._confirm;
+        const fields = typeof question === "string" ? pageFormFields(request, body, ["_confirm"]) : null;
+        if (fields) {
+          return repost(p, request, fields, 200, {
+            heading: "Are you sure?",
+            text: String(question).slice(0, 500),
+            button: "Yes, go ahead",
+            cancel: backTo(ctx, request),
+          });
         }
       } else if (p?.via === "api-key" && !p.scopes?.includes("write")) {
         throw forbidden("This API key lacks the write scope.");

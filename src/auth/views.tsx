@@ -174,26 +174,36 @@ export function OnboardingPage(props: {
 }
 
 /**
- * A form of this site sent with an expired CSRF token (the session's token changed meanwhile): nothing was done,
- * and what was typed comes back in hidden fields with the current token, to send again with one press.
+ * A form of this site sent again from a page of ours: after its CSRF token expired (what was typed is kept), or
+ * to confirm an action that cannot be undone when the browser did not ask (no JavaScript). The fields come back
+ * hidden, with the session's current token.
  */
-export function ResendFormPage(props: { viewer: Viewer; csrf: string; action: string; fields: [string, string][] }) {
+export function RepostPage(props: {
+  viewer: Viewer;
+  csrf: string;
+  action: string;
+  fields: [string, string][];
+  heading: string;
+  text: string;
+  button: string;
+  flash?: Flash;
+  /** Where "Cancel" goes; no Cancel link without it. */
+  cancel?: string;
+}) {
   return (
-    <Layout
-      title="Send the form again"
-      viewer={props.viewer}
-      csrfToken={props.csrf}
-      flash={{ kind: "error", message: "This form had expired, so nothing was saved." }}
-    >
-      <h1>Send the form again</h1>
+    <Layout title={props.heading} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <h1 safe>{props.heading}</h1>
       <form method="post" action={props.action} class="card stack">
         <CsrfField token={props.csrf} />
         {props.fields.map(([name, value]) => (
           <input type="hidden" name={name} value={value} />
         ))}
-        <p>What you typed is kept. Send it again to finish, or go back to the page and reload it to start over.</p>
-        <div>
-          <button type="submit">Send again</button>
+        <p safe>{props.text}</p>
+        <div class="row">
+          <button type="submit" safe>
+            {props.button}
+          </button>
+          {props.cancel ? <a href={props.cancel}>Cancel</a> : ""}
         </div>
       </form>
     </Layout>

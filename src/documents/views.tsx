@@ -1,5 +1,5 @@
+import { ConfirmField, CsrfField } from "../../ui/components";
 import { Layout } from "../../ui/layout";
-import { CsrfField } from "../../ui/components";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
 import type { DocumentRow } from "./schema";
 
@@ -47,12 +47,11 @@ export function DocumentRowView({ d, canManage, csrf }: { d: DocumentRow; canMan
                 Re-index
               </button>
             </form>
-            <form
-              method="post"
-              action={`/documents/${d.id}/delete`}
-              data-confirm={`Delete ${d.filename}? The sidebar stops answering from it; this cannot be undone.`}
-            >
+            <form method="post" action={`/documents/${d.id}/delete`}>
               <CsrfField token={csrf} />
+              <ConfirmField
+                text={`Delete ${d.filename}? The sidebar stops answering from it; this cannot be undone.`}
+              />
               <button type="submit" class="danger" aria-label={`Delete ${d.filename}`}>
                 Delete
               </button>

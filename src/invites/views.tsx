@@ -1,7 +1,7 @@
+import { ConfirmField, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
+import { canAssignRole, ORG_ROLES } from "../orgs/permissions";
 import { OrgNav, type OrgView } from "../orgs/views";
-import { ORG_ROLES, canAssignRole } from "../orgs/permissions";
 
 type Flash = { kind: "error" | "success"; message: string };
 const day = (d: Date) => d.toISOString().slice(0, 10);
@@ -116,12 +116,9 @@ export function OrgInvitesPage(props: {
                 <td safe>{i.invitedBy ?? "—"}</td>
                 <td>
                   {i.status === "PENDING" ? (
-                    <form
-                      method="post"
-                      action={`/orgs/${org.id}/invites/${i.id}/revoke`}
-                      data-confirm="Withdraw this invite? Its link stops working; a new invite is needed to ask again."
-                    >
+                    <form method="post" action={`/orgs/${org.id}/invites/${i.id}/revoke`}>
                       <CsrfField token={props.csrf} />
+                      <ConfirmField text="Withdraw this invite? Its link stops working; a new invite is needed to ask again." />
                       <button type="submit" class="secondary">
                         Withdraw
                       </button>

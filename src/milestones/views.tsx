@@ -1,5 +1,5 @@
 import { Layout } from "../../ui/layout";
-import { AcceptanceFields, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
+import { AcceptanceFields, ConfirmField, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
 import type { MilestoneDraft, Task } from "./schema";
 import type { MilestoneTree } from "./service";
@@ -41,8 +41,9 @@ function PostButton(props: {
   title?: string;
 }) {
   return (
-    <form method="post" action={props.action} class="inline" data-confirm={props.confirm}>
+    <form method="post" action={props.action} class="inline">
       <CsrfField token={props.csrf} />
+      <ConfirmField text={props.confirm} />
       <button type="submit" class={props.cls ?? "secondary"} title={props.title} aria-label={props.title} safe>
         {props.label}
       </button>

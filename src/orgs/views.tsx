@@ -1,5 +1,5 @@
+import { ConfirmField, CsrfField, FieldError, invalid } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-import { CsrfField, FieldError, invalid } from "../../ui/components";
 import { can, canAssignRole, ORG_ROLES, type OrgRole } from "./permissions";
 
 type Flash = { kind: "error" | "success"; message: string };
@@ -451,16 +451,15 @@ export function MembersPage(props: {
                   </td>
                   <td>
                     {canRemove ? (
-                      <form
-                        method="post"
-                        action={`/orgs/${org.id}/members/${m.userId}/remove`}
-                        data-confirm={
-                          m.userId === props.me
-                            ? `Leave ${org.name}? You lose access to its projects until someone invites you again.`
-                            : `Remove ${m.name} from ${org.name}? They lose access to its projects until invited again.`
-                        }
-                      >
+                      <form method="post" action={`/orgs/${org.id}/members/${m.userId}/remove`}>
                         <CsrfField token={props.csrf} />
+                        <ConfirmField
+                          text={
+                            m.userId === props.me
+                              ? `Leave ${org.name}? You lose access to its projects until someone invites you again.`
+                              : `Remove ${m.name} from ${org.name}? They lose access to its projects until invited again.`
+                          }
+                        />
                         <button type="submit" class="danger">
                           {m.userId === props.me ? "Leave" : "Remove"}
                         </button>

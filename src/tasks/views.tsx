@@ -1,6 +1,6 @@
 import { escapeHtml } from "@kitajs/html";
 import { formatUnits } from "viem";
-import { AcceptanceFields, CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
+import { AcceptanceFields, ConfirmField, CsrfField, ErrorSummary, Field, type FormProps } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import type { JobEvent } from "../core/jobs";
 import type { PendingInvite } from "../github/access";
@@ -8,8 +8,8 @@ import { ID_SEPARATOR } from "../harness/results";
 import type { Project } from "../projects/schema";
 import { ProjectHeader } from "../projects/views";
 import type { AcceptanceView } from "./acceptance";
-import type { Earning, TaskDetail } from "./service";
 import type { TaskVerification } from "./schema";
+import type { Earning, TaskDetail } from "./service";
 
 interface PageBase {
   viewer: Viewer;
@@ -43,8 +43,9 @@ const usd = (points: number, centsPerPoint: number) =>
 const when = (d: Date | null | undefined) => (d ? `${d.toISOString().slice(0, 16).replace("T", " ")} UTC` : "");
 
 const ActionForm = (p: { action: string; csrf?: string; label: string; secondary?: boolean; confirm?: string }) => (
-  <form method="post" action={p.action} class="inline" data-confirm={p.confirm}>
+  <form method="post" action={p.action} class="inline">
     <CsrfField token={p.csrf} />
+    <ConfirmField text={p.confirm} />
     <button type="submit" class={p.secondary ? "secondary" : undefined} safe>
       {p.label}
     </button>
@@ -655,7 +656,9 @@ export function TaskPage(
 function InvitePending(p: { invite: PendingInvite }) {
   return (
     <div class="flash warning" role="status" id="github-invite">
-      <span safe>{`You are invited to ${p.invite.repo} on GitHub as ${p.invite.login}, but have not accepted yet.`}</span>{" "}
+      <span
+        safe
+      >{`You are invited to ${p.invite.repo} on GitHub as ${p.invite.login}, but have not accepted yet.`}</span>{" "}
       <a href={p.invite.acceptUrl} rel="noopener">
         Accept the invitation on GitHub
       </a>

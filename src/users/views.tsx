@@ -1,4 +1,4 @@
-import { CsrfField, FieldError, type Flash, invalid, PasswordField } from "../../ui/components";
+import { ConfirmField, CsrfField, FieldError, type Flash, invalid, PasswordField } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 
 const when = (d: Date | null | undefined) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "never");
@@ -264,12 +264,11 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
                     {k.revokedAt ? (
                       <span class="badge bad">revoked</span>
                     ) : (
-                      <form
-                        method="post"
-                        action={`/profile/api-keys/${k.id}/revoke`}
-                        data-confirm={`Revoke the API key "${k.name}"? Anything using it stops working; this cannot be undone.`}
-                      >
+                      <form method="post" action={`/profile/api-keys/${k.id}/revoke`}>
                         <CsrfField token={props.csrf} />
+                        <ConfirmField
+                          text={`Revoke the API key "${k.name}"? Anything using it stops working; this cannot be undone.`}
+                        />
                         <button type="submit" class="danger">
                           Revoke
                         </button>

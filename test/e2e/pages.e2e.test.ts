@@ -120,7 +120,7 @@ describe("main pages in a browser", () => {
       .values({ projectId: draft!.id, title: "Monthly reports", position: 0, points: 5 })
       .returning();
     await db.insert(tasks).values(
-      ["Render the PDF report", "Mail the report to the operator"].map((title, i) => ({
+      ["Render the PDF report", "Mail the report to the operator", "Archive last year's reports"].map((title, i) => ({
         milestoneId: dm!.id,
         projectId: draft!.id,
         title,
@@ -473,6 +473,38 @@ describe("main pages in a browser", () => {
     } finally {
       await ctx.close();
       await t.ctx.settings.update({ "instance.name": null }, null);
+    }
+  }, 60_000);
+
+  test("phone without JavaScript: the server asks on a page of its own; Cancel keeps, yes deletes", async () => {
+    const ctx = await contextFor(people.sponsor, VIEWPORTS[0], false);
+    const titles = async () =>
+      (await t.ctx.db.select({ title: tasks.title }).from(tasks).where(eq(tasks.projectId, ids.draftProject))).map(
+        (r) => r.title,
+      );
+    try {
+      const page = await ctx.newPage();
+      const milestonesPage = `${base}/projects/${ids.draftProject}/milestones`;
+      await page.goto(milestonesPage);
+      await page.click(`button[title="Delete milestone Monthly reports"]`);
+      expect(await page.locator("main h1").textContent()).toBe("Are you sure?");
+      expect(await page.textContent("main")).toMatch(/Delete the milestone "Monthly reports" and its \d tasks?/);
+      await page.screenshot({ path: join(SHOTS, "confirm-nojs-phone.png"), fullPage: true });
+      await page.click("main a:has-text('Cancel')");
+      expect(page.url()).toBe(milestonesPage);
+      expect((await t.ctx.db.select().from(milestones).where(eq(milestones.projectId, ids.draftProject))).length).toBe(
+        1,
+      );
+
+      const title = "Archive last year's reports";
+      await page.click(`button[title="Delete task ${title}"]`);
+      expect(await page.textContent("main")).toContain(`Delete the task "${title}"`);
+      expect(await titles()).toContain(title);
+      await page.click("button:has-text('Yes, go ahead')");
+      expect(await page.textContent("main")).toContain("Task deleted.");
+      expect(await titles()).not.toContain(title);
+    } finally {
+      await ctx.close();
     }
   }, 60_000);
 

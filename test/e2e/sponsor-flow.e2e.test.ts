@@ -112,6 +112,7 @@ describe("sponsor flow in a browser", () => {
 
   test("create a project, upload a document, generate, edit and approve milestones, ask the sidebar", async () => {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page.on("dialog", (d) => void d.accept()); // approving the structure asks first
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => {

@@ -32,12 +32,15 @@
   document.addEventListener("htmx:load", (e) => { scan(e.target); });
 })();
 
-// Confirmations: a form with data-confirm="What will happen" asks before it is sent (inline handlers are refused
-// by the Content-Security-Policy, so one listener serves every form, htmx ones included via hx-confirm).
+// Confirmations: a form with <input type="hidden" name="_confirm" value="What will happen"> asks before it is sent
+// (inline handlers are refused by the Content-Security-Policy, so one listener serves every form, htmx ones
+// included). Yes leaves the field out of this one submission; without JavaScript the server asks on a page instead.
 document.addEventListener("submit", (e) => {
-  var form = e.target;
-  var text = form?.getAttribute?.("data-confirm");
-  if (text && !window.confirm(text)) { e.preventDefault(); e.stopImmediatePropagation(); }
+  var q = e.target?.querySelector?.("input[name=_confirm]");
+  if (!q || q.disabled) return;
+  if (!window.confirm(q.value)) { e.preventDefault(); e.stopImmediatePropagation(); return; }
+  q.disabled = true;
+  setTimeout(() => { q.disabled = false; }, 0);
 }, true);
 
 // Copy buttons: <button data-copy="INPUT-ID" hidden> is shown here (nothing to press without JavaScript) and

@@ -79,7 +79,7 @@ function wantsList(schema: unknown, key: string): boolean {
 }
 
 /**
- * A form body as plain fields: strings only (files and objects are left to the route), `_csrf` removed, empty
+ * A form body as plain fields: strings only (files and objects are left to the route), `_csrf` and `_confirm` removed, empty
  * strings dropped so optional fields stay optional. A repeated field keeps every value only when listed in `lists`;
  * otherwise its first value counts.
  */
@@ -89,7 +89,7 @@ export function readForm(body: unknown, lists: readonly string[] = []): FormValu
   const out: FormValues = {};
   if (!body || typeof body !== "object") return out;
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-    if (k === "_csrf") continue;
+    if (k === "_csrf" || k === "_confirm") continue; // the CSRF token and a confirmation's question (auth guard)
     const all = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === "string" && x !== "");
     if (lists.includes(k)) out[k] = all;
     else if (all.length) out[k] = all[0]!;
