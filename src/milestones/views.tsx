@@ -216,7 +216,7 @@ function TaskRows({
                   csrf={csrf}
                   label="Delete"
                   title={`Delete task ${s.title}`}
-                  confirm={`Delete the task "${s.title}" (${s.points} points) from the draft? Only restoring an earlier version (Versions, below) brings it back.`}
+                  confirm={`Delete the task "${s.title}" (${s.points} points) from the draft? Only restoring an earlier version (under Versions on the milestones page) brings it back.`}
                   cls="danger"
                 />
               </td>
@@ -292,7 +292,7 @@ function MilestoneCard({
               csrf={csrf}
               label="Delete"
               title={`Delete milestone ${m.title}`}
-              confirm={`Delete the milestone "${m.title}" and its ${m.tasks.length} task${m.tasks.length === 1 ? "" : "s"} from the draft? Only restoring an earlier version (Versions, below) brings it back.`}
+              confirm={`Delete the milestone "${m.title}" and its ${m.tasks.length} task${m.tasks.length === 1 ? "" : "s"} from the draft? Only restoring an earlier version (under Versions on the milestones page) brings it back.`}
               cls="danger"
             />
           </div>
