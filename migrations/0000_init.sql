@@ -99,6 +99,19 @@ CREATE TABLE "documents" (
 	CONSTRAINT "documents_status_check" CHECK ("documents"."status" in ('PENDING', 'READY', 'FAILED'))
 );
 --> statement-breakpoint
+CREATE TABLE "domain_events" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"name" text NOT NULL,
+	"payload" jsonb NOT NULL,
+	"org_id" uuid,
+	"project_id" uuid,
+	"delivered_to" text[] DEFAULT '{}'::text[] NOT NULL,
+	"attempts" integer DEFAULT 0 NOT NULL,
+	"last_error" text,
+	"delivered_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "email_outbox" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"user_id" uuid,
@@ -656,6 +669,8 @@ CREATE UNIQUE INDEX "chain_events_log_key" ON "chain_events" USING btree ("chain
 CREATE INDEX "chain_events_block_idx" ON "chain_events" USING btree ("chain_id","contract","block_number");--> statement-breakpoint
 CREATE INDEX "chain_events_name_idx" ON "chain_events" USING btree ("name");--> statement-breakpoint
 CREATE INDEX "documents_project_idx" ON "documents" USING btree ("project_id","created_at");--> statement-breakpoint
+CREATE INDEX "domain_events_pending_idx" ON "domain_events" USING btree ("created_at") WHERE delivered_at is null;--> statement-breakpoint
+CREATE INDEX "domain_events_name_idx" ON "domain_events" USING btree ("name","created_at");--> statement-breakpoint
 CREATE INDEX "email_outbox_status_idx" ON "email_outbox" USING btree ("status","created_at");--> statement-breakpoint
 CREATE INDEX "email_outbox_due_idx" ON "email_outbox" USING btree ("status","next_attempt_at");--> statement-breakpoint
 CREATE INDEX "funding_quotes_project_idx" ON "funding_quotes" USING btree ("project_id","created_at");--> statement-breakpoint

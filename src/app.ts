@@ -42,6 +42,8 @@ import { exploreRoutes } from "./explore/routes";
 import { setupGitHub } from "./github/jobs";
 import { accountEmailRoutes } from "./auth/account-routes";
 import { setupMail } from "./notifications/mail-jobs";
+import { setupEvents } from "./events/jobs";
+import { setupLiveNotifications } from "./notifications/live";
 
 /** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
 export function createApp(ctx: AppContext) {
@@ -207,6 +209,8 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   on.start(() => ctx.cron.start());
   on.stop(() => ctx.jobs.stop(25_000));
   on.stop(() => ctx.cron.stop());
+  await setupEvents(ctx, on); // first: the other domains subscribe to the bus
+  setupLiveNotifications(ctx);
   await setupChain(ctx, on);
   await setupPayments(ctx, on);
   await setupIdentity(ctx, on);

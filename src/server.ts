@@ -42,6 +42,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const stop = (reason = "stop") =>
     (stopping ??= (async () => {
       ctx.log.info("shutting down", { reason });
+      await ctx.live?.close(); // open live streams would keep the server from stopping
       await server.stop(false); // stop accepting; wait for in-flight requests
       await lifecycle.stop(); // jobs finish or are released for the next start
       await ctx.database.close();

@@ -1,5 +1,7 @@
 import type { ChainRuntime } from "../chain/service";
 import type { VectorStore } from "../documents/store";
+import type { LiveHub } from "../events/live";
+import type { EventBus } from "../events/service";
 import type { PaymentJobs } from "../payments/jobs";
 import type { Config } from "./config";
 import type { Database, Db } from "./db";
@@ -58,13 +60,10 @@ export interface AppContext {
   payments?: PaymentJobs;
   /** The documents' vector store, opened on first use (src/documents/service.ts). */
   vectors?: VectorStore;
-  /** Where domain events go; nothing listens yet, so it stays unset outside tests. */
-  events?: DomainEvents;
-}
-
-/** A listener for domain events (`payment.completed`, `project.funded`, …). */
-export interface DomainEvents {
-  emit(name: string, payload: Record<string, unknown>): Promise<void>;
+  /** The domain event bus's subscribers (src/events/jobs.ts); events are written with `emitEvent(tx, …)`. */
+  events?: EventBus;
+  /** The signed-in browsers' live streams of this process (src/events/live.ts). */
+  live?: LiveHub;
 }
 
 /** Throws UNAUTHORIZED unless someone is signed in. */

@@ -6,7 +6,9 @@ import { ProjectEscrow } from "../chain/contracts.gen";
 import { NATIVE_TOKEN } from "../chain/deploy";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import type { AppContext, Principal } from "../core/context";
+import type { Db } from "../core/db";
 import { AppError, conflict, invalidInput } from "../core/errors";
+import { emitEvent } from "../events/service";
 import { milestones, tasks } from "../milestones/schema";
 import { requireOrgRole } from "../orgs/permissions";
 import { loadProject } from "../projects/access";
@@ -38,7 +40,7 @@ export interface QuoteView {
   };
 }
 
-type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events">;
+type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain">;
 
 /** The project's newest quote, if any. */
 async function latestQuote(db: Ctx["db"], projectId: string): Promise<FundingQuote | undefined> {
@@ -234,7 +236,7 @@ export async function confirmDeposit(
     });
   }
 
-  const activated = await ctx.db.transaction(async (tx) => {
+  await ctx.db.transaction(async (tx) => {
     const rows = await tx
       .update(projects)
       .set({ state: "ACTIVE", totalTokenAmount: quote.amount, updatedAt: new Date() })
@@ -243,17 +245,17 @@ export async function confirmDeposit(
     for (const [id, amount] of Object.entries(quote.payouts)) {
       await tx.update(tasks).set({ payoutAmount: amount }).where(eq(tasks.id, id));
     }
-    return rows.length > 0;
+    // emitted once: only by the call that moved the project from DRAFT to ACTIVE, with that change
+    if (rows.length > 0) {
+      await emitEvent(tx as Db, "project.funded", {
+        orgId: project.orgId,
+        projectId: project.id,
+        fundingRecordId: record.id,
+        amount: total.toString(),
+        txHash: hash,
+      });
+    }
   });
-  // emitted once: only the call that moved the project from DRAFT to ACTIVE
-  if (activated) {
-    await emit(ctx, "project.funded", {
-      projectId: project.id,
-      fundingRecordId: record.id,
-      amount: total.toString(),
-      txHash: hash,
-    });
-  }
   return {
     fundingRecordId: record.id,
     amount: record.amount,
@@ -265,11 +267,6 @@ export async function confirmDeposit(
 
 function notConfirmed(message: string, details: Record<string, unknown> = {}) {
   return new AppError("DEPOSIT_NOT_CONFIRMED", message, 409, details);
-}
-
-/** Domain events go through the core's event hook when one is registered (ctx.events). */
-async function emit(ctx: Ctx, name: string, payload: Record<string, unknown>) {
-  await ctx.events?.emit(name, payload);
 }
 
 /** What the project overview shows about funding. */

@@ -6,6 +6,7 @@ import { audit } from "../audit/service";
 import type { Principal } from "../core/context";
 import { decrypt, encrypt, sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
+import { emitEvent } from "../events/service";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
 import type { SettingsService } from "../core/settings/service";
 import { smtpSettings } from "../notifications/mail";
@@ -147,6 +148,7 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
       orgId,
       payload: { role: data.role, via: email ? "email" : "github" },
     });
+    await emitEvent(tx, "invite.created", { orgId, inviteId: invite.id, role: data.role, invitedById: access.userId });
     return invite;
   });
   const mailed = !!email && smtpSettings(deps.settings) !== null;
@@ -314,6 +316,13 @@ export async function acceptInvite(
       orgId: invite.orgId,
       payload: { role: invite.role, alreadyMember: !added, viaToken },
     });
+    await emitEvent(tx, "invite.accepted", {
+      orgId: invite.orgId,
+      inviteId: invite.id,
+      userId: user.id,
+      role: invite.role,
+      alreadyMember: !added,
+    });
     if (invite.invitedById && invite.invitedById !== user.id) {
       const [org] = await tx.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, invite.orgId));
       await notify(tx, invite.invitedById, {
@@ -351,6 +360,7 @@ export async function declineInvite(
       targetId: found.invite.id,
       orgId: found.invite.orgId,
     });
+    await emitEvent(tx, "invite.declined", { orgId: found.invite.orgId, inviteId: found.invite.id, userId: user.id });
     return { expired: false as const, orgId: found.invite.orgId };
   });
   if (out.expired) throw expiredError();

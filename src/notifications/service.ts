@@ -1,6 +1,7 @@
-import { and, count, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, count, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../core/db";
 import { invalidInput, notFound } from "../core/errors";
+import { USER_EVENTS_CHANNEL } from "../events/live";
 import { users } from "../users/schema";
 import { wakeMailWorkers } from "./mail";
 import { emailOutbox, notifications } from "./schema";
@@ -34,6 +35,7 @@ export async function notify(db: Db, userId: string, n: NotificationInput): Prom
     .insert(notifications)
     .values({ userId, type: n.type, title: n.title, body: n.body ?? "", link, metadata: n.metadata ?? {} })
     .returning({ id: notifications.id });
+  await changedFor(db, userId);
   if (n.email !== false) {
     const [u] = await db
       .select({ email: users.email, preferences: users.preferences, deletedAt: users.deletedAt })
@@ -111,6 +113,7 @@ export async function markRead(db: Db, userId: string, id: string) {
     .where(and(eq(notifications.id, id), eq(notifications.userId, userId)))
     .returning({ id: notifications.id, link: notifications.link });
   if (!rows.length) throw notFound("Notification");
+  await changedFor(db, userId);
   return rows[0];
 }
 
@@ -121,5 +124,14 @@ export async function markAllRead(db: Db, userId: string): Promise<number> {
     .set({ readAt: new Date() })
     .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)))
     .returning({ id: notifications.id });
+  if (rows.length > 0) await changedFor(db, userId);
   return rows.length;
+}
+
+/**
+ * Tells the user's open pages (in every process) that their notifications changed. Inside a transaction the
+ * NOTIFY goes out when it commits, and never when it rolls back.
+ */
+async function changedFor(db: Db, userId: string) {
+  await db.execute(sql`select pg_notify(${USER_EVENTS_CHANNEL}, ${userId})`);
 }

@@ -9,7 +9,9 @@ import { type Address, getAddress, type Hex } from "viem";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import type { AppContext } from "../core/context";
+import type { Db } from "../core/db";
 import { AppError, conflict, notFound } from "../core/errors";
+import { emitEvent } from "../events/service";
 import { reportHash, type HarnessDigest } from "../harness/digest";
 import { milestones, tasks } from "../milestones/schema";
 import { projects } from "../projects/schema";
@@ -29,7 +31,7 @@ import { type ZkProofData, zkProofs } from "../zk/schema";
 import { isTransient, submitRelease } from "./release";
 import { type Payment, payments } from "./schema";
 
-type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log"> & {
+type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "log"> & {
   config?: { dataDir: string };
 };
 
@@ -184,17 +186,24 @@ export async function createPaymentProof(
     chainId: signed.domain.chainId,
     escrow: signed.domain.escrow,
   };
-  const [row] = await ctx.db
-    .insert(zkProofs)
-    .values({
+  const row = await ctx.db.transaction(async (tx) => {
+    const [proof] = await tx
+      .insert(zkProofs)
+      .values({
+        taskId: sub.id,
+        chainTaskId: a.taskId.toString(),
+        proofData: data,
+        root: a.root.toString(),
+        digest: a.digest,
+      })
+      .returning({ id: zkProofs.id });
+    await emitEvent(tx as Db, "zk.proof.created", {
+      ...(await taskScope(tx as Db, sub.id)),
       taskId: sub.id,
-      chainTaskId: a.taskId.toString(),
-      proofData: data,
-      root: a.root.toString(),
-      digest: a.digest,
-    })
-    .returning({ id: zkProofs.id });
-  await emit(ctx, "zk.proof.created", { taskId: sub.id, proofId: row!.id });
+      proofId: proof!.id,
+    });
+    return proof;
+  });
   return { proofId: row!.id, taskId: sub.id, scope: signed.scope };
 }
 
@@ -330,7 +339,7 @@ async function complete(
   recoveredFromChain: boolean,
 ): Promise<PayoutResult> {
   const now = new Date();
-  const updated = await ctx.db.transaction(async (tx) => {
+  await ctx.db.transaction(async (tx) => {
     const rows = await tx
       .update(payments)
       .set({
@@ -347,18 +356,20 @@ async function complete(
       .returning({ id: payments.id, amount: payments.amount, payee: payments.payee });
     await tx.update(zkProofs).set({ status: "VERIFIED", txHash: release.txHash }).where(eq(zkProofs.id, proofId));
     await markTaskPaid(tx, taskId, { txHash: release.txHash, paymentId });
-    return rows[0];
+    const done = rows[0];
+    // emitted once: only by the call that completed the payment, with that change
+    if (done) {
+      await emitEvent(tx as Db, "payment.completed", {
+        ...(await taskScope(tx as Db, taskId)),
+        paymentId,
+        taskId,
+        txHash: release.txHash,
+        amount: done.amount,
+        payee: done.payee,
+        recoveredFromChain,
+      });
+    }
   });
-  if (updated) {
-    await emit(ctx, "payment.completed", {
-      paymentId,
-      taskId,
-      txHash: release.txHash,
-      amount: updated.amount,
-      payee: updated.payee,
-      recoveredFromChain,
-    });
-  }
   return { paymentId, status: "COMPLETED", txHash: release.txHash, recoveredFromChain };
 }
 
@@ -395,6 +406,12 @@ export async function recordReleaseEvent(
   return true;
 }
 
-async function emit(ctx: Ctx, name: string, payload: Record<string, unknown>) {
-  await ctx.events?.emit(name, payload);
+/** The org and project of a task, which scope its events. */
+async function taskScope(db: Db, taskId: string) {
+  const [row] = await db
+    .select({ orgId: projects.orgId, projectId: projects.id })
+    .from(tasks)
+    .innerJoin(projects, eq(projects.id, tasks.projectId))
+    .where(eq(tasks.id, taskId));
+  return row ?? {};
 }

@@ -1,8 +1,9 @@
 // The tasks domain's single emit point: every task event passes here, inside the transaction of the change it
-// announces. Today it turns each event into in-app notifications (and their e-mails in the outbox) for the
-// people concerned; the domain event bus subscribes here when it arrives.
+// announces. It turns each event into in-app notifications (and their e-mails in the outbox) for the people
+// concerned, hands it to the in-transaction subscribers, and writes it to the domain event bus's outbox.
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../core/db";
+import { emitEvent } from "../events/service";
 import { notify } from "../notifications/service";
 import { orgMembers } from "../orgs/schema";
 
@@ -138,4 +139,5 @@ export async function emitTaskEvent(tx: Tx | Db, name: TaskEventName, event: Tas
     });
   }
   for (const fn of subscribers) await fn(tx, name, event);
+  await emitEvent(tx as Db, name, event);
 }

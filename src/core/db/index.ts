@@ -38,6 +38,12 @@ export interface Database {
   /** Runs raw SQL with $1… parameters and returns the rows. Without parameters several statements may be sent. */
   exec<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
+  /**
+   * Calls `fn` with the payload of every NOTIFY on `channel` (sent with `pg_notify` inside a transaction, it
+   * arrives only once that commits). PostgreSQL: from every process, on one extra connection; PGlite: this
+   * process. Resolves to the function that stops listening.
+   */
+  listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
   /** The PGlite instance (embedded mode only), e.g. for dumps in backups. */
   pglite?: PGlite;
 }
@@ -82,6 +88,10 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     db,
     exec: async <T>(text: string, params?: unknown[]) =>
       (params?.length ? await sql.unsafe(text, params as any[]) : await sql.unsafe(text)) as unknown as T[],
+    listen: async (channel, fn) => {
+      const { unlisten } = await sql.listen(channel, fn);
+      return unlisten;
+    },
     close: () => sql.end({ timeout: 5 }),
   };
 }
@@ -110,6 +120,7 @@ async function openEmbedded(dir: string | undefined, loadDataDir?: Blob): Promis
       }
       return (await fast.query(text, params)) as T[];
     },
+    listen: (channel, fn) => pg.listen(channel, fn),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -18,3 +18,4 @@ export * from "../../funding/schema";
 export * from "../../payments/schema";
 export * from "../../tasks/schema";
 export * from "../../github/schema";
+export * from "../../events/schema";

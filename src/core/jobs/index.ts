@@ -10,6 +10,7 @@ export { type CronEntryInfo, CronRegistry, createCron, cronKey } from "./cron";
 export type { JobEvent, JobListener } from "./events";
 export {
   createJobQueue,
+  enqueueInTx,
   type DefineOptions,
   type EnqueueOptions,
   type EnqueueResult,

@@ -112,31 +112,10 @@ export class JobQueue {
   async enqueueIn<P>(tx: Db, name: string, payload: P, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     const r = this.toRow({ ...opts, name, payload });
     const delay = r.runAt ? Date.parse(r.runAt) - Date.now() : (r.delayMs ?? 0);
-    const [row] = await tx
-      .insert(jobsTable)
-      .values({
-        id: r.id,
-        name: r.name,
-        payload: r.payload,
-        key: r.key,
-        maxAttempts: r.maxAttempts,
-        orgId: r.orgId,
-        projectId: r.projectId,
-        // The database's clock, as enqueue() uses.
-        runAt: r.runAt ? new Date(r.runAt) : sql`now() + (${Math.max(0, delay)}::float8 * interval '1 millisecond')`,
-      })
-      .onConflictDoNothing()
-      .returning({ id: jobsTable.id });
-    if (!row) {
-      const existing = r.key
-        ? (await tx.select({ id: jobsTable.id }).from(jobsTable).where(eq(jobsTable.key, r.key)))[0]
-        : undefined;
-      if (!existing) throw new StoreError(`job with key ${r.key} was neither inserted nor found`);
-      return { id: existing.id, created: false };
-    }
+    const result = await insertJobIn(tx, r);
     // The commit comes after this returns: a wake now would find nothing, so the wake waits a little.
-    if (this.defs.has(name)) this.runner.wakeAt(Math.max(0, delay) + COMMIT_GRACE_MS);
-    return { id: row.id, created: true };
+    if (result.created && this.defs.has(name)) this.runner.wakeAt(Math.max(0, delay) + COMMIT_GRACE_MS);
+    return result;
   }
 
   /**
@@ -299,6 +278,56 @@ export class JobQueue {
       return { id, created: false };
     });
   }
+}
+
+/**
+ * Adds job `name` inside transaction `tx` where no queue is at hand (the domain event bus's emit): it is stored
+ * exactly when `tx` commits, and a worker of any process that defines `name` finds it on its next poll.
+ */
+export function enqueueInTx(
+  tx: Db,
+  name: string,
+  payload: unknown,
+  opts: Pick<EnqueueOptions, "key" | "maxAttempts" | "scope"> = {},
+): Promise<EnqueueResult> {
+  return insertJobIn(tx, {
+    id: Bun.randomUUIDv7(),
+    name,
+    payload,
+    key: opts.key ?? null,
+    runAt: null,
+    delayMs: null,
+    maxAttempts: opts.maxAttempts ?? 5,
+    lockedBy: null,
+    orgId: opts.scope?.orgId ?? null,
+    projectId: opts.scope?.projectId ?? null,
+  });
+}
+
+/** Inserts one job row in `tx`; a row whose key exists already resolves to that job. */
+async function insertJobIn(tx: Db, r: store.NewJobRow): Promise<EnqueueResult> {
+  const delay = r.runAt ? Date.parse(r.runAt) - Date.now() : (r.delayMs ?? 0);
+  const [row] = await tx
+    .insert(jobsTable)
+    .values({
+      id: r.id,
+      name: r.name,
+      payload: r.payload,
+      key: r.key,
+      maxAttempts: r.maxAttempts,
+      orgId: r.orgId,
+      projectId: r.projectId,
+      // The database's clock, as enqueue() uses.
+      runAt: r.runAt ? new Date(r.runAt) : sql`now() + (${Math.max(0, delay)}::float8 * interval '1 millisecond')`,
+    })
+    .onConflictDoNothing()
+    .returning({ id: jobsTable.id });
+  if (row) return { id: row.id, created: true };
+  const existing = r.key
+    ? (await tx.select({ id: jobsTable.id }).from(jobsTable).where(eq(jobsTable.key, r.key)))[0]
+    : undefined;
+  if (!existing) throw new StoreError(`job with key ${r.key} was neither inserted nor found`);
+  return { id: existing.id, created: false };
 }
 
 function storedEvent(r: typeof jobEvents.$inferSelect): JobEvent {

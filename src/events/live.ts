@@ -1,0 +1,192 @@
+// Live updates for signed-in browsers: one Server-Sent Events stream per open page, fed from the database's
+// NOTIFY channel `user_events` (payload: a user id). `notify()` sends it inside the transaction that stores the
+// notification, so it arrives only after the commit, in every process on PostgreSQL and in this one on PGlite.
+import type { Database } from "../core/db";
+import type { Logger } from "../core/logger";
+
+/** The NOTIFY channel telling every process that something changed for a user. */
+export const USER_EVENTS_CHANNEL = "user_events";
+
+/** One SSE message: `event` name and its JSON data. */
+export interface LiveMessage {
+  event: string;
+  data: unknown;
+}
+
+/** What a domain sends a user after a change: computed once per change, shared by the user's open streams. */
+export type Snapshot = (userId: string) => Promise<LiveMessage[]>;
+
+/** One open stream: what the hub needs of it, nothing more (a few hundred bytes each). */
+interface Client {
+  userId: string;
+  send(text: string): void;
+  /** Still allowed? (the session may have ended); false closes the stream. */
+  check(): Promise<boolean>;
+  close(): void;
+}
+
+const encoder = new TextEncoder();
+
+/** Renders one SSE message. */
+export function sseMessage(m: LiveMessage): string {
+  return `event: ${m.event}\ndata: ${JSON.stringify(m.data)}\n\n`;
+}
+
+/**
+ * The open streams of this process by user, and the listener that wakes them (started with the first stream).
+ * Bursts of changes for one user are coalesced into one snapshot.
+ */
+export class LiveHub {
+  private readonly byUser = new Map<string, Set<Client>>();
+  private unlisten: Promise<() => Promise<void>> | undefined;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private readonly dirty = new Set<string>();
+  private flushing: Promise<void> | undefined;
+  private readonly providers: Snapshot[] = [];
+
+  constructor(
+    private readonly database: Database,
+    private readonly log: Logger,
+    /** Heartbeat (and session re-check) interval, and how long a burst of changes is gathered; read at first use. */
+    readonly opts: { heartbeatMs?: number; coalesceMs?: number } = {},
+  ) {}
+
+  /** Adds what a domain sends on every change (the notifications domain: the bell). */
+  provide(fn: Snapshot) {
+    this.providers.push(fn);
+  }
+
+  /** Open streams in this process. */
+  get size(): number {
+    let n = 0;
+    for (const set of this.byUser.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * Opens a stream for `userId`: it starts with the current snapshot, then gets one after each change. Every
+   * heartbeat asks `check` whether the caller may still listen (sign-out, expiry) and closes the stream if not.
+   */
+  open(userId: string, check: () => Promise<boolean>, signal?: AbortSignal): ReadableStream<Uint8Array> {
+    let client: Client | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start: async (controller) => {
+        let closed = false;
+        client = {
+          userId,
+          check,
+          send: (text) => {
+            if (!closed && text) controller.enqueue(encoder.encode(text));
+          },
+          close: () => {
+            if (closed) return;
+            closed = true;
+            this.remove(client!);
+            try {
+              controller.close();
+            } catch {
+              // the client went away first
+            }
+          },
+        };
+        signal?.addEventListener("abort", () => client?.close());
+        this.add(client);
+        client.send("retry: 3000\n\n");
+        // Listening first: a change committed while the first snapshot is read still reaches the stream.
+        await this.listening();
+        try {
+          client.send((await this.snapshot(userId)).map(sseMessage).join(""));
+        } catch (err) {
+          this.log.warn("live snapshot failed", { userId, err });
+        }
+      },
+      cancel: () => client?.close(),
+    });
+    return stream;
+  }
+
+  /** Sends the user's snapshot to their open streams in this process now (the NOTIFY handler calls this). */
+  changed(userId: string) {
+    if (!this.byUser.has(userId)) return;
+    this.dirty.add(userId);
+    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, this.opts.coalesceMs ?? 20))
+      .then(() => this.flush())
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.dirty.size > 0) this.changed([...this.dirty][0]);
+      });
+  }
+
+  /** Closes every stream and stops listening (shutdown: open streams would otherwise hold the server open). */
+  async close() {
+    for (const set of [...this.byUser.values()]) for (const c of [...set]) c.close();
+    await this.stopListening();
+  }
+
+  private async snapshot(userId: string): Promise<LiveMessage[]> {
+    return (await Promise.all(this.providers.map((fn) => fn(userId)))).flat();
+  }
+
+  private async flush() {
+    const users = [...this.dirty];
+    this.dirty.clear();
+    for (const userId of users) {
+      const clients = this.byUser.get(userId);
+      if (!clients) continue;
+      try {
+        const text = (await this.snapshot(userId)).map(sseMessage).join("");
+        for (const c of clients) c.send(text);
+      } catch (err) {
+        this.log.warn("live snapshot failed", { userId, err });
+      }
+    }
+  }
+
+  private add(c: Client) {
+    let set = this.byUser.get(c.userId);
+    if (!set) {
+      set = new Set();
+      this.byUser.set(c.userId, set);
+    }
+    set.add(c);
+    this.heartbeat ??= setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 20_000);
+  }
+
+  private remove(c: Client) {
+    const set = this.byUser.get(c.userId);
+    set?.delete(c);
+    if (set?.size === 0) this.byUser.delete(c.userId);
+    if (this.byUser.size === 0) {
+      // The listener stays: one idle LISTEN per process costs less than starting it again for the next page.
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+    }
+  }
+
+  /** Keeps proxies from closing idle streams, and closes the ones whose session ended. */
+  private async beat() {
+    for (const set of [...this.byUser.values()]) {
+      for (const c of [...set]) {
+        const ok = await c.check().catch(() => false);
+        if (ok) c.send(": heartbeat\n\n");
+        else c.close();
+      }
+    }
+  }
+
+  private listening() {
+    this.unlisten ??= this.database.listen(USER_EVENTS_CHANNEL, (userId) => this.changed(userId));
+    return this.unlisten.catch((err) => {
+      this.unlisten = undefined;
+      this.log.error("cannot listen for live updates", { err });
+    });
+  }
+
+  private async stopListening() {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    const pending = this.unlisten;
+    this.unlisten = undefined;
+    if (pending) await (await pending.catch(() => async () => {}))();
+  }
+}
