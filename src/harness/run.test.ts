@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AppError } from "../core/errors";
+import type { AppError } from "../core/errors";
 import { BwrapBackend } from "../sandbox/bwrap";
 import { DockerBackend } from "../sandbox/docker";
 import type { SandboxBackend } from "../sandbox/types";

@@ -112,7 +112,7 @@ function TaskEditForm({ task, csrf, st }: { task: Task; csrf?: string; st?: Fail
             name="minPassingTests"
             type="number"
             min="1"
-            max="64"
+            max="100000"
             value={shown(st, "minPassingTests", String(task.verification.minPassingTests))}
             {...invalid(e, "minPassingTests")}
           />
