@@ -132,6 +132,18 @@ async function drain(res: Response) {
 
 const routeKey = (r: { method: string; path: string }) => `${r.method} ${r.path}`;
 
+/** Waits until the tables stop changing (two equal snapshots 50 ms apart, at most 5 s). */
+async function settled(w: World): Promise<void> {
+  let last = JSON.stringify(await snapshot(w));
+  for (const end = Date.now() + 5_000; Date.now() < end; ) {
+    await Bun.sleep(50);
+    const now = JSON.stringify(await snapshot(w));
+    if (now === last) return;
+    last = now;
+  }
+  throw new Error("the tables did not settle within 5 s");
+}
+
 for (const kind of dbKinds()) {
   describe(`isolation walk [${kind}]`, () => {
     let w: World;
@@ -226,6 +238,7 @@ for (const kind of dbKinds()) {
           else {
             counts.successes++;
             await drain(res); // the sidebar saves its answer when the stream ends
+            if (s.writesAfterAnswer) await settled(w);
           }
         }
       }
