@@ -1,5 +1,6 @@
 // The event bus as the appliance runs it: the `events.deliver` job (one per event, stored with it), the
-// `events.sweep` cron entry and start-up run (new jobs for undelivered events whose job died), and the live hub.
+// `events.sweep` cron entry and start-up run (new jobs for undelivered events whose job died, old delivered events
+// dropped), and the live hub.
 import type { AppContext } from "../core/context";
 import { LiveHub } from "./live";
 import { DELIVER_JOB, EventBus } from "./service";
@@ -16,7 +17,10 @@ export async function setupEvents(ctx: AppContext, on: On) {
     backoffMs: 500,
     maxBackoffMs: 300_000,
   });
-  ctx.jobs.define("events.sweep", () => bus.sweep(), { maxAttempts: 1 });
+  // Delivered events are kept 30 days (what happened, for an admin's questions), then dropped.
+  ctx.jobs.define("events.sweep", async () => ({ queued: await bus.sweep(), pruned: await bus.prune() }), {
+    maxAttempts: 1,
+  });
   ctx.cron.register("events.sweep", "0 */5 * * * *", "events.sweep");
   on.start(() => void ctx.jobs.enqueue("events.sweep", {}));
   on.stop(() => ctx.live?.close());

@@ -16,7 +16,7 @@ export interface LiveMessage {
 /** What a domain sends a user after a change: computed once per change, shared by the user's open streams. */
 export type Snapshot = (userId: string) => Promise<LiveMessage[]>;
 
-/** One open stream: what the hub needs of it, nothing more (a few hundred bytes each). */
+/** One open stream as the hub keeps it (the HTTP stream itself costs the server ~40 KiB: bench/live.ts). */
 interface Client {
   userId: string;
   send(text: string): void;
@@ -42,6 +42,7 @@ export class LiveHub {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly dirty = new Set<string>();
   private flushing: Promise<void> | undefined;
+  private beating = false;
   private readonly providers: Snapshot[] = [];
 
   constructor(
@@ -76,7 +77,12 @@ export class LiveHub {
           userId,
           check,
           send: (text) => {
-            if (!closed && text) controller.enqueue(encoder.encode(text));
+            if (closed || !text) return;
+            try {
+              controller.enqueue(encoder.encode(text));
+            } catch {
+              client?.close(); // the client went away without the stream noticing yet
+            }
           },
           close: () => {
             if (closed) return;
@@ -109,18 +115,22 @@ export class LiveHub {
   changed(userId: string) {
     if (!this.byUser.has(userId)) return;
     this.dirty.add(userId);
-    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, this.opts.coalesceMs ?? 20))
-      .then(() => this.flush())
-      .finally(() => {
-        this.flushing = undefined;
-        if (this.dirty.size > 0) this.changed([...this.dirty][0]);
-      });
+    this.scheduleFlush();
   }
 
   /** Closes every stream and stops listening (shutdown: open streams would otherwise hold the server open). */
   async close() {
     for (const set of [...this.byUser.values()]) for (const c of [...set]) c.close();
     await this.stopListening();
+  }
+
+  private scheduleFlush() {
+    this.flushing ??= Bun.sleep(this.opts.coalesceMs ?? 20)
+      .then(() => this.flush())
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.dirty.size > 0) this.scheduleFlush(); // changes that came in during the flush
+      });
   }
 
   private async snapshot(userId: string): Promise<LiveMessage[]> {
@@ -165,12 +175,20 @@ export class LiveHub {
 
   /** Keeps proxies from closing idle streams, and closes the ones whose session ended. */
   private async beat() {
-    for (const set of [...this.byUser.values()]) {
-      for (const c of [...set]) {
-        const ok = await c.check().catch(() => false);
-        if (ok) c.send(": heartbeat\n\n");
-        else c.close();
+    if (this.beating) return; // the previous round is still checking sessions
+    this.beating = true;
+    try {
+      for (const set of [...this.byUser.values()]) {
+        for (const c of [...set]) {
+          // A failed check (database briefly away) keeps the stream: closing every page at once would only
+          // make them all reconnect together.
+          const ok = await c.check().catch(() => true);
+          if (ok) c.send(": heartbeat\n\n");
+          else c.close();
+        }
       }
+    } finally {
+      this.beating = false;
     }
   }
 

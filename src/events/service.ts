@@ -2,7 +2,7 @@
 // A change and its event commit together (or neither does); an `events.deliver` job, stored in the same
 // transaction, hands the event to every subscriber at least once. A crash after the commit loses nothing: the job
 // is durable, and the `events.sweep` cron gives a new job to any undelivered event whose job has died.
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import type { Database, Db } from "../core/db";
 import { AppError } from "../core/errors";
@@ -84,14 +84,14 @@ export class EventBus {
    * Hands stored event `eventId` to each matching subscriber that does not have it yet, each in its own
    * transaction with the record of its delivery. Throws when one failed (the job retries just the missing ones).
    */
-  async deliver(eventId: string): Promise<{ delivered: string[]; pending: number }> {
+  async deliver(eventId: string): Promise<{ delivered: string[] }> {
     const db = this.database.db;
     const [row] = await db
       .update(domainEvents)
       .set({ attempts: sql`${domainEvents.attempts} + 1` })
-      .where(eq(domainEvents.id, eventId))
+      .where(and(eq(domainEvents.id, eventId), isNull(domainEvents.deliveredAt)))
       .returning();
-    if (!row || row.deliveredAt) return { delivered: [], pending: 0 };
+    if (!row) return { delivered: [] }; // delivered already (or rolled back, which cannot have a job)
     const event: DomainEvent = {
       id: row.id,
       name: row.name,
@@ -134,7 +134,7 @@ export class EventBus {
       .update(domainEvents)
       .set({ deliveredAt: new Date(), lastError: null })
       .where(and(eq(domainEvents.id, eventId), isNull(domainEvents.deliveredAt)));
-    return { delivered, pending: 0 };
+    return { delivered };
   }
 
   /**
@@ -142,8 +142,8 @@ export class EventBus {
    * events with a queued, running or retry-waiting job are left to it. Returns how many got one.
    */
   async sweep(limit = 500): Promise<number> {
-    const rows = await this.database.exec<{ id: string; org_id: string | null; project_id: string | null }>(
-      `select e.id, e.org_id, e.project_id from domain_events e
+    const rows = await this.database.exec<{ id: string }>(
+      `select e.id from domain_events e
         where e.delivered_at is null and e.attempts < $1
           and not exists (select 1 from jobs j where j.name = $2 and j.state in ('queued', 'running', 'failed')
                             and j.payload->>'eventId' = e.id::text)
@@ -151,11 +151,18 @@ export class EventBus {
       [GIVE_UP_AFTER, DELIVER_JOB, limit],
     );
     for (const r of rows) {
-      await this.database.db.transaction((tx) =>
-        enqueueInTx(tx as unknown as Db, DELIVER_JOB, { eventId: r.id }, { maxAttempts: DELIVER_ATTEMPTS }),
-      );
+      await enqueueInTx(this.database.db, DELIVER_JOB, { eventId: r.id }, { maxAttempts: DELIVER_ATTEMPTS });
     }
     if (rows.length > 0) this.log.info("undelivered events queued again", { count: rows.length });
+    return rows.length;
+  }
+
+  /** Deletes events delivered more than `olderThanMs` ago (default 30 days); returns how many. */
+  async prune(olderThanMs = 30 * 86_400_000): Promise<number> {
+    const rows = await this.database.db
+      .delete(domainEvents)
+      .where(lt(domainEvents.deliveredAt, new Date(Date.now() - olderThanMs)))
+      .returning({ id: domainEvents.id });
     return rows.length;
   }
 }
