@@ -12,6 +12,8 @@ const SECTIONS: Record<string, string> = {
   github: "GitHub",
   smtp: "E-mail (SMTP)",
   sandbox: "Sandboxes",
+  tasks: "Tasks and claims",
+  security: "Security",
 };
 
 /** A setting's input: a select for yes/no and for a few allowed values, text otherwise; what was typed wins. */
