@@ -43,7 +43,8 @@ interface Subscriber {
 
 /**
  * Writes event `name` in transaction `tx` (the one making the change it announces) with the job that delivers
- * it. `payload.orgId` and `payload.projectId`, when present, scope the event and its job.
+ * it. `payload.orgId` and `payload.projectId`, when present, are stored as the event's scope (the delivery job is
+ * a system run, which only admins read).
  */
 export async function emitEvent(tx: Db, name: string, payload: Record<string, unknown>): Promise<{ id: string }> {
   if (!NAME.test(name)) throw new Error(`invalid event name ${JSON.stringify(name)}`);
