@@ -43,6 +43,7 @@ import { setupGitHub } from "./github/jobs";
 import { accountEmailRoutes } from "./auth/account-routes";
 import { setupMail } from "./notifications/mail-jobs";
 import { setupEvents } from "./events/jobs";
+import { eventRoutes } from "./events/routes";
 import { setupLiveNotifications } from "./notifications/live";
 
 /** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
@@ -125,6 +126,7 @@ export function createApp(ctx: AppContext) {
   app.use(inviteRoutes(ctx));
   app.use(userRoutes(ctx));
   app.use(notificationRoutes(ctx));
+  app.use(eventRoutes(ctx));
   app.use(auditRoutes(ctx));
   app.use(projectRoutes(ctx));
   app.use(milestoneRoutes(ctx));

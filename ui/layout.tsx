@@ -114,7 +114,7 @@ function Shell(props: LayoutProps, path: string | undefined): JSX.Element {
   const bell =
     props.bell ??
     (props.viewer ? (
-      <a href="/notifications" hx-get="/notifications/bell" hx-trigger="load, every 30s" hx-target="this">
+      <a href="/notifications" hx-get="/notifications/bell" hx-trigger="load, every 120s" hx-target="this">
         Notifications
       </a>
     ) : (

@@ -580,6 +580,7 @@ export const ROUTES: Record<string, Sample> = {
 
   // ---- notifications
   "GET /notifications/bell": { access: signedIn, build: () => at("/notifications/bell") },
+  "GET /events/stream": { access: signedIn, build: () => at("/events/stream") },
   "GET /notifications": { access: signedIn, build: () => at("/notifications") },
   "POST /notifications/read-all": { access: signedIn, build: () => at("/notifications/read-all") },
   "POST /notifications/:id/read": { access: self, build: (w) => at(`/notifications/${w.notificationId}/read`) },

@@ -61,3 +61,20 @@ document.addEventListener("submit", (e) => {
     else if (document.execCommand("copy")) done();
   });
 })();
+
+// Live bell: a signed-in page opens one event stream (GET /events/stream); each `bell` event replaces the bell's
+// content at once. The bell's slow htmx poll stays as the fallback when the stream is down.
+(() => {
+  function connect() {
+    if (!document.querySelector("#bell > a") || !window.EventSource) return;
+    var es = new EventSource("/events/stream");
+    es.addEventListener("bell", (e) => {
+      var bell = document.querySelector("#bell > a");
+      if (!bell) return;
+      var d = JSON.parse(e.data);
+      bell.innerHTML = d.html;
+      bell.setAttribute("data-unread", String(d.unread));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", connect);
+})();
