@@ -145,6 +145,7 @@ CREATE TABLE "funding_quotes" (
 	"price_decimals" integer NOT NULL,
 	"price_updated_at" timestamp with time zone NOT NULL,
 	"amount" numeric(78, 0) NOT NULL,
+	"base_deposited" numeric(78, 0) DEFAULT '0' NOT NULL,
 	"payouts" jsonb NOT NULL,
 	"created_by_id" uuid,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -392,6 +393,19 @@ CREATE TABLE "payments" (
 	CONSTRAINT "payments_status_check" CHECK ("payments"."status" in ('PENDING', 'SUBMITTED', 'COMPLETED', 'FAILED'))
 );
 --> statement-breakpoint
+CREATE TABLE "project_funding" (
+	"project_id" uuid PRIMARY KEY NOT NULL,
+	"project_key" text NOT NULL,
+	"expires_at" timestamp with time zone,
+	"close_requested_at" timestamp with time zone,
+	"closable_at" timestamp with time zone,
+	"close_request_tx" text,
+	"closed_at" timestamp with time zone,
+	"refund_amount" numeric(78, 0),
+	"refund_tx" text,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "projects" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"org_id" uuid NOT NULL,
@@ -591,6 +605,18 @@ CREATE TABLE "wallets" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "yield_harvests" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"project_id" uuid NOT NULL,
+	"tx_hash" text NOT NULL,
+	"block_number" numeric(78, 0) NOT NULL,
+	"yield_amount" numeric(78, 0) NOT NULL,
+	"fee" numeric(78, 0) NOT NULL,
+	"sponsor_share" numeric(78, 0) NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "yield_harvests_split_check" CHECK ("yield_harvests"."yield_amount" = "yield_harvests"."fee" + "yield_harvests"."sponsor_share")
+);
+--> statement-breakpoint
 CREATE TABLE "zk_proofs" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"task_id" uuid NOT NULL,
@@ -634,6 +660,7 @@ ALTER TABLE "org_members" ADD CONSTRAINT "org_members_added_by_id_users_id_fk" F
 ALTER TABLE "orgs" ADD CONSTRAINT "orgs_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "payments" ADD CONSTRAINT "payments_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "payments" ADD CONSTRAINT "payments_proof_id_zk_proofs_id_fk" FOREIGN KEY ("proof_id") REFERENCES "public"."zk_proofs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "project_funding" ADD CONSTRAINT "project_funding_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_structure_approved_by_id_users_id_fk" FOREIGN KEY ("structure_approved_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -655,6 +682,7 @@ ALTER TABLE "tasks" ADD CONSTRAINT "tasks_project_id_projects_id_fk" FOREIGN KEY
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_claimed_by_id_users_id_fk" FOREIGN KEY ("claimed_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_nonces" ADD CONSTRAINT "wallet_nonces_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallets" ADD CONSTRAINT "wallets_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "yield_harvests" ADD CONSTRAINT "yield_harvests_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "zk_proofs" ADD CONSTRAINT "zk_proofs_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "account_tokens_user_idx" ON "account_tokens" USING btree ("user_id","purpose");--> statement-breakpoint
 CREATE INDEX "ai_calls_org_idx" ON "ai_calls" USING btree ("org_id","created_at");--> statement-breakpoint
@@ -704,6 +732,7 @@ CREATE INDEX "orgs_created_by_idx" ON "orgs" USING btree ("created_by_id");--> s
 CREATE UNIQUE INDEX "payments_task_key" ON "payments" USING btree ("task_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "payments_tx_hash_key" ON "payments" USING btree ("tx_hash");--> statement-breakpoint
 CREATE INDEX "payments_payee_idx" ON "payments" USING btree ("payee");--> statement-breakpoint
+CREATE UNIQUE INDEX "project_funding_key" ON "project_funding" USING btree ("project_key");--> statement-breakpoint
 CREATE INDEX "projects_org_idx" ON "projects" USING btree ("org_id");--> statement-breakpoint
 CREATE INDEX "projects_repo_url_idx" ON "projects" USING btree ("repo_url");--> statement-breakpoint
 CREATE INDEX "projects_repo_provider_id_idx" ON "projects" USING btree ("repo_host","repo_provider_id");--> statement-breakpoint
@@ -726,5 +755,7 @@ CREATE UNIQUE INDEX "users_github_id_key" ON "users" USING btree ("github_id");-
 CREATE INDEX "users_github_login_idx" ON "users" USING btree (lower("github_login"));--> statement-breakpoint
 CREATE UNIQUE INDEX "wallets_address_key" ON "wallets" USING btree (lower("address"));--> statement-breakpoint
 CREATE UNIQUE INDEX "wallets_one_payout_per_user" ON "wallets" USING btree ("user_id") WHERE "wallets"."is_payout";--> statement-breakpoint
+CREATE UNIQUE INDEX "yield_harvests_tx_key" ON "yield_harvests" USING btree ("tx_hash","project_id");--> statement-breakpoint
+CREATE INDEX "yield_harvests_project_idx" ON "yield_harvests" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE INDEX "zk_proofs_task_idx" ON "zk_proofs" USING btree ("task_id");--> statement-breakpoint
 CREATE INDEX "zk_proofs_chain_task_idx" ON "zk_proofs" USING btree ("chain_task_id");

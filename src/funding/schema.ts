@@ -39,7 +39,12 @@ export const fundingQuotes = pgTable(
     priceDecimals: integer("price_decimals").notNull(),
     priceUpdatedAt: timestamp("price_updated_at", { withTimezone: true }).notNull(),
     amount: numeric("amount", { precision: 78, scale: 0 }).notNull(),
-    /** Task id → payout in base units; the payouts add up to `amount`. */
+    /**
+     * What was deposited when the quote was made: 0 for the first funding; for a top-up of an ACTIVE project the
+     * deposits so far, so `amount` is only the difference and the deposits must reach `baseDeposited + amount`.
+     */
+    baseDeposited: numeric("base_deposited", { precision: 78, scale: 0 }).notNull().default("0"),
+    /** Task id → payout in base units; the payouts add up to `baseDeposited + amount`. */
     payouts: jsonb("payouts").$type<Record<string, string>>().notNull(),
     createdById: uuid("created_by_id").references(() => users.id),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -77,3 +82,56 @@ export const fundingRecords = pgTable(
 
 export type FundingQuote = typeof fundingQuotes.$inferSelect;
 export type FundingRecord = typeof fundingRecords.$inferSelect;
+
+/**
+ * A funded project's life on chain after its deposit (spec §3.1.5–3.1.6): the escrow key, the expiry date set by
+ * the sponsor, the close request (with the end of the withdrawal delay) and the close with its refund. Rows are
+ * written from the transactions the appliance sends and from the escrow's events, whichever comes first.
+ */
+export const projectFunding = pgTable(
+  "project_funding",
+  {
+    projectId: uuid("project_id")
+      .primaryKey()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** onChainProjectId(projectId): how the escrow's events name the project. */
+    projectKey: text("project_key").notNull(),
+    /** After this date no new claims are taken and the unspent funds can be refunded. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
+    closeRequestedAt: timestamp("close_requested_at", { withTimezone: true }),
+    /** When the sponsor may close: the end of the escrow's withdrawal delay. */
+    closableAt: timestamp("closable_at", { withTimezone: true }),
+    closeRequestTx: text("close_request_tx"),
+    closedAt: timestamp("closed_at", { withTimezone: true }),
+    refundAmount: numeric("refund_amount", { precision: 78, scale: 0 }),
+    refundTx: text("refund_tx"),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("project_funding_key").on(t.projectKey)],
+);
+
+/** Yield taken out of the vault for a project (the escrow's YieldHarvested), one row per harvest transaction. */
+export const yieldHarvests = pgTable(
+  "yield_harvests",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    projectId: uuid("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    txHash: text("tx_hash").notNull(),
+    blockNumber: numeric("block_number", { precision: 78, scale: 0 }).notNull(),
+    /** yieldAmount = fee (to the treasury) + sponsorShare (to the sponsor), exactly, in base units. */
+    yieldAmount: numeric("yield_amount", { precision: 78, scale: 0 }).notNull(),
+    fee: numeric("fee", { precision: 78, scale: 0 }).notNull(),
+    sponsorShare: numeric("sponsor_share", { precision: 78, scale: 0 }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("yield_harvests_tx_key").on(t.txHash, t.projectId),
+    index("yield_harvests_project_idx").on(t.projectId, t.createdAt),
+    check("yield_harvests_split_check", sql`${t.yieldAmount} = ${t.fee} + ${t.sponsorShare}`),
+  ],
+);
+
+export type ProjectFunding = typeof projectFunding.$inferSelect;
+export type YieldHarvest = typeof yieldHarvests.$inferSelect;
