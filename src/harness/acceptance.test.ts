@@ -9,7 +9,7 @@ import { AppError } from "../core/errors";
 import { DockerBackend } from "../sandbox/docker";
 import { ensureSandboxImages } from "../../test/support/docker";
 import { bunRepo, makeRepo } from "../../test/fixtures/hostile/repos";
-import { readBundle, writePinnedFiles } from "./acceptance";
+import { missingPinned, readBundle, writePinnedFiles } from "./acceptance";
 import { runHarness } from "./run";
 
 const baseDir = mkdtempSync(join(tmpdir(), "devsponsor-acceptance-test-"));
@@ -44,6 +44,17 @@ describe("the bundle reader", () => {
     const refused = await readBundle(makeTar({ "a.test.ts": "->/etc/passwd" })).catch((e) => e);
     expect(refused).toBeInstanceOf(AppError);
     expect((refused as AppError).code).toBe("INVALID_TEST_BUNDLE");
+  });
+
+  test("named test files and directories the pin does not hold are listed", () => {
+    const pinned = new Map([
+      ["test/a.test.ts", 1],
+      ["spec/unit/b.py", 1],
+    ]);
+    expect(missingPinned(["test/a.test.ts", "spec/", "spec/unit", "spe", "test/c.test.ts"], pinned)).toEqual([
+      "spe",
+      "test/c.test.ts",
+    ]);
   });
 
   test("pinned files replace symlinks the checkout holds, never writing through them", () => {
@@ -120,6 +131,25 @@ describe("acceptance runs (Docker)", () => {
     expect(r.digest.acceptance?.newFailures).toEqual(["test", "test > other.test.ts > stays"]);
     expect(r.digest.merkle.newFailures).toBe(2);
     expect(r.baseCommit).toBe(repo.sha);
+  });
+
+  test("a named test file the pinned commit lacks is refused: the work cannot write the tests it is judged by", async () => {
+    const repo = bunRepo({ "calc.ts": CALC });
+    const work = makeRepo(
+      { "feature.test.ts": `import { test } from "bun:test";\ntest("multiplies", () => {});\n` },
+      repo.path,
+    );
+    const r = await run(repo.path, work.sha, {
+      acceptance: {
+        named: ["test > feature.test.ts > multiplies"],
+        testFiles: ["feature.test.ts"],
+        pin: { kind: "commit", commit: repo.sha },
+      },
+    });
+    expect(r.result).toBe("FAILED");
+    expect(r.steps).toEqual([]);
+    expect(r.reason).toContain("feature.test.ts are not in the pinned commit or bundle");
+    expect(r.digest.acceptance?.protectedChanges.map((c) => c.path)).toEqual(["feature.test.ts"]);
   });
 
   test("runner config a run writes is gone before the next run: no late preload", async () => {

@@ -100,3 +100,18 @@ export function writePinnedFiles(src: string, files: ReadonlyMap<string, Buffer>
   }
   return made;
 }
+
+/** Why a named test file the pin does not hold refuses the run. */
+export const UNPINNED = "acceptance test file not in the pinned commit or bundle";
+
+/**
+ * The entries of `testFiles` (files or directories) that match no pinned file. Before the sponsor commits a drafted
+ * acceptance test (or uploads it in a bundle) its file exists only in the work, where the contributor writes it.
+ */
+export function missingPinned(testFiles: readonly string[], pinned: ReadonlyMap<string, unknown>): string[] {
+  const paths = [...pinned.keys()];
+  return testFiles.filter((entry) => {
+    const dir = `${entry.replace(/\/+$/, "")}/`;
+    return !paths.some((p) => p === entry || p.startsWith(dir));
+  });
+}

@@ -1,7 +1,10 @@
 // A harness run: fetch the repository at one commit, install its dependencies (network only to the allowed
 // registries, or none at all when the dependency cache has the lockfile), run the verification steps without
 // network in a fixed environment, parse every test's outcome and build the digest the harness key signs.
+
+import { randomBytes } from "node:crypto";
 import {
+  appendFileSync,
   chmodSync,
   existsSync,
   mkdirSync,
@@ -10,27 +13,24 @@ import {
   rmSync,
   statSync,
   writeFileSync,
-  appendFileSync,
 } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { AppError } from "../core/errors";
-import { DEFAULT_EGRESS_ALLOW, startEgressProxy, type EgressProxy } from "../sandbox/egress";
+import { isPlainPath, readPlainFile } from "../core/safe-fs";
+import { DEFAULT_EGRESS_ALLOW, type EgressProxy, startEgressProxy } from "../sandbox/egress";
 import { sandboxDir } from "../sandbox/images";
 import { type BackendChoice, openSandbox } from "../sandbox/index";
 import type { ImageInfo, Limits, RunResult, SandboxBackend } from "../sandbox/types";
+import { type AcceptanceOptions, missingPinned, readBundle, UNPINNED, writePinnedFiles } from "./acceptance";
 import { dependencyKey, restoreDeps, saveDeps } from "./cache";
 import { detectPlan, type Plan, type PlanOverrides, resultsDir, type StepConfig } from "./detect";
-import { selectToolchain } from "./toolchain";
 import { buildDigest, type DigestStep, type HarnessDigest, type Leaf, reportHash, type Verdict } from "./digest";
-import { fetchRepo, publicRepoUrl } from "./repo";
-import { isPlainPath, readPlainFile } from "../core/safe-fs";
-import { ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults, uniqueTests } from "./results";
-import { type AcceptanceOptions, readBundle, writePinnedFiles } from "./acceptance";
 import { type ProtectedChange, protectedChanges, TOP_LEVEL_RUNNER_CONFIG } from "./protect";
-import { compareWithBase } from "./repo";
+import { compareWithBase, fetchRepo, publicRepoUrl } from "./repo";
+import { ID_SEPARATOR, looksLikeTap, type ParsedTest, parseResults, uniqueTests } from "./results";
 import { evaluateRule, type RuleTest } from "./rule";
+import { selectToolchain } from "./toolchain";
 
 /** Options of one harness run. */
 export interface HarnessRunOptions extends PlanOverrides {
@@ -212,6 +212,13 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
         }
       }
       log(`${pinned.size} pinned test file(s), ${acc.named.length} named acceptance test(s)`);
+      // A named test file the pin does not hold would be the contributor's own file: the work could write the
+      // very tests it is judged by. Such a run is refused until the sponsor commits the file or bundles it.
+      if (acc.pin)
+        for (const path of missingPinned(acc.testFiles, pinned)) {
+          log(`pinned test file missing: ${path}`);
+          refused.push({ path, why: UNPINNED });
+        }
     }
 
     const backend =
@@ -230,7 +237,7 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     log(`sandbox ${backend.kind}, image ${image.digest}`);
     // Refused before anything of the work is read or run (its manifest may not even make a plan).
     if (refused.length) {
-      const reason = `The work changes protected paths (test-runner, CI or test-library config): ${refused.map((r) => `${r.path} (${r.why})`).join("; ")}`;
+      const reason = refusalReason(refused);
       const digest = buildDigest({
         repository: { url: publicRepoUrl(opts.repo), ...commit },
         environment: environmentOf(backend, image, commit.committer.time),
@@ -459,6 +466,22 @@ export async function runHarness(opts: HarnessRunOptions): Promise<HarnessRunRes
     await proxy?.close();
     if (!opts.keepWorkDir) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The refusal of a run, each path with its reason. */
+function refusalReason(refused: readonly ProtectedChange[]): string {
+  const missing = refused.filter((r) => r.why === UNPINNED).map((r) => r.path);
+  const changed = refused.filter((r) => r.why !== UNPINNED).map((r) => `${r.path} (${r.why})`);
+  return [
+    changed.length
+      ? `The work changes protected paths (test-runner, CI or test-library config): ${changed.join("; ")}`
+      : "",
+    missing.length
+      ? `The acceptance test files ${missing.join(", ")} are not in the pinned commit or bundle: the sponsor commits them to the repository (then re-pins the task) or uploads them as a hidden bundle`
+      : "",
+  ]
+    .filter(Boolean)
+    .join(". ");
 }
 
 function environmentOf(backend: SandboxBackend, image: ImageInfo, sourceDateEpoch: number) {

@@ -499,6 +499,14 @@ export function AcceptanceSection(p: FormProps & { a: AcceptanceView; taskId: st
       ) : (
         ""
       )}
+      {a.canChange && a.tests.length && !a.files.length && !a.hiddenFiles ? (
+        <p class="flash warning inline">
+          No test file is pinned: the named tests would run from the contributor's own files, which the work can change.
+          Name the test files (committed to the repository) or upload a hidden test bundle.
+        </p>
+      ) : (
+        ""
+      )}
       <p class="small muted">
         {escapeHtml(
           a.pin
