@@ -4,7 +4,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { attestationFor, attestationSigner } from "../../test/support/attestation";
 import { AppError } from "../core/errors";
 import { onChainProjectId, signAttestation } from "../zk/attestation";
-import { allTestsRoot, reportCommitment, ruleHash } from "../zk/merkle";
+import { reportCommitment, ruleHash } from "../zk/merkle";
 import { buildDigest, canonicalJson, type HarnessDigest, reportHash } from "./digest";
 
 const parts = {
@@ -67,7 +67,9 @@ describe("digest", () => {
       failedCount: 1,
       newFailures: 1,
     });
-    expect(d.merkle.allRoot).toBe(allTestsRoot(d.tests).toString());
+    expect(d.merkle.allRoot).toBe(
+      reportCommitment({ tests: d.tests, named: [], minPassing: 1, newFailures: 0 }).allRoot.toString(),
+    );
     expect(d.acceptance).toBeNull();
   });
 

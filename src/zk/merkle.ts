@@ -156,11 +156,6 @@ function fieldOfDigest(top: Uint8Array | undefined): bigint {
   return top ? BigInt(`0x${toHex(top)}`) % SNARK_FIELD : 0n;
 }
 
-/** allRoot of a report: the SHA-256 tree over every test (see sortedLeaves, leafDigest, nodeDigest). */
-export function allTestsRoot(tests: readonly TestResult[]): bigint {
-  return fieldOfDigest(treeLevels(sortedLeaves(tests)).at(-1)![0]);
-}
-
 /** An off-chain proof that one test, with its outcome, is a leaf of a report's allRoot. */
 export interface InclusionProof {
   id: string;
