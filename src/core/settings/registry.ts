@@ -61,6 +61,9 @@ export const SETTINGS = {
     },
   ),
   "chain.confirmations": def(z.number().int().min(0).max(100), 2, "Confirmations required"),
+  "chain.explorerUrl": def(url, "", "Block explorer URL", {
+    help: "Transactions link to <URL>/tx/<hash> on the admin pages; empty: no links.",
+  }),
 
   "funding.pointRateUsdCents": def(z.number().int().min(1), 5000, "Point rate (US cents per point)"),
   "funding.platformFeeBps": def(z.number().int().min(0).max(2000), 250, "Platform fee (basis points)"),
@@ -109,6 +112,10 @@ export const SETTINGS = {
       help: "Host names (git.lan, *.corp.example), networks (10.1.0.0/16) or server paths (/srv/git) repository URLs may point to; anything local or private is refused otherwise.",
     },
   ),
+  "security.metricsToken": def(z.string().max(200), "", "Metrics bearer token", {
+    secret: true,
+    help: "GET /metrics (Prometheus) answers only with Authorization: Bearer <token>; empty: /metrics is off (404).",
+  }),
   "sandbox.allowedRegistries": def(
     z.array(z.string().max(200)).max(50),
     ["registry.npmjs.org"],
