@@ -581,6 +581,7 @@ CREATE TABLE "users" (
 	"roles" text[] DEFAULT '{}'::text[] NOT NULL,
 	"preferences" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"onboarded_at" timestamp with time zone,
+	"disabled_at" timestamp with time zone,
 	"deleted_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL

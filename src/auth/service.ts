@@ -161,6 +161,9 @@ export async function createSession(
   userId: string,
   opts: { days?: number; userAgent?: string | null; ip?: string | null; replacing?: string | null } = {},
 ): Promise<NewSession> {
+  // Every way of signing in opens its session here: an account an admin disabled gets none.
+  const [user] = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, userId));
+  if (user?.disabledAt) throw new AppError("ACCOUNT_DISABLED", "This account is disabled; ask an admin.", 403);
   const token = randomToken();
   const csrfToken = randomToken();
   const expiresAt = new Date(Date.now() + (opts.days ?? 30) * 86_400_000);
@@ -229,6 +232,7 @@ const sessionByHash = preparedFor((db) =>
         isNull(sessions.revokedAt),
         gt(sessions.expiresAt, sql.placeholder("now")),
         isNull(users.deletedAt),
+        isNull(users.disabledAt),
       ),
     )
     .prepare("session_by_hash"),
@@ -356,6 +360,7 @@ const apiKeyByPrefix = preparedFor((db) =>
         isNull(apiKeys.revokedAt),
         or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql.placeholder("now"))),
         isNull(users.deletedAt),
+        isNull(users.disabledAt),
       ),
     )
     .prepare("api_key_by_prefix"),

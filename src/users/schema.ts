@@ -7,6 +7,8 @@ export type UserRole = "SPONSOR" | "CONTRIBUTOR";
 /** Per-user preferences changed with PATCH /api/me. */
 export interface UserPreferences {
   emailNotifications?: boolean;
+  /** Per notification type and channel (src/notifications/types.ts); missing ones follow the type's default. */
+  notifications?: Record<string, { inApp?: boolean; email?: boolean }>;
 }
 
 /**
@@ -30,6 +32,8 @@ export const users = pgTable(
     roles: text("roles").array().$type<UserRole[]>().notNull().default(sql`'{}'::text[]`),
     preferences: jsonb("preferences").$type<UserPreferences>().notNull().default({}),
     onboardedAt: timestamp("onboarded_at", { withTimezone: true }),
+    /** Set by an admin: the account cannot sign in, its sessions and API keys stop working. */
+    disabledAt: timestamp("disabled_at", { withTimezone: true }),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
