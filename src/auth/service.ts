@@ -163,7 +163,7 @@ export async function createSession(
 ): Promise<NewSession> {
   // Every way of signing in opens its session here: an account an admin disabled gets none.
   const [user] = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, userId));
-  if (user?.disabledAt) throw new AppError("ACCOUNT_DISABLED", "This account is disabled; ask an admin.", 403);
+  if (user?.disabledAt) throw forbidden("This account is disabled; ask an admin.");
   const token = randomToken();
   const csrfToken = randomToken();
   const expiresAt = new Date(Date.now() + (opts.days ?? 30) * 86_400_000);
