@@ -1,7 +1,7 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { basename, join } from "node:path";
+import { and, desc, eq, inArray, isNotNull, lt, ne, or, isNull } from "drizzle-orm";
 import { audit } from "../audit/service";
 import { dataPaths } from "../core/boot";
 import type { AppContext, Principal } from "../core/context";
@@ -13,8 +13,9 @@ import { projects } from "../projects/schema";
 import { chunkSections, parsePdf, type Section } from "./chunk";
 import { detectType, UnsupportedContent } from "./detect";
 import { currentEmbedder, hashEmbed, hashEmbedder } from "./embedder";
-import { type DocumentRow, documents } from "./schema";
-import { type ChunkRow, ensurePrivateDir, type Hit, VectorStore } from "./store";
+import { type DocumentRow, documentChunks, documentFiles, documents } from "./schema";
+import { type Hit, VectorStore } from "./store";
+import { bumpGeneration, indexSync, type PlainChunk, sealChunk } from "./sync";
 
 /** The largest document accepted (spec: 20 MB). */
 export const MAX_DOCUMENT_BYTES = 20 * 1024 * 1024;
@@ -78,26 +79,85 @@ function checkUpload(file: Upload) {
   }
 }
 
-/** Writes the encrypted file atomically; returns its key under the uploads dir. */
-function storeFile(ctx: AppContext, projectId: string, id: string, version: number, bytes: Uint8Array) {
-  const key = `documents/${projectId}/${id}.v${version}.enc`;
-  const path = join(dataPaths(ctx.config.dataDir).uploads, key);
-  ensurePrivateDir(dataPaths(ctx.config.dataDir).uploads);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, encrypt(ctx.masterKey, bytes, aad(id, version)), { mode: 0o600 });
-  renameSync(tmp, path);
-  return key;
+/** Removes a file of the uploads dir left from before files moved into the database (if this node has it). */
+function removeLegacyFile(ctx: AppContext, key: string | null) {
+  if (key) rmSync(join(dataPaths(ctx.config.dataDir).uploads, key), { force: true });
 }
 
-function removeFile(ctx: AppContext, key: string) {
-  rmSync(join(dataPaths(ctx.config.dataDir).uploads, key), { force: true });
-}
-
-/** The decrypted bytes of a document's current version. */
+/**
+ * The decrypted bytes of a document's current version: from the database, or (a document uploaded before files
+ * moved there and not moved yet) from this node's uploads dir.
+ */
 export async function readDocumentBytes(ctx: AppContext, doc: DocumentRow): Promise<Buffer> {
-  const sealed = await readFile(join(dataPaths(ctx.config.dataDir).uploads, doc.storageKey), "utf8");
+  const [file] = await ctx.db
+    .select({ sealed: documentFiles.sealed })
+    .from(documentFiles)
+    .where(and(eq(documentFiles.documentId, doc.id), eq(documentFiles.version, doc.version)));
+  let sealed = file?.sealed;
+  const legacy = doc.storageKey ? join(dataPaths(ctx.config.dataDir).uploads, doc.storageKey) : null;
+  if (!sealed && legacy && existsSync(legacy)) sealed = await readFile(legacy, "utf8");
+  if (!sealed) throw new Error("the file of this version is not stored (it may be on another node's disk)");
   return decryptBytes(ctx.masterKey, sealed, aad(doc.id, doc.version));
+}
+
+/**
+ * Moves the encrypted files this node's uploads dir still holds into the database (same ciphertext: it is bound
+ * to the document and version, not to where it lies), then deletes them. Files of other nodes are left alone.
+ */
+export async function moveLegacyFiles(ctx: AppContext): Promise<number> {
+  const rows = await ctx.db
+    .select({ id: documents.id, version: documents.version, storageKey: documents.storageKey })
+    .from(documents)
+    .where(isNotNull(documents.storageKey));
+  let moved = 0;
+  for (const r of rows) {
+    const path = join(dataPaths(ctx.config.dataDir).uploads, r.storageKey!);
+    if (!existsSync(path)) continue;
+    const sealed = await readFile(path, "utf8");
+    decryptBytes(ctx.masterKey, sealed, aad(r.id, r.version)); // never store what cannot be read back
+    const done = await ctx.db.transaction(async (tx) => {
+      await tx.insert(documentFiles).values({ documentId: r.id, version: r.version, sealed }).onConflictDoNothing();
+      return tx
+        .update(documents)
+        .set({ storageKey: null })
+        .where(and(eq(documents.id, r.id), eq(documents.version, r.version)))
+        .returning({ id: documents.id });
+    });
+    if (done.length) {
+      rmSync(path, { force: true });
+      moved++;
+    }
+  }
+  return moved;
+}
+
+/**
+ * Queues ingestion of documents marked READY whose passages are not in the database (indexed before passages were
+ * kept there), once their file is readable from the database. Keyed jobs: every node may ask, one run happens.
+ */
+export async function backfillPassages(ctx: AppContext): Promise<number> {
+  const rows = await ctx.db
+    .select({ id: documents.id, projectId: documents.projectId, version: documents.version, orgId: projects.orgId })
+    .from(documents)
+    .innerJoin(projects, eq(projects.id, documents.projectId))
+    .innerJoin(
+      documentFiles,
+      and(eq(documentFiles.documentId, documents.id), eq(documentFiles.version, documents.version)),
+    )
+    .where(
+      and(
+        eq(documents.status, "READY"),
+        or(isNull(documents.indexedVersion), ne(documents.indexedVersion, documents.version)),
+      ),
+    );
+  for (const r of rows) {
+    await ctx.jobs.enqueue(
+      INGEST_JOB,
+      { documentId: r.id, projectId: r.projectId, version: r.version },
+      { key: `${INGEST_JOB}:${r.id}:${r.version}:backfill`, scope: { orgId: r.orgId, projectId: r.projectId } },
+    );
+  }
+  return rows.length;
 }
 
 /** Uploads a document to a project: checked, stored encrypted, then parsed and indexed by a job. */
@@ -105,20 +165,23 @@ export async function uploadDocument(ctx: AppContext, principal: Principal | nul
   const project = await loadProject(ctx.db, principal, projectId, "documents.manage");
   const detected = checkUpload(file);
   const id = crypto.randomUUID();
-  const storageKey = storeFile(ctx, project.id, id, 1, file.bytes);
-  const [doc] = await ctx.db
-    .insert(documents)
-    .values({
-      id,
-      projectId: project.id,
-      filename: cleanName(file.name),
-      type: detected.type,
-      sizeBytes: file.bytes.length,
-      sha256: sha256Hex(file.bytes),
-      storageKey,
-      uploadedById: principal!.userId,
-    })
-    .returning();
+  const sealed = encrypt(ctx.masterKey, file.bytes, aad(id, 1));
+  const doc = await ctx.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(documents)
+      .values({
+        id,
+        projectId: project.id,
+        filename: cleanName(file.name),
+        type: detected.type,
+        sizeBytes: file.bytes.length,
+        sha256: sha256Hex(file.bytes),
+        uploadedById: principal!.userId,
+      })
+      .returning();
+    await tx.insert(documentFiles).values({ documentId: id, version: 1, sealed });
+    return row;
+  });
   await audit(ctx.db, {
     actorId: principal!.userId,
     action: "document.upload",
@@ -140,24 +203,31 @@ export async function replaceDocument(ctx: AppContext, principal: Principal | nu
   const { doc, project } = await loadDocument(ctx, principal, documentId, "documents.manage");
   const detected = checkUpload(file);
   const version = doc.version + 1;
-  const storageKey = storeFile(ctx, project.id, doc.id, version, file.bytes);
-  const [updated] = await ctx.db
-    .update(documents)
-    .set({
-      filename: cleanName(file.name),
-      type: detected.type,
-      sizeBytes: file.bytes.length,
-      sha256: sha256Hex(file.bytes),
-      storageKey,
-      version,
-      status: "PENDING",
-      error: null,
-      chunkCount: 0,
-      updatedAt: new Date(),
-    })
-    .where(eq(documents.id, doc.id))
-    .returning();
-  removeFile(ctx, doc.storageKey);
+  const sealed = encrypt(ctx.masterKey, file.bytes, aad(doc.id, version));
+  const updated = await ctx.db.transaction(async (tx) => {
+    await tx.insert(documentFiles).values({ documentId: doc.id, version, sealed });
+    const [row] = await tx
+      .update(documents)
+      .set({
+        filename: cleanName(file.name),
+        type: detected.type,
+        sizeBytes: file.bytes.length,
+        sha256: sha256Hex(file.bytes),
+        storageKey: null,
+        version,
+        status: "PENDING",
+        error: null,
+        chunkCount: 0,
+        updatedAt: new Date(),
+      })
+      .where(eq(documents.id, doc.id))
+      .returning();
+    await tx.delete(documentFiles).where(and(eq(documentFiles.documentId, doc.id), lt(documentFiles.version, version)));
+    // its passages are no longer current: every node drops them at its next sync
+    await bumpGeneration(tx, project.id);
+    return row;
+  });
+  removeLegacyFile(ctx, doc.storageKey);
   await audit(ctx.db, {
     actorId: principal!.userId,
     action: "document.replace",
@@ -174,12 +244,15 @@ export async function replaceDocument(ctx: AppContext, principal: Principal | nu
   return updated!;
 }
 
-/** Deletes a document: its row, its encrypted file and every passage in the vector store. */
+/** Deletes a document: its row, its encrypted file and every passage (other nodes drop theirs at their next sync). */
 export async function deleteDocument(ctx: AppContext, principal: Principal | null, documentId: string) {
   const { doc, project } = await loadDocument(ctx, principal, documentId, "documents.manage");
+  await ctx.db.transaction(async (tx) => {
+    await tx.delete(documents).where(eq(documents.id, doc.id)); // files and passages go with it (cascade)
+    await bumpGeneration(tx, project.id);
+  });
   await vectorStore(ctx).deleteDocument(doc.id);
-  await ctx.db.delete(documents).where(eq(documents.id, doc.id));
-  removeFile(ctx, doc.storageKey);
+  removeLegacyFile(ctx, doc.storageKey);
   await audit(ctx.db, {
     actorId: principal!.userId,
     action: "document.delete",
@@ -270,51 +343,63 @@ export async function ingestDocument(
   const chunks = chunkSections(sections, doc.type);
   const [project] = await ctx.db.select({ orgId: projects.orgId }).from(projects).where(eq(projects.id, doc.projectId));
   const embedder = currentEmbedder(ctx, { projectId: doc.projectId, orgId: project?.orgId ?? null });
-  const store = vectorStore(ctx);
+  const rows: PlainChunk[] = [];
   try {
     const BATCH = 256;
-    const rows: ChunkRow[] = [];
     for (let i = 0; i < chunks.length; i += BATCH) {
       const part = chunks.slice(i, i + BATCH);
       const vectors = await embedder.embed(part.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)));
       for (const [j, c] of part.entries()) {
-        rows.push({
-          id: `${doc.id}:${version}:${c.index}`,
-          project_id: doc.projectId,
-          document_id: doc.id,
-          document_version: version,
-          filename: doc.filename,
-          chunk_index: c.index,
-          page: c.page,
-          heading: c.heading,
-          text: c.text,
-          vector: vectors[j]!,
-        });
+        rows.push({ index: c.index, page: c.page, heading: c.heading, text: c.text, vector: vectors[j]! });
       }
       await progress(
         20 + Math.round((70 * Math.min(i + BATCH, chunks.length)) / Math.max(1, chunks.length)),
         "embedded",
       );
     }
-    // Earlier versions and any interrupted run of this one go first: a re-run leaves no duplicates.
-    await store.deleteDocument(doc.id);
-    await store.add(embedder.key, rows);
   } catch (err) {
     await fail(`indexing failed: ${(err as Error).message}`);
     throw err;
   }
-  const [current] = await ctx.db
-    .update(documents)
-    .set({ status: "READY", error: null, chunkCount: chunks.length, embedder: embedder.label, updatedAt: new Date() })
-    .where(and(eq(documents.id, doc.id), eq(documents.version, version)))
-    .returning({ id: documents.id });
-  if (!current) {
-    // Replaced or deleted while we worked: take our passages out again.
-    await store.deleteDocument(doc.id).catch(() => {});
-    return { chunks: 0, skipped: "replaced" };
-  }
+  // The passages, the READY mark and the project's generation change together: a node that sees the new
+  // generation finds every passage; earlier versions and any interrupted run go first (no duplicates).
+  const stored = await ctx.db.transaction(async (tx) => {
+    const [current] = await tx
+      .update(documents)
+      .set({
+        status: "READY",
+        error: null,
+        chunkCount: chunks.length,
+        embedder: embedder.label,
+        indexedVersion: version,
+        indexRun: crypto.randomUUID(),
+        updatedAt: new Date(),
+      })
+      .where(and(eq(documents.id, doc.id), eq(documents.version, version)))
+      .returning({ id: documents.id });
+    if (!current) return false; // replaced or deleted while we worked
+    await tx.delete(documentChunks).where(eq(documentChunks.documentId, doc.id));
+    const sealed = rows.map((c) => ({
+      documentId: doc.id,
+      version,
+      chunkIndex: c.index,
+      projectId: doc.projectId,
+      embedderKey: embedder.key,
+      page: c.page,
+      sealed: sealChunk(ctx.masterKey, doc.id, version, c),
+    }));
+    for (let i = 0; i < sealed.length; i += 500) await tx.insert(documentChunks).values(sealed.slice(i, i + 500));
+    await bumpGeneration(tx, doc.projectId);
+    return true;
+  });
+  if (!stored) return { chunks: 0, skipped: "replaced" };
   await progress(100, `${chunks.length} passages indexed`);
   return { chunks: chunks.length };
+}
+
+/** Brings this node's vector store up to date with the database for one project (what a search does first). */
+export function syncProjectIndex(ctx: AppContext, projectId: string) {
+  return indexSync(ctx, vectorStore(ctx)).ensure(projectId);
 }
 
 /** A retrieved passage, numbered for citation. */
@@ -338,6 +423,12 @@ export async function retrieve(
 ): Promise<{ passages: Passage[]; method: RetrievalMethod }> {
   const k = opts.k ?? 6;
   const store = vectorStore(ctx);
+  try {
+    await indexSync(ctx, store).ensure(projectId);
+  } catch (err) {
+    // the copy here may be behind; answering from it beats not answering
+    ctx.log.warn("syncing the vector index from the database failed; searching this node's copy", { err, projectId });
+  }
   const embedder = currentEmbedder(ctx, { projectId, userId: opts.userId, orgId: opts.orgId });
   let hits: Hit[] = [];
   let method: RetrievalMethod = "none";

@@ -144,8 +144,14 @@ export class VectorStore {
 
   /** Removes every passage of a document (all versions) from every table. */
   deleteDocument(documentId: string) {
-    uuidOrThrow(documentId);
-    return this.forEachTable((t) => t.delete(`document_id = '${documentId}'`));
+    return this.deleteDocuments([documentId]);
+  }
+
+  /** Removes every passage of these documents (all versions) from every table. */
+  deleteDocuments(documentIds: string[]) {
+    if (documentIds.length === 0) return Promise.resolve();
+    const list = documentIds.map((id) => `'${uuidOrThrow(id)}'`).join(", ");
+    return this.forEachTable((t) => t.delete(`document_id IN (${list})`));
   }
 
   /** Removes every passage of a project. */
