@@ -27,6 +27,7 @@ CREATE TABLE "ai_calls" (
 	"output_tokens" integer,
 	"latency_ms" integer NOT NULL,
 	"checksum" text NOT NULL,
+	"redacted_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -79,31 +80,6 @@ CREATE TABLE "chain_events" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
-CREATE TABLE "document_chunks" (
-	"document_id" uuid NOT NULL,
-	"version" integer NOT NULL,
-	"chunk_index" integer NOT NULL,
-	"project_id" uuid NOT NULL,
-	"embedder_key" text NOT NULL,
-	"page" integer,
-	"sealed" text NOT NULL,
-	CONSTRAINT "document_chunks_document_id_version_chunk_index_pk" PRIMARY KEY("document_id","version","chunk_index")
-);
---> statement-breakpoint
-CREATE TABLE "document_files" (
-	"document_id" uuid NOT NULL,
-	"version" integer NOT NULL,
-	"sealed" text NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "document_files_document_id_version_pk" PRIMARY KEY("document_id","version")
-);
---> statement-breakpoint
-CREATE TABLE "document_index_state" (
-	"project_id" uuid PRIMARY KEY NOT NULL,
-	"generation" bigint DEFAULT 0 NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
-);
---> statement-breakpoint
 CREATE TABLE "documents" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"project_id" uuid NOT NULL,
@@ -111,14 +87,12 @@ CREATE TABLE "documents" (
 	"type" text NOT NULL,
 	"size_bytes" integer NOT NULL,
 	"sha256" text NOT NULL,
-	"storage_key" text,
+	"storage_key" text NOT NULL,
 	"version" integer DEFAULT 1 NOT NULL,
 	"status" text DEFAULT 'PENDING' NOT NULL,
 	"error" text,
 	"chunk_count" integer DEFAULT 0 NOT NULL,
 	"embedder" text,
-	"indexed_version" integer,
-	"index_run" uuid,
 	"uploaded_by_id" uuid,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -660,9 +634,6 @@ CREATE TABLE "zk_proofs" (
 --> statement-breakpoint
 ALTER TABLE "account_tokens" ADD CONSTRAINT "account_tokens_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "document_chunks" ADD CONSTRAINT "document_chunks_document_id_documents_id_fk" FOREIGN KEY ("document_id") REFERENCES "public"."documents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "document_files" ADD CONSTRAINT "document_files_document_id_documents_id_fk" FOREIGN KEY ("document_id") REFERENCES "public"."documents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "document_index_state" ADD CONSTRAINT "document_index_state_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_uploaded_by_id_users_id_fk" FOREIGN KEY ("uploaded_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "email_outbox" ADD CONSTRAINT "email_outbox_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

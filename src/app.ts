@@ -35,6 +35,7 @@ import { setupPlanner } from "./planner/jobs";
 import { plannerRoutes } from "./planner/routes";
 import { projectRoutes } from "./projects/routes";
 import { sidebarRoutes } from "./sidebar/routes";
+import { setupSidebar } from "./sidebar/setup";
 import { setupTasks } from "./tasks/jobs";
 import { taskRoutes } from "./tasks/routes";
 import { githubRoutes } from "./github/routes";
@@ -217,6 +218,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   await setupPayments(ctx, on);
   await setupIdentity(ctx, on);
   await setupAi(ctx, on);
+  await setupSidebar(ctx, on);
   await setupDocuments(ctx, on);
   await setupPlanner(ctx, on);
   await setupTasks(ctx, on);

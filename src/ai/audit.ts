@@ -1,5 +1,6 @@
-import { and, desc, eq, lt } from "drizzle-orm";
-import { canonicalJson } from "../audit/service";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { canonicalJson } from "../audit/canonical";
+import { audit } from "../audit/service";
 import { sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
 import { type AiCall, type AiCallStatus, type AiPurpose, aiCalls } from "./schema";
@@ -65,7 +66,16 @@ export function aiCallChecksum(r: Checksummed): string {
   );
 }
 
-/** Stores one model call with its checksum; returns the row id. Never throws: auditing must not break the call. */
+/** The audit action of a recorded model call: one chain entry per `ai_calls` row, holding its id and checksum. */
+export const AI_CALL_ACTION = "ai.call";
+/** The audit action of an account deletion that erased the prompts and outputs of some calls (ids only). */
+export const AI_CALL_REDACT_ACTION = "ai.call.redact";
+
+/**
+ * Stores one model call with its checksum and, in the same transaction, its entry in the audit chain (so a
+ * removed or edited row is found by `devsponsor audit verify`); returns the row id. Never throws: auditing must
+ * not break the call.
+ */
 export async function recordAiCall(
   db: Db,
   rec: AiCallRecord,
@@ -90,20 +100,32 @@ export async function recordAiCall(
     latencyMs: Math.round(rec.latencyMs),
     createdAt: new Date(),
   };
+  const checksum = aiCallChecksum(row);
   try {
-    const [inserted] = await db
-      .insert(aiCalls)
-      .values({ ...row, checksum: aiCallChecksum(row) })
-      .returning({ id: aiCalls.id });
-    return inserted?.id ?? null;
+    return await db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(aiCalls)
+        .values({ ...row, checksum })
+        .returning({ id: aiCalls.id });
+      // What was asked stays in the row; the chain holds only what identifies it.
+      await audit(tx, {
+        actorId: row.userId,
+        action: AI_CALL_ACTION,
+        targetType: "ai_call",
+        targetId: inserted!.id,
+        orgId: row.orgId,
+        payload: { checksum, purpose: row.purpose, model: row.model, status: row.status },
+      });
+      return inserted!.id;
+    });
   } catch (err) {
     onError?.(err);
     return null;
   }
 }
 
-/** Whether a stored call still matches its checksum. */
-export const verifyAiCall = (row: AiCall) => aiCallChecksum(row) === row.checksum;
+/** Whether a stored call still matches its checksum (an erased one is checked against the chain only). */
+export const verifyAiCall = (row: AiCall) => !!row.redactedAt || aiCallChecksum(row) === row.checksum;
 
 /** Recorded calls of an org (or one project of it), newest first; the caller checks permission. */
 export async function listAiCalls(
@@ -122,4 +144,33 @@ export async function listAiCalls(
     )
     .orderBy(desc(aiCalls.createdAt))
     .limit(Math.min(filter.limit ?? 50, 200));
+}
+
+/** A user's recorded model calls with what was asked and answered, oldest first (GDPR export). */
+export async function exportAiCallsOf(db: Db, userId: string) {
+  const rows = await db.select().from(aiCalls).where(eq(aiCalls.userId, userId)).orderBy(aiCalls.createdAt);
+  return rows.map(({ checksum, ...r }) => r);
+}
+
+/**
+ * Erases the prompts, system prompts, outputs and errors of a user's model calls (account deletion). The rows,
+ * their checksums and their chain entries stay; one chain entry names the erased calls, so the verifier tells an
+ * erasure from an edit.
+ */
+export async function eraseAiCallsOf(tx: Db, userId: string): Promise<number> {
+  const erased = await tx
+    .update(aiCalls)
+    .set({ system: "", prompt: [], output: "", error: null, redactedAt: new Date() })
+    .where(and(eq(aiCalls.userId, userId), isNull(aiCalls.redactedAt)))
+    .returning({ id: aiCalls.id });
+  if (erased.length) {
+    // actorId null: this entry must survive the redaction of the user's own entries that follows
+    await audit(tx, {
+      actorId: null,
+      action: AI_CALL_REDACT_ACTION,
+      targetType: "ai_call",
+      payload: { ids: erased.map((r) => r.id).sort() },
+    });
+  }
+  return erased.length;
 }

@@ -31,6 +31,8 @@ export const aiCalls = pgTable(
     outputTokens: integer("output_tokens"),
     latencyMs: integer("latency_ms").notNull(),
     checksum: text("checksum").notNull(),
+    /** Set when account deletion erased the prompt and output; the checksum stays, matched against the chain. */
+    redactedAt: timestamp("redacted_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

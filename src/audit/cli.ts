@@ -1,9 +1,10 @@
-// `devsponsor audit verify`: recomputes the audit hash chain and exits 1 when it is broken.
+// `devsponsor audit verify`: recomputes the audit hash chain, checks every recorded model call against it, and
+// exits 1 when anything does not match.
 import { parseArgs } from "node:util";
 import { loadConfig } from "../core/config";
 import { dataPaths } from "../core/boot";
 import { openDatabase } from "../core/db";
-import { verifyAuditChain } from "./service";
+import { auditProblems, verifyAudit } from "./verify";
 
 /** Runs `audit verify [--json] [--data-dir DIR]`. */
 export async function auditCommand(argv: string[]): Promise<number> {
@@ -22,17 +23,18 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const database = await openDatabase({ ...target, migrate: false });
   try {
     const t = performance.now();
-    const report = await verifyAuditChain(database.db);
+    const report = await verifyAudit(database.db);
     const ms = Math.round(performance.now() - t);
     if (values.json) console.log(JSON.stringify({ ...report, ms }));
     else if (report.ok)
       console.log(
-        `audit chain ok: ${report.rows} entries (${report.redacted} redacted), head ${report.headHash.slice(0, 16)}… in ${ms} ms`,
+        `audit chain ok: ${report.rows} entries (${report.redacted} redacted), head ${report.headHash.slice(0, 16)}…; ` +
+          `${report.aiCalls.chained} AI calls match their entries (${report.aiCalls.erased} erased) in ${ms} ms`,
       );
-    else
-      console.log(
-        `audit chain BROKEN at entry #${report.brokenAt!.seq} (${report.brokenAt!.id}): ${report.brokenAt!.reason}`,
-      );
+    else {
+      console.log(`audit BROKEN (${report.rows} entries checked):`);
+      for (const line of auditProblems(report)) console.log(`  ${line}`);
+    }
     return report.ok ? 0 : 1;
   } finally {
     await database.close();

@@ -6,7 +6,8 @@ import { httpContext } from "../core/http/plugin";
 import { getOrg } from "../orgs/service";
 import { OrgNav } from "../orgs/views";
 import { intInRange } from "../core/http/input";
-import { auditActorNames, orgAuditTrail, platformAuditTrail, verifyAuditChain } from "./service";
+import { auditActorNames, orgAuditTrail, platformAuditTrail } from "./service";
+import { verifyAudit } from "./verify";
 import { AuditPage } from "./views";
 
 const beforeOf = (q: Record<string, unknown>) => {
@@ -42,11 +43,12 @@ export const auditRoutes = (ctx: AppContext) =>
       "/api/audit/verify",
       async ({ principal }) => {
         requireAdmin(await principal());
-        return verifyAuditChain(ctx.db);
+        return verifyAudit(ctx.db);
       },
       {
         detail: {
-          summary: "Recompute the audit hash chain and report the first broken entry (admins)",
+          summary:
+            "Recompute the audit hash chain and check every AI call against it; reports the first broken entry and each AI call that does not match (admins)",
           tags: ["audit"],
         },
       },
@@ -77,7 +79,8 @@ export const auditRoutes = (ctx: AppContext) =>
           title="Audit trail"
           rows={rows}
           actors={await auditActorNames(ctx.db, rows)}
-          chain={query.verify === "1" ? await verifyAuditChain(ctx.db) : undefined}
+          chain={query.verify === "1" ? await verifyAudit(ctx.db) : undefined}
+          verifyHref={query.verify === "1" ? undefined : "/admin/audit?verify=1"}
           olderHref={rows.length === 50 ? `/admin/audit?before=${rows.at(-1)!.seq}` : undefined}
         />,
       );

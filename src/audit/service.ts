@@ -1,12 +1,15 @@
 // The hash-chained audit trail. Appends are serialized (an advisory lock held to the end of the transaction on
 // PostgreSQL; PGlite has one connection) so two writers can never both link to the same previous row.
-import { and, asc, desc, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import { type Principal, requireAdmin } from "../core/context";
 import { sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
 import { requireOrgRole } from "../orgs/permissions";
 import { users } from "../users/schema";
+import { canonicalJson } from "./canonical";
 import { auditLog } from "./schema";
+
+export { canonicalJson };
 
 /** What a domain records for a privileged action. Keep personal data (e-mails, names) out of `payload`. */
 export interface AuditEntry {
@@ -27,17 +30,6 @@ export type AuditRow = typeof auditLog.$inferSelect;
 export const GENESIS_HASH = "0".repeat(64);
 const LOCK_KEY = 7_341_920_114; // arbitrary, stable: pg_advisory_xact_lock key for audit appends
 const HASH_VERSION = 1;
-
-/** JSON with object keys sorted at every depth, so equal values always hash the same. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
-}
 
 /** Hash of a payload as stored (after a JSON round trip, the form jsonb gives back). */
 export const payloadHashOf = (payload: Record<string, unknown>) => sha256Hex(canonicalJson(payload));
@@ -191,6 +183,12 @@ export async function auditActorNames(db: Db, rows: AuditRow[]): Promise<Map<str
 }
 
 /**
+ * Actions whose payloads hold ids and checksums only, never personal data: they keep their payloads through
+ * account deletion, because the verifier compares them with the rows they describe (a model call's checksum).
+ */
+export const IDS_ONLY_ACTIONS = ["ai.call"];
+
+/**
  * Erases the payloads of entries by or about a user (account deletion). The payload hash stays, so the chain
  * still verifies; the entries' ids, actions and times remain as the record that something happened.
  */
@@ -198,7 +196,13 @@ export async function redactAuditFor(db: Db, userId: string): Promise<number> {
   const rows = await db
     .update(auditLog)
     .set({ payload: { redacted: true }, redactedAt: new Date() })
-    .where(and(or(eq(auditLog.actorId, userId), eq(auditLog.targetId, userId)), sql`${auditLog.redactedAt} is null`))
+    .where(
+      and(
+        or(eq(auditLog.actorId, userId), eq(auditLog.targetId, userId)),
+        sql`${auditLog.redactedAt} is null`,
+        notInArray(auditLog.action, IDS_ONLY_ACTIONS),
+      ),
+    )
     .returning({ id: auditLog.id });
   return rows.length;
 }

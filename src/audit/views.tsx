@@ -1,5 +1,6 @@
 import { Layout, type Viewer } from "../../ui/layout";
-import type { AuditRow, ChainReport } from "./service";
+import type { AuditRow } from "./service";
+import { type AuditReport, auditProblems } from "./verify";
 
 const actorLabel = (actors: Map<string, string>, id: string | null): string => (id ? (actors.get(id) ?? id) : "system");
 const when = (d: Date) => d.toISOString().replace("T", " ").slice(0, 19);
@@ -12,7 +13,9 @@ export function AuditPage(props: {
   rows: AuditRow[];
   actors: Map<string, string>;
   olderHref?: string;
-  chain?: ChainReport;
+  chain?: AuditReport;
+  /** Where the "Verify" link points (platform admins' page only). */
+  verifyHref?: string;
   nav?: JSX.Element;
 }) {
   return (
@@ -24,11 +27,25 @@ export function AuditPage(props: {
           {props.chain.ok ? (
             <span
               safe
-            >{`Chain verified: ${props.chain.rows} entries intact (${props.chain.redacted} redacted by account deletion).`}</span>
+            >{`Chain verified: ${props.chain.rows} entries intact (${props.chain.redacted} redacted by account deletion); ${props.chain.aiCalls.chained} AI calls match their entries (${props.chain.aiCalls.erased} erased by account deletion).`}</span>
           ) : (
-            <span safe>{`Chain broken at entry #${props.chain.brokenAt?.seq}: ${props.chain.brokenAt?.reason}.`}</span>
+            <>
+              <span safe>{`Verification failed after ${props.chain.rows} intact entries:`}</span>
+              <ul>
+                {auditProblems(props.chain).map((line) => (
+                  <li safe>{line}</li>
+                ))}
+              </ul>
+            </>
           )}
         </div>
+      ) : (
+        ""
+      )}
+      {props.verifyHref ? (
+        <p>
+          <a href={props.verifyHref}>Verify the chain and the AI call records</a>
+        </p>
       ) : (
         ""
       )}

@@ -1,9 +1,10 @@
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { uuid } from "../core/http/input";
 import { z } from "zod";
 import { DATA_RULE, fence, joinSystem, type ChatMessage, systemPrompt } from "../ai/prompt";
 import { hasChatModel, streamChat } from "../ai/service";
 import type { AppContext, Principal } from "../core/context";
+import type { Db } from "../core/db";
 import { invalidInput, unauthorized, zodFieldErrors } from "../core/errors";
 import { createRateLimiter } from "../core/http/rate-limit";
 import { type Passage, retrieve } from "../documents/service";
@@ -315,4 +316,31 @@ export async function askSidebar(
   }
 
   return { conversationId, mode, sources, deltas: answer(), done };
+}
+
+/** A user's sidebar conversations with every turn, oldest first (GDPR export). */
+export async function exportSidebarData(db: Db, userId: string) {
+  const convs = await db
+    .select()
+    .from(sidebarConversations)
+    .where(eq(sidebarConversations.userId, userId))
+    .orderBy(asc(sidebarConversations.createdAt));
+  const turns = convs.length
+    ? await db
+        .select()
+        .from(sidebarMessages)
+        .where(
+          inArray(
+            sidebarMessages.conversationId,
+            convs.map((c) => c.id),
+          ),
+        )
+        .orderBy(asc(sidebarMessages.createdAt))
+    : [];
+  return convs.map((c) => ({ ...c, messages: turns.filter((m) => m.conversationId === c.id) }));
+}
+
+/** Deletes a user's sidebar conversations and their turns (account deletion; the model calls are erased apart). */
+export async function eraseSidebarData(tx: Db, userId: string): Promise<void> {
+  await tx.delete(sidebarConversations).where(eq(sidebarConversations.userId, userId)); // turns cascade
 }
