@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { ASSETS_BY_PATH } from "../ui/assets";
 import { enterRequestScope, type ScopeViewer } from "../ui/request-scope";
-import { type AppContext, requireAdmin } from "./core/context";
+import type { AppContext } from "./core/context";
 import { FatalJobError, jobRoutes } from "./core/jobs";
 import { defineHarnessJob, sandboxSettings } from "./harness/jobs";
 import { join } from "node:path";
@@ -40,6 +40,8 @@ import { setupTasks } from "./tasks/jobs";
 import { taskRoutes } from "./tasks/routes";
 import { githubRoutes } from "./github/routes";
 import { exploreRoutes } from "./explore/routes";
+import { adminRoutes } from "./admin/routes";
+import { metricsOf } from "./admin/metrics";
 import { setupGitHub } from "./github/jobs";
 import { accountEmailRoutes } from "./auth/account-routes";
 import { setupMail } from "./notifications/mail-jobs";
@@ -50,6 +52,7 @@ import { setupLiveNotifications } from "./notifications/live";
 /** Builds the HTTP application: conventions first, then every domain's routes. The one place listing them all. */
 export function createApp(ctx: AppContext) {
   const corsAllowed = () => ctx.settings.get("instance.corsOrigins");
+  const metrics = metricsOf(ctx);
 
   const base = new Elysia({ name: "devsponsor" })
     .onRequest(({ request, set }) => {
@@ -86,9 +89,17 @@ export function createApp(ctx: AppContext) {
     .mapResponse({ as: "global" }, ({ request, responseValue }) =>
       responseValue instanceof Response ? compressResponse(request, responseValue) : undefined,
     )
-    .onAfterResponse({ as: "global" }, ({ request, set }) => {
+    .onAfterResponse({ as: "global" }, ({ request, set, route, responseValue, error, code }: any) => {
       const meta = getRequestMeta(request);
       if (!meta) return;
+      // set.status is not the status of a returned Response nor of an error rendered by onError
+      const status =
+        responseValue instanceof Response
+          ? responseValue.status
+          : error
+            ? toAppError(code, error).status
+            : Number(set.status) || 200;
+      metrics.recordRequest(request.method, route || "unmatched", status, (performance.now() - meta.start) / 1000);
       const path = new URL(request.url).pathname;
       if (path.startsWith("/static/")) return;
       ctx.log.info("request", {
@@ -113,13 +124,7 @@ export function createApp(ctx: AppContext) {
     .use(accountEmailRoutes(ctx))
     .use(statusRoutes(ctx))
     .use(settingsRoutes(ctx))
-    .use(
-      jobRoutes({
-        jobs: ctx.jobs,
-        authorize: authorizeRun(ctx),
-        admin: { check: async (request) => requireAdmin(await ctx.authenticate(request)), cron: ctx.cron },
-      }),
-    );
+    .use(jobRoutes({ jobs: ctx.jobs, authorize: authorizeRun(ctx) }));
   // Domain routes are added here, one line each.
   app.use(fundingRoutes(ctx));
   app.use(chainRoutes(ctx));
@@ -138,6 +143,7 @@ export function createApp(ctx: AppContext) {
   app.use(aiRoutes(ctx));
   app.use(githubRoutes(ctx));
   app.use(exploreRoutes(ctx));
+  app.use(adminRoutes(ctx));
 
   return app.use(openApiRoutes(app, ctx.version));
 }

@@ -35,8 +35,8 @@ const NAV: NavLink[] = [
   { href: "/orgs", label: "Organizations", who: "signed-in" },
   { href: "/projects", label: "Projects", who: "signed-in" },
   { href: "/status", label: "Status", who: "all" },
-  { href: "/admin/settings", label: "Settings", who: "admin" },
-  { href: "/admin/audit", label: "Audit", who: "admin" },
+  // the admin console (jobs, cron, payments, fees, users, doctor, settings, audit) has its own sub-navigation
+  { href: "/admin", label: "Admin", who: "admin" },
   { href: "/api/docs", label: "API", who: "signed-in" },
 ];
 

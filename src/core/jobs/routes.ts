@@ -1,11 +1,9 @@
 import { Elysia } from "elysia";
-import { z } from "zod";
 import { forbidden, notFound } from "../errors";
 import { redact } from "../logger";
-import type { CronRegistry } from "./cron";
 import type { JobEvent } from "./events";
 import type { Job, JobQueue } from "./queue";
-import { JOB_STATES, type JobState } from "./schema";
+import type { JobState } from "./schema";
 
 /** What the run routes need. */
 export interface JobRoutesDeps {
@@ -15,8 +13,6 @@ export interface JobRoutesDeps {
    * identity layer: tools and tests) allows only runs without an org; the app installs a check of the org's roles.
    */
   authorize?: (request: Request, job: Job) => boolean | Promise<boolean>;
-  /** Admin endpoints (job list, retry, cron list, run now), mounted only when given. `check` throws unless admin. */
-  admin?: { check: (request: Request) => unknown | Promise<unknown>; cron?: CronRegistry };
   /** SSE comment interval keeping proxies from closing an idle stream (default 15 s). */
   heartbeatMs?: number;
   /** How often a stream reads the database, for runs executed by another process (default 1 s). */
@@ -50,7 +46,12 @@ export function publicRun(job: Job) {
   };
 }
 
-/** `GET /api/runs/:id` and `GET /api/runs/:id/stream` (Server-Sent Events), plus optional admin endpoints. */
+let runStreams = 0;
+
+/** Run streams open in this process (the metrics' SSE clients). */
+export const openRunStreams = () => runStreams;
+
+/** `GET /api/runs/:id` and `GET /api/runs/:id/stream` (Server-Sent Events); admins' job endpoints are in src/admin. */
 export const jobRoutes = (deps: JobRoutesDeps) => {
   const authorize = deps.authorize ?? allowRunsWithoutOrg;
   const load = async (id: string, request: Request) => {
@@ -60,7 +61,7 @@ export const jobRoutes = (deps: JobRoutesDeps) => {
     return job;
   };
 
-  const app = new Elysia({ name: "jobs" })
+  return new Elysia({ name: "jobs" })
     .get("/api/runs/:id", async ({ params, request }) => publicRun(await load(params.id, request)), {
       detail: { summary: "A background run's state, progress and result", tags: ["runs"] },
     })
@@ -80,51 +81,6 @@ export const jobRoutes = (deps: JobRoutesDeps) => {
         },
       },
     );
-
-  const admin = deps.admin;
-  if (!admin) return app;
-  return app
-    .get(
-      "/api/admin/jobs",
-      async ({ query, request }) => {
-        await admin.check(request);
-        const jobs = await deps.jobs.list({ state: query.state, name: query.name, limit: query.limit });
-        return { jobs: jobs.map(publicRun) };
-      },
-      {
-        query: z.object({
-          state: z.enum(JOB_STATES).optional(),
-          name: z.string().max(100).optional(),
-          limit: z.coerce.number().int().min(1).max(500).optional(),
-        }),
-        detail: { summary: "Recent background jobs", tags: ["admin"] },
-      },
-    )
-    .post(
-      "/api/admin/jobs/:id/retry",
-      async ({ params, request }) => {
-        await admin.check(request);
-        return publicRun(await deps.jobs.retry(params.id));
-      },
-      { detail: { summary: "Run a dead job again", tags: ["admin"] } },
-    )
-    .get(
-      "/api/admin/cron",
-      async ({ request }) => {
-        await admin.check(request);
-        return { entries: admin.cron ? await admin.cron.list() : [] };
-      },
-      { detail: { summary: "Cron entries with their next and previous ticks", tags: ["admin"] } },
-    )
-    .post(
-      "/api/admin/cron/:id/run",
-      async ({ params, request }) => {
-        await admin.check(request);
-        if (!admin.cron) throw notFound("Cron entry");
-        return admin.cron.runNow(params.id);
-      },
-      { detail: { summary: "Enqueue a cron entry's job now", tags: ["admin"] } },
-    );
 };
 
 /** The SSE response of one run: state, stored events, then live events until the run is final. */
@@ -136,7 +92,9 @@ function streamRun(deps: JobRoutesDeps, job: Job, request: Request): Response {
   let wake: (() => void) | undefined;
   let closed = false;
   let off = () => {};
+  runStreams++;
   const finish = () => {
+    if (!closed) runStreams--;
     closed = true;
     off();
     wake?.();

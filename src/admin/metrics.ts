@@ -1,0 +1,192 @@
+// Prometheus metrics (text exposition format 0.0.4): HTTP counters and durations kept in memory by this process,
+// and a few counts from the database (jobs, harness runs, proofs, payments, AI calls), cached a few seconds so a
+// scrape stays cheap however often it comes.
+import type { AppContext } from "../core/context";
+import { safeEqual, sha256Hex } from "../core/crypto";
+import { AppError, notFound } from "../core/errors";
+import { openRunStreams } from "../core/jobs/routes";
+
+/** The duration histogram's upper bounds, in seconds. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** How long the database counts of a scrape are reused. */
+export const COUNTS_TTL_MS = 5_000;
+
+interface Histogram {
+  method: string;
+  route: string;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+interface Counts {
+  jobs: { name: string; state: string; n: number }[];
+  harness: { status: string; n: number }[];
+  proofs: { status: string; n: number }[];
+  payments: { status: string; n: number }[];
+  ai: { purpose: string; status: string; n: number }[];
+}
+
+/** One process's metrics: request counters and histograms, and the cached database counts. */
+export class Metrics {
+  private readonly requests = new Map<string, { method: string; route: string; status: string; n: number }>();
+  private readonly durations = new Map<string, Histogram>();
+  private counts?: { at: number; value: Promise<Counts> };
+
+  /** Counts one answered request. `route` is the route's pattern (`/projects/:id`), never the raw path. */
+  recordRequest(method: string, route: string, status: number, seconds: number) {
+    const key = `${method} ${route} ${status}`;
+    const c = this.requests.get(key);
+    if (c) c.n++;
+    else this.requests.set(key, { method, route, status: String(status), n: 1 });
+    const hkey = `${method} ${route}`;
+    let h = this.durations.get(hkey);
+    if (!h) {
+      h = { method, route, buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.durations.set(hkey, h);
+    }
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) if (seconds <= DURATION_BUCKETS[i]!) h.buckets[i]!++;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /** The database counts, read at most once per COUNTS_TTL_MS (concurrent scrapes share one read). */
+  dbCounts(ctx: Pick<AppContext, "database">, now = Date.now()): Promise<Counts> {
+    if (this.counts && now - this.counts.at < COUNTS_TTL_MS) return this.counts.value;
+    const value = readCounts(ctx);
+    this.counts = { at: now, value };
+    value.catch(() => {
+      if (this.counts?.value === value) this.counts = undefined; // a failed read is not cached
+    });
+    return value;
+  }
+
+  /** The exposition text of everything. */
+  async render(ctx: Pick<AppContext, "database" | "live" | "version" | "startedAt">): Promise<string> {
+    const counts = await this.dbCounts(ctx);
+    const out: string[] = [];
+    const family = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+
+    family("devsponsor_build_info", "gauge", "The running version (always 1).");
+    out.push(sample("devsponsor_build_info", { version: ctx.version }, 1));
+    family("devsponsor_process_start_time_seconds", "gauge", "When this process started, in seconds since the epoch.");
+    out.push(sample("devsponsor_process_start_time_seconds", {}, ctx.startedAt.getTime() / 1000));
+
+    family(
+      "devsponsor_http_requests_total",
+      "counter",
+      "HTTP requests answered by this process, by route, method and status.",
+    );
+    for (const c of [...this.requests.values()].sort(byLabels)) {
+      out.push(sample("devsponsor_http_requests_total", { method: c.method, route: c.route, status: c.status }, c.n));
+    }
+    family(
+      "devsponsor_http_request_duration_seconds",
+      "histogram",
+      "Time to answer an HTTP request, by route and method.",
+    );
+    for (const h of [...this.durations.values()].sort(byLabels)) {
+      const labels = { method: h.method, route: h.route };
+      // each bucket counts every request up to its bound: cumulative, as the format wants
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        out.push(
+          sample(
+            "devsponsor_http_request_duration_seconds_bucket",
+            { ...labels, le: String(DURATION_BUCKETS[i]) },
+            h.buckets[i]!,
+          ),
+        );
+      }
+      out.push(sample("devsponsor_http_request_duration_seconds_bucket", { ...labels, le: "+Inf" }, h.count));
+      out.push(sample("devsponsor_http_request_duration_seconds_sum", labels, h.sum));
+      out.push(sample("devsponsor_http_request_duration_seconds_count", labels, h.count));
+    }
+
+    family("devsponsor_jobs", "gauge", "Background jobs stored, by job name and state.");
+    for (const r of counts.jobs) out.push(sample("devsponsor_jobs", { name: r.name, state: r.state }, r.n));
+    family("devsponsor_harness_runs", "gauge", "Harness runs (task verifications) stored, by verdict.");
+    for (const r of counts.harness) out.push(sample("devsponsor_harness_runs", { verdict: r.status }, r.n));
+    family("devsponsor_proofs", "gauge", "Zero-knowledge payment proofs made, by status.");
+    for (const r of counts.proofs) out.push(sample("devsponsor_proofs", { status: r.status }, r.n));
+    family("devsponsor_payments", "gauge", "Payments to contributors, by state.");
+    for (const r of counts.payments) out.push(sample("devsponsor_payments", { state: r.status }, r.n));
+    family("devsponsor_ai_calls", "gauge", "Model calls recorded, by purpose and status.");
+    for (const r of counts.ai) out.push(sample("devsponsor_ai_calls", { purpose: r.purpose, status: r.status }, r.n));
+
+    family("devsponsor_sse_clients", "gauge", "Open Server-Sent Events streams of this process, by stream.");
+    out.push(sample("devsponsor_sse_clients", { stream: "live" }, ctx.live?.size ?? 0));
+    out.push(sample("devsponsor_sse_clients", { stream: "runs" }, openRunStreams()));
+    return `${out.join("\n")}\n`;
+  }
+}
+
+const byLabels = (a: { route: string; method: string }, b: { route: string; method: string }) =>
+  a.route === b.route ? a.method.localeCompare(b.method) : a.route.localeCompare(b.route);
+
+/** A label value escaped as the format asks: backslash, double quote and line feed. */
+export const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+function sample(name: string, labels: Record<string, string>, value: number): string {
+  const l = Object.entries(labels)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    .join(",");
+  const v = Number.isFinite(value) ? String(value) : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN";
+  return l ? `${name}{${l}} ${v}` : `${name} ${v}`;
+}
+
+async function readCounts(ctx: Pick<AppContext, "database">): Promise<Counts> {
+  const q = <T>(text: string) => ctx.database.exec<T>(text);
+  const num = <T extends { n: unknown }>(rows: T[]) => rows.map((r) => ({ ...r, n: Number(r.n) }));
+  // one after another: PGlite runs one statement at a time anyway, and PostgreSQL answers these in a few ms
+  const jobs = num(
+    await q<{ name: string; state: string; n: string }>(
+      "select name, state, count(*) as n from jobs group by 1, 2 order by 1, 2",
+    ),
+  );
+  const harness = num(
+    await q<{ status: string; n: string }>(
+      "select status, count(*) as n from task_verifications group by 1 order by 1",
+    ),
+  );
+  const proofs = num(
+    await q<{ status: string; n: string }>("select status, count(*) as n from zk_proofs group by 1 order by 1"),
+  );
+  const payments = num(
+    await q<{ status: string; n: string }>("select status, count(*) as n from payments group by 1 order by 1"),
+  );
+  const ai = num(
+    await q<{ purpose: string; status: string; n: string }>(
+      "select purpose, status, count(*) as n from ai_calls group by 1, 2 order by 1, 2",
+    ),
+  );
+  return { jobs, harness, proofs, payments, ai };
+}
+
+const registries = new WeakMap<object, Metrics>();
+
+/** The metrics of an app context (one per running app). */
+export function metricsOf(ctx: object): Metrics {
+  let m = registries.get(ctx);
+  if (!m) {
+    m = new Metrics();
+    registries.set(ctx, m);
+  }
+  return m;
+}
+
+/**
+ * Checks a scrape's bearer token against the `security.metricsToken` setting: 404 while none is set (the endpoint
+ * is off), 401 without the right one. Both sides are hashed first so the comparison takes the same time whatever
+ * was sent.
+ */
+export function checkScrapeToken(ctx: Pick<AppContext, "settings">, authorization: string | null) {
+  const token = ctx.settings.get("security.metricsToken");
+  if (!token) throw notFound();
+  const sent = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? "")?.[1] ?? "";
+  if (!safeEqual(sha256Hex(sent), sha256Hex(token))) {
+    throw new AppError("UNAUTHORIZED", "A valid metrics bearer token is required.", 401);
+  }
+}
