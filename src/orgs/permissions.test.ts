@@ -30,6 +30,8 @@ const SPEC: Record<OrgAction, string> = {
   "documents.view": "OMSC A",
   "documents.manage": "OMS",
   "ai.use": "OMSC",
+  "webhooks.view": "OM",
+  "webhooks.manage": "OM",
 };
 
 test("the table has exactly the spec's actions", () => {

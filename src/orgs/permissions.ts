@@ -42,6 +42,8 @@ export const PERMISSIONS = {
   "documents.view": { roles: [O, M, S, C], admin: true },
   "documents.manage": { roles: [O, M, S] },
   "ai.use": { roles: [O, M, S, C] },
+  "webhooks.view": { roles: [O, M] },
+  "webhooks.manage": { roles: [O, M] },
 } as const satisfies Record<string, { roles: readonly OrgRole[]; admin?: boolean }>;
 
 /** Something a member may be allowed to do in an org. */

@@ -19,12 +19,19 @@ const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
 const githubLabel = (login: string | null): string => (login ? `@${login}` : "—");
 
 /** The tabs of an org's pages. */
-export function OrgNav({ org, current }: { org: OrgView; current: "overview" | "members" | "invites" | "audit" }) {
+export function OrgNav({
+  org,
+  current,
+}: {
+  org: OrgView;
+  current: "overview" | "members" | "invites" | "audit" | "webhooks";
+}) {
   const tabs: [typeof current, string, string, boolean][] = [
     ["overview", "Overview", `/orgs/${org.id}`, true],
     ["members", "Members", `/orgs/${org.id}/members`, true],
     ["invites", "Invites", `/orgs/${org.id}/invites`, can(org.role, "members.invite")],
     ["audit", "Audit trail", `/orgs/${org.id}/audit`, can(org.role, "audit.view")],
+    ["webhooks", "Webhooks", `/orgs/${org.id}/webhooks`, can(org.role, "webhooks.view")],
   ];
   return (
     <nav aria-label="Organization" class="tabs">

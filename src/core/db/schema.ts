@@ -19,3 +19,4 @@ export * from "../../payments/schema";
 export * from "../../tasks/schema";
 export * from "../../github/schema";
 export * from "../../events/schema";
+export * from "../../webhooks/schema";

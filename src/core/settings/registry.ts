@@ -109,12 +109,23 @@ export const SETTINGS = {
     [],
     "Repository hosts allowed on private networks",
     {
-      help: "Host names (git.lan, *.corp.example), networks (10.1.0.0/16) or server paths (/srv/git) repository URLs may point to; anything local or private is refused otherwise.",
+      help: "Host names (git.lan, *.corp.example), networks (10.1.0.0/16) or server paths (/srv/git) repository URLs may point to (host names and networks also count for outgoing webhooks); anything local or private is refused otherwise.",
     },
   ),
   "security.metricsToken": def(z.string().max(200), "", "Metrics bearer token", {
     secret: true,
     help: "GET /metrics (Prometheus) answers only with Authorization: Bearer <token>; empty: /metrics is off (404).",
+  }),
+  "webhooks.disableAfterFailures": def(
+    z.number().int().min(1).max(1000),
+    10,
+    "Disable a webhook after failed deliveries",
+    {
+      help: "Deliveries in a row that failed (each retried for 24 hours, or refused at once with a 4xx); the org's owners are told.",
+    },
+  ),
+  "webhooks.disableAfterHours": def(z.number().int().min(1).max(720), 24, "Disable a webhook after hours of failures", {
+    help: "Hours in which every attempt failed; the org's owners are told.",
   }),
   "sandbox.allowedRegistries": def(
     z.array(z.string().max(200)).max(50),

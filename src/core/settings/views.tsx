@@ -14,6 +14,7 @@ const SECTIONS: Record<string, string> = {
   sandbox: "Sandboxes",
   tasks: "Tasks and claims",
   security: "Security",
+  webhooks: "Outgoing webhooks",
 };
 
 /** A setting's input: a select for yes/no and for a few allowed values, text otherwise; what was typed wins. */
