@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { html } from "../../ui/layout";
-import type { AppContext, Principal } from "../core/context";
+import { type AppContext, type Principal, requireAdmin } from "../core/context";
 import { AppError } from "../core/errors";
 import { pageProps, readFlash, readForm, seeOther, signedIn, withError, withFlash } from "../core/http/form";
 import { intInRange } from "../core/http/input";
@@ -13,6 +13,7 @@ import {
   discardJob,
   doctorReport,
   feesOverview,
+  feeWithdrawals,
   jobsOverview,
   listJobs,
   listPayments,
@@ -161,7 +162,12 @@ export const adminRoutes = (ctx: AppContext) => {
         });
       })
       // ---- pages
-      .get("/admin", ({ request }) => seeOther(request, "/admin/jobs"))
+      .get("/admin", async ({ request, principal }) => {
+        const p = await page(request, principal);
+        if (p instanceof Response) return p;
+        requireAdmin(p);
+        return seeOther(request, "/admin/jobs");
+      })
       .get("/admin/jobs", async ({ request, principal }) => {
         const p = await page(request, principal);
         if (p instanceof Response) return p;
@@ -235,7 +241,7 @@ export const adminRoutes = (ctx: AppContext) => {
               csrf={csrf}
               flash={flash}
               balances={[]}
-              withdrawals={[]}
+              withdrawals={await feeWithdrawals(ctx, p)}
               unavailable={err.message}
             />,
           );

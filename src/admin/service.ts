@@ -7,7 +7,7 @@ import { auditLog } from "../audit/schema";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import { requireChain } from "../chain/service";
 import { type AppContext, type Principal, requireAdmin } from "../core/context";
-import { AppError, conflict, invalidInput, notFound } from "../core/errors";
+import { AppError, conflict, invalidInput, notFound, unavailable } from "../core/errors";
 import type { CronEntryInfo } from "../core/jobs";
 import { publicRun } from "../core/jobs/routes";
 import { JOB_STATES, type JobState, jobs } from "../core/jobs/schema";
@@ -304,6 +304,22 @@ async function feeTokens(ctx: Ctx, devToken?: Address): Promise<Address[]> {
 /** Fees owed per token as the escrow reports them (`feesOwed`), with its treasury and past withdrawals. */
 export async function feesOverview(ctx: Ctx, principal: Principal | null) {
   requireAdmin(principal);
+  const withdrawals = await feeWithdrawals(ctx, principal);
+  try {
+    return { ...(await escrowFees(ctx)), withdrawals };
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw unavailable(
+      `the chain's node did not answer: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}`,
+      {
+        fix: "devsponsor doctor",
+      },
+    );
+  }
+}
+
+/** The escrow's treasury and what it owes per token, read from the chain. */
+async function escrowFees(ctx: Ctx) {
   const rt = await requireChain(ctx);
   const escrow = rt.deployment?.escrow;
   if (!escrow)
@@ -337,21 +353,22 @@ export async function feesOverview(ctx: Ctx, principal: Principal | null) {
     }
     balances.push({ token, symbol, decimals, owed: owed.toString() });
   }
-  const withdrawals = await ctx.db
+  return { escrow, treasury, balances };
+}
+
+/** Past fee withdrawals, newest first, from the audit trail (each names its transaction). */
+export async function feeWithdrawals(ctx: Ctx, principal: Principal | null) {
+  requireAdmin(principal);
+  const rows = await ctx.db
     .select({ createdAt: auditLog.createdAt, payload: auditLog.payload })
     .from(auditLog)
     .where(eq(auditLog.action, "fees.withdraw"))
     .orderBy(desc(auditLog.seq))
     .limit(20);
-  return {
-    escrow,
-    treasury,
-    balances,
-    withdrawals: withdrawals.map((w) => {
-      const payload = (w.payload ?? {}) as { token?: string; amount?: string; txHash?: string };
-      return { at: w.createdAt, ...payload, txUrl: explorerTxUrl(ctx, payload.txHash ?? null) };
-    }),
-  };
+  return rows.map((w) => {
+    const payload = (w.payload ?? {}) as { token?: string; amount?: string; txHash?: string };
+    return { at: w.createdAt, ...payload, txUrl: explorerTxUrl(ctx, payload.txHash ?? null) };
+  });
 }
 
 /** Sends a token's fees to the treasury (the escrow's `withdrawFees`, signed by the worker key) and audits it. */

@@ -116,9 +116,9 @@ export function JobsPage(
           <tbody>
             {props.byName.map((r) => (
               <tr>
-                <th scope="row">
+                <td>
                   <code safe>{r.name}</code>
-                </th>
+                </td>
                 {states.map((s) => (
                   <td class="num" safe>
                     {String(r.counts[s] ?? 0)}
@@ -127,7 +127,9 @@ export function JobsPage(
               </tr>
             ))}
             <tr>
-              <th scope="row">All</th>
+              <td>
+                <strong>All</strong>
+              </td>
               {states.map((s) => (
                 <td class="num" safe>
                   {String(props.totals[s] ?? 0)}
@@ -171,8 +173,8 @@ export function JobsPage(
               <tr data-job={j.id}>
                 <td data-label="Job">
                   <code safe>{j.name}</code>{" "}
-                  <span class="muted" safe>
-                    {j.id.slice(0, 8)}
+                  <span class="muted" title={j.id} safe>
+                    {`…${j.id.slice(-8)}`}
                   </span>
                 </td>
                 <td data-label="State">
@@ -226,7 +228,7 @@ export function CronPage(props: PageBase & { entries: CronRow[] }) {
             <tr>
               <th scope="col">Entry</th>
               <th scope="col">Schedule</th>
-              <th scope="col">Last run (UTC)</th>
+              <th scope="col">Last tick (UTC)</th>
               <th scope="col">Result</th>
               <th scope="col">Next run (UTC)</th>
               <th scope="col">Actions</th>
@@ -242,11 +244,15 @@ export function CronPage(props: PageBase & { entries: CronRow[] }) {
                 <td data-label="Schedule">
                   <code safe>{e.pattern}</code>
                 </td>
-                <td data-label="Last run" safe>
+                <td data-label="Last tick" safe>
                   {when(e.previousTick)}
                 </td>
                 <td data-label="Result">
-                  {e.previousJob ? <Badge state={e.previousJob.state} /> : <span class="muted">no job</span>}
+                  {e.previousJob ? (
+                    <Badge state={e.previousJob.state} />
+                  ) : (
+                    <span class="muted">not run by this appliance</span>
+                  )}
                   {e.previousJob?.lastError ? (
                     <span class="help bad" safe>
                       {` ${e.previousJob.lastError}`}
@@ -506,14 +512,14 @@ export function UsersPage(
     `/admin/users?${new URLSearchParams({ ...(props.q ? { q: props.q } : {}), page: String(page) })}`;
   return (
     <AdminPage title="Users" current="users" {...props}>
-      <form method="get" action="/admin/users" class="row">
-        <label>
-          <span>Search by name, e-mail or GitHub login</span>
-          <input type="search" name="q" value={props.q} maxlength="100" />
-        </label>
-        <button type="submit" class="secondary">
-          Search
-        </button>
+      <form method="get" action="/admin/users">
+        <label for="user-search">Search by name, e-mail or GitHub login</label>
+        <div class="row">
+          <input id="user-search" type="search" name="q" value={props.q} maxlength="100" />
+          <button type="submit" class="secondary">
+            Search
+          </button>
+        </div>
       </form>
       <p
         class="muted"
@@ -625,9 +631,9 @@ export function DoctorPage(props: PageBase & { checks: CheckResult[] }) {
           <tbody>
             {props.checks.map((c) => (
               <tr data-check={c.name}>
-                <th scope="row" data-label="Check" safe>
-                  {c.name}
-                </th>
+                <td data-label="Check">
+                  <strong safe>{c.name}</strong>
+                </td>
                 <td data-label="Status">
                   <Badge state={c.status} />
                 </td>
