@@ -8,7 +8,10 @@ type Command = (argv: string[]) => Promise<number>;
 
 /** Every subcommand, loaded only when used (keeps `version` and `doctor` fast). */
 const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = {
-  serve: { help: "serve [--port N] [--data-dir DIR]   run the appliance", run: async () => serve },
+  serve: {
+    help: "serve [--port N] [--data-dir DIR] [--role web|worker|all]\n                                                  run the appliance; on one PostgreSQL, web nodes serve HTTP and\n                                                  enqueue, worker nodes run jobs and cron (and answer /health), all (default) both",
+    run: async () => serve,
+  },
   migrate: {
     help: "migrate                              apply database migrations and exit",
     run: async () => migrate,
@@ -67,12 +70,17 @@ function commonFlags(argv: string[]) {
   });
 }
 
+const ROLES = ["web", "worker", "all"] as const;
+
 async function serve(argv: string[]) {
   const config = commonFlags(argv);
+  const { values } = parseArgs({ args: argv, options: { role: { type: "string" } }, strict: false });
+  const role = (values.role ?? process.env.DEVSPONSOR_ROLE ?? "all") as (typeof ROLES)[number];
+  if (!ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(", ")} (got ${String(role)})`);
   const { configureLogging } = await import("./core/logger");
   configureLogging({ level: config.logLevel, file: config.logFile });
   const { startServer } = await import("./server");
-  const running = await startServer(config);
+  const running = await startServer(config, { role });
   let signals = 0;
   const onSignal = (sig: string) => {
     signals++;
@@ -101,7 +109,7 @@ async function migrate(argv: string[]) {
 
 function usage() {
   const lines = Object.values(COMMANDS).map((c) => `  devsponsor ${c.help}`);
-  return `DevSponsor ${VERSION}: self-hosted developer funding\n\nUsage:\n${lines.join("\n")}\n\nEnvironment: PORT, DEVSPONSOR_DATA_DIR, DATABASE_URL, DEVSPONSOR_MASTER_KEY (see README).`;
+  return `DevSponsor ${VERSION}: self-hosted developer funding\n\nUsage:\n${lines.join("\n")}\n\nEnvironment: PORT, DEVSPONSOR_DATA_DIR, DATABASE_URL, DEVSPONSOR_MASTER_KEY, DEVSPONSOR_ROLE (see README).`;
 }
 
 /** Runs the CLI and returns the exit code. */

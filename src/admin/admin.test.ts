@@ -15,6 +15,8 @@ import { projects } from "../projects/schema";
 import { users } from "../users/schema";
 import { zkProofs } from "../zk/schema";
 import { escapeLabel } from "./metrics";
+import { deployForTest, TEST_CHAINS } from "../../test/support/chain";
+import { accrueNativeFees } from "../../test/support/fees";
 
 const auditActions = async (t: TestApp) =>
   (await t.ctx.db.select({ a: auditLog.action }).from(auditLog)).map((r) => r.a);
@@ -263,6 +265,54 @@ for (const kind of dbKinds()) {
         "https://explorer.example/tx/0xabc",
       );
     });
+
+    test("fees: owed per token read from the escrow, withdrawn to the treasury with an audit entry", async () => {
+      const chain = await TEST_CHAINS[0]!.start(); // the embedded dev chain
+      try {
+        const d = await deployForTest(chain);
+        const fee = await accrueNativeFees(chain, d);
+        expect(fee).toBe(10n ** 16n / 40n); // 2.5 %
+        t.ctx.chain = {
+          mode: "dev",
+          conn: chain.conn,
+          deployment: d,
+          workerKey: chain.keys.worker,
+          harnessKey: chain.keys.harness,
+          confirmations: 0,
+          close: async () => {},
+        };
+        const overview = await (await admin.request("GET", "/api/admin/fees")).json();
+        expect(overview.treasury).toBe(d.treasury);
+        const native = overview.balances.find((b: any) => b.token === zeroAddress);
+        expect([native.symbol, native.owed]).toEqual(["ETH", fee.toString()]);
+        const other = await createUser(t); // Uma's sessions were ended above
+        const refused = await other.request("POST", "/api/admin/fees/withdraw", { body: { token: zeroAddress } });
+        expect(refused.status).toBe(403);
+
+        const before = await chain.conn.publicClient.getBalance({ address: d.treasury });
+        const page = await admin.request("POST", "/admin/fees/withdraw", {
+          body: new URLSearchParams({ token: zeroAddress }),
+        });
+        expect(page.headers.get("location")).toBe("/admin/fees?done=withdrawn");
+        expect((await chain.conn.publicClient.getBalance({ address: d.treasury })) - before).toBe(fee);
+        const [entry] = await t.ctx.db.select().from(auditLog).where(eq(auditLog.action, "fees.withdraw"));
+        expect(entry!.payload).toMatchObject({ token: zeroAddress, amount: fee.toString(), treasury: d.treasury });
+        const txHash = (entry!.payload as { txHash: string }).txHash;
+        const receipt = await chain.conn.publicClient.getTransactionReceipt({ hash: txHash as `0x${string}` });
+        expect(receipt.status).toBe("success");
+
+        const after = await (await admin.request("GET", "/api/admin/fees")).json();
+        expect(after.balances.find((b: any) => b.token === zeroAddress).owed).toBe("0");
+        expect(after.withdrawals[0]).toMatchObject({ txHash, amount: fee.toString() });
+        const html = await (await admin.request("GET", "/admin/fees", { headers: { accept: "text/html" } })).text();
+        expect(html).toContain(txHash.slice(0, 10));
+        const again = await admin.request("POST", "/api/admin/fees/withdraw", { body: { token: zeroAddress } });
+        expect([again.status, (await again.json()).error.message]).toEqual([409, "No fees are owed in this token."]);
+      } finally {
+        t.ctx.chain = undefined;
+        await chain.stop();
+      }
+    }, 120_000);
 
     test("doctor: every check with its status, the same as the CLI's", async () => {
       const { checks } = await (await admin.request("GET", "/api/admin/doctor")).json();

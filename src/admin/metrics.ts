@@ -15,6 +15,8 @@ export const COUNTS_TTL_MS = 5_000;
 interface Histogram {
   method: string;
   route: string;
+  /** The escaped label pairs, made once: a scrape only joins strings. */
+  labels: string;
   buckets: number[];
   sum: number;
   count: number;
@@ -30,7 +32,7 @@ interface Counts {
 
 /** One process's metrics: request counters and histograms, and the cached database counts. */
 export class Metrics {
-  private readonly requests = new Map<string, { method: string; route: string; status: string; n: number }>();
+  private readonly requests = new Map<string, { method: string; route: string; labels: string; n: number }>();
   private readonly durations = new Map<string, Histogram>();
   private counts?: { at: number; value: Promise<Counts> };
 
@@ -39,11 +41,18 @@ export class Metrics {
     const key = `${method} ${route} ${status}`;
     const c = this.requests.get(key);
     if (c) c.n++;
-    else this.requests.set(key, { method, route, status: String(status), n: 1 });
+    else this.requests.set(key, { method, route, labels: labelText({ method, route, status: String(status) }), n: 1 });
     const hkey = `${method} ${route}`;
     let h = this.durations.get(hkey);
     if (!h) {
-      h = { method, route, buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      h = {
+        method,
+        route,
+        labels: labelText({ method, route }),
+        buckets: DURATION_BUCKETS.map(() => 0),
+        sum: 0,
+        count: 0,
+      };
       this.durations.set(hkey, h);
     }
     for (let i = 0; i < DURATION_BUCKETS.length; i++) if (seconds <= DURATION_BUCKETS[i]!) h.buckets[i]!++;
@@ -81,7 +90,7 @@ export class Metrics {
       "HTTP requests answered by this process, by route, method and status.",
     );
     for (const c of [...this.requests.values()].sort(byLabels)) {
-      out.push(sample("devsponsor_http_requests_total", { method: c.method, route: c.route, status: c.status }, c.n));
+      out.push(`devsponsor_http_requests_total{${c.labels}} ${c.n}`);
     }
     family(
       "devsponsor_http_request_duration_seconds",
@@ -89,20 +98,15 @@ export class Metrics {
       "Time to answer an HTTP request, by route and method.",
     );
     for (const h of [...this.durations.values()].sort(byLabels)) {
-      const labels = { method: h.method, route: h.route };
       // each bucket counts every request up to its bound: cumulative, as the format wants
       for (let i = 0; i < DURATION_BUCKETS.length; i++) {
         out.push(
-          sample(
-            "devsponsor_http_request_duration_seconds_bucket",
-            { ...labels, le: String(DURATION_BUCKETS[i]) },
-            h.buckets[i]!,
-          ),
+          `devsponsor_http_request_duration_seconds_bucket{${h.labels},le="${DURATION_BUCKETS[i]}"} ${h.buckets[i]}`,
         );
       }
-      out.push(sample("devsponsor_http_request_duration_seconds_bucket", { ...labels, le: "+Inf" }, h.count));
-      out.push(sample("devsponsor_http_request_duration_seconds_sum", labels, h.sum));
-      out.push(sample("devsponsor_http_request_duration_seconds_count", labels, h.count));
+      out.push(`devsponsor_http_request_duration_seconds_bucket{${h.labels},le="+Inf"} ${h.count}`);
+      out.push(`devsponsor_http_request_duration_seconds_sum{${h.labels}} ${h.sum}`);
+      out.push(`devsponsor_http_request_duration_seconds_count{${h.labels}} ${h.count}`);
     }
 
     family("devsponsor_jobs", "gauge", "Background jobs stored, by job name and state.");
@@ -127,12 +131,17 @@ const byLabels = (a: { route: string; method: string }, b: { route: string; meth
   a.route === b.route ? a.method.localeCompare(b.method) : a.route.localeCompare(b.route);
 
 /** A label value escaped as the format asks: backslash, double quote and line feed. */
-export const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+export const escapeLabel = (v: string) =>
+  /[\\"\n]/.test(v) ? v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") : v;
 
-function sample(name: string, labels: Record<string, string>, value: number): string {
-  const l = Object.entries(labels)
+/** `k="v",…` with the values escaped. */
+const labelText = (labels: Record<string, string>) =>
+  Object.entries(labels)
     .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
     .join(",");
+
+function sample(name: string, labels: Record<string, string>, value: number): string {
+  const l = labelText(labels);
   const v = Number.isFinite(value) ? String(value) : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN";
   return l ? `${name}{${l}} ${v}` : `${name} ${v}`;
 }

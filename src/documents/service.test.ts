@@ -80,7 +80,8 @@ for (const kind of dbKinds()) {
       expect(Buffer.from(files[0]!.sealed.slice(3), "base64").toString("latin1")).not.toContain("zanzibar");
       const chunks = await t.ctx.db.select().from(documentChunks).where(eq(documentChunks.documentId, doc.id));
       expect(chunks.length).toBe(row!.chunkCount);
-      for (const c of chunks) expect(Buffer.from(c.sealed.slice(3), "base64").toString("latin1")).not.toContain("zanzibar");
+      for (const c of chunks)
+        expect(Buffer.from(c.sealed.slice(3), "base64").toString("latin1")).not.toContain("zanzibar");
       expect((await readDocumentBytes(t.ctx, row!)).toString()).toContain("zanzibar settlement engine");
       const inA = await retrieve(t.ctx, a, "when does zanzibar pay?");
       // only the appliance's user may enter the vector store (which holds the text in clear)

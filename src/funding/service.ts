@@ -2,7 +2,7 @@
 // confirm the sponsor's deposit transaction on chain and activate the project.
 import { and, desc, eq, sql } from "drizzle-orm";
 import { type Address, type Hex, parseEventLogs, zeroAddress } from "viem";
-import { ProjectEscrow } from "../chain/contracts.gen";
+import { DevToken, ProjectEscrow } from "../chain/contracts.gen";
 import { NATIVE_TOKEN } from "../chain/deploy";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import type { AppContext, Principal } from "../core/context";
@@ -15,8 +15,9 @@ import { loadProject } from "../projects/access";
 import { projects } from "../projects/schema";
 import { onChainProjectId } from "../zk/attestation";
 import { readPrice } from "./oracle";
-import { checkPrice, computeQuote } from "./quote";
-import { type FundingQuote, fundingQuotes, fundingRecords } from "./schema";
+import { claimsStopped, fundingRow } from "./lifecycle";
+import { checkPrice, computeQuote, splitByWeight } from "./quote";
+import { type FundingQuote, fundingQuotes, fundingRecords, projectFunding } from "./schema";
 
 /** What the sponsor sees: the quote and how to deposit it. */
 export interface QuoteView {
@@ -27,7 +28,10 @@ export interface QuoteView {
   usdCents: string;
   token: { address: Address | null; decimals: number };
   price: { feed: Address; answer: string; decimals: number; updatedAt: string };
+  /** What to deposit now: the whole amount, or for a top-up only the difference. */
   amount: string;
+  /** Deposited before this quote (0 unless it is a top-up): the deposits must reach baseDeposited + amount. */
+  baseDeposited: string;
   expiresAt: string;
   deposit: {
     chainId: number;
@@ -75,13 +79,28 @@ export function priceFeedFor(rt: ChainRuntime, settings: Ctx["settings"], token:
   return configured as Address;
 }
 
-/** Computes and stores a quote for a project whose structure is approved (POST /api/projects/:id/fund/quote). */
+/** Tasks already paid or being paid keep their payout: a top-up re-splits only the others. */
+const SETTLED = new Set(["PAYING", "PAID"]);
+
+/**
+ * Computes and stores a quote for a project whose structure is approved (POST /api/projects/:id/fund/quote).
+ * A DRAFT project is quoted Σ points × rate ÷ price. An ACTIVE project is quoted a top-up: the same total for
+ * every task at today's price, minus what is deposited, with the unpaid tasks' payouts re-split so that all
+ * payouts add up to the deposits after the top-up.
+ */
 export async function createQuote(ctx: Ctx, principal: Principal | null, projectId: string): Promise<QuoteView> {
   const project = await loadProject(ctx.db, principal, projectId, "project.fund");
   if (!project.structureApprovedAt) throw conflict("Approve the milestone structure before funding.", "CONFLICT");
-  if (project.state !== "DRAFT") throw conflict("The project is already funded.", "CONFLICT");
+  if (project.state !== "DRAFT" && project.state !== "ACTIVE") throw conflict("The project is closed.", "CONFLICT");
+  const topUp = project.state === "ACTIVE";
+  if (topUp) {
+    const why = claimsStopped(
+      (await ctx.db.select().from(projectFunding).where(eq(projectFunding.projectId, project.id)))[0],
+    );
+    if (why) throw conflict(`No top-ups: ${why}`, "PROJECT_CLOSING");
+  }
   const subs = await ctx.db
-    .select({ id: tasks.id, points: tasks.points })
+    .select({ id: tasks.id, points: tasks.points, status: tasks.status, payoutAmount: tasks.payoutAmount })
     .from(tasks)
     .innerJoin(milestones, eq(tasks.milestoneId, milestones.id))
     .where(eq(milestones.projectId, project.id))
@@ -102,6 +121,24 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
     tokenDecimals: project.tokenDecimals,
     price,
   });
+  let payouts: Record<string, string> = Object.fromEntries(subs.map((s, i) => [s.id, q.payouts[i]!.toString()]));
+  let amount = q.amount;
+  let baseDeposited = 0n;
+  if (topUp) {
+    baseDeposited = (await depositsOf(ctx.db, project.id)).total;
+    amount = q.amount - baseDeposited;
+    if (amount <= 0n) {
+      throw conflict("The deposits already cover every task's points at today's price: there is nothing to top up.");
+    }
+    const settled = subs.filter((s) => SETTLED.has(s.status) && s.payoutAmount !== null);
+    const open = subs.filter((s) => !settled.includes(s));
+    const settledSum = settled.reduce((a, s) => a + BigInt(s.payoutAmount!), 0n);
+    const shares = splitByWeight(
+      q.amount - settledSum,
+      open.map((s) => s.points),
+    );
+    payouts = Object.fromEntries(open.map((s, i) => [s.id, shares[i]!.toString()]));
+  }
   const ttl = ctx.settings.get("funding.quoteTtlSeconds");
   const [row] = await ctx.db
     .insert(fundingQuotes)
@@ -118,8 +155,9 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
       priceAnswer: price.answer.toString(),
       priceDecimals: price.decimals,
       priceUpdatedAt: new Date(price.updatedAt * 1000),
-      amount: q.amount.toString(),
-      payouts: Object.fromEntries(subs.map((s, i) => [s.id, q.payouts[i]!.toString()])),
+      amount: amount.toString(),
+      baseDeposited: baseDeposited.toString(),
+      payouts,
       createdById: principal?.userId,
       expiresAt: new Date((now + ttl) * 1000),
     })
@@ -146,6 +184,7 @@ export function quoteView(q: FundingQuote): QuoteView {
       updatedAt: q.priceUpdatedAt.toISOString(),
     },
     amount: q.amount,
+    baseDeposited: q.baseDeposited,
     expiresAt: q.expiresAt.toISOString(),
     deposit: {
       chainId: q.chainId,
@@ -229,19 +268,28 @@ export async function confirmDeposit(
   const [record] = await ctx.db.select().from(fundingRecords).where(eq(fundingRecords.depositTxHash, hash));
   if (!record || record.projectId !== project.id) throw conflict("This transaction was recorded for another project.");
   const { total } = await depositsOf(ctx.db, project.id);
-  if (total < BigInt(quote.amount)) {
+  const required = BigInt(quote.baseDeposited) + BigInt(quote.amount);
+  if (total < required) {
     throw notConfirmed("The deposits do not cover the quote yet.", {
       deposited: total.toString(),
-      required: quote.amount,
+      required: required.toString(),
     });
   }
 
   await ctx.db.transaction(async (tx) => {
+    await fundingRow(tx as Db, project.id);
     const rows = await tx
       .update(projects)
-      .set({ state: "ACTIVE", totalTokenAmount: quote.amount, updatedAt: new Date() })
+      .set({ state: "ACTIVE", totalTokenAmount: required.toString(), updatedAt: new Date() })
       .where(and(eq(projects.id, project.id), eq(projects.state, "DRAFT")))
       .returning({ id: projects.id });
+    if (rows.length === 0) {
+      // a top-up of an active project: the funded total grows to what the quote covers
+      await tx
+        .update(projects)
+        .set({ totalTokenAmount: required.toString(), updatedAt: new Date() })
+        .where(and(eq(projects.id, project.id), eq(projects.state, "ACTIVE")));
+    }
     for (const [id, amount] of Object.entries(quote.payouts)) {
       await tx.update(tasks).set({ payoutAmount: amount }).where(eq(tasks.id, id));
     }
@@ -260,7 +308,7 @@ export async function confirmDeposit(
     fundingRecordId: record.id,
     amount: record.amount,
     totalDeposited: total.toString(),
-    required: quote.amount,
+    required: required.toString(),
     state: "ACTIVE",
   };
 }
@@ -316,8 +364,9 @@ export async function fundingPanel(
 }
 
 /**
- * Deposits the latest quote's amount from the dev chain's funded sponsor account and confirms it, so a demo or a
- * trial install can be funded without a wallet. Only on the embedded dev chain, only in its native coin.
+ * Deposits what the latest quote still misses (the first funding or a top-up) from the dev chain's funded sponsor
+ * account and confirms it, so a demo or a trial install can be funded without a wallet. Only on the embedded dev
+ * chain, in its native coin or its dev token (minted to the sponsor account first: play money).
  */
 export async function devChainDeposit(
   ctx: Ctx,
@@ -328,18 +377,43 @@ export async function devChainDeposit(
   const rt = await requireChain(ctx);
   if (rt.mode !== "dev" || !rt.dev || !rt.deployment)
     throw conflict("Deposits from the appliance are only for the embedded dev chain.", "CONFLICT");
-  if (project.tokenAddress) throw conflict("Dev-chain deposits are in the native coin only.", "CONFLICT");
+  const devToken = rt.deployment.dev?.token;
+  if (project.tokenAddress && project.tokenAddress.toLowerCase() !== devToken?.toLowerCase())
+    throw conflict("Dev-chain deposits are in the native coin or the dev token only.", "CONFLICT");
   const latest = await latestQuote(ctx.db, project.id);
   if (!latest || latest.expiresAt <= new Date()) throw conflict("Get a funding quote first.", "CONFLICT");
-  const missing = BigInt(latest.amount) - (await depositsOf(ctx.db, project.id)).total;
+  const missing = BigInt(latest.baseDeposited) + BigInt(latest.amount) - (await depositsOf(ctx.db, project.id)).total;
   if (missing <= 0n) throw conflict("The deposits already cover the quote.", "CONFLICT");
-  const hash = await rt.conn.wallet(rt.dev.genesis.keys.sponsor).writeContract({
-    address: rt.deployment.escrow,
+  const hash = await sendDevDeposit(rt, project, missing);
+  return confirmDeposit(ctx, principal, project.id, hash);
+}
+
+/** Sends a deposit from the dev sponsor account (approving the escrow first for the dev token). */
+async function sendDevDeposit(rt: ChainRuntime, project: { id: string; tokenAddress: string | null }, amount: bigint) {
+  const wallet = rt.conn.wallet(rt.dev!.genesis.keys.sponsor);
+  const escrow = rt.deployment!.escrow;
+  const token = project.tokenAddress as Address | null;
+  if (token) {
+    for (const call of [
+      { functionName: "mint", args: [wallet.account.address, amount] },
+      { functionName: "approve", args: [escrow, amount] },
+    ] as const) {
+      const h = await wallet.writeContract({
+        address: token,
+        abi: DevToken.abi,
+        functionName: call.functionName,
+        args: call.args as any,
+      });
+      await rt.conn.publicClient.waitForTransactionReceipt({ hash: h });
+    }
+  }
+  const hash = await wallet.writeContract({
+    address: escrow,
     abi: ProjectEscrow.abi,
     functionName: "deposit",
-    args: [onChainProjectId(project.id), zeroAddress, missing],
-    value: missing,
+    args: [onChainProjectId(project.id), token ?? zeroAddress, amount],
+    value: token ? 0n : amount,
   });
   await rt.conn.publicClient.waitForTransactionReceipt({ hash });
-  return confirmDeposit(ctx, principal, project.id, hash);
+  return hash;
 }

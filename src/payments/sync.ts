@@ -4,6 +4,7 @@ import { requireChain } from "../chain/service";
 import { syncEscrowEvents, type SyncResult } from "../chain/events";
 import { dbSyncStore } from "../chain/store";
 import type { AppContext } from "../core/context";
+import { applyFundingEvents } from "../funding/lifecycle";
 import { recordReleaseEvent } from "./service";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain" | "events" | "log">;
@@ -32,5 +33,7 @@ export async function syncChainEvents(ctx: Ctx): Promise<SyncResult & { payments
     });
     if (recovered) paymentsRecovered++;
   }
+  // closes, refunds, mode changes and harvests done outside the appliance
+  await applyFundingEvents(ctx, result.recorded);
   return { ...result, paymentsRecovered };
 }

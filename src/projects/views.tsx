@@ -22,7 +22,7 @@ export interface ProjectPageProps {
   flash?: { kind: "error" | "success"; message: string };
 }
 
-export type ProjectTab = "overview" | "milestones" | "tasks" | "documents" | "ai";
+export type ProjectTab = "overview" | "milestones" | "tasks" | "documents" | "ai" | "funding";
 
 const stateBadge = (s: string) => (s === "ACTIVE" ? "badge ok" : s === "COMPLETED" ? "badge" : "badge warn");
 
@@ -44,6 +44,7 @@ export function ProjectHeader({
     ["milestones", "Milestones", `/projects/${project.id}/milestones`, !signedOut],
     ["tasks", "Tasks", `/projects/${project.id}/tasks`, !signedOut],
     ["documents", "Documents", `/projects/${project.id}/documents`, !signedOut],
+    ["funding", "Funding", `/projects/${project.id}/funding`, !signedOut],
     ["ai", "AI audit", `/projects/${project.id}/ai-calls`, canAudit],
   ];
   return (

@@ -8,6 +8,7 @@ import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zo
 import { invitePending, pendingInvite } from "../github/access";
 import { projectGitToken } from "../github/api";
 import { milestones, type Task, tasks } from "../milestones/schema";
+import { assertClaimsOpen } from "../funding/lifecycle";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
 import { payments } from "../payments/schema";
 import { zkProofs } from "../zk/schema";
@@ -132,6 +133,7 @@ export async function claimTask(ctx: Ctx, principal: Principal | null, taskId: s
   if (project.state !== "ACTIVE") {
     throw conflict("Tasks can be claimed once the project is funded.", "PROJECT_NOT_FUNDED");
   }
+  await assertClaimsOpen(ctx.db, project.id);
   if (task.status !== "OPEN") throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
   if (!(await payoutWallet(ctx.db, p.userId))) {
     throw new AppError(

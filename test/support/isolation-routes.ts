@@ -2,13 +2,19 @@
 // src/orgs/permissions.ts) and a request its rightful caller succeeds with, built against the seeded world.
 // A route missing here fails the walk, so a new route cannot go unwalked.
 
+import { eq } from "drizzle-orm";
+import { zeroAddress } from "viem";
+import { requireChain } from "../../src/chain/service";
 import { githubRepositories } from "../../src/github/schema";
+import { payments } from "../../src/payments/schema";
+import { zkProofs } from "../../src/zk/schema";
 import type { OrgAction } from "../../src/orgs/permissions";
 import { PROJECT_CSS_PATH } from "../../src/projects/assets";
 import { SIDEBAR_SCRIPT_PATH } from "../../src/sidebar/assets";
 import { ASSETS_BY_PATH } from "../../ui/assets";
 import type { TestUser } from "./auth";
 import { formToken } from "./auth";
+import { accrueNativeFees } from "./fees";
 import {
   type Body,
   markdownFile,
@@ -91,6 +97,29 @@ const form = (o: Record<string, string | string[]>) => {
   return f;
 };
 const at = (path: string, extra: Omit<Req, "path"> = {}) => Promise.resolve({ path, ...extra });
+/** A paid task's payment turned FAILED with a proof to release with: what the admin's retry takes. */
+async function failedPayment(w: World): Promise<string> {
+  const taskId = await w.fresh.task("private", "paid");
+  const db = w.t.ctx.db;
+  const [proof] = await db
+    .insert(zkProofs)
+    .values({ taskId, chainTaskId: "1", proofData: {} as never, root: "0", digest: "0", status: "FAILED" })
+    .returning();
+  const [p] = await db
+    .update(payments)
+    .set({ status: "FAILED", proofId: proof!.id, txHash: null, lastError: "INSUFFICIENT_FUNDS: walk" })
+    .where(eq(payments.taskId, taskId))
+    .returning();
+  return p!.id;
+}
+
+/** Fees the escrow owes in the native coin (one payment released on the dev chain); returns the token (address 0). */
+async function owedFees(w: World): Promise<string> {
+  const rt = await requireChain(w.t.ctx);
+  const chain = { name: "walk", conn: rt.conn, keys: rt.dev!.genesis.keys, stop: async () => {} };
+  await accrueNativeFees(chain, rt.deployment!, 10n ** 15n);
+  return zeroAddress;
+}
 const org = (action: OrgAction, extra: Partial<Sample> = {}) => ({
   access: { kind: "org", action } as Access,
   ...extra,
@@ -300,6 +329,85 @@ export const ROUTES: Record<string, Sample> = {
   },
   "GET /api/admin/cron": { access: admin, build: () => at("/api/admin/cron") },
   "POST /api/admin/cron/:id/run": { access: admin, build: () => at("/api/admin/cron/jobs.prune/run") },
+  "GET /api/admin/jobs/summary": { access: admin, build: () => at("/api/admin/jobs/summary") },
+  "POST /api/admin/jobs/:id/discard": {
+    access: admin,
+    build: async (w) => at(`/api/admin/jobs/${await w.fresh.deadJob()}/discard`),
+  },
+  "POST /api/admin/jobs/retry-failed": { access: admin, build: () => at("/api/admin/jobs/retry-failed", { body: {} }) },
+  "GET /api/admin/payments": { access: admin, build: () => at("/api/admin/payments?state=FAILED") },
+  "POST /api/admin/payments/:id/retry": {
+    access: admin,
+    build: async (w) => at(`/api/admin/payments/${await failedPayment(w)}/retry`),
+  },
+  "GET /api/admin/fees": { access: admin, build: () => at("/api/admin/fees") },
+  "POST /api/admin/fees/withdraw": {
+    access: admin,
+    build: async (w) => at("/api/admin/fees/withdraw", { body: { token: await owedFees(w) } }),
+  },
+  "GET /api/admin/users": { access: admin, build: () => at("/api/admin/users?q=a&page=1") },
+  "POST /api/admin/users/:id/admin": {
+    access: admin,
+    build: async (w) => at(`/api/admin/users/${(await w.fresh.user()).id}/admin`, { body: { isAdmin: true } }),
+  },
+  "POST /api/admin/users/:id/disabled": {
+    access: admin,
+    build: async (w) => at(`/api/admin/users/${(await w.fresh.user()).id}/disabled`, { body: { disabled: true } }),
+  },
+  "POST /api/admin/users/:id/sessions/end": {
+    access: admin,
+    build: async (w) => at(`/api/admin/users/${(await w.fresh.user()).id}/sessions/end`),
+  },
+  "GET /api/admin/doctor": { access: admin, build: () => at("/api/admin/doctor") },
+  "GET /metrics": {
+    access: { kind: "closed", why: "the metrics bearer token (a setting) is the credential, and none is set" },
+    build: () => at("/metrics"),
+  },
+  "GET /admin": { access: admin, build: () => at("/admin") },
+  "GET /admin/jobs": { access: admin, build: () => at("/admin/jobs") },
+  "POST /admin/jobs/retry-failed": { access: admin, build: () => at("/admin/jobs/retry-failed", { body: form({}) }) },
+  "POST /admin/jobs/:id/retry": {
+    access: admin,
+    build: async (w) => at(`/admin/jobs/${await w.fresh.deadJob()}/retry`, { body: form({}) }),
+  },
+  "POST /admin/jobs/:id/discard": {
+    access: admin,
+    build: async (w) => at(`/admin/jobs/${await w.fresh.deadJob()}/discard`, { body: form({}) }),
+  },
+  "GET /admin/cron": { access: admin, build: () => at("/admin/cron") },
+  "POST /admin/cron/:entry/run": { access: admin, build: () => at("/admin/cron/jobs.prune/run", { body: form({}) }) },
+  "GET /admin/payments": { access: admin, build: () => at("/admin/payments") },
+  "POST /admin/payments/:id/retry": {
+    access: admin,
+    build: async (w) => at(`/admin/payments/${await failedPayment(w)}/retry`, { body: form({}) }),
+  },
+  "GET /admin/fees": { access: admin, build: () => at("/admin/fees") },
+  "POST /admin/fees/withdraw": {
+    access: admin,
+    build: async (w) => at("/admin/fees/withdraw", { body: form({ token: await owedFees(w) }) }),
+  },
+  "GET /admin/users": { access: admin, build: () => at("/admin/users?q=a") },
+  "POST /admin/users/:id/admin/grant": {
+    access: admin,
+    build: async (w) => at(`/admin/users/${(await w.fresh.user()).id}/admin/grant`, { body: form({}) }),
+  },
+  "POST /admin/users/:id/admin/remove": {
+    access: admin,
+    build: async (w) => at(`/admin/users/${(await w.fresh.user()).id}/admin/remove`, { body: form({}) }),
+  },
+  "POST /admin/users/:id/disable": {
+    access: admin,
+    build: async (w) => at(`/admin/users/${(await w.fresh.user()).id}/disable`, { body: form({}) }),
+  },
+  "POST /admin/users/:id/enable": {
+    access: admin,
+    build: async (w) => at(`/admin/users/${(await w.fresh.user()).id}/enable`, { body: form({}) }),
+  },
+  "POST /admin/users/:id/sessions/end": {
+    access: admin,
+    build: async (w) => at(`/admin/users/${(await w.fresh.user()).id}/sessions/end`, { body: form({}) }),
+  },
+  "GET /admin/doctor": { access: admin, build: () => at("/admin/doctor") },
   "GET /api/audit": { access: admin, build: () => at("/api/audit?limit=5") },
   "GET /api/audit/verify": { access: admin, build: () => at("/api/audit/verify") },
   "GET /admin/audit": { access: admin, build: () => at("/admin/audit") },

@@ -26,10 +26,14 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `serve` with `dataDir` and the given environment on top of the caller's; resolves once /health answers. */
+/**
+ * Starts `serve` with `dataDir` and the given environment on top of the caller's; resolves once /health answers.
+ * `args` go after the others (e.g. `["--role", "worker"]`).
+ */
 export async function startServerProcess(opts: {
   dataDir: string;
   env: Record<string, string>;
+  args?: string[];
   startTimeoutMs?: number;
 }): Promise<ServerProcess> {
   const port = await freePort();
@@ -39,7 +43,18 @@ export async function startServerProcess(opts: {
 
   const spawn = async () => {
     proc = Bun.spawn(
-      ["bun", "src/main.ts", "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", opts.dataDir],
+      [
+        "bun",
+        "src/main.ts",
+        "serve",
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--data-dir",
+        opts.dataDir,
+        ...(opts.args ?? []),
+      ],
       { cwd: ROOT, env: { ...process.env, ...opts.env }, stdout: "ignore", stderr: "pipe" },
     );
     const started = proc;

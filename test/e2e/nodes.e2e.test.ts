@@ -1,0 +1,145 @@
+// Several appliance processes on one PostgreSQL (TEST_DATABASE_URL): a web-only node A takes the uploads and
+// enqueues their ingestion, which waits until the worker-only node B runs it; a second web node C, which never
+// ingested anything, finds the documents through its own vector store (synced from the database) within 5 s.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApiKey } from "../../src/auth/service";
+import { type Database, openDatabase } from "../../src/core/db";
+import { createEmptyPostgres } from "../support/db";
+import { seedOrg } from "../support/projects";
+import { type ServerProcess, startServerProcess } from "../support/server-process";
+
+if (!process.env.TEST_DATABASE_URL) {
+  throw new Error("several nodes need one PostgreSQL: set TEST_DATABASE_URL to run this test");
+}
+
+/** Polls `fn` until it returns a value, or fails after `ms`. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+describe("several nodes on one PostgreSQL", () => {
+  const dir = mkdtempSync(join(process.env.DEVSPONSOR_TEST_TMP ?? tmpdir(), "e2e-nodes-"));
+  let dropDb: (() => Promise<void>) | undefined;
+  let databaseUrl = "";
+  let db: Database;
+  const servers: Record<string, ServerProcess> = {};
+  let auth: Record<string, string>;
+  let projectId = "";
+
+  const start = async (name: string, role: "web" | "worker" | "all") => {
+    servers[name] = await startServerProcess({
+      dataDir: join(dir, name),
+      args: ["--role", role],
+      env: {
+        DATABASE_URL: databaseUrl,
+        DEVSPONSOR_MASTER_KEY: "66".repeat(32),
+        DEVSPONSOR_AI_PROVIDER: "none",
+        LOG_LEVEL: "warn",
+      },
+    });
+    return servers[name]!;
+  };
+  const api = (node: ServerProcess, method: string, path: string, body?: BodyInit) =>
+    fetch(`${node.base}${path}`, {
+      method,
+      body,
+      headers: { ...auth, ...(typeof body === "string" ? { "content-type": "application/json" } : {}) },
+    });
+  const upload = async (node: ServerProcess, name: string, text: string) => {
+    const form = new FormData();
+    form.append("file", new File([text], name, { type: "text/plain" }));
+    const res = await api(node, "POST", `/api/projects/${projectId}/documents`, form);
+    expect(res.status).toBe(201);
+    return (await res.json()) as { id: string; status: string };
+  };
+  const search = async (node: ServerProcess, q: string) => {
+    const res = await api(node, "GET", `/api/projects/${projectId}/search?q=${encodeURIComponent(q)}`);
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { passages: { documentId: string; text: string; chunkIndex: number }[] }).passages;
+  };
+  const ingestJobs = () =>
+    db.exec<{ state: string }>("select state from jobs where name = 'documents.ingest' order by created_at");
+
+  beforeAll(async () => {
+    const pg = await createEmptyPostgres();
+    databaseUrl = pg.url;
+    dropDb = pg.drop;
+    const a = await start("a", "web"); // migrates the database
+    db = await openDatabase({ url: databaseUrl, max: 2 });
+    const org = await seedOrg(db.db, "Nodes");
+    const { key } = await createApiKey(db.db, org.OWNER.id, { name: "nodes test", scopes: ["read", "write"] });
+    auth = { authorization: `Bearer ${key}` };
+    const res = await api(a, "POST", `/api/orgs/${org.org.id}/projects`, JSON.stringify({ title: "Shared" }));
+    expect(res.status).toBe(201);
+    projectId = ((await res.json()) as { id: string }).id;
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const s of Object.values(servers)) await s.stop();
+    await db?.close();
+    await dropDb?.();
+  });
+
+  test("a job enqueued on a web-only node waits for a worker; the worker-only node runs it", async () => {
+    const a = servers.a!;
+    const doc = await upload(a, "charter.md", "# Charter\n\nThe kestrel committee meets every Tuesday.");
+    await Bun.sleep(2000); // a web-only node runs no jobs: the ingestion stays queued
+    expect((await ingestJobs()).map((j) => j.state)).toEqual(["queued"]);
+    expect(((await (await api(a, "GET", `/api/documents/${doc.id}`)).json()) as { status: string }).status).toBe(
+      "PENDING",
+    );
+
+    const b = await start("b", "worker");
+    const health = await fetch(`${b.base}/health`);
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { role: string }).role).toBe("worker");
+    expect((await fetch(`${b.base}/api/projects`)).status).toBe(404); // no app on a worker node
+    await until("the worker to ingest the upload", async () => {
+      const d = (await (await api(a, "GET", `/api/documents/${doc.id}`)).json()) as { status: string };
+      return d.status === "READY" ? d : undefined;
+    });
+    await until("the run to be recorded", async () =>
+      (await ingestJobs()).every((j) => j.state === "completed") ? true : undefined,
+    );
+    // the web node's own search finds it: its vector store was synced from the database
+    expect((await search(a, "kestrel committee"))[0]?.documentId).toBe(doc.id);
+  }, 120_000);
+
+  test("a document uploaded through node A is found through node C within 5 s, with the same answers", async () => {
+    const a = servers.a!;
+    const c = await start("c", "web"); // never ingests anything: its vector store is filled from the database
+    const t0 = performance.now();
+    const doc = await upload(a, "minutes.txt", "Minutes: the pelican budget was approved for the next quarter.");
+    const found = await until(
+      "node C to find the new document",
+      async () => {
+        const hits = await search(c, "pelican budget");
+        return hits.some((h) => h.documentId === doc.id) ? hits : undefined;
+      },
+      5000,
+    );
+    const ms = performance.now() - t0;
+    console.log(`upload through A → found through C: ${Math.round(ms)} ms`);
+    expect(ms).toBeLessThan(5000);
+    expect(found[0]!.text).toContain("pelican budget");
+    // the earlier document, ingested before C started, is there too; both nodes answer alike
+    for (const q of ["kestrel committee", "pelican budget approved", "quarter"]) {
+      const fromA = (await search(a, q)).map((h) => [h.documentId, h.chunkIndex, h.text]);
+      const fromC = (await search(c, q)).map((h) => [h.documentId, h.chunkIndex, h.text]);
+      expect(fromA.length).toBeGreaterThan(0);
+      expect(fromC).toEqual(fromA);
+    }
+    // a deletion through C is seen by A's next search
+    expect((await api(c, "DELETE", `/api/documents/${doc.id}`)).status).toBe(204);
+    expect(await search(a, "pelican budget")).toEqual([]);
+  }, 120_000);
+});
