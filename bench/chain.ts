@@ -6,7 +6,16 @@ import { DevToken, ProjectEscrow } from "../src/chain/contracts.gen";
 import { computeQuote } from "../src/funding/quote";
 import { releaseArgs, submitRelease } from "../src/payments/release";
 import { onChainProjectId } from "../src/zk/attestation";
-import { attestationOf, deployForTest, OTHER_PAYEE, PAYEE, proveClaim, sign, TEST_CHAINS } from "../test/support/chain";
+import {
+  attestationOf,
+  deployForTest,
+  OTHER_PAYEE,
+  PAYEE,
+  proveClaim,
+  registerForTest,
+  sign,
+  TEST_CHAINS,
+} from "../test/support/chain";
 
 const ms = (t0: number) => Math.round(performance.now() - t0);
 const claims = {
@@ -43,6 +52,8 @@ for (const def of TEST_CHAINS) {
     };
     const sponsor = conn.wallet(keys.sponsor);
     const pNative = onChainProjectId("bench-native");
+    await registerForTest(chain, d, "bench-native");
+    await registerForTest(chain, d, "bench-token", { token: d.dev!.token });
     const depositNativeGas = await gasOf(
       await sponsor.writeContract({
         address: d.escrow,

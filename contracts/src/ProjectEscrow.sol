@@ -49,10 +49,11 @@ contract ProjectEscrow is Ownable2Step, ReentrancyGuardTransient, EIP712 {
         address sponsor;
         uint40 closableAt; // when a sponsor-requested close may execute
         address token; // address(0) = native coin
-        uint16 paymentFeeBps; // fee terms are fixed at the first deposit
+        uint16 paymentFeeBps; // fee terms are fixed when the project is registered
         uint16 yieldFeeBps;
         State state;
         Mode mode;
+        bool funded; // set by the first deposit; from then on the sponsor and token are fixed
         uint256 balance; // funds owed to the project (principal, in the token's base units)
         uint256 shares; // vault shares held for the project in yield mode
     }
@@ -92,6 +93,7 @@ contract ProjectEscrow is Ownable2Step, ReentrancyGuardTransient, EIP712 {
     /// is always a cheap nonzero-to-nonzero store (see feesOwed).
     mapping(address token => uint256) public accruedFees;
 
+    event ProjectRegistered(bytes32 indexed projectId, address indexed sponsor, address token);
     event Deposited(bytes32 indexed projectId, address indexed from, address token, uint256 amount, uint256 balance);
     event PaymentReleased(
         bytes32 indexed projectId,
@@ -120,6 +122,8 @@ contract ProjectEscrow is Ownable2Step, ReentrancyGuardTransient, EIP712 {
 
     error NotWorker();
     error NotSponsor();
+    error NotRegistered();
+    error AlreadyFunded();
     error InvalidArgument();
     error TokenMismatch();
     error ProjectNotActive();
@@ -169,22 +173,33 @@ contract ProjectEscrow is Ownable2Step, ReentrancyGuardTransient, EIP712 {
 
     // ---- funding ----
 
-    /// Funds a project. The first deposit registers the caller as sponsor with the token and the current fee
-    /// terms; later deposits (top-ups) must come from the sponsor in the same token.
+    /// Worker: names a project's sponsor (the wallet the sponsor proved to the appliance) and its token, with the
+    /// current fee terms, before the first deposit. Project ids can be computed by anyone, so deposits are only
+    /// taken from the wallet named here: an outsider's deposit cannot make itself the sponsor. Until the first
+    /// deposit the worker may name another wallet or token; from then on both are fixed.
+    function registerProject(bytes32 projectId, address sponsor, address token) external onlyWorker whenNotPaused {
+        if (sponsor == address(0)) revert InvalidArgument();
+        Project storage p = _projects[projectId];
+        if (p.funded || (p.state != State.None && p.state != State.Active)) revert AlreadyFunded();
+        p.sponsor = sponsor;
+        p.token = token;
+        p.paymentFeeBps = paymentFeeBps;
+        p.yieldFeeBps = yieldFeeBps;
+        p.state = State.Active;
+        p.mode = Mode.Escrow; // nothing is deposited yet, so no vault shares are held
+        emit ProjectRegistered(projectId, sponsor, token);
+    }
+
+    /// Funds a registered project: only its sponsor may deposit, only in its token (the first deposit and every
+    /// top-up alike).
     function deposit(bytes32 projectId, address token, uint256 amount) external payable whenNotPaused nonReentrant {
         if (amount == 0) revert InvalidArgument();
         Project storage p = _projects[projectId];
-        if (p.state == State.None) {
-            p.sponsor = msg.sender;
-            p.token = token;
-            p.paymentFeeBps = paymentFeeBps;
-            p.yieldFeeBps = yieldFeeBps;
-            p.state = State.Active;
-        } else {
-            if (p.state != State.Active) revert ProjectNotActive();
-            if (msg.sender != p.sponsor) revert NotSponsor();
-            if (token != p.token) revert TokenMismatch();
-        }
+        if (p.state == State.None) revert NotRegistered();
+        if (p.state != State.Active) revert ProjectNotActive();
+        if (msg.sender != p.sponsor) revert NotSponsor();
+        if (token != p.token) revert TokenMismatch();
+        if (!p.funded) p.funded = true;
 
         uint256 received;
         if (token == address(0)) {

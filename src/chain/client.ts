@@ -56,9 +56,20 @@ export function connectDevChain(dev: DevChain): ChainConnection {
   return connection("dev", chainDef(dev.chainId, "http://127.0.0.1/chain/rpc"), transport, 20);
 }
 
-/** Connects to a node over JSON-RPC; transient failures are retried by viem with backoff. */
-export function connectRpc(rpcUrl: string, chainId: number, opts: { pollingInterval?: number } = {}): ChainConnection {
+/** Default time one JSON-RPC request may take: slow nodes took 17–19 s to estimate a payment's gas. */
+export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+
+/**
+ * Connects to a node over JSON-RPC; transient failures are retried by viem with backoff. `timeoutMs` bounds one
+ * request (Settings → Chain → RPC request timeout).
+ */
+export function connectRpc(
+  rpcUrl: string,
+  chainId: number,
+  opts: { pollingInterval?: number; timeoutMs?: number } = {},
+): ChainConnection {
   const loopback = /^https?:\/\/(127\.|localhost|\[::1\])/.test(rpcUrl);
-  const transport = http(rpcUrl, { retryCount: 3, retryDelay: 250, timeout: 20_000 });
+  const timeout = opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+  const transport = http(rpcUrl, { retryCount: 3, retryDelay: 250, timeout });
   return connection("rpc", chainDef(chainId, rpcUrl), transport, opts.pollingInterval ?? (loopback ? 50 : 4_000));
 }

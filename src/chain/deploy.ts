@@ -3,8 +3,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Abi, Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
+import { unavailable } from "../core/errors";
 import type { ChainConnection } from "./client";
 import { DevPriceFeed, DevToken, DevVault, Groth16Verifier, ProjectEscrow } from "./contracts.gen";
+import { type EvmCheck, probeCancun, probeEscrowGuard } from "./evm";
 
 /** Addresses of one deployment; `dev` holds the dev-chain extras. */
 export interface Deployment {
@@ -56,8 +58,18 @@ async function deployOne(
   return { address: receipt.contractAddress, block: Number(receipt.blockNumber) };
 }
 
-/** Deploys the contracts and returns their addresses. The deployer becomes the escrow owner. */
+/** Refuses a node whose EVM lacks what the escrow needs, with the check's own words. */
+function requireEvm(check: EvmCheck): void {
+  if (!check.ok) throw unavailable(check.detail, { fix: check.fix });
+}
+
+/**
+ * Deploys the contracts and returns their addresses. The deployer becomes the escrow owner. The node's EVM is
+ * checked first (no gas is spent on a node that lacks the Cancun opcodes) and again through the deployed
+ * escrow's reentrancy guard.
+ */
 export async function deployContracts(conn: ChainConnection, o: DeployOptions): Promise<Deployment> {
+  requireEvm(await probeCancun(conn));
   const owner = privateKeyToAddress(o.deployerKey);
   const verifier = await deployOne(conn, o.deployerKey, Groth16Verifier, [o.vkDelta]);
   const escrow = await deployOne(conn, o.deployerKey, ProjectEscrow, [
@@ -70,6 +82,7 @@ export async function deployContracts(conn: ChainConnection, o: DeployOptions): 
     o.yieldFeeBps,
     o.withdrawalDelaySeconds,
   ]);
+  requireEvm(await probeEscrowGuard(conn, escrow.address));
   const deployment: Deployment = {
     chainId: conn.chain.id,
     escrow: escrow.address,

@@ -1,6 +1,6 @@
 // The escrow contract on both EVMs: payments, replay, binding of proof and attestation, funds, yield, closing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Address, BaseError, ContractFunctionRevertedError, type Hex, parseEther, zeroAddress } from "viem";
+import { type Address, type Hex, parseEther, zeroAddress } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import {
   attestationOf,
@@ -9,6 +9,8 @@ import {
   PAYEE,
   type ProvenClaim,
   proveClaim,
+  registerForTest,
+  relayedChain,
   sign,
   TEST_CHAINS,
   TEST_FEES,
@@ -18,6 +20,7 @@ import { AppError } from "../core/errors";
 import { escrowError, releaseArgs, submitRelease } from "../payments/release";
 import { onChainProjectId } from "../zk/attestation";
 import { DevToken, ProjectEscrow } from "./contracts.gen";
+import { decodeRevert } from "./revert";
 import type { Deployment } from "./deploy";
 
 // Proofs do not depend on the chain or the project (the attestation binds those), so both chains share them.
@@ -38,19 +41,20 @@ beforeAll(async () => {
   pauseClaim = await proveClaim("task-pause", PAYEE, parseEther("1"));
 }, 300_000);
 
-/** The custom error name a failed call reverted with. */
+/** The custom error name a failed call reverted with, from whatever shape the node reported it in. */
 async function revertName(p: Promise<unknown>): Promise<string> {
   try {
     await p;
   } catch (err) {
-    const revert = err instanceof BaseError ? err.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
-    if (revert instanceof ContractFunctionRevertedError) return revert.data?.errorName ?? "revert";
+    const revert = decodeRevert(err);
+    if (revert) return revert.name;
     throw err;
   }
   throw new Error("expected a revert");
 }
 
-for (const chainDef of TEST_CHAINS) {
+// the two EVMs, and a third node that reports reverts as -32000 errors with the revert bytes in `data`
+for (const chainDef of [...TEST_CHAINS, relayedChain("-32000")]) {
   describe(`escrow on ${chainDef.name}`, () => {
     let chain: TestChain;
     let d: Deployment;
@@ -103,8 +107,11 @@ for (const chainDef of TEST_CHAINS) {
         functionName: "balanceOf",
         args: [a],
       });
-    const depositNative = async (projectKey: string, amount: bigint) =>
-      mine(
+    const registered = new Set<string>();
+    const depositNative = async (projectKey: string, amount: bigint) => {
+      if (!registered.has(projectKey)) await registerForTest(chain, d, projectKey);
+      registered.add(projectKey);
+      return mine(
         await sponsor.writeContract({
           address: d.escrow,
           abi: ProjectEscrow.abi,
@@ -113,8 +120,10 @@ for (const chainDef of TEST_CHAINS) {
           value: amount,
         }),
       );
+    };
     const depositToken = async (projectKey: string, amount: bigint) => {
       const token = d.dev!.token;
+      await registerForTest(chain, d, projectKey, { token });
       await mine(
         await sponsor.writeContract({
           address: token,
@@ -195,6 +204,73 @@ for (const chainDef of TEST_CHAINS) {
       expect(await tryRelease("p-native", nativeClaim)).toBe("AlreadyPaid");
       const again = release("p-native", nativeClaim);
       await expect(again).rejects.toMatchObject({ code: "CONFLICT", details: { contractError: "AlreadyPaid" } });
+    });
+
+    test("an outsider's deposit cannot block the sponsor: only the registered wallet funds a project", async () => {
+      const pid = onChainProjectId("p-grief");
+      const outsider = chain.conn.wallet(chain.keys.contributor);
+      const depositBy = (w: typeof outsider, amount = 1n) =>
+        chain.conn.publicClient.simulateContract({
+          address: d.escrow,
+          abi: ProjectEscrow.abi,
+          functionName: "deposit",
+          args: [pid, zeroAddress, amount],
+          value: amount,
+          account: w.account,
+        });
+      // before registration nobody can take the id by depositing first (1 wei was enough before)
+      expect(await revertName(depositBy(outsider))).toBe("NotRegistered");
+      expect(await revertName(depositBy(sponsor))).toBe("NotRegistered");
+      // only the worker registers
+      const byOutsider = chain.conn.publicClient.simulateContract({
+        address: d.escrow,
+        abi: ProjectEscrow.abi,
+        functionName: "registerProject",
+        args: [pid, outsider.account.address, zeroAddress],
+        account: outsider.account,
+      });
+      expect(await revertName(byOutsider)).toBe("NotWorker");
+      await registerForTest(chain, d, "p-grief");
+      registered.add("p-grief");
+      expect(await revertName(depositBy(outsider))).toBe("NotSponsor");
+      // the outsider's transaction, sent anyway with a gas limit, is mined reverted (the embedded chain) or
+      // refused at sending with the same reason (the Hardhat node): either way it changes nothing
+      const sent = await outsider
+        .writeContract({
+          address: d.escrow,
+          abi: ProjectEscrow.abi,
+          functionName: "deposit",
+          args: [pid, zeroAddress, 1n],
+          value: 1n,
+          gas: 200_000n,
+        })
+        .then((hash) => chain.conn.publicClient.waitForTransactionReceipt({ hash }))
+        .then(
+          (r): string => r.status,
+          (err) => decodeRevert(err)?.name ?? String(err),
+        );
+      expect(["reverted", "NotSponsor"]).toContain(sent);
+      await depositNative("p-grief", parseEther("2"));
+      const project = await chain.conn.publicClient.readContract({
+        address: d.escrow,
+        abi: ProjectEscrow.abi,
+        functionName: "getProject",
+        args: [pid],
+      });
+      expect(project.sponsor).toBe(sponsor.account.address);
+      expect(project.balance).toBe(parseEther("2"));
+      expect(project.funded).toBe(true);
+      // once funded, the sponsor is fixed: the worker cannot name another wallet
+      const rename = chain.conn.publicClient.simulateContract({
+        address: d.escrow,
+        abi: ProjectEscrow.abi,
+        functionName: "registerProject",
+        args: [pid, outsider.account.address, zeroAddress],
+        account: worker.account,
+      });
+      expect(await revertName(rename)).toBe("AlreadyFunded");
+      // a top-up by the sponsor still works
+      await depositNative("p-grief", parseEther("1"));
     });
 
     test("ERC-20: pays the payee and the treasury to the base unit", async () => {

@@ -1,7 +1,7 @@
 // The event follower on both EVMs: confirmation depth, idempotent recording, reorg recovery.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Hex, parseEther, zeroAddress } from "viem";
-import { deployForTest, memorySyncStore, TEST_CHAINS, type TestChain } from "../../test/support/chain";
+import { deployForTest, memorySyncStore, registerForTest, TEST_CHAINS, type TestChain } from "../../test/support/chain";
 import { onChainProjectId } from "../zk/attestation";
 import { ProjectEscrow } from "./contracts.gen";
 import type { Deployment } from "./deploy";
@@ -20,6 +20,7 @@ for (const chainDef of TEST_CHAINS) {
     });
 
     const deposit = async (project: string, amount: bigint) => {
+      await registerForTest(chain, d, project);
       const sponsor = chain.conn.wallet(chain.keys.sponsor);
       const hash = await sponsor.writeContract({
         address: d.escrow,

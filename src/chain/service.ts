@@ -41,7 +41,7 @@ export async function openChain(config: Pick<Config, "dataDir">, settings: Setti
   const url = settings.get("chain.rpcUrl");
   if (!url) throw unavailable("chain mode is rpc but no RPC URL is set", { fix: "Settings → Chain → RPC URL" });
   const chainId = settings.get("chain.chainId");
-  const conn = connectRpc(url, chainId);
+  const conn = connectRpc(url, chainId, { timeoutMs: settings.get("chain.rpcTimeoutMs") });
   const escrow = settings.get("chain.escrowAddress") as Address | "";
   const stored = readDeployment(config.dataDir, chainId);
   let deployment = stored;

@@ -3,6 +3,7 @@
 import { type Address, formatEther } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import { ProjectEscrow } from "./contracts.gen";
+import { checkEvm } from "./evm";
 import type { ChainRuntime } from "./service";
 
 /** One line of the status report. */
@@ -26,11 +27,14 @@ export async function chainStatus(rt: ChainRuntime): Promise<StatusLine[]> {
     fix: chainId === rt.conn.chain.id ? undefined : `the node is on chain ${chainId}: fix Settings → Chain → Chain id`,
   });
   const d = rt.deployment;
+  const code = d ? await pc.getCode({ address: d.escrow }) : undefined;
+  const deployed = !!code && code !== "0x";
+  // the EVM features the escrow needs: a harmless call through its reentrancy guard once it is deployed
+  out.push({ name: "evm", ...(await checkEvm(rt.conn, deployed ? d?.escrow : undefined)) });
   if (!d) {
     out.push({ name: "escrow", ok: false, detail: "no contracts deployed", fix: "devsponsor chain deploy" });
     return out;
   }
-  const code = await pc.getCode({ address: d.escrow });
   if (!code || code === "0x") {
     out.push({
       name: "escrow",

@@ -2,8 +2,10 @@
 // confirm the sponsor's deposit transaction on chain and activate the project.
 import { and, desc, eq, sql } from "drizzle-orm";
 import { type Address, type Hex, parseEventLogs, zeroAddress } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
 import { DevToken, ProjectEscrow } from "../chain/contracts.gen";
 import { NATIVE_TOKEN } from "../chain/deploy";
+import { registerQuoteSponsor, registerSponsor } from "../chain/registration";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
@@ -33,6 +35,8 @@ export interface QuoteView {
   /** Deposited before this quote (0 unless it is a top-up): the deposits must reach baseDeposited + amount. */
   baseDeposited: string;
   expiresAt: string;
+  /** The wallet the escrow takes this project's deposits from (registered on chain when quoting). */
+  sponsorWallet?: Address;
   deposit: {
     chainId: number;
     escrow: Address;
@@ -109,6 +113,14 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
   const escrow = rt.deployment?.escrow;
   if (!escrow)
     throw new AppError("UNAVAILABLE", "no escrow contract is deployed", 503, { fix: "devsponsor chain deploy" });
+  // the escrow takes deposits only from the wallet registered here, so nobody else can fund the id first
+  const { sponsor } = await registerQuoteSponsor(
+    ctx.db,
+    rt,
+    principal?.userId,
+    onChainProjectId(project.id),
+    project.tokenAddress,
+  );
   const feed = priceFeedFor(rt, ctx.settings, project.tokenAddress);
   const price = await readPrice(rt.conn, feed);
   const now = Math.floor(Date.now() / 1000);
@@ -162,7 +174,7 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
       expiresAt: new Date((now + ttl) * 1000),
     })
     .returning();
-  return quoteView(row!);
+  return { ...quoteView(row!), sponsorWallet: sponsor };
 }
 
 /** Shapes a stored quote for the API. */
@@ -384,6 +396,9 @@ export async function devChainDeposit(
   if (!latest || latest.expiresAt <= new Date()) throw conflict("Get a funding quote first.", "CONFLICT");
   const missing = BigInt(latest.baseDeposited) + BigInt(latest.amount) - (await depositsOf(ctx.db, project.id)).total;
   if (missing <= 0n) throw conflict("The deposits already cover the quote.", "CONFLICT");
+  // the demo deposit comes from the dev sponsor account: register it (allowed until the first deposit)
+  const devSponsor = privateKeyToAddress(rt.dev.genesis.keys.sponsor);
+  await registerSponsor(rt, onChainProjectId(project.id), devSponsor, project.tokenAddress as Address | null);
   const hash = await sendDevDeposit(rt, project, missing);
   return confirmDeposit(ctx, principal, project.id, hash);
 }

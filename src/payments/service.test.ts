@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { type Address, type Hex, zeroAddress } from "viem";
-import { generatePrivateKey } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAddress } from "viem/accounts";
 import { deployForTest, PAYEE, TEST_CHAINS, type TestChain } from "../../test/support/chain";
 import { describeEachDb } from "../../test/support/db";
 import { ProjectEscrow } from "../chain/contracts.gen";
@@ -96,6 +96,15 @@ describeEachDb("funding and payouts", (getDb) => {
     const [org] = await db.insert(orgs).values({ name: "Org" }).returning();
     await db.insert(orgMembers).values({ orgId: org!.id, userId: user!.id, role: "OWNER" });
     principal = { userId: user!.id, name: "Sponsor", isAdmin: false, via: "session" };
+    // the wallet the sponsor proved with SIWE: quoting registers it as the only one the escrow takes deposits from
+    await db.insert(wallets).values({
+      userId: user!.id,
+      address: privateKeyToAddress(chain.keys.sponsor),
+      chainId: "31337",
+      isPayout: false,
+      siweMessage: "test",
+      signature: "0x",
+    });
     const [project] = await db
       .insert(projects)
       .values({ orgId: org!.id, title: "P", tokenDecimals: 18, structureApprovedAt: new Date() })
@@ -221,6 +230,18 @@ describeEachDb("funding and payouts", (getDb) => {
     expect(q.amount).toBe("833333333333333334");
     expect(q.deposit.value).toBe(q.amount);
     expect(q.deposit.projectKey).toBe(onChainProjectId(projectId));
+    expect(q.sponsorWallet).toBe(privateKeyToAddress(chain.keys.sponsor));
+    // an outsider depositing first cannot take the project: the escrow refuses everyone but that wallet
+    const outsider = chain.conn.wallet(chain.keys.contributor);
+    await expect(
+      outsider.writeContract({
+        address: runtime.deployment!.escrow,
+        abi: ProjectEscrow.abi,
+        functionName: "deposit",
+        args: [onChainProjectId(projectId), zeroAddress, 1n],
+        value: 1n,
+      }),
+    ).rejects.toThrow(/NotSponsor/);
     await expect(createQuote(ctx, null, projectId)).rejects.toMatchObject({ code: "UNAUTHORIZED" });
   });
 

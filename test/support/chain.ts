@@ -2,6 +2,7 @@
 // settings, proofs for fixed claims, and an in-memory event store.
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
+import { ProjectEscrow } from "../../src/chain/contracts.gen";
 import { type Attestation, onChainProjectId, onChainTaskId, signAttestation } from "../../src/zk/attestation";
 import { type ReportCommitment, reportCommitment, type TestResult } from "../../src/zk/merkle";
 import { loadZkKeys, proveReport, type ReportProof, vkDelta } from "../../src/zk/prover";
@@ -10,6 +11,7 @@ import { type Deployment, deployContracts } from "../../src/chain/deploy";
 import { type DevKeys, startDevChain } from "../../src/chain/dev-chain";
 import type { EscrowEvent, SyncStore } from "../../src/chain/events";
 import { startHardhatNode } from "./hardhat-node";
+import { type RevertShape, startRpcRelay } from "./rpc-relay";
 
 /** A started test chain. */
 export interface TestChain {
@@ -37,6 +39,29 @@ export const TEST_CHAINS: { name: string; start(): Promise<TestChain> }[] = [
   },
 ];
 
+/**
+ * A Hardhat node behind a relay that reports reverts in another node family's shape (by default `-32000` with the
+ * revert bytes in `data`, as Geth-family, Besu and Nethermind nodes do).
+ */
+export function relayedChain(shape: RevertShape = "-32000"): { name: string; start(): Promise<TestChain> } {
+  return {
+    name: `hardhat node behind a relay reporting reverts as ${shape === "-32000" ? "-32000 with data" : shape}`,
+    async start() {
+      const node = await startHardhatNode();
+      const relay = startRpcRelay(node.url, { shape });
+      return {
+        name: this.name,
+        conn: connectRpc(relay.url, node.chainId),
+        keys: node.keys,
+        async stop() {
+          await relay.stop();
+          await node.stop();
+        },
+      };
+    },
+  };
+}
+
 export const TEST_FEES = { paymentFeeBps: 250, yieldFeeBps: 1000, withdrawalDelaySeconds: 3600 };
 
 /** Deploys the contracts with dev extras and the test fee terms. */
@@ -51,6 +76,30 @@ export async function deployForTest(chain: TestChain): Promise<Deployment> {
     ...TEST_FEES,
     devExtras: true,
   });
+}
+
+/**
+ * Registers a project's sponsor (by default the chain's sponsor key) and token with the worker key, as the
+ * appliance does when quoting: the escrow takes deposits only from that wallet.
+ */
+export async function registerForTest(
+  chain: TestChain,
+  d: Deployment,
+  projectKey: string,
+  opts: { sponsor?: Address; token?: Address } = {},
+): Promise<void> {
+  const hash = await chain.conn.wallet(chain.keys.worker).writeContract({
+    address: d.escrow,
+    abi: ProjectEscrow.abi,
+    functionName: "registerProject",
+    args: [
+      onChainProjectId(projectKey),
+      opts.sponsor ?? privateKeyToAddress(chain.keys.sponsor),
+      opts.token ?? "0x0000000000000000000000000000000000000000",
+    ],
+  });
+  const receipt = await chain.conn.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error(`registerProject reverted: ${hash}`);
 }
 
 // Payees are fixed addresses (proofs bind the payee, and proofs are made once for both chains).

@@ -30,15 +30,19 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `hardhat node` on 127.0.0.1 (a random free port) and waits until it answers. */
-export async function startHardhatNode(): Promise<HardhatNode> {
+/**
+ * Starts `hardhat node` on 127.0.0.1 (a random free port) and waits until it answers. `hardfork` runs an older EVM
+ * (e.g. "shanghai": no transient storage, no MCOPY), as some chains and nodes still do.
+ */
+export async function startHardhatNode(opts: { hardfork?: string } = {}): Promise<HardhatNode> {
   const root = resolve(import.meta.dir, "..", "..");
   // Hardhat refuses to run from outside the project ("non-local installation"), so its config lives in the
   // project's scratch dir; its artifacts and cache go there too instead of the repository root.
   mkdirSync(join(root, ".tmp"), { recursive: true });
   const dir = mkdtempSync(join(root, ".tmp", "hardhat-"));
   const paths = { artifacts: join(dir, "artifacts"), cache: join(dir, "cache") };
-  writeFileSync(join(dir, "hardhat.config.ts"), `export default ${JSON.stringify({ paths })};\n`);
+  const networks = opts.hardfork ? { node: { type: "edr-simulated", hardfork: opts.hardfork } } : undefined;
+  writeFileSync(join(dir, "hardhat.config.ts"), `export default ${JSON.stringify({ paths, networks })};\n`);
   const port = await freePort();
   const proc = Bun.spawn(
     [

@@ -4,9 +4,10 @@
 // ("personas") who send the walk's requests. Builders make fresh resources for requests that use them up.
 import { desc, eq, sql } from "drizzle-orm";
 import { zeroAddress } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from "viem/accounts";
 import { createApiKey, createSession } from "../../src/auth/service";
 import { ProjectEscrow } from "../../src/chain/contracts.gen";
+import { registerSponsor } from "../../src/chain/registration";
 import { requireChain } from "../../src/chain/service";
 import { jobs as jobRows } from "../../src/core/jobs/schema";
 import { fundingQuotes } from "../../src/funding/schema";
@@ -293,6 +294,9 @@ export async function seedWorld(kind: DbKind): Promise<World> {
         .limit(1);
       const rt = await requireChain(t.ctx);
       const amount = BigInt(quote!.amount);
+      // the escrow takes deposits only from the registered sponsor: here the dev chain's sponsor account
+      const devSponsor = privateKeyToAddress(rt.dev!.genesis.keys.sponsor);
+      await registerSponsor(rt, onChainProjectId(projectId), devSponsor, null);
       const hash = await rt.conn.wallet(rt.dev!.genesis.keys.sponsor).writeContract({
         address: rt.deployment!.escrow,
         abi: ProjectEscrow.abi,

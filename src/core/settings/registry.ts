@@ -64,6 +64,9 @@ export const SETTINGS = {
   "chain.explorerUrl": def(url, "", "Block explorer URL", {
     help: "Transactions link to <URL>/tx/<hash> on the admin pages; empty: no links.",
   }),
+  "chain.rpcTimeoutMs": def(z.number().int().min(1000).max(600_000), 60_000, "RPC request timeout (ms)", {
+    help: "How long one request to the node may take; slow nodes need tens of seconds to estimate gas.",
+  }),
 
   "funding.pointRateUsdCents": def(z.number().int().min(1), 5000, "Point rate (US cents per point)"),
   "funding.platformFeeBps": def(z.number().int().min(0).max(2000), 250, "Platform fee (basis points)"),
