@@ -181,15 +181,15 @@ for (const kind of dbKinds()) {
       }
     }, 60_000);
 
-    test("task notifications (claim, verification passed and failed, payment) arrive with their own button", async () => {
+    test("task notifications (changes requested, verification passed and failed, payment) arrive with their own button", async () => {
       await worker.drain(); // what earlier tests left queued (the reset's security notice)
       await smtp.reset();
       const u = await createUser(t, { name: "Tess" });
       const cases = [
-        { type: "TASK_CLAIMED", title: "Task claimed: Fix <the> parser", action: "Open the task" },
+        { type: "TASK_REJECTED", title: "Changes requested: Fix <the> parser", action: "Open the task" },
         { type: "VERIFICATION_SUCCESS", title: "Verified: Fix the parser", action: "See the verdict" },
         { type: "VERIFICATION_FAILED", title: "Verification failed: Fix the parser", action: "See what failed" },
-        { type: "PAYMENT", title: "Paid: Fix the parser", action: "See the payment" },
+        { type: "PAYMENT", title: "Paid: Fix the parser", action: "See your earnings" },
       ];
       for (const c of cases) {
         await notify(t.ctx.db, u.id, { type: c.type, title: c.title, body: "0.5 ETH & more", link: "/tasks/42" });
@@ -201,7 +201,11 @@ for (const kind of dbKinds()) {
         const m = got.find((x) => x.parsed.subject === c.title)!;
         expect(m.parsed.headers.get("x-devsponsor-kind")).toBe(c.type);
         expect(m.parsed.text).toContain(`${c.action}: ${BASE}/tasks/42`);
-        expect(m.parsed.text).toContain(`E-mail settings: ${BASE}/profile`);
+        // each links to its own row of the preferences page, where it can be turned off
+        expect(m.parsed.text).toContain(
+          `Unsubscribe or choose what you get: ${BASE}/notifications/preferences#type-${c.type}`,
+        );
+        expect(m.parsed.html).toContain(`href="${BASE}/notifications/preferences#type-${c.type}"`);
         expect(m.parsed.html).toContain(`href="${BASE}/tasks/42"`);
         expect(m.parsed.html).toContain("0.5 ETH &amp; more");
       }

@@ -5,54 +5,63 @@ import { USER_EVENTS_CHANNEL } from "../events/live";
 import { users } from "../users/schema";
 import { wakeMailWorkers } from "./mail";
 import { emailOutbox, notifications } from "./schema";
+import { channelsFor } from "./types";
 
 /** What another domain passes to `notify`. `link` is a same-site path such as `/orgs/…/invites`. */
 export interface NotificationInput {
-  /** INVITE, PR_LINKED, VERIFICATION_PENDING, VERIFICATION_SUCCESS, PAYMENT, AI_MILESTONE_READY, … */
+  /** One of NOTIFICATION_KINDS (src/notifications/types.ts): TASK_CLAIMED, PAYMENT, INVITE, … */
   type: string;
   title: string;
   body?: string;
   link?: string;
   metadata?: Record<string, unknown>;
-  /** Also queue an e-mail (default true; skipped when the user has none or turned e-mails off). */
+  /**
+   * false: never e-mail this one (the caller sends its own message). Otherwise the person's preferences for the
+   * type decide; mandatory types (invites, security) always go out.
+   */
   email?: boolean;
 }
 
 const safeLink = (link: string | undefined) => {
   if (link === undefined || link === null) return null;
-  // Only same-site paths: "//host" and "/\host" would leave the site.
+  // Only same-site paths: "//host" and "/\\host" would leave the site.
   if (!/^\/(?![/\\])/.test(link)) throw invalidInput({ link: "must be a path on this site" });
   return link;
 };
 
 /**
- * Stores an in-app notification for `userId` and, unless turned off, queues the matching e-mail in the outbox.
- * Pass the transaction when called inside one, so the notification commits with the change it announces.
+ * Delivers a notification of `n.type` to `userId` on the channels their preferences choose: an in-app
+ * notification (the bell) and/or an e-mail in the outbox. Pass the transaction when called inside one, so both
+ * commit with the change they announce. Returns the in-app notification's id (null when none was stored).
  */
-export async function notify(db: Db, userId: string, n: NotificationInput): Promise<{ id: string }> {
+export async function notify(db: Db, userId: string, n: NotificationInput): Promise<{ id: string | null }> {
   const link = safeLink(n.link);
-  const [row] = await db
-    .insert(notifications)
-    .values({ userId, type: n.type, title: n.title, body: n.body ?? "", link, metadata: n.metadata ?? {} })
-    .returning({ id: notifications.id });
-  await changedFor(db, userId);
-  if (n.email !== false) {
-    const [u] = await db
-      .select({ email: users.email, preferences: users.preferences, deletedAt: users.deletedAt })
-      .from(users)
-      .where(eq(users.id, userId));
-    if (u?.email && !u.deletedAt && u.preferences?.emailNotifications !== false) {
-      await enqueueEmail(db, {
-        to: u.email,
-        subject: n.title,
-        text: n.body ?? "",
-        link: link ?? undefined,
-        kind: n.type,
-        userId,
-      });
-    }
+  const [u] = await db
+    .select({ email: users.email, preferences: users.preferences, deletedAt: users.deletedAt })
+    .from(users)
+    .where(eq(users.id, userId));
+  if (!u || u.deletedAt) return { id: null };
+  const channels = channelsFor(n.type, u.preferences?.notifications, u.preferences?.emailNotifications !== false);
+  let id: string | null = null;
+  if (channels.inApp) {
+    const [row] = await db
+      .insert(notifications)
+      .values({ userId, type: n.type, title: n.title, body: n.body ?? "", link, metadata: n.metadata ?? {} })
+      .returning({ id: notifications.id });
+    id = row!.id;
+    await changedFor(db, userId);
   }
-  return { id: row.id };
+  if (n.email !== false && channels.email && u.email) {
+    await enqueueEmail(db, {
+      to: u.email,
+      subject: n.title,
+      text: n.body ?? "",
+      link: link ?? undefined,
+      kind: n.type,
+      userId,
+    });
+  }
+  return { id };
 }
 
 /** Queues one e-mail in the outbox; the mail worker delivers it (or leaves it stored when no SMTP is set). */

@@ -11,6 +11,7 @@ import * as tar from "tar";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
+import { deliverEvents } from "../../test/support/events";
 import { type GitHost, startGitHost } from "../../test/support/git-host";
 import { auditLog } from "../audit/schema";
 import { sha256Hex } from "../core/crypto";
@@ -360,6 +361,7 @@ for (const kind of dbKinds()) {
         .from(auditLog)
         .where(and(eq(auditLog.targetId, taskId), eq(auditLog.action, "task.flaky")));
       expect((flakyAudit!.payload as { reason: string }).reason).toStartWith("flaky: test > a.test.ts > adds");
+      await deliverEvents(t.ctx);
       const told = await t.ctx.db.select().from(notifications).where(eq(notifications.userId, contributor.id));
       expect(told.some((x) => x.type === "VERIFICATION_FLAKY")).toBe(true);
       const detail = await body(await sponsor.request("GET", `/api/tasks/${taskId}`), 200);

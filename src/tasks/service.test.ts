@@ -5,6 +5,7 @@ import { and, eq } from "drizzle-orm";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
+import { deliverEvents } from "../../test/support/events";
 import { AppError } from "../core/errors";
 import { milestones, tasks } from "../milestones/schema";
 import { notifications } from "../notifications/schema";
@@ -89,7 +90,8 @@ for (const kind of dbKinds()) {
       expect(active).toHaveLength(1);
       const [task] = await t.ctx.db.select().from(tasks).where(eq(tasks.id, taskId!));
       expect(task!.claimedById).toBe(active[0]!.userId);
-      // the owner was told
+      // the owner was told (by the notifications' bus subscriber)
+      await deliverEvents(t.ctx);
       const told = await t.ctx.db.select().from(notifications).where(eq(notifications.userId, owner.id));
       expect(told.some((x) => x.type === "TASK_CLAIMED")).toBe(true);
     });
@@ -127,6 +129,7 @@ for (const kind of dbKinds()) {
         .where(eq(taskClaims.taskId, taskId!));
       const warned = await expireClaims(t.ctx);
       expect(warned.warned).toBeGreaterThanOrEqual(1);
+      await deliverEvents(t.ctx);
       const notes = await t.ctx.db.select().from(notifications).where(eq(notifications.userId, u.id));
       expect(notes.some((x) => x.type === "CLAIM_EXPIRING")).toBe(true);
       await t.ctx.db

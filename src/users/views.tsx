@@ -91,6 +91,9 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
             <input type="checkbox" name="emailNotifications" value="true" checked={me.preferences.emailNotifications} />
             Send me notifications by e-mail too
           </label>
+          <p class="muted">
+            <a href="/notifications/preferences">Choose per kind of notification</a>, in the app and by e-mail.
+          </p>
           <div>
             <button type="submit">Save profile</button>
           </div>

@@ -30,13 +30,13 @@ interface Template {
   action: string;
   /** Why the reader got this message, under the button. */
   note: (site: MailSite) => string;
-  /** Whether the message is a notification the reader can turn off on their profile. */
+  /** Whether the message is a notification the reader can turn off on their preferences page. */
   optional?: boolean;
 }
 
 const NOTIFICATION: Template = {
   action: "Open in DevSponsor",
-  note: () => "You get this e-mail because of your notification settings.",
+  note: () => "You get this e-mail because of your notification preferences.",
   optional: true,
 };
 
@@ -72,8 +72,13 @@ export const TEMPLATES: Record<string, Template> = {
   VERIFICATION_SUCCESS: task("See the verdict"),
   VERIFICATION_FAILED: task("See what failed"),
   PAYMENT_PENDING: task("Open the task"),
-  PAYMENT: task("See the payment"),
+  VERIFICATION_FLAKY: task("See the verdict"),
+  PAYMENT: task("See your earnings"),
+  PAYMENT_SENT: task("See the payment"),
   PAYMENT_FAILED: task("Open the task"),
+  PROJECT_FUNDED: task("Open the project"),
+  YIELD_HARVESTED: task("Open the project"),
+  REPO_ACCESS_GRANTED: task("Open the task"),
 };
 
 /** The absolute URL of a same-site path. */
@@ -84,7 +89,10 @@ export function renderMail(input: MailInput, site: MailSite): RenderedMail {
   const t = TEMPLATES[input.kind] ?? NOTIFICATION;
   const url = input.link ? absoluteUrl(site, input.link) : null;
   const note = t.note(site);
-  const settings = t.optional ? absoluteUrl(site, "/profile") : null;
+  // Optional notifications link to their own row of the preferences page, where they can be turned off.
+  const settings = t.optional
+    ? absoluteUrl(site, `/notifications/preferences#type-${encodeURIComponent(input.kind)}`)
+    : null;
   // Subjects are single lines: a newline in a title must not start a new header.
   const subject =
     input.subject
@@ -99,7 +107,7 @@ export function renderMail(input: MailInput, site: MailSite): RenderedMail {
     "",
     "-- ",
     note,
-    ...(settings ? [`E-mail settings: ${settings}`] : []),
+    ...(settings ? [`Unsubscribe or choose what you get: ${settings}`] : []),
     `${site.name} · ${site.baseUrl}`,
   ]
     .join("\n")
@@ -152,7 +160,7 @@ export function renderMail(input: MailInput, site: MailSite): RenderedMail {
           {settings ? (
             <p style="font-size:12px;color:#57606a;margin:0 0 4px">
               <a href={settings} style="color:#57606a">
-                E-mail settings
+                Unsubscribe or choose what you get
               </a>
             </p>
           ) : (
