@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Hex } from "viem";
+import { audit } from "../audit/service";
 import { bootstrap } from "../core/boot";
 import { envOrFile, loadConfig } from "../core/config";
 import { deployToChain, openChain } from "./service";
@@ -46,6 +47,23 @@ export async function chainCommand(argv: string[]): Promise<number> {
         return 2;
       }
       const d = await deployToChain(rt, ctx.settings, config.dataDir, deployerKey);
+      await audit(ctx.db, {
+        actorId: null,
+        action: "chain.deploy",
+        targetType: "contract",
+        targetId: d.escrow,
+        payload: {
+          mode: rt.mode,
+          chainId: d.chainId,
+          escrow: d.escrow,
+          verifier: d.verifier,
+          owner: d.owner,
+          worker: d.worker,
+          harnessSigner: d.harnessSigner,
+          treasury: d.treasury,
+          deployBlock: d.deployBlock,
+        },
+      });
       if (values.json) console.log(JSON.stringify(d, null, 2));
       else {
         console.log(

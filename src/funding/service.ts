@@ -7,6 +7,7 @@ import { DevToken, ProjectEscrow } from "../chain/contracts.gen";
 import { NATIVE_TOKEN } from "../chain/deploy";
 import { registerQuoteSponsor, registerSponsor } from "../chain/registration";
 import { type ChainRuntime, requireChain } from "../chain/service";
+import { audit } from "../audit/service";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
 import { AppError, conflict, invalidInput } from "../core/errors";
@@ -152,28 +153,47 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
     payouts = Object.fromEntries(open.map((s, i) => [s.id, shares[i]!.toString()]));
   }
   const ttl = ctx.settings.get("funding.quoteTtlSeconds");
-  const [row] = await ctx.db
-    .insert(fundingQuotes)
-    .values({
-      projectId: project.id,
-      chainId: rt.conn.chain.id,
-      escrowAddress: escrow,
-      tokenAddress: project.tokenAddress,
-      tokenDecimals: project.tokenDecimals,
-      totalPoints: q.totalPoints,
-      pointRateUsdCents,
-      usdCents: q.usdCents.toString(),
-      priceFeed: feed,
-      priceAnswer: price.answer.toString(),
-      priceDecimals: price.decimals,
-      priceUpdatedAt: new Date(price.updatedAt * 1000),
-      amount: amount.toString(),
-      baseDeposited: baseDeposited.toString(),
-      payouts,
-      createdById: principal?.userId,
-      expiresAt: new Date((now + ttl) * 1000),
-    })
-    .returning();
+  const [row] = await ctx.db.transaction(async (tx) => {
+    const [quote] = await tx
+      .insert(fundingQuotes)
+      .values({
+        projectId: project.id,
+        chainId: rt.conn.chain.id,
+        escrowAddress: escrow,
+        tokenAddress: project.tokenAddress,
+        tokenDecimals: project.tokenDecimals,
+        totalPoints: q.totalPoints,
+        pointRateUsdCents,
+        usdCents: q.usdCents.toString(),
+        priceFeed: feed,
+        priceAnswer: price.answer.toString(),
+        priceDecimals: price.decimals,
+        priceUpdatedAt: new Date(price.updatedAt * 1000),
+        amount: amount.toString(),
+        baseDeposited: baseDeposited.toString(),
+        payouts,
+        createdById: principal?.userId,
+        expiresAt: new Date((now + ttl) * 1000),
+      })
+      .returning();
+    await audit(tx as Db, {
+      actorId: principal?.userId ?? null,
+      action: "funding.quote",
+      targetType: "project",
+      targetId: project.id,
+      orgId: project.orgId,
+      payload: {
+        quoteId: quote!.id,
+        amount: quote!.amount,
+        token: quote!.tokenAddress ?? "native",
+        usdCents: quote!.usdCents,
+        priceAnswer: quote!.priceAnswer,
+        priceDecimals: quote!.priceDecimals,
+        expiresAt: quote!.expiresAt.toISOString(),
+      },
+    });
+    return [quote];
+  });
   return { ...quoteView(row!), sponsorWallet: sponsor };
 }
 
@@ -262,21 +282,41 @@ export async function confirmDeposit(
   }
 
   // A deposit is recorded once, even one that does not cover the quote yet (the money is in escrow).
-  await ctx.db
-    .insert(fundingRecords)
-    .values({
-      projectId: project.id,
-      quoteId: quote.id,
-      amount: deposit.toString(),
-      token: project.tokenAddress ?? "native",
-      mode: project.fundingMode,
-      depositTxHash: hash,
-      blockNumber: receipt.blockNumber.toString(),
-      depositor: receipt.from.toLowerCase(),
-      oracleRate: quote.priceAnswer,
-      oracleDecimals: quote.priceDecimals,
-    })
-    .onConflictDoNothing();
+  await ctx.db.transaction(async (tx) => {
+    const [recorded] = await tx
+      .insert(fundingRecords)
+      .values({
+        projectId: project.id,
+        quoteId: quote.id,
+        amount: deposit.toString(),
+        token: project.tokenAddress ?? "native",
+        mode: project.fundingMode,
+        depositTxHash: hash,
+        blockNumber: receipt.blockNumber.toString(),
+        depositor: receipt.from.toLowerCase(),
+        oracleRate: quote.priceAnswer,
+        oracleDecimals: quote.priceDecimals,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!recorded) return;
+    // the depositor's address stays in the record: the trail names the deposit, not the wallet
+    await audit(tx as Db, {
+      actorId: principal?.userId ?? null,
+      action: "funding.deposit",
+      targetType: "funding_record",
+      targetId: recorded.id,
+      orgId: project.orgId,
+      payload: {
+        projectId: project.id,
+        quoteId: quote.id,
+        txHash: hash,
+        amount: recorded.amount,
+        token: recorded.token,
+        blockNumber: recorded.blockNumber,
+      },
+    });
+  });
   const [record] = await ctx.db.select().from(fundingRecords).where(eq(fundingRecords.depositTxHash, hash));
   if (!record || record.projectId !== project.id) throw conflict("This transaction was recorded for another project.");
   const { total } = await depositsOf(ctx.db, project.id);
@@ -307,6 +347,14 @@ export async function confirmDeposit(
     }
     // emitted once: only by the call that moved the project from DRAFT to ACTIVE, with that change
     if (rows.length > 0) {
+      await audit(tx as Db, {
+        actorId: principal?.userId ?? null,
+        action: "funding.activate",
+        targetType: "project",
+        targetId: project.id,
+        orgId: project.orgId,
+        payload: { quoteId: quote.id, fundingRecordId: record.id, deposited: total.toString(), txHash: hash },
+      });
       await emitEvent(tx as Db, "project.funded", {
         orgId: project.orgId,
         projectId: project.id,

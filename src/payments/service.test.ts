@@ -5,12 +5,14 @@
 // does, and the payout refuses anything that does not match it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { asc, eq, inArray } from "drizzle-orm";
 import { type Address, type Hex, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAddress } from "viem/accounts";
 import { deployForTest, PAYEE, TEST_CHAINS, type TestChain } from "../../test/support/chain";
 import { describeEachDb } from "../../test/support/db";
 import { ProjectEscrow } from "../chain/contracts.gen";
+import { auditLog } from "../audit/schema";
+import { verifyAudit } from "../audit/verify";
 import { domainEvents } from "../events/schema";
 import type { ChainRuntime } from "../chain/service";
 import type { Principal } from "../core/context";
@@ -73,6 +75,9 @@ describeEachDb("funding and payouts", (getDb) => {
       name: e.name,
       payload: e.payload,
     }));
+  // The audit entries of some actions, oldest first.
+  const trail = async (...actions: string[]) =>
+    getDb().db.select().from(auditLog).where(inArray(auditLog.action, actions)).orderBy(asc(auditLog.seq));
   let ctx: Parameters<typeof createQuote>[0] & Parameters<typeof releaseTaskPayment>[0];
   let principal: Principal;
   let projectId: string;
@@ -268,6 +273,18 @@ describeEachDb("funding and payouts", (getDb) => {
     await confirmDeposit(ctx, principal, projectId, topUp);
     expect(await db.select().from(fundingRecords).where(eq(fundingRecords.projectId, projectId))).toHaveLength(2);
     expect(await events("project.funded")).toHaveLength(1);
+    // the audit chain holds the quote, each deposit once (tx, amount, token), and the activation
+    const deposits = await trail("funding.deposit");
+    expect(deposits.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ projectId, txHash: small, amount: "500000000000000000", token: "native" }),
+      expect.objectContaining({ projectId, txHash: topUp, amount: "333333333333333334", token: "native" }),
+    ]);
+    expect(deposits.map((e) => e.actorId)).toEqual([principal.userId, principal.userId]);
+    expect((await trail("funding.quote")).length).toBeGreaterThanOrEqual(1);
+    expect((await trail("funding.activate")).map((e) => e.payload)).toEqual([
+      expect.objectContaining({ txHash: topUp, deposited: "833333333333333334" }),
+    ]);
+    expect((await verifyAudit(db)).ok).toBe(true);
     const rows = await db.select().from(tasks).where(eq(tasks.projectId, projectId));
     const payouts = rows.map((r) => BigInt(r.payoutAmount!));
     expect(payouts.reduce((a, b) => a + b, 0n)).toBe(833_333_333_333_333_334n);
@@ -293,6 +310,21 @@ describeEachDb("funding and payouts", (getDb) => {
       txHash: first.txHash,
     });
     expect(await events("payment.completed")).toHaveLength(1);
+    // proof made, payment queued, released with its tx hash: one chain entry each, none naming the payee's wallet
+    const money = await trail("payment.proof", "payment.queue", "payment.release");
+    expect(money.map((e) => e.action)).toEqual(["payment.proof", "payment.queue", "payment.release"]);
+    expect(money[0]!.payload).toMatchObject({ proofId, verificationId: v.id, amount: gross.toString() });
+    expect(money[2]).toMatchObject({ targetId: p!.id, actorId: null });
+    expect(money[2]!.payload).toMatchObject({
+      taskId: subs[0]!.id,
+      txHash: first.txHash,
+      amount: gross.toString(),
+      fee: fee.toString(),
+      token: "native",
+      recoveredFromChain: false,
+    });
+    expect(JSON.stringify(money).toLowerCase()).not.toContain(PAYEE.toLowerCase().slice(2));
+    expect((await verifyAudit(db)).ok).toBe(true);
   }, 120_000);
 
   test("a failed named test, a new failure, a foreign signature, a changed report or payee is not proven", async () => {

@@ -4,8 +4,9 @@
 // "Exactly once" holds three ways: the payments row is unique per task, the escrow refuses a second release of a
 // task, and before sending the payout checks the chain for an earlier release it may have missed (crash between
 // send and record).
-import { and, eq, ne } from "drizzle-orm";
+import { and, eq, getTableColumns, ne, sql } from "drizzle-orm";
 import { type Address, getAddress, type Hex } from "viem";
+import { audit } from "../audit/service";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import type { AppContext } from "../core/context";
@@ -197,6 +198,14 @@ export async function createPaymentProof(
         digest: a.digest,
       })
       .returning({ id: zkProofs.id });
+    await audit(tx as Db, {
+      actorId: null,
+      action: "payment.proof",
+      targetType: "task",
+      targetId: sub.id,
+      orgId: signed.scope.orgId,
+      payload: { proofId: proof!.id, verificationId, chainTaskId: a.taskId.toString(), amount: a.amount.toString() },
+    });
     await emitEvent(tx as Db, "zk.proof.created", {
       ...(await taskScope(tx as Db, sub.id)),
       taskId: sub.id,
@@ -235,14 +244,29 @@ async function paymentRow(
   existing: Payment | undefined,
   proof: { id: string; taskId: string },
   values: { amount: string; tokenAddress: string; payee: string },
+  orgId: string,
 ): Promise<Payment> {
   if (existing) return existing;
-  const [row] = await ctx.db
-    .insert(payments)
-    .values({ ...values, payee: values.payee.toLowerCase(), taskId: proof.taskId, proofId: proof.id })
-    .onConflictDoUpdate({ target: payments.taskId, set: { updatedAt: new Date() } })
-    .returning();
-  return row!;
+  return ctx.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(payments)
+      .values({ ...values, payee: values.payee.toLowerCase(), taskId: proof.taskId, proofId: proof.id })
+      .onConflictDoUpdate({ target: payments.taskId, set: { updatedAt: new Date() } })
+      .returning({ ...getTableColumns(payments), inserted: sql<boolean>`(xmax = 0)` });
+    const { inserted, ...payment } = row!;
+    if (inserted) {
+      // the payee's address stays in the payments row: the trail names the payment, not the person
+      await audit(tx as Db, {
+        actorId: null,
+        action: "payment.queue",
+        targetType: "payment",
+        targetId: payment.id,
+        orgId,
+        payload: { taskId: proof.taskId, proofId: proof.id, amount: values.amount, token: values.tokenAddress },
+      });
+    }
+    return payment;
+  });
 }
 
 /**
@@ -260,11 +284,13 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
     return { paymentId: existing.id, status: "COMPLETED", txHash: existing.txHash!, recoveredFromChain: false };
   }
   const { project } = await taskContext(ctx, proof.taskId);
-  const payment = await paymentRow(ctx, existing, proof, {
-    amount: a.amount.toString(),
-    tokenAddress: project.tokenAddress ?? "native",
-    payee: a.payee,
-  });
+  const payment = await paymentRow(
+    ctx,
+    existing,
+    proof,
+    { amount: a.amount.toString(), tokenAddress: project.tokenAddress ?? "native", payee: a.payee },
+    project.orgId,
+  );
 
   // Paid on chain already (an earlier run sent it and died before recording)? Record that release instead.
   const onChain = await findRelease(rt, a.taskId);
@@ -294,10 +320,20 @@ export async function releaseTaskPayment(ctx: Ctx, proofId: string): Promise<Pay
   } catch (err) {
     if (isTransient(err)) throw err;
     const e = err as AppError;
-    await ctx.db
-      .update(payments)
-      .set({ status: "FAILED", lastError: `${e.code}: ${e.message}`, updatedAt: new Date() })
-      .where(eq(payments.id, payment.id));
+    await ctx.db.transaction(async (tx) => {
+      await tx
+        .update(payments)
+        .set({ status: "FAILED", lastError: `${e.code}: ${e.message}`, updatedAt: new Date() })
+        .where(eq(payments.id, payment.id));
+      await audit(tx as Db, {
+        actorId: null,
+        action: "payment.fail",
+        targetType: "payment",
+        targetId: payment.id,
+        orgId: project.orgId,
+        payload: { taskId: proof.taskId, reason: `${e.code}: ${e.message}`.slice(0, 500) },
+      });
+    });
     if (e.code !== "INSUFFICIENT_FUNDS")
       await ctx.db.update(zkProofs).set({ status: "FAILED" }).where(eq(zkProofs.id, proof.id));
     await markPaymentFailed(ctx.db, proof.taskId, `${e.code}: ${e.message}`);
@@ -353,14 +389,38 @@ async function complete(
         updatedAt: now,
       })
       .where(and(eq(payments.id, paymentId), ne(payments.status, "COMPLETED")))
-      .returning({ id: payments.id, amount: payments.amount, payee: payments.payee });
+      .returning({
+        id: payments.id,
+        amount: payments.amount,
+        payee: payments.payee,
+        tokenAddress: payments.tokenAddress,
+      });
     await tx.update(zkProofs).set({ status: "VERIFIED", txHash: release.txHash }).where(eq(zkProofs.id, proofId));
     await markTaskPaid(tx, taskId, { txHash: release.txHash, paymentId });
     const done = rows[0];
     // emitted once: only by the call that completed the payment, with that change
     if (done) {
+      const scope = await taskScope(tx as Db, taskId);
+      await audit(tx as Db, {
+        actorId: null,
+        action: "payment.release",
+        targetType: "payment",
+        targetId: paymentId,
+        orgId: scope.orgId ?? null,
+        payload: {
+          taskId,
+          proofId,
+          txHash: release.txHash,
+          amount: done.amount,
+          token: done.tokenAddress,
+          fee: release.fee.toString(),
+          blockNumber:
+            release.blockNumber === undefined || release.blockNumber === null ? null : Number(release.blockNumber),
+          recoveredFromChain,
+        },
+      });
       await emitEvent(tx as Db, "payment.completed", {
-        ...(await taskScope(tx as Db, taskId)),
+        ...scope,
         paymentId,
         taskId,
         txHash: release.txHash,
@@ -390,11 +450,13 @@ export async function recordReleaseEvent(
   if (existing?.status === "COMPLETED") return false;
   const { project } = await taskContext(ctx, proof.taskId);
   const gross = (BigInt(ev.amount) + BigInt(ev.fee)).toString();
-  const payment = await paymentRow(ctx, existing, proof, {
-    amount: gross,
-    tokenAddress: project.tokenAddress ?? "native",
-    payee: ev.payee,
-  });
+  const payment = await paymentRow(
+    ctx,
+    existing,
+    proof,
+    { amount: gross, tokenAddress: project.tokenAddress ?? "native", payee: ev.payee },
+    project.orgId,
+  );
   await complete(
     ctx,
     payment.id,
