@@ -80,6 +80,31 @@ CREATE TABLE "chain_events" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "document_chunks" (
+	"document_id" uuid NOT NULL,
+	"version" integer NOT NULL,
+	"chunk_index" integer NOT NULL,
+	"project_id" uuid NOT NULL,
+	"embedder_key" text NOT NULL,
+	"page" integer,
+	"sealed" text NOT NULL,
+	CONSTRAINT "document_chunks_document_id_version_chunk_index_pk" PRIMARY KEY("document_id","version","chunk_index")
+);
+--> statement-breakpoint
+CREATE TABLE "document_files" (
+	"document_id" uuid NOT NULL,
+	"version" integer NOT NULL,
+	"sealed" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "document_files_document_id_version_pk" PRIMARY KEY("document_id","version")
+);
+--> statement-breakpoint
+CREATE TABLE "document_index_state" (
+	"project_id" uuid PRIMARY KEY NOT NULL,
+	"generation" bigint DEFAULT 0 NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "documents" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"project_id" uuid NOT NULL,
@@ -87,12 +112,14 @@ CREATE TABLE "documents" (
 	"type" text NOT NULL,
 	"size_bytes" integer NOT NULL,
 	"sha256" text NOT NULL,
-	"storage_key" text NOT NULL,
+	"storage_key" text,
 	"version" integer DEFAULT 1 NOT NULL,
 	"status" text DEFAULT 'PENDING' NOT NULL,
 	"error" text,
 	"chunk_count" integer DEFAULT 0 NOT NULL,
 	"embedder" text,
+	"indexed_version" integer,
+	"index_run" uuid,
 	"uploaded_by_id" uuid,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -341,6 +368,7 @@ CREATE TABLE "notifications" (
 CREATE TABLE "org_invites" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"org_id" uuid NOT NULL,
+	"project_id" uuid,
 	"invited_by_id" uuid,
 	"email_enc" text,
 	"email_hash" text,
@@ -407,6 +435,28 @@ CREATE TABLE "project_funding" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "project_members" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"project_id" uuid NOT NULL,
+	"user_id" uuid NOT NULL,
+	"role" text NOT NULL,
+	"added_by_id" uuid,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "project_members_role_check" CHECK ("project_members"."role" in ('MAINTAINER', 'SPONSOR', 'CONTRIBUTOR'))
+);
+--> statement-breakpoint
+CREATE TABLE "project_repo_access" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"project_id" uuid NOT NULL,
+	"user_id" uuid NOT NULL,
+	"repo_id" bigint NOT NULL,
+	"login" text NOT NULL,
+	"state" text DEFAULT 'PENDING' NOT NULL,
+	"invitation_id" bigint,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "projects" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"org_id" uuid NOT NULL,
@@ -424,6 +474,7 @@ CREATE TABLE "projects" (
 	"funding_mode" text DEFAULT 'ESCROW' NOT NULL,
 	"state" text DEFAULT 'DRAFT' NOT NULL,
 	"payout_review" boolean DEFAULT false NOT NULL,
+	"repo_access_after_payment" text DEFAULT 'REMOVE' NOT NULL,
 	"verification_runs" integer DEFAULT 1 NOT NULL,
 	"total_points" integer DEFAULT 0 NOT NULL,
 	"total_token_amount" numeric(78, 0),
@@ -437,6 +488,7 @@ CREATE TABLE "projects" (
 	CONSTRAINT "projects_funding_mode_check" CHECK ("projects"."funding_mode" in ('ESCROW', 'YIELD')),
 	CONSTRAINT "projects_token_decimals_check" CHECK ("projects"."token_decimals" between 0 and 36),
 	CONSTRAINT "projects_total_points_check" CHECK ("projects"."total_points" >= 0),
+	CONSTRAINT "projects_repo_access_after_payment_check" CHECK ("projects"."repo_access_after_payment" in ('REMOVE', 'KEEP')),
 	CONSTRAINT "projects_verification_runs_check" CHECK ("projects"."verification_runs" in (1, 2))
 );
 --> statement-breakpoint
@@ -607,6 +659,54 @@ CREATE TABLE "wallets" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "webhook_attempts" (
+	"id" bigserial PRIMARY KEY NOT NULL,
+	"delivery_id" uuid NOT NULL,
+	"attempt" integer NOT NULL,
+	"status_code" integer,
+	"duration_ms" integer NOT NULL,
+	"response_body" text,
+	"error" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "webhook_deliveries" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"endpoint_id" uuid NOT NULL,
+	"org_id" uuid NOT NULL,
+	"event_id" uuid NOT NULL,
+	"event_type" text NOT NULL,
+	"payload" jsonb NOT NULL,
+	"status" text DEFAULT 'pending' NOT NULL,
+	"attempts" integer DEFAULT 0 NOT NULL,
+	"first_attempt_at" timestamp with time zone,
+	"last_attempt_at" timestamp with time zone,
+	"last_status_code" integer,
+	"last_error" text,
+	"job_id" uuid,
+	"delivered_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "webhook_endpoints" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"org_id" uuid NOT NULL,
+	"name" text NOT NULL,
+	"url_sealed" text NOT NULL,
+	"format" text NOT NULL,
+	"events" text[] DEFAULT '{}'::text[] NOT NULL,
+	"enabled" boolean DEFAULT true NOT NULL,
+	"secret_sealed" text NOT NULL,
+	"consecutive_failures" integer DEFAULT 0 NOT NULL,
+	"failing_since" timestamp with time zone,
+	"last_success_at" timestamp with time zone,
+	"disabled_at" timestamp with time zone,
+	"disabled_reason" text,
+	"created_by_id" uuid,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "yield_harvests" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"project_id" uuid NOT NULL,
@@ -634,6 +734,9 @@ CREATE TABLE "zk_proofs" (
 --> statement-breakpoint
 ALTER TABLE "account_tokens" ADD CONSTRAINT "account_tokens_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "document_chunks" ADD CONSTRAINT "document_chunks_document_id_documents_id_fk" FOREIGN KEY ("document_id") REFERENCES "public"."documents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "document_files" ADD CONSTRAINT "document_files_document_id_documents_id_fk" FOREIGN KEY ("document_id") REFERENCES "public"."documents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "document_index_state" ADD CONSTRAINT "document_index_state_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "documents" ADD CONSTRAINT "documents_uploaded_by_id_users_id_fk" FOREIGN KEY ("uploaded_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "email_outbox" ADD CONSTRAINT "email_outbox_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -654,6 +757,7 @@ ALTER TABLE "milestone_drafts" ADD CONSTRAINT "milestone_drafts_created_by_id_us
 ALTER TABLE "milestones" ADD CONSTRAINT "milestones_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "notifications" ADD CONSTRAINT "notifications_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "org_invites" ADD CONSTRAINT "org_invites_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "org_invites" ADD CONSTRAINT "org_invites_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "org_invites" ADD CONSTRAINT "org_invites_invited_by_id_users_id_fk" FOREIGN KEY ("invited_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "org_invites" ADD CONSTRAINT "org_invites_invitee_id_users_id_fk" FOREIGN KEY ("invitee_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "org_members" ADD CONSTRAINT "org_members_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -663,6 +767,11 @@ ALTER TABLE "orgs" ADD CONSTRAINT "orgs_created_by_id_users_id_fk" FOREIGN KEY (
 ALTER TABLE "payments" ADD CONSTRAINT "payments_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "payments" ADD CONSTRAINT "payments_proof_id_zk_proofs_id_fk" FOREIGN KEY ("proof_id") REFERENCES "public"."zk_proofs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "project_funding" ADD CONSTRAINT "project_funding_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "project_members" ADD CONSTRAINT "project_members_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "project_members" ADD CONSTRAINT "project_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "project_members" ADD CONSTRAINT "project_members_added_by_id_users_id_fk" FOREIGN KEY ("added_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "project_repo_access" ADD CONSTRAINT "project_repo_access_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "project_repo_access" ADD CONSTRAINT "project_repo_access_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_structure_approved_by_id_users_id_fk" FOREIGN KEY ("structure_approved_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "projects" ADD CONSTRAINT "projects_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -684,6 +793,10 @@ ALTER TABLE "tasks" ADD CONSTRAINT "tasks_project_id_projects_id_fk" FOREIGN KEY
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_claimed_by_id_users_id_fk" FOREIGN KEY ("claimed_by_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallet_nonces" ADD CONSTRAINT "wallet_nonces_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "wallets" ADD CONSTRAINT "wallets_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "webhook_attempts" ADD CONSTRAINT "webhook_attempts_delivery_id_webhook_deliveries_id_fk" FOREIGN KEY ("delivery_id") REFERENCES "public"."webhook_deliveries"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_endpoint_id_webhook_endpoints_id_fk" FOREIGN KEY ("endpoint_id") REFERENCES "public"."webhook_endpoints"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "webhook_endpoints" ADD CONSTRAINT "webhook_endpoints_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "webhook_endpoints" ADD CONSTRAINT "webhook_endpoints_created_by_id_users_id_fk" FOREIGN KEY ("created_by_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "yield_harvests" ADD CONSTRAINT "yield_harvests_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "zk_proofs" ADD CONSTRAINT "zk_proofs_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "account_tokens_user_idx" ON "account_tokens" USING btree ("user_id","purpose");--> statement-breakpoint
@@ -723,8 +836,10 @@ CREATE INDEX "jobs_created_idx" ON "jobs" USING btree ("created_at");--> stateme
 CREATE UNIQUE INDEX "milestone_drafts_project_version_key" ON "milestone_drafts" USING btree ("project_id","version");--> statement-breakpoint
 CREATE INDEX "milestones_project_idx" ON "milestones" USING btree ("project_id","position");--> statement-breakpoint
 CREATE INDEX "notifications_user_created_idx" ON "notifications" USING btree ("user_id","created_at");--> statement-breakpoint
-CREATE UNIQUE INDEX "org_invites_pending_email_key" ON "org_invites" USING btree ("org_id","email_hash") WHERE "org_invites"."status" = 'PENDING';--> statement-breakpoint
-CREATE UNIQUE INDEX "org_invites_pending_github_key" ON "org_invites" USING btree ("org_id","github_login") WHERE "org_invites"."status" = 'PENDING';--> statement-breakpoint
+CREATE UNIQUE INDEX "org_invites_pending_email_key" ON "org_invites" USING btree ("org_id","email_hash") WHERE "org_invites"."status" = 'PENDING' and "org_invites"."project_id" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "org_invites_pending_github_key" ON "org_invites" USING btree ("org_id","github_login") WHERE "org_invites"."status" = 'PENDING' and "org_invites"."project_id" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "project_invites_pending_email_key" ON "org_invites" USING btree ("project_id","email_hash") WHERE "org_invites"."status" = 'PENDING' and "org_invites"."project_id" is not null;--> statement-breakpoint
+CREATE UNIQUE INDEX "project_invites_pending_github_key" ON "org_invites" USING btree ("project_id","github_login") WHERE "org_invites"."status" = 'PENDING' and "org_invites"."project_id" is not null;--> statement-breakpoint
 CREATE UNIQUE INDEX "org_invites_token_key" ON "org_invites" USING btree ("token_hash");--> statement-breakpoint
 CREATE INDEX "org_invites_invitee_idx" ON "org_invites" USING btree ("invitee_id");--> statement-breakpoint
 CREATE INDEX "org_invites_email_hash_idx" ON "org_invites" USING btree ("email_hash");--> statement-breakpoint
@@ -735,6 +850,10 @@ CREATE UNIQUE INDEX "payments_task_key" ON "payments" USING btree ("task_id");--
 CREATE UNIQUE INDEX "payments_tx_hash_key" ON "payments" USING btree ("tx_hash");--> statement-breakpoint
 CREATE INDEX "payments_payee_idx" ON "payments" USING btree ("payee");--> statement-breakpoint
 CREATE UNIQUE INDEX "project_funding_key" ON "project_funding" USING btree ("project_key");--> statement-breakpoint
+CREATE UNIQUE INDEX "project_members_project_user_key" ON "project_members" USING btree ("project_id","user_id");--> statement-breakpoint
+CREATE INDEX "project_members_user_idx" ON "project_members" USING btree ("user_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "project_repo_access_open_key" ON "project_repo_access" USING btree ("project_id","user_id") WHERE "project_repo_access"."state" <> 'REMOVED';--> statement-breakpoint
+CREATE INDEX "project_repo_access_repo_login_idx" ON "project_repo_access" USING btree ("repo_id",lower("login"));--> statement-breakpoint
 CREATE INDEX "projects_org_idx" ON "projects" USING btree ("org_id");--> statement-breakpoint
 CREATE INDEX "projects_repo_url_idx" ON "projects" USING btree ("repo_url");--> statement-breakpoint
 CREATE INDEX "projects_repo_provider_id_idx" ON "projects" USING btree ("repo_host","repo_provider_id");--> statement-breakpoint
@@ -757,6 +876,10 @@ CREATE UNIQUE INDEX "users_github_id_key" ON "users" USING btree ("github_id");-
 CREATE INDEX "users_github_login_idx" ON "users" USING btree (lower("github_login"));--> statement-breakpoint
 CREATE UNIQUE INDEX "wallets_address_key" ON "wallets" USING btree (lower("address"));--> statement-breakpoint
 CREATE UNIQUE INDEX "wallets_one_payout_per_user" ON "wallets" USING btree ("user_id") WHERE "wallets"."is_payout";--> statement-breakpoint
+CREATE INDEX "webhook_attempts_delivery_idx" ON "webhook_attempts" USING btree ("delivery_id","id");--> statement-breakpoint
+CREATE UNIQUE INDEX "webhook_deliveries_event_idx" ON "webhook_deliveries" USING btree ("endpoint_id","event_id");--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_endpoint_idx" ON "webhook_deliveries" USING btree ("endpoint_id","created_at");--> statement-breakpoint
+CREATE INDEX "webhook_endpoints_org_idx" ON "webhook_endpoints" USING btree ("org_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "yield_harvests_tx_key" ON "yield_harvests" USING btree ("tx_hash","project_id");--> statement-breakpoint
 CREATE INDEX "yield_harvests_project_idx" ON "yield_harvests" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE INDEX "zk_proofs_task_idx" ON "zk_proofs" USING btree ("task_id");--> statement-breakpoint

@@ -34,6 +34,7 @@ import { milestoneRoutes } from "./milestones/routes";
 import { setupPlanner } from "./planner/jobs";
 import { plannerRoutes } from "./planner/routes";
 import { projectRoutes } from "./projects/routes";
+import { projectMemberRoutes } from "./projects/members-routes";
 import { sidebarRoutes } from "./sidebar/routes";
 import { setupSidebar } from "./sidebar/setup";
 import { setupTasks } from "./tasks/jobs";
@@ -137,6 +138,7 @@ export function createApp(ctx: AppContext) {
   app.use(eventRoutes(ctx));
   app.use(auditRoutes(ctx));
   app.use(projectRoutes(ctx));
+  app.use(projectMemberRoutes(ctx));
   app.use(milestoneRoutes(ctx));
   app.use(taskRoutes(ctx));
   app.use(plannerRoutes(ctx));

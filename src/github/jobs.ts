@@ -5,7 +5,8 @@ import { eq } from "drizzle-orm";
 import type { AppContext } from "../core/context";
 import type { Db } from "../core/db";
 import { onTaskEvent, type TaskEventName } from "../tasks/events";
-import { accessState, grantAccess, revokeAccess, syncAccess } from "./access";
+import { MEMBER_ACCESS_JOB, type MemberAccessJob } from "../projects/members-service";
+import { accessState, grantAccess, revokeAccess, syncAccess, syncMemberAccess } from "./access";
 import { NotYetVisible, commentPaid, syncCheckRun } from "./checks";
 import { appConfigured } from "./client";
 import { githubRepositories } from "./schema";
@@ -64,6 +65,11 @@ export async function setupGitHub(ctx: AppContext, on: On): Promise<void> {
     TASK_EVENT_JOB,
     async (job, run) => ({ outcome: await mirrorTaskEvent(ctx, job, run.attempt >= run.maxAttempts) }),
     { concurrency: 2, maxAttempts: 6, backoffMs: 400 },
+  );
+  ctx.jobs.define<MemberAccessJob, { outcome: string }>(
+    MEMBER_ACCESS_JOB,
+    async ({ projectId, userId }) => ({ outcome: await syncMemberAccess(ctx, projectId, userId) }),
+    { concurrency: 1, maxAttempts: 6, backoffMs: 1000 },
   );
   ctx.jobs.define("github.access.sync", () => syncAccess(ctx), { maxAttempts: 1 });
   ctx.cron.register("github.access.sync", "0 */10 * * * *", "github.access.sync");

@@ -104,8 +104,8 @@ export const githubCheckRuns = pgTable(
   (t) => [index("github_check_runs_task_idx").on(t.taskId)],
 );
 
-/** Collaborator access granted to claimers of tasks in private repositories, until it is removed. */
-export type AccessState = "PENDING" | "ACTIVE" | "REMOVED";
+/** Collaborator access granted to claimers of tasks in private repositories, until it is removed (KEPT: paid, kept). */
+export type AccessState = "PENDING" | "ACTIVE" | "KEPT" | "REMOVED";
 
 /** Repository access of one claimer for one task: invited (PENDING), accepted (ACTIVE), then REMOVED. */
 export const githubAccess = pgTable(

@@ -12,6 +12,7 @@ import { users } from "../users/schema";
 import { fullNameOf } from "./api";
 import { appConfig, githubClient } from "./client";
 import { runCommands } from "./commands";
+import { projectRepoAccess } from "../projects/members-schema";
 import { githubAccess, githubDeliveries, githubInstallations, githubPulls, githubRepositories } from "./schema";
 
 type Payload = Record<string, any>;
@@ -295,7 +296,19 @@ async function onMember(ctx: AppContext, p: Payload): Promise<string> {
       ),
     )
     .returning({ id: githubAccess.id });
-  return `member ${p.action}: ${login}, ${changed.length} access record${changed.length === 1 ? "" : "s"} now ${to}`;
+  const members = await ctx.db
+    .update(projectRepoAccess)
+    .set({ state: to, updatedAt: new Date() })
+    .where(
+      and(
+        eq(projectRepoAccess.repoId, repoId),
+        sql`lower(${projectRepoAccess.login}) = ${login.toLowerCase()}`,
+        inArray(projectRepoAccess.state, from as ("PENDING" | "ACTIVE")[]),
+      ),
+    )
+    .returning({ id: projectRepoAccess.id });
+  const n = changed.length + members.length;
+  return `member ${p.action}: ${login}, ${n} access record${n === 1 ? "" : "s"} now ${to}`;
 }
 
 /**

@@ -105,7 +105,7 @@ export const inviteRoutes = (ctx: AppContext) => {
         const form = readForm(body);
         answersByUser.take(p.userId);
         const r = await acceptInvite(ctx, p, { token: formText(form, "token") });
-        return seeOther(request, `/orgs/${r.orgId}`);
+        return seeOther(request, r.projectId ? `/projects/${r.projectId}` : `/orgs/${r.orgId}`);
       })
       .post("/invites/decline", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
@@ -118,7 +118,7 @@ export const inviteRoutes = (ctx: AppContext) => {
         const p = requireUser(await principal());
         answersByUser.take(p.userId);
         const r = await acceptInvite(ctx, p, { inviteId: params.inviteId });
-        return seeOther(request, `/orgs/${r.orgId}`);
+        return seeOther(request, r.projectId ? `/projects/${r.projectId}` : `/orgs/${r.orgId}`);
       })
       .post("/invites/:inviteId/decline", async ({ request, params, principal }) => {
         const p = requireUser(await principal());

@@ -1,7 +1,7 @@
-// Org invites by e-mail or GitHub username. Who may answer an invite: the account it was addressed to
+// Invites to an org, or to one project of it, by e-mail or GitHub username. Who may answer an invite: the account it was addressed to
 // (a verified e-mail, or the linked GitHub login), or whoever holds the token from the e-mailed link.
 import { createHmac } from "node:crypto";
-import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { audit } from "../audit/service";
 import type { Principal } from "../core/context";
 import { decrypt, encrypt, sha256Hex } from "../core/crypto";
@@ -16,7 +16,11 @@ import { orgMembers, orgs } from "../orgs/schema";
 import { addMemberTx } from "../orgs/service";
 import { users } from "../users/schema";
 import { randomToken, normalizeEmail } from "../auth/service";
-import { InviteCreateRequest } from "./model";
+import { loadProject } from "../projects/access";
+import { addProjectMemberTx } from "../projects/members-service";
+import { projectMembers } from "../projects/members-schema";
+import { projects } from "../projects/schema";
+import { InviteCreateRequest, ProjectInviteCreateRequest } from "./model";
 import { orgInvites, type InviteStatus } from "./schema";
 
 /** What the invite service needs from the appliance. */
@@ -58,18 +62,48 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
   const access = await requireOrgRole(deps.db, principal, orgId, "members.invite");
   const parsed = InviteCreateRequest.safeParse(input);
   if (!parsed.success) throw invalidInput(zodFieldErrors(parsed.error.issues));
-  const data = parsed.data;
-  if (!canAssignRole(access.role, null, data.role)) throw forbidden("Only an owner can invite another owner.");
+  if (!canAssignRole(access.role, null, parsed.data.role)) throw forbidden("Only an owner can invite another owner.");
+  return sendInvite(deps, { orgId, projectId: null, inviterId: access.userId }, parsed.data);
+}
+
+/**
+ * Creates an invite to one project (the org's owners and maintainers, and the project's maintainers): accepting
+ * it makes the invitee a member of that project only, with a maintainer, sponsor or contributor role.
+ */
+export async function createProjectInvite(
+  deps: InviteDeps,
+  principal: Principal | null,
+  projectId: string,
+  input: unknown,
+) {
+  const project = await loadProject(deps.db, principal, projectId, "project.invite");
+  const parsed = ProjectInviteCreateRequest.safeParse(input);
+  if (!parsed.success) throw invalidInput(zodFieldErrors(parsed.error.issues));
+  return sendInvite(
+    deps,
+    { orgId: project.orgId, projectId: project.id, projectTitle: project.title, inviterId: principal!.userId },
+    parsed.data,
+  );
+}
+
+type InviteScope = { orgId: string; projectId: string | null; projectTitle?: string; inviterId: string };
+
+async function sendInvite(deps: InviteDeps, scope: InviteScope, data: InviteCreateRequest) {
+  const { orgId, projectId } = scope;
   const email = data.email ? normalizeEmail(data.email) : null;
   const githubLogin = data.githubUsername ? data.githubUsername.toLowerCase() : null;
   const emailHash = email ? emailIndex(deps.masterKey, email) : null;
   const trustLocal = deps.settings.get("auth.trustLocalEmails");
   const ttlDays = deps.settings.get("auth.inviteTtlDays");
   const token = randomToken();
+  // Invites of the same scope: the org's own (no project), or this project's.
+  const sameScope = projectId
+    ? eq(orgInvites.projectId, projectId)
+    : and(eq(orgInvites.orgId, orgId), isNull(orgInvites.projectId));
 
   const result = await deps.db.transaction(async (tx) => {
     const [org] = await tx.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, orgId));
-    const [inviter] = await tx.select({ name: users.name }).from(users).where(eq(users.id, access.userId));
+    const [inviter] = await tx.select({ name: users.name }).from(users).where(eq(users.id, scope.inviterId));
     // The account this invite is for, when we can tell reliably (a verified address or a linked GitHub login).
     const [invitee] = email
       ? await tx.select().from(users).where(eq(users.email, email))
@@ -77,22 +111,27 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
     const trusted =
       invitee && !invitee.deletedAt && (githubLogin || invitee.emailVerified || trustLocal) ? invitee : null;
     if (invitee) {
-      const [member] = await tx
-        .select({ id: orgMembers.id })
-        .from(orgMembers)
-        .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, invitee.id)));
+      const [member] = projectId
+        ? await tx
+            .select({ id: projectMembers.id })
+            .from(projectMembers)
+            .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, invitee.id)))
+        : await tx
+            .select({ id: orgMembers.id })
+            .from(orgMembers)
+            .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, invitee.id)));
       if (member) throw conflict("This person is already a member.", "ALREADY_MEMBER");
     }
     await tx
       .update(orgInvites)
       .set({ status: "EXPIRED" })
-      .where(and(eq(orgInvites.orgId, orgId), eq(orgInvites.status, "PENDING"), lt(orgInvites.expiresAt, new Date())));
+      .where(and(sameScope, eq(orgInvites.status, "PENDING"), lt(orgInvites.expiresAt, new Date())));
     const [pending] = await tx
       .select({ id: orgInvites.id })
       .from(orgInvites)
       .where(
         and(
-          eq(orgInvites.orgId, orgId),
+          sameScope,
           eq(orgInvites.status, "PENDING"),
           email ? eq(orgInvites.emailHash, emailHash!) : eq(orgInvites.githubLogin, githubLogin!),
         ),
@@ -103,7 +142,8 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
       .insert(orgInvites)
       .values({
         orgId,
-        invitedById: access.userId,
+        projectId,
+        invitedById: scope.inviterId,
         emailEnc: email ? sealEmail(deps.masterKey, email) : null,
         emailHash,
         githubLogin,
@@ -118,7 +158,8 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
       // Two managers inviting the same person at once: the partial unique index lets only one through.
       throw isUniqueViolation(err) ? conflict("An invite to this person is already pending.", "INVITE_PENDING") : err;
     });
-    const title = `${inviter?.name ?? "Someone"} invited you to ${org.name}`;
+    const where = scope.projectTitle ? `the project ${scope.projectTitle} of ${org.name}` : org.name;
+    const title = `${inviter?.name ?? "Someone"} invited you to ${where}`;
     const body = `Role: ${data.role.toLowerCase()}.${data.message ? `\n\n${data.message}` : ""}`;
     if (trusted) {
       await notify(tx, trusted.id, {
@@ -126,7 +167,7 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
         title,
         body,
         link: "/invites",
-        metadata: { inviteId: invite.id, orgId },
+        metadata: { inviteId: invite.id, orgId, ...(projectId ? { projectId } : {}) },
         email: !email, // an e-mail invite sends its own message with the link below
       });
     }
@@ -141,14 +182,20 @@ export async function createInvite(deps: InviteDeps, principal: Principal | null
       });
     }
     await audit(tx, {
-      actorId: access.userId,
+      actorId: scope.inviterId,
       action: "invite.create",
       targetType: "invite",
       targetId: invite.id,
       orgId,
-      payload: { role: data.role, via: email ? "email" : "github" },
+      payload: { role: data.role, via: email ? "email" : "github", ...(projectId ? { projectId } : {}) },
     });
-    await emitEvent(tx, "invite.created", { orgId, inviteId: invite.id, role: data.role, invitedById: access.userId });
+    await emitEvent(tx, "invite.created", {
+      orgId,
+      ...(projectId ? { projectId } : {}),
+      inviteId: invite.id,
+      role: data.role,
+      invitedById: scope.inviterId,
+    });
     return invite;
   });
   const mailed = !!email && smtpSettings(deps.settings) !== null;
@@ -160,6 +207,7 @@ async function viewInvite(deps: InviteDeps, i: Invite) {
   return {
     id: i.id,
     orgId: i.orgId,
+    projectId: i.projectId,
     email: openEmail(deps.masterKey, i.emailEnc),
     githubUsername: i.githubLogin,
     role: i.role,
@@ -171,14 +219,24 @@ async function viewInvite(deps: InviteDeps, i: Invite) {
   };
 }
 
-/** The org's invites, newest first (OWNER, MAINTAINER). */
+/** The org's own invites (not those to one project), newest first (OWNER, MAINTAINER). */
 export async function listOrgInvites(deps: InviteDeps, principal: Principal | null, orgId: string) {
   await requireOrgRole(deps.db, principal, orgId, "members.invite");
+  return invitesWhere(deps, and(eq(orgInvites.orgId, orgId), isNull(orgInvites.projectId)));
+}
+
+/** A project's invites, newest first (the org's owners and maintainers, the project's maintainers). */
+export async function listProjectInvites(deps: InviteDeps, principal: Principal | null, projectId: string) {
+  const project = await loadProject(deps.db, principal, projectId, "project.invite");
+  return invitesWhere(deps, eq(orgInvites.projectId, project.id));
+}
+
+async function invitesWhere(deps: InviteDeps, where: ReturnType<typeof and>) {
   const rows = await deps.db
     .select({ invite: orgInvites, invitedBy: users.name })
     .from(orgInvites)
     .leftJoin(users, eq(users.id, orgInvites.invitedById))
-    .where(eq(orgInvites.orgId, orgId))
+    .where(where)
     .orderBy(desc(orgInvites.createdAt))
     .limit(200);
   return Promise.all(rows.map(async (r) => ({ ...(await viewInvite(deps, r.invite)), invitedBy: r.invitedBy })));
@@ -205,9 +263,10 @@ async function loadUser(db: Db, principal: Principal | null): Promise<User> {
 export async function listMyInvites(deps: InviteDeps, principal: Principal | null) {
   const user = await loadUser(deps.db, principal);
   const rows = await deps.db
-    .select({ invite: orgInvites, orgName: orgs.name, invitedBy: users.name })
+    .select({ invite: orgInvites, orgName: orgs.name, projectTitle: projects.title, invitedBy: users.name })
     .from(orgInvites)
     .innerJoin(orgs, eq(orgs.id, orgInvites.orgId))
+    .leftJoin(projects, eq(projects.id, orgInvites.projectId))
     .leftJoin(users, eq(users.id, orgInvites.invitedById))
     .where(and(eq(orgInvites.status, "PENDING"), addressedTo(deps, user)))
     .orderBy(desc(orgInvites.createdAt));
@@ -215,6 +274,8 @@ export async function listMyInvites(deps: InviteDeps, principal: Principal | nul
     id: r.invite.id,
     orgId: r.invite.orgId,
     orgName: r.orgName,
+    projectId: r.invite.projectId,
+    projectTitle: r.projectTitle,
     invitedBy: r.invitedBy,
     role: r.invite.role,
     message: r.invite.message,
@@ -228,9 +289,10 @@ export async function inviteByToken(deps: InviteDeps, principal: Principal | nul
   await loadUser(deps.db, principal);
   if (!token || token.length > 100) throw notFound("Invite");
   const [row] = await deps.db
-    .select({ invite: orgInvites, orgName: orgs.name, invitedBy: users.name })
+    .select({ invite: orgInvites, orgName: orgs.name, projectTitle: projects.title, invitedBy: users.name })
     .from(orgInvites)
     .innerJoin(orgs, eq(orgs.id, orgInvites.orgId))
+    .leftJoin(projects, eq(projects.id, orgInvites.projectId))
     .leftJoin(users, eq(users.id, orgInvites.invitedById))
     .where(eq(orgInvites.tokenHash, sha256Hex(token)));
   if (!row) throw notFound("Invite");
@@ -238,6 +300,8 @@ export async function inviteByToken(deps: InviteDeps, principal: Principal | nul
     id: row.invite.id,
     orgId: row.invite.orgId,
     orgName: row.orgName,
+    projectId: row.invite.projectId,
+    projectTitle: row.projectTitle,
     invitedBy: row.invitedBy,
     role: row.invite.role,
     message: row.invite.message,
@@ -299,7 +363,15 @@ export async function acceptInvite(
     const found = await findAnswerable(tx, deps, user, ref);
     if (found.expired) return { expired: true as const };
     const { invite, viaToken } = found;
-    const added = await addMemberTx(tx, invite.orgId, user.id, invite.role, invite.invitedById);
+    const added = invite.projectId
+      ? await addProjectMemberTx(
+          tx,
+          invite.projectId,
+          user.id,
+          requireProjectInviteRole(invite.role),
+          invite.invitedById,
+        )
+      : await addMemberTx(tx, invite.orgId, user.id, invite.role, invite.invitedById);
     await tx
       .update(orgInvites)
       .set({ status: "ACCEPTED", inviteeId: user.id, respondedAt: new Date() })
@@ -314,10 +386,16 @@ export async function acceptInvite(
       targetType: "invite",
       targetId: invite.id,
       orgId: invite.orgId,
-      payload: { role: invite.role, alreadyMember: !added, viaToken },
+      payload: {
+        role: invite.role,
+        alreadyMember: !added,
+        viaToken,
+        ...(invite.projectId ? { projectId: invite.projectId } : {}),
+      },
     });
     await emitEvent(tx, "invite.accepted", {
       orgId: invite.orgId,
+      ...(invite.projectId ? { projectId: invite.projectId } : {}),
       inviteId: invite.id,
       userId: user.id,
       role: invite.role,
@@ -325,15 +403,28 @@ export async function acceptInvite(
     });
     if (invite.invitedById && invite.invitedById !== user.id) {
       const [org] = await tx.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, invite.orgId));
+      const [project] = invite.projectId
+        ? await tx.select({ title: projects.title }).from(projects).where(eq(projects.id, invite.projectId))
+        : [];
       await notify(tx, invite.invitedById, {
         type: "INVITE_ACCEPTED",
-        title: `${user.name} joined ${org?.name ?? "your organization"}`,
-        link: `/orgs/${invite.orgId}/members`,
-        metadata: { inviteId: invite.id, orgId: invite.orgId },
+        title: `${user.name} joined ${project ? `the project ${project.title}` : (org?.name ?? "your organization")}`,
+        link: invite.projectId ? `/projects/${invite.projectId}/members` : `/orgs/${invite.orgId}/members`,
+        metadata: {
+          inviteId: invite.id,
+          orgId: invite.orgId,
+          ...(invite.projectId ? { projectId: invite.projectId } : {}),
+        },
         email: false,
       });
     }
-    return { expired: false as const, orgId: invite.orgId, role: invite.role, alreadyMember: !added };
+    return {
+      expired: false as const,
+      orgId: invite.orgId,
+      projectId: invite.projectId,
+      role: invite.role,
+      alreadyMember: !added,
+    };
   });
   if (out.expired) throw expiredError();
   return out;
@@ -384,6 +475,37 @@ export async function revokeInvite(deps: InviteDeps, principal: Principal | null
     targetId: inviteId,
     orgId,
   });
+}
+
+/** Withdraws a pending invite to a project (the org's owners and maintainers, the project's maintainers). */
+export async function revokeProjectInvite(
+  deps: InviteDeps,
+  principal: Principal | null,
+  projectId: string,
+  inviteId: string,
+) {
+  const project = await loadProject(deps.db, principal, projectId, "project.invite");
+  if (!isUuid(inviteId)) throw notFound("Invite");
+  const rows = await deps.db
+    .update(orgInvites)
+    .set({ status: "REVOKED", respondedAt: new Date() })
+    .where(and(eq(orgInvites.id, inviteId), eq(orgInvites.projectId, project.id), eq(orgInvites.status, "PENDING")))
+    .returning({ id: orgInvites.id });
+  if (!rows.length) throw notFound("Invite");
+  await audit(deps.db, {
+    actorId: principal!.userId,
+    action: "invite.revoke",
+    targetType: "invite",
+    targetId: inviteId,
+    orgId: project.orgId,
+    payload: { projectId: project.id },
+  });
+}
+
+/** A project invite's role (the column holds org roles too; a project invite never carries OWNER). */
+function requireProjectInviteRole(role: string) {
+  if (role === "MAINTAINER" || role === "SPONSOR" || role === "CONTRIBUTOR") return role;
+  throw conflict("This invite's role cannot be given in a project.", "INVITE_CLOSED");
 }
 
 /** Removes every trace of an address from pending invites (account deletion). */

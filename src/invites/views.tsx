@@ -137,7 +137,7 @@ export function OrgInvitesPage(props: {
 }
 
 /** The link of an invite that could not be e-mailed, with a Copy button (app.js shows it) to pass it on by hand. */
-function InviteLinkCard({ email, link }: { email: string; link: string }) {
+export function InviteLinkCard({ email, link }: { email: string; link: string }) {
   return (
     <div class="card stack invite-link" role="status">
       <p>
@@ -163,6 +163,9 @@ export interface MyInviteView {
   id: string;
   orgId: string;
   orgName: string;
+  /** Set for an invite to one project of the org. */
+  projectId?: string | null;
+  projectTitle?: string | null;
   invitedBy: string | null;
   role: string;
   message: string | null;
@@ -175,8 +178,15 @@ function InviteCard({ invite, csrf, token }: { invite: MyInviteView; csrf?: stri
   return (
     <div class="card">
       <p>
-        <strong safe>{invite.invitedBy ?? "Someone"}</strong> invited you to <strong safe>{invite.orgName}</strong> as{" "}
-        <span safe>{roleLabel(invite.role)}</span>.
+        <strong safe>{invite.invitedBy ?? "Someone"}</strong> invited you to{" "}
+        {invite.projectTitle ? (
+          <>
+            the project <strong safe>{invite.projectTitle}</strong> of{" "}
+          </>
+        ) : (
+          ""
+        )}
+        <strong safe>{invite.orgName}</strong> as <span safe>{roleLabel(invite.role)}</span>.
       </p>
       {invite.message ? (
         <blockquote safe class="pre-line">

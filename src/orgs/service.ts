@@ -11,6 +11,7 @@ import { users } from "../users/schema";
 import { OrgCreateRequest, OrgUpdateRequest } from "./model";
 import { canAssignRole, isUuid, ORG_ROLES, requireOrgRole, type OrgRole } from "./permissions";
 import { orgMembers, orgs } from "./schema";
+import { leaveOrgProjectsTx } from "../projects/members-service";
 
 export type Org = typeof orgs.$inferSelect;
 
@@ -276,6 +277,8 @@ export async function removeMember(db: Db, principal: Principal | null, orgId: s
       throw forbidden("Only an owner can remove an owner.");
     if (member.role === "OWNER" && owners <= 1) throw lastOwner();
     await tx.delete(orgMembers).where(eq(orgMembers.id, member.id));
+    // Every project of the org: open claims go back to OPEN, repository access is removed.
+    await leaveOrgProjectsTx(tx, orgId, userId, access.userId);
     await audit(tx, {
       actorId: access.userId,
       action: leaving ? "member.leave" : "member.remove",

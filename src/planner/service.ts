@@ -14,6 +14,7 @@ import { type DraftMeta, loadTree, replaceMilestone, saveDraft, treeToPlan } fro
 import { notify } from "../notifications/service";
 import { findProject } from "../projects/access";
 import type { Project } from "../projects/schema";
+import { projectGitToken } from "../github/api";
 import { currentCloneUrl } from "../projects/service";
 import {
   oneMilestoneRequest,
@@ -83,6 +84,8 @@ export async function gatherContext(
       if (source) {
         await run.progress(10, "reading the repository");
         repo = await snapshotRepo(source.url, {
+          // a private GitHub repository: the App's installation token, sent in git's environment config only
+          token: await projectGitToken(ctx, project.id, source.url),
           tmpDir: dataPaths(ctx.config.dataDir).tmp,
           timeoutMs: 90_000,
           gitConfig: source.gitConfig,

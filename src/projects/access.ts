@@ -1,8 +1,9 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Principal } from "../core/context";
 import { type Db, preparedFor } from "../core/db";
-import { AppError, notFound, unauthorized } from "../core/errors";
-import { isUuid, type OrgAction, requireOrgRole } from "../orgs/permissions";
+import { AppError, forbidden, notFound, unauthorized } from "../core/errors";
+import { can, isReadAction, isUuid, type OrgAction, requireOrgRole } from "../orgs/permissions";
+import { projectMembers, type ProjectRole } from "./members-schema";
 import { type Project, projects } from "./schema";
 
 /** What anyone signed in may do on a PUBLIC project without belonging to its org (contributors browse them). */
@@ -46,10 +47,55 @@ export async function authorizeProject(
   try {
     await requireOrgRole(db, principal, project.orgId, action, "Project");
   } catch (err) {
-    if (err instanceof AppError && err.status === 404) throw notFound("Project", "PROJECT_NOT_FOUND");
-    throw err;
+    if (!(err instanceof AppError) || (err.status !== 404 && err.status !== 403)) throw err;
+    // Someone invited to this project only: their project role decides (the org's role did not let them).
+    const role = PROJECT_MEMBER_ACTIONS.includes(action)
+      ? await projectMemberRole(db, principal.userId, project.id)
+      : null;
+    if (!role) {
+      if (err.status === 404) throw notFound("Project", "PROJECT_NOT_FOUND");
+      throw err;
+    }
+    if (principal.via === "api-key" && !isReadAction(action) && !principal.scopes?.includes("write"))
+      throw forbidden("This API key lacks the write scope.");
+    if (!can(role, action)) throw forbidden();
   }
   return project;
+}
+
+/** The org actions a project role counts for, on that project only (org settings and membership stay the org's). */
+const PROJECT_MEMBER_ACTIONS: OrgAction[] = [
+  "project.view",
+  "project.update",
+  "project.invite",
+  "project.manageMilestones",
+  "project.approveStructure",
+  "project.fund",
+  "task.claim",
+  "task.review",
+  "documents.view",
+  "documents.manage",
+  "ai.use",
+];
+
+const memberRoleQuery = preparedFor((db) =>
+  db
+    .select({ role: projectMembers.role })
+    .from(projectMembers)
+    .where(
+      and(
+        eq(projectMembers.projectId, sql.placeholder("projectId")),
+        eq(projectMembers.userId, sql.placeholder("userId")),
+      ),
+    )
+    .limit(1)
+    .prepare("project_member_role"),
+);
+
+/** The role `userId` was given in this project by a project invite, or null. */
+export async function projectMemberRole(db: Db, userId: string, projectId: string): Promise<ProjectRole | null> {
+  const [row] = await memberRoleQuery(db).execute({ projectId, userId });
+  return row?.role ?? null;
 }
 
 const byId = preparedFor((db) =>

@@ -58,6 +58,8 @@ export const ProjectUpdateRequest = z
     fundingMode: z.enum(["ESCROW", "YIELD"]).optional(),
     payoutReview: checkbox.optional(),
     verificationRuns: verificationRuns.optional(),
+    /** When a claimer's repository access ends after payment: REMOVE (default) or KEEP. */
+    repoAccessAfterPayment: z.enum(["REMOVE", "KEEP"], { message: "Choose REMOVE or KEEP." }).optional(),
   })
   .strict();
 export type ProjectUpdateRequest = z.input<typeof ProjectUpdateRequest>;

@@ -75,7 +75,7 @@ export const projectRoutes = (ctx: AppContext) =>
       {
         detail: {
           summary:
-            "Edit a project (repository, token, funding mode only while DRAFT; payoutReview and verificationRuns 1|2 any time)",
+            "Edit a project (repository, token, funding mode only while DRAFT; payoutReview, verificationRuns 1|2 and repoAccessAfterPayment REMOVE|KEEP any time)",
           tags: ["projects"],
         },
       },
@@ -184,6 +184,7 @@ export const projectRoutes = (ctx: AppContext) =>
       await updateProject(ctx, p, params.id, {
         payoutReview: f.payoutReview === "on",
         verificationRuns: f.verificationRuns,
+        ...(f.repoAccessAfterPayment ? { repoAccessAfterPayment: f.repoAccessAfterPayment } : {}),
       });
       return seeOther(request, `/projects/${params.id}?settings=saved`);
     });

@@ -38,6 +38,8 @@ export const projects = pgTable(
     state: text("state").$type<ProjectState>().notNull().default("DRAFT"),
     /** A maintainer approves each verified task before it is paid (otherwise a passed verification pays). */
     payoutReview: boolean("payout_review").notNull().default(false),
+    /** When a claimer's repository access ends after the task is paid: REMOVE (default) or KEEP it. */
+    repoAccessAfterPayment: text("repo_access_after_payment").$type<"REMOVE" | "KEEP">().notNull().default("REMOVE"),
     /** 2 runs every verification twice: a test that changes verdict is flaky and the task waits for the sponsor. */
     verificationRuns: integer("verification_runs").notNull().default(1),
     /** Σ task points, fixed when the structure is approved. */
@@ -59,6 +61,7 @@ export const projects = pgTable(
     check("projects_funding_mode_check", sql`${t.fundingMode} in ('ESCROW', 'YIELD')`),
     check("projects_token_decimals_check", sql`${t.tokenDecimals} between 0 and 36`),
     check("projects_total_points_check", sql`${t.totalPoints} >= 0`),
+    check("projects_repo_access_after_payment_check", sql`${t.repoAccessAfterPayment} in ('REMOVE', 'KEEP')`),
     check("projects_verification_runs_check", sql`${t.verificationRuns} in (1, 2)`),
   ],
 );

@@ -7,9 +7,10 @@ import { documents } from "../documents/schema";
 import { milestones, tasks } from "../milestones/schema";
 import { orgMembers, orgs } from "../orgs/schema";
 import { can, requireOrgRole } from "../orgs/permissions";
-import { loadProject } from "./access";
+import { loadProject, projectMemberRole } from "./access";
 import { ProjectCreateRequest, ProjectUpdateRequest } from "./model";
 import { cloneUrlOf, fetchGithubRepo, githubHostsFrom, parseRepoUrl, type RepoRef } from "./repo";
+import { projectMembers } from "./members-schema";
 import { type Project, type ProjectState, projects } from "./schema";
 
 /** What project services need from the application; `resolveHost` replaces the system resolver (tests). */
@@ -32,6 +33,7 @@ export function projectJson(p: Project) {
     tokenDecimals: p.tokenDecimals,
     fundingMode: p.fundingMode,
     payoutReview: p.payoutReview,
+    repoAccessAfterPayment: p.repoAccessAfterPayment,
     verificationRuns: p.verificationRuns,
     state: p.state,
     totalPoints: p.totalPoints,
@@ -149,6 +151,7 @@ export async function updateProject(deps: ProjectDeps, principal: Principal | nu
   if (input.tokenDecimals !== undefined) patch.tokenDecimals = input.tokenDecimals;
   if (input.fundingMode !== undefined) patch.fundingMode = input.fundingMode;
   if (input.payoutReview !== undefined) patch.payoutReview = input.payoutReview;
+  if (input.repoAccessAfterPayment !== undefined) patch.repoAccessAfterPayment = input.repoAccessAfterPayment;
   if (input.verificationRuns !== undefined) patch.verificationRuns = input.verificationRuns;
   const [updated] = await deps.db.update(projects).set(patch).where(eq(projects.id, project.id)).returning();
   return updated!;
@@ -161,9 +164,13 @@ export async function updateProject(deps: ProjectDeps, principal: Principal | nu
 export async function listProjects(db: Db, principal: Principal | null, opts: { orgId?: string; limit?: number } = {}) {
   if (!principal) return [];
   const mine = db.select({ id: orgMembers.orgId }).from(orgMembers).where(eq(orgMembers.userId, principal.userId));
+  const invited = db
+    .select({ id: projectMembers.projectId })
+    .from(projectMembers)
+    .where(eq(projectMembers.userId, principal.userId));
   const visible = principal.isAdmin
     ? undefined
-    : or(eq(projects.repoVisibility, "PUBLIC"), inArray(projects.orgId, mine));
+    : or(eq(projects.repoVisibility, "PUBLIC"), inArray(projects.orgId, mine), inArray(projects.id, invited));
   const rows = await db
     .select({ project: projects, orgName: orgs.name })
     .from(projects)
@@ -184,7 +191,13 @@ function projectsJsonQuery(db: Db, admin: boolean, byOrg: boolean) {
     .select({ id: orgMembers.orgId })
     .from(orgMembers)
     .where(eq(orgMembers.userId, sql.placeholder("userId")));
-  const visible = admin ? undefined : or(eq(p.repoVisibility, "PUBLIC"), inArray(p.orgId, mine));
+  const invited = db
+    .select({ id: projectMembers.projectId })
+    .from(projectMembers)
+    .where(eq(projectMembers.userId, sql.placeholder("userId")));
+  const visible = admin
+    ? undefined
+    : or(eq(p.repoVisibility, "PUBLIC"), inArray(p.orgId, mine), inArray(p.id, invited));
   const rows = db
     .select({
       id: sql`${p.id}`.as("id"),
@@ -201,6 +214,7 @@ function projectsJsonQuery(db: Db, admin: boolean, byOrg: boolean) {
       tokenDecimals: sql`${p.tokenDecimals}`.as("tokenDecimals"),
       fundingMode: sql`${p.fundingMode}`.as("fundingMode"),
       payoutReview: sql`${p.payoutReview}`.as("payoutReview"),
+      repoAccessAfterPayment: sql`${p.repoAccessAfterPayment}`.as("repoAccessAfterPayment"),
       verificationRuns: sql`${p.verificationRuns}`.as("verificationRuns"),
       state: sql`${p.state}`.as("state"),
       totalPoints: sql`${p.totalPoints}`.as("totalPoints"),
@@ -255,9 +269,11 @@ export async function projectPoints(db: Db, projectId: string): Promise<number> 
 export async function projectRights(db: Db, principal: Principal, project: Project) {
   const access = await requireOrgRole(db, principal, project.orgId, "project.view").catch(() => null);
   const role = access?.role ?? null;
+  // a role given by a project invite counts on this project too
+  const invited = role === "OWNER" ? null : await projectMemberRole(db, principal.userId, project.id);
   return {
-    canManage: can(role, "project.manageMilestones"),
-    canUpdate: can(role, "project.update"),
+    canManage: can(role, "project.manageMilestones") || can(invited, "project.manageMilestones"),
+    canUpdate: can(role, "project.update") || can(invited, "project.update"),
     canAudit: can(role, "audit.view") || principal.isAdmin,
   };
 }

@@ -22,7 +22,7 @@ export interface ProjectPageProps {
   flash?: { kind: "error" | "success"; message: string };
 }
 
-export type ProjectTab = "overview" | "milestones" | "tasks" | "documents" | "ai" | "funding";
+export type ProjectTab = "overview" | "milestones" | "tasks" | "documents" | "ai" | "funding" | "members";
 
 const stateBadge = (s: string) => (s === "ACTIVE" ? "badge ok" : s === "COMPLETED" ? "badge" : "badge warn");
 
@@ -32,10 +32,13 @@ export function ProjectHeader({
   tab,
   canAudit,
   signedOut = false,
+  canMembers = false,
 }: {
   project: Project;
   tab: ProjectTab;
   canAudit: boolean;
+  /** The caller manages the project's members (owners and maintainers). */
+  canMembers?: boolean;
   /** A signed-out visitor: only the overview is open to them, so the other tabs are not offered. */
   signedOut?: boolean;
 }) {
@@ -46,6 +49,7 @@ export function ProjectHeader({
     ["documents", "Documents", `/projects/${project.id}/documents`, !signedOut],
     ["funding", "Funding", `/projects/${project.id}/funding`, !signedOut],
     ["ai", "AI audit", `/projects/${project.id}/ai-calls`, canAudit],
+    ["members", "Members", `/projects/${project.id}/members`, canMembers],
   ];
   return (
     <>
@@ -280,6 +284,17 @@ function VerificationSettings({ project, csrf }: { project: Project; csrf?: stri
           <input type="checkbox" name="payoutReview" checked={project.payoutReview} /> Maintainer approval before payout
         </label>
         <VerificationRunsField value={project.verificationRuns} />
+        <label>
+          Repository access of a claimer (private GitHub repositories)
+          <select name="repoAccessAfterPayment">
+            <option value="REMOVE" selected={project.repoAccessAfterPayment === "REMOVE"}>
+              Removed on unclaim, expiry and payment
+            </option>
+            <option value="KEEP" selected={project.repoAccessAfterPayment === "KEEP"}>
+              Removed on unclaim and expiry, kept after payment
+            </option>
+          </select>
+        </label>
         <p>
           <button type="submit">Save settings</button>
         </p>
@@ -307,7 +322,13 @@ export function ProjectOverviewPage(
   const p = props.project;
   return (
     <Layout title={p.title} viewer={props.viewer} csrfToken={props.csrf} sidebar={props.sidebar} flash={props.flash}>
-      <ProjectHeader project={p} tab="overview" canAudit={props.canAudit} signedOut={!props.viewer} />
+      <ProjectHeader
+        project={p}
+        tab="overview"
+        canAudit={props.canAudit}
+        signedOut={!props.viewer}
+        canMembers={props.canUpdate}
+      />
       <div class="card">
         <p safe class="pre-line">
           {p.description || "No description."}
@@ -365,6 +386,13 @@ export function ProjectOverviewPage(
         </table>
       </div>
       {props.canUpdate ? <VerificationSettings project={p} csrf={props.csrf} /> : ""}
+      {props.canUpdate ? (
+        <p>
+          <a href={`/projects/${p.id}/members`}>Members and invites</a>
+        </p>
+      ) : (
+        ""
+      )}
       {(props.funding ?? "") as "safe"}
       {props.canManage && !p.structureApprovedAt ? (
         <p>

@@ -77,7 +77,12 @@ async function roleIn(db: Db, principal: Principal, orgId: string) {
 /** Whether the caller may claim tasks of this project: anyone signed in on a public one, invited members on a private one. */
 async function mayClaim(db: Db, principal: Principal, project: Project): Promise<boolean> {
   if (project.repoVisibility === "PUBLIC") return true;
-  return can(await roleIn(db, principal, project.orgId), "task.claim");
+  if (can(await roleIn(db, principal, project.orgId), "task.claim")) return true;
+  // invited to this project only (src/projects/access.ts decides)
+  return authorizeProject(db, principal, project, "task.claim").then(
+    () => true,
+    () => false,
+  );
 }
 
 function requireWrite(principal: Principal) {
@@ -88,7 +93,10 @@ function requireWrite(principal: Principal) {
 
 async function requireReviewer(db: Db, principal: Principal, project: Project) {
   requireWrite(principal);
-  await requireOrgRole(db, principal, project.orgId, "task.review", "Task");
+  await authorizeProject(db, principal, project, "task.review").catch((err) => {
+    if (err instanceof AppError && err.status === 404) throw notFound("Task");
+    throw err;
+  });
 }
 
 /** The claim a task is held by now, if any. */

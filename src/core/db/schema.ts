@@ -8,6 +8,7 @@ export * from "../../invites/schema";
 export * from "../../notifications/schema";
 export * from "../../audit/schema";
 export * from "../../projects/schema";
+export * from "../../projects/members-schema";
 export * from "../../milestones/schema";
 export * from "../../ai/schema";
 export * from "../../documents/schema";

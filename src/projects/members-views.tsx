@@ -1,0 +1,219 @@
+import { ConfirmField, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
+import { Layout, type Viewer } from "../../ui/layout";
+import { InviteLinkCard } from "../invites/views";
+import type { ProjectMemberView } from "./members-service";
+import type { Project } from "./schema";
+import { ProjectHeader } from "./views";
+
+type Flash = { kind: "error" | "success"; message: string };
+const day = (d: Date) => d.toISOString().slice(0, 10);
+const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
+const ROLES = ["MAINTAINER", "SPONSOR", "CONTRIBUTOR"] as const;
+
+const ACCESS_TEXT: Record<ProjectMemberView["repoAccess"], [string, string]> = {
+  PENDING_INVITE: ["pending invite", "badge warn"],
+  COLLABORATOR: ["collaborator", "badge ok"],
+  NONE: ["none", "badge"],
+};
+
+/** A project invite as its managers see it. */
+export interface ProjectInviteView {
+  id: string;
+  email: string | null;
+  githubUsername: string | null;
+  role: string;
+  status: string;
+  expiresAt: Date;
+  invitedBy: string | null;
+}
+
+/** The project's members page: members with role and repository access, the invite form and the invites. */
+export function ProjectMembersPage(props: {
+  viewer: Viewer;
+  csrf?: string;
+  project: Project;
+  canAudit: boolean;
+  members: ProjectMemberView[];
+  invites: ProjectInviteView[];
+  values?: Record<string, string>;
+  errors?: Record<string, string>;
+  flash?: Flash;
+  /** The invite just created by e-mail while no mail server is configured: its link, shown to its creator once. */
+  created?: { email: string; link: string };
+}) {
+  const { project } = props;
+  const v = props.values ?? {};
+  const base = `/projects/${project.id}`;
+  const github = project.repoProvider === "github" && project.repoVisibility === "PRIVATE";
+  return (
+    <Layout title={`${project.title}: members`} viewer={props.viewer} csrfToken={props.csrf} flash={props.flash}>
+      <ProjectHeader project={project} tab="members" canAudit={props.canAudit} canMembers />
+      <p class="muted">
+        People invited here belong to this project only. Members of the organization see it through their{" "}
+        <a href={`/orgs/${project.orgId}/members`}>organization role</a>.
+        {github
+          ? " Members with a linked GitHub account are invited as collaborators on the private repository; removing a member removes that access and gives their open claims back."
+          : " Removing a member gives their open claims on this project back."}
+      </p>
+      <div class="card">
+        <h2>Members</h2>
+        {props.members.length === 0 ? <p class="muted">Nobody was invited to this project yet.</p> : ""}
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Member</th>
+              <th scope="col">Role</th>
+              <th scope="col">Repository access</th>
+              <th scope="col">Since</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.members.map((m) => {
+              const [text, cls] = ACCESS_TEXT[m.repoAccess];
+              return (
+                <tr data-member={m.userId}>
+                  <td>
+                    <span safe>{m.name}</span>
+                    {m.githubLogin ? <small class="muted" safe>{` @${m.githubLogin}`}</small> : ""}
+                  </td>
+                  <td>
+                    <form method="post" action={`${base}/members/${m.userId}/role`} class="row">
+                      <CsrfField token={props.csrf} />
+                      <label class="sr-only" for={`role-${m.userId}`}>
+                        Role of {m.name as "safe"}
+                      </label>
+                      <select id={`role-${m.userId}`} name="role">
+                        {ROLES.map((r) => (
+                          <option value={r} selected={m.role === r} safe>
+                            {roleLabel(r)}
+                          </option>
+                        ))}
+                      </select>
+                      <button type="submit" class="secondary">
+                        Change
+                      </button>
+                    </form>
+                  </td>
+                  <td>
+                    <span class={cls} safe>
+                      {text}
+                    </span>
+                  </td>
+                  <td safe>{day(m.addedAt)}</td>
+                  <td>
+                    <form method="post" action={`${base}/members/${m.userId}/remove`}>
+                      <CsrfField token={props.csrf} />
+                      <ConfirmField text="Remove this member? Their open claims on this project go back to open and their repository access is removed." />
+                      <button type="submit" class="secondary">
+                        Remove
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      {props.created ? <InviteLinkCard {...props.created} /> : ""}
+      <form method="post" action={`${base}/invites`} class="card stack">
+        <h2>Invite to this project</h2>
+        <CsrfField token={props.csrf} />
+        <ErrorSummary errors={props.errors} message="No invite was sent. Correct the fields below." />
+        <div class="grid2">
+          <label>
+            E-mail
+            <input
+              name="email"
+              type="email"
+              value={v.email ?? ""}
+              autocomplete="off"
+              {...invalid(props.errors, "email")}
+            />
+            <FieldError errors={props.errors} name="email" />
+          </label>
+          <label>
+            or GitHub username
+            <input
+              name="githubUsername"
+              value={v.githubUsername ?? ""}
+              autocomplete="off"
+              {...invalid(props.errors, "githubUsername")}
+            />
+            <FieldError errors={props.errors} name="githubUsername" />
+          </label>
+        </div>
+        <label>
+          Role
+          <select name="role" {...invalid(props.errors, "role")}>
+            {ROLES.map((r) => (
+              <option value={r} selected={(v.role || "CONTRIBUTOR") === r} safe>
+                {roleLabel(r)}
+              </option>
+            ))}
+          </select>
+          <FieldError errors={props.errors} name="role" />
+        </label>
+        <label>
+          Message <span class="help">Optional, shown with the invite.</span>
+          <textarea name="message" rows="3" maxlength="1000" {...invalid(props.errors, "message")} safe>
+            {v.message ?? ""}
+          </textarea>
+          <FieldError errors={props.errors} name="message" />
+        </label>
+        <div>
+          <button type="submit">Send invite</button>
+        </div>
+      </form>
+      <div class="card">
+        <h2>Invites</h2>
+        {props.invites.length === 0 ? <p class="muted">No invites sent yet.</p> : ""}
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Invitee</th>
+              <th scope="col">Role</th>
+              <th scope="col">Status</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Invited by</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.invites.map((i) => (
+              <tr>
+                <td safe>{i.email ?? (i.githubUsername ? `@${i.githubUsername}` : "—")}</td>
+                <td safe>{roleLabel(i.role)}</td>
+                <td>
+                  <span class={`badge ${i.status === "PENDING" ? "warn" : i.status === "ACCEPTED" ? "ok" : ""}`} safe>
+                    {i.status.toLowerCase()}
+                  </span>
+                </td>
+                <td safe>{day(i.expiresAt)}</td>
+                <td safe>{i.invitedBy ?? "—"}</td>
+                <td>
+                  {i.status === "PENDING" ? (
+                    <form method="post" action={`${base}/invites/${i.id}/revoke`}>
+                      <CsrfField token={props.csrf} />
+                      <ConfirmField text="Withdraw this invite? Its link stops working; a new invite is needed to ask again." />
+                      <button type="submit" class="secondary">
+                        Withdraw
+                      </button>
+                    </form>
+                  ) : (
+                    ""
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Layout>
+  );
+}
