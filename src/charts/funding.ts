@@ -64,6 +64,7 @@ export function payoutsChart(rows: readonly { at: Date; amount: bigint }[], deci
     desc: `${rows.length} payments, ${formatUnits(total, decimals)} ${unit} in all, summed per ${sums[0]?.[0].length === 7 ? "month" : "day"}.`,
     bars,
     unit: `Paid (${unit})`,
+    category: sums[0]?.[0].length === 7 ? "Month" : "Day",
   });
 }
 
@@ -76,6 +77,7 @@ export function taskStatesChart(states: Record<string, number>): string {
     desc: `${total} tasks: ${bars.map((b) => `${b.value} ${b.label.toLowerCase()}`).join(", ")}.`,
     bars,
     unit: "Tasks",
+    category: "State",
     color: "#16a34a",
     format: (v) => String(Math.round(v)),
   });
@@ -90,6 +92,22 @@ export function earningsChart(rows: readonly { at: Date; amount: bigint }[], dec
     desc: `${rows.length} payments received, ${formatUnits(total, decimals)} ${unit} in all.`,
     bars: sums.map(([label, v]) => ({ label, value: num(v, decimals), text: `${formatUnits(v, decimals)} ${unit}` })),
     unit: `Received (${unit})`,
+    category: "Month",
     color: "#7c3aed",
   });
+}
+
+/** The earnings page's charts: one per token received, from the contributor's payments (net of fees). */
+export function earningsCharts(
+  rows: readonly { token: string; tokenDecimals: number; amount: string; fee: string | null; paidAt: Date | null }[],
+): string {
+  const byToken = new Map<string, { decimals: number; rows: { at: Date; amount: bigint }[] }>();
+  for (const r of rows) {
+    if (!r.paidAt) continue;
+    const key = `${r.token}:${r.tokenDecimals}`;
+    const entry = byToken.get(key) ?? { decimals: r.tokenDecimals, rows: [] };
+    entry.rows.push({ at: r.paidAt, amount: BigInt(r.amount) - BigInt(r.fee ?? "0") });
+    byToken.set(key, entry);
+  }
+  return [...byToken].map(([key, e]) => earningsChart(e.rows, e.decimals, key.split(":")[0]!)).join("");
 }

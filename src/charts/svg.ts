@@ -138,12 +138,14 @@ export function barChart(o: {
   desc: string;
   bars: readonly Bar[];
   unit: string;
+  /** Header of the table's label column ("Day", "State"). */
+  category: string;
   format?: (v: number) => string;
   color?: string;
 }): string {
   const id = nextId();
   const fmt = o.format ?? shortNumber;
-  const table = { head: ["", o.unit], rows: o.bars.map((b) => [b.label, b.text ?? fmt(b.value)]) };
+  const table = { head: [o.category, o.unit], rows: o.bars.map((b) => [b.label, b.text ?? fmt(b.value)]) };
   if (o.bars.length === 0) return figure({ title: o.title, desc: o.desc, table }, noData(), id);
   let max = 0;
   for (const b of o.bars) if (b.value > max) max = b.value;

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
+import { earningsCharts } from "../charts/funding";
 import type { AppContext, Principal } from "../core/context";
 import { AppError, invalidInput } from "../core/errors";
 import {
@@ -472,7 +473,8 @@ export const taskRoutes = (ctx: AppContext) => {
       .get("/me/earnings", async ({ request, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
-        return html(<EarningsPage {...pageProps(p)} rows={await earnings(ctx.db, p)} />);
+        const rows = await earnings(ctx.db, p);
+        return html(<EarningsPage {...pageProps(p)} rows={rows} chart={earningsCharts(rows)} />);
       })
   );
 };

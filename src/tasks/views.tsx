@@ -818,7 +818,9 @@ export function MyTasksPage(p: PageBase & { rows: MyTaskRow[] }) {
 }
 
 /** The contributor's earnings: each payment with its transaction and proof receipt. */
-export function EarningsPage(p: PageBase & { rows: Earning[] }) {
+export function EarningsPage(
+  p: PageBase & { rows: Earning[] /** Server-rendered SVG (src/charts). */; chart?: string },
+) {
   const totals = new Map<string, bigint>();
   for (const r of p.rows)
     totals.set(
@@ -838,6 +840,7 @@ export function EarningsPage(p: PageBase & { rows: Earning[] }) {
               {[...totals].map(([k, v]) => tokens(v.toString(), Number(k.split(":")[1]), k.split(":")[0]!)).join(", ")}
             </strong>
           </p>
+          {p.chart ?? ""}
           <div class="table-scroll">
             <table>
               <thead>
