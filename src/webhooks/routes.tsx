@@ -92,7 +92,11 @@ export const webhookRoutes = (ctx: AppContext) => {
           return listPage(
             p,
             params.id,
-            { values: form, errors: e.errors, flash: { kind: "error", message: e.message } },
+            {
+              values: { ...form, enabled: form.enabled ?? "off" },
+              errors: e.errors,
+              flash: { kind: "error", message: e.message },
+            },
             400,
           );
         }

@@ -66,8 +66,9 @@ function EndpointFields(props: FormProps & { submit: string }) {
         <input name="events" value={typed(v, "events")} maxlength="2000" {...invalid(props.errors, "events")} />
         <FieldError errors={props.errors} name="events" />
       </label>
-      <label class="inline">
-        <input type="checkbox" name="enabled" value="on" checked={typed(v, "enabled") !== "off"} /> Enabled
+      <label class="check">
+        <input type="checkbox" name="enabled" value="on" checked={typed(v, "enabled") !== "off"} />
+        <span>Enabled: events are sent (a disabled webhook gets test events only)</span>
       </label>
       <div>
         <button type="submit" safe>
@@ -153,8 +154,8 @@ function SecretCard({ endpoint, secret, orgId }: { endpoint: EndpointView; secre
       <h2 safe>{`Webhook added: ${endpoint.name}`}</h2>
       <p>
         Its signing secret is shown this once. Generic deliveries carry{" "}
-        <code>X-DevSponsor-Signature: t=&lt;unix time&gt;,v1=&lt;hex&gt;</code>, the HMAC-SHA256 of{" "}
-        <code>&lt;t&gt;.&lt;raw body&gt;</code> with this secret.
+        <code safe>{"X-DevSponsor-Signature: t=<unix time>,v1=<hex>"}</code>, the HMAC-SHA256 of{" "}
+        <code safe>{"<t>.<raw body>"}</code> with this secret.
       </p>
       <p>
         <code id="webhook-secret" safe>

@@ -170,6 +170,23 @@ const unverified = async (w: World) => {
   return u;
 };
 
+/** A fresh webhook of org A made by its owner (a public address; the walk runs no delivery jobs). */
+const webhookOf = async (w: World) => {
+  const res = await w.users.owner.request("POST", `/api/orgs/${w.orgA}/webhooks`, {
+    body: { name: "walk", url: "https://93.184.215.14/walk", format: "generic" },
+  });
+  if (res.status !== 201) throw new Error(`seeding a webhook failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+};
+/** A fresh webhook with one finished (failed) test delivery. */
+const webhookDelivery = async (w: World) => {
+  const hook = await webhookOf(w);
+  const res = await w.users.owner.request("POST", `/api/orgs/${w.orgA}/webhooks/${hook}/test`);
+  const { deliveryId } = (await res.json()) as { deliveryId: string };
+  await w.t.ctx.database.exec("update webhook_deliveries set status = 'failed' where id = $1", [deliveryId]);
+  return { hook, delivery: deliveryId, base: `/orgs/${w.orgA}/webhooks/${hook}` };
+};
+
 /** A one-file tar archive (ustar), the smallest hidden test bundle. */
 function testBundle(): File {
   const body = new TextEncoder().encode("test('hidden', () => {});\n");
@@ -696,6 +713,16 @@ export const ROUTES: Record<string, Sample> = {
   "GET /api/me/notifications": { access: signedIn, build: () => at("/api/me/notifications") },
   "POST /api/notifications/read-all": { access: signedIn, build: () => at("/api/notifications/read-all") },
   "POST /api/notifications/:id/read": { access: self, build: (w) => at(`/api/notifications/${w.notificationId}/read`) },
+  "GET /notifications/preferences": { access: signedIn, build: () => at("/notifications/preferences") },
+  "POST /notifications/preferences": {
+    access: signedIn,
+    build: () => at("/notifications/preferences", { body: form({ emailNotifications: "true", "inApp.PAYMENT": "true" }) }),
+  },
+  "GET /api/me/notification-preferences": { access: signedIn, build: () => at("/api/me/notification-preferences") },
+  "PUT /api/me/notification-preferences": {
+    access: signedIn,
+    build: () => at("/api/me/notification-preferences", { body: { preferences: { tasks: { email: false } } } }),
+  },
 
   // ---- audit and AI calls
   "GET /api/orgs/:id/audit": { ...org("audit.view"), build: (w) => at(`/api/orgs/${w.orgA}/audit?limit=5`) },
@@ -981,4 +1008,96 @@ export const ROUTES: Record<string, Sample> = {
       body: { url: `https://github.com/${name}/issues/1` },
     });
   }),
+  // ---- outgoing webhooks
+  "GET /orgs/:id/webhooks": { ...org("webhooks.view"), build: (w) => at(`/orgs/${w.orgA}/webhooks`) },
+  "POST /orgs/:id/webhooks": {
+    ...org("webhooks.manage"),
+    build: (w) =>
+      at(`/orgs/${w.orgA}/webhooks`, {
+        body: form({ name: w.marker, url: "https://93.184.215.14/form", format: "slack", enabled: "on" }),
+      }),
+  },
+  "GET /orgs/:id/webhooks/:webhookId": {
+    ...org("webhooks.view"),
+    build: async (w) => at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}`),
+  },
+  "POST /orgs/:id/webhooks/:webhookId": {
+    ...org("webhooks.manage"),
+    build: async (w) =>
+      at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}`, {
+        body: form({ name: w.marker, url: "https://93.184.215.14/edit", format: "discord", events: "task.*" }),
+      }),
+  },
+  "POST /orgs/:id/webhooks/:webhookId/delete": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/delete`),
+  },
+  "POST /orgs/:id/webhooks/:webhookId/test": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/test`),
+  },
+  "POST /orgs/:id/webhooks/:webhookId/enable": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/enable`),
+  },
+  "GET /orgs/:id/webhooks/:webhookId/deliveries/:deliveryId": {
+    ...org("webhooks.view"),
+    build: async (w) => {
+      const d = await webhookDelivery(w);
+      return at(`${d.base}/deliveries/${d.delivery}`);
+    },
+  },
+  "POST /orgs/:id/webhooks/:webhookId/deliveries/:deliveryId/redeliver": {
+    ...org("webhooks.manage"),
+    build: async (w) => {
+      const d = await webhookDelivery(w);
+      return at(`${d.base}/deliveries/${d.delivery}/redeliver`);
+    },
+  },
+  "GET /api/orgs/:id/webhooks": { ...org("webhooks.view"), build: (w) => at(`/api/orgs/${w.orgA}/webhooks`) },
+  "POST /api/orgs/:id/webhooks": {
+    ...org("webhooks.manage"),
+    build: (w) =>
+      at(`/api/orgs/${w.orgA}/webhooks`, {
+        body: { name: w.marker, url: "https://93.184.215.14/api", format: "generic", events: ["task.*"] },
+      }),
+  },
+  "GET /api/orgs/:id/webhooks/:webhookId": {
+    ...org("webhooks.view"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}`),
+  },
+  "PATCH /api/orgs/:id/webhooks/:webhookId": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}`, { body: { name: w.marker } }),
+  },
+  "DELETE /api/orgs/:id/webhooks/:webhookId": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}`),
+  },
+  "POST /api/orgs/:id/webhooks/:webhookId/test": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/test`),
+  },
+  "POST /api/orgs/:id/webhooks/:webhookId/enable": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/enable`),
+  },
+  "GET /api/orgs/:id/webhooks/:webhookId/deliveries": {
+    ...org("webhooks.view"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/deliveries`),
+  },
+  "GET /api/orgs/:id/webhooks/:webhookId/deliveries/:deliveryId": {
+    ...org("webhooks.view"),
+    build: async (w) => {
+      const d = await webhookDelivery(w);
+      return at(`/api/orgs/${w.orgA}/webhooks/${d.hook}/deliveries/${d.delivery}`);
+    },
+  },
+  "POST /api/orgs/:id/webhooks/:webhookId/deliveries/:deliveryId/redeliver": {
+    ...org("webhooks.manage"),
+    build: async (w) => {
+      const d = await webhookDelivery(w);
+      return at(`/api/orgs/${w.orgA}/webhooks/${d.hook}/deliveries/${d.delivery}/redeliver`);
+    },
+  },
 };
