@@ -1,7 +1,7 @@
 // Time of a Prometheus scrape of /metrics (through the real app, bearer token checked) over a database holding
 // 10,000 jobs, 2,000 payments, 2,000 AI calls and 1,000 harness runs, with 200 routes' worth of request counters.
-// Reported: scrapes that read the database (the counts are cached 5 s; BENCH_UNCACHED drops the cache before every
-// scrape) and scrapes served from the cache. Target: p95 ≤ 20 ms. Runs on PGlite, and on PostgreSQL when
+// Reported: a scrape that waits for the database counts (the first one), a steady scrape (counts older than 5 s
+// answer at once and are read again behind it) and one within 5 s of a read. Target: p95 ≤ 20 ms. Runs on PGlite, and on PostgreSQL when
 // BENCH_DATABASE_URL or TEST_DATABASE_URL is set. BENCH_SCRAPES sets how many scrapes (default 200).
 import { sql } from "drizzle-orm";
 import { metricsOf } from "../src/admin/metrics";
@@ -54,22 +54,27 @@ for (const kind of kinds) {
   for (let i = 0; i < 10; i++) await scrape(); // warm-up
 
   const read: number[] = [];
+  const stale: number[] = [];
   const cached: number[] = [];
   let bytes = 0;
+  const state = metrics as unknown as { counts?: { at: number; value: Promise<unknown> } };
   for (let i = 0; i < scrapes; i++) {
-    (metrics as unknown as { counts?: unknown }).counts = undefined; // force a database read
+    state.counts = undefined; // the first scrape, or one after a minute without any: it waits for the read
     const r = await scrape();
     read.push(r.ms);
     bytes = r.bytes;
-    cached.push((await scrape()).ms);
+    cached.push((await scrape()).ms); // within 5 s of the read
+    state.counts!.at -= 6_000; // a scrape every 15 s: the counts are stale, answered at once, read again behind
+    stale.push((await scrape()).ms);
+    await Bun.sleep(200); // let the read behind it finish before the next round
   }
-  read.sort((a, b) => a - b);
-  cached.sort((a, b) => a - b);
+  for (const xs of [read, stale, cached]) xs.sort((a, b) => a - b);
   const f = (xs: number[]) =>
     `p50 ${pct(xs, 50).toFixed(2)} ms, p95 ${pct(xs, 95).toFixed(2)} ms, max ${xs.at(-1)!.toFixed(2)} ms`;
   console.log(`metrics scrape [${kind}], ${bytes} bytes, ${scrapes} scrapes each`);
-  console.log(`  reading the database: ${f(read)}`);
-  console.log(`  from the 5 s cache:   ${f(cached)}`);
-  console.log(`  target p95 <= 20 ms (database read): ${pct(read, 95) <= 20 ? "met" : "NOT met"}`);
+  console.log(`  waiting for the database read (first scrape): ${f(read)}`);
+  console.log(`  stale counts, read again behind (every scrape after): ${f(stale)}`);
+  console.log(`  within 5 s of a read:                          ${f(cached)}`);
+  console.log(`  target p95 <= 20 ms for a steady scrape: ${pct(stale, 95) <= 20 ? "met" : "NOT met"}`);
   await t.close();
 }

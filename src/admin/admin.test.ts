@@ -14,7 +14,7 @@ import { payments } from "../payments/schema";
 import { projects } from "../projects/schema";
 import { users } from "../users/schema";
 import { zkProofs } from "../zk/schema";
-import { escapeLabel } from "./metrics";
+import { escapeLabel, Metrics } from "./metrics";
 import { deployForTest, TEST_CHAINS } from "../../test/support/chain";
 import { accrueNativeFees } from "../../test/support/fees";
 
@@ -384,6 +384,20 @@ for (const kind of dbKinds()) {
         );
       }
       expect(escapeLabel('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
+
+      // the counts: reused for 5 s; then the stale ones answer at once while they are read again behind
+      const m = new Metrics();
+      const jobsOf = (c: { jobs: { name: string; state: string; n: number }[] }) =>
+        c.jobs.find((r) => r.name === "admin-test.cache" && r.state === "queued")?.n ?? 0;
+      const t0 = Date.now();
+      expect(jobsOf(await m.dbCounts(t.ctx, t0))).toBe(0);
+      await t.ctx.jobs.enqueue("admin-test.cache", {});
+      expect(jobsOf(await m.dbCounts(t.ctx, t0 + 1_000))).toBe(0);
+      expect(jobsOf(await m.dbCounts(t.ctx, t0 + 6_000))).toBe(0); // stale, answered at once
+      for (let i = 0; i < 100 && jobsOf(await m.dbCounts(t.ctx, t0 + 6_001)) === 0; i++) await Bun.sleep(20);
+      expect(jobsOf(await m.dbCounts(t.ctx, t0 + 6_001))).toBe(1);
+      await t.ctx.jobs.enqueue("admin-test.cache", {});
+      expect(jobsOf(await m.dbCounts(t.ctx, t0 + 120_000))).toBe(2); // too old to answer: the scrape waits
     });
   });
 }

@@ -9,8 +9,10 @@ import { openRunStreams } from "../core/jobs/routes";
 /** The duration histogram's upper bounds, in seconds. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** How long the database counts of a scrape are reused. */
+/** How long the database counts of a scrape are reused as they are. */
 export const COUNTS_TTL_MS = 5_000;
+/** Up to this age, older counts still answer a scrape while a new read runs; past it, the scrape waits for it. */
+export const COUNTS_STALE_MS = 60_000;
 
 interface Histogram {
   method: string;
@@ -62,7 +64,22 @@ export class Metrics {
 
   /** The database counts, read at most once per COUNTS_TTL_MS (concurrent scrapes share one read). */
   dbCounts(ctx: Pick<AppContext, "database">, now = Date.now()): Promise<Counts> {
-    if (this.counts && now - this.counts.at < COUNTS_TTL_MS) return this.counts.value;
+    const cached = this.counts;
+    if (cached && now - cached.at < COUNTS_TTL_MS) return cached.value;
+    if (cached && now - cached.at < COUNTS_STALE_MS) {
+      // Stale but recent counts answer at once and are read again after this scrape is answered (PGlite runs on
+      // this thread): a scrape every 15 s never waits for the read.
+      this.counts = { at: now, value: cached.value };
+      setTimeout(() => {
+        readCounts(ctx).then(
+          (fresh) => {
+            if (this.counts?.at === now) this.counts = { at: now, value: Promise.resolve(fresh) };
+          },
+          () => {}, // the stale counts stay until the next scrape tries again
+        );
+      }, 0);
+      return cached.value;
+    }
     const value = readCounts(ctx);
     this.counts = { at: now, value };
     value.catch(() => {
@@ -147,31 +164,23 @@ function sample(name: string, labels: Record<string, string>, value: number): st
 }
 
 async function readCounts(ctx: Pick<AppContext, "database">): Promise<Counts> {
-  const q = <T>(text: string) => ctx.database.exec<T>(text);
-  const num = <T extends { n: unknown }>(rows: T[]) => rows.map((r) => ({ ...r, n: Number(r.n) }));
-  // one after another: PGlite runs one statement at a time anyway, and PostgreSQL answers these in a few ms
-  const jobs = num(
-    await q<{ name: string; state: string; n: string }>(
-      "select name, state, count(*) as n from jobs group by 1, 2 order by 1, 2",
-    ),
+  // one statement, one round trip: every family's counts as (family, a, b, n) rows
+  const rows = await ctx.database.exec<{ k: string; a: string; b: string | null; n: string }>(
+    `select 'jobs' as k, name as a, state as b, count(*) as n from jobs group by 2, 3
+     union all select 'harness', status, null, count(*) from task_verifications group by 2
+     union all select 'proofs', status, null, count(*) from zk_proofs group by 2
+     union all select 'payments', status, null, count(*) from payments group by 2
+     union all select 'ai', purpose, status, count(*) from ai_calls group by 2, 3
+     order by 1, 2, 3`,
   );
-  const harness = num(
-    await q<{ status: string; n: string }>(
-      "select status, count(*) as n from task_verifications group by 1 order by 1",
-    ),
-  );
-  const proofs = num(
-    await q<{ status: string; n: string }>("select status, count(*) as n from zk_proofs group by 1 order by 1"),
-  );
-  const payments = num(
-    await q<{ status: string; n: string }>("select status, count(*) as n from payments group by 1 order by 1"),
-  );
-  const ai = num(
-    await q<{ purpose: string; status: string; n: string }>(
-      "select purpose, status, count(*) as n from ai_calls group by 1, 2 order by 1, 2",
-    ),
-  );
-  return { jobs, harness, proofs, payments, ai };
+  const counts: Counts = { jobs: [], harness: [], proofs: [], payments: [], ai: [] };
+  for (const r of rows) {
+    const n = Number(r.n);
+    if (r.k === "jobs") counts.jobs.push({ name: r.a, state: r.b ?? "", n });
+    else if (r.k === "ai") counts.ai.push({ purpose: r.a, status: r.b ?? "", n });
+    else counts[r.k as "harness" | "proofs" | "payments"].push({ status: r.a, n });
+  }
+  return counts;
 }
 
 const registries = new WeakMap<object, Metrics>();
