@@ -4,6 +4,7 @@
 // amounts, transactions and failing tests, in the app and in the e-mail outbox as their preferences say.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
+import { getAddress } from "viem";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
@@ -247,7 +248,9 @@ for (const kind of dbKinds()) {
       await deliverEvents(t.ctx);
       const received = (await inbox(contributor.id)).find((n) => n.type === "PAYMENT")!;
       expect(received.title).toBe("Payment received: 1.485 ETH for Fix the parser");
-      expect(received.body).toContain("You received 1.485 ETH at 0x00000000000000000000000000000000000b0b01");
+      // the stored address is lower case; the message shows it as wallets do (EIP-55)
+      expect(received.body).toContain(`You received 1.485 ETH at ${getAddress(payment!.payee)}`);
+      expect(getAddress(payment!.payee)).not.toBe(payment!.payee);
       expect(received.body).toContain("(1.5 ETH less the 0.015 ETH fee)");
       expect(received.body).toContain(`Transaction: ${txHash}`);
       expect(received.link).toBe("/me/earnings");

@@ -3,7 +3,7 @@
 // event finds the subscriber recorded and notifies nobody twice; the preferences of each person decide the
 // channels (src/notifications/service.ts `notify`). The person who acted is never told of their own act.
 import { and, eq, inArray } from "drizzle-orm";
-import { formatUnits } from "viem";
+import { formatUnits, getAddress, isAddress } from "viem";
 import type { AppContext } from "../core/context";
 import type { Db } from "../core/db";
 import type { DomainEvent } from "../events/service";
@@ -170,7 +170,9 @@ async function paymentCompleted(event: DomainEvent, tx: Db) {
   const unit = row.symbol ?? "ETH";
   const money = (v: bigint) => `${formatUnits(v, row.decimals)} ${unit}`;
   const tx_ = str(e.txHash) ?? "";
-  const payee = payment?.payee ?? str(e.payee) ?? "";
+  const stored = payment?.payee ?? str(e.payee) ?? "";
+  // shown as people copy addresses from their wallets (EIP-55 mixed case); stored lower-cased
+  const payee = isAddress(stored, { strict: false }) ? getAddress(stored) : stored;
   const metadata = { taskId, projectId: row.projectId, paymentId: e.paymentId, txHash: tx_ };
   if (row.claimerId) {
     await tell(tx, event, [row.claimerId], {

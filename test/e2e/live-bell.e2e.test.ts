@@ -1,19 +1,47 @@
-// Browser test of live updates with two people: the real server process and Debian's Chromium. The sponsor
-// invites the contributor, whose open page's bell count rises without a reload; the contributor accepts, and the
-// sponsor's bell rises the same way. On PGlite both browsers use one process; on PostgreSQL (TEST_DATABASE_URL)
-// each browser talks to its own appliance process on the same database, so the push crosses processes
-// (LISTEN/NOTIFY).
+// Browser test of live updates and notification e-mails with two people: the real server process, Debian's
+// Chromium, a real SMTP server process, a git host serving a real repository, the embedded dev chain and the Docker
+// harness. The sponsor invites the contributor (the invite e-mail arrives), whose open page's bell count rises
+// without a reload; the contributor accepts, and the sponsor's bell rises the same way. Then the contributor claims a
+// task of a funded project: the sponsor's open page's bell rises without a reload; the contributor's work is
+// verified and paid by the appliance's own jobs, and the verification and payment e-mails (with the amount and the
+// transaction) arrive at the SMTP server. On PGlite both browsers use one process; on PostgreSQL
+// (TEST_DATABASE_URL) each browser talks to its own appliance process on the same database, so the push crosses
+// processes (LISTEN/NOTIFY).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { formatUnits } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { CHROMIUM_ARGS as ARGS, chromiumPath } from "../support/browser";
 import { createEmptyPostgres, dbKinds } from "../support/db";
+import { ensureSandboxImages } from "../support/docker";
+import { type GitHost, startGitHost } from "../support/git-host";
 import { type ServerProcess, startServerProcess } from "../support/server-process";
+import { type SmtpServerProcess, startSmtpServer } from "../support/smtp-server";
 
 const CHROMIUM = chromiumPath();
 const PASSWORD = "correct horse battery";
+const TASK = "Add doubling to the math helpers";
+const MATH_TEST = `import { expect, test } from "bun:test";
+import { add, double } from "./math";
+test("adds", () => expect(add(1, 2)).toBe(3));
+test("doubles", () => expect(double(4)).toBe(8));
+`;
+
+beforeAll(() => ensureSandboxImages(), 900_000);
+
+/** Polls `fn` until it returns something truthy. */
+async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await Bun.sleep(200);
+  }
+}
 
 for (const kind of dbKinds()) {
   describe(`live bell in two browsers [${kind}]`, () => {
@@ -24,6 +52,9 @@ for (const kind of dbKinds()) {
     let browser: Browser;
     let sponsor: Page;
     let contributor: Page;
+    let smtp: SmtpServerProcess;
+    let host: GitHost;
+    let orgId = "";
     const errors: string[] = [];
 
     const start = (name: string) =>
@@ -33,13 +64,25 @@ for (const kind of dbKinds()) {
           DATABASE_URL: databaseUrl,
           DEVSPONSOR_MASTER_KEY: "55".repeat(32),
           DEVSPONSOR_AI_PROVIDER: "none",
-          // no SMTP here: local accounts' addresses are trusted so e-mail invites show up in the app
+          // local accounts' addresses are trusted so e-mail invites also show up in the app
           DEVSPONSOR_AUTH_TRUST_LOCAL_EMAILS: "true",
+          DEVSPONSOR_SMTP_HOST: "127.0.0.1",
+          DEVSPONSOR_SMTP_PORT: String(smtp.port),
+          // the git host listens on loopback, which repository URLs may not name unless allowed
+          DEVSPONSOR_SECURITY_ALLOWED_REPO_HOSTS: "127.0.0.1",
           LOG_LEVEL: "warn",
         },
       });
 
     beforeAll(async () => {
+      smtp = await startSmtpServer();
+      host = startGitHost();
+      await host.createRepo("mathlib", {
+        "package.json": '{ "name": "mathlib", "private": true }\n',
+        "math.ts": "export const add = (a: number, b: number) => a + b;\n",
+        "math.test.ts":
+          'import { expect, test } from "bun:test";\nimport { add } from "./math";\ntest("adds", () => expect(add(1, 2)).toBe(3));\n',
+      });
       if (kind === "postgres") {
         const pg = await createEmptyPostgres();
         databaseUrl = pg.url;
@@ -61,6 +104,8 @@ for (const kind of dbKinds()) {
     afterAll(async () => {
       await browser?.close();
       for (const s of servers) await s.stop();
+      await smtp?.stop();
+      await host?.stop();
       await dropDb?.();
     });
 
@@ -94,7 +139,7 @@ for (const kind of dbKinds()) {
       await sponsor.getByLabel("Name").fill("Live Guild");
       await sponsor.getByRole("button", { name: "Create organization" }).click();
       await sponsor.waitForURL(/\/orgs\/[0-9a-f-]{36}/);
-      const orgId = new URL(sponsor.url()).pathname.split("/")[2]!;
+      orgId = new URL(sponsor.url()).pathname.split("/")[2]!;
 
       // The contributor uses a second process on the same database when there is one.
       if (kind === "postgres") servers.push(await start("b"));
@@ -139,7 +184,143 @@ for (const kind of dbKinds()) {
         `live bell [${kind}]: contributor ${Math.round(contributorMs)} ms after the invite was sent, ` +
           `sponsor ${Math.round(sponsorMs)} ms after the acceptance (both include the form's round trip)`,
       );
+      // the invite also went out by e-mail, with its link to this appliance
+      const invite = await until(
+        async () =>
+          (await smtp.messages()).find(
+            (m) => m.to.includes("cleo@example.test") && /invited you to Live Guild/.test(m.parsed.subject ?? ""),
+          ),
+        "the invite e-mail",
+        30_000,
+      );
+      expect(invite.parsed.text).toContain(`${a}/invites/accept?token=`);
       expect(errors).toEqual([]);
     }, 180_000);
+
+    test("the contributor's claim raises the sponsor's bell; verification and payment e-mails arrive", async () => {
+      const a = servers[0]!.base;
+      const b = servers.at(-1)!.base;
+      /** A signed-in page's JSON API with its session cookie and CSRF token. */
+      const api = async <T>(page: Page, base: string, method: string, path: string, data?: unknown): Promise<T> => {
+        const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute("content")) ?? "";
+        const res = await page.request.fetch(`${base}${path}`, { method, data, headers: { "x-csrf-token": csrf } });
+        if (res.status() >= 300) throw new Error(`${method} ${path}: ${res.status()} ${await res.text()}`);
+        return (await res.json()) as T;
+      };
+
+      // The sponsor plans a public project on the git host's repository: one milestone, one task, approved.
+      await sponsor.goto(`${a}/orgs/${orgId}`);
+      const project = await api<{ id: string }>(sponsor, a, "POST", `/api/orgs/${orgId}/projects`, {
+        title: "Math helpers",
+        repoUrl: host.url("mathlib"),
+        repoType: "PUBLIC",
+      });
+      const milestone = await api<{ id: string }>(sponsor, a, "POST", `/api/projects/${project.id}/milestones`, {
+        title: "Doubling",
+      });
+      const task = await api<{ id: string }>(sponsor, a, "POST", `/api/milestones/${milestone.id}/tasks`, {
+        title: TASK,
+        points: 5,
+        verification: { minPassingTests: 2, testCommand: "", rules: [] },
+      });
+      await api(sponsor, a, "POST", `/api/projects/${project.id}/approve-structure`);
+      // Funding from the dev chain's sponsor account, as a sponsor does it on the overview.
+      await sponsor.goto(`${a}/projects/${project.id}`);
+      await sponsor.getByRole("button", { name: "Get a funding quote" }).click();
+      await sponsor.waitForURL(/funding=quoted/);
+      await sponsor.getByRole("button", { name: "Deposit from the dev chain's sponsor account" }).click();
+      await sponsor.waitForURL(/funding=funded/, { timeout: 60_000 });
+      // The funding notice reaches the sponsor through the bus; wait for it so the claim's is the only one to come.
+      type Inbox = { items: { type: string; title: string }[]; unread: number };
+      await until(
+        async () =>
+          (await api<Inbox>(sponsor, a, "GET", "/api/notifications")).items.some((n) => n.type === "PROJECT_FUNDED"),
+        "the project-funded notification",
+        30_000,
+      );
+
+      // The contributor links a payout wallet (Sign-In with Ethereum) and opens the task.
+      const wallet = privateKeyToAccount(generatePrivateKey());
+      await contributor.goto(`${b}/tasks/${task.id}`);
+      const challenge = await api<{ message: string }>(contributor, b, "POST", "/api/me/wallets/challenge", {
+        address: wallet.address,
+        chainId: 31337,
+      });
+      await api(contributor, b, "POST", "/api/me/wallets", {
+        message: challenge.message,
+        signature: await wallet.signMessage({ message: challenge.message }),
+      });
+      await contributor.goto(`${b}/tasks/${task.id}`);
+
+      // The sponsor watches the project's page; the contributor claims: the sponsor's bell rises without a reload.
+      await sponsor.goto(`${a}/projects/${project.id}`);
+      await sponsor.waitForLoadState("networkidle").catch(() => {});
+      const before = await bellCount(sponsor);
+      expect(before).toBe((await api<Inbox>(sponsor, a, "GET", "/api/notifications")).unread);
+      await mark(sponsor);
+      const claimed = performance.now();
+      await contributor.getByRole("button", { name: "Claim this task" }).click();
+      await contributor.waitForURL(/done=claimed/);
+      await until(async () => (await bellCount(sponsor)) === before + 1, "the sponsor's bell to rise", 10_000);
+      const claimMs = performance.now() - claimed;
+      expect(await marked(sponsor)).toBe(true);
+      const [newest] = (await api<Inbox>(sponsor, a, "GET", "/api/notifications")).items;
+      expect(newest).toMatchObject({ type: "TASK_CLAIMED", title: `Task claimed: ${TASK}` });
+
+      // Work that passes: the appliance verifies it in the harness and pays it on the dev chain by itself.
+      await host.push(
+        "mathlib",
+        {
+          "math.ts": `export const add = (a: number, b: number) => a + b;\nexport const double = (x: number) => x * 2;\n`,
+          "math.test.ts": MATH_TEST,
+        },
+        { branch: "doubling" },
+      );
+      await contributor.getByLabel("Branch", { exact: true }).fill("doubling");
+      await contributor.getByRole("button", { name: "Link and verify" }).click();
+      await contributor.waitForURL(/done=linked/);
+      type TaskJson = { task: { status: string; payoutAmount: string }; payment: { txHash: string | null } | null };
+      const paid = await until(
+        async () => {
+          const t = await api<TaskJson>(contributor, b, "GET", `/api/tasks/${task.id}`);
+          if (t.task.status === "CLAIMED") throw new Error("the verification of the doubling work did not pass");
+          return t.task.status === "PAID" && t.payment?.txHash ? t : null;
+        },
+        "PAID",
+        360_000,
+      );
+      const txHash = paid.payment!.txHash!;
+
+      // The e-mails: verified and paid (amount and transaction) to the contributor, payment sent to the sponsor.
+      const mails = await until(
+        async () => {
+          const all = await smtp.messages();
+          const find = (to: string, subject: RegExp) =>
+            all.find((m) => m.to.includes(to) && subject.test(m.parsed.subject ?? ""));
+          const verified = find("cleo@example.test", new RegExp(`^Verified: ${TASK}$`));
+          const received = find("cleo@example.test", new RegExp(`^Payment received: .* for ${TASK}$`));
+          const sent = find("sam@example.test", new RegExp(`^Payment sent: .* for ${TASK}$`));
+          return verified && received && sent ? { verified, received, sent } : null;
+        },
+        "the verification and payment e-mails",
+        60_000,
+      );
+      expect(mails.verified.parsed.text).toContain(`See the verdict: ${b}/tasks/${task.id}`);
+      expect(mails.verified.parsed.text).toContain(`${b}/notifications/preferences#type-VERIFICATION_SUCCESS`);
+      expect(mails.received.parsed.text).toContain(`Transaction: ${txHash}`);
+      expect(mails.received.parsed.text).toContain(`at ${wallet.address}`);
+      expect(mails.received.parsed.html).toContain(txHash);
+      // the gross amount is the task's payout; the contributor's line names it with the fee taken off
+      const gross = `${formatUnits(BigInt(paid.task.payoutAmount), 18)} ETH`;
+      expect(mails.sent.parsed.subject).toBe(`Payment sent: ${gross} for ${TASK}`);
+      expect(mails.sent.parsed.text).toContain(`Transaction: ${txHash}`);
+      // noisy kinds stay in the app: no e-mail for the claim or the linked work
+      const all = await smtp.messages();
+      expect(all.filter((m) => /^(Task claimed|Work linked): /.test(m.parsed.subject ?? ""))).toEqual([]);
+      console.log(
+        `live bell [${kind}]: sponsor's bell ${Math.round(claimMs)} ms after the claim (includes the form's round trip)`,
+      );
+      expect(errors).toEqual([]);
+    }, 600_000);
   });
 }
