@@ -3,11 +3,13 @@
 // sent outside the appliance followed from the chain's events, the expiry date, and yield mode with the harvest
 // cron's exact split and its `yield.harvested` event; the funding tab and its charts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import { type Address, erc20Abi } from "viem";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
+import { auditLog } from "../audit/schema";
+import { verifyAudit } from "../audit/verify";
 import { DevToken, ProjectEscrow } from "../chain/contracts.gen";
 import type { ChainRuntime } from "../chain/service";
 import type { Principal } from "../core/context";
@@ -69,6 +71,14 @@ for (const kind of dbKinds()) {
       expect(funded.state).toBe("ACTIVE");
       return { id: p!.id, taskIds, deposited: BigInt(funded.totalDeposited) };
     };
+
+    /** A project's audit entries of some actions, oldest first. */
+    const trail = (projectId: string, ...actions: string[]) =>
+      t.ctx.db
+        .select()
+        .from(auditLog)
+        .where(and(eq(auditLog.targetId, projectId), inArray(auditLog.action, actions)))
+        .orderBy(asc(auditLog.seq));
 
     const chainTime = async () => Number((await rt.conn.publicClient.getBlock({ blockTag: "latest" })).timestamp);
     const travel = async (seconds: number) => {
@@ -198,6 +208,16 @@ for (const kind of dbKinds()) {
       // the chain sync sees the same harvest again: still one row, one event
       await syncChainEvents(t.ctx);
       expect((await fundingOverview(t.ctx, principal, p.id)).yield.harvests).toHaveLength(1);
+      // the mode change and the harvest are in the audit chain once each, though the sync applied them again
+      const audited = await trail(p.id, "funding.mode", "funding.harvest");
+      expect(audited.map((e) => e.action)).toEqual(["funding.mode", "funding.harvest"]);
+      expect(audited[0]!.payload).toMatchObject({ from: "ESCROW", to: "YIELD" });
+      expect(audited[1]!.payload).toMatchObject({
+        txHash: hv.txHash,
+        yieldAmount: hv.yieldAmount,
+        fee: hv.fee,
+        sponsorShare: hv.sponsorShare,
+      });
 
       const page = await sponsor.request("GET", `/projects/${p.id}/funding`);
       expect(page.status).toBe(200);
@@ -253,6 +273,13 @@ for (const kind of dbKinds()) {
       const view = await fundingOverview(t.ctx, principal, p.id);
       expect(view.amounts.remaining).toBe(0n);
       expect(view.amounts.refunded).toBe(p.deposited);
+      // the close request and the close with its refund are audited once each, also after another sync pass
+      await syncChainEvents(t.ctx);
+      const audited = await trail(p.id, "funding.close_request", "funding.close");
+      expect(audited.map((e) => e.action)).toEqual(["funding.close_request", "funding.close"]);
+      expect(audited[0]!.payload).toMatchObject({ txHash: row.closeRequestTx });
+      expect(audited[1]!.payload).toMatchObject({ txHash: closed.refundTx, refund: p.deposited.toString() });
+      expect((await verifyAudit(t.ctx.db)).ok).toBe(true);
     }, 120_000);
   });
 }

@@ -6,6 +6,7 @@ import type { Hex, TransactionReceipt } from "viem";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import { decodeEscrowLogs, type EscrowEvent } from "../chain/events";
 import { type ChainRuntime, requireChain } from "../chain/service";
+import { audit } from "../audit/service";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
 import { AppError, conflict, invalidInput } from "../core/errors";
@@ -153,8 +154,20 @@ export async function applyFundingEvents(ctx: Pick<AppContext, "db">, events: re
     const block = Number(ev.blockNumber);
     await ctx.db.transaction(async (tx) => {
       const db = tx as Db;
-      await fundingRow(db, project.id);
+      const before = await fundingRow(db, project.id);
+      // each event is applied twice (the action's receipt, then the sync): it is audited the first time only
+      const record = (action: string, payload: Record<string, unknown>) =>
+        audit(db, {
+          actorId: null,
+          action,
+          targetType: "project",
+          targetId: project.id,
+          orgId: project.orgId,
+          payload: { ...payload, txHash: ev.txHash, blockNumber: block },
+        });
       if (ev.name === "CloseRequested") {
+        if (before.closeRequestTx !== ev.txHash)
+          await record("funding.close_request", { closableAt: new Date(Number(ev.args.closableAt) * 1000) });
         await db
           .update(projectFunding)
           .set({
@@ -165,6 +178,7 @@ export async function applyFundingEvents(ctx: Pick<AppContext, "db">, events: re
           })
           .where(eq(projectFunding.projectId, project.id));
       } else if (ev.name === "ProjectClosed") {
+        if (before.refundTx !== ev.txHash) await record("funding.close", { refund: String(ev.args.refund) });
         await db
           .update(projectFunding)
           .set({
@@ -181,6 +195,9 @@ export async function applyFundingEvents(ctx: Pick<AppContext, "db">, events: re
           .set({ state: "COMPLETED", fundingMode: "ESCROW", updatedAt: new Date() })
           .where(and(eq(projects.id, project.id), eq(projects.state, "ACTIVE")));
       } else if (ev.name === "ModeChanged") {
+        const mode = Number(ev.args.mode) === 1 ? "YIELD" : "ESCROW";
+        const [was] = await db.select({ mode: projects.fundingMode }).from(projects).where(eq(projects.id, project.id));
+        if (was?.mode !== mode) await record("funding.mode", { from: was?.mode ?? null, to: mode });
         await db
           .update(projects)
           .set({ fundingMode: Number(ev.args.mode) === 1 ? "YIELD" : "ESCROW", updatedAt: new Date() })
@@ -202,6 +219,12 @@ export async function applyFundingEvents(ctx: Pick<AppContext, "db">, events: re
           .onConflictDoNothing()
           .returning({ id: yieldHarvests.id });
         if (inserted.length > 0) {
+          await record("funding.harvest", {
+            harvestId: inserted[0]!.id,
+            yieldAmount: yieldAmount.toString(),
+            fee: fee.toString(),
+            sponsorShare: sponsorShare.toString(),
+          });
           await emitEvent(db, "yield.harvested", {
             orgId: project.orgId,
             projectId: project.id,

@@ -115,7 +115,7 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
   if (!escrow)
     throw new AppError("UNAVAILABLE", "no escrow contract is deployed", 503, { fix: "devsponsor chain deploy" });
   // the escrow takes deposits only from the wallet registered here, so nobody else can fund the id first
-  const { sponsor } = await registerQuoteSponsor(
+  const { sponsor, txHash: registrationTx } = await registerQuoteSponsor(
     ctx.db,
     rt,
     principal?.userId,
@@ -190,6 +190,8 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
         priceAnswer: quote!.priceAnswer,
         priceDecimals: quote!.priceDecimals,
         expiresAt: quote!.expiresAt.toISOString(),
+        // the escrow's registerProject, when quoting sent one (the wallet itself stays out of the trail)
+        sponsorRegistrationTx: registrationTx ?? null,
       },
     });
     return [quote];
