@@ -724,17 +724,6 @@ export const ROUTES: Record<string, Sample> = {
     build: () => at("/api/me/notification-preferences", { body: { preferences: { tasks: { email: false } } } }),
   },
 
-  "GET /notifications/preferences": { access: signedIn, build: () => at("/notifications/preferences") },
-  "POST /notifications/preferences": {
-    access: signedIn,
-    build: () => at("/notifications/preferences", { body: form({ emailNotifications: "true", "inApp.PAYMENT": "true" }) }),
-  },
-  "GET /api/me/notification-preferences": { access: signedIn, build: () => at("/api/me/notification-preferences") },
-  "PUT /api/me/notification-preferences": {
-    access: signedIn,
-    build: () => at("/api/me/notification-preferences", { body: { preferences: { tasks: { email: false } } } }),
-  },
-
   // ---- audit and AI calls
   "GET /api/orgs/:id/audit": { ...org("audit.view"), build: (w) => at(`/api/orgs/${w.orgA}/audit?limit=5`) },
   "GET /orgs/:id/audit": { ...org("audit.view"), build: (w) => at(`/orgs/${w.orgA}/audit`) },
