@@ -1,13 +1,20 @@
 // Several appliance processes on one PostgreSQL (TEST_DATABASE_URL): a web-only node A takes the uploads and
 // enqueues their ingestion, which waits until the worker-only node B runs it; a second web node C, which never
 // ingested anything, finds the documents through its own vector store (synced from the database) within 5 s.
+// Work linked to a task through A is verified by the harness in Docker on B (the tasks.verify job).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
 import { createApiKey } from "../../src/auth/service";
 import { type Database, openDatabase } from "../../src/core/db";
+import { milestones, tasks } from "../../src/milestones/schema";
+import { projects } from "../../src/projects/schema";
+import { taskClaims, taskVerifications } from "../../src/tasks/schema";
 import { createEmptyPostgres } from "../support/db";
+import { ensureSandboxImages } from "../support/docker";
+import { type GitHost, startGitHost } from "../support/git-host";
 import { seedOrg } from "../support/projects";
 import { type ServerProcess, startServerProcess } from "../support/server-process";
 
@@ -34,6 +41,8 @@ describe("several nodes on one PostgreSQL", () => {
   const servers: Record<string, ServerProcess> = {};
   let auth: Record<string, string>;
   let projectId = "";
+  let org: Awaited<ReturnType<typeof seedOrg>>;
+  let host: GitHost;
 
   const start = async (name: string, role: "web" | "worker" | "all") => {
     servers[name] = await startServerProcess({
@@ -43,6 +52,7 @@ describe("several nodes on one PostgreSQL", () => {
         DATABASE_URL: databaseUrl,
         DEVSPONSOR_MASTER_KEY: "66".repeat(32),
         DEVSPONSOR_AI_PROVIDER: "none",
+        DEVSPONSOR_SECURITY_ALLOWED_REPO_HOSTS: "127.0.0.1", // the test's git host
         LOG_LEVEL: "warn",
       },
     });
@@ -70,12 +80,14 @@ describe("several nodes on one PostgreSQL", () => {
     db.exec<{ state: string }>("select state from jobs where name = 'documents.ingest' order by created_at");
 
   beforeAll(async () => {
+    await ensureSandboxImages();
+    host = startGitHost();
     const pg = await createEmptyPostgres();
     databaseUrl = pg.url;
     dropDb = pg.drop;
     const a = await start("a", "web"); // migrates the database
     db = await openDatabase({ url: databaseUrl, max: 2 });
-    const org = await seedOrg(db.db, "Nodes");
+    org = await seedOrg(db.db, "Nodes");
     const { key } = await createApiKey(db.db, org.OWNER.id, { name: "nodes test", scopes: ["read", "write"] });
     auth = { authorization: `Bearer ${key}` };
     const res = await api(a, "POST", `/api/orgs/${org.org.id}/projects`, JSON.stringify({ title: "Shared" }));
@@ -87,6 +99,7 @@ describe("several nodes on one PostgreSQL", () => {
     for (const s of Object.values(servers)) await s.stop();
     await db?.close();
     await dropDb?.();
+    await host?.stop();
   });
 
   test("a job enqueued on a web-only node waits for a worker; the worker-only node runs it", async () => {
@@ -142,4 +155,88 @@ describe("several nodes on one PostgreSQL", () => {
     expect((await api(c, "DELETE", `/api/documents/${doc.id}`)).status).toBe(204);
     expect(await search(a, "pelican budget")).toEqual([]);
   }, 120_000);
+
+  test("work linked to a task through web-only A is verified by the harness in Docker on worker-only B", async () => {
+    const a = servers.a!;
+    const base = await host.createRepo("calc", {
+      "package.json": '{ "name": "calc", "private": true }\n',
+      "calc.ts": "export const mul = (_a: number, _b: number): number => {\n  throw new Error('todo');\n};\n",
+      "calc.test.ts":
+        'import { expect, test } from "bun:test";\nimport { mul } from "./calc";\ntest("multiplies", () => expect(mul(2, 3)).toBe(6));\n',
+    });
+    const fix = await host.push(
+      "calc",
+      { "calc.ts": "export const mul = (a: number, b: number): number => a * b;\n" },
+      {
+        branch: "fix",
+        from: "main",
+      },
+    );
+    const contributor = org.CONTRIBUTOR;
+    const [project] = await db.db
+      .insert(projects)
+      .values({
+        orgId: org.org.id,
+        title: "Calc",
+        repoUrl: host.url("calc"),
+        repoProvider: "git",
+        tokenDecimals: 18,
+        structureApprovedAt: new Date(),
+      })
+      .returning();
+    const [m] = await db.db
+      .insert(milestones)
+      .values({ projectId: project!.id, title: "M", points: 3, position: 0 })
+      .returning();
+    const named = "test > calc.test.ts > multiplies";
+    const [task] = await db.db
+      .insert(tasks)
+      .values({
+        milestoneId: m!.id,
+        projectId: project!.id,
+        title: "Multiplication",
+        points: 3,
+        position: 0,
+        status: "CLAIMED",
+        claimedById: contributor.id,
+        verification: {
+          minPassingTests: 1,
+          testCommand: "bun test",
+          rules: [],
+          acceptanceTests: [named],
+          testFiles: ["calc.test.ts"],
+        },
+        acceptancePin: { kind: "commit", commit: base, ref: "main", pinnedAt: new Date().toISOString() },
+      })
+      .returning();
+    await db.db
+      .insert(taskClaims)
+      .values({ taskId: task!.id, userId: contributor.id, expiresAt: new Date(Date.now() + 86_400_000) });
+    const { key } = await createApiKey(db.db, contributor.id, { name: "contributor", scopes: ["read", "write"] });
+    const res = await fetch(`${a.base}/api/tasks/${task!.id}/work`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ branch: "fix" }),
+    });
+    expect(res.status).toBe(201);
+    const linked = (await res.json()) as { verification: { id: string; commit: string } };
+    expect(linked.verification.commit).toBe(fix);
+    const verdict = await until(
+      "the harness verdict",
+      async () => {
+        const [v] = await db.db
+          .select()
+          .from(taskVerifications)
+          .where(eq(taskVerifications.id, linked.verification.id));
+        return v && !["QUEUED", "RUNNING"].includes(v.status) ? v : undefined;
+      },
+      240_000,
+    );
+    expect({ status: verdict.status, reason: verdict.reason }).toMatchObject({ status: "PASSED" });
+    expect(verdict.named).toEqual([{ id: named, status: "passed" }]);
+    // the sandbox ran on B: its data dir holds the harness work area, the web nodes' do not
+    expect(existsSync(join(dir, "b", "harness"))).toBe(true);
+    expect(existsSync(join(dir, "a", "harness"))).toBe(false);
+    expect(existsSync(join(dir, "c", "harness"))).toBe(false);
+  }, 300_000);
 });
