@@ -5,13 +5,15 @@ import type { Hex } from "viem";
 import { audit } from "../audit/service";
 import { bootstrap } from "../core/boot";
 import { envOrFile, loadConfig } from "../core/config";
+import { AppError } from "../core/errors";
 import { deployToChain, openChain } from "./service";
 import { chainStatus } from "./status";
 
 const USAGE = `Usage:
-  devsponsor chain status [--json]                    chain, contracts, worker and harness keys
+  devsponsor chain status [--json]                    chain, EVM fork (Cancun needed), contracts, worker and harness keys
   devsponsor chain deploy [--deployer-key-file FILE]  deploy the verifier and the escrow
       The deployer key (which becomes the escrow owner) comes from the file or DEVSPONSOR_DEPLOYER_KEY(_FILE).
+      A node without the Cancun fork's opcodes (EIP-1153/5656) is refused before any gas is spent.
       On the embedded dev chain the dev deployer key is used and the contracts are deployed again.`;
 
 /** Entry point of `devsponsor chain …`; returns the exit code. */
@@ -87,6 +89,9 @@ export async function chainCommand(argv: string[]): Promise<number> {
     return lines.every((l) => l.ok) ? 0 : 1;
   } catch (err) {
     console.error(`chain ${sub} failed: ${(err as Error).message}`);
+    // e.g. a node without the Cancun opcodes: what to do about it
+    const fix = err instanceof AppError ? err.details.fix : undefined;
+    if (typeof fix === "string") console.error(`fix: ${fix}`);
     return 1;
   } finally {
     await rt?.close();
