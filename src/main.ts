@@ -77,6 +77,10 @@ async function serve(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { role: { type: "string" } }, strict: false });
   const role = (values.role ?? process.env.DEVSPONSOR_ROLE ?? "all") as (typeof ROLES)[number];
   if (!ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(", ")} (got ${String(role)})`);
+  if (role !== "all" && !config.databaseUrl) {
+    // the embedded database belongs to one process: a web node alone would queue jobs nobody runs
+    throw new Error(`--role ${role} needs DATABASE_URL (one PostgreSQL shared by the nodes); without it use --role all`);
+  }
   const { configureLogging } = await import("./core/logger");
   configureLogging({ level: config.logLevel, file: config.logFile });
   const { startServer } = await import("./server");
