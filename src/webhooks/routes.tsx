@@ -14,6 +14,7 @@ import {
   listDeliveries,
   listEndpoints,
   redeliver,
+  rotateSecret,
   sendTestEvent,
   updateEndpoint,
 } from "./service";
@@ -136,6 +137,12 @@ export const webhookRoutes = (ctx: AppContext) => {
         await sendTestEvent(ctx, requireUser(await principal()), params.id, params.webhookId);
         return seeOther(request, `/orgs/${params.id}/webhooks/${params.webhookId}?done=test`);
       })
+      .post("/orgs/:id/webhooks/:webhookId/secret", async ({ params, principal }) => {
+        const p = requireUser(await principal());
+        const { secret } = await rotateSecret(ctx, p, params.id, params.webhookId);
+        // not a redirect: the new secret is shown on this answer only
+        return endpointPage(p, params.id, params.webhookId, { secret });
+      })
       .post("/orgs/:id/webhooks/:webhookId/enable", async ({ request, params, principal }) => {
         await enableEndpoint(ctx, requireUser(await principal()), params.id, params.webhookId);
         return seeOther(request, `/orgs/${params.id}/webhooks/${params.webhookId}?done=enabled`);
@@ -221,6 +228,19 @@ export const webhookRoutes = (ctx: AppContext) => {
           return r;
         },
         { detail: { summary: "Queue a test event (webhook.test) to a webhook", ...tag } },
+      )
+      .post(
+        "/api/orgs/:id/webhooks/:webhookId/secret",
+        async ({ params, principal }) => {
+          const r = await rotateSecret(ctx, await principal(), params.id, params.webhookId);
+          return { ...r.endpoint, secret: r.secret };
+        },
+        {
+          detail: {
+            summary: "Give a webhook a new signing secret (shown this once; the old one stops working)",
+            ...tag,
+          },
+        },
       )
       .post(
         "/api/orgs/:id/webhooks/:webhookId/enable",

@@ -72,6 +72,7 @@ export interface DeliveryView {
   createdAt: Date;
 }
 
+const newSecret = () => `whsec_${randomBytes(24).toString("base64url")}`;
 const urlAad = (id: string) => `webhook_endpoints.url:${id}`;
 const secretAad = (id: string) => `webhook_endpoints.secret:${id}`;
 
@@ -170,7 +171,7 @@ export async function createEndpoint(deps: WebhookDeps, principal: Principal | n
   const data = parsed.data;
   await refuseForbiddenUrl(deps, data.url);
   const id = Bun.randomUUIDv7();
-  const secret = `whsec_${randomBytes(24).toString("base64url")}`;
+  const secret = newSecret();
   const [row] = await deps.db
     .insert(webhookEndpoints)
     .values({
@@ -217,6 +218,19 @@ export async function updateEndpoint(
     .where(eq(webhookEndpoints.id, id))
     .returning();
   return view(deps, row!);
+}
+
+/** Gives an endpoint a new signing secret (the old one stops working at once); returns it, shown this once. */
+export async function rotateSecret(deps: WebhookDeps, principal: Principal | null, orgId: string, id: string) {
+  await requireOrgRole(deps.db, principal, orgId, "webhooks.manage");
+  await loadEndpoint(deps.db, orgId, id);
+  const secret = newSecret();
+  const [row] = await deps.db
+    .update(webhookEndpoints)
+    .set({ secretSealed: encrypt(deps.masterKey, secret, secretAad(id)), updatedAt: new Date() })
+    .where(eq(webhookEndpoints.id, id))
+    .returning();
+  return { endpoint: view(deps, row!), secret };
 }
 
 /** Turns a disabled endpoint on again, with a clean failure count. */

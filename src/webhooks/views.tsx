@@ -148,10 +148,11 @@ export function WebhooksPage(props: {
   );
 }
 
-function SecretCard({ endpoint, secret, orgId }: { endpoint: EndpointView; secret: string; orgId: string }) {
+function SecretCard(props: { endpoint: EndpointView; secret: string; orgId: string; fresh?: boolean }) {
+  const { endpoint, secret, orgId } = props;
   return (
     <div class="card stack" role="status">
-      <h2 safe>{`Webhook added: ${endpoint.name}`}</h2>
+      <h2 safe>{props.fresh ? "New signing secret" : `Webhook added: ${endpoint.name}`}</h2>
       <p>
         Its signing secret is shown this once. Generic deliveries carry{" "}
         <code safe>{"X-DevSponsor-Signature: t=<unix time>,v1=<hex>"}</code>, the HMAC-SHA256 of{" "}
@@ -162,9 +163,13 @@ function SecretCard({ endpoint, secret, orgId }: { endpoint: EndpointView; secre
           {secret}
         </code>
       </p>
-      <p>
-        <a href={`/orgs/${orgId}/webhooks/${endpoint.id}`}>Open the webhook</a>
-      </p>
+      {props.fresh ? (
+        ""
+      ) : (
+        <p>
+          <a href={`/orgs/${orgId}/webhooks/${endpoint.id}`}>Open the webhook</a>
+        </p>
+      )}
     </div>
   );
 }
@@ -176,6 +181,8 @@ export function WebhookPage(props: {
   org: OrgView;
   endpoint: EndpointView;
   deliveries: DeliveryView[];
+  /** A new signing secret, shown this once. */
+  secret?: string;
   values?: Record<string, string>;
   errors?: Record<string, string>;
   flash?: Flash;
@@ -196,6 +203,7 @@ export function WebhookPage(props: {
         <a href={`/orgs/${org.id}/webhooks`}>All webhooks</a>
       </p>
       <h1 safe>{`Webhook: ${e.name}`}</h1>
+      {props.secret ? <SecretCard endpoint={e} secret={props.secret} orgId={org.id} fresh /> : ""}
       {!e.enabled && e.disabledAt ? (
         <div class="card stack" role="status">
           <p>
@@ -273,6 +281,13 @@ export function WebhookPage(props: {
         <CsrfField token={props.csrf} />
         <ErrorSummary errors={props.errors} message="Nothing was saved. Correct the fields below." />
         <EndpointFields values={values} errors={props.errors} submit="Save" />
+      </form>
+      <form method="post" action={`${base}/secret`} class="card">
+        <CsrfField token={props.csrf} />
+        <ConfirmField text="Make a new signing secret? The current one stops working at once." />
+        <button type="submit" class="secondary">
+          New signing secret
+        </button>
       </form>
       <form method="post" action={`${base}/delete`} class="card">
         <CsrfField token={props.csrf} />

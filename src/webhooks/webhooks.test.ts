@@ -166,6 +166,34 @@ for (const kind of dbKinds()) {
       expect(hitsOf(path)).toHaveLength(1);
     }, 30_000);
 
+    test("a new signing secret signs the next delivery; the old one no longer verifies", async () => {
+      const path = `/ok/${crypto.randomUUID()}`;
+      const hook = await addEndpoint(owner, orgA, {
+        name: "Rotated",
+        url: receiver.url(path),
+        format: "generic",
+        events: ["invite.declined"],
+      });
+      const res = await owner.request("POST", `/api/orgs/${orgA}/webhooks/${hook.id}/secret`);
+      expect(res.status).toBe(200);
+      const { secret } = (await res.json()) as { secret: string };
+      expect(secret).not.toBe(hook.secret);
+      await emit("invite.declined", { orgId: orgA, inviteId: crypto.randomUUID(), userId: owner.id });
+      await until(() => hitsOf(path).length === 1);
+      const hit = hitsOf(path)[0]!;
+      const [, t0, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(hit.headers.get("x-devsponsor-signature")!)!;
+      expect(createHmac("sha256", secret).update(`${t0}.${hit.body}`).digest("hex")).toBe(v1!);
+      expect(createHmac("sha256", hook.secret).update(`${t0}.${hit.body}`).digest("hex")).not.toBe(v1!);
+      expect(hit.body).not.toContain(owner.id);
+      // the page offers it too, and shows the new secret once
+      const page = await owner.request("POST", `/orgs/${orgA}/webhooks/${hook.id}/secret`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      const shown = /whsec_[A-Za-z0-9_-]+/.exec(html)![0];
+      expect(shown).not.toBe(secret);
+      expect(await (await owner.request("GET", `/orgs/${orgA}/webhooks/${hook.id}`)).text()).not.toContain(shown);
+    }, 30_000);
+
     test("Slack and Discord endpoints get a readable line with a link; event filters choose what goes where", async () => {
       const slackPath = `/ok/slack-${crypto.randomUUID()}`;
       const discordPath = `/ok/discord-${crypto.randomUUID()}`;

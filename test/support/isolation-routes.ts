@@ -1036,6 +1036,10 @@ export const ROUTES: Record<string, Sample> = {
     ...org("webhooks.manage"),
     build: async (w) => at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/test`),
   },
+  "POST /orgs/:id/webhooks/:webhookId/secret": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/secret`),
+  },
   "POST /orgs/:id/webhooks/:webhookId/enable": {
     ...org("webhooks.manage"),
     build: async (w) => at(`/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/enable`),
@@ -1077,6 +1081,10 @@ export const ROUTES: Record<string, Sample> = {
   "POST /api/orgs/:id/webhooks/:webhookId/test": {
     ...org("webhooks.manage"),
     build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/test`),
+  },
+  "POST /api/orgs/:id/webhooks/:webhookId/secret": {
+    ...org("webhooks.manage"),
+    build: async (w) => at(`/api/orgs/${w.orgA}/webhooks/${await webhookOf(w)}/secret`),
   },
   "POST /api/orgs/:id/webhooks/:webhookId/enable": {
     ...org("webhooks.manage"),
