@@ -37,6 +37,7 @@ import { projectRoutes } from "./projects/routes";
 import { projectMemberRoutes } from "./projects/members-routes";
 import { sidebarRoutes } from "./sidebar/routes";
 import { setupSidebar } from "./sidebar/setup";
+import { registerLinkedUserData } from "./users/linked-data";
 import { setupTasks } from "./tasks/jobs";
 import { taskRoutes } from "./tasks/routes";
 import { githubRoutes } from "./github/routes";
@@ -230,6 +231,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   await setupIdentity(ctx, on);
   await setupAi(ctx, on);
   await setupSidebar(ctx, on);
+  registerLinkedUserData();
   await setupDocuments(ctx, on);
   await setupPlanner(ctx, on);
   await setupTasks(ctx, on);

@@ -48,10 +48,12 @@ export const ACCOUNT_COLUMNS = [
 export const KEPT_USER_REFERENCES: Record<string, string> = {
   "orgs.created_by_id": "who created an org the others keep using",
   "org_members.added_by_id": "who added another member",
+  "project_members.added_by_id": "who added another person to a project",
   "projects.created_by_id": "who created a project of the org",
   "projects.structure_approved_by_id": "who approved the structure that was funded (a money decision)",
   "funding_quotes.created_by_id": "who asked for the quote a deposit was made against",
   "milestone_drafts.created_by_id": "who asked for a draft of the project's plan",
   "tasks.claimed_by_id": "the payee of a paid task (eraseTaskData reopens unpaid ones)",
+  "task_test_bundles.uploaded_by_id": "who uploaded the acceptance tests a task is paid against",
   "audit_log.actor_id": "the audit chain keeps ids; the payloads by or about the user are redacted",
 };
