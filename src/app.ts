@@ -198,6 +198,9 @@ function toAppError(code: string | number, error: unknown): AppError {
   }
 }
 
+/** What a `serve` process runs: HTTP and enqueueing (web), job workers and cron (worker), or both (all). */
+export type ServeRole = "web" | "worker" | "all";
+
 /** Start/stop hooks of background work (job workers, cron, chain followers) registered by domains at boot. */
 export interface Lifecycle {
   start(): Promise<void>;
@@ -208,7 +211,7 @@ export interface Lifecycle {
  * Lets every domain register its services, jobs, cron entries and health checks on the context, in order.
  * The one place listing them, next to the routes.
  */
-export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
+export async function setupDomains(ctx: AppContext, opts: { role?: ServeRole } = {}): Promise<Lifecycle> {
   const starts: (() => Promise<void> | void)[] = [];
   const stops: (() => Promise<void> | void)[] = [];
   const on = {
@@ -219,9 +222,12 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   // Finished runs' events are dropped after 30 days; keyed jobs stay so their key keeps refusing a second run.
   ctx.jobs.define("jobs.prune", () => ctx.jobs.prune(30 * 86_400_000), { maxAttempts: 1 });
   ctx.cron.register("jobs.prune", "0 30 3 * * *", "jobs.prune");
+  // A web-only node enqueues and never runs jobs: its job workers, cron and mail sender stay off.
+  const runsJobs = (opts.role ?? "all") !== "web";
+  const work = { start: (fn: () => Promise<void> | void) => runsJobs && on.start(fn), stop: on.stop };
   // Workers start last and stop first: every domain's handlers and cron entries are registered by then.
-  on.start(() => ctx.jobs.start());
-  on.start(() => ctx.cron.start());
+  work.start(() => ctx.jobs.start());
+  work.start(() => ctx.cron.start());
   on.stop(() => ctx.jobs.stop(25_000));
   on.stop(() => ctx.cron.stop());
   await setupEvents(ctx, on); // first: the other domains subscribe to the bus
@@ -236,7 +242,7 @@ export async function setupDomains(ctx: AppContext): Promise<Lifecycle> {
   await setupPlanner(ctx, on);
   await setupTasks(ctx, on);
   await setupGitHub(ctx, on);
-  await setupMail(ctx, on);
+  await setupMail(ctx, work);
   setupWebhooks(ctx, on);
   defineHarnessJob(ctx.jobs, {
     baseDir: join(ctx.config.dataDir, "harness"),
