@@ -7,7 +7,13 @@ const day = (d: number) => new Date(Date.UTC(2026, 10, d, 12));
 
 describe("charts", () => {
   test("an SVG names itself and carries a data table", () => {
-    const svg = barChart({ title: "T <x>", desc: "D & d", bars: [{ label: "a", value: 2 }], unit: "n", category: "Letter" });
+    const svg = barChart({
+      title: "T <x>",
+      desc: "D & d",
+      bars: [{ label: "a", value: 2 }],
+      unit: "n",
+      category: "Letter",
+    });
     expect(svg).toMatch(/<svg[^>]*role="img"[^>]*aria-labelledby="(chart-\w+)-t \1-d"/);
     expect(svg).toContain("<title id=");
     expect(svg).toContain("T &#60;x&#62;");
@@ -62,6 +68,7 @@ describe("charts", () => {
   test("ticks are round and reach the maximum; an empty chart says so", () => {
     expect(niceTicks(930)).toEqual([0, 250, 500, 750, 1000]);
     expect(niceTicks(0)).toEqual([0, 1]);
+    expect(niceTicks(2, 4, 1)).toEqual([0, 1, 2]);
     expect(barChart({ title: "x", desc: "y", bars: [], unit: "n", category: "c" })).toContain("No data yet");
     expect(esc(`"'&`)).toBe("&#34;&#39;&#38;");
   });

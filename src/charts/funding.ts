@@ -79,7 +79,7 @@ export function taskStatesChart(states: Record<string, number>): string {
     unit: "Tasks",
     category: "State",
     color: "#16a34a",
-    format: (v) => String(Math.round(v)),
+    integer: true,
   });
 }
 

@@ -15,9 +15,9 @@ let seq = 0;
 const nextId = () => `chart-${(++seq).toString(36)}`;
 
 /** Round, readable ticks from 0 to at least `max`. */
-export function niceTicks(max: number, count = 4): number[] {
+export function niceTicks(max: number, count = 4, minStep = 0): number[] {
   if (!(max > 0)) return [0, 1];
-  const raw = max / count;
+  const raw = Math.max(max / count, minStep);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
@@ -47,7 +47,7 @@ function figure(f: Frame, body: string, id: string): string {
   const head = f.table.head.map((h) => `<th scope="col">${esc(h)}</th>`).join("");
   const rows = f.table.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("");
   return (
-    `<figure class="chart"><svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-labelledby="${id}-t ${id}-d" ` +
+    `<figure class="chart" style="max-width:${W}px;margin:1rem 0"><svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-labelledby="${id}-t ${id}-d" ` +
     `preserveAspectRatio="xMidYMid meet" style="max-width:${W}px;height:auto">` +
     `<title id="${id}-t">${esc(f.title)}</title><desc id="${id}-d">${esc(f.desc)}</desc>${body}</svg>` +
     `<figcaption>${esc(f.title)}</figcaption>` +
@@ -56,8 +56,12 @@ function figure(f: Frame, body: string, id: string): string {
   );
 }
 
-function yAxis(max: number, format: (v: number) => string): { scale: (v: number) => number; svg: string; top: number } {
-  const ticks = niceTicks(max);
+function yAxis(
+  max: number,
+  format: (v: number) => string,
+  minStep = 0,
+): { scale: (v: number) => number; svg: string; top: number } {
+  const ticks = niceTicks(max, 4, minStep);
   const top = ticks.at(-1)!;
   const ih = H - PAD.top - PAD.bottom;
   const scale = (v: number) => PAD.top + ih - (top === 0 ? 0 : (v / top) * ih);
@@ -142,6 +146,8 @@ export function barChart(o: {
   category: string;
   format?: (v: number) => string;
   color?: string;
+  /** Counts: ticks at whole numbers only. */
+  integer?: boolean;
 }): string {
   const id = nextId();
   const fmt = o.format ?? shortNumber;
@@ -149,7 +155,7 @@ export function barChart(o: {
   if (o.bars.length === 0) return figure({ title: o.title, desc: o.desc, table }, noData(), id);
   let max = 0;
   for (const b of o.bars) if (b.value > max) max = b.value;
-  const y = yAxis(max, fmt);
+  const y = yAxis(max, fmt, o.integer ? 1 : 0);
   const iw = W - PAD.left - PAD.right;
   const slot = iw / o.bars.length;
   const bw = Math.max(1, slot * 0.7);

@@ -388,7 +388,7 @@ export interface FundingPanelData {
   /** Deposits recorded so far, in base units. */
   deposited: bigint;
   deposits: number;
-  /** The embedded dev chain is in use and the token is its native coin: the appliance can deposit for a demo. */
+  /** The embedded dev chain is in use, in its native coin or dev token: the appliance can deposit for a demo. */
   devDeposit: boolean;
 }
 
@@ -421,7 +421,9 @@ export async function fundingPanel(
     quote: latest && latest.expiresAt > new Date() ? quoteView(latest) : null,
     deposited: BigInt(state?.total ?? "0"),
     deposits: state?.n ?? 0,
-    devDeposit: ctx.settings.get("chain.mode") === "dev" && !project.tokenAddress,
+    devDeposit:
+      ctx.settings.get("chain.mode") === "dev" &&
+      (!project.tokenAddress || project.tokenAddress.toLowerCase() === ctx.chain?.deployment?.dev?.token.toLowerCase()),
   };
 }
 

@@ -455,7 +455,7 @@ export function FundingTabPage(props: {
             <h2>Yield</h2>
             {y.available ? (
               <>
-                <p safe>
+                <p style="overflow-wrap:anywhere" safe>
                   {y.mode === "YIELD"
                     ? `Yield mode: idle funds are in the vault ${y.vault}. Harvestable now: ${amount(y.pending)}. Harvests send the yield fee to the treasury and the rest to the sponsor.`
                     : `Escrow mode. This token has a vault (${y.vault}): in yield mode idle funds earn in it until they are paid out.`}
