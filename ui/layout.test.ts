@@ -47,12 +47,14 @@ describe("page shell", () => {
     expect(html).not.toContain('href="/admin/audit"');
   });
 
-  test("admins get the settings and audit pages in the nav", async () => {
-    const { html } = await page("/admin/audit", admin);
-    const n = nav(html);
-    expect(n.links).toContain("/admin/settings");
-    expect(n.links).toContain("/admin/audit");
-    expect(n.current).toEqual(["/admin/audit"]);
+  test("admins get the admin console in the nav, marked on its pages (settings and audit too)", async () => {
+    for (const path of ["/admin/audit", "/admin/settings", "/admin/users"]) {
+      const { html } = await page(path, admin);
+      const n = nav(html);
+      expect(n.links).toContain("/admin");
+      expect(n.current).toEqual(["/admin"]);
+    }
+    expect(nav((await page("/projects", contributor)).html).links).not.toContain("/admin");
   });
 
   test("error pages and the API docs show the signed-in header, not Sign in", async () => {
