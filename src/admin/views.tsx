@@ -100,8 +100,8 @@ export function JobsPage(
   const failing = [...props.dead, ...props.failed];
   return (
     <AdminPage title="Jobs" current="jobs" {...props}>
-      <div class="card table-scroll">
-        <table>
+      <div class="card">
+        <table class="stack-cards" id="job-counts">
           <caption class="muted">Jobs stored, by name and state (finished jobs are pruned after 30 days).</caption>
           <thead>
             <tr>
@@ -116,22 +116,22 @@ export function JobsPage(
           <tbody>
             {props.byName.map((r) => (
               <tr>
-                <td>
+                <td data-label="Job">
                   <code safe>{r.name}</code>
                 </td>
                 {states.map((s) => (
-                  <td class="num" safe>
+                  <td class="num" data-label={s} safe>
                     {String(r.counts[s] ?? 0)}
                   </td>
                 ))}
               </tr>
             ))}
             <tr>
-              <td>
+              <td data-label="Job">
                 <strong>All</strong>
               </td>
               {states.map((s) => (
-                <td class="num" safe>
+                <td class="num" data-label={s} safe>
                   {String(props.totals[s] ?? 0)}
                 </td>
               ))}
