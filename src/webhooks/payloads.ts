@@ -55,16 +55,8 @@ export function summary(body: WebhookBody): string {
 export function render(format: WebhookFormat, body: WebhookBody): unknown {
   const line = summary(body);
   if (format === "slack") {
-    const text = body.url ? `${line} <${body.url}|Open>` : line;
-    return {
-      text,
-      blocks: [
-        {
-          type: "section",
-          text: { type: "mrkdwn", text: slackEscape(line) + (body.url ? ` <${body.url}|Open>` : "") },
-        },
-      ],
-    };
+    const text = slackEscape(line) + (body.url ? ` <${body.url}|Open>` : "");
+    return { text, blocks: [{ type: "section", text: { type: "mrkdwn", text } }] };
   }
   if (format === "discord") {
     return {

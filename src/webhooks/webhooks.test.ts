@@ -220,6 +220,13 @@ for (const kind of dbKinds()) {
         );
         expect(slack.blocks[0].type).toBe("section");
         expect(hitsOf(slackPath)[0]!.headers.get("x-devsponsor-signature")).toBeNull();
+        // text from users cannot ping a channel or make links in Slack
+        await emit("project.renamed", { orgId: orgA, projectId, title: "<!channel> & <https://evil.example|x>" });
+        await until(() => hitsOf(slackPath).length === 2);
+        const renamed = JSON.parse(hitsOf(slackPath)[1]!.body);
+        expect(renamed.text).toStartWith(
+          "[Acme Webhooks] Project renamed: &lt;!channel&gt; &amp; &lt;https://evil.example|x&gt; <https://",
+        );
 
         const taskId = crypto.randomUUID();
         await emit("task.paid", { orgId: orgA, taskId, title: "Fix <b>bug</b>", payee: "0xabc" });
@@ -231,7 +238,7 @@ for (const kind of dbKinds()) {
         expect(discord.embeds[0]).toMatchObject({ url: `https://sponsor.example.org/tasks/${taskId}` });
         expect(hitsOf(discordPath)[0]!.body).not.toContain("0xabc");
         await Bun.sleep(300);
-        expect(hitsOf(slackPath)).toHaveLength(1); // task.paid is not a project.* event
+        expect(hitsOf(slackPath)).toHaveLength(2); // task.paid is not a project.* event
         expect(hitsOf(discordPath)).toHaveLength(1);
       } finally {
         await t.ctx.settings.update({ "instance.publicUrl": "" }, null);
