@@ -5,6 +5,8 @@
 // `github.access.sync` (cron) repairs drift both ways.
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { AppContext } from "../core/context";
+import type { Db } from "../core/db";
+import { emitEvent } from "../events/service";
 import { AppError } from "../core/errors";
 import { tasks } from "../milestones/schema";
 import { projectMembers, projectRepoAccess, type ProjectRole } from "../projects/members-schema";
@@ -62,10 +64,24 @@ export async function grantAccess(ctx: Ctx, taskId: string): Promise<string> {
   } catch (err) {
     throw githubError(err, `invite ${row.login} to ${c.owner}/${c.repo}`);
   }
-  await ctx.db
-    .insert(githubAccess)
-    .values({ taskId, userId: row.claim.userId, repoId: repo.repoId, login: row.login, state, invitationId })
-    .onConflictDoNothing();
+  await ctx.db.transaction(async (tx) => {
+    const [added] = await tx
+      .insert(githubAccess)
+      .values({ taskId, userId: row.claim.userId, repoId: repo.repoId, login: row.login!, state, invitationId })
+      .onConflictDoNothing()
+      .returning({ id: githubAccess.id });
+    if (!added) return;
+    // the claimer is told they may push, or where to accept the invitation first (src/notifications/subscribers.ts)
+    await emitEvent(tx as Db, "repo.access_granted", {
+      taskId,
+      userId: row.claim.userId,
+      repo: `${c.owner}/${c.repo}`,
+      state,
+      ...(state === "PENDING"
+        ? { acceptUrl: `${appConfig(ctx.settings).baseUrl}/${c.owner}/${c.repo}/invitations` }
+        : {}),
+    });
+  });
   return state;
 }
 

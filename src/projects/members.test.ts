@@ -12,7 +12,7 @@ import { type GitHubServer, startGitHubServer } from "../../test/support/github-
 import { revokeAccess, syncAccess } from "../github/access";
 import { githubAccess, githubInstallations, githubRepositories } from "../github/schema";
 import { milestones, tasks } from "../milestones/schema";
-import { emailOutbox } from "../notifications/schema";
+import { emailOutbox, notifications } from "../notifications/schema";
 import { taskClaims } from "../tasks/schema";
 import { markTaskPaid } from "../tasks/service";
 import { users, wallets } from "../users/schema";
@@ -311,6 +311,13 @@ for (const kind of dbKinds()) {
           (r) => r.state === "PENDING",
         ),
       );
+      // the claimer is told where to accept the invitation (repo.access_granted → the notification subscriber)
+      const told = await until("the access notification", async () =>
+        (await t.ctx.db.select().from(notifications).where(eq(notifications.userId, dev.id))).find(
+          (n) => n.type === "REPO_ACCESS_GRANTED" && (n.metadata as { taskId?: string }).taskId === taskIds[2],
+        ),
+      );
+      expect(told.body).toContain(`/${OWNER}/engine/invitations`);
       const deletes = gh.callsTo("DELETE /repos/acme/engine/collaborators/*").length;
       expect((await owner.request("DELETE", `/api/orgs/${orgId}/members/${dev.id}`)).status).toBe(204);
       expect(await status(taskIds[2]!)).toBe("OPEN");

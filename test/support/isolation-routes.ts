@@ -9,7 +9,9 @@ import { githubRepositories } from "../../src/github/schema";
 import { payments } from "../../src/payments/schema";
 import { zkProofs } from "../../src/zk/schema";
 import type { OrgAction } from "../../src/orgs/permissions";
+import { createProjectInvite } from "../../src/invites/service";
 import { PROJECT_CSS_PATH } from "../../src/projects/assets";
+import { projectMembers } from "../../src/projects/members-schema";
 import { SIDEBAR_SCRIPT_PATH } from "../../src/sidebar/assets";
 import { ASSETS_BY_PATH } from "../../ui/assets";
 import type { TestUser } from "./auth";
@@ -119,6 +121,62 @@ async function owedFees(w: World): Promise<string> {
   const chain = { name: "walk", conn: rt.conn, keys: rt.dev!.genesis.keys, stop: async () => {} };
   await accrueNativeFees(chain, rt.deployment!, 10n ** 15n);
   return zeroAddress;
+}
+/** A fresh member invited to project `projectId` only; returns their user id. */
+async function projectMember(w: World, projectId: string): Promise<string> {
+  const u = await w.fresh.user();
+  await w.t.ctx.db.insert(projectMembers).values({ projectId, userId: u.id, role: "CONTRIBUTOR" });
+  return u.id;
+}
+
+/** A fresh pending invite to project `projectId` (sent by org A's owner); returns its id. */
+async function projectInvite(w: World, projectId: string): Promise<string> {
+  const owner = { userId: w.users.owner.id, name: w.users.owner.name, isAdmin: false, via: "session" as const };
+  const { invite } = await createProjectInvite(w.t.ctx, owner, projectId, {
+    githubUsername: `walk-${crypto.randomUUID().slice(0, 8)}`,
+    role: "CONTRIBUTOR",
+  });
+  return invite.id;
+}
+/** Org A's owner as a service principal (for setting up funded projects through the services). */
+const ownerOf = (w: World) => ({
+  userId: w.users.owner.id,
+  name: w.users.owner.name,
+  isAdmin: false,
+  via: "session" as const,
+});
+/**
+ * A fresh project funded on the dev chain through the services (quote, one-click deposit); with `token`, in the
+ * dev chain's dUSD (which has a vault); with `yieldMode`, switched to yield mode. Returns its id.
+ */
+async function fundedOnChain(w: World, v: Visibility, opts: { token?: boolean; yieldMode?: boolean } = {}) {
+  const p = await w.fresh.project(v, { approved: true });
+  const rt = await requireChain(w.t.ctx);
+  if (opts.token) {
+    await w.t.ctx.db
+      .update(projects)
+      .set({ tokenAddress: rt.deployment!.dev!.token, tokenSymbol: "dUSD", tokenDecimals: 6 })
+      .where(eq(projects.id, p.id));
+  }
+  await createQuote(w.t.ctx, ownerOf(w), p.id);
+  await devChainDeposit(w.t.ctx, ownerOf(w), p.id);
+  if (opts.yieldMode) await setYieldMode(w.t.ctx, ownerOf(w), p.id, "YIELD");
+  return p.id;
+}
+/** A fresh funded project whose expiry date has passed, so its refund can be sent at once. */
+async function expiredOnChain(w: World, v: Visibility) {
+  const id = await fundedOnChain(w, v);
+  await w.t.ctx.db
+    .insert(projectFunding)
+    .values({ projectId: id, projectKey: onChainProjectId(id), expiresAt: new Date(Date.now() - 1000) })
+    .onConflictDoUpdate({ target: projectFunding.projectId, set: { expiresAt: new Date(Date.now() - 1000) } });
+  return id;
+}
+/** A fresh project set ACTIVE in the database (no deposit): enough for the expiry date and raising points. */
+async function activeProject(w: World, v: Visibility) {
+  const p = await w.fresh.project(v, { approved: true });
+  await w.t.ctx.db.update(projects).set({ state: "ACTIVE" }).where(eq(projects.id, p.id));
+  return p;
 }
 const org = (action: OrgAction, extra: Partial<Sample> = {}) => ({
   access: { kind: "org", action } as Access,
@@ -742,6 +800,42 @@ export const ROUTES: Record<string, Sample> = {
     at(`/api/projects/${w.projects[v].id}`, { body: { description: "d" } }),
   ),
   "GET /api/projects/:id/points": proj("project.view", (w, v) => at(`/api/projects/${w.projects[v].id}/points`)),
+  // ---- project members and invites
+  "GET /projects/:id/members": proj("project.invite", (w, v) => at(`/projects/${w.projects[v].id}/members`)),
+  "GET /api/projects/:id/members": proj("project.invite", (w, v) => at(`/api/projects/${w.projects[v].id}/members`)),
+  "GET /api/projects/:id/invites": proj("project.invite", (w, v) => at(`/api/projects/${w.projects[v].id}/invites`)),
+  "POST /projects/:id/invites": proj("project.invite", (w, v) =>
+    at(`/projects/${w.projects[v].id}/invites`, {
+      body: form({ githubUsername: `walk-${crypto.randomUUID().slice(0, 8)}`, role: "CONTRIBUTOR" }),
+    }),
+  ),
+  "POST /api/projects/:id/invite": proj("project.invite", (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/invite`, {
+      body: { githubUsername: `walk-${crypto.randomUUID().slice(0, 8)}`, role: "CONTRIBUTOR" },
+    }),
+  ),
+  "POST /projects/:id/invites/:inviteId/revoke": proj("project.invite", async (w, v) =>
+    at(`/projects/${w.projects[v].id}/invites/${await projectInvite(w, w.projects[v].id)}/revoke`, { body: form({}) }),
+  ),
+  "DELETE /api/projects/:id/invite/:inviteId": proj("project.invite", async (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/invite/${await projectInvite(w, w.projects[v].id)}`),
+  ),
+  "POST /projects/:id/members/:userId/role": proj("project.invite", async (w, v) =>
+    at(`/projects/${w.projects[v].id}/members/${await projectMember(w, w.projects[v].id)}/role`, {
+      body: form({ role: "SPONSOR" }),
+    }),
+  ),
+  "PATCH /api/projects/:id/members/:userId": proj("project.invite", async (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/members/${await projectMember(w, w.projects[v].id)}`, {
+      body: { role: "SPONSOR" },
+    }),
+  ),
+  "POST /projects/:id/members/:userId/remove": proj("project.invite", async (w, v) =>
+    at(`/projects/${w.projects[v].id}/members/${await projectMember(w, w.projects[v].id)}/remove`, { body: form({}) }),
+  ),
+  "DELETE /api/projects/:id/members/:userId": proj("project.invite", async (w, v) =>
+    at(`/api/projects/${w.projects[v].id}/members/${await projectMember(w, w.projects[v].id)}`),
+  ),
   "GET /projects": { access: signedIn, build: () => at("/projects") },
   "GET /orgs/:id/projects": { ...org("org.view"), build: (w) => at(`/orgs/${w.orgA}/projects`) },
   "GET /orgs/:id/projects/new": { ...org("project.create"), build: (w) => at(`/orgs/${w.orgA}/projects/new`) },
