@@ -5,8 +5,9 @@
 // task of a funded project: the sponsor's open page's bell rises without a reload; the contributor's work is
 // verified and paid by the appliance's own jobs, and the verification and payment e-mails (with the amount and the
 // transaction) arrive at the SMTP server. On PGlite both browsers use one process; on PostgreSQL
-// (TEST_DATABASE_URL) each browser talks to its own appliance process on the same database, so the push crosses
-// processes (LISTEN/NOTIFY).
+// (TEST_DATABASE_URL) the invite test has each browser talk to its own appliance process on the same database, so
+// the push crosses processes (LISTEN/NOTIFY); the claim and payment run on one process (the embedded dev chain
+// lives in one).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -193,13 +194,24 @@ for (const kind of dbKinds()) {
         "the invite e-mail",
         30_000,
       );
-      expect(invite.parsed.text).toContain(`${a}/invites/accept?token=`);
+      // with two processes, either one's mail worker may send it: the link names that appliance
+      expect(servers.some((x) => invite.parsed.text?.includes(`${x.base}/invites/accept?token=`))).toBe(true);
       expect(errors).toEqual([]);
     }, 180_000);
 
     test("the contributor's claim raises the sponsor's bell; verification and payment e-mails arrive", async () => {
+      // The embedded dev chain lives inside one appliance process (its data dir): a deposit made through one process
+      // is not on the other's chain, so the money part runs on one process (the live push across processes is the
+      // first test's). Sessions are in the shared database, so the contributor stays signed in.
+      for (const gone of servers.slice(1)) {
+        // pages of the process going away would keep retrying its live stream
+        for (const page of [...sponsor.context().pages(), ...contributor.context().pages()]) {
+          if (page.url().startsWith(gone.base)) await page.goto("about:blank");
+        }
+      }
+      while (servers.length > 1) await servers.pop()!.stop();
       const a = servers[0]!.base;
-      const b = servers.at(-1)!.base;
+      const b = a;
       /** A signed-in page's JSON API with its session cookie and CSRF token. */
       const api = async <T>(page: Page, base: string, method: string, path: string, data?: unknown): Promise<T> => {
         const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute("content")) ?? "";
@@ -305,8 +317,9 @@ for (const kind of dbKinds()) {
         "the verification and payment e-mails",
         60_000,
       );
-      expect(mails.verified.parsed.text).toContain(`See the verdict: ${b}/tasks/${task.id}`);
-      expect(mails.verified.parsed.text).toContain(`${b}/notifications/preferences#type-VERIFICATION_SUCCESS`);
+      const sender = servers.find((x) => mails.verified.parsed.text?.includes(x.base))?.base ?? "(no appliance)";
+      expect(mails.verified.parsed.text).toContain(`See the verdict: ${sender}/tasks/${task.id}`);
+      expect(mails.verified.parsed.text).toContain(`${sender}/notifications/preferences#type-VERIFICATION_SUCCESS`);
       expect(mails.received.parsed.text).toContain(`Transaction: ${txHash}`);
       expect(mails.received.parsed.text).toContain(`at ${wallet.address}`);
       expect(mails.received.parsed.html).toContain(txHash);
