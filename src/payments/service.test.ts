@@ -439,4 +439,37 @@ describeEachDb("funding and payouts", (getDb) => {
     expect((await syncChainEvents(restarted)).paymentsRecovered).toBe(0);
     expect((await releaseTaskPayment(restarted, proofId)).txHash).toBe(sent.txHash);
   }, 120_000);
+
+  test("a release the escrow refuses marks the payment failed, and the chain records the reason", async () => {
+    const db = getDb().db;
+    // every deposit is paid out: a further task's release finds the escrow empty for this project
+    await db.update(projects).set({ state: "ACTIVE" }).where(eq(projects.id, projectId));
+    const [m] = await db.select().from(milestones).where(eq(milestones.projectId, projectId));
+    const [extra] = await db
+      .insert(tasks)
+      .values({
+        milestoneId: m!.id,
+        projectId,
+        title: "c",
+        points: 1,
+        position: 2,
+        claimedById: claimerId,
+        payoutAmount: "1000",
+        verification: { minPassingTests: 20, testCommand: "bun test", rules: [], acceptanceTests: NAMED },
+      })
+      .returning();
+    const { proofId } = await createPaymentProof(ctx, (await verified(extra!.id, SUITE)).id);
+    const refused = await releaseTaskPayment(ctx, proofId).then(
+      () => null,
+      (e: { code?: string }) => e,
+    );
+    expect(refused?.code).toBe("INSUFFICIENT_FUNDS");
+    const [p] = await db.select().from(payments).where(eq(payments.taskId, extra!.id));
+    expect(p).toMatchObject({ status: "FAILED" });
+    const failed = (await trail("payment.queue", "payment.fail")).filter((e) => e.targetId === p!.id);
+    expect(failed.map((e) => e.action)).toEqual(["payment.queue", "payment.fail"]);
+    expect(failed[1]!.payload).toEqual({ taskId: extra!.id, reason: p!.lastError });
+    expect(p!.lastError).toStartWith("INSUFFICIENT_FUNDS");
+    expect((await verifyAudit(db)).ok).toBe(true);
+  }, 120_000);
 });
