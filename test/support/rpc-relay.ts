@@ -79,8 +79,10 @@ export function startRpcRelay(
       const res = await fetch(upstream, { method: "POST", headers: { "content-type": "application/json" }, body });
       const parsed = JSON.parse(body);
       const answer = await res.json();
+      // a batch's answers may come in any order: pair them with their requests by id
+      const byId = (id: unknown) => (answer as { id?: unknown }[]).find((r) => r.id === id) as { error?: RpcError };
       const out = Array.isArray(parsed)
-        ? await Promise.all(parsed.map((m, i) => handle(m, (answer as unknown[])[i] as { error?: RpcError })))
+        ? await Promise.all(parsed.map((m: { id?: unknown; method?: string }) => handle(m, byId(m.id))))
         : await handle(parsed, answer as { error?: RpcError });
       return Response.json(out);
     },
