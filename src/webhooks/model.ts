@@ -23,8 +23,9 @@ export const WebhookCreateRequest = z.object({
     .refine((s) => /^https?:\/\/[^/]/i.test(s) && URL.canParse(s), "Enter a full http:// or https:// URL."),
   format: z.enum(WEBHOOK_FORMATS),
   /** Empty or absent: every event of the org. */
-  events: events.default([]),
-  enabled: z.boolean().default(true),
+  events: events.optional(),
+  /** Default true. */
+  enabled: z.boolean().optional(),
 });
 export type WebhookCreateRequest = z.infer<typeof WebhookCreateRequest>;
 

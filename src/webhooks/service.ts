@@ -180,8 +180,8 @@ export async function createEndpoint(deps: WebhookDeps, principal: Principal | n
       name: data.name,
       urlSealed: encrypt(deps.masterKey, data.url, urlAad(id)),
       format: data.format,
-      events: [...new Set(data.events)],
-      enabled: data.enabled,
+      events: [...new Set(data.events ?? [])],
+      enabled: data.enabled ?? true,
       secretSealed: encrypt(deps.masterKey, secret, secretAad(id)),
       createdById: access.userId,
     })
