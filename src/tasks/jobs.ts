@@ -135,7 +135,12 @@ export async function setupTasks(ctx: AppContext, _on: On): Promise<void> {
     { concurrency: 2, maxAttempts: 2, timeoutMs: 60 * 60_000 },
   );
 
-  registerUserDataHook({ name: "tasks", covers: ["task_claims.user_id"], export: exportTaskData, erase: eraseTaskData });
+  registerUserDataHook({
+    name: "tasks",
+    covers: ["task_claims.user_id"],
+    export: exportTaskData,
+    erase: eraseTaskData,
+  });
   ctx.jobs.define("tasks.expire-claims", () => expireClaims(ctx), { maxAttempts: 1 });
   ctx.cron.register("tasks.expire-claims", "0 */15 * * * *", "tasks.expire-claims");
   ctx.jobs.define("tasks.resume", () => resumeTasks(ctx), { maxAttempts: 1 });
