@@ -6,6 +6,11 @@ import { eq } from "drizzle-orm";
 import { zeroAddress } from "viem";
 import { requireChain } from "../../src/chain/service";
 import { githubRepositories } from "../../src/github/schema";
+import { createQuote, devChainDeposit } from "../../src/funding/service";
+import { projectFunding } from "../../src/funding/schema";
+import { setYieldMode } from "../../src/funding/yield";
+import { projects } from "../../src/projects/schema";
+import { onChainProjectId } from "../../src/zk/attestation";
 import { payments } from "../../src/payments/schema";
 import { zkProofs } from "../../src/zk/schema";
 import type { OrgAction } from "../../src/orgs/permissions";
@@ -516,6 +521,47 @@ export const ROUTES: Record<string, Sample> = {
   }),
   "POST /projects/:id/fund/dev-deposit": proj("project.fund", async (w, v) =>
     at(`/projects/${await w.fresh.quoted(v)}/fund/dev-deposit`),
+  ),
+  // ---- the funding tab: amounts, top-ups, close and refund, expiry, yield (fresh projects funded on the dev chain)
+  "GET /api/projects/:id/funding": proj("project.view", (w, v) => at(`/api/projects/${w.funded[v].id}/funding`)),
+  "GET /projects/:id/funding": proj("project.view", (w, v) => at(`/projects/${w.funded[v].id}/funding`)),
+  "POST /api/projects/:id/fund/close-request": proj("project.fund", async (w, v) =>
+    at(`/api/projects/${await fundedOnChain(w, v)}/fund/close-request`, { body: {} }),
+  ),
+  "POST /projects/:id/fund/close-request": proj("project.fund", async (w, v) =>
+    at(`/projects/${await fundedOnChain(w, v)}/fund/close-request`, { body: form({}) }),
+  ),
+  "POST /api/projects/:id/fund/close": proj("project.fund", async (w, v) =>
+    at(`/api/projects/${await expiredOnChain(w, v)}/fund/close`),
+  ),
+  "POST /projects/:id/fund/close": proj("project.fund", async (w, v) =>
+    at(`/projects/${await expiredOnChain(w, v)}/fund/close`, { body: form({}) }),
+  ),
+  "POST /api/projects/:id/fund/expiry": proj("project.fund", async (w, v) =>
+    at(`/api/projects/${(await activeProject(w, v)).id}/fund/expiry`, {
+      body: { expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+    }),
+  ),
+  "POST /projects/:id/fund/expiry": proj("project.fund", async (w, v) =>
+    at(`/projects/${(await activeProject(w, v)).id}/fund/expiry`, { body: form({ expiresAt: "2099-01-01" }) }),
+  ),
+  "POST /api/projects/:id/fund/mode": proj("project.fund", async (w, v) =>
+    at(`/api/projects/${await fundedOnChain(w, v, { token: true })}/fund/mode`, { body: { mode: "YIELD" } }),
+  ),
+  "POST /projects/:id/fund/mode": proj("project.fund", async (w, v) =>
+    at(`/projects/${await fundedOnChain(w, v, { token: true })}/fund/mode`, { body: form({ mode: "YIELD" }) }),
+  ),
+  "POST /api/projects/:id/fund/harvest": proj("project.fund", async (w, v) =>
+    at(`/api/projects/${await fundedOnChain(w, v, { token: true, yieldMode: true })}/fund/harvest`),
+  ),
+  "POST /projects/:id/fund/harvest": proj("project.fund", async (w, v) =>
+    at(`/projects/${await fundedOnChain(w, v, { token: true, yieldMode: true })}/fund/harvest`, { body: form({}) }),
+  ),
+  "POST /api/tasks/:id/points": proj("project.fund", async (w, v) =>
+    at(`/api/tasks/${(await activeProject(w, v)).taskId}/points`, { body: { points: 99 } }),
+  ),
+  "POST /tasks/:id/points": proj("project.fund", async (w, v) =>
+    at(`/tasks/${(await activeProject(w, v)).taskId}/points`, { body: form({ points: "99" }) }),
   ),
 
   // ---- orgs
