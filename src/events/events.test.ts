@@ -64,7 +64,10 @@ for (const kind of dbKinds()) {
       const { id } = await t.ctx.db.transaction((tx) => emitEvent(tx as Db, "test.happened", { orgId: ORG, n: 1 }));
       await until(() => got("test.flaky", id) === 1, 15_000);
       expect(got("test.audit", id)).toBe(1);
-      const [row] = await t.ctx.db.select().from(domainEvents).where(eq(domainEvents.id, id));
+      // a handler runs inside the transaction that records its delivery: wait for that transaction's commit
+      const stored = async () => (await t.ctx.db.select().from(domainEvents).where(eq(domainEvents.id, id)))[0]!;
+      await until(async () => (await stored()).deliveredAt !== null, 15_000);
+      const row = await stored();
       // the app's own subscribers (outgoing webhooks take every event) are recorded too
       expect(row.deliveredTo.filter((s) => s.startsWith("test.")).sort()).toEqual(["test.audit", "test.flaky"]);
       expect(row.attempts).toBe(2);
