@@ -292,7 +292,11 @@ export function FundingTabPage(props: {
                 {d.canFund ? (
                   <form method="post" action={`/projects/${p.id}/fund/close`} class="inline">
                     <CsrfField token={csrf} />
-                    <button type="submit" disabled={!d.closable}>
+                    <button
+                      type="submit"
+                      disabled={!d.closable}
+                      style={d.closable ? undefined : "opacity:.5;cursor:not-allowed"}
+                    >
                       Close and refund
                     </button>
                     {d.closable ? "" : <span class="muted"> (available when the delay has ended)</span>}
