@@ -1,9 +1,10 @@
 // The admin console's pages: one sub-navigation, then jobs, cron, payments, fees, users and the doctor.
+import { escapeHtml } from "@kitajs/html";
 import { formatUnits } from "viem";
 import { ConfirmField, CsrfField, type Flash } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-import type { CheckResult } from "../doctor/checks";
 import type { publicRun } from "../core/jobs/routes";
+import type { CheckResult } from "../doctor/checks";
 import type { AdminUserRow } from "./users";
 
 type PublicRunView = ReturnType<typeof publicRun>;
@@ -30,7 +31,7 @@ export function AdminNav({ current }: { current: AdminSection }) {
   return (
     <nav aria-label="Admin" class="tabs">
       {SECTIONS.map(([key, label, href]) => (
-        <a href={href} aria-current={key === current ? "page" : undefined} safe>
+        <a href={href} aria-current={key === current ? "page" : undefined}>
           {label}
         </a>
       ))}
@@ -640,9 +641,7 @@ export function DoctorPage(props: PageBase & { checks: CheckResult[] }) {
                 <td data-label="Detail" class="pre-line" safe>
                   {c.detail}
                 </td>
-                <td data-label="Fix" safe>
-                  {c.status !== "ok" && c.fix ? c.fix : ""}
-                </td>
+                <td data-label="Fix">{escapeHtml(c.status !== "ok" && c.fix ? c.fix : "")}</td>
               </tr>
             ))}
           </tbody>

@@ -1,3 +1,4 @@
+import { escapeHtml } from "@kitajs/html";
 import { formatUnits } from "viem";
 import { CsrfField } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
@@ -206,9 +207,11 @@ export function FundingTabPage(props: {
   flash?: { kind: "error" | "success"; message: string };
   canAudit: boolean;
   data: FundingOverview;
-  charts: { burnDown: string; payouts: string; taskStates: string };
+  /** Server-rendered SVG (src/charts escapes every text it holds). */
+  charts: { burnDown: JSX.Element; payouts: JSX.Element; taskStates: JSX.Element };
 }) {
   const { data: d, csrf } = props;
+  const { burnDown, payouts, taskStates } = props.charts;
   const p = d.project;
   const unit = p.tokenSymbol ?? (p.tokenAddress ? "tokens" : "ETH");
   const amount = (base: bigint | string) => `${formatUnits(BigInt(base), p.tokenDecimals)} ${unit}`;
@@ -281,8 +284,10 @@ export function FundingTabPage(props: {
           <div class="card" id="close">
             <h2>Close and refund</h2>
             {d.row.closedAt ? (
-              <p id="close-state" safe>
-                {`Closed ${day(d.row.closedAt)}: ${amount(d.row.refundAmount ?? "0")} sent back to the sponsor.`}{" "}
+              <p id="close-state">
+                {escapeHtml(
+                  `Closed ${day(d.row.closedAt)}: ${amount(d.row.refundAmount ?? "0")} sent back to the sponsor.`,
+                )}{" "}
               </p>
             ) : closing ? (
               <>
@@ -327,10 +332,12 @@ export function FundingTabPage(props: {
             ) : (
               <>
                 <h3>Expiry date</h3>
-                <p safe>
-                  {d.row.expiresAt
-                    ? `${d.expired ? "Expired" : "Expires"} ${day(d.row.expiresAt)} UTC: after it no new claims are taken and the unspent funds can be refunded at once.`
-                    : "No expiry date: the funds stay in escrow until the project is closed."}
+                <p>
+                  {escapeHtml(
+                    d.row.expiresAt
+                      ? `${d.expired ? "Expired" : "Expires"} ${day(d.row.expiresAt)} UTC: after it no new claims are taken and the unspent funds can be refunded at once.`
+                      : "No expiry date: the funds stay in escrow until the project is closed.",
+                  )}
                 </p>
                 {d.canFund && !closing ? (
                   <form method="post" action={`/projects/${p.id}/fund/expiry`} class="inline">
@@ -600,9 +607,9 @@ export function FundingTabPage(props: {
       )}
       <div class="card" id="charts">
         <h2>Charts</h2>
-        {props.charts.burnDown}
-        {props.charts.payouts}
-        {props.charts.taskStates}
+        {burnDown}
+        {payouts}
+        {taskStates}
       </div>
     </Layout>
   );

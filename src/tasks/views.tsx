@@ -819,8 +819,9 @@ export function MyTasksPage(p: PageBase & { rows: MyTaskRow[] }) {
 
 /** The contributor's earnings: each payment with its transaction and proof receipt. */
 export function EarningsPage(
-  p: PageBase & { rows: Earning[] /** Server-rendered SVG (src/charts). */; chart?: string },
+  p: PageBase & { rows: Earning[] /** Server-rendered SVG (src/charts). */; chart?: JSX.Element },
 ) {
+  const chart = p.chart ?? "";
   const totals = new Map<string, bigint>();
   for (const r of p.rows)
     totals.set(
@@ -840,7 +841,7 @@ export function EarningsPage(
               {[...totals].map(([k, v]) => tokens(v.toString(), Number(k.split(":")[1]), k.split(":")[0]!)).join(", ")}
             </strong>
           </p>
-          {p.chart ?? ""}
+          {chart}
           <div class="table-scroll">
             <table>
               <thead>

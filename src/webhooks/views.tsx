@@ -1,3 +1,4 @@
+import { escapeHtml } from "@kitajs/html";
 import { ConfirmField, CsrfField, ErrorSummary, FieldError, type FormProps, invalid, typed } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { OrgNav, type OrgView } from "../orgs/views";
@@ -127,8 +128,8 @@ export function WebhooksPage(props: {
                     {e.name}
                   </a>
                 </td>
-                <td safe>{e.format}</td>
-                <td safe>{e.events.length ? e.events.join(", ") : "all"}</td>
+                <td>{escapeHtml(e.format)}</td>
+                <td>{escapeHtml(e.events.length ? e.events.join(", ") : "all")}</td>
                 <td>
                   <StateBadge e={e} />
                 </td>
@@ -155,8 +156,8 @@ function SecretCard(props: { endpoint: EndpointView; secret: string; orgId: stri
       <h2 safe>{props.fresh ? "New signing secret" : `Webhook added: ${endpoint.name}`}</h2>
       <p>
         Its signing secret is shown this once. Generic deliveries carry{" "}
-        <code safe>{"X-DevSponsor-Signature: t=<unix time>,v1=<hex>"}</code>, the HMAC-SHA256 of{" "}
-        <code safe>{"<t>.<raw body>"}</code> with this secret.
+        <code>{escapeHtml("X-DevSponsor-Signature: t=<unix time>,v1=<hex>")}</code>, the HMAC-SHA256 of{" "}
+        <code>{escapeHtml("<t>.<raw body>")}</code> with this secret.
       </p>
       <p>
         <code id="webhook-secret" safe>
