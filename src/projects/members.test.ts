@@ -4,14 +4,18 @@
 // project or from the org) gives their open claims back through the task state machine and removes the
 // collaborator; the project's setting decides whether a paid claimer keeps the access.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createOrgAs, createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 import { type GitHubServer, startGitHubServer } from "../../test/support/github-server";
 import { revokeAccess, syncAccess } from "../github/access";
-import { githubAccess, githubInstallations, githubRepositories } from "../github/schema";
+import { githubAccess, githubDeliveries, githubInstallations, githubRepositories } from "../github/schema";
 import { milestones, tasks } from "../milestones/schema";
+import { jobs } from "../core/jobs/schema";
 import { emailOutbox, notifications } from "../notifications/schema";
 import { taskClaims } from "../tasks/schema";
 import { markTaskPaid } from "../tasks/service";
@@ -22,7 +26,7 @@ import { projects } from "./schema";
 const INSTALLATION = 5151;
 const OWNER = "acme";
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await fn();
@@ -252,6 +256,12 @@ for (const kind of dbKinds()) {
         await t.ctx.db.transaction((tx) => markTaskPaid(tx, taskId, {}));
       };
       const { claimTask } = await import("../tasks/service");
+      // the previous removal's jobs finish first: a late collaborator removal would undo the setup below
+      await until("the queue to settle", async () =>
+        (await t.ctx.db.select({ name: jobs.name, state: jobs.state }).from(jobs)).every(
+          (j) => !j.name.startsWith("github.") || j.state === "completed" || j.state === "dead",
+        ),
+      );
       await t.ctx.db.insert(projectMembers).values({ projectId, userId: dev.id, role: "CONTRIBUTOR" });
       gh.repos.get(`${OWNER}/engine`)!.collaborators.add("devhub");
       await claimTask(t.ctx, principal, taskIds[1]!);
@@ -367,6 +377,54 @@ for (const kind of dbKinds()) {
       expect(page).toContain("Sponsor");
       const overview = await (await owner.request("GET", `/projects/${projectId}`)).text();
       expect(overview).toContain(`href="/projects/${projectId}/members"`);
+    }, 60_000);
+
+    test("GitHub's member webhook marks a member's pending invitation accepted", async () => {
+      const SECRET = "members secret";
+      await t.ctx.settings.update({ "github.webhookSecret": SECRET }, null);
+      const [row] = await t.ctx.db
+        .insert(projectRepoAccess)
+        .values({ projectId, userId: outsider.id, repoId: 41, login: "Octo-New", state: "PENDING", invitationId: 5 })
+        .returning();
+      const fixture = JSON.parse(
+        readFileSync(
+          join(
+            import.meta.dir,
+            "..",
+            "..",
+            "test",
+            "fixtures",
+            "github",
+            "member.added.with-installation.payload.json",
+          ),
+          "utf8",
+        ),
+      );
+      const body = JSON.stringify({
+        ...fixture,
+        member: { ...fixture.member, login: "octo-new" },
+        repository: { ...fixture.repository, id: 41, full_name: `${OWNER}/engine` },
+      });
+      const id = `member-${kind}-${crypto.randomUUID()}`;
+      const res = await t.request("POST", "/webhooks/github", {
+        body,
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "member",
+          "x-github-delivery": id,
+          "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+        },
+      });
+      expect(res.status).toBeLessThan(300);
+      // processed by the app's github.delivery job (the workers run in this file)
+      const done = await until("the delivery processed", async () =>
+        (await t.ctx.db.select().from(githubDeliveries).where(eq(githubDeliveries.deliveryId, id))).find(
+          (d) => d.processedAt,
+        ),
+      );
+      expect(done.outcome).toContain("1 access record now ACTIVE");
+      const [after] = await t.ctx.db.select().from(projectRepoAccess).where(eq(projectRepoAccess.id, row!.id));
+      expect(after!.state).toBe("ACTIVE");
     }, 60_000);
   });
 }
