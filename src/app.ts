@@ -17,6 +17,7 @@ import { statusRoutes } from "./status/routes";
 import { chainRoutes } from "./chain/routes";
 import { setupChain } from "./chain/setup";
 import { fundingRoutes } from "./funding/routes";
+import { setupFunding } from "./funding/jobs";
 import { setupPayments } from "./payments/setup";
 import { auditRoutes } from "./audit/routes";
 import { authGuard, authRoutes } from "./auth/routes";
@@ -234,6 +235,7 @@ export async function setupDomains(ctx: AppContext, opts: { role?: ServeRole } =
   setupLiveNotifications(ctx);
   await setupChain(ctx, on);
   await setupPayments(ctx, on);
+  setupFunding(ctx);
   await setupIdentity(ctx, on);
   await setupAi(ctx, on);
   await setupSidebar(ctx, on);

@@ -820,7 +820,8 @@ export const ROUTES: Record<string, Sample> = {
   "GET /notifications/preferences": { access: signedIn, build: () => at("/notifications/preferences") },
   "POST /notifications/preferences": {
     access: signedIn,
-    build: () => at("/notifications/preferences", { body: form({ emailNotifications: "true", "inApp.PAYMENT": "true" }) }),
+    build: () =>
+      at("/notifications/preferences", { body: form({ emailNotifications: "true", "inApp.PAYMENT": "true" }) }),
   },
   "GET /api/me/notification-preferences": { access: signedIn, build: () => at("/api/me/notification-preferences") },
   "PUT /api/me/notification-preferences": {
