@@ -110,6 +110,22 @@ export function Layout(props: LayoutProps): JSX.Element {
   return Shell(props, scope?.path);
 }
 
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const TASK_PAGE = new RegExp(`^/tasks/(${UUID})$`);
+const PROJECT_PAGE = new RegExp(`^/projects/(${UUID})(?:/tasks|/funding)?$`);
+
+/**
+ * What a page follows live (app.js reloads its content when the task or project changes): a task page its task,
+ * a project's overview, task list and funding tab their project.
+ */
+export function liveTopics(path: string | undefined): string | undefined {
+  const bare = path?.split("?")[0] ?? "";
+  const task = TASK_PAGE.exec(bare)?.[1];
+  if (task) return `task:${task}`;
+  const project = PROJECT_PAGE.exec(bare)?.[1];
+  return project ? `project:${project}` : undefined;
+}
+
 function Shell(props: LayoutProps, path: string | undefined): JSX.Element {
   const bell =
     props.bell ??
@@ -164,7 +180,7 @@ function Shell(props: LayoutProps, path: string | undefined): JSX.Element {
             </details>
           </header>
           <div class={props.sidebar ? "shell with-sidebar" : "shell"}>
-            <main id="main">
+            <main id="main" data-live-topics={props.viewer ? liveTopics(path) : undefined}>
               {props.viewer?.emailUnverified ? (
                 <form method="post" action="/verify-email/resend" class="flash warning inline" role="status">
                   {props.csrfToken ? <input type="hidden" name="_csrf" value={props.csrfToken} /> : ""}

@@ -3,10 +3,12 @@
 // one never), other users hear nothing of it, and a stream ends with the session that opened it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../test/support/app";
-import { createUser } from "../../test/support/auth";
+import { createOrgAs, createUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 import type { Db } from "../core/db";
 import { notify } from "../notifications/service";
+import { projects } from "../projects/schema";
+import { emitEvent } from "./service";
 
 /** Waits until `check` is true (polling), or fails after `ms`. */
 async function until(check: () => boolean | Promise<boolean>, ms = 10_000) {
@@ -50,6 +52,61 @@ for (const kind of dbKinds()) {
       })();
       return { unread, html, done, cancel: () => reader.cancel() };
     }
+
+    /** The topics of the `changed` events an SSE response carries, as they come. */
+    function changes(res: Response) {
+      const topics: string[] = [];
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      void (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          buffer += decoder.decode(value, { stream: true });
+          for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            if (block.startsWith("event: changed\n")) topics.push(JSON.parse(block.split("\ndata: ")[1]!).topic);
+          }
+        }
+      })().catch(() => {});
+      return { topics, cancel: () => reader.cancel() };
+    }
+
+    test("a page follows its project: a committed event about it arrives as `changed`, a rolled-back one never; topics are checked", async () => {
+      const owner = await createUser(t);
+      const outsider = await createUser(t);
+      const orgId = await createOrgAs(owner);
+      const [p] = await t.ctx.db
+        .insert(projects)
+        .values({ orgId, title: "Live", repoVisibility: "PRIVATE", verificationRuns: 1, totalPoints: 0 })
+        .returning();
+      const topic = `project:${p!.id}`;
+      // a project the caller may not see is answered like a missing one; a malformed topic is refused
+      expect((await outsider.request("GET", `/events/stream?topics=${topic}`)).status).toBe(404);
+      const bad = await owner.request("GET", "/events/stream?topics=org:1");
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error.code).toBe("INVALID_INPUT");
+      const res = await owner.request("GET", `/events/stream?topics=${topic}`);
+      expect(res.status).toBe(200);
+      const seen = changes(res);
+      try {
+        await Bun.sleep(200); // the stream is listening once its first snapshot was sent
+        await t.ctx.db
+          .transaction(async (tx) => {
+            await emitEvent(tx as Db, "test.rolled_back", { projectId: p!.id });
+            throw new Error("rollback");
+          })
+          .catch(() => {});
+        await t.ctx.db.transaction((tx) => emitEvent(tx as Db, "test.changed", { projectId: p!.id, orgId }));
+        await until(() => seen.topics.length > 0);
+        await Bun.sleep(300);
+        expect(seen.topics).toEqual([topic]);
+      } finally {
+        await seen.cancel();
+      }
+    });
 
     test("signed-out callers get no stream", async () => {
       await createUser(t); // the instance is set up (otherwise every page leads to /setup)

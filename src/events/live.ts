@@ -7,6 +7,15 @@ import type { Logger } from "../core/logger";
 /** The NOTIFY channel telling every process that something changed for a user. */
 export const USER_EVENTS_CHANNEL = "user_events";
 
+/**
+ * The NOTIFY channel telling every process that a task or project changed (payload: `task:<id>`, `project:<id>`,
+ * space-separated); streams that follow the topic get a `changed` event and their page reloads its content.
+ */
+export const TOPIC_EVENTS_CHANNEL = "topic_events";
+
+/** A topic a page may follow: one task or one project. */
+export const LIVE_TOPIC = /^(task|project):[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** One SSE message: `event` name and its JSON data. */
 export interface LiveMessage {
   event: string;
@@ -19,6 +28,8 @@ export type Snapshot = (userId: string) => Promise<LiveMessage[]>;
 /** One open stream as the hub keeps it (the HTTP stream itself costs the server ~40 KiB: bench/live.ts). */
 interface Client {
   userId: string;
+  /** Task and project topics the page follows (already authorized). */
+  topics: readonly string[];
   send(text: string): void;
   /** Still allowed? (the session may have ended); false closes the stream. */
   check(): Promise<boolean>;
@@ -38,6 +49,8 @@ export function sseMessage(m: LiveMessage): string {
  */
 export class LiveHub {
   private readonly byUser = new Map<string, Set<Client>>();
+  private readonly byTopic = new Map<string, Set<Client>>();
+  private readonly dirtyTopics = new Set<string>();
   private unlisten: Promise<() => Promise<void>> | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly dirty = new Set<string>();
@@ -68,13 +81,19 @@ export class LiveHub {
    * Opens a stream for `userId`: it starts with the current snapshot, then gets one after each change. Every
    * heartbeat asks `check` whether the caller may still listen (sign-out, expiry) and closes the stream if not.
    */
-  open(userId: string, check: () => Promise<boolean>, signal?: AbortSignal): ReadableStream<Uint8Array> {
+  open(
+    userId: string,
+    check: () => Promise<boolean>,
+    signal?: AbortSignal,
+    topics: readonly string[] = [],
+  ): ReadableStream<Uint8Array> {
     let client: Client | undefined;
     const stream = new ReadableStream<Uint8Array>({
       start: async (controller) => {
         let closed = false;
         client = {
           userId,
+          topics,
           check,
           send: (text) => {
             if (closed || !text) return;
@@ -118,6 +137,12 @@ export class LiveHub {
     this.scheduleFlush();
   }
 
+  /** Tells the streams following any of `topics` (space-separated, as NOTIFY carries them) that it changed. */
+  topicChanged(topics: string) {
+    for (const t of topics.split(" ")) if (this.byTopic.has(t)) this.dirtyTopics.add(t);
+    if (this.dirtyTopics.size > 0) this.scheduleFlush();
+  }
+
   /** Closes every stream and stops listening (shutdown: open streams would otherwise hold the server open). */
   async close() {
     for (const set of [...this.byUser.values()]) for (const c of [...set]) c.close();
@@ -129,7 +154,7 @@ export class LiveHub {
       .then(() => this.flush())
       .finally(() => {
         this.flushing = undefined;
-        if (this.dirty.size > 0) this.scheduleFlush(); // changes that came in during the flush
+        if (this.dirty.size > 0 || this.dirtyTopics.size > 0) this.scheduleFlush(); // changes during the flush
       });
   }
 
@@ -138,6 +163,12 @@ export class LiveHub {
   }
 
   private async flush() {
+    const topics = [...this.dirtyTopics];
+    this.dirtyTopics.clear();
+    for (const topic of topics) {
+      const text = sseMessage({ event: "changed", data: { topic } });
+      for (const c of this.byTopic.get(topic) ?? []) c.send(text);
+    }
     const users = [...this.dirty];
     this.dirty.clear();
     for (const userId of users) {
@@ -159,6 +190,14 @@ export class LiveHub {
       this.byUser.set(c.userId, set);
     }
     set.add(c);
+    for (const t of c.topics) {
+      let followers = this.byTopic.get(t);
+      if (!followers) {
+        followers = new Set();
+        this.byTopic.set(t, followers);
+      }
+      followers.add(c);
+    }
     this.heartbeat ??= setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 20_000);
   }
 
@@ -166,6 +205,11 @@ export class LiveHub {
     const set = this.byUser.get(c.userId);
     set?.delete(c);
     if (set?.size === 0) this.byUser.delete(c.userId);
+    for (const t of c.topics) {
+      const followers = this.byTopic.get(t);
+      followers?.delete(c);
+      if (followers?.size === 0) this.byTopic.delete(t);
+    }
     if (this.byUser.size === 0) {
       // The listener stays: one idle LISTEN per process costs less than starting it again for the next page.
       clearInterval(this.heartbeat);
@@ -193,7 +237,12 @@ export class LiveHub {
   }
 
   private listening() {
-    this.unlisten ??= this.database.listen(USER_EVENTS_CHANNEL, (userId) => this.changed(userId));
+    this.unlisten ??= Promise.all([
+      this.database.listen(USER_EVENTS_CHANNEL, (userId) => this.changed(userId)),
+      this.database.listen(TOPIC_EVENTS_CHANNEL, (topics) => this.topicChanged(topics)),
+    ]).then((stops) => async () => {
+      for (const stop of stops) await stop();
+    });
     return this.unlisten.catch((err) => {
       this.unlisten = undefined;
       this.log.error("cannot listen for live updates", { err });

@@ -8,6 +8,7 @@ import type { Database, Db } from "../core/db";
 import { AppError } from "../core/errors";
 import { enqueueInTx } from "../core/jobs";
 import type { Logger } from "../core/logger";
+import { TOPIC_EVENTS_CHANNEL } from "./live";
 import { domainEvents } from "./schema";
 
 /** The job that delivers one event to its subscribers. */
@@ -53,6 +54,12 @@ export async function emitEvent(tx: Db, name: string, payload: Record<string, un
   const projectId = typeof payload.projectId === "string" ? payload.projectId : null;
   await tx.insert(domainEvents).values({ id, name, payload, orgId, projectId });
   await enqueueInTx(tx, DELIVER_JOB, { eventId: id }, { maxAttempts: DELIVER_ATTEMPTS });
+  // Open task and project pages refresh after the commit (NOTIFY is sent with it, never for a rollback).
+  const taskId = typeof payload.taskId === "string" ? payload.taskId : null;
+  if (projectId || taskId)
+    await tx.execute(
+      sql`select pg_notify(${TOPIC_EVENTS_CHANNEL}, ${[projectId && `project:${projectId}`, taskId && `task:${taskId}`].filter(Boolean).join(" ")})`,
+    );
   return { id };
 }
 
@@ -177,8 +184,9 @@ export function openLiveStream(
   principal: Principal | null,
   recheck: () => Promise<Principal | null>,
   signal?: AbortSignal,
+  topics: readonly string[] = [],
 ): ReadableStream<Uint8Array> {
   const user = requireUser(principal);
   if (!ctx.live) throw new AppError("UNAVAILABLE", "Live updates are not running.", 503);
-  return ctx.live.open(user.userId, async () => (await recheck())?.userId === user.userId, signal);
+  return ctx.live.open(user.userId, async () => (await recheck())?.userId === user.userId, signal, topics);
 }

@@ -264,8 +264,11 @@ for (const kind of dbKinds()) {
       });
       await contributor.goto(`${b}/tasks/${task.id}`);
 
-      // The sponsor watches the project's page; the contributor claims: the sponsor's bell rises without a reload.
-      await sponsor.goto(`${a}/projects/${project.id}`);
+      // The sponsor watches the project's task list; the contributor claims: the sponsor's bell rises and the task's
+      // row turns CLAIMED, without a reload.
+      await sponsor.goto(`${a}/projects/${project.id}/tasks`);
+      const row = sponsor.locator("tr", { has: sponsor.getByRole("link", { name: TASK, exact: true }) });
+      expect(await row.locator("td .badge").first().textContent()).toBe("OPEN");
       await sponsor.waitForLoadState("networkidle").catch(() => {});
       const before = await bellCount(sponsor);
       expect(before).toBe((await api<Inbox>(sponsor, a, "GET", "/api/notifications")).unread);
@@ -275,6 +278,11 @@ for (const kind of dbKinds()) {
       await contributor.waitForURL(/done=claimed/);
       await until(async () => (await bellCount(sponsor)) === before + 1, "the sponsor's bell to rise", 10_000);
       const claimMs = performance.now() - claimed;
+      await until(
+        async () => (await row.locator("td .badge").first().textContent()) === "CLAIMED",
+        "the task's row to turn CLAIMED",
+        10_000,
+      );
       expect(await marked(sponsor)).toBe(true);
       const [newest] = (await api<Inbox>(sponsor, a, "GET", "/api/notifications")).items;
       expect(newest).toMatchObject({ type: "TASK_CLAIMED", title: `Task claimed: ${TASK}` });

@@ -64,10 +64,47 @@ document.addEventListener("submit", (e) => {
 
 // Live bell: a signed-in page opens one event stream (GET /events/stream); each `bell` event replaces the bell's
 // content at once. The bell's slow htmx poll stays as the fallback when the stream is down.
+// Live pages: a task or project page (<main data-live-topics="task:ID">) follows its topic on the same stream; on a
+// `changed` event it fetches itself again and swaps in the new content, unless the reader is typing in one of its
+// forms: then a notice offers the reload instead, so nothing typed is lost.
 (() => {
+  var main = null;
+  var typing = false;
+  var pending = null;
+  function notice() {
+    if (document.getElementById("live-changed")) return;
+    var p = document.createElement("p");
+    p.id = "live-changed";
+    p.className = "flash warning inline";
+    p.setAttribute("role", "status");
+    p.append("This page has changed since you opened it. ");
+    var a = document.createElement("a");
+    a.href = window.location.href;
+    a.textContent = "Reload it";
+    p.append(a);
+    main.prepend(p);
+  }
+  function refresh() {
+    pending = null;
+    if (typing) return notice();
+    fetch(window.location.href, { headers: { accept: "text/html" }, credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((html) => {
+        var next = new DOMParser().parseFromString(html, "text/html").querySelector("main#main");
+        if (!next || typing) return typing ? notice() : undefined;
+        main.innerHTML = next.innerHTML;
+        main.setAttribute("data-live-updated", String(Date.now()));
+        if (window.htmx) window.htmx.process(main);
+        main.dispatchEvent(new CustomEvent("htmx:load", { bubbles: true, detail: { elt: main } }));
+      })
+      .catch(() => notice());
+  }
   function connect() {
     if (!document.querySelector("#bell > a") || !window.EventSource) return;
-    var es = new EventSource("/events/stream");
+    main = document.querySelector("main[data-live-topics]");
+    var topics = main ? main.getAttribute("data-live-topics") : "";
+    if (main) main.addEventListener("input", () => { typing = true; });
+    var es = new EventSource("/events/stream" + (topics ? "?topics=" + encodeURIComponent(topics) : ""));
     es.addEventListener("bell", (e) => {
       var bell = document.querySelector("#bell > a");
       if (!bell) return;
@@ -75,6 +112,8 @@ document.addEventListener("submit", (e) => {
       bell.innerHTML = d.html;
       bell.setAttribute("data-unread", String(d.unread));
     });
+    // A burst of changes (claim, then its notification) reloads the content once.
+    es.addEventListener("changed", () => { if (main && !pending) pending = setTimeout(refresh, 250); });
   }
   document.addEventListener("DOMContentLoaded", connect);
 })();
