@@ -239,4 +239,36 @@ describe("several nodes on one PostgreSQL", () => {
     expect(existsSync(join(dir, "a", "harness"))).toBe(false);
     expect(existsSync(join(dir, "c", "harness"))).toBe(false);
   }, 300_000);
+
+  test("a change committed by a node killed before any delivery is delivered by the next worker: no event lost", async () => {
+    const a = servers.a!;
+    const b = servers.b!;
+    await b.stop(); // no worker runs: nothing can deliver the event before the kill
+    const res = await api(
+      a,
+      "POST",
+      `/api/orgs/${org.org.id}/invite`,
+      JSON.stringify({ email: "late-reader@example.com", role: "CONTRIBUTOR" }),
+    );
+    expect(res.status).toBe(201);
+    const invite = (await res.json()) as { id: string };
+    const [event] = await db.exec<{ id: string; delivered_at: string | null }>(
+      `select id, delivered_at from domain_events where name = 'invite.created' and payload->>'inviteId' = '${invite.id}'`,
+    );
+    expect(event?.delivered_at).toBeNull();
+    await a.kill9(); // the process that made the change dies as in a power cut
+    await b.restart();
+    const delivered = await until(
+      "the event's delivery",
+      async () => {
+        const [r] = await db.exec<{ delivered_at: string | null; delivered_to: string[]; attempts: number }>(
+          `select delivered_at, delivered_to, attempts from domain_events where id = '${event!.id}'`,
+        );
+        return r?.delivered_at ? r : undefined;
+      },
+      60_000,
+    );
+    expect(delivered.delivered_to.length).toBeGreaterThan(0);
+    await a.restart(); // for the other tests' clean stop
+  }, 120_000);
 });
