@@ -424,7 +424,7 @@ export async function retrieve(
   const k = opts.k ?? 6;
   const store = vectorStore(ctx);
   try {
-    await indexSync(ctx, store).ensure(projectId);
+    await syncProjectIndex(ctx, projectId);
   } catch (err) {
     // the copy here may be behind; answering from it beats not answering
     ctx.log.warn("syncing the vector index from the database failed; searching this node's copy", { err, projectId });
