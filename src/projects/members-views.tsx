@@ -1,6 +1,6 @@
-import { ConfirmField, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
+import { ConfirmField, CsrfField, ErrorSummary } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-import { InviteLinkCard } from "../invites/views";
+import { InviteFields, InviteLinkCard, InvitesCard } from "../invites/views";
 import type { ProjectMemberView } from "./members-service";
 import type { Project } from "./schema";
 import { ProjectHeader } from "./views";
@@ -123,97 +123,9 @@ export function ProjectMembersPage(props: {
         <h2>Invite to this project</h2>
         <CsrfField token={props.csrf} />
         <ErrorSummary errors={props.errors} message="No invite was sent. Correct the fields below." />
-        <div class="grid2">
-          <label>
-            E-mail
-            <input
-              name="email"
-              type="email"
-              value={v.email ?? ""}
-              autocomplete="off"
-              {...invalid(props.errors, "email")}
-            />
-            <FieldError errors={props.errors} name="email" />
-          </label>
-          <label>
-            or GitHub username
-            <input
-              name="githubUsername"
-              value={v.githubUsername ?? ""}
-              autocomplete="off"
-              {...invalid(props.errors, "githubUsername")}
-            />
-            <FieldError errors={props.errors} name="githubUsername" />
-          </label>
-        </div>
-        <label>
-          Role
-          <select name="role" {...invalid(props.errors, "role")}>
-            {ROLES.map((r) => (
-              <option value={r} selected={(v.role || "CONTRIBUTOR") === r} safe>
-                {roleLabel(r)}
-              </option>
-            ))}
-          </select>
-          <FieldError errors={props.errors} name="role" />
-        </label>
-        <label>
-          Message <span class="help">Optional, shown with the invite.</span>
-          <textarea name="message" rows="3" maxlength="1000" {...invalid(props.errors, "message")} safe>
-            {v.message ?? ""}
-          </textarea>
-          <FieldError errors={props.errors} name="message" />
-        </label>
-        <div>
-          <button type="submit">Send invite</button>
-        </div>
+        <InviteFields roles={ROLES} values={v} errors={props.errors} />
       </form>
-      <div class="card">
-        <h2>Invites</h2>
-        {props.invites.length === 0 ? <p class="muted">No invites sent yet.</p> : ""}
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Invitee</th>
-              <th scope="col">Role</th>
-              <th scope="col">Status</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Invited by</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.invites.map((i) => (
-              <tr>
-                <td safe>{i.email ?? (i.githubUsername ? `@${i.githubUsername}` : "—")}</td>
-                <td safe>{roleLabel(i.role)}</td>
-                <td>
-                  <span class={`badge ${i.status === "PENDING" ? "warn" : i.status === "ACCEPTED" ? "ok" : ""}`} safe>
-                    {i.status.toLowerCase()}
-                  </span>
-                </td>
-                <td safe>{day(i.expiresAt)}</td>
-                <td safe>{i.invitedBy ?? "—"}</td>
-                <td>
-                  {i.status === "PENDING" ? (
-                    <form method="post" action={`${base}/invites/${i.id}/revoke`}>
-                      <CsrfField token={props.csrf} />
-                      <ConfirmField text="Withdraw this invite? Its link stops working; a new invite is needed to ask again." />
-                      <button type="submit" class="secondary">
-                        Withdraw
-                      </button>
-                    </form>
-                  ) : (
-                    ""
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <InvitesCard invites={props.invites} csrf={props.csrf} base={`${base}/invites`} />
     </Layout>
   );
 }
