@@ -25,6 +25,59 @@ const FLASH: Record<string, string> = {
   declined: "Invite declined.",
 };
 
+/** What an invite form's page shows again: the values sent, their errors, or the link no mail server sent. */
+export interface InviteFormState {
+  values?: Record<string, string>;
+  errors?: Record<string, string>;
+  flash?: { kind: "error" | "success"; message: string };
+  created?: { email: string; link: string };
+}
+
+/**
+ * The invite form's POST, for the org's invites page and a project's members page: sends the invite through
+ * `create`, then redirects to `sent`, or shows the link once (no mail server could send it), or shows the form
+ * again with its errors.
+ */
+export async function answerInviteForm(
+  ctx: AppContext,
+  request: Request,
+  body: unknown,
+  create: (input: {
+    email: string | null;
+    githubUsername: string | null;
+    role: string;
+    message: string;
+  }) => Promise<{ token: string; mailed: boolean }>,
+  sent: string,
+  page: (state: InviteFormState, status?: number) => Promise<Response>,
+): Promise<Response> {
+  const form = readForm(body);
+  const values = {
+    email: formText(form, "email").trim(),
+    githubUsername: formText(form, "githubUsername").trim(),
+    role: formText(form, "role"),
+    message: formText(form, "message"),
+  };
+  try {
+    const { token, mailed } = await create({
+      ...values,
+      email: values.email || null,
+      githubUsername: values.githubUsername || null,
+    });
+    if (!values.email || mailed) return seeOther(request, sent);
+    // No mail server: the link is shown once, to its creator, in this response (never in a URL or a flash).
+    const link = `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}`;
+    const res = await page({ created: { email: values.email, link } });
+    res.headers.set("cache-control", "no-store");
+    return res;
+  } catch (err) {
+    if (!(err instanceof AppError) || !["INVALID_INPUT", "INVITE_PENDING", "ALREADY_MEMBER"].includes(err.code))
+      throw err;
+    const errors = (err.details.fields ?? {}) as Record<string, string>;
+    return page({ values, errors, flash: { kind: "error", message: err.message } }, err.status);
+  }
+}
+
 /** Org invites: the managers' page and API, the invitee's page, accept/decline (spec §3.3.1, §5.3). */
 export const inviteRoutes = (ctx: AppContext) => {
   // Per inviter: a burst of 20, then one every 2 minutes (30 an hour).
@@ -52,37 +105,15 @@ export const inviteRoutes = (ctx: AppContext) => {
       })
       .post("/orgs/:id/invites", async ({ request, params, body, principal }) => {
         const p = requireUser(await principal());
-        const form = readForm(body);
         invitesByUser.take(p.userId);
-        const values = {
-          email: formText(form, "email").trim(),
-          githubUsername: formText(form, "githubUsername").trim(),
-          role: formText(form, "role"),
-          message: formText(form, "message"),
-        };
-        try {
-          const { token, mailed } = await createInvite(ctx, p, params.id, {
-            ...values,
-            email: values.email || null,
-            githubUsername: values.githubUsername || null,
-          });
-          if (!values.email || mailed) return seeOther(request, `/orgs/${params.id}/invites?done=sent`);
-          // No mail server: the link is shown once, to its creator, in this response (never in a URL or a flash).
-          const link = `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}`;
-          const page = await orgInvitesPage(p, params.id, { created: { email: values.email, link } });
-          page.headers.set("cache-control", "no-store");
-          return page;
-        } catch (err) {
-          if (!(err instanceof AppError) || !["INVALID_INPUT", "INVITE_PENDING", "ALREADY_MEMBER"].includes(err.code))
-            throw err;
-          const errors = (err.details.fields ?? {}) as Record<string, string>;
-          return orgInvitesPage(
-            p,
-            params.id,
-            { values, errors, flash: { kind: "error", message: err.message } },
-            err.status,
-          );
-        }
+        return answerInviteForm(
+          ctx,
+          request,
+          body,
+          (input) => createInvite(ctx, p, params.id, input),
+          `/orgs/${params.id}/invites?done=sent`,
+          (state, status) => orgInvitesPage(p, params.id, state, status),
+        );
       })
       .post("/orgs/:id/invites/:inviteId/revoke", async ({ request, params, principal }) => {
         await revokeInvite(ctx, await principal(), params.id, params.inviteId);

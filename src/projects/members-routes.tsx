@@ -2,10 +2,10 @@ import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
 import { siteOrigin } from "../auth/http";
 import { type AppContext, type Principal, requireUser } from "../core/context";
-import { AppError } from "../core/errors";
 import { formText, pageProps, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { createRateLimiter } from "../core/http/rate-limit";
+import { answerInviteForm } from "../invites/routes";
 import { createProjectInvite, listProjectInvites, revokeProjectInvite } from "../invites/service";
 import { loadProject } from "./access";
 import {
@@ -63,37 +63,15 @@ export const projectMemberRoutes = (ctx: AppContext) => {
       })
       .post("/projects/:id/invites", async ({ request, params, body, principal }) => {
         const p = requireUser(await principal());
-        const form = readForm(body);
         invitesByUser.take(p.userId);
-        const values = {
-          email: formText(form, "email").trim(),
-          githubUsername: formText(form, "githubUsername").trim(),
-          role: formText(form, "role"),
-          message: formText(form, "message"),
-        };
-        try {
-          const { token, mailed } = await createProjectInvite(ctx, p, params.id, {
-            ...values,
-            email: values.email || null,
-            githubUsername: values.githubUsername || null,
-          });
-          if (!values.email || mailed) return seeOther(request, `/projects/${params.id}/members?done=sent`);
-          // No mail server: the link is shown once, to its creator, in this response (never in a URL or a flash).
-          const link = `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}`;
-          const page = await membersPage(p, params.id, { created: { email: values.email, link } });
-          page.headers.set("cache-control", "no-store");
-          return page;
-        } catch (err) {
-          if (!(err instanceof AppError) || !["INVALID_INPUT", "INVITE_PENDING", "ALREADY_MEMBER"].includes(err.code))
-            throw err;
-          const errors = (err.details.fields ?? {}) as Record<string, string>;
-          return membersPage(
-            p,
-            params.id,
-            { values, errors, flash: { kind: "error", message: err.message } },
-            err.status,
-          );
-        }
+        return answerInviteForm(
+          ctx,
+          request,
+          body,
+          (input) => createProjectInvite(ctx, p, params.id, input),
+          `/projects/${params.id}/members?done=sent`,
+          (state, status) => membersPage(p, params.id, state, status),
+        );
       })
       .post("/projects/:id/invites/:inviteId/revoke", async ({ request, params, principal }) => {
         await revokeProjectInvite(ctx, await principal(), params.id, params.inviteId);
