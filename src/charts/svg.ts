@@ -47,8 +47,8 @@ function figure(f: Frame, body: string, id: string): string {
   const head = f.table.head.map((h) => `<th scope="col">${esc(h)}</th>`).join("");
   const rows = f.table.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("");
   return (
-    `<figure class="chart" style="max-width:${W}px;margin:1rem 0"><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-labelledby="${id}-t ${id}-d" ` +
-    `preserveAspectRatio="xMidYMid meet" style="max-width:100%;height:auto">` +
+    `<figure class="chart"><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-labelledby="${id}-t ${id}-d" ` +
+    `preserveAspectRatio="xMidYMid meet">` +
     `<title id="${id}-t">${esc(f.title)}</title><desc id="${id}-d">${esc(f.desc)}</desc>${body}</svg>` +
     `<figcaption>${esc(f.title)}</figcaption>` +
     `<details><summary>Data table</summary><div class="table-scroll"><table><thead><tr>${head}</tr></thead>` +

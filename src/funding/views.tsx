@@ -297,11 +297,7 @@ export function FundingTabPage(props: {
                 {d.canFund ? (
                   <form method="post" action={`/projects/${p.id}/fund/close`} class="inline">
                     <CsrfField token={csrf} />
-                    <button
-                      type="submit"
-                      disabled={!d.closable}
-                      style={d.closable ? undefined : "opacity:.5;cursor:not-allowed"}
-                    >
+                    <button type="submit" disabled={!d.closable}>
                       Close and refund
                     </button>
                     {d.closable ? "" : <span class="muted"> (available when the delay has ended)</span>}
@@ -466,7 +462,7 @@ export function FundingTabPage(props: {
             <h2>Yield</h2>
             {y.available ? (
               <>
-                <p style="overflow-wrap:anywhere" safe>
+                <p class="wrap-anywhere" safe>
                   {y.mode === "YIELD"
                     ? `Yield mode: idle funds are in the vault ${y.vault}. Harvestable now: ${amount(y.pending)}. Harvests send the yield fee to the treasury and the rest to the sponsor.`
                     : `Escrow mode. This token has a vault (${y.vault}): in yield mode idle funds earn in it until they are paid out.`}
