@@ -1,12 +1,11 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { siteOrigin } from "../auth/http";
 import { type AppContext, type Principal, requireUser } from "../core/context";
-import { AppError } from "../core/errors";
 import { formText, pageProps, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { createRateLimiter } from "../core/http/rate-limit";
 import { getOrg } from "../orgs/service";
+import { answerInviteForm, answerInviteJson } from "./http";
 import { InviteAnswerRequest } from "./model";
 import {
   acceptInvite,
@@ -24,59 +23,6 @@ const FLASH: Record<string, string> = {
   withdrawn: "Invite withdrawn.",
   declined: "Invite declined.",
 };
-
-/** What an invite form's page shows again: the values sent, their errors, or the link no mail server sent. */
-export interface InviteFormState {
-  values?: Record<string, string>;
-  errors?: Record<string, string>;
-  flash?: { kind: "error" | "success"; message: string };
-  created?: { email: string; link: string };
-}
-
-/**
- * The invite form's POST, for the org's invites page and a project's members page: sends the invite through
- * `create`, then redirects to `sent`, or shows the link once (no mail server could send it), or shows the form
- * again with its errors.
- */
-export async function answerInviteForm(
-  ctx: AppContext,
-  request: Request,
-  body: unknown,
-  create: (input: {
-    email: string | null;
-    githubUsername: string | null;
-    role: string;
-    message: string;
-  }) => Promise<{ token: string; mailed: boolean }>,
-  sent: string,
-  page: (state: InviteFormState, status?: number) => Promise<Response>,
-): Promise<Response> {
-  const form = readForm(body);
-  const values = {
-    email: formText(form, "email").trim(),
-    githubUsername: formText(form, "githubUsername").trim(),
-    role: formText(form, "role"),
-    message: formText(form, "message"),
-  };
-  try {
-    const { token, mailed } = await create({
-      ...values,
-      email: values.email || null,
-      githubUsername: values.githubUsername || null,
-    });
-    if (!values.email || mailed) return seeOther(request, sent);
-    // No mail server: the link is shown once, to its creator, in this response (never in a URL or a flash).
-    const link = `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}`;
-    const res = await page({ created: { email: values.email, link } });
-    res.headers.set("cache-control", "no-store");
-    return res;
-  } catch (err) {
-    if (!(err instanceof AppError) || !["INVALID_INPUT", "INVITE_PENDING", "ALREADY_MEMBER"].includes(err.code))
-      throw err;
-    const errors = (err.details.fields ?? {}) as Record<string, string>;
-    return page({ values, errors, flash: { kind: "error", message: err.message } }, err.status);
-  }
-}
 
 /** Org invites: the managers' page and API, the invitee's page, accept/decline (spec §3.3.1, §5.3). */
 export const inviteRoutes = (ctx: AppContext) => {
@@ -173,13 +119,7 @@ export const inviteRoutes = (ctx: AppContext) => {
         async ({ request, params, body, principal, set }) => {
           const p = requireUser(await principal());
           invitesByUser.take(p.userId);
-          const { invite, token, mailed } = await createInvite(ctx, p, params.id, body);
-          set.status = 201;
-          set.headers["cache-control"] = "no-store";
-          // Without a mail server the caller is the only one who can pass the link on.
-          return invite.email && !mailed
-            ? { ...invite, link: `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}` }
-            : invite;
+          return answerInviteJson(ctx, request, set, await createInvite(ctx, p, params.id, body));
         },
         {
           detail: {

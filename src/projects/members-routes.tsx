@@ -1,11 +1,10 @@
 import { Elysia } from "elysia";
 import { html } from "../../ui/layout";
-import { siteOrigin } from "../auth/http";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import { formText, pageProps, readFlash, readForm, seeOther, signedIn } from "../core/http/form";
 import { httpContext } from "../core/http/plugin";
 import { createRateLimiter } from "../core/http/rate-limit";
-import { answerInviteForm } from "../invites/routes";
+import { answerInviteForm, answerInviteJson } from "../invites/http";
 import { createProjectInvite, listProjectInvites, revokeProjectInvite } from "../invites/service";
 import { loadProject } from "./access";
 import {
@@ -134,13 +133,7 @@ export const projectMemberRoutes = (ctx: AppContext) => {
         async ({ request, params, body, principal, set }) => {
           const p = requireUser(await principal());
           invitesByUser.take(p.userId);
-          const { invite, token, mailed } = await createProjectInvite(ctx, p, params.id, body);
-          set.status = 201;
-          set.headers["cache-control"] = "no-store";
-          // Without a mail server the caller is the only one who can pass the link on.
-          return invite.email && !mailed
-            ? { ...invite, link: `${siteOrigin(ctx, request)}/invites/accept?token=${encodeURIComponent(token)}` }
-            : invite;
+          return answerInviteJson(ctx, request, set, await createProjectInvite(ctx, p, params.id, body));
         },
         {
           detail: {
