@@ -47,23 +47,7 @@ export async function grantAccess(ctx: Ctx, taskId: string): Promise<string> {
     );
   if (open) return open.state;
   const c = await repoClient(ctx, repo.repoId);
-  let invitationId: number | null = null;
-  let state: "PENDING" | "ACTIVE" = "ACTIVE";
-  try {
-    const res = await c.octokit.request("PUT /repos/{owner}/{repo}/collaborators/{username}", {
-      owner: c.owner,
-      repo: c.repo,
-      username: row.login,
-      permission: CLAIMER_PERMISSION,
-    });
-    // 201 with an invitation: pending until accepted; 204: already a collaborator.
-    if (res.status === 201) {
-      state = "PENDING";
-      invitationId = (res.data as { id?: number } | undefined)?.id ?? null;
-    }
-  } catch (err) {
-    throw githubError(err, `invite ${row.login} to ${c.owner}/${c.repo}`);
-  }
+  const { state, invitationId } = await inviteCollaborator(c, row.login, CLAIMER_PERMISSION);
   await ctx.db.transaction(async (tx) => {
     const [added] = await tx
       .insert(githubAccess)
@@ -100,11 +84,7 @@ export async function revokeAccess(ctx: Ctx, taskId: string): Promise<number> {
     .where(and(eq(githubAccess.taskId, taskId), inArray(githubAccess.state, ["PENDING", "ACTIVE", "KEPT"])));
   let n = 0;
   for (const { a, taskStatus, keep } of open) {
-    const [claim] = await ctx.db
-      .select({ id: taskClaims.id })
-      .from(taskClaims)
-      .where(and(eq(taskClaims.taskId, taskId), eq(taskClaims.userId, a.userId), eq(taskClaims.state, "ACTIVE")));
-    if (claim) continue; // claimed again meanwhile: the access is still due
+    if (await claimActive(ctx, taskId, a.userId)) continue; // claimed again meanwhile: the access is still due
     if (taskStatus === "PAID" && keep === "KEEP") {
       if (a.state !== "KEPT")
         await ctx.db
@@ -113,31 +93,81 @@ export async function revokeAccess(ctx: Ctx, taskId: string): Promise<number> {
           .where(eq(githubAccess.id, a.id));
       continue;
     }
-    if (await endTaskAccess(ctx, a)) n++;
+    if (await endAccess(ctx, githubAccess, a)) n++;
   }
   return n;
 }
 
+/** An open access record of either kind: a task claim's (`github_access`) or a project membership's. */
+type AccessRecord = Pick<typeof githubAccess.$inferSelect, "id" | "state" | "repoId" | "login" | "invitationId">;
+
 /**
- * Marks one task access REMOVED and takes the collaborator away unless still needed. The record is taken first,
- * so two runs at once (the task-event job and the cron) make one call; a failed call gives the record back.
+ * Marks one access record REMOVED and takes the collaborator away unless still needed. The record is taken first,
+ * so two runs at once (a job and the cron) make one call; a failed call gives the record back.
  */
-async function endTaskAccess(ctx: Ctx, a: typeof githubAccess.$inferSelect): Promise<boolean> {
+async function endAccess(
+  ctx: Ctx,
+  table: typeof githubAccess | typeof projectRepoAccess,
+  a: AccessRecord,
+): Promise<boolean> {
   const [taken] = await ctx.db
-    .update(githubAccess)
+    .update(table)
     .set({ state: "REMOVED", updatedAt: new Date() })
-    .where(and(eq(githubAccess.id, a.id), eq(githubAccess.state, a.state)))
-    .returning({ id: githubAccess.id });
+    .where(and(eq(table.id, a.id), eq(table.state, a.state)))
+    .returning({ id: table.id });
   if (!taken) return false;
+  const except = table === githubAccess ? { taskAccessId: a.id } : { memberAccessId: a.id };
   try {
-    if (!(await stillNeeded(ctx, a.repoId, a.login, { taskAccessId: a.id }))) {
+    if (!(await stillNeeded(ctx, a.repoId, a.login, except))) {
       await removeCollaborator(await repoClient(ctx, a.repoId), a.login, a.state === "PENDING" ? a.invitationId : null);
     }
   } catch (err) {
-    await ctx.db.update(githubAccess).set({ state: a.state }).where(eq(githubAccess.id, a.id));
+    await ctx.db.update(table).set({ state: a.state }).where(eq(table.id, a.id));
     throw err;
   }
   return true;
+}
+
+/** Invites `login` as a collaborator with `permission`: PENDING with the invitation's id, or ACTIVE if already one. */
+async function inviteCollaborator(c: RepoClient, login: string, permission: string) {
+  try {
+    const res = await c.octokit.request("PUT /repos/{owner}/{repo}/collaborators/{username}", {
+      owner: c.owner,
+      repo: c.repo,
+      username: login,
+      permission,
+    });
+    // 201 with an invitation: pending until accepted; 204: already a collaborator.
+    return res.status === 201
+      ? { state: "PENDING" as const, invitationId: (res.data as { id?: number } | undefined)?.id ?? null }
+      : { state: "ACTIVE" as const, invitationId: null };
+  } catch (err) {
+    throw githubError(err, `invite ${login} to ${c.owner}/${c.repo}`);
+  }
+}
+
+/** Makes a PENDING record ACTIVE when GitHub lists its login as a collaborator (the invitation was accepted). */
+async function activateIfAccepted(
+  ctx: Ctx,
+  table: typeof githubAccess | typeof projectRepoAccess,
+  a: AccessRecord,
+): Promise<boolean> {
+  const c = await repoClient(ctx, a.repoId);
+  const res = await c.octokit
+    .request("GET /repos/{owner}/{repo}/collaborators/{username}", { owner: c.owner, repo: c.repo, username: a.login })
+    .catch((err: { status?: number }) => (err.status === 404 ? null : Promise.reject(err)));
+  if (res?.status !== 204) return false;
+  await ctx.db.update(table).set({ state: "ACTIVE", updatedAt: new Date() }).where(eq(table.id, a.id));
+  return true;
+}
+
+/** Whether `userId` holds an active claim on task `taskId` (its access is still due). */
+async function claimActive(ctx: Pick<AppContext, "db">, taskId: string, userId: string): Promise<boolean> {
+  const [claim] = await ctx.db
+    .select({ id: taskClaims.id })
+    .from(taskClaims)
+    .where(and(eq(taskClaims.taskId, taskId), eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE")));
+  return !!claim;
 }
 
 /** Takes `login`'s collaborator access (and its open invitation) away; already gone is fine. */
@@ -246,28 +276,7 @@ export async function syncMemberAccess(ctx: Ctx, projectId: string, userId: stri
     );
   if (!member) {
     let removed = 0;
-    for (const a of open) {
-      // taken first, as for task access: one removal call however many runs meet here
-      const [taken] = await ctx.db
-        .update(projectRepoAccess)
-        .set({ state: "REMOVED", updatedAt: new Date() })
-        .where(and(eq(projectRepoAccess.id, a.id), eq(projectRepoAccess.state, a.state)))
-        .returning({ id: projectRepoAccess.id });
-      if (!taken) continue;
-      try {
-        if (!(await stillNeeded(ctx, a.repoId, a.login, { memberAccessId: a.id }))) {
-          await removeCollaborator(
-            await repoClient(ctx, a.repoId),
-            a.login,
-            a.state === "PENDING" ? a.invitationId : null,
-          );
-        }
-      } catch (err) {
-        await ctx.db.update(projectRepoAccess).set({ state: a.state }).where(eq(projectRepoAccess.id, a.id));
-        throw err;
-      }
-      removed++;
-    }
+    for (const a of open) if (await endAccess(ctx, projectRepoAccess, a)) removed++;
     // Access of claims on this project that ended and was kept (paid) or not removed yet goes with the membership.
     const tasksOpen = await ctx.db
       .select({ a: githubAccess })
@@ -281,12 +290,7 @@ export async function syncMemberAccess(ctx: Ctx, projectId: string, userId: stri
         ),
       );
     for (const { a } of tasksOpen) {
-      const [claim] = await ctx.db
-        .select({ id: taskClaims.id })
-        .from(taskClaims)
-        .where(and(eq(taskClaims.taskId, a.taskId), eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE")));
-      if (claim) continue;
-      if (await endTaskAccess(ctx, a)) removed++;
+      if (!(await claimActive(ctx, a.taskId, userId)) && (await endAccess(ctx, githubAccess, a))) removed++;
     }
     return `not a member: ${removed} access record${removed === 1 ? "" : "s"} removed`;
   }
@@ -296,23 +300,8 @@ export async function syncMemberAccess(ctx: Ctx, projectId: string, userId: stri
   if (!member.login) return "the member has no linked GitHub account";
   const current = open.find((a) => a.repoId === repo.repoId && a.login.toLowerCase() === member.login!.toLowerCase());
   const c = await repoClient(ctx, repo.repoId);
-  let state: "PENDING" | "ACTIVE" = "ACTIVE";
-  let invitationId: number | null = null;
-  try {
-    // Also for a current collaborator: a changed role changes the permission.
-    const res = await c.octokit.request("PUT /repos/{owner}/{repo}/collaborators/{username}", {
-      owner: c.owner,
-      repo: c.repo,
-      username: member.login,
-      permission: MEMBER_PERMISSION[member.role],
-    });
-    if (res.status === 201) {
-      state = "PENDING";
-      invitationId = (res.data as { id?: number } | undefined)?.id ?? null;
-    }
-  } catch (err) {
-    throw githubError(err, `invite ${member.login} to ${c.owner}/${c.repo}`);
-  }
+  // Also for a current collaborator: a changed role changes the permission.
+  const { state, invitationId } = await inviteCollaborator(c, member.login, MEMBER_PERMISSION[member.role]);
   if (current) {
     // GitHub answers 201 again while an invitation waits: keep the first invitation's id.
     await ctx.db
@@ -392,21 +381,7 @@ export async function syncAccess(ctx: Ctx): Promise<{ granted: number; removed: 
       const n = await revokeAccess(ctx, a.taskId);
       removed += n;
       if (n > 0 || a.state !== "PENDING") continue;
-      const c = await repoClient(ctx, a.repoId);
-      const res = await c.octokit
-        .request("GET /repos/{owner}/{repo}/collaborators/{username}", {
-          owner: c.owner,
-          repo: c.repo,
-          username: a.login,
-        })
-        .catch((err: { status?: number }) => (err.status === 404 ? null : Promise.reject(err)));
-      if (res?.status === 204) {
-        await ctx.db
-          .update(githubAccess)
-          .set({ state: "ACTIVE", updatedAt: new Date() })
-          .where(eq(githubAccess.id, a.id));
-        accepted++;
-      }
+      if (await activateIfAccepted(ctx, githubAccess, a)) accepted++;
     } catch (err) {
       ctx.log.warn("github access sync: one record failed", { accessId: a.id, err });
     }
@@ -460,21 +435,7 @@ async function syncAllMemberAccess(ctx: Ctx) {
         continue;
       }
       if (a.state !== "PENDING") continue;
-      const c = await repoClient(ctx, a.repoId);
-      const res = await c.octokit
-        .request("GET /repos/{owner}/{repo}/collaborators/{username}", {
-          owner: c.owner,
-          repo: c.repo,
-          username: a.login,
-        })
-        .catch((err: { status?: number }) => (err.status === 404 ? null : Promise.reject(err)));
-      if (res?.status === 204) {
-        await ctx.db
-          .update(projectRepoAccess)
-          .set({ state: "ACTIVE", updatedAt: new Date() })
-          .where(eq(projectRepoAccess.id, a.id));
-        accepted++;
-      }
+      if (await activateIfAccepted(ctx, projectRepoAccess, a)) accepted++;
     } catch (err) {
       ctx.log.warn("github access sync: one member record failed", { accessId: a.id, err });
     }
