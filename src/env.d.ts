@@ -27,3 +27,7 @@ declare module "*/static/app.js" {
   const text: string;
   export default text;
 }
+declare module "*/static/wallet.js" {
+  const text: string;
+  export default text;
+}

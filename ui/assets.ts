@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import htmx from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import css from "./static/app.css" with { type: "text" };
 import js from "./static/app.js" with { type: "text" };
+import wallet from "./static/wallet.js" with { type: "text" };
 
 interface Asset {
   path: string;
@@ -20,6 +21,8 @@ export const ASSETS = {
   htmx: asset("htmx", "js", htmx as unknown as string, "text/javascript; charset=utf-8"),
   css: asset("app", "css", css as unknown as string, "text/css; charset=utf-8"),
   js: asset("app", "js", js as unknown as string, "text/javascript; charset=utf-8"),
+  /** The funding pages' browser-wallet script (EIP-1193), loaded only where a deposit can be sent. */
+  wallet: asset("wallet", "js", wallet as unknown as string, "text/javascript; charset=utf-8"),
 } as const;
 
 export const ASSETS_BY_PATH = new Map(Object.values(ASSETS).map((a) => [a.path, a]));

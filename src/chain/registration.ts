@@ -89,19 +89,34 @@ export async function registerSponsor(
 }
 
 /**
- * The wallet a sponsor funds from: their payout wallet, else the newest wallet they proved with Sign-In with
- * Ethereum. On the embedded dev chain, a sponsor without one funds from the dev chain's sponsor account (the
- * one-click demo deposit). Elsewhere a proved wallet is required.
+ * The wallet a sponsor funds from: `chosen` when given (it must be one they proved), else their payout wallet, else
+ * the newest wallet they proved with Sign-In with Ethereum. On the embedded dev chain, a sponsor without one funds
+ * from the dev chain's sponsor account (the one-click demo deposit). Elsewhere a proved wallet is required.
  */
-export async function sponsorWallet(db: Db, rt: ChainRuntime, userId: string | undefined): Promise<Address> {
-  const [own] = userId
+export async function sponsorWallet(
+  db: Db,
+  rt: ChainRuntime,
+  userId: string | undefined,
+  chosen?: string,
+): Promise<Address> {
+  const mine = userId
     ? await db
         .select({ address: wallets.address })
         .from(wallets)
         .where(eq(wallets.userId, userId))
         .orderBy(desc(wallets.isPayout), desc(wallets.createdAt))
-        .limit(1)
     : [];
+  if (chosen) {
+    const hit = mine.find((w) => w.address.toLowerCase() === chosen.toLowerCase());
+    if (!hit)
+      throw conflict(
+        `Prove ${chosen} with Sign-In with Ethereum first (Profile → Wallets): deposits come only from wallets you proved.`,
+        "CONFLICT",
+        { fix: "/profile" },
+      );
+    return getAddress(hit.address);
+  }
+  const own = mine[0];
   if (own) return getAddress(own.address);
   if (rt.mode === "dev" && rt.dev) return privateKeyToAddress(rt.dev.genesis.keys.sponsor);
   throw conflict(
@@ -111,13 +126,14 @@ export async function sponsorWallet(db: Db, rt: ChainRuntime, userId: string | u
   );
 }
 
-/** Registers the quoting sponsor's wallet for a project (see sponsorWallet) and returns the registration. */
+/** Registers the quoting sponsor's wallet (see sponsorWallet) for a project and returns the registration. */
 export async function registerQuoteSponsor(
   db: Db,
   rt: ChainRuntime,
   userId: string | undefined,
   projectKey: Hex,
   token: string | null,
+  chosen?: string,
 ): Promise<SponsorRegistration> {
-  return registerSponsor(rt, projectKey, await sponsorWallet(db, rt, userId), token as Address | null);
+  return registerSponsor(rt, projectKey, await sponsorWallet(db, rt, userId, chosen), token as Address | null);
 }

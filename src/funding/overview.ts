@@ -14,6 +14,7 @@ import { type Project, projects } from "../projects/schema";
 import { claimsStopped, fundingRow } from "./lifecycle";
 import { type FundingRecord, fundingQuotes, fundingRecords, type ProjectFunding } from "./schema";
 import { type QuoteView, quoteView } from "./service";
+import { type DepositWallet, depositWallet } from "./wallet";
 import { type YieldView, yieldView } from "./yield";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "chain" | "openChain">;
@@ -61,6 +62,8 @@ export interface FundingOverview {
   taskStates: Record<TaskStatus, number>;
   yield: YieldView;
   devDeposit: boolean;
+  /** The wallet top-ups come from (only for who may fund an active project). */
+  wallet: DepositWallet | null;
 }
 
 /** Loads the funding tab (GET /projects/:id/funding, GET /api/projects/:id/funding). */
@@ -170,6 +173,7 @@ export async function fundingOverview(ctx: Ctx, principal: Principal | null, pro
     openTasks: taskRows.filter((t) => t.status === "OPEN").map((t) => ({ id: t.id, title: t.title, points: t.points })),
     taskStates,
     yield: await yieldView(ctx, project),
+    wallet: canFund && project.state === "ACTIVE" ? await depositWallet(ctx, principal!, project.id) : null,
     devDeposit:
       ctx.settings.get("chain.mode") === "dev" &&
       (!project.tokenAddress || project.tokenAddress.toLowerCase() === devToken),

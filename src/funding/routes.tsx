@@ -21,6 +21,7 @@ import { closeAndRefund, requestClose, setExpiry } from "./lifecycle";
 import { type FundingOverview, fundingOverview, raiseTaskPoints } from "./overview";
 import { confirmDeposit, createQuote, devChainDeposit } from "./service";
 import { FUNDING_TAB_FLASH, FundingTabPage } from "./views";
+import { walletPlan } from "./wallet";
 import { harvestNow, setYieldMode } from "./yield";
 
 /**
@@ -126,8 +127,16 @@ export const fundingRoutes = (ctx: AppContext) =>
     .use(httpContext(ctx))
     .post(
       "/api/projects/:id/fund/quote",
-      async ({ principal, params }) => createQuote(ctx, await principal(), params.id),
+      async ({ principal, params, body }) => createQuote(ctx, await principal(), params.id, { wallet: body?.wallet }),
       {
+        body: z
+          .object({
+            wallet: z
+              .string()
+              .regex(/^0x[0-9a-fA-F]{40}$/, "must be an EVM address")
+              .optional(),
+          })
+          .optional(),
         detail: {
           summary: "Quote the deposit (Σ points × point rate ÷ token price) or, once funded, the top-up difference",
           tags: ["funding"],
@@ -141,6 +150,22 @@ export const fundingRoutes = (ctx: AppContext) =>
         body: z.object({ depositTxHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a transaction hash") }),
         detail: {
           summary: "Confirm a deposit or top-up by transaction hash; activates the project when the quote is covered",
+          tags: ["funding"],
+        },
+      },
+    )
+    .get(
+      "/api/projects/:id/fund/wallet",
+      async ({ principal, params, query, request }) =>
+        walletPlan(ctx, await principal(), params.id, {
+          account: query.account || undefined,
+          origin: new URL(request.url).origin,
+        }),
+      {
+        query: z.object({ account: z.string().optional() }),
+        detail: {
+          summary:
+            "The transactions a browser wallet sends to fund the latest quote: an ERC-20 approve when the allowance is short, then the escrow deposit, with the chain to switch to",
           tags: ["funding"],
         },
       },

@@ -21,6 +21,7 @@ import { readPrice } from "./oracle";
 import { claimsStopped, fundingRow } from "./lifecycle";
 import { checkPrice, computeQuote, splitByWeight } from "./quote";
 import { type FundingQuote, fundingQuotes, fundingRecords, projectFunding } from "./schema";
+import { type DepositWallet, depositWallet } from "./wallet";
 
 /** What the sponsor sees: the quote and how to deposit it. */
 export interface QuoteView {
@@ -93,7 +94,12 @@ const SETTLED = new Set(["PAYING", "PAID"]);
  * every task at today's price, minus what is deposited, with the unpaid tasks' payouts re-split so that all
  * payouts add up to the deposits after the top-up.
  */
-export async function createQuote(ctx: Ctx, principal: Principal | null, projectId: string): Promise<QuoteView> {
+export async function createQuote(
+  ctx: Ctx,
+  principal: Principal | null,
+  projectId: string,
+  opts: { wallet?: string } = {},
+): Promise<QuoteView> {
   const project = await loadProject(ctx.db, principal, projectId, "project.fund");
   if (!project.structureApprovedAt) throw conflict("Approve the milestone structure before funding.", "CONFLICT");
   if (project.state !== "DRAFT" && project.state !== "ACTIVE") throw conflict("The project is closed.", "CONFLICT");
@@ -121,6 +127,7 @@ export async function createQuote(ctx: Ctx, principal: Principal | null, project
     principal?.userId,
     onChainProjectId(project.id),
     project.tokenAddress,
+    opts.wallet,
   );
   const feed = priceFeedFor(rt, ctx.settings, project.tokenAddress);
   const price = await readPrice(rt.conn, feed);
@@ -390,6 +397,8 @@ export interface FundingPanelData {
   deposits: number;
   /** The embedded dev chain is in use, in its native coin or dev token: the appliance can deposit for a demo. */
   devDeposit: boolean;
+  /** The wallet the deposit comes from (only for who may fund). */
+  wallet: DepositWallet | null;
 }
 
 /** Loads the overview's funding panel; never fails the page (no chain yet simply means no quote yet). */
@@ -416,7 +425,9 @@ export async function fundingPanel(
       .then(([row]) => row),
   ]);
   const latest = project.state === "DRAFT" && state?.hasQuote ? await latestQuote(ctx.db, project.id) : undefined;
+  const wallet = canFund && project.state === "DRAFT" ? await depositWallet(ctx, principal, project.id) : null;
   return {
+    wallet,
     canFund,
     quote: latest && latest.expiresAt > new Date() ? quoteView(latest) : null,
     deposited: BigInt(state?.total ?? "0"),
@@ -450,7 +461,19 @@ export async function devChainDeposit(
   if (missing <= 0n) throw conflict("The deposits already cover the quote.", "CONFLICT");
   // the demo deposit comes from the dev sponsor account: register it (allowed until the first deposit)
   const devSponsor = privateKeyToAddress(rt.dev.genesis.keys.sponsor);
-  await registerSponsor(rt, onChainProjectId(project.id), devSponsor, project.tokenAddress as Address | null);
+  const reg = await registerSponsor(
+    rt,
+    onChainProjectId(project.id),
+    devSponsor,
+    project.tokenAddress as Address | null,
+  );
+  // after a first deposit from the sponsor's own wallet the escrow id stays bound to it: the escrow would refuse
+  if (reg.sponsor.toLowerCase() !== devSponsor.toLowerCase())
+    throw conflict(
+      `This project's first deposit came from ${reg.sponsor}: the escrow takes its top-ups only from that wallet, not from the dev chain's sponsor account. Deposit from that wallet instead.`,
+      "WRONG_WALLET",
+      { sponsorWallet: reg.sponsor },
+    );
   const hash = await sendDevDeposit(rt, project, missing);
   return confirmDeposit(ctx, principal, project.id, hash);
 }

@@ -1,11 +1,13 @@
 import { escapeHtml } from "@kitajs/html";
 import { formatUnits } from "viem";
+import { ASSETS } from "../../ui/assets";
 import { CsrfField } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import type { Project } from "../projects/schema";
 import { ProjectHeader } from "../projects/views";
 import type { FundingOverview } from "./overview";
 import type { FundingPanelData } from "./service";
+import type { DepositWallet } from "./wallet";
 
 /** Flash messages of the overview page after a funding form (`?funding=…`). */
 export const FUNDING_FLASH: Record<string, string> = {
@@ -15,6 +17,72 @@ export const FUNDING_FLASH: Record<string, string> = {
 
 const usd = (cents: string | number) =>
   `$${(Number(cents) / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+/** Which wallet the deposit comes from, with a link to prove one when there is none. */
+function DepositWalletLine(props: { wallet: DepositWallet | null; back: string }) {
+  const w = props.wallet;
+  if (!w) return "";
+  const add = `/profile?next=${encodeURIComponent(props.back)}#wallets`;
+  if (w.how === "none" || !w.address) {
+    return (
+      <p id="deposit-wallet" class="flash warning">
+        No wallet to deposit from yet: the escrow takes this project's deposits only from a wallet you proved.{" "}
+        <a href={add}>Add a wallet</a> (Sign-In with Ethereum), then get a quote.
+      </p>
+    );
+  }
+  return (
+    <p id="deposit-wallet">
+      Deposit from <code class="wrap-anywhere">{w.address}</code>
+      {w.how === "registered"
+        ? w.funded
+          ? ": this project's escrow takes its deposits and top-ups only from this wallet (its first deposit came from it)."
+          : ": the escrow takes this quote's deposit only from this wallet."
+        : w.how === "proved"
+          ? ": your proved wallet, which the next quote registers with the escrow."
+          : ": the dev chain's sponsor account, as you have proved no wallet of your own."}{" "}
+      {w.funded ? "" : <a href={add}>Add another wallet</a>}
+    </p>
+  );
+}
+
+/**
+ * The browser-wallet panel: wallet.js connects the injected wallet, switches its chain, sends the approve (ERC-20)
+ * and the deposit the appliance prepared, confirms the deposit's hash and reloads at `done`.
+ */
+function WalletPanel(props: { projectId: string; erc20: boolean; done: string }) {
+  const id = props.projectId;
+  return (
+    <div
+      class="wallet-panel"
+      id="wallet"
+      data-wallet
+      data-plan={`/api/projects/${id}/fund/wallet`}
+      data-quote={`/api/projects/${id}/fund/quote`}
+      data-confirm={`/api/projects/${id}/fund`}
+      data-done={props.done}
+    >
+      <h3>Deposit from a browser wallet</h3>
+      <ol class="wallet-steps">
+        <li data-step="connect">Connect</li>
+        <li data-step="chain">Switch chain</li>
+        {props.erc20 ? <li data-step="approve">Approve the token</li> : ""}
+        <li data-step="deposit">Deposit</li>
+        <li data-step="confirmed">Confirmed</li>
+      </ol>
+      <p data-wallet-status role="status" aria-live="polite" class="muted">
+        A browser wallet needs JavaScript; without it, send the deposit yourself and confirm its hash below.
+      </p>
+      <p>
+        <button type="button" data-wallet-connect hidden>
+          Connect wallet and deposit
+        </button>{" "}
+        <button type="button" class="secondary" data-wallet-prove hidden></button>
+      </p>
+      <script src={ASSETS.wallet.path} defer></script>
+    </div>
+  );
+}
 
 /** The funding card of a project's overview: quote, how to deposit, confirmation; or what was deposited. */
 export function FundingPanel(props: { project: Project; data: FundingPanelData; csrf?: string }) {
@@ -52,6 +120,7 @@ export function FundingPanel(props: { project: Project; data: FundingPanelData; 
         There is no budget to type in: the deposit is the approved points × the point rate ÷ the token's price from the
         oracle, in the token's smallest unit.
       </p>
+      <DepositWalletLine wallet={data.wallet} back={`/projects/${p.id}#funding`} />
       {q ? (
         <>
           <table>
@@ -105,6 +174,7 @@ export function FundingPanel(props: { project: Project; data: FundingPanelData; 
               </tr>
             </tbody>
           </table>
+          <WalletPanel projectId={p.id} erc20={!!p.tokenAddress} done={`/projects/${p.id}?funding=funded#funding`} />
           <form method="post" action={`/projects/${p.id}/fund`} class="stack">
             <CsrfField token={csrf} />
             <label>
@@ -397,6 +467,7 @@ export function FundingTabPage(props: {
               ) : (
                 ""
               )}
+              <DepositWalletLine wallet={d.wallet} back={`/projects/${p.id}/funding`} />
               {d.topUp ? (
                 <>
                   <table>
@@ -423,6 +494,11 @@ export function FundingTabPage(props: {
                       </tr>
                     </tbody>
                   </table>
+                  <WalletPanel
+                    projectId={p.id}
+                    erc20={!!p.tokenAddress}
+                    done={`/projects/${p.id}/funding?funding=funded`}
+                  />
                   <form method="post" action={`/projects/${p.id}/fund?back=funding`} class="stack">
                     <CsrfField token={csrf} />
                     <label>

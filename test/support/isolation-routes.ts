@@ -522,6 +522,9 @@ export const ROUTES: Record<string, Sample> = {
   "POST /projects/:id/fund/dev-deposit": proj("project.fund", async (w, v) =>
     at(`/projects/${await w.fresh.quoted(v)}/fund/dev-deposit`),
   ),
+  "GET /api/projects/:id/fund/wallet": proj("project.fund", async (w, v) =>
+    at(`/api/projects/${await w.fresh.quoted(v)}/fund/wallet`),
+  ),
   // ---- the funding tab: amounts, top-ups, close and refund, expiry, yield (fresh projects funded on the dev chain)
   "GET /api/projects/:id/funding": proj("project.view", (w, v) => at(`/api/projects/${w.funded[v].id}/funding`)),
   "GET /projects/:id/funding": proj("project.view", (w, v) => at(`/projects/${w.funded[v].id}/funding`)),
