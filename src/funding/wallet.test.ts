@@ -66,11 +66,10 @@ for (const kind of dbKinds()) {
         }),
       ])
         await rt.conn.publicClient.waitForTransactionReceipt({ hash });
-      // proved with Sign-In with Ethereum on the instance's chain
-      const c = await sponsor.request("POST", "/api/me/wallets/challenge", {
-        body: { address: account.address, chainId: rt.conn.chain.id },
-      });
+      // proved with Sign-In with Ethereum: the message names the instance's chain unless told otherwise
+      const c = await sponsor.request("POST", "/api/me/wallets/challenge", { body: { address: account.address } });
       const { message } = (await c.json()) as { message: string };
+      expect(message).toContain(`\nChain ID: ${rt.conn.chain.id}\n`);
       const linked = await sponsor.request("POST", "/api/me/wallets", {
         body: { message, signature: await account.signMessage({ message }) },
       });

@@ -61,6 +61,9 @@ function requireSession(p: Principal | null): Principal {
 
 /** Profile page and the `/api/me` family (spec §5.2): profile, wallets, API keys, sessions, export, deletion. */
 export const userRoutes = (ctx: AppContext) => {
+  // SIWE messages name this instance's chain: the embedded dev chain's (always 31337) or the configured node's
+  const chainId = () =>
+    ctx.chain?.conn.chain.id ?? (ctx.settings.get("chain.mode") === "dev" ? 31337 : ctx.settings.get("chain.chainId"));
   const site = (request: Request) => {
     const origin = siteOrigin(ctx, request);
     return { domain: new URL(origin).host, uri: origin };
@@ -80,6 +83,7 @@ export const userRoutes = (ctx: AppContext) => {
       currentSessionId: p.sessionId,
       recentSignIn: !!p.authenticatedAt && Date.now() - p.authenticatedAt.getTime() <= RECENT_SIGN_IN_MS,
       githubAvailable: githubConfigured(ctx.settings),
+      chainId: chainId(),
     };
     return html(<ProfilePage {...pageProps(p)} data={data} {...extras} />, status);
   };
@@ -145,9 +149,14 @@ export const userRoutes = (ctx: AppContext) => {
       .post("/profile/wallets/challenge", async ({ request, body, principal }) => {
         const p = requireUser(await principal());
         try {
-          // Validated by the service with WalletChallengeRequest (a missing chain id means 1).
+          // Validated by the service with WalletChallengeRequest (a missing chain id means this instance's).
           const form = readForm(body);
-          const c = await createWalletChallenge(ctx.db, p, form, site(request));
+          const c = await createWalletChallenge(
+            ctx.db,
+            p,
+            { ...form, chainId: form.chainId || chainId() },
+            site(request),
+          );
           return profilePage(p, { challenge: { message: c.message }, next: returnTo(form.next) });
         } catch (err) {
           return onInvalid(p, err, { next: returnTo(readForm(body).next) });
@@ -280,8 +289,15 @@ export const userRoutes = (ctx: AppContext) => {
       })
       .post(
         "/api/me/wallets/challenge",
-        async ({ request, body, principal }) => createWalletChallenge(ctx.db, await principal(), body, site(request)),
-        { detail: { summary: "Get the EIP-4361 message to sign for an address ({ address, chainId })", tags: ["me"] } },
+        async ({ request, body, principal }) =>
+          createWalletChallenge(ctx.db, await principal(), { chainId: chainId(), ...(body as object) }, site(request)),
+        {
+          detail: {
+            summary:
+              "Get the EIP-4361 message to sign for an address ({ address, chainId }; the chain id defaults to this instance's)",
+            tags: ["me"],
+          },
+        },
       )
       .post(
         "/api/me/wallets",

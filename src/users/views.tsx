@@ -30,6 +30,8 @@ export interface ProfileData {
   sessions: { id: string; userAgent: string | null; ip: string | null; lastSeenAt: Date; createdAt: Date }[];
   currentSessionId?: string;
   githubAvailable: boolean;
+  /** The instance's chain id: SIWE messages name it by default. */
+  chainId: number;
 }
 
 /** What the profile page shows once, right after an action (a new API key, a SIWE message to sign). */
@@ -197,7 +199,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
               </label>
               <label>
                 Chain id
-                <input name="chainId" type="number" min="1" value="1" required />
+                <input name="chainId" type="number" min="1" value={String(props.data.chainId)} required />
               </label>
             </div>
             <div>
