@@ -4,6 +4,7 @@
 import type { AppContext } from "../core/context";
 import { safeEqual, sha256Hex } from "../core/crypto";
 import { AppError, notFound } from "../core/errors";
+import { pageCacheOf } from "../core/http/page-cache";
 import { openRunStreams } from "../core/jobs/routes";
 
 /** The duration histogram's upper bounds, in seconds. */
@@ -140,6 +141,12 @@ export class Metrics {
     family("devsponsor_sse_clients", "gauge", "Open Server-Sent Events streams of this process, by stream.");
     out.push(sample("devsponsor_sse_clients", { stream: "live" }, ctx.live?.size ?? 0));
     out.push(sample("devsponsor_sse_clients", { stream: "runs" }, openRunStreams()));
+    const cache = pageCacheOf(ctx.database).stats();
+    family("devsponsor_page_cache_requests_total", "counter", "Cached pages and lists asked for, by result.");
+    out.push(sample("devsponsor_page_cache_requests_total", { result: "hit" }, cache.hits));
+    out.push(sample("devsponsor_page_cache_requests_total", { result: "miss" }, cache.misses));
+    family("devsponsor_page_cache_bytes", "gauge", "Bytes of rendered pages this process keeps.");
+    out.push(sample("devsponsor_page_cache_bytes", {}, cache.bytes));
     return `${out.join("\n")}\n`;
   }
 }

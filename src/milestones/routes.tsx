@@ -4,6 +4,7 @@ import type { AppContext, Principal } from "../core/context";
 import type { Project } from "../projects/schema";
 import { AppError } from "../core/errors";
 import { formError, pageProps, readFlash, readForm, seeOther, signedIn, withError } from "../core/http/form";
+import { pageCacheOf } from "../core/http/page-cache";
 import { httpContext } from "../core/http/plugin";
 import { startGeneration } from "../planner/jobs";
 import { loadProject } from "../projects/access";
@@ -126,6 +127,7 @@ export const milestoneRoutes = (ctx: AppContext) => {
     }
   };
   /** The chrome of a project page: layout props, the caller's rights and the sidebar of `where`. */
+  const cache = pageCacheOf(ctx.database); // the plan page is served again while the database has not changed
   const chrome = async (p: Principal, project: Project, where: SidebarPage) => {
     const [rights, sidebar] = await Promise.all([projectRights(ctx.db, p, project), sidebarPanel(ctx, p, where)]);
     return { ...pageProps(p), project, ...rights, sidebar: <SidebarPanel {...sidebar} csrf={p.csrfToken} /> };
@@ -301,24 +303,26 @@ export const milestoneRoutes = (ctx: AppContext) => {
         },
       )
       // ---- pages
-      .get("/projects/:id/milestones", async ({ request, params, query, principal }) => {
-        const p = await signedIn(request, principal);
-        if (p instanceof Response) return p;
-        const q = query as Record<string, string | undefined>;
-        return page(p, params.id, {
-          runId: q.run && /^[0-9a-f-]{36}$/.test(q.run) ? q.run : undefined,
-          error: q.error?.slice(0, 300),
-          flash: q.created
-            ? "created"
-            : q.approved
-              ? q.approved === "unpinned"
-                ? "unpinned"
-                : "approved"
-              : q.deleted === "task" || q.deleted === "milestone"
-                ? `${q.deleted}Deleted`
-                : undefined,
-        });
-      })
+      .get("/projects/:id/milestones", async ({ request, params, query, principal }) =>
+        cache.serve(request, async () => {
+          const p = await signedIn(request, principal);
+          if (p instanceof Response) return p;
+          const q = query as Record<string, string | undefined>;
+          return page(p, params.id, {
+            runId: q.run && /^[0-9a-f-]{36}$/.test(q.run) ? q.run : undefined,
+            error: q.error?.slice(0, 300),
+            flash: q.created
+              ? "created"
+              : q.approved
+                ? q.approved === "unpinned"
+                  ? "unpinned"
+                  : "approved"
+                : q.deleted === "task" || q.deleted === "milestone"
+                  ? `${q.deleted}Deleted`
+                  : undefined,
+          });
+        }),
+      )
       .get("/milestones/:id", async ({ request, params, principal }) => {
         const p = await signedIn(request, principal);
         if (p instanceof Response) return p;
