@@ -19,18 +19,9 @@ import { plugin } from "bun";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { bundleProverScript, webWorkerNative } from "./prover-bundle";
 
-// snarkjs starts its worker threads through the `web-worker` package, which never finishes under Bun: swap in
-// Bun's native Worker (it accepts the data: URLs ffjavascript uses) so the ceremony runs multi-threaded.
-const webWorkerNative: import("bun").BunPlugin = {
-  name: "web-worker-native",
-  setup(b) {
-    b.onLoad({ filter: /[\\/]web-worker[\\/]cjs[\\/]node\.js$/ }, () => ({
-      contents: "export default globalThis.Worker;",
-      loader: "js",
-    }));
-  },
-};
+// Bun's native Worker for snarkjs here too (see ./prover-bundle.ts), so the ceremony runs multi-threaded.
 plugin(webWorkerNative);
 const snarkjs = await import("snarkjs");
 const { getCurveFromName } = await import("ffjavascript");
@@ -57,15 +48,7 @@ const entropy = () => randomBytes(32).toString("hex");
 const logger = { info() {}, debug() {}, warn: console.warn, error: console.error };
 
 async function bundleProver() {
-  const out = await Bun.build({
-    entrypoints: [join(ROOT, "src", "zk", "prover-entry.ts")],
-    target: "bun",
-    minify: true,
-    // the sandbox prover runs in its own bun process: Bun's native Worker makes snarkjs multi-threaded there
-    plugins: [webWorkerNative],
-  });
-  if (!out.success) throw new Error(out.logs.join("\n"));
-  writeFileSync(join(BUILD, "prover.js"), await out.outputs[0]!.text());
+  writeFileSync(join(BUILD, "prover.js"), await bundleProverScript());
 }
 if (args.includes("--bundle-only")) {
   await step("bundle sandbox prover", bundleProver);
