@@ -509,7 +509,7 @@ export function FundingTabPage(props: {
                       <button type="submit">Confirm the top-up</button>
                     </p>
                   </form>
-                  {d.devDeposit ? (
+                  {d.devDeposit && !(d.wallet?.funded && !d.wallet.devAccount) ? (
                     <form method="post" action={`/projects/${p.id}/fund/dev-deposit?back=funding`} class="inline">
                       <CsrfField token={csrf} />
                       <button type="submit" class="secondary">

@@ -187,6 +187,8 @@ export interface DepositWallet {
   how: "registered" | "proved" | "dev" | "none";
   /** A deposit was made from it: it stays the project's wallet. */
   funded: boolean;
+  /** It is the dev chain's sponsor account (the one the demo deposit sends from). */
+  devAccount: boolean;
 }
 
 /** Which wallet the caller deposits from for a project; never fails a page (an unread chain falls back to the DB). */
@@ -196,10 +198,12 @@ export async function depositWallet(
   projectId: string,
 ): Promise<DepositWallet> {
   const rt = ctx.chain;
+  const dev = rt?.mode === "dev" && rt.dev ? privateKeyToAddress(rt.dev.genesis.keys.sponsor) : null;
+  const of = (address: Address | null) => ({ address, devAccount: !!dev && address === dev });
   if (rt?.deployment) {
     const reg = await readRegistration(rt, onChainProjectId(projectId)).catch(() => null);
     if (reg && reg.sponsor !== zeroAddress)
-      return { address: getAddress(reg.sponsor), how: "registered", funded: reg.funded };
+      return { ...of(getAddress(reg.sponsor)), how: "registered", funded: reg.funded };
   }
   const [own] = await ctx.db
     .select({ address: wallets.address })
@@ -207,8 +211,7 @@ export async function depositWallet(
     .where(eq(wallets.userId, principal.userId))
     .orderBy(sql`${wallets.isPayout} desc, ${wallets.createdAt} desc`)
     .limit(1);
-  if (own) return { address: getAddress(own.address), how: "proved", funded: false };
-  if (rt?.mode === "dev" && rt.dev)
-    return { address: privateKeyToAddress(rt.dev.genesis.keys.sponsor), how: "dev", funded: false };
-  return { address: null, how: "none", funded: false };
+  if (own) return { ...of(getAddress(own.address)), how: "proved", funded: false };
+  if (dev) return { ...of(dev), how: "dev", funded: false };
+  return { ...of(null), how: "none", funded: false };
 }
