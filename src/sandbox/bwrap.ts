@@ -10,7 +10,7 @@ import { EGRESS_MOUNT, bridgeCommand } from "./egress";
 import { findRootfs } from "./images";
 import { watchDisk } from "./diskwatch";
 import { watchMemory } from "./memwatch";
-import { OutputCollector } from "./output";
+import { OutputCollector, runResult } from "./output";
 import {
   DEFAULT_LIMITS,
   MiB,
@@ -163,29 +163,11 @@ export class BwrapBackend implements SandboxBackend {
       else if (exitCode === 125 && cgroup && out.text("stderr").includes("cgroup.procs"))
         throw new Error("unable to enter the cgroup");
       else status = exitCode === 0 ? "OK" : "FAILED";
-      return {
-        status,
-        exitCode,
-        stdout: out.text("stdout"),
-        stderr: out.text("stderr"),
-        outputBytes: out.total,
-        durationMs: performance.now() - started,
-        backend: "bwrap",
-        image,
-        message: ended === "ERROR" ? "cancelled" : limitMessage(status, limits),
-      };
+      const message = ended === "ERROR" ? "cancelled" : limitMessage(status, limits);
+      return runResult(out, started, { backend: "bwrap", image }, { status, exitCode, message });
     } catch (err) {
-      return {
-        status: "ERROR",
-        exitCode: null,
-        stdout: out.text("stdout"),
-        stderr: out.text("stderr"),
-        outputBytes: out.total,
-        durationMs: performance.now() - started,
-        backend: "bwrap",
-        image,
-        message: err instanceof Error ? err.message : String(err),
-      };
+      const message = err instanceof Error ? err.message : String(err);
+      return runResult(out, started, { backend: "bwrap", image }, { status: "ERROR", exitCode: null, message });
     } finally {
       clearTimeout(timer);
       stopWatch();

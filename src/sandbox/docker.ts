@@ -8,7 +8,7 @@ import { bridgeCommand, EGRESS_MOUNT } from "./egress";
 import { imageRef, toolsFromLabels } from "./images";
 import { watchDisk } from "./diskwatch";
 import { memoryCgroupOf, watchMemory } from "./memwatch";
-import { OutputCollector } from "./output";
+import { OutputCollector, runResult } from "./output";
 import {
   DEFAULT_LIMITS,
   MiB,
@@ -178,29 +178,11 @@ export class DockerBackend implements SandboxBackend {
       if (ended) status = ended;
       else if (state.OOMKilled) status = "OOM";
       else status = exitCode === 0 ? "OK" : "FAILED";
-      return {
-        status,
-        exitCode,
-        stdout: out.text("stdout"),
-        stderr: out.text("stderr"),
-        outputBytes: out.total,
-        durationMs: performance.now() - started,
-        backend: "docker",
-        image,
-        message: ended === "ERROR" ? "cancelled" : limitMessage(status, limits),
-      };
+      const message = ended === "ERROR" ? "cancelled" : limitMessage(status, limits);
+      return runResult(out, started, { backend: "docker", image }, { status, exitCode, message });
     } catch (err) {
-      return {
-        status: "ERROR",
-        exitCode: null,
-        stdout: out.text("stdout"),
-        stderr: out.text("stderr"),
-        outputBytes: out.total,
-        durationMs: performance.now() - started,
-        backend: "docker",
-        image,
-        message: err instanceof Error ? err.message : String(err),
-      };
+      const message = err instanceof Error ? err.message : String(err);
+      return runResult(out, started, { backend: "docker", image }, { status: "ERROR", exitCode: null, message });
     } finally {
       clearTimeout(timer);
       stopWatch();

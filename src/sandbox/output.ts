@@ -1,3 +1,5 @@
+import type { RunResult } from "./types";
+
 /** Collects a run's stdout and stderr up to a byte budget shared by both streams. */
 export class OutputCollector {
   private readonly parts = { stdout: [] as string[], stderr: [] as string[] };
@@ -33,4 +35,23 @@ export class OutputCollector {
   text(stream: "stdout" | "stderr"): string {
     return this.parts[stream].join("") + this.decoders[stream].decode();
   }
+}
+
+/** A run's result: how it ended, with the streams it printed, their byte count and its time since `started`. */
+export function runResult(
+  out: OutputCollector,
+  started: number,
+  where: Pick<RunResult, "backend" | "image">,
+  end: Pick<RunResult, "status" | "exitCode" | "message">,
+): RunResult {
+  return {
+    status: end.status,
+    exitCode: end.exitCode,
+    stdout: out.text("stdout"),
+    stderr: out.text("stderr"),
+    outputBytes: out.total,
+    durationMs: performance.now() - started,
+    ...where,
+    message: end.message,
+  };
 }
