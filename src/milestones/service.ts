@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, max, sql, sum } from "drizzle-orm";
+import { and, asc, desc, eq, max, type SQL, sql, sum } from "drizzle-orm";
 import type { z } from "zod";
 import { audit } from "../audit/service";
 import type { Principal } from "../core/context";
@@ -170,6 +170,25 @@ async function renumber(tx: Tx, table: typeof milestones | typeof tasks, ids: st
   }
 }
 
+/** The ids of the rows of `table` that `where` picks (a project's milestones, a milestone's tasks), in order. */
+async function orderedIds(tx: Tx, table: typeof milestones | typeof tasks, where: SQL): Promise<string[]> {
+  const rows = await tx.select({ id: table.id }).from(table).where(where).orderBy(asc(table.position));
+  return rows.map((r) => r.id);
+}
+const milestoneIds = (tx: Tx, projectId: string) => orderedIds(tx, milestones, eq(milestones.projectId, projectId));
+const taskIds = (tx: Tx, milestoneId: string) => orderedIds(tx, tasks, eq(tasks.milestoneId, milestoneId));
+
+/** `ids` with `id` moved to the 1-based place `order` (past the end: last). */
+function moveTo(ids: string[], id: string, order: number): string[] {
+  const without = ids.filter((x) => x !== id);
+  without.splice(Math.min(order - 1, without.length), 0, id);
+  return without;
+}
+
+/** Records a hand edit of the structure, by `principal`, as the next draft version. */
+const recordEdit = (tx: Tx, projectId: string, principal: Principal | null, note: string) =>
+  appendVersion(tx, projectId, { source: "edit", note, userId: principal!.userId });
+
 /**
  * Replaces a project's draft structure with `plan` and records it as a new version (the planner's output,
  * or a restored version). Refused once the structure is approved.
@@ -293,22 +312,9 @@ export async function updateMilestone(db: Db, principal: Principal | null, miles
       await recompute(tx, milestone.id);
     }
     if (input.order !== undefined) {
-      const ids = (
-        await tx
-          .select({ id: milestones.id })
-          .from(milestones)
-          .where(eq(milestones.projectId, project.id))
-          .orderBy(asc(milestones.position))
-      ).map((r) => r.id);
-      const without = ids.filter((id) => id !== milestone.id);
-      without.splice(Math.min(input.order - 1, without.length), 0, milestone.id);
-      await renumber(tx, milestones, without);
+      await renumber(tx, milestones, moveTo(await milestoneIds(tx, project.id), milestone.id, input.order));
     }
-    await appendVersion(tx, project.id, {
-      source: "edit",
-      note: `edited milestone “${milestone.title}”`,
-      userId: principal!.userId,
-    });
+    await recordEdit(tx, project.id, principal, `edited milestone “${milestone.title}”`);
   });
   return (await loadTree(db, project.id)).find((m) => m.id === milestone.id)!;
 }
@@ -327,11 +333,7 @@ export async function createMilestone(db: Db, principal: Principal | null, proje
       .insert(milestones)
       .values({ projectId: project.id, ...input, position: row?.n ?? 0 })
       .returning();
-    await appendVersion(tx, project.id, {
-      source: "edit",
-      note: `added milestone “${m!.title}”`,
-      userId: principal!.userId,
-    });
+    await recordEdit(tx, project.id, principal, `added milestone “${m!.title}”`);
     return m!;
   });
 }
@@ -342,19 +344,8 @@ export async function deleteMilestone(db: Db, principal: Principal | null, miles
   await db.transaction(async (tx) => {
     await lockDraft(tx, project.id);
     await tx.delete(milestones).where(eq(milestones.id, milestone.id));
-    const ids = (
-      await tx
-        .select({ id: milestones.id })
-        .from(milestones)
-        .where(eq(milestones.projectId, project.id))
-        .orderBy(asc(milestones.position))
-    ).map((r) => r.id);
-    await renumber(tx, milestones, ids);
-    await appendVersion(tx, project.id, {
-      source: "edit",
-      note: `deleted milestone “${milestone.title}”`,
-      userId: principal!.userId,
-    });
+    await renumber(tx, milestones, await milestoneIds(tx, project.id));
+    await recordEdit(tx, project.id, principal, `deleted milestone “${milestone.title}”`);
   });
 }
 
@@ -364,14 +355,12 @@ export async function reorderMilestones(db: Db, principal: Principal | null, pro
   const { ids } = parse(ReorderRequest, body);
   await db.transaction(async (tx) => {
     await lockDraft(tx, project.id);
-    const current = (
-      await tx.select({ id: milestones.id }).from(milestones).where(eq(milestones.projectId, project.id))
-    ).map((r) => r.id);
+    const current = await milestoneIds(tx, project.id);
     if (ids.length !== current.length || new Set(ids).size !== ids.length || !ids.every((id) => current.includes(id))) {
       throw invalidInput({ ids: "must list every milestone of the project exactly once" });
     }
     await renumber(tx, milestones, ids);
-    await appendVersion(tx, project.id, { source: "edit", note: "reordered milestones", userId: principal!.userId });
+    await recordEdit(tx, project.id, principal, "reordered milestones");
   });
   return loadTree(db, project.id);
 }
@@ -413,11 +402,7 @@ export async function createTask(db: Db, principal: Principal | null, milestoneI
       })
       .returning();
     await recompute(tx, milestone.id);
-    await appendVersion(tx, project.id, {
-      source: "edit",
-      note: `added task “${s!.title}”`,
-      userId: principal!.userId,
-    });
+    await recordEdit(tx, project.id, principal, `added task “${s!.title}”`);
     return s!;
   });
 }
@@ -437,23 +422,10 @@ export async function updateTask(db: Db, principal: Principal | null, subId: str
     if (input.estimatedHours !== undefined) patch.estimatedHours = input.estimatedHours;
     const [updated] = await tx.update(tasks).set(patch).where(eq(tasks.id, sub.id)).returning();
     if (input.order !== undefined) {
-      const ids = (
-        await tx
-          .select({ id: tasks.id })
-          .from(tasks)
-          .where(eq(tasks.milestoneId, sub.milestoneId))
-          .orderBy(asc(tasks.position))
-      ).map((r) => r.id);
-      const without = ids.filter((id) => id !== sub.id);
-      without.splice(Math.min(input.order - 1, without.length), 0, sub.id);
-      await renumber(tx, tasks, without);
+      await renumber(tx, tasks, moveTo(await taskIds(tx, sub.milestoneId), sub.id, input.order));
     }
     await recompute(tx, sub.milestoneId);
-    await appendVersion(tx, project.id, {
-      source: "edit",
-      note: `edited task “${sub.title}”`,
-      userId: principal!.userId,
-    });
+    await recordEdit(tx, project.id, principal, `edited task “${sub.title}”`);
     return updated!;
   });
 }
@@ -464,20 +436,9 @@ export async function deleteTask(db: Db, principal: Principal | null, subId: str
   await db.transaction(async (tx) => {
     await lockDraft(tx, project.id);
     await tx.delete(tasks).where(eq(tasks.id, sub.id));
-    const ids = (
-      await tx
-        .select({ id: tasks.id })
-        .from(tasks)
-        .where(eq(tasks.milestoneId, sub.milestoneId))
-        .orderBy(asc(tasks.position))
-    ).map((r) => r.id);
-    await renumber(tx, tasks, ids);
+    await renumber(tx, tasks, await taskIds(tx, sub.milestoneId));
     await recompute(tx, sub.milestoneId);
-    await appendVersion(tx, project.id, {
-      source: "edit",
-      note: `deleted task “${sub.title}”`,
-      userId: principal!.userId,
-    });
+    await recordEdit(tx, project.id, principal, `deleted task “${sub.title}”`);
   });
 }
 
