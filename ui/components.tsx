@@ -177,3 +177,48 @@ export function AcceptanceFields(props: FormProps & { tests?: string[]; files?: 
     </>
   );
 }
+
+const shortHash = (h: string) => `${h.slice(0, 10)}…${h.slice(-6)}`;
+
+/** A transaction hash, shortened, linked to the block explorer when one is configured (`url`). */
+export const TxLink = ({ hash, url }: { hash: string | null | undefined; url?: string }) =>
+  !hash ? (
+    <span class="muted">—</span>
+  ) : url ? (
+    <a href={url} rel="noopener noreferrer" title={hash}>
+      <code safe>{shortHash(hash)}</code>
+    </a>
+  ) : (
+    <code title={hash} safe>
+      {shortHash(hash)}
+    </code>
+  );
+
+/**
+ * One row of a transactions table (time, what, amount, transaction), labelled for `stack-cards` tables on phones.
+ * `what` is markup the caller escaped; `at` and `amount` are text.
+ */
+export function TxRow(props: {
+  at: string;
+  what: JSX.Element;
+  whatLabel?: string;
+  amount: string;
+  hash: string | null | undefined;
+  url?: string;
+}) {
+  const what: JSX.Element = props.what;
+  return (
+    <tr>
+      <td data-label="Time" safe>
+        {props.at}
+      </td>
+      <td data-label={props.whatLabel ?? "What"}>{what}</td>
+      <td data-label="Amount" class="num" safe>
+        {props.amount}
+      </td>
+      <td data-label="Transaction">
+        <TxLink hash={props.hash} url={props.url} />
+      </td>
+    </tr>
+  );
+}

@@ -1,7 +1,7 @@
 // The admin console's pages: one sub-navigation, then jobs, cron, payments, fees, users and the doctor.
 import { escapeHtml } from "@kitajs/html";
 import { formatUnits } from "viem";
-import { ConfirmField, CsrfField, type Flash } from "../../ui/components";
+import { ConfirmField, CsrfField, type Flash, TxLink, TxRow } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import type { publicRun } from "../core/jobs/routes";
 import type { CheckResult } from "../doctor/checks";
@@ -300,20 +300,6 @@ export interface PaymentRow {
 
 const shortHash = (h: string) => `${h.slice(0, 10)}…${h.slice(-6)}`;
 
-/** A transaction hash, linked to the block explorer when one is configured. */
-const TxLink = ({ hash, url }: { hash: string | null | undefined; url?: string }) =>
-  !hash ? (
-    <span class="muted">—</span>
-  ) : url ? (
-    <a href={url} rel="noopener noreferrer" title={hash}>
-      <code safe>{shortHash(hash)}</code>
-    </a>
-  ) : (
-    <code title={hash} safe>
-      {shortHash(hash)}
-    </code>
-  );
-
 /** Payments: state, amount, token, payee, transaction, payout attempts and why a failed one failed. */
 export function PaymentsPage(
   props: PageBase & {
@@ -482,20 +468,14 @@ export function FeesPage(
           </thead>
           <tbody>
             {props.withdrawals.map((w) => (
-              <tr>
-                <td data-label="Time" safe>
-                  {when(w.at)}
-                </td>
-                <td data-label="Token">
-                  <code safe>{w.token ?? ""}</code>
-                </td>
-                <td data-label="Amount" class="num" safe>
-                  {w.amount ?? ""}
-                </td>
-                <td data-label="Transaction">
-                  <TxLink hash={w.txHash} url={w.txUrl} />
-                </td>
-              </tr>
+              <TxRow
+                at={when(w.at)}
+                whatLabel="Token"
+                what={<code safe>{w.token ?? ""}</code>}
+                amount={w.amount ?? ""}
+                hash={w.txHash}
+                url={w.txUrl}
+              />
             ))}
           </tbody>
         </table>

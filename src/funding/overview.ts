@@ -2,6 +2,7 @@
 // transactions; the close and expiry state; the pending top-up; the series behind the charts. And "more points"
 // for an open task of a funded project, which the next top-up quote pays for.
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { explorerTxUrl } from "../admin/service";
 import { requireChain } from "../chain/service";
 import type { AppContext, Principal } from "../core/context";
 import type { Db } from "../core/db";
@@ -64,6 +65,8 @@ export interface FundingOverview {
   devDeposit: boolean;
   /** The wallet top-ups come from (only for who may fund an active project). */
   wallet: DepositWallet | null;
+  /** A transaction's page on the configured block explorer, or undefined when none is set. */
+  txUrl: (hash: string | null) => string | undefined;
 }
 
 /** Loads the funding tab (GET /projects/:id/funding, GET /api/projects/:id/funding). */
@@ -174,6 +177,7 @@ export async function fundingOverview(ctx: Ctx, principal: Principal | null, pro
     taskStates,
     yield: await yieldView(ctx, project),
     wallet: canFund && project.state === "ACTIVE" ? await depositWallet(ctx, principal!, project.id) : null,
+    txUrl: (hash: string | null) => explorerTxUrl(ctx, hash),
     devDeposit:
       ctx.settings.get("chain.mode") === "dev" &&
       (!project.tokenAddress || project.tokenAddress.toLowerCase() === devToken),

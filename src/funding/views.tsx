@@ -1,7 +1,7 @@
 import { escapeHtml } from "@kitajs/html";
 import { formatUnits } from "viem";
 import { ASSETS } from "../../ui/assets";
-import { CsrfField } from "../../ui/components";
+import { CsrfField, TxLink, TxRow } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import type { Project } from "../projects/schema";
 import { ProjectHeader } from "../projects/views";
@@ -224,18 +224,7 @@ export const FUNDING_TAB_FLASH: Record<string, string> = {
   points: "Points raised: get a top-up quote to fund them.",
 };
 
-const shortHash = (h: string | null) => (h ? `${h.slice(0, 10)}…${h.slice(-6)}` : "—");
 const day = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "—");
-
-function TxCell({ hash }: { hash: string | null }) {
-  return hash ? (
-    <code title={hash} safe>
-      {shortHash(hash)}
-    </code>
-  ) : (
-    <span class="muted">—</span>
-  );
-}
 
 /** Sends the sponsor's transaction: on the dev chain the appliance does it; elsewhere the sponsor gives its hash. */
 function SponsorTxForm(props: {
@@ -590,7 +579,7 @@ export function FundingTabPage(props: {
                             <td safe>{amount(h.fee)}</td>
                             <td safe>{amount(h.sponsorShare)}</td>
                             <td>
-                              <TxCell hash={h.txHash} />
+                              <TxLink hash={h.txHash} url={d.txUrl(h.txHash)} />
                             </td>
                           </tr>
                         ))}
@@ -612,7 +601,7 @@ export function FundingTabPage(props: {
           <div class="card" id="transactions">
             <h2>Transactions</h2>
             <div class="table-scroll">
-              <table>
+              <table class="stack-cards">
                 <thead>
                   <tr>
                     <th scope="col">Date</th>
@@ -623,51 +612,49 @@ export function FundingTabPage(props: {
                 </thead>
                 <tbody>
                   {d.deposits.map((r) => (
-                    <tr>
-                      <td safe>{day(r.createdAt)}</td>
-                      <td>Deposit</td>
-                      <td safe>{amount(r.amount)}</td>
-                      <td>
-                        <TxCell hash={r.depositTxHash} />
-                      </td>
-                    </tr>
+                    <TxRow
+                      at={day(r.createdAt)}
+                      what={<>Deposit</>}
+                      amount={amount(r.amount)}
+                      hash={r.depositTxHash}
+                      url={d.txUrl(r.depositTxHash)}
+                    />
                   ))}
                   {d.releases.map((r) => (
-                    <tr>
-                      <td safe>{day(r.at)}</td>
-                      <td>
-                        Payment:{" "}
-                        <a href={`/tasks/${r.taskId}`} safe>
-                          {r.taskTitle}
-                        </a>
-                      </td>
-                      <td safe>{`${amount(r.amount)} (fee ${amount(r.fee)})`}</td>
-                      <td>
-                        <TxCell hash={r.txHash} />
-                      </td>
-                    </tr>
+                    <TxRow
+                      at={day(r.at)}
+                      what={
+                        <>
+                          Payment:{" "}
+                          <a href={`/tasks/${r.taskId}`} safe>
+                            {r.taskTitle}
+                          </a>
+                        </>
+                      }
+                      amount={`${amount(r.amount)} (fee ${amount(r.fee)})`}
+                      hash={r.txHash}
+                      url={d.txUrl(r.txHash)}
+                    />
                   ))}
                   {d.row.closeRequestTx ? (
-                    <tr>
-                      <td safe>{day(d.row.closeRequestedAt)}</td>
-                      <td>Close requested</td>
-                      <td>—</td>
-                      <td>
-                        <TxCell hash={d.row.closeRequestTx} />
-                      </td>
-                    </tr>
+                    <TxRow
+                      at={day(d.row.closeRequestedAt)}
+                      what={<>Close requested</>}
+                      amount="—"
+                      hash={d.row.closeRequestTx}
+                      url={d.txUrl(d.row.closeRequestTx)}
+                    />
                   ) : (
                     ""
                   )}
                   {d.row.refundTx ? (
-                    <tr>
-                      <td safe>{day(d.row.closedAt)}</td>
-                      <td>Refund</td>
-                      <td safe>{amount(d.row.refundAmount ?? "0")}</td>
-                      <td>
-                        <TxCell hash={d.row.refundTx} />
-                      </td>
-                    </tr>
+                    <TxRow
+                      at={day(d.row.closedAt)}
+                      what={<>Refund</>}
+                      amount={amount(d.row.refundAmount ?? "0")}
+                      hash={d.row.refundTx}
+                      url={d.txUrl(d.row.refundTx)}
+                    />
                   ) : (
                     ""
                   )}
