@@ -2,7 +2,9 @@
 import type { AppContext, Authenticator } from "../core/context";
 import { clientAddress } from "../core/http/client-address";
 import { isSecure } from "../core/http/security";
-import { resolveApiKey, resolveSession } from "./service";
+import { sha256Hex } from "../core/crypto";
+import { snapshotCache } from "../core/db/snapshot";
+import { lookupApiKey, lookupSession, type ResolvedCredential } from "./service";
 
 export const SESSION_COOKIE = "ds_session";
 /** Double-submit token for forms shown before sign-in (setup, sign-in, sign-up). */
@@ -59,14 +61,28 @@ export function bearerToken(request: Request): string | null {
 
 /**
  * Resolves the caller: an `Authorization: Bearer` API key (cookies are then ignored, so API calls are never
- * subject to CSRF), else the session cookie.
+ * subject to CSRF), else the session cookie. A credential seen before is not looked up again while the database
+ * has not changed (src/core/db/snapshot.ts: signing out, revoking a key or disabling a user are writes), its expiry
+ * has not passed and its use need not be recorded yet.
  */
 export function makeAuthenticator(ctx: AppContext): Authenticator {
+  const known = snapshotCache<ResolvedCredential | null>(ctx.database);
+  const usable = (c: ResolvedCredential | null) => {
+    if (!c) return true;
+    const now = Date.now();
+    return (!c.expiresAt || c.expiresAt.getTime() > now) && c.recordUseBy.getTime() > now;
+  };
+  // a copy: whoever handles the request may add to its principal
+  const principalOf = (c: ResolvedCredential | null) => (c ? { ...c.principal } : null);
   return async (request) => {
     const bearer = bearerToken(request);
-    if (bearer !== null || request.headers.has("authorization")) return bearer ? resolveApiKey(ctx.db, bearer) : null;
+    if (bearer !== null || request.headers.has("authorization")) {
+      if (!bearer) return null;
+      return principalOf(await known.get(`k:${sha256Hex(bearer)}`, () => lookupApiKey(ctx.db, bearer), usable));
+    }
     const token = readCookie(request, SESSION_COOKIE);
-    return token ? resolveSession(ctx.db, token) : null;
+    if (!token) return null;
+    return principalOf(await known.get(`s:${sha256Hex(token)}`, () => lookupSession(ctx.db, token), usable));
   };
 }
 

@@ -238,26 +238,46 @@ const sessionByHash = preparedFor((db) =>
     .prepare("session_by_hash"),
 );
 
+/** What a credential resolved to, with the times that decide how long it may be used without a new lookup. */
+export interface ResolvedCredential {
+  principal: Principal;
+  /** When the session or key stops being valid (null: never). */
+  expiresAt: Date | null;
+  /** When the next lookup must happen anyway, to record the use (last seen / last used). */
+  recordUseBy: Date;
+}
+
 /** The principal behind a session cookie, or null when it is unknown, expired, revoked or the user is gone. */
 export async function resolveSession(db: Db, token: string): Promise<Principal | null> {
+  return (await lookupSession(db, token))?.principal ?? null;
+}
+
+/** resolveSession with the session's expiry; records the use (at most every five minutes). */
+export async function lookupSession(db: Db, token: string): Promise<ResolvedCredential | null> {
   if (!token || token.length > 100) return null;
   const now = new Date();
   const [row] = await sessionByHash(db).execute({ hash: sha256Hex(token), now: now.toISOString() });
   if (!row) return null;
-  if (now.getTime() - row.session.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
+  let seen = row.session.lastSeenAt;
+  if (now.getTime() - seen.getTime() > TOUCH_EVERY_MS) {
     await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, row.session.id));
+    seen = now;
   }
   return {
-    userId: row.user.id,
-    name: row.user.name,
-    email: row.user.email,
-    isAdmin: row.user.isAdmin,
-    via: "session",
-    csrfToken: row.session.csrfToken,
-    emailVerified: row.user.emailVerified,
-    sessionId: row.session.id,
-    // Sessions open only at sign-in (and re-open at a password re-confirmation), so their start is that moment.
-    authenticatedAt: row.session.createdAt,
+    principal: {
+      userId: row.user.id,
+      name: row.user.name,
+      email: row.user.email,
+      isAdmin: row.user.isAdmin,
+      via: "session",
+      csrfToken: row.session.csrfToken,
+      emailVerified: row.user.emailVerified,
+      sessionId: row.session.id,
+      // Sessions open only at sign-in (and re-open at a password re-confirmation), so their start is that moment.
+      authenticatedAt: row.session.createdAt,
+    },
+    expiresAt: row.session.expiresAt,
+    recordUseBy: new Date(seen.getTime() + TOUCH_EVERY_MS),
   };
 }
 
@@ -368,23 +388,34 @@ const apiKeyByPrefix = preparedFor((db) =>
 
 /** The principal behind a raw API key, or null. Records the last use (at most once a minute). */
 export async function resolveApiKey(db: Db, key: string): Promise<Principal | null> {
+  return (await lookupApiKey(db, key))?.principal ?? null;
+}
+
+/** resolveApiKey with the key's expiry. */
+export async function lookupApiKey(db: Db, key: string): Promise<ResolvedCredential | null> {
   const m = KEY_FORMAT.exec(key);
   if (!m) return null;
   const now = new Date();
   const [row] = await apiKeyByPrefix(db).execute({ prefix: `dsk_${m[1]}`, now: now.toISOString() });
   if (!row || !safeEqual(row.key.keyHash, sha256Hex(key))) return null;
-  if (!row.key.lastUsedAt || now.getTime() - row.key.lastUsedAt.getTime() > 60_000) {
+  let used = row.key.lastUsedAt;
+  if (!used || now.getTime() - used.getTime() > 60_000) {
     await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.key.id));
+    used = now;
   }
   const scopes = row.key.scopes;
   return {
-    userId: row.user.id,
-    name: row.user.name,
-    email: row.user.email,
-    // An admin's key acts as admin only with the admin scope.
-    isAdmin: row.user.isAdmin && scopes.includes("admin"),
-    via: "api-key",
-    scopes,
+    principal: {
+      userId: row.user.id,
+      name: row.user.name,
+      email: row.user.email,
+      // An admin's key acts as admin only with the admin scope.
+      isAdmin: row.user.isAdmin && scopes.includes("admin"),
+      via: "api-key",
+      scopes,
+    },
+    expiresAt: row.key.expiresAt,
+    recordUseBy: new Date(used.getTime() + 60_000),
   };
 }
 

@@ -19,7 +19,7 @@ import { orgMembers, orgs } from "../orgs/schema";
 import { syncChainEvents } from "../payments/sync";
 import { projects } from "../projects/schema";
 import { onChainProjectId } from "../zk/attestation";
-import { assertClaimsOpen, closeAndRefund, fundingRow, requestClose, setExpiry } from "./lifecycle";
+import { assertClaimsOpen, closeAndRefund, fundingRow, readFunding, requestClose, setExpiry } from "./lifecycle";
 import { fundingOverview, raiseTaskPoints } from "./overview";
 import { projectFunding } from "./schema";
 import { createQuote, devChainDeposit } from "./service";
@@ -142,20 +142,20 @@ for (const kind of dbKinds()) {
       const row = await fundingRow(t.ctx.db, p.id);
       expect(row.closeRequestTx).toBe(hash);
       expect(row.closableAt).not.toBeNull();
-      expect(await errorCode(assertClaimsOpen(t.ctx.db, p.id))).toBe("PROJECT_CLOSING");
+      expect(await errorCode(assertClaimsOpen(await readFunding(t.ctx.db, p.id)))).toBe("PROJECT_CLOSING");
     }, 120_000);
 
     test("after the expiry date claims stop and the unspent funds are refunded at once", async () => {
       const p = await fundedProject([4]);
       expect(await errorCode(setExpiry(t.ctx, principal, p.id, new Date(Date.now() - 1000)))).toBe("INVALID_INPUT");
       await setExpiry(t.ctx, principal, p.id, new Date(Date.now() + 86_400_000));
-      await assertClaimsOpen(t.ctx.db, p.id);
+      await assertClaimsOpen(await readFunding(t.ctx.db, p.id));
       // the date passes (set in the database: the wall clock decides expiry)
       await t.ctx.db
         .update(projectFunding)
         .set({ expiresAt: new Date(Date.now() - 1000) })
         .where(eq(projectFunding.projectId, p.id));
-      expect(await errorCode(assertClaimsOpen(t.ctx.db, p.id))).toBe("PROJECT_CLOSING");
+      expect(await errorCode(assertClaimsOpen(await readFunding(t.ctx.db, p.id)))).toBe("PROJECT_CLOSING");
       const closed = await closeAndRefund(t.ctx, principal, p.id);
       expect(BigInt(closed.refundAmount!)).toBe(p.deposited);
     }, 120_000);
@@ -235,7 +235,7 @@ for (const kind of dbKinds()) {
     // last: the time travel puts the chain days ahead of the wall clock, and quotes expire by the wall clock
     test("close request stops claims; the refund waits for the withdrawal delay, then sends the rest back", async () => {
       const p = await fundedProject([8]);
-      await assertClaimsOpen(t.ctx.db, p.id);
+      await assertClaimsOpen(await readFunding(t.ctx.db, p.id));
       const before = await chainTime();
       const row = await requestClose(t.ctx, principal, p.id);
       expect(row.closeRequestTx).toMatch(/^0x[0-9a-f]{64}$/);
@@ -248,7 +248,7 @@ for (const kind of dbKinds()) {
       );
       expect(delay).toBeGreaterThan(0);
       expect(row.closableAt!.getTime() / 1000).toBeGreaterThanOrEqual(before + delay);
-      expect(await errorCode(assertClaimsOpen(t.ctx.db, p.id))).toBe("PROJECT_CLOSING");
+      expect(await errorCode(assertClaimsOpen(await readFunding(t.ctx.db, p.id)))).toBe("PROJECT_CLOSING");
       expect(await errorCode(createQuote(t.ctx, principal, p.id))).toBe("PROJECT_CLOSING");
       expect(await errorCode(closeAndRefund(t.ctx, principal, p.id))).toBe("WITHDRAWAL_DELAY_PENDING");
 

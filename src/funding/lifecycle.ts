@@ -3,8 +3,10 @@
 // (a close done outside the appliance is followed through CloseRequested and ProjectClosed).
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Hex, TransactionReceipt } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
 import { ProjectEscrow } from "../chain/contracts.gen";
 import { decodeEscrowLogs, type EscrowEvent } from "../chain/events";
+import { readRegistration } from "../chain/registration";
 import { type ChainRuntime, requireChain } from "../chain/service";
 import { audit } from "../audit/service";
 import type { AppContext, Principal } from "../core/context";
@@ -38,9 +40,14 @@ export function claimsStopped(row: Pick<ProjectFunding, "closeRequestedAt" | "cl
   return null;
 }
 
-/** Refuses a claim on a project that is closing, closed or past its expiry date (called by claimTask). */
-export async function assertClaimsOpen(db: Db, projectId: string): Promise<void> {
+/** The project's funding row as it is (none before the first funding action); a read, unlike fundingRow. */
+export async function readFunding(db: Db, projectId: string): Promise<ProjectFunding | undefined> {
   const [row] = await db.select().from(projectFunding).where(eq(projectFunding.projectId, projectId));
+  return row;
+}
+
+/** Refuses a claim on a project that is closing, closed or past its expiry date (called by claimTask). */
+export async function assertClaimsOpen(row: ProjectFunding | undefined): Promise<void> {
   const why = claimsStopped(row);
   if (why) throw conflict(why, "PROJECT_CLOSING");
 }
@@ -80,10 +87,17 @@ export async function sponsorTransaction(
   if (!escrow)
     throw new AppError("UNAVAILABLE", "no escrow contract is deployed", 503, { fix: "devsponsor chain deploy" });
   let hash: Hex;
+  // on the dev chain the appliance sends for the dev sponsor account only: a project funded from the sponsor's own
+  // wallet takes these calls from that wallet alone (the escrow would refuse the dev account)
+  const devSends =
+    rt.mode === "dev" &&
+    !!rt.dev &&
+    (await readRegistration(rt, onChainProjectId(project.id))).sponsor.toLowerCase() ===
+      privateKeyToAddress(rt.dev.genesis.keys.sponsor).toLowerCase();
   if (txHash) {
     if (!/^0x[0-9a-fA-F]{64}$/.test(txHash)) throw invalidInput({ txHash: "must be a transaction hash" });
     hash = txHash.toLowerCase() as Hex;
-  } else if (rt.mode === "dev" && rt.dev) {
+  } else if (devSends && rt.dev) {
     hash = await rt.conn.wallet(rt.dev.genesis.keys.sponsor).writeContract({
       address: escrow,
       abi: ProjectEscrow.abi,

@@ -4,11 +4,13 @@ import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm
 import { z } from "zod";
 import type { AppContext, Principal } from "../core/context";
 import { type Db, preparedFor } from "../core/db";
+import { snapshotCacheOf } from "../core/db/snapshot";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
 import { invitePending, pendingInvite } from "../github/access";
 import { projectGitToken } from "../github/api";
 import { milestones, type Task, tasks } from "../milestones/schema";
-import { assertClaimsOpen } from "../funding/lifecycle";
+import { assertClaimsOpen, readFunding } from "../funding/lifecycle";
+import type { ProjectFunding } from "../funding/schema";
 import { can, isUuid, requireOrgRole } from "../orgs/permissions";
 import { payments } from "../payments/schema";
 import { zkProofs } from "../zk/schema";
@@ -54,12 +56,55 @@ const taskWithProject = preparedFor((db) =>
     .prepare("task_with_project"),
 );
 
+type TaskRow = Awaited<ReturnType<ReturnType<typeof taskWithProject>["execute"]>>[number];
+
+/**
+ * The task with its project, and the project's funding state, as claims read them: kept while the database has not
+ * changed (src/core/db/snapshot.ts), so the many refused claims of a popular task cost no query of their own; the
+ * same for the claimer's payout wallet and open claims. The claim itself is decided in its transaction, never from
+ * these copies.
+ */
+function claimReads(ctx: Pick<AppContext, "db" | "database">) {
+  const cache = snapshotCacheOf<{ row: TaskRow | undefined; funding: ProjectFunding | undefined }>(
+    ctx.database,
+    "task-claim",
+  );
+  const claimers = snapshotCacheOf<{ wallet: boolean; open: number }>(ctx.database, "task-claimer");
+  return {
+    task: (taskId: string) =>
+      cache.get(taskId, async () => {
+        const [row] = await taskWithProject(ctx.db).execute({ id: taskId });
+        return { row, funding: row ? await readFunding(ctx.db, row.project.id) : undefined };
+      }),
+    /** Whether the user has a payout wallet, and how many claims they hold. */
+    claimer: (userId: string) =>
+      claimers.get(userId, async () => {
+        const [wallet, [open]] = await Promise.all([
+          payoutWallet(ctx.db, userId),
+          ctx.db
+            .select({ n: count() })
+            .from(taskClaims)
+            .where(and(eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE"))),
+        ]);
+        return { wallet: !!wallet, open: open?.n ?? 0 };
+      }),
+  };
+}
+
 /** Loads a task the caller may see (its project's visibility rules); NOT_FOUND otherwise. */
-export async function loadTask(db: Db, principal: Principal | null, taskId: string): Promise<TaskContext> {
+export async function loadTask(
+  db: Db,
+  principal: Principal | null,
+  taskId: string,
+  read: (taskId: string) => Promise<TaskRow | undefined> = (id) =>
+    taskWithProject(db)
+      .execute({ id })
+      .then(([row]) => row),
+): Promise<TaskContext> {
   if (!principal) throw unauthorized();
   if (!isUuid(taskId)) throw notFound("Task", "TASK_NOT_FOUND");
   // The project in the same query: every task action starts here, and fifty claims at once each pay for it.
-  const [row] = await taskWithProject(db).execute({ id: taskId });
+  const row = await read(taskId);
   if (!row) throw notFound("Task", "TASK_NOT_FOUND");
   const project = await authorizeProject(db, principal, row.project, "project.view").catch((err) => {
     if (err instanceof AppError && err.status === 404) throw notFound("Task", "TASK_NOT_FOUND");
@@ -132,26 +177,67 @@ const uniqueViolation = (err: unknown) => {
  * Claims a task for the caller: only on funded (ACTIVE) projects, one winner per task, at most the configured
  * number of open claims per person, and only with a payout wallet (PAYOUT_WALLET_REQUIRED sends them to add one).
  */
-export async function claimTask(ctx: Ctx, principal: Principal | null, taskId: string): Promise<TaskClaim> {
-  const { task, project } = await loadTask(ctx.db, principal, taskId);
-  const p = principal!;
-  requireWrite(p);
-  if (!(await mayClaim(ctx.db, p, project)))
-    throw forbidden("Only the project's invited contributors can claim its tasks.");
-  if (project.state !== "ACTIVE") {
-    throw conflict("Tasks can be claimed once the project is funded.", "PROJECT_NOT_FUNDED");
+export async function claimTask(
+  ctx: Ctx & Pick<AppContext, "database">,
+  principal: Principal | null,
+  taskId: string,
+): Promise<TaskClaim> {
+  const read = claimReads(ctx);
+  for (;;) {
+    let funding: ProjectFunding | undefined;
+    const { task, project } = await loadTask(ctx.db, principal, taskId, async (id) => {
+      const r = await read.task(id);
+      funding = r.funding;
+      return r.row;
+    });
+    const p = principal!;
+    requireWrite(p);
+    if (!(await mayClaim(ctx.db, p, project)))
+      throw forbidden("Only the project's invited contributors can claim its tasks.");
+    if (project.state !== "ACTIVE") {
+      throw conflict("Tasks can be claimed once the project is funded.", "PROJECT_NOT_FUNDED");
+    }
+    await assertClaimsOpen(funding);
+    if (task.status !== "OPEN") throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
+    const claimer = await read.claimer(p.userId);
+    if (!claimer.wallet) {
+      throw new AppError(
+        "PAYOUT_WALLET_REQUIRED",
+        "Add a payout wallet (sign in with Ethereum on your account page) before you claim a task.",
+        422,
+        { link: `/account?next=${encodeURIComponent(`/tasks/${task.id}`)}#wallets` },
+      );
+    }
+    const max = ctx.settings.get("tasks.maxOpenClaims");
+    if (claimer.open >= max) throw claimLimit(max); // counted again under the lock below
+    // Someone in this process is claiming the same task: wait for the outcome and look again (then the task is
+    // usually taken, and the answer costs no transaction).
+    const running = deciding.get(task.id);
+    if (running) {
+      await running.catch(() => {});
+      continue;
+    }
+    const attempt = decideClaim(ctx, p, task, project, max);
+    deciding.set(task.id, attempt);
+    try {
+      return await attempt;
+    } finally {
+      if (deciding.get(task.id) === attempt) deciding.delete(task.id);
+    }
   }
-  await assertClaimsOpen(ctx.db, project.id);
-  if (task.status !== "OPEN") throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
-  if (!(await payoutWallet(ctx.db, p.userId))) {
-    throw new AppError(
-      "PAYOUT_WALLET_REQUIRED",
-      "Add a payout wallet (sign in with Ethereum on your account page) before you claim a task.",
-      422,
-      { link: `/account?next=${encodeURIComponent(`/tasks/${task.id}`)}#wallets` },
-    );
-  }
-  const max = ctx.settings.get("tasks.maxOpenClaims");
+}
+
+/** Claims being decided in this process, by task: one transaction per task at a time, the others wait for it. */
+const deciding = new Map<string, Promise<TaskClaim>>();
+
+const claimLimit = (max: number) =>
+  conflict(
+    `You already hold ${max} open claim${max === 1 ? "" : "s"}: finish or give one up first.`,
+    "CLAIM_LIMIT_REACHED",
+  );
+
+/** The claim's transaction: the limit counted under the claimer's lock, the claim row, the task's transition. */
+async function decideClaim(ctx: Ctx, p: Principal, task: Task, project: Project, max: number): Promise<TaskClaim> {
   const days = ctx.settings.get("tasks.claimExpiryDays");
   try {
     return await ctx.db.transaction(async (tx) => {
@@ -161,12 +247,7 @@ export async function claimTask(ctx: Ctx, principal: Principal | null, taskId: s
         .select({ n: count() })
         .from(taskClaims)
         .where(and(eq(taskClaims.userId, p.userId), eq(taskClaims.state, "ACTIVE")));
-      if ((open?.n ?? 0) >= max) {
-        throw conflict(
-          `You already hold ${max} open claim${max === 1 ? "" : "s"}: finish or give one up first.`,
-          "CLAIM_LIMIT_REACHED",
-        );
-      }
+      if ((open?.n ?? 0) >= max) throw claimLimit(max);
       const [claim] = await tx
         .insert(taskClaims)
         .values({ taskId: task.id, userId: p.userId, expiresAt: new Date(Date.now() + days * 86_400_000) })

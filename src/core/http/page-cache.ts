@@ -1,18 +1,16 @@
 // Rendered signed-in pages and list APIs, kept per credential and URL for as long as the database has not changed.
 //
-// "Not changed" is checked, not guessed: PostgreSQL's current snapshot (`pg_current_snapshot()`: xmin, xmax and the
-// writers still running) decides exactly which transactions' writes a read sees, so while its text is the same, no
-// write has become visible since, on this node or any other (it changes when a writing transaction commits or
-// aborts; reads leave it alone). A response rendered after snapshot S was read shows the database at S or later, so
-// it may be served again to the same credential while the snapshot is still S. A request uses only
-// a snapshot read after it arrived (concurrent requests share one read), so a page requested after a write commits
-// always shows that write. What the database does not hold (the clock: "expires in 2 days", quotes that lapse; a
-// setting another node changed a moment ago) is bounded by a short lifetime.
+// "Not changed" is PostgreSQL's current snapshot staying the same (src/core/db/snapshot.ts): a response rendered
+// after snapshot S was read shows the database at S or later, so it may be served again to the same credential while
+// the snapshot is still S, and a page requested after a write committed always shows that write. What the database
+// does not hold (the clock: "expires in 2 days", quotes that lapse; a setting another node changed a moment ago) is
+// bounded by a short lifetime.
 //
 // Only routes that read wrap their handler in `serve`; the credential (session cookie or bearer key) is part of the
 // key, so a hit needs no session lookup: the session row is database state too, and revoking it is a write.
 import { createHash } from "node:crypto";
 import type { Database } from "../db";
+import { currentSnapshot } from "../db/snapshot";
 import { compress, type Encoding, pickEncoding } from "./compression";
 
 /** How long a rendered response may be served while the snapshot holds: what the clock can change in that time. */
@@ -49,37 +47,6 @@ export function pageCacheOf(database: Database): PageCache {
   return cache;
 }
 
-/**
- * The database's current snapshot, read at most once at a time: callers arriving while a read is under way wait
- * for the next one (the running read may predate their request, and with it a write they expect to see).
- */
-function snapshotReader(database: Database) {
-  let current: Promise<string> | null = null;
-  let queued: Promise<string> | null = null;
-  const start = () => {
-    const p = database
-      .exec<{ s: string }>("select pg_current_snapshot()::text as s")
-      .then(([row]) => row!.s)
-      .finally(() => {
-        if (current === p) current = null;
-      });
-    current = p;
-    return p;
-  };
-  return (): Promise<string> => {
-    if (!current) return start();
-    const after = current.then(
-      () => {},
-      () => {},
-    );
-    queued ??= after.then(() => {
-      queued = null;
-      return start();
-    });
-    return queued;
-  };
-}
-
 function headerList(h: Headers): [string, string][] {
   const out: [string, string][] = [];
   h.forEach((v, k) => {
@@ -93,8 +60,7 @@ const credentialOf = (request: Request) =>
 
 export function createPageCache(database: Database, opts: { lifetimeMs?: number } = {}): PageCache {
   const lifetime = opts.lifetimeMs ?? LIFETIME_MS;
-  const snapshot = snapshotReader(database);
-  const entries = new Map<string, Entry>(); // in insertion order: the first is the oldest
+    const entries = new Map<string, Entry>(); // in insertion order: the first is the oldest
   const rendering = new Map<string, Promise<Entry | Response>>();
   let bytes = 0;
   let hits = 0;
@@ -145,7 +111,7 @@ export function createPageCache(database: Database, opts: { lifetimeMs?: number 
         request.headers.get("hx-request") ?? "",
         request.headers.get("hx-target") ?? "",
       ].join("\n");
-      const snap = await snapshot();
+      const snap = await currentSnapshot(database);
       const kept = entries.get(key);
       if (kept && kept.snapshot === snap && Date.now() - kept.at < lifetime) {
         hits++;
