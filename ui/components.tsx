@@ -23,6 +23,27 @@ export const CsrfField = ({ token }: { token?: string }) =>
 export const ConfirmField = ({ text }: { text?: string }) =>
   text ? <input type="hidden" name="_confirm" value={text} /> : "";
 
+/** A form of one button for an action that asks first (`confirm`): withdraw, remove, delete. */
+export const ConfirmButton = (p: {
+  action: string;
+  csrf?: string;
+  confirm: string;
+  label: string;
+  danger?: boolean;
+  /** The form's class (e.g. "card" for a form standing on its own). */
+  class?: string;
+  /** The button's name for screen readers when `label` alone is ambiguous ("Delete" in a list). */
+  ariaLabel?: string;
+}) => (
+  <form method="post" action={p.action} class={p.class}>
+    <CsrfField token={p.csrf} />
+    <ConfirmField text={p.confirm} />
+    <button type="submit" class={p.danger ? "danger" : "secondary"} aria-label={p.ariaLabel} safe>
+      {p.label}
+    </button>
+  </form>
+);
+
 /** A field's error message under its input. */
 export const FieldError = ({ errors, name }: { errors?: Record<string, string>; name: string }) =>
   errors?.[name] ? (

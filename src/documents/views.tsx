@@ -1,4 +1,4 @@
-import { ConfirmField, CsrfField } from "../../ui/components";
+import { ConfirmButton, CsrfField } from "../../ui/components";
 import { Layout } from "../../ui/layout";
 import { ProjectHeader, type ProjectPageProps } from "../projects/views";
 import type { DocumentRow } from "./schema";
@@ -47,15 +47,14 @@ export function DocumentRowView({ d, canManage, csrf }: { d: DocumentRow; canMan
                 Re-index
               </button>
             </form>
-            <form method="post" action={`/documents/${d.id}/delete`}>
-              <CsrfField token={csrf} />
-              <ConfirmField
-                text={`Delete ${d.filename}? The sidebar stops answering from it; this cannot be undone.`}
-              />
-              <button type="submit" class="danger" aria-label={`Delete ${d.filename}`}>
-                Delete
-              </button>
-            </form>
+            <ConfirmButton
+              action={`/documents/${d.id}/delete`}
+              csrf={csrf}
+              confirm={`Delete ${d.filename}? The sidebar stops answering from it; this cannot be undone.`}
+              label="Delete"
+              danger
+              ariaLabel={`Delete ${d.filename}`}
+            />
           </div>
         ) : (
           ""

@@ -1,4 +1,4 @@
-import { ConfirmField, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
+import { ConfirmButton, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { canAssignRole, ORG_ROLES } from "../orgs/permissions";
 import { OrgNav, type OrgView } from "../orgs/views";
@@ -141,13 +141,12 @@ export function InvitesCard({ invites, csrf, base }: { invites: OrgInviteView[];
               <td safe>{i.invitedBy ?? "—"}</td>
               <td>
                 {i.status === "PENDING" ? (
-                  <form method="post" action={`${base}/${i.id}/revoke`}>
-                    <CsrfField token={csrf} />
-                    <ConfirmField text="Withdraw this invite? Its link stops working; a new invite is needed to ask again." />
-                    <button type="submit" class="secondary">
-                      Withdraw
-                    </button>
-                  </form>
+                  <ConfirmButton
+                    action={`${base}/${i.id}/revoke`}
+                    csrf={csrf}
+                    confirm="Withdraw this invite? Its link stops working; a new invite is needed to ask again."
+                    label="Withdraw"
+                  />
                 ) : (
                   ""
                 )}

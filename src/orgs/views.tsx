@@ -1,4 +1,4 @@
-import { ConfirmField, CsrfField, FieldError, invalid } from "../../ui/components";
+import { ConfirmButton, CsrfField, FieldError, invalid } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { can, canAssignRole, ORG_ROLES, type OrgRole } from "./permissions";
 
@@ -458,19 +458,17 @@ export function MembersPage(props: {
                   </td>
                   <td>
                     {canRemove ? (
-                      <form method="post" action={`/orgs/${org.id}/members/${m.userId}/remove`}>
-                        <CsrfField token={props.csrf} />
-                        <ConfirmField
-                          text={
-                            m.userId === props.me
-                              ? `Leave ${org.name}? You lose access to its projects until someone invites you again.`
-                              : `Remove ${m.name} from ${org.name}? They lose access to its projects until invited again.`
-                          }
-                        />
-                        <button type="submit" class="danger">
-                          {m.userId === props.me ? "Leave" : "Remove"}
-                        </button>
-                      </form>
+                      <ConfirmButton
+                        action={`/orgs/${org.id}/members/${m.userId}/remove`}
+                        csrf={props.csrf}
+                        confirm={
+                          m.userId === props.me
+                            ? `Leave ${org.name}? You lose access to its projects until someone invites you again.`
+                            : `Remove ${m.name} from ${org.name}? They lose access to its projects until invited again.`
+                        }
+                        label={m.userId === props.me ? "Leave" : "Remove"}
+                        danger
+                      />
                     ) : m.userId === props.me && soleOwner ? (
                       <small class="muted">You are the only owner: make someone else an owner before leaving.</small>
                     ) : (

@@ -1,4 +1,4 @@
-import { ConfirmField, CsrfField, ErrorSummary } from "../../ui/components";
+import { ConfirmButton, CsrfField, ErrorSummary } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { InviteFields, InviteLinkCard, InvitesCard } from "../invites/views";
 import type { ProjectMemberView } from "./members-service";
@@ -104,13 +104,12 @@ export function ProjectMembersPage(props: {
                   </td>
                   <td safe>{day(m.addedAt)}</td>
                   <td>
-                    <form method="post" action={`${base}/members/${m.userId}/remove`}>
-                      <CsrfField token={props.csrf} />
-                      <ConfirmField text="Remove this member? Their open claims on this project go back to open and their repository access is removed." />
-                      <button type="submit" class="secondary">
-                        Remove
-                      </button>
-                    </form>
+                    <ConfirmButton
+                      action={`${base}/members/${m.userId}/remove`}
+                      csrf={props.csrf}
+                      confirm="Remove this member? Their open claims on this project go back to open and their repository access is removed."
+                      label="Remove"
+                    />
                   </td>
                 </tr>
               );

@@ -1,5 +1,13 @@
 import { escapeHtml } from "@kitajs/html";
-import { ConfirmField, CsrfField, ErrorSummary, FieldError, type FormProps, invalid, typed } from "../../ui/components";
+import {
+  ConfirmButton,
+  CsrfField,
+  ErrorSummary,
+  FieldError,
+  type FormProps,
+  invalid,
+  typed,
+} from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { OrgNav, type OrgView } from "../orgs/views";
 import { WEBHOOK_FORMATS } from "./schema";
@@ -283,20 +291,21 @@ export function WebhookPage(props: {
         <ErrorSummary errors={props.errors} message="Nothing was saved. Correct the fields below." />
         <EndpointFields values={values} errors={props.errors} submit="Save" />
       </form>
-      <form method="post" action={`${base}/secret`} class="card">
-        <CsrfField token={props.csrf} />
-        <ConfirmField text="Make a new signing secret? The current one stops working at once." />
-        <button type="submit" class="secondary">
-          New signing secret
-        </button>
-      </form>
-      <form method="post" action={`${base}/delete`} class="card">
-        <CsrfField token={props.csrf} />
-        <ConfirmField text="Delete this webhook and its delivery log? Pending deliveries are dropped." />
-        <button type="submit" class="danger">
-          Delete webhook
-        </button>
-      </form>
+      <ConfirmButton
+        action={`${base}/secret`}
+        csrf={props.csrf}
+        confirm="Make a new signing secret? The current one stops working at once."
+        label="New signing secret"
+        class="card"
+      />
+      <ConfirmButton
+        action={`${base}/delete`}
+        csrf={props.csrf}
+        confirm="Delete this webhook and its delivery log? Pending deliveries are dropped."
+        label="Delete webhook"
+        danger
+        class="card"
+      />
     </Layout>
   );
 }
