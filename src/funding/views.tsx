@@ -278,6 +278,8 @@ export function FundingTabPage(props: {
   const a = d.amounts;
   const closing = !!d.row.closeRequestedAt && !d.row.closedAt;
   const y = d.yield;
+  // the appliance sends the sponsor's calls from the dev account only while the escrow id is not bound to another
+  const devSends = d.devDeposit && !(d.wallet?.funded && !d.wallet.devAccount);
   return (
     <Layout title={`${p.title}: funding`} viewer={props.viewer} csrfToken={csrf} flash={props.flash}>
       <ProjectHeader project={p} tab="funding" canAudit={props.canAudit} />
@@ -375,7 +377,7 @@ export function FundingTabPage(props: {
                   action={`/projects/${p.id}/fund/close-request`}
                   csrf={csrf}
                   label="Request close"
-                  dev={d.devDeposit}
+                  dev={devSends}
                   call={`requestClose(${key})`}
                 />
               </>
@@ -498,7 +500,7 @@ export function FundingTabPage(props: {
                       <button type="submit">Confirm the top-up</button>
                     </p>
                   </form>
-                  {d.devDeposit && !(d.wallet?.funded && !d.wallet.devAccount) ? (
+                  {devSends ? (
                     <form method="post" action={`/projects/${p.id}/fund/dev-deposit?back=funding`} class="inline">
                       <CsrfField token={csrf} />
                       <button type="submit" class="secondary">
@@ -540,7 +542,7 @@ export function FundingTabPage(props: {
                     action={`/projects/${p.id}/fund/mode`}
                     csrf={csrf}
                     label={y.mode === "YIELD" ? "Switch to escrow mode" : "Switch to yield mode"}
-                    dev={d.devDeposit}
+                    dev={devSends}
                     call={`setMode(${key}, ${y.mode === "YIELD" ? 0 : 1})`}
                     hidden={{ mode: y.mode === "YIELD" ? "ESCROW" : "YIELD" }}
                   />

@@ -181,6 +181,10 @@ for (const kind of dbKinds()) {
       });
       expect(res.status).toBe(200);
       expect((await balanceOf(rt.deployment!.escrow)) - before).toBe(BigInt(top.amount));
+      // the close request, too, must come from that wallet: the appliance asks for its hash instead of sending
+      const close = await sponsor.request("POST", `/api/projects/${projectId}/fund/close-request`, { body: {} });
+      expect(close.status).toBe(409);
+      expect(((await close.json()) as { error: { code: string } }).error.code).toBe("TX_HASH_REQUIRED");
     });
   });
 }

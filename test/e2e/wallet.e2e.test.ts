@@ -286,6 +286,10 @@ for (const kind of dbKinds()) {
       expect(walletBefore - (await tokenBalance(owner.address))).toBe(BigInt(quote.amount));
       expect((await tokenBalance(escrow)) - escrowBefore).toBe(BigInt(quote.amount));
       expect(await page.locator("#transactions").textContent()).toContain(sent().at(-1)!.slice(0, 10));
+      // the sponsor's other calls come from that wallet too: the close form asks for its transaction hash
+      expect(await page.getByLabel(/^Send requestClose\(0x[0-9a-f]{64}\) from the sponsor wallet/).isVisible()).toBe(
+        true,
+      );
       expect(errors).toEqual([]);
     }, 120_000);
 
