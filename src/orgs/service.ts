@@ -216,6 +216,17 @@ async function lockOwners(tx: Db, orgId: string): Promise<number> {
   return rows.length;
 }
 
+/** The membership of `userId` in org `orgId`, locked for the rest of the transaction; NOT_FOUND when there is none. */
+async function lockMember(tx: Db, orgId: string, userId: string) {
+  const [member] = await tx
+    .select()
+    .from(orgMembers)
+    .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, userId)))
+    .for("update");
+  if (!member) throw notFound("Member");
+  return member;
+}
+
 const lastOwner = () =>
   conflict("An organization needs at least one owner: make someone else owner first.", "LAST_OWNER");
 
@@ -232,12 +243,7 @@ export async function changeMemberRole(
   if (!isUuid(userId)) throw notFound("Member");
   return db.transaction(async (tx) => {
     const owners = await lockOwners(tx, orgId);
-    const [member] = await tx
-      .select()
-      .from(orgMembers)
-      .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, userId)))
-      .for("update");
-    if (!member) throw notFound("Member");
+    const member = await lockMember(tx, orgId, userId);
     if (!canAssignRole(access.role, member.role, role))
       throw forbidden("Only an owner can grant or take away ownership.");
     if (member.role === role) return { userId, role };
@@ -267,12 +273,7 @@ export async function removeMember(db: Db, principal: Principal | null, orgId: s
   if (leaving && !access.role) throw notFound("Member");
   await db.transaction(async (tx) => {
     const owners = await lockOwners(tx, orgId);
-    const [member] = await tx
-      .select()
-      .from(orgMembers)
-      .where(and(eq(orgMembers.orgId, orgId), eq(orgMembers.userId, userId)))
-      .for("update");
-    if (!member) throw notFound("Member");
+    const member = await lockMember(tx, orgId, userId);
     if (!leaving && member.role === "OWNER" && access.role !== "OWNER")
       throw forbidden("Only an owner can remove an owner.");
     if (member.role === "OWNER" && owners <= 1) throw lastOwner();
