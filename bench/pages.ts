@@ -2,7 +2,9 @@
 // is set) on PostgreSQL. The data is seeded through the services (an owner with a session and an API key, 100
 // projects in 6 orgs, 2,000 tasks in 200 milestones, 10,000 audit rows); then the real server runs in its own
 // process and a load process keeps 50 requests in flight per scenario. Prints req/s, p50/p95/p99 and the server's
-// peak RSS. Target: the project page and `GET /api/projects` p95 ≤ 50 ms at 50 concurrent clients.
+// peak RSS. Target: the project page and `GET /api/projects` p95 ≤ 50 ms at 50 concurrent clients. Pages and lists
+// that only read are served again while the database is unchanged (src/core/http/page-cache.ts): the "+ writes"
+// scenarios PATCH the project 10 times a second during the load, so most reads meet a changed database.
 // BENCH_SECONDS (default 8) per scenario; BENCH_BINARY=1 runs dist/devsponsor instead of `bun src/main.ts`;
 // BENCH_DB=pglite or postgres runs one database only; BENCH_SCENARIO=<part of a name> runs the matching scenarios.
 // BENCH_KEEP=<dir> keeps the seeded data (the data dirs in <dir>, the PostgreSQL database `devsponsor_bench_pages`)
@@ -30,9 +32,26 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 
 if (process.argv[2] === "--load") {
   // Child mode: keep `conns` requests to one URL in flight for `seconds`; print a JSON latency summary.
-  const [, , , url, conns, seconds, headersJson] = process.argv;
+  const [, , , url, conns, seconds, headersJson, writeJson] = process.argv;
   const headers = JSON.parse(headersJson) as Record<string, string>;
   const until = performance.now() + Number(seconds) * 1000;
+  // A writer beside the readers: PATCHes every `everyMs`, so the pages' data changes while they are read.
+  const write = writeJson
+    ? (JSON.parse(writeJson) as { url: string; headers: Record<string, string>; everyMs: number })
+    : null;
+  let writes = 0;
+  const writer = (async () => {
+    while (write && performance.now() < until) {
+      const r = await fetch(write.url, {
+        method: "PATCH",
+        headers: { ...write.headers, "content-type": "application/json" },
+        body: JSON.stringify({ description: `We fund the work to make the parser stream (revision ${++writes}).` }),
+      });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`the writer got ${r.status}`);
+      await Bun.sleep(write.everyMs);
+    }
+  })();
   const lat: number[] = [];
   let errors = 0;
   let bytes = 0;
@@ -51,8 +70,9 @@ if (process.argv[2] === "--load") {
       }
     }),
   );
+  await writer;
   lat.sort((a, b) => a - b);
-  const out = { n: lat.length, errors, bytes, p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99) };
+  const out = { n: lat.length, errors, bytes, writes, p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99) };
   console.log(JSON.stringify(out));
   process.exit(0);
 }
@@ -130,9 +150,10 @@ async function seed(config: ReturnType<typeof loadConfig>) {
   });
   const session = await createSession(db, owner.userId);
   const { key } = await createApiKey(db, owner.userId, { name: "bench", scopes: ["read"] });
+  const { key: writeKey } = await createApiKey(db, owner.userId, { name: "bench writer", scopes: ["read", "write"] });
   console.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   await ctx.database.close();
-  return { cookie: `ds_session=${session.token}`, key, projectId: projectIds[0] };
+  return { cookie: `ds_session=${session.token}`, key, writeKey, projectId: projectIds[0] };
 }
 
 /** CPU time (user + system) a process has used, in ms: per request it shows cost even on a busy machine. */
@@ -177,7 +198,7 @@ function keptSeeding(dataDir: string): Seeded | null {
   const file = join(dataDir, "bench-seeded.json");
   if (!keep || !existsSync(file)) return null;
   const s = JSON.parse(readFileSync(file, "utf8")) as Seeded;
-  return s.schema === SCHEMA ? s : null;
+  return s.schema === SCHEMA && s.writeKey ? s : null;
 }
 
 async function run(label: string, dataDir: string, databaseUrl?: string) {
@@ -197,15 +218,24 @@ async function run(label: string, dataDir: string, databaseUrl?: string) {
   const base = `http://127.0.0.1:${port}`;
   const browser = { cookie: s.cookie };
   const api = { authorization: `Bearer ${s.key}` };
-  const scenarios: [string, string, Record<string, string>][] = [
+  // Read-only pages are served from the page cache while nothing changes (src/core/http/page-cache.ts); the
+  // "+ writes" scenarios change the project 10 times a second meanwhile, so most reads find a changed database.
+  const writes = JSON.stringify({
+    url: `${base}/api/projects/${s.projectId}`,
+    headers: { authorization: `Bearer ${s.writeKey}` },
+    everyMs: 100,
+  });
+  const scenarios: [string, string, Record<string, string>, string?][] = [
     ["project page", `/projects/${s.projectId}`, browser],
     ["GET /api/projects", "/api/projects", api],
     ["projects list page", "/projects", browser],
     ["milestones page", `/projects/${s.projectId}/milestones`, browser],
+    ["project page + writes", `/projects/${s.projectId}`, browser, writes],
+    ["GET /api/projects + writes", "/api/projects", api, writes],
   ];
   const only = process.env.BENCH_SCENARIO;
   try {
-    for (const [name, path, headers] of scenarios) {
+    for (const [name, path, headers, write] of scenarios) {
       if (only && !name.includes(only)) continue;
       for (let i = 0; i < 20; i++) {
         const r = await fetch(base + path, { headers, redirect: "manual" });
@@ -217,7 +247,16 @@ async function run(label: string, dataDir: string, databaseUrl?: string) {
         peak = Math.max(peak, rssMiB(server.pid));
       }, 100);
       const load = Bun.spawn(
-        ["bun", import.meta.path, "--load", base + path, String(CONNS), String(SECONDS), JSON.stringify(headers)],
+        [
+          "bun",
+          import.meta.path,
+          "--load",
+          base + path,
+          String(CONNS),
+          String(SECONDS),
+          JSON.stringify(headers),
+          ...(write ? [write] : []),
+        ],
         { stdout: "pipe", stderr: "inherit" },
       );
       const cpu0 = cpuMs(server.pid);
@@ -225,10 +264,10 @@ async function run(label: string, dataDir: string, databaseUrl?: string) {
       const cpu = cpuMs(server.pid) - cpu0;
       clearInterval(sampler);
       console.log(
-        `  ${name.padEnd(19)} ${(r.bytes / 1024).toFixed(0).padStart(3)} KB  ${CONNS} conns ${SECONDS}s: ` +
+        `  ${name.padEnd(26)} ${(r.bytes / 1024).toFixed(0).padStart(3)} KB  ${CONNS} conns ${SECONDS}s: ` +
           `${(r.n / SECONDS).toFixed(0).padStart(5)} req/s, p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, ` +
           `p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}, server CPU ${(cpu / r.n).toFixed(2)} ms/req, ` +
-          `peak RSS ${peak.toFixed(0)} MiB`,
+          `peak RSS ${peak.toFixed(0)} MiB${r.writes ? `, ${r.writes} writes` : ""}`,
       );
     }
   } finally {
