@@ -2,14 +2,7 @@ import { siteOrigin } from "../auth/http";
 import type { AppContext } from "../core/context";
 import { AppError } from "../core/errors";
 import { formText, readForm, seeOther } from "../core/http/form";
-
-/** What an invite form's page shows again: the values sent, their errors, or the link no mail server sent. */
-export interface InviteFormState {
-  values?: Record<string, string>;
-  errors?: Record<string, string>;
-  flash?: { kind: "error" | "success"; message: string };
-  created?: { email: string; link: string };
-}
+import type { InviteFormState } from "./views";
 
 /** A created invite as the service returns it: the invite, its single-use token, and whether an e-mail went out. */
 interface CreatedInvite<I extends { email: string | null }> {

@@ -1,9 +1,17 @@
-import { ConfirmButton, CsrfField, ErrorSummary, FieldError, invalid } from "../../ui/components";
+import { ConfirmButton, CsrfField, ErrorSummary, FieldError, type Flash, invalid } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { canAssignRole, ORG_ROLES } from "../orgs/permissions";
 import { OrgNav, type OrgView } from "../orgs/views";
 
-type Flash = { kind: "error" | "success"; message: string };
+/** What an invite form's page shows again: the values sent, their errors, a notice, or the link no mail server sent. */
+export interface InviteFormState {
+  values?: Record<string, string>;
+  errors?: Record<string, string>;
+  flash?: Flash;
+  /** The invite just created by e-mail while no mail server is configured: its link, shown to its creator once. */
+  created?: { email: string; link: string };
+}
+
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
 
@@ -19,17 +27,9 @@ export interface OrgInviteView {
 }
 
 /** The org's invites and the form to send one. */
-export function OrgInvitesPage(props: {
-  viewer: Viewer;
-  csrf?: string;
-  org: OrgView;
-  invites: OrgInviteView[];
-  values?: Record<string, string>;
-  errors?: Record<string, string>;
-  flash?: Flash;
-  /** The invite just created by e-mail while no mail server is configured: its link, shown to its creator once. */
-  created?: { email: string; link: string };
-}) {
+export function OrgInvitesPage(
+  props: InviteFormState & { viewer: Viewer; csrf?: string; org: OrgView; invites: OrgInviteView[] },
+) {
   const { org } = props;
   const v = props.values ?? {};
   const roles = ORG_ROLES.filter((r) => canAssignRole(org.role, null, r));

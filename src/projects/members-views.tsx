@@ -1,11 +1,10 @@
 import { ConfirmButton, CsrfField, ErrorSummary } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-import { InviteFields, InviteLinkCard, InvitesCard } from "../invites/views";
+import { InviteFields, type InviteFormState, InviteLinkCard, InvitesCard } from "../invites/views";
 import type { ProjectMemberView } from "./members-service";
 import type { Project } from "./schema";
 import { ProjectHeader } from "./views";
 
-type Flash = { kind: "error" | "success"; message: string };
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
 const ROLES = ["MAINTAINER", "SPONSOR", "CONTRIBUTOR"] as const;
@@ -28,19 +27,16 @@ export interface ProjectInviteView {
 }
 
 /** The project's members page: members with role and repository access, the invite form and the invites. */
-export function ProjectMembersPage(props: {
-  viewer: Viewer;
-  csrf?: string;
-  project: Project;
-  canAudit: boolean;
-  members: ProjectMemberView[];
-  invites: ProjectInviteView[];
-  values?: Record<string, string>;
-  errors?: Record<string, string>;
-  flash?: Flash;
-  /** The invite just created by e-mail while no mail server is configured: its link, shown to its creator once. */
-  created?: { email: string; link: string };
-}) {
+export function ProjectMembersPage(
+  props: InviteFormState & {
+    viewer: Viewer;
+    csrf?: string;
+    project: Project;
+    canAudit: boolean;
+    members: ProjectMemberView[];
+    invites: ProjectInviteView[];
+  },
+) {
   const { project } = props;
   const v = props.values ?? {};
   const base = `/projects/${project.id}`;
