@@ -10,7 +10,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { createPublicClient, http, parseAbiItem, type PublicClient } from "viem";
+import { createPublicClient, formatEther, http, parseAbiItem, type PublicClient, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { ProjectEscrow } from "../../src/chain/contracts.gen";
@@ -18,10 +18,10 @@ import { CHROMIUM_ARGS as ARGS, chromiumPath } from "../support/browser";
 import { createEmptyPostgres, dbKinds } from "../support/db";
 import { ensureSandboxImages } from "../support/docker";
 import { type GitHost, startGitHost } from "../support/git-host";
+import { createOrgFromHome, setUpAsSponsor, signUpAsContributor, until, watchPageErrors } from "../support/people";
 import { type ServerProcess, startServerProcess } from "../support/server-process";
 
 const CHROMIUM = chromiumPath();
-const PASSWORD = "correct horse battery";
 const TASK_ONE = "Add doubling to the math helpers";
 const TASK_TWO = "Add halving to the math helpers";
 const PAYMENT_RELEASED = parseAbiItem(
@@ -37,17 +37,6 @@ test("doubles", () => expect(double(4)).toBe(8));
 `;
 
 beforeAll(() => ensureSandboxImages(), 900_000);
-
-/** Polls `fn` until it returns something truthy. */
-async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 for (const kind of dbKinds()) {
   describe(`contributor loop in a browser [${kind}]`, () => {
@@ -66,6 +55,7 @@ for (const kind of dbKinds()) {
     let projectId: string;
     const taskIds: Record<string, string> = {};
     const errors: string[] = [];
+    const dialogs: string[] = [];
     // while the server is down on purpose, pages that poll log their failed requests: not the pages' faults
     let serverDown = false;
 
@@ -103,13 +93,11 @@ for (const kind of dbKinds()) {
       sponsor = await sponsorCtx.newPage();
       contributor = await contributorCtx.newPage();
       for (const page of [sponsor, contributor]) {
-        page.on("pageerror", (e) => errors.push(e.message));
-        // irreversible actions (approving the structure) ask first: the people here mean it
-        page.on("dialog", (d) => void d.accept());
-        page.on("console", (m) => {
-          // the browser asks for /favicon.ico on its own; the layout names no icon
-          if (m.type() === "error" && !serverDown && !m.location().url.endsWith("/favicon.ico"))
-            errors.push(`${m.text()} (${m.location().url})`);
+        watchPageErrors(page, errors, () => serverDown);
+        // irreversible actions (approving the structure, withdrawing fees) ask first: the people here mean it
+        page.on("dialog", (d) => {
+          dialogs.push(d.message());
+          void d.accept();
         });
       }
     }, 180_000);
@@ -174,21 +162,8 @@ for (const kind of dbKinds()) {
       // First run: the operator's setup token makes the sponsor the instance's admin.
       await sponsor.goto(`${base}/`);
       expect(new URL(sponsor.url()).pathname).toBe("/setup");
-      const token = (await Bun.file(join(dir, "data", "setup-token")).text()).trim();
-      await sponsor.getByLabel(/Setup token/).fill(token);
-      await sponsor.getByLabel("Your name").fill("Sam Sponsor");
-      await sponsor.getByLabel("E-mail").fill("sam@example.test");
-      await sponsor.getByLabel(/^Password/).fill(PASSWORD);
-      await sponsor.keyboard.press("Enter");
-      await sponsor.waitForURL(/\/onboarding/);
-      await sponsor.getByLabel(/Sponsor/).check();
-      await sponsor.getByRole("button", { name: "Continue" }).click();
-      await sponsor.waitForURL(`${base}/`);
-      await sponsor.getByRole("link", { name: "Create an organization" }).first().click();
-      await sponsor.getByLabel("Name").fill("Math Guild");
-      await sponsor.getByRole("button", { name: "Create organization" }).click();
-      await sponsor.waitForURL(/\/orgs\/[0-9a-f-]{36}/);
-      const orgId = new URL(sponsor.url()).pathname.split("/")[2]!;
+      await setUpAsSponsor(sponsor, base, join(dir, "data"));
+      const orgId = await createOrgFromHome(sponsor, "Math Guild");
 
       // A private project on the git host's repository.
       await sponsor.goto(`${base}/orgs/${orgId}/projects`);
@@ -248,15 +223,7 @@ for (const kind of dbKinds()) {
     }, 180_000);
 
     test("the contributor accepts the invite, links a wallet with SIWE and claims a task", async () => {
-      await contributor.goto(`${base}/signup`);
-      await contributor.getByLabel("Your name").fill("Cleo Contributor");
-      await contributor.getByLabel("E-mail").fill("cleo@example.test");
-      await contributor.getByLabel(/^Password/).fill("another good password");
-      await contributor.getByRole("button", { name: "Create account" }).click();
-      await contributor.waitForURL(/\/onboarding/);
-      await contributor.getByLabel(/Contributor/).check();
-      await contributor.getByRole("button", { name: "Continue" }).click();
-      await contributor.waitForURL(`${base}/`);
+      await signUpAsContributor(contributor, base);
       await contributor.getByRole("link", { name: "Answer them" }).click();
       await contributor.getByRole("button", { name: "Accept" }).click();
       await contributor.waitForURL(/\/orgs\/[0-9a-f-]{36}$/);
@@ -439,7 +406,42 @@ for (const kind of dbKinds()) {
       expect(mine).toHaveLength(1);
       expect((await fresh.getBalance({ address: wallet.address })) - before).toBe(amount - mine[0]!.args.fee!);
       expect(errors).toEqual([]);
-      console.log(`contributor loop [${kind}] screenshots: ${shots}`);
     }, 480_000);
+
+    test("the admin withdraws the payments' fees from Admin → Fees: the treasury gets exactly them", async () => {
+      await sponsor.goto(`${base}/`);
+      const client = await chain(sponsor);
+      const paid = await releases(client);
+      expect(paid).toHaveLength(2);
+      const escrow = paid[0]!.address;
+      const fees = paid.reduce((a, l) => a + l.args.fee!, 0n);
+      expect(fees).toBeGreaterThan(0n);
+      const owed = (c: PublicClient) =>
+        c.readContract({ address: escrow, abi: ProjectEscrow.abi, functionName: "feesOwed", args: [zeroAddress] });
+      const treasury = await client.readContract({ address: escrow, abi: ProjectEscrow.abi, functionName: "treasury" });
+      expect(await owed(client)).toBe(fees);
+      const before = await client.getBalance({ address: treasury });
+
+      // Sam set the instance up, so Sam is its admin: Admin in the navigation, then Fees
+      await sponsor.getByRole("navigation", { name: "Main" }).first().getByRole("link", { name: "Admin" }).click();
+      await arrive(sponsor, /\/admin(\/jobs)?$/);
+      await sponsor.getByRole("link", { name: "Fees", exact: true }).click();
+      await arrive(sponsor, /\/admin\/fees$/);
+      const row = sponsor.locator(`#fees tr[data-token="${zeroAddress}"]`);
+      dialogs.length = 0;
+      await row.getByRole("button", { name: "Withdraw to treasury" }).click();
+      await arrive(sponsor, /\/admin\/fees\?/);
+      expect(dialogs).toEqual([`Send ${formatEther(fees)} ETH of fees to the treasury?`]);
+      expect(await sponsor.locator(".flash").first().textContent()).toContain("The fees were sent to the treasury.");
+      expect(await sponsor.locator("#withdrawals tbody tr").count()).toBe(1);
+      expect(await sponsor.locator("#withdrawals tbody tr").textContent()).toContain(fees.toString());
+
+      const after = await chain(sponsor);
+      expect((await after.getBalance({ address: treasury })) - before).toBe(fees);
+      expect(await owed(after)).toBe(0n);
+      await shot(sponsor, "admin-fees");
+      expect(errors).toEqual([]);
+      console.log(`contributor loop [${kind}] screenshots: ${shots}`);
+    }, 60_000);
   });
 }

@@ -20,10 +20,10 @@ import { createEmptyPostgres, dbKinds } from "../support/db";
 import { ensureSandboxImages } from "../support/docker";
 import { type GitHost, startGitHost } from "../support/git-host";
 import { type ServerProcess, startServerProcess } from "../support/server-process";
+import { createOrgFromHome, setUpAsSponsor, signUpAsContributor, until, watchPageErrors } from "../support/people";
 import { type SmtpServerProcess, startSmtpServer } from "../support/smtp-server";
 
 const CHROMIUM = chromiumPath();
-const PASSWORD = "correct horse battery";
 const TASK = "Add doubling to the math helpers";
 const MATH_TEST = `import { expect, test } from "bun:test";
 import { add, double } from "./math";
@@ -32,17 +32,6 @@ test("doubles", () => expect(double(4)).toBe(8));
 `;
 
 beforeAll(() => ensureSandboxImages(), 900_000);
-
-/** Polls `fn` until it returns something truthy. */
-async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(200);
-  }
-}
 
 for (const kind of dbKinds()) {
   describe(`live bell in two browsers [${kind}]`, () => {
@@ -93,13 +82,7 @@ for (const kind of dbKinds()) {
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
       sponsor = await (await browser.newContext()).newPage();
       contributor = await (await browser.newContext()).newPage();
-      for (const page of [sponsor, contributor]) {
-        page.on("pageerror", (e) => errors.push(e.message));
-        page.on("console", (m) => {
-          if (m.type() === "error" && !m.location().url.endsWith("/favicon.ico"))
-            errors.push(`${m.text()} (${m.location().url})`);
-        });
-      }
+      for (const page of [sponsor, contributor]) watchPageErrors(page, errors);
     }, 180_000);
 
     afterAll(async () => {
@@ -125,35 +108,13 @@ for (const kind of dbKinds()) {
     test("an invite raises the contributor's bell, and the acceptance the sponsor's, without a reload", async () => {
       // The sponsor sets the instance up (on the first process) and creates an org.
       const a = servers[0]!.base;
-      await sponsor.goto(`${a}/`);
-      const token = (await Bun.file(join(dir, "a", "setup-token")).text()).trim();
-      await sponsor.getByLabel(/Setup token/).fill(token);
-      await sponsor.getByLabel("Your name").fill("Sam Sponsor");
-      await sponsor.getByLabel("E-mail").fill("sam@example.test");
-      await sponsor.getByLabel(/^Password/).fill(PASSWORD);
-      await sponsor.keyboard.press("Enter");
-      await sponsor.waitForURL(/\/onboarding/);
-      await sponsor.getByLabel(/Sponsor/).check();
-      await sponsor.getByRole("button", { name: "Continue" }).click();
-      await sponsor.waitForURL(`${a}/`);
-      await sponsor.getByRole("link", { name: "Create an organization" }).first().click();
-      await sponsor.getByLabel("Name").fill("Live Guild");
-      await sponsor.getByRole("button", { name: "Create organization" }).click();
-      await sponsor.waitForURL(/\/orgs\/[0-9a-f-]{36}/);
-      orgId = new URL(sponsor.url()).pathname.split("/")[2]!;
+      await setUpAsSponsor(sponsor, a, join(dir, "a"));
+      orgId = await createOrgFromHome(sponsor, "Live Guild");
 
       // The contributor uses a second process on the same database when there is one.
       if (kind === "postgres") servers.push(await start("b"));
       const b = servers.at(-1)!.base;
-      await contributor.goto(`${b}/signup`);
-      await contributor.getByLabel("Your name").fill("Cleo Contributor");
-      await contributor.getByLabel("E-mail").fill("cleo@example.test");
-      await contributor.getByLabel(/^Password/).fill("another good password");
-      await contributor.getByRole("button", { name: "Create account" }).click();
-      await contributor.waitForURL(/\/onboarding/);
-      await contributor.getByLabel(/Contributor/).check();
-      await contributor.getByRole("button", { name: "Continue" }).click();
-      await contributor.waitForURL(`${b}/`);
+      await signUpAsContributor(contributor, b);
       await contributor.waitForLoadState("networkidle").catch(() => {});
       expect(await bellCount(contributor)).toBe(0);
       await mark(contributor);
