@@ -15,10 +15,12 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { type Address, erc20Abi, type Hex, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { DevToken } from "../../src/chain/contracts.gen";
+import { readRegistration } from "../../src/chain/registration";
 import type { ChainRuntime } from "../../src/chain/service";
 import { fundingQuotes } from "../../src/funding/schema";
 import { milestones, tasks } from "../../src/milestones/schema";
 import { projects } from "../../src/projects/schema";
+import { onChainProjectId } from "../../src/zk/attestation";
 import { createTestApp, type TestApp } from "../support/app";
 import { createOrgAs, createUser, type TestUser } from "../support/auth";
 import { CHROMIUM_ARGS as ARGS, chromiumPath } from "../support/browser";
@@ -45,9 +47,12 @@ for (const kind of dbKinds()) {
     let page: Page;
     let tokenProject = "";
     let nativeProject = "";
+    let secondProject = "";
     const key = generatePrivateKey();
     const owner = privateKeyToAccount(key);
-    const stranger = privateKeyToAccount(generatePrivateKey());
+    const strangerKey = generatePrivateKey();
+    const stranger = privateKeyToAccount(strangerKey);
+    const keyOf = (address: string) => (address.toLowerCase() === stranger.address.toLowerCase() ? strangerKey : key);
     const errors: string[] = [];
     // the injected wallet's state: the account it hands out, its chain, the chains it knows, and what it was asked
     const wallet = { account: owner.address as Address, chainId: 1, known: new Set([1]), log: [] as WalletLog[] };
@@ -77,9 +82,11 @@ for (const kind of dbKinds()) {
         case "eth_sendTransaction": {
           if (wallet.chainId !== rt.conn.chain.id) throw fail(4901, "The wallet is on another chain.");
           const tx = params[0] as { from: Address; to: Address; data: Hex; value: Hex };
-          expect(tx.from.toLowerCase()).toBe(owner.address.toLowerCase());
-          return rt.conn.wallet(key).sendTransaction({ to: tx.to, data: tx.data, value: BigInt(tx.value) });
+          expect(tx.from.toLowerCase()).toBe(wallet.account.toLowerCase());
+          return rt.conn.wallet(keyOf(tx.from)).sendTransaction({ to: tx.to, data: tx.data, value: BigInt(tx.value) });
         }
+        case "personal_sign":
+          return privateKeyToAccount(keyOf(params[1])).signMessage({ message: params[0] });
         case "eth_getTransactionReceipt":
           return rt.conn.request("eth_getTransactionReceipt", params);
         default:
@@ -147,10 +154,12 @@ for (const kind of dbKinds()) {
       rt = await t.ctx.openChain!();
       tokenProject = await project(orgId, "Ledger (dUSD)", true);
       nativeProject = await project(orgId, "Ledger (ETH)", false);
+      secondProject = await project(orgId, "Ledger (ETH, second wallet)", false);
       // the sponsor's own wallet: gas money from the deployer, play dUSD from the dev token
       const deployer = rt.conn.wallet(rt.dev!.genesis.keys.deployer);
       for (const hash of [
         await deployer.sendTransaction({ to: owner.address, value: parseEther("100") }),
+        await deployer.sendTransaction({ to: stranger.address, value: parseEther("100") }),
         await deployer.writeContract({
           address: rt.deployment!.dev!.token,
           abi: DevToken.abi,
@@ -314,6 +323,31 @@ for (const kind of dbKinds()) {
       expect(await flash()).toContain("the project is funded and active");
       expect(sent()).toHaveLength(1); // the deposit alone, with its value
       expect((await rt.conn.publicClient.getBalance({ address: escrow })) - escrowBefore).toBe(BigInt(quote.amount));
+      expect(errors).toEqual([]);
+    }, 120_000);
+
+    test("before a first deposit, the connected wallet is proved in the page (SIWE), quoted for and deposits", async () => {
+      await page.goto(`${base}/projects/${secondProject}`, { waitUntil: "load" });
+      await submit("Get a funding quote");
+      wallet.account = stranger.address;
+      wallet.log = [];
+      await page.getByRole("button", { name: "Connect wallet and deposit" }).click();
+      const escrow = rt.deployment!.escrow;
+      const escrowBefore = await rt.conn.publicClient.getBalance({ address: escrow });
+      await page.getByRole("button", { name: `Prove and deposit from ${stranger.address}` }).click();
+      await page.waitForURL(/funding=funded/, { timeout: 60_000 });
+      expect(await flash()).toContain("the project is funded and active");
+      expect(wallet.log.filter((l) => l.method === "personal_sign")).toHaveLength(1);
+      const linked = (await (await sponsor.request("GET", "/api/me/wallets")).json()) as {
+        wallets: { address: string; chainId: string }[];
+      };
+      expect(linked.wallets.find((w) => w.address === stranger.address)?.chainId).toBe(String(rt.conn.chain.id));
+      // the new quote registered the proved wallet, which sent exactly that quote
+      const reg = await readRegistration(rt, onChainProjectId(secondProject));
+      expect(reg.sponsor).toBe(stranger.address);
+      const quote = await latestQuote(secondProject);
+      expect((await rt.conn.publicClient.getBalance({ address: escrow })) - escrowBefore).toBe(BigInt(quote.amount));
+      wallet.account = owner.address;
       expect(errors).toEqual([]);
     }, 120_000);
   });
