@@ -44,6 +44,26 @@ export const ConfirmButton = (p: {
   </form>
 );
 
+/** A table's header row: a column for each name, then, with `actions`, one for the row's buttons (named for screen readers). */
+export const TableHead = ({ cols, actions }: { cols: string[]; actions?: boolean }) => (
+  <thead>
+    <tr>
+      {cols.map((c) => (
+        <th scope="col" safe>
+          {c}
+        </th>
+      ))}
+      {actions ? (
+        <th scope="col">
+          <span class="sr-only">Actions</span>
+        </th>
+      ) : (
+        ""
+      )}
+    </tr>
+  </thead>
+);
+
 /** A field's error message under its input. */
 export const FieldError = ({ errors, name }: { errors?: Record<string, string>; name: string }) =>
   errors?.[name] ? (

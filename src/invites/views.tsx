@@ -1,4 +1,12 @@
-import { ConfirmButton, CsrfField, ErrorSummary, FieldError, type Flash, invalid } from "../../ui/components";
+import {
+  ConfirmButton,
+  CsrfField,
+  ErrorSummary,
+  FieldError,
+  type Flash,
+  invalid,
+  TableHead,
+} from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { canAssignRole, ORG_ROLES } from "../orgs/permissions";
 import { OrgNav, type OrgView } from "../orgs/views";
@@ -115,18 +123,7 @@ export function InvitesCard({ invites, csrf, base }: { invites: OrgInviteView[];
       <h2>Invites</h2>
       {invites.length === 0 ? <p class="muted">No invites sent yet.</p> : ""}
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Invitee</th>
-            <th scope="col">Role</th>
-            <th scope="col">Status</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Invited by</th>
-            <th scope="col">
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={["Invitee", "Role", "Status", "Expires", "Invited by"]} actions />
         <tbody>
           {invites.map((i) => (
             <tr>

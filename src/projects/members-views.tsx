@@ -1,4 +1,4 @@
-import { ConfirmButton, CsrfField, ErrorSummary } from "../../ui/components";
+import { ConfirmButton, CsrfField, ErrorSummary, TableHead } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 import { InviteFields, type InviteFormState, InviteLinkCard, InvitesCard } from "../invites/views";
 import type { ProjectMemberView } from "./members-service";
@@ -55,17 +55,7 @@ export function ProjectMembersPage(
         <h2>Members</h2>
         {props.members.length === 0 ? <p class="muted">Nobody was invited to this project yet.</p> : ""}
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Member</th>
-              <th scope="col">Role</th>
-              <th scope="col">Repository access</th>
-              <th scope="col">Since</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={["Member", "Role", "Repository access", "Since"]} actions />
           <tbody>
             {props.members.map((m) => {
               const [text, cls] = ACCESS_TEXT[m.repoAccess];

@@ -1,4 +1,12 @@
-import { ConfirmField, CsrfField, FieldError, type Flash, invalid, PasswordField } from "../../ui/components";
+import {
+  ConfirmButton,
+  CsrfField,
+  FieldError,
+  type Flash,
+  invalid,
+  PasswordField,
+  TableHead,
+} from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
 
 const when = (d: Date | null | undefined) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "never");
@@ -117,16 +125,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
         {props.data.recentSignIn ? "" : <ConfirmItsYou {...props} />}
         {wallets.length ? (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Address</th>
-                <th scope="col">Chain</th>
-                <th scope="col">Payouts</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead cols={["Address", "Chain", "Payouts"]} actions />
             <tbody>
               {wallets.map((w) => (
                 <tr>
@@ -245,17 +244,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
         )}
         {apiKeys.length ? (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Key</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead cols={["Name", "Key", "Scopes", "Last used"]} actions />
             <tbody>
               {apiKeys.map((k) => (
                 <tr>
@@ -269,15 +258,13 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
                     {k.revokedAt ? (
                       <span class="badge bad">revoked</span>
                     ) : (
-                      <form method="post" action={`/profile/api-keys/${k.id}/revoke`}>
-                        <CsrfField token={props.csrf} />
-                        <ConfirmField
-                          text={`Revoke the API key "${k.name}"? Anything using it stops working; this cannot be undone.`}
-                        />
-                        <button type="submit" class="danger">
-                          Revoke
-                        </button>
-                      </form>
+                      <ConfirmButton
+                        action={`/profile/api-keys/${k.id}/revoke`}
+                        csrf={props.csrf}
+                        confirm={`Revoke the API key "${k.name}"? Anything using it stops working; this cannot be undone.`}
+                        label="Revoke"
+                        danger
+                      />
                     )}
                   </td>
                 </tr>
@@ -326,16 +313,7 @@ export function ProfilePage(props: { viewer: Viewer; csrf?: string; data: Profil
       <section class="card" aria-labelledby="p-sessions">
         <h2 id="p-sessions">Signed-in browsers</h2>
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Browser</th>
-              <th scope="col">Address</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={["Browser", "Address", "Last seen"]} actions />
           <tbody>
             {sessions.map((s) => (
               <tr>

@@ -6,6 +6,7 @@ import {
   FieldError,
   type FormProps,
   invalid,
+  TableHead,
   typed,
 } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
@@ -245,19 +246,7 @@ export function WebhookPage(props: {
         <h2>Delivery log</h2>
         {props.deliveries.length === 0 ? <p class="muted">Nothing delivered yet.</p> : ""}
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Status</th>
-              <th scope="col">Response</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Last attempt</th>
-              <th scope="col">Next attempt</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={["Event", "Status", "Response", "Attempts", "Last attempt", "Next attempt"]} actions />
           <tbody>
             {props.deliveries.map((d) => (
               <tr>
