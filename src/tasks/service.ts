@@ -199,17 +199,6 @@ export async function claimTask(
     }
     await assertClaimsOpen(funding);
     if (task.status !== "OPEN") throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
-    const claimer = await read.claimer(p.userId);
-    if (!claimer.wallet) {
-      throw new AppError(
-        "PAYOUT_WALLET_REQUIRED",
-        "Add a payout wallet (sign in with Ethereum on your account page) before you claim a task.",
-        422,
-        { link: `/account?next=${encodeURIComponent(`/tasks/${task.id}`)}#wallets` },
-      );
-    }
-    const max = ctx.settings.get("tasks.maxOpenClaims");
-    if (claimer.open >= max) throw claimLimit(max); // counted again under the lock below
     // Someone in this process is claiming the same task: wait for the outcome and look again (then the task is
     // usually taken, and the answer costs no transaction).
     const running = deciding.get(task.id);
@@ -217,7 +206,20 @@ export async function claimTask(
       await running.catch(() => {});
       continue;
     }
-    const attempt = decideClaim(ctx, p, task, project, max);
+    const attempt = (async () => {
+      const claimer = await read.claimer(p.userId);
+      if (!claimer.wallet) {
+        throw new AppError(
+          "PAYOUT_WALLET_REQUIRED",
+          "Add a payout wallet (sign in with Ethereum on your account page) before you claim a task.",
+          422,
+          { link: `/account?next=${encodeURIComponent(`/tasks/${task.id}`)}#wallets` },
+        );
+      }
+      const max = ctx.settings.get("tasks.maxOpenClaims");
+      if (claimer.open >= max) throw claimLimit(max); // counted again under the lock in decideClaim
+      return decideClaim(ctx, p, task, project, max);
+    })();
     deciding.set(task.id, attempt);
     try {
       return await attempt;
