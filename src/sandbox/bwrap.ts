@@ -8,9 +8,8 @@ import { type GroupProcess, runProcess, spawnGroup } from "../core/process";
 import { BASE_ENV, chownTree, limitMessage, SANDBOX_UID } from "./docker";
 import { EGRESS_MOUNT, bridgeCommand } from "./egress";
 import { findRootfs } from "./images";
-import { watchDisk } from "./diskwatch";
-import { watchMemory } from "./memwatch";
 import { OutputCollector, runResult } from "./output";
+import { Watchdogs } from "./watchdogs";
 import {
   DEFAULT_LIMITS,
   MiB,
@@ -77,9 +76,7 @@ export class BwrapBackend implements SandboxBackend {
     const out = new OutputCollector(limits.outputBytes, () => kill("OUTPUT_LIMIT"), spec.onOutput);
     const cgroup = createCgroup(this.cgroupSupport(), limits);
     const onAbort = () => kill("ERROR");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopWatch = () => {};
-    let stopDiskWatch = () => {};
+    let watchdogs: Watchdogs | undefined;
     try {
       const inner = [
         "prlimit",
@@ -148,13 +145,10 @@ export class BwrapBackend implements SandboxBackend {
         onStdout: (chunk) => out.push("stdout", chunk),
         onStderr: (chunk) => out.push("stderr", chunk),
       });
-      timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
-      stopDiskWatch = watchDisk(spec.workDir, limits.diskMb * MiB, () => kill("DISK_LIMIT"));
-      if (cgroup) stopWatch = watchMemory(cgroup.memory, limits.memoryMb * MiB, () => kill("OOM"));
+      watchdogs = new Watchdogs(spec.workDir, limits, kill);
+      if (cgroup) watchdogs.memory(cgroup.memory);
       const p = await proc.done;
-      clearTimeout(timer);
-      stopWatch();
-      stopDiskWatch();
+      watchdogs.stop();
       const exitCode = p.code ?? (p.signal ? 137 : null);
       const oom = cgroup ? cgroupOomKilled(cgroup) : false;
       let status: SandboxStatus;
@@ -169,9 +163,7 @@ export class BwrapBackend implements SandboxBackend {
       const message = err instanceof Error ? err.message : String(err);
       return runResult(out, started, { backend: "bwrap", image }, { status: "ERROR", exitCode: null, message });
     } finally {
-      clearTimeout(timer);
-      stopWatch();
-      stopDiskWatch();
+      watchdogs?.stop();
       spec.signal?.removeEventListener("abort", onAbort);
       if (cgroup) await removeCgroup(cgroup);
     }

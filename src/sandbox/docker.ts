@@ -6,9 +6,9 @@ import type Docker from "dockerode";
 import { runProcess } from "../core/process";
 import { bridgeCommand, EGRESS_MOUNT } from "./egress";
 import { imageRef, toolsFromLabels } from "./images";
-import { watchDisk } from "./diskwatch";
-import { memoryCgroupOf, watchMemory } from "./memwatch";
+import { memoryCgroupOf } from "./memwatch";
 import { OutputCollector, runResult } from "./output";
+import { Watchdogs } from "./watchdogs";
 import {
   DEFAULT_LIMITS,
   MiB,
@@ -101,9 +101,7 @@ export class DockerBackend implements SandboxBackend {
     let image: ImageInfo = { ref: imageRef(spec.image ?? "harness"), digest: "", tools: {} };
     let container: Docker.Container | undefined;
     let ended: SandboxStatus | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopWatch = () => {};
-    let stopDiskWatch = () => {};
+    let watchdogs: Watchdogs | undefined;
     const kill = (why: SandboxStatus) => {
       ended ??= why;
       container?.kill({ signal: "SIGKILL" }).catch(() => {});
@@ -161,15 +159,12 @@ export class DockerBackend implements SandboxBackend {
       if (spec.signal?.aborted) throw new Error("cancelled");
       spec.signal?.addEventListener("abort", onAbort, { once: true });
       await container.start();
-      timer = setTimeout(() => kill("TIMEOUT"), limits.timeoutMs);
-      stopDiskWatch = watchDisk(spec.workDir, limits.diskMb * MiB, () => kill("DISK_LIMIT"));
+      watchdogs = new Watchdogs(spec.workDir, limits, kill);
       const pid = (await container.inspect()).State.Pid;
       const cgroup = pid ? memoryCgroupOf(pid) : null;
-      if (cgroup) stopWatch = watchMemory(cgroup, limits.memoryMb * MiB, () => kill("OOM"));
+      if (cgroup) watchdogs.memory(cgroup);
       const waited = (await container.wait()) as { StatusCode: number };
-      clearTimeout(timer);
-      stopWatch();
-      stopDiskWatch();
+      watchdogs.stop();
       // Let the last frames arrive, but never hang on a stream a killed container left open.
       await Promise.race([streamEnded, Bun.sleep(2000)]);
       const state = (await container.inspect()).State;
@@ -184,9 +179,7 @@ export class DockerBackend implements SandboxBackend {
       const message = err instanceof Error ? err.message : String(err);
       return runResult(out, started, { backend: "docker", image }, { status: "ERROR", exitCode: null, message });
     } finally {
-      clearTimeout(timer);
-      stopWatch();
-      stopDiskWatch();
+      watchdogs?.stop();
       spec.signal?.removeEventListener("abort", onAbort);
       await container?.remove({ force: true }).catch(() => {});
     }
