@@ -55,7 +55,14 @@ for (const kind of dbKinds()) {
     const keyOf = (address: string) => (address.toLowerCase() === stranger.address.toLowerCase() ? strangerKey : key);
     const errors: string[] = [];
     // the injected wallet's state: the account it hands out, its chain, the chains it knows, and what it was asked
-    const wallet = { account: owner.address as Address, chainId: 1, known: new Set([1]), log: [] as WalletLog[] };
+    const wallet = {
+      account: owner.address as Address,
+      chainId: 1,
+      known: new Set([1]),
+      log: [] as WalletLog[],
+      /** The person presses "Reject" on the next transaction. */
+      rejectNext: false,
+    };
 
     /** Answers one EIP-1193 request of the page the way a wallet extension would. */
     const answer = async (method: string, params: any[]): Promise<unknown> => {
@@ -81,6 +88,10 @@ for (const kind of dbKinds()) {
         }
         case "eth_sendTransaction": {
           if (wallet.chainId !== rt.conn.chain.id) throw fail(4901, "The wallet is on another chain.");
+          if (wallet.rejectNext) {
+            wallet.rejectNext = false;
+            throw fail(4001, "User rejected the request.");
+          }
           const tx = params[0] as { from: Address; to: Address; data: Hex; value: Hex };
           expect(tx.from.toLowerCase()).toBe(wallet.account.toLowerCase());
           return rt.conn.wallet(keyOf(tx.from)).sendTransaction({ to: tx.to, data: tx.data, value: BigInt(tx.value) });
@@ -282,6 +293,12 @@ for (const kind of dbKinds()) {
         await page.screenshot({ path: join(SHOTS, `topup-wallet-${kind}-${width}.png`), fullPage: true });
         await page.locator("#topup").screenshot({ path: join(SHOTS, `topup-card-${kind}-${width}.png`) });
       }
+      // the sponsor first rejects the approval in the wallet: the page says so and nothing moves
+      wallet.rejectNext = true;
+      await page.getByRole("button", { name: "Connect wallet and deposit" }).click();
+      await page.locator("#wallet [data-wallet-status]", { hasText: "You rejected the request" }).waitFor();
+      expect(await page.locator('#wallet [data-step="approve"]').getAttribute("data-state")).toBe("error");
+      expect(await page.getByRole("button", { name: "Connect wallet and deposit" }).isEnabled()).toBe(true);
       const quote = await latestQuote(tokenProject);
       expect(BigInt(quote.baseDeposited)).toBeGreaterThan(0n);
       const escrow = rt.deployment!.escrow;

@@ -44,6 +44,7 @@
     var code = err && (err.code ?? err.data?.code);
     var msg = String(err?.message || err);
     if (code === 4001) return "You rejected the request in your wallet. Nothing was sent.";
+    if (code === 4901) return "The wallet is on another chain: switch it to this instance's chain and try again.";
     if (code === 4100) return "The wallet has not allowed this site to use the account: connect it again.";
     if (code === -32002) return "Your wallet already has a request waiting: open the wallet and answer it.";
     if (/insufficient funds/i.test(msg))
