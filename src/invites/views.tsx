@@ -23,8 +23,8 @@ export interface InviteFormState {
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const roleLabel = (r: string) => r.charAt(0) + r.slice(1).toLowerCase();
 
-/** An invite as the org's managers see it. */
-export interface OrgInviteView {
+/** An invite as the managers who sent it see it (an org's, or a project's). */
+export interface SentInviteView {
   id: string;
   email: string | null;
   githubUsername: string | null;
@@ -36,7 +36,7 @@ export interface OrgInviteView {
 
 /** The org's invites and the form to send one. */
 export function OrgInvitesPage(
-  props: InviteFormState & { viewer: Viewer; csrf?: string; org: OrgView; invites: OrgInviteView[] },
+  props: InviteFormState & { viewer: Viewer; csrf?: string; org: OrgView; invites: SentInviteView[] },
 ) {
   const { org } = props;
   const v = props.values ?? {};
@@ -117,7 +117,7 @@ export function InviteFields({
 }
 
 /** Invites sent (org or project), each pending one with its Withdraw button posting to `${base}/<id>/revoke`. */
-export function InvitesCard({ invites, csrf, base }: { invites: OrgInviteView[]; csrf?: string; base: string }) {
+export function InvitesCard({ invites, csrf, base }: { invites: SentInviteView[]; csrf?: string; base: string }) {
   return (
     <div class="card">
       <h2>Invites</h2>

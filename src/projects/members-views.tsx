@@ -1,6 +1,6 @@
 import { ConfirmButton, CsrfField, ErrorSummary, TableHead } from "../../ui/components";
 import { Layout, type Viewer } from "../../ui/layout";
-import { InviteFields, type InviteFormState, InviteLinkCard, InvitesCard } from "../invites/views";
+import { InviteFields, type InviteFormState, InviteLinkCard, InvitesCard, type SentInviteView } from "../invites/views";
 import type { ProjectMemberView } from "./members-service";
 import type { Project } from "./schema";
 import { ProjectHeader } from "./views";
@@ -15,17 +15,6 @@ const ACCESS_TEXT: Record<ProjectMemberView["repoAccess"], [string, string]> = {
   NONE: ["none", "badge"],
 };
 
-/** A project invite as its managers see it. */
-export interface ProjectInviteView {
-  id: string;
-  email: string | null;
-  githubUsername: string | null;
-  role: string;
-  status: string;
-  expiresAt: Date;
-  invitedBy: string | null;
-}
-
 /** The project's members page: members with role and repository access, the invite form and the invites. */
 export function ProjectMembersPage(
   props: InviteFormState & {
@@ -34,7 +23,7 @@ export function ProjectMembersPage(
     project: Project;
     canAudit: boolean;
     members: ProjectMemberView[];
-    invites: ProjectInviteView[];
+    invites: SentInviteView[];
   },
 ) {
   const { project } = props;
