@@ -3,7 +3,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { addMember, createOrgAs, createUser, type TestUser } from "../../test/support/auth";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { dataPaths } from "../core/boot";
 import { dbKinds } from "../../test/support/db";
+import { orgLogos, orgs } from "./schema";
 
 const PNG = Uint8Array.from([
   0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1,
@@ -140,6 +145,33 @@ for (const kind of dbKinds()) {
       expect(created.status).toBe(303);
       const newId = created.headers.get("location")!.split("/")[2].split("?")[0];
       expect((await owner.request("GET", `/orgs/${newId}/logo`)).status).toBe(200);
+    });
+
+    test("logos live in the database, encrypted, so every node serves them; a logo from before still shows", async () => {
+      const [row] = await t.ctx.db.select().from(orgLogos).where(eq(orgLogos.orgId, orgId));
+      expect(row!.sealed).not.toContain(Buffer.from(PNG).toString("base64").slice(0, 12));
+      const uploads = dataPaths(t.ctx.config.dataDir).uploads;
+      expect(existsSync(join(uploads, "org-logos"))).toBe(false);
+      // no file on this node's disk: the bytes come from the database
+      const fromDb = await contrib.request("GET", `/orgs/${orgId}/logo`);
+      expect(new Uint8Array(await fromDb.arrayBuffer())).toEqual(PNG);
+      // an org whose logo file was written under the uploads dir before logos moved into the database
+      const oldId = await createOrgAs(owner, "Old logo");
+      mkdirSync(join(uploads, "org-logos"), { recursive: true });
+      writeFileSync(join(uploads, "org-logos", `${oldId}-abc.png`), PNG);
+      await t.ctx.db
+        .update(orgs)
+        .set({ logoFile: `${oldId}-abc.png`, logoType: "image/png" })
+        .where(eq(orgs.id, oldId));
+      const old = await owner.request("GET", `/orgs/${oldId}/logo`);
+      expect(old.status).toBe(200);
+      expect(new Uint8Array(await old.arrayBuffer())).toEqual(PNG);
+      // replacing it stores the new one in the database and removes this node's file
+      expect(
+        (await owner.request("PUT", `/api/orgs/${oldId}/logo`, { body: upload(PNG, "l.png", "image/png") })).status,
+      ).toBe(200);
+      expect(existsSync(join(uploads, "org-logos", `${oldId}-abc.png`))).toBe(false);
+      expect((await owner.request("GET", `/orgs/${oldId}/logo`)).status).toBe(200);
     });
 
     test("platform admins see every org, members only theirs", async () => {

@@ -132,7 +132,7 @@ export const orgRoutes = (ctx: AppContext) => {
           const logo = logoOf(body);
           await precheckLogo(logo);
           const org = await createOrg(ctx.db, p, values);
-          if (logo) await setOrgLogo(ctx.db, p, org.id, logo, uploads);
+          if (logo) await setOrgLogo(ctx, p, org.id, logo, uploads);
           return seeOther(request, `/orgs/${org.id}?done=created`);
         } catch (err) {
           const e = formErrors(err);
@@ -160,7 +160,7 @@ export const orgRoutes = (ctx: AppContext) => {
           const logo = logoOf(body);
           await precheckLogo(logo);
           await updateOrg(ctx.db, p, params.id, values);
-          if (logo) await setOrgLogo(ctx.db, p, params.id, logo, uploads);
+          if (logo) await setOrgLogo(ctx, p, params.id, logo, uploads);
           return seeOther(request, `/orgs/${params.id}?done=saved`);
         } catch (err) {
           const e = formErrors(err);
@@ -168,8 +168,8 @@ export const orgRoutes = (ctx: AppContext) => {
         }
       })
       .get("/orgs/:id/logo", async ({ params, principal }) => {
-        const logo = await readOrgLogo(ctx.db, await principal(), params.id, uploads);
-        return new Response(logo.bytes, {
+        const logo = await readOrgLogo(ctx, await principal(), params.id, uploads);
+        return new Response(new Uint8Array(logo.bytes), {
           headers: {
             "content-type": logo.type,
             "cache-control": "private, max-age=300",
@@ -213,7 +213,7 @@ export const orgRoutes = (ctx: AppContext) => {
             name: formText(form, "name"),
             description: formText(form, "description") || null,
           });
-          if (logo) Object.assign(org, await setOrgLogo(ctx.db, p, org.id, logo, uploads));
+          if (logo) Object.assign(org, await setOrgLogo(ctx, p, org.id, logo, uploads));
           set.status = 201;
           return org;
         },
@@ -236,7 +236,7 @@ export const orgRoutes = (ctx: AppContext) => {
       )
       .put(
         "/api/orgs/:id/logo",
-        async ({ params, body, principal }) => setOrgLogo(ctx.db, await principal(), params.id, logoOf(body), uploads),
+        async ({ params, body, principal }) => setOrgLogo(ctx, await principal(), params.id, logoOf(body), uploads),
         {
           detail: {
             summary: "Upload the org logo (multipart field logo; PNG, JPEG, GIF, WebP ≤ 1 MiB)",

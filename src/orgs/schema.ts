@@ -11,8 +11,12 @@ export const orgs = pgTable(
     id: uuid("id").primaryKey().defaultRandom(),
     name: text("name").notNull(),
     description: text("description"),
-    /** File name of the logo under the uploads dir, when one was uploaded. */
+    /**
+     * File name of a logo under a node's uploads dir, written before logos moved into the database (`org_logos`);
+     * null for logos uploaded since.
+     */
     logoFile: text("logo_file"),
+    /** The logo's media type, set while the org has a logo. */
     logoType: text("logo_type"),
     createdById: uuid("created_by_id").references(() => users.id),
     /** Set when the last member left (account deletion); archived orgs are visible to admins only. */
@@ -40,3 +44,15 @@ export const orgMembers = pgTable(
   },
   (t) => [uniqueIndex("org_members_org_user_key").on(t.orgId, t.userId), index("org_members_user_idx").on(t.userId)],
 );
+
+/**
+ * Org logos, in the database so every node serves them: the image encrypted under the master key (AES-256-GCM,
+ * bound to the org), as every upload is.
+ */
+export const orgLogos = pgTable("org_logos", {
+  orgId: uuid("org_id")
+    .primaryKey()
+    .references(() => orgs.id, { onDelete: "cascade" }),
+  sealed: text("sealed").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,16 +1,16 @@
 // Organizations and their members. Every function takes the caller and checks the permission table first.
-import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { and, asc, count, eq, isNull, sql } from "drizzle-orm";
 import { audit } from "../audit/service";
 import type { Principal } from "../core/context";
+import { decryptBytes, encrypt } from "../core/crypto";
 import type { Db } from "../core/db";
 import { conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
 import { users } from "../users/schema";
 import { OrgCreateRequest, OrgUpdateRequest } from "./model";
 import { canAssignRole, isUuid, ORG_ROLES, requireOrgRole, type OrgRole } from "./permissions";
-import { orgMembers, orgs } from "./schema";
+import { orgLogos, orgMembers, orgs } from "./schema";
 import { leaveOrgProjectsTx } from "../projects/members-service";
 
 export type Org = typeof orgs.$inferSelect;
@@ -135,27 +135,29 @@ export function sniffImage(bytes: Uint8Array) {
   return LOGO_TYPES.find((t) => bytes.length >= 12 && t.test(bytes)) ?? null;
 }
 
-/** Stores a new logo (PNG, JPEG, GIF or WebP up to 1 MiB) under the uploads dir. */
+/** Stores a new logo (PNG, JPEG, GIF or WebP up to 1 MiB) in the database, encrypted. */
 export async function setOrgLogo(
-  db: Db,
+  ctx: { db: Db; masterKey: Buffer },
   principal: Principal | null,
   orgId: string,
   file: Blob | null,
   uploadsDir: string,
 ) {
+  const { db } = ctx;
   const access = await requireOrgRole(db, principal, orgId, "org.update");
   if (!file || file.size === 0) throw invalidInput({ logo: "Send the image as the multipart field logo." });
   if (file.size > MAX_LOGO_BYTES) throw invalidInput({ logo: "The logo must be at most 1 MiB." });
   const bytes = new Uint8Array(await file.arrayBuffer());
   const kind = sniffImage(bytes);
   if (!kind) throw invalidInput({ logo: "Use a PNG, JPEG, GIF or WebP image." });
-  const dir = join(uploadsDir, "org-logos");
-  mkdirSync(dir, { recursive: true });
-  const name = `${orgId}-${randomBytes(6).toString("hex")}.${kind.ext}`;
-  writeFileSync(join(dir, name), bytes);
+  const sealed = encrypt(ctx.masterKey, bytes, logoAad(orgId));
   const [before] = await db.select({ logoFile: orgs.logoFile }).from(orgs).where(eq(orgs.id, orgId));
   await db.transaction(async (tx) => {
-    await tx.update(orgs).set({ logoFile: name, logoType: kind.type, updatedAt: new Date() }).where(eq(orgs.id, orgId));
+    await tx
+      .insert(orgLogos)
+      .values({ orgId, sealed })
+      .onConflictDoUpdate({ target: orgLogos.orgId, set: { sealed, updatedAt: new Date() } });
+    await tx.update(orgs).set({ logoFile: null, logoType: kind.type, updatedAt: new Date() }).where(eq(orgs.id, orgId));
     await audit(tx, {
       actorId: access.userId,
       action: "org.logo.update",
@@ -165,20 +167,34 @@ export async function setOrgLogo(
       payload: { type: kind.type, bytes: bytes.length },
     });
   });
-  if (before?.logoFile) rmSync(join(dir, before.logoFile), { force: true });
+  // a logo from before logos moved into the database: this node's copy goes (other nodes no longer read theirs)
+  if (before?.logoFile) rmSync(join(uploadsDir, "org-logos", basename(before.logoFile)), { force: true });
   return { logoUrl: `/orgs/${orgId}/logo` };
 }
 
-/** The logo's bytes and type, for members (and admins). */
-export async function readOrgLogo(db: Db, principal: Principal | null, orgId: string, uploadsDir: string) {
-  await requireOrgRole(db, principal, orgId, "org.view");
-  const [org] = await db
-    .select({ logoFile: orgs.logoFile, logoType: orgs.logoType })
+const logoAad = (orgId: string) => `org-logo:${orgId}`;
+
+/**
+ * An org's logo for its members: from the database, or (a logo uploaded before logos moved there) from this node's
+ * uploads dir.
+ */
+export async function readOrgLogo(
+  ctx: { db: Db; masterKey: Buffer },
+  principal: Principal | null,
+  orgId: string,
+  uploadsDir: string,
+) {
+  await requireOrgRole(ctx.db, principal, orgId, "org.view");
+  const [org] = await ctx.db
+    .select({ logoFile: orgs.logoFile, logoType: orgs.logoType, sealed: orgLogos.sealed })
     .from(orgs)
+    .leftJoin(orgLogos, eq(orgLogos.orgId, orgs.id))
     .where(eq(orgs.id, orgId));
-  if (!org?.logoFile || !org.logoType) throw notFound("Logo");
+  if (!org?.logoType) throw notFound("Logo");
+  if (org.sealed) return { bytes: decryptBytes(ctx.masterKey, org.sealed, logoAad(orgId)), type: org.logoType };
+  if (!org.logoFile) throw notFound("Logo");
   try {
-    return { bytes: readFileSync(join(uploadsDir, "org-logos", org.logoFile)), type: org.logoType };
+    return { bytes: readFileSync(join(uploadsDir, "org-logos", basename(org.logoFile))), type: org.logoType };
   } catch {
     throw notFound("Logo");
   }
