@@ -95,14 +95,6 @@ export async function transition(tx: Q, input: TransitionInput): Promise<void> {
     throw new AppError("TASK_STATE_CONFLICT", "The task changed meanwhile; reload and try again.", 409);
   }
   const actorId = actor.kind === "system" ? null : actor.userId;
-  await audit(tx as Db, {
-    actorId,
-    action: event,
-    targetType: "task",
-    targetId: task.id,
-    orgId: input.orgId,
-    payload: { from: task.status, to, ...(input.reason ? { reason: input.reason } : {}), ...(input.data ?? {}) },
-  });
   await emitTaskEvent(tx, event, {
     taskId: task.id,
     projectId: task.projectId,
@@ -114,5 +106,14 @@ export async function transition(tx: Q, input: TransitionInput): Promise<void> {
     to,
     reason: input.reason,
     ...(input.data ?? {}),
+  });
+  // the audit entry last: its chain lock is held until the commit, so it is taken as late as this step allows
+  await audit(tx as Db, {
+    actorId,
+    action: event,
+    targetType: "task",
+    targetId: task.id,
+    orgId: input.orgId,
+    payload: { from: task.status, to, ...(input.reason ? { reason: input.reason } : {}), ...(input.data ?? {}) },
   });
 }
