@@ -1,6 +1,7 @@
 // HTTP pieces of identity: cookies, the authenticator installed on the context, client address and origin.
 import type { AppContext, Authenticator } from "../core/context";
 import { clientAddress } from "../core/http/client-address";
+import { getRequestMeta } from "../core/http/plugin";
 import { isSecure } from "../core/http/security";
 import { sha256Hex } from "../core/crypto";
 import { snapshotCache } from "../core/db/snapshot";
@@ -75,14 +76,15 @@ export function makeAuthenticator(ctx: AppContext): Authenticator {
   // a copy: whoever handles the request may add to its principal
   const principalOf = (c: ResolvedCredential | null) => (c ? { ...c.principal } : null);
   return async (request) => {
+    const since = getRequestMeta(request)?.start; // a snapshot read begun after the request arrived will do
     const bearer = bearerToken(request);
     if (bearer !== null || request.headers.has("authorization")) {
       if (!bearer) return null;
-      return principalOf(await known.get(`k:${sha256Hex(bearer)}`, () => lookupApiKey(ctx.db, bearer), usable));
+      return principalOf(await known.get(`k:${sha256Hex(bearer)}`, () => lookupApiKey(ctx.db, bearer), usable, since));
     }
     const token = readCookie(request, SESSION_COOKIE);
     if (!token) return null;
-    return principalOf(await known.get(`s:${sha256Hex(token)}`, () => lookupSession(ctx.db, token), usable));
+    return principalOf(await known.get(`s:${sha256Hex(token)}`, () => lookupSession(ctx.db, token), usable, since));
   };
 }
 

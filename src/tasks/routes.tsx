@@ -14,7 +14,7 @@ import {
   withError,
   withFlash,
 } from "../core/http/form";
-import { httpContext } from "../core/http/plugin";
+import { getRequestMeta, httpContext } from "../core/http/plugin";
 import { checkRepoUrl } from "../core/net/ssrf";
 import { publicTask } from "../explore/service";
 import { PublicTaskPage } from "../explore/views";
@@ -188,8 +188,8 @@ export const taskRoutes = (ctx: AppContext) => {
       )
       .post(
         "/api/tasks/:id/claim",
-        async ({ params, principal, set }) => {
-          const claim = await claimTask(ctx, await principal(), params.id);
+        async ({ request, params, principal, set }) => {
+          const claim = await claimTask(ctx, await principal(), params.id, getRequestMeta(request)?.start);
           set.status = 201;
           return { claim };
         },

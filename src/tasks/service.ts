@@ -71,23 +71,33 @@ function claimReads(ctx: Pick<AppContext, "db" | "database">) {
   );
   const claimers = snapshotCacheOf<{ wallet: boolean; open: number }>(ctx.database, "task-claimer");
   return {
-    task: (taskId: string) =>
-      cache.get(taskId, async () => {
-        const [row] = await taskWithProject(ctx.db).execute({ id: taskId });
-        return { row, funding: row ? await readFunding(ctx.db, row.project.id) : undefined };
-      }),
+    task: (taskId: string, since?: number) =>
+      cache.get(
+        taskId,
+        async () => {
+          const [row] = await taskWithProject(ctx.db).execute({ id: taskId });
+          return { row, funding: row ? await readFunding(ctx.db, row.project.id) : undefined };
+        },
+        undefined,
+        since,
+      ),
     /** Whether the user has a payout wallet, and how many claims they hold. */
-    claimer: (userId: string) =>
-      claimers.get(userId, async () => {
-        const [wallet, [open]] = await Promise.all([
-          payoutWallet(ctx.db, userId),
-          ctx.db
-            .select({ n: count() })
-            .from(taskClaims)
-            .where(and(eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE"))),
-        ]);
-        return { wallet: !!wallet, open: open?.n ?? 0 };
-      }),
+    claimer: (userId: string, since?: number) =>
+      claimers.get(
+        userId,
+        async () => {
+          const [wallet, [open]] = await Promise.all([
+            payoutWallet(ctx.db, userId),
+            ctx.db
+              .select({ n: count() })
+              .from(taskClaims)
+              .where(and(eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE"))),
+          ]);
+          return { wallet: !!wallet, open: open?.n ?? 0 };
+        },
+        undefined,
+        since,
+      ),
   };
 }
 
@@ -181,12 +191,14 @@ export async function claimTask(
   ctx: Ctx & Pick<AppContext, "database">,
   principal: Principal | null,
   taskId: string,
+  /** When the request arrived (`performance.now()`): the cached reads may use a snapshot read since. */
+  since?: number,
 ): Promise<TaskClaim> {
   const read = claimReads(ctx);
   for (;;) {
     let funding: ProjectFunding | undefined;
     const { task, project } = await loadTask(ctx.db, principal, taskId, async (id) => {
-      const r = await read.task(id);
+      const r = await read.task(id, since);
       funding = r.funding;
       return r.row;
     });
@@ -207,7 +219,7 @@ export async function claimTask(
       continue;
     }
     const attempt = (async () => {
-      const claimer = await read.claimer(p.userId);
+      const claimer = await read.claimer(p.userId, since);
       if (!claimer.wallet) {
         throw new AppError(
           "PAYOUT_WALLET_REQUIRED",

@@ -4,44 +4,55 @@
 // writers still running) decides exactly which transactions' writes a read sees. While its text stays the same, no
 // write has become visible since, on this node or any other; it changes when a writing transaction commits or aborts,
 // and reads leave it alone. A value loaded after snapshot S was read shows the database at S or later, so it may be
-// given again while the snapshot is still S. Each caller uses a snapshot read after it asked (callers at the same
-// time share one read), so whoever asks after a write committed gets a value that includes it.
+// given again while the snapshot is still S. Each caller uses a snapshot read that began after its request arrived
+// (the requests of one moment share reads), so whoever asks after a write committed gets a value that includes it.
 //
 // Only what the database holds is covered: a cached value that also depends on the clock must say so itself (the
 // session cache checks the expiry; the page cache bounds an entry's life).
 import type { Database } from ".";
 
-const readers = new WeakMap<Database, () => Promise<string>>();
+type Reader = (since: number) => Promise<string>;
+const readers = new WeakMap<Database, Reader>();
 
 /**
- * The database's current snapshot, as text. At most one read runs at a time: callers arriving while a read is under
- * way wait for the next one (the running read may predate their request, and with it a write they expect to see).
+ * The database's current snapshot, as text, from a read that began at or after `since` (a `performance.now()` time:
+ * when the request being answered arrived; by default now). A read that began before it may predate a write the
+ * caller expects to see, so it is never used; any read begun after it is, so the requests of one moment share reads.
+ * At most one read runs at a time.
  */
-export function currentSnapshot(database: Database): Promise<string> {
+export function currentSnapshot(database: Database, since = performance.now()): Promise<string> {
   let read = readers.get(database);
   if (!read) {
     read = snapshotReader(database);
     readers.set(database, read);
   }
-  return read();
+  return read(since);
 }
 
-function snapshotReader(database: Database) {
-  let current: Promise<string> | null = null;
+function snapshotReader(database: Database): Reader {
+  let last: { at: number; value: string } | null = null; // the latest read that ended, and when it began
+  let current: { at: number; value: Promise<string> } | null = null;
   let queued: Promise<string> | null = null;
   const start = () => {
-    const p = database
-      .exec<{ s: string }>("select pg_current_snapshot()::text as s")
-      .then(([row]) => row!.s)
+    const at = performance.now();
+    // a parameter, so the statement is prepared once (PGlite's fast path)
+    const value = database
+      .exec<{ s: string }>("select pg_current_snapshot()::text as s where $1::int = 1", [1])
+      .then(([row]) => {
+        if (!last || last.at < at) last = { at, value: row!.s };
+        return row!.s;
+      })
       .finally(() => {
-        if (current === p) current = null;
+        if (current?.value === value) current = null;
       });
-    current = p;
-    return p;
+    current = { at, value };
+    return value;
   };
-  return (): Promise<string> => {
+  return (since) => {
+    if (last && last.at >= since) return Promise.resolve(last.value);
     if (!current) return start();
-    const after = current.then(
+    if (current.at >= since) return current.value;
+    const after = current.value.then(
       () => {},
       () => {},
     );
@@ -72,7 +83,7 @@ export function snapshotCacheOf<T>(database: Database, name: string): SnapshotCa
 
 export interface SnapshotCache<T> {
   /** `load()`'s value for `key`, or the one kept for it when the database has not changed since it was loaded. */
-  get(key: string, load: () => Promise<T>, usable?: (value: T) => boolean): Promise<T>;
+  get(key: string, load: () => Promise<T>, usable?: (value: T) => boolean, since?: number): Promise<T>;
   stats(): { hits: number; misses: number; entries: number };
 }
 
@@ -87,8 +98,8 @@ export function snapshotCache<T>(database: Database, maxEntries = 10_000): Snaps
   let hits = 0;
   let misses = 0;
   return {
-    async get(key, load, usable) {
-      const snap = await currentSnapshot(database);
+    async get(key, load, usable, since) {
+      const snap = await currentSnapshot(database, since);
       const kept = entries.get(key);
       if (kept && kept.snapshot === snap && (!usable || usable(kept.value))) {
         hits++;

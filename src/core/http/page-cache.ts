@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import type { Database } from "../db";
 import { currentSnapshot } from "../db/snapshot";
 import { compress, type Encoding, pickEncoding } from "./compression";
+import { getRequestMeta } from "./plugin";
 
 /** How long a rendered response may be served while the snapshot holds: what the clock can change in that time. */
 const LIFETIME_MS = 5_000;
@@ -60,7 +61,7 @@ const credentialOf = (request: Request) =>
 
 export function createPageCache(database: Database, opts: { lifetimeMs?: number } = {}): PageCache {
   const lifetime = opts.lifetimeMs ?? LIFETIME_MS;
-    const entries = new Map<string, Entry>(); // in insertion order: the first is the oldest
+  const entries = new Map<string, Entry>(); // in insertion order: the first is the oldest
   const rendering = new Map<string, Promise<Entry | Response>>();
   let bytes = 0;
   let hits = 0;
@@ -111,7 +112,7 @@ export function createPageCache(database: Database, opts: { lifetimeMs?: number 
         request.headers.get("hx-request") ?? "",
         request.headers.get("hx-target") ?? "",
       ].join("\n");
-      const snap = await currentSnapshot(database);
+      const snap = await currentSnapshot(database, getRequestMeta(request)?.start);
       const kept = entries.get(key);
       if (kept && kept.snapshot === snap && Date.now() - kept.at < lifetime) {
         hits++;
@@ -134,7 +135,14 @@ export function createPageCache(database: Database, opts: { lifetimeMs?: number 
           )
             return res;
           const body = new Uint8Array(await res.arrayBuffer());
-          const e: Entry = { snapshot: snap, at, status: res.status, headers: headerList(res.headers), body, encoded: {} };
+          const e: Entry = {
+            snapshot: snap,
+            at,
+            status: res.status,
+            headers: headerList(res.headers),
+            body,
+            encoded: {},
+          };
           if (body.byteLength <= MAX_ITEM_BYTES) keep(key, e);
           return e;
         })().finally(() => rendering.delete(flight));
