@@ -75,8 +75,12 @@ export function makeAuthenticator(ctx: AppContext): Authenticator {
   };
   // a copy: whoever handles the request may add to its principal
   const principalOf = (c: ResolvedCredential | null) => (c ? { ...c.principal } : null);
+  const looked = new WeakSet<Request>();
   return async (request) => {
-    const since = getRequestMeta(request)?.start; // a snapshot read begun after the request arrived will do
+    // The first look at a request may use a snapshot read begun since it arrived; a later look (a live stream
+    // checking that its session still holds) needs one begun now.
+    const since = looked.has(request) ? undefined : getRequestMeta(request)?.start;
+    looked.add(request);
     const bearer = bearerToken(request);
     if (bearer !== null || request.headers.has("authorization")) {
       if (!bearer) return null;
