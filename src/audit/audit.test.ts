@@ -2,10 +2,11 @@
 // row is reported by the verifier (also through `devsponsor audit verify`), while GDPR redaction is not.
 import { expect, test } from "bun:test";
 import { describeEachDb } from "../../test/support/db";
-import { audit, GENESIS_HASH, redactAuditFor, verifyAuditChain } from "./service";
+import { audit, auditMany, GENESIS_HASH, redactAuditFor, verifyAuditChain } from "./service";
 
 const ACTOR = "00000000-0000-4000-8000-000000000001";
 const OTHER = "00000000-0000-4000-8000-000000000002";
+const THIRD = "00000000-0000-4000-8000-000000000003";
 
 describeEachDb("audit chain", (get, kind) => {
   test("40 concurrent appends form one unbroken chain", async () => {
@@ -125,4 +126,36 @@ describeEachDb("audit chain", (get, kind) => {
       }
     });
   }
+});
+
+describeEachDb("audit chain, entries appended together", (get) => {
+  test("entries appended together are consecutive and in order, among concurrent single appends", async () => {
+    const { db } = get();
+    const batches = Array.from({ length: 5 }, (_, b) =>
+      Array.from({ length: 4 }, (_, i) => ({
+        actorId: THIRD,
+        action: "test.batch",
+        targetType: "thing",
+        targetId: `${b}-${i}`,
+        payload: { b, i },
+      })),
+    );
+    const [many] = await Promise.all([
+      Promise.all(batches.map((entries) => db.transaction((tx) => auditMany(tx, entries)))),
+      Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          audit(db, { actorId: THIRD, action: "test.single", targetType: "thing", targetId: `s${i}` }),
+        ),
+      ),
+    ]);
+    for (const [b, rows] of many.entries()) {
+      expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 4 }, (_, i) => rows[0]!.seq + i));
+      const stored = await get().exec<{ target_id: string }>(
+        `select target_id from audit_log where seq between ${rows[0]!.seq} and ${rows[3]!.seq} order by seq`,
+      );
+      expect(stored.map((r) => r.target_id)).toEqual(batches[b]!.map((e) => e.targetId));
+    }
+    expect(await auditMany(db, [])).toEqual([]);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true });
+  });
 });

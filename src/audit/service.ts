@@ -68,7 +68,13 @@ export function rowHash(r: {
  * the single connection is held by that transaction.
  */
 export async function audit(db: Db, entry: AuditEntry): Promise<{ id: string; seq: number; hash: string }> {
-  const payload = JSON.parse(JSON.stringify(entry.payload ?? {})) as Record<string, unknown>;
+  return (await auditMany(db, [entry]))[0]!;
+}
+
+/** Appends entries to the audit chain in order, with one turn of the chain's lock and four statements in all. */
+export async function auditMany(db: Db, entries: AuditEntry[]): Promise<{ id: string; seq: number; hash: string }[]> {
+  if (entries.length === 0) return [];
+  const payloads = entries.map((e) => JSON.parse(JSON.stringify(e.payload ?? {})) as Record<string, unknown>);
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY})`);
     const [last] = await tx
@@ -76,28 +82,46 @@ export async function audit(db: Db, entry: AuditEntry): Promise<{ id: string; se
       .from(auditLog)
       .orderBy(desc(auditLog.seq))
       .limit(1);
-    // The hashes are computed over the row as the database stored it, read back: the database normalises
+    const first = (last?.seq ?? 0) + 1;
+    const createdAt = new Date();
+    // The hashes are computed over the rows as the database stored them, read back: the database normalises
     // values (UUID case, jsonb numbers and keys, time precision), and the verifier only ever sees that form.
-    const [stored] = await tx
+    const stored = await tx
       .insert(auditLog)
-      .values({
-        seq: (last?.seq ?? 0) + 1,
-        prevHash: last?.hash ?? GENESIS_HASH,
-        createdAt: new Date(),
-        actorId: entry.actorId,
-        action: entry.action,
-        targetType: entry.targetType,
-        targetId: entry.targetId ?? null,
-        orgId: entry.orgId ?? null,
-        payload,
-        payloadHash: "",
-        hash: "",
-      })
+      .values(
+        entries.map((entry, i) => ({
+          seq: first + i,
+          prevHash: `pending:${first + i}`, // unique like every link; set below
+          createdAt,
+          actorId: entry.actorId,
+          action: entry.action,
+          targetType: entry.targetType,
+          targetId: entry.targetId ?? null,
+          orgId: entry.orgId ?? null,
+          payload: payloads[i]!,
+          payloadHash: "",
+          hash: "",
+        })),
+      )
       .returning();
-    const payloadHash = payloadHashOf(stored.payload);
-    const hash = rowHash({ ...stored, payloadHash });
-    await tx.update(auditLog).set({ payloadHash, hash }).where(eq(auditLog.id, stored.id));
-    return { id: stored.id, seq: stored.seq, hash };
+    stored.sort((a, b) => a.seq - b.seq);
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const linked = stored.map((row) => {
+      const payloadHash = payloadHashOf(row.payload);
+      const hash = rowHash({ ...row, prevHash, payloadHash });
+      const out = { id: row.id, seq: row.seq, prevHash, payloadHash, hash };
+      prevHash = hash;
+      return out;
+    });
+    const values = sql.join(
+      linked.map((l) => sql`(${l.id}::uuid, ${l.prevHash}, ${l.payloadHash}, ${l.hash})`),
+      sql`, `,
+    );
+    await tx.execute(
+      sql`update ${auditLog} set prev_hash = v.prev_hash, payload_hash = v.payload_hash, hash = v.hash
+          from (values ${values}) as v(id, prev_hash, payload_hash, hash) where ${auditLog.id} = v.id`,
+    );
+    return linked.map(({ id, seq, hash }) => ({ id, seq, hash }));
   });
 }
 
