@@ -15,7 +15,7 @@ import { notifications } from "../notifications/schema";
 import { projects } from "../projects/schema";
 import { emitTaskEvent } from "../tasks/events";
 import { domainEvents } from "./schema";
-import { DELIVER_JOB, type DomainEvent, emitEvent } from "./service";
+import { DELIVER_JOB, type DomainEvent, emitEvent, emitEvents } from "./service";
 
 const ORG = "00000000-0000-4000-8000-000000000001";
 
@@ -77,6 +77,32 @@ for (const kind of dbKinds()) {
       // a late duplicate run of the job (at-least-once queues may run one) finds nothing left to deliver
       expect(await t.ctx.events!.deliver(id)).toEqual({ delivered: [] });
       expect(got("test.flaky", id) + got("test.audit", id)).toBe(2);
+    }, 30_000);
+
+    test("events written together are each stored, delivered once, and announced to their topics", async () => {
+      const topics: string[] = [];
+      const stop = await t.ctx.database.listen("topic_events", (p) => void topics.push(...p.split(" ")));
+      const projectIds = [1, 2, 3].map(() => crypto.randomUUID());
+      const written = await t.ctx.db.transaction((tx) =>
+        emitEvents(
+          tx as Db,
+          [1, 2, 3].map((n) => ({
+            name: "test.together",
+            payload: { orgId: ORG, projectId: projectIds[n - 1], taskId: n === 2 ? "t2" : undefined, n },
+          })),
+        ),
+      );
+      expect(new Set(written.map((w) => w.id)).size).toBe(3);
+      await until(() => written.every((w) => got("test.audit", w.id) === 1), 15_000);
+      expect(written.map((w) => seen.find((s) => s.event.id === w.id)?.event.payload.n)).toEqual([1, 2, 3]);
+      const jobs = await t.ctx.database.exec<{ id: string }>(
+        "select payload->>'eventId' as id from jobs where name = $1 and payload->>'eventId' = any($2)",
+        [DELIVER_JOB, written.map((w) => w.id)],
+      );
+      expect(jobs.map((j) => j.id).sort()).toEqual(written.map((w) => w.id).sort());
+      await until(() => topics.length >= 4, 5_000);
+      expect(topics.sort()).toEqual([...projectIds.map((p) => `project:${p}`), "task:t2"].sort());
+      await stop();
     }, 30_000);
 
     test("an event written in a rolled-back transaction is never delivered", async () => {

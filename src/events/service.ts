@@ -6,7 +6,7 @@ import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import type { Database, Db } from "../core/db";
 import { AppError } from "../core/errors";
-import { enqueueInTx } from "../core/jobs";
+import { enqueueInTx, enqueueManyInTx } from "../core/jobs";
 import type { Logger } from "../core/logger";
 import { TOPIC_EVENTS_CHANNEL } from "./live";
 import { domainEvents } from "./schema";
@@ -48,19 +48,44 @@ interface Subscriber {
  * a system run, which only admins read).
  */
 export async function emitEvent(tx: Db, name: string, payload: Record<string, unknown>): Promise<{ id: string }> {
-  if (!NAME.test(name)) throw new Error(`invalid event name ${JSON.stringify(name)}`);
-  const id = Bun.randomUUIDv7();
-  const orgId = typeof payload.orgId === "string" ? payload.orgId : null;
-  const projectId = typeof payload.projectId === "string" ? payload.projectId : null;
-  await tx.insert(domainEvents).values({ id, name, payload, orgId, projectId });
-  await enqueueInTx(tx, DELIVER_JOB, { eventId: id }, { maxAttempts: DELIVER_ATTEMPTS });
+  return (await emitEvents(tx, [{ name, payload }]))[0]!;
+}
+
+/** emitEvent for several events at once (a batch of claims): three statements whatever their number. */
+export async function emitEvents(
+  tx: Db,
+  events: { name: string; payload: Record<string, unknown> }[],
+): Promise<{ id: string }[]> {
+  if (events.length === 0) return [];
+  for (const e of events) if (!NAME.test(e.name)) throw new Error(`invalid event name ${JSON.stringify(e.name)}`);
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
+  const rows = events.map((e) => ({
+    id: Bun.randomUUIDv7(),
+    name: e.name,
+    payload: e.payload,
+    orgId: str(e.payload.orgId),
+    projectId: str(e.payload.projectId),
+  }));
+  await tx.insert(domainEvents).values(rows);
+  await enqueueManyInTx(
+    tx,
+    rows.map((r) => ({ name: DELIVER_JOB, payload: { eventId: r.id }, maxAttempts: DELIVER_ATTEMPTS })),
+  );
   // Open task and project pages refresh after the commit (NOTIFY is sent with it, never for a rollback).
-  const taskId = typeof payload.taskId === "string" ? payload.taskId : null;
-  if (projectId || taskId)
-    await tx.execute(
-      sql`select pg_notify(${TOPIC_EVENTS_CHANNEL}, ${[projectId && `project:${projectId}`, taskId && `task:${taskId}`].filter(Boolean).join(" ")})`,
-    );
-  return { id };
+  const topics = new Set<string>();
+  for (const r of rows) {
+    if (r.projectId) topics.add(`project:${r.projectId}`);
+    const taskId = str(r.payload.taskId);
+    if (taskId) topics.add(`task:${taskId}`);
+  }
+  // a NOTIFY payload holds under 8,000 bytes
+  const payloads: string[] = [];
+  for (const t of topics) {
+    if (payloads.length > 0 && payloads.at(-1)!.length + t.length < 7_000) payloads[payloads.length - 1] += ` ${t}`;
+    else payloads.push(t);
+  }
+  for (const p of payloads) await tx.execute(sql`select pg_notify(${TOPIC_EVENTS_CHANNEL}, ${p})`);
+  return rows.map((r) => ({ id: r.id }));
 }
 
 /** The subscribers of one process and the delivery of stored events to them. */

@@ -11,6 +11,7 @@ export type { JobEvent, JobListener } from "./events";
 export {
   createJobQueue,
   enqueueInTx,
+  enqueueManyInTx,
   type DefineOptions,
   type EnqueueOptions,
   type EnqueueResult,
