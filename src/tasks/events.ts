@@ -2,7 +2,7 @@
 // announces. It hands the event to the in-transaction subscribers and writes it to the domain event bus's outbox,
 // from where the notifications domain tells the people concerned.
 import type { Db } from "../core/db";
-import { emitEvent } from "../events/service";
+import { emitEvents } from "../events/service";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -52,6 +52,14 @@ export function onTaskEvent(fn: TaskEventSubscriber): () => void {
  * (the notifications domain tells the people concerned from there, src/notifications/subscribers.ts).
  */
 export async function emitTaskEvent(tx: Tx | Db, name: TaskEventName, event: TaskEvent): Promise<void> {
-  for (const fn of subscribers) await fn(tx, name, event);
-  await emitEvent(tx as Db, name, event);
+  await emitTaskEvents(tx, [{ name, event }]);
+}
+
+/** emitTaskEvent for several events of one transaction, written to the outbox together. */
+export async function emitTaskEvents(tx: Tx | Db, list: { name: TaskEventName; event: TaskEvent }[]): Promise<void> {
+  for (const { name, event } of list) for (const fn of subscribers) await fn(tx, name, event);
+  await emitEvents(
+    tx as Db,
+    list.map(({ name, event }) => ({ name, payload: event })),
+  );
 }

@@ -1,11 +1,13 @@
 // Claims on both databases: one winner among simultaneous claimers, the per-person limit, private projects,
 // expiry with its warning, and the state table refusing moves it does not list.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { createUser, type TestUser } from "../../test/support/auth";
 import { dbKinds } from "../../test/support/db";
 import { deliverEvents } from "../../test/support/events";
+import { auditLog } from "../audit/schema";
+import { verifyAuditChain } from "../audit/service";
 import { AppError } from "../core/errors";
 import { milestones, tasks } from "../milestones/schema";
 import { notifications } from "../notifications/schema";
@@ -14,7 +16,7 @@ import { projects } from "../projects/schema";
 import { wallets } from "../users/schema";
 import { taskClaims } from "./schema";
 import { claimTask, expireClaims, unclaimTask } from "./service";
-import { transition } from "./state";
+import { transition, transitionMany } from "./state";
 
 const code = async (p: Promise<unknown>) =>
   p.then(
@@ -107,6 +109,87 @@ for (const kind of dbKinds()) {
       await unclaimTask(t.ctx, principal(u), claimed[0]!);
       const open = ids.filter((_, i) => results[i] !== "OK");
       expect(await code(claimTask(t.ctx, principal(u), open[0]!))).toBe("OK");
+    });
+
+    test("claims of one moment are decided together, each with its own outcome", async () => {
+      const ids = await project({ tasks: 8 });
+      const people = await Promise.all(Array.from({ length: 6 }, () => withWallet()));
+      const noWallet = await createUser(t);
+      // the last person already holds the limit
+      const full = people[5]!;
+      const held = await project({ tasks: 3 });
+      for (const id of held) await claimTask(t.ctx, principal(full), id);
+      const asks = [
+        ...people.slice(0, 5).map((u, i) => claimTask(t.ctx, principal(u), ids[i]!)),
+        claimTask(t.ctx, principal(noWallet), ids[5]!),
+        claimTask(t.ctx, principal(full), ids[6]!),
+      ];
+      const results = await Promise.all(asks.map(code));
+      expect(results).toEqual(["OK", "OK", "OK", "OK", "OK", "PAYOUT_WALLET_REQUIRED", "CLAIM_LIMIT_REACHED"]);
+      // five claims, fewer commits: the ones asked for while a transaction ran share the next one
+      const rows = await t.ctx.db
+        .select({ tx: sql<string>`${taskClaims}.xmin::text`, taskId: taskClaims.taskId, userId: taskClaims.userId })
+        .from(taskClaims)
+        .where(inArray(taskClaims.taskId, ids));
+      expect(rows).toHaveLength(5);
+      expect(new Set(rows.map((r) => r.tx)).size).toBeLessThan(5);
+      for (const [i, u] of people.slice(0, 5).entries()) {
+        expect(rows.find((r) => r.taskId === ids[i])?.userId).toBe(u.id);
+        const [task] = await t.ctx.db.select().from(tasks).where(eq(tasks.id, ids[i]!));
+        expect(task).toMatchObject({ status: "CLAIMED", claimedById: u.id });
+      }
+      // the refused ones left their tasks open, and each claim is in the audit trail once
+      const open = await t.ctx.db
+        .select()
+        .from(tasks)
+        .where(inArray(tasks.id, ids.slice(5)));
+      expect(open.map((x) => x.status)).toEqual(["OPEN", "OPEN", "OPEN"]);
+      const audited = await t.ctx.db
+        .select({ targetId: auditLog.targetId })
+        .from(auditLog)
+        .where(and(eq(auditLog.action, "task.claimed"), inArray(auditLog.targetId, ids)));
+      expect(audited.map((a) => a.targetId).sort()).toEqual(ids.slice(0, 5).sort());
+      expect((await verifyAuditChain(t.ctx.db)).ok).toBe(true);
+    });
+
+    test("transitions of several tasks at once: the stale one does not move, the others do", async () => {
+      const ids = await project({ tasks: 3 });
+      const rows = await t.ctx.db.select().from(tasks).where(inArray(tasks.id, ids));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const u = await withWallet();
+      const moved = await t.ctx.db.transaction((tx) =>
+        transitionMany(
+          tx,
+          ids.map((id, i) => ({
+            task: i === 1 ? { ...byId.get(id)!, status: "CLAIMED" as const } : byId.get(id)!,
+            orgId,
+            to: i === 1 ? ("OPEN" as const) : ("CLAIMED" as const),
+            actor: { kind: "claimer" as const, userId: u.id },
+            claimedById: i === 1 ? null : u.id,
+          })),
+        ),
+      );
+      expect(moved).toEqual([true, false, true]);
+      const after = await t.ctx.db.select().from(tasks).where(inArray(tasks.id, ids));
+      const status = new Map(after.map((r) => [r.id, [r.status, r.claimedById]]));
+      expect(ids.map((id) => status.get(id))).toEqual([
+        ["CLAIMED", u.id],
+        ["OPEN", null],
+        ["CLAIMED", u.id],
+      ]);
+      const audited = await t.ctx.db
+        .select({ targetId: auditLog.targetId, action: auditLog.action })
+        .from(auditLog)
+        .where(inArray(auditLog.targetId, ids));
+      expect(audited.map((a) => a.targetId).sort()).toEqual([ids[0], ids[2]].sort());
+      // a move the table does not list refuses the whole call before anything is written
+      expect(
+        await code(
+          t.ctx.db.transaction((tx) =>
+            transitionMany(tx, [{ task: byId.get(ids[1]!)!, orgId, to: "PAID", actor: { kind: "system" } }]),
+          ),
+        ),
+      ).toBe("TASK_STATE_CONFLICT");
     });
 
     test("private projects: only invited members may claim; others do not see the task", async () => {

@@ -3,8 +3,9 @@
 import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { AppContext, Principal } from "../core/context";
-import { type Db, preparedFor } from "../core/db";
+import { type Db, preparedFor, resultRows } from "../core/db";
 import { snapshotCacheOf } from "../core/db/snapshot";
+import { GroupCommit } from "../core/jobs/batch";
 import { AppError, conflict, forbidden, invalidInput, notFound, unauthorized, zodFieldErrors } from "../core/errors";
 import { invitePending, pendingInvite } from "../github/access";
 import { projectGitToken } from "../github/api";
@@ -28,7 +29,7 @@ import {
   taskVerifications,
   taskWorkLinks,
 } from "./schema";
-import { type Q, transition } from "./state";
+import { type Q, transition, transitionMany } from "./state";
 import { checkWork, parsePullRequestUrl } from "./work-check";
 
 type Ctx = Pick<AppContext, "db" | "settings" | "log" | "jobs">;
@@ -60,44 +61,17 @@ type TaskRow = Awaited<ReturnType<ReturnType<typeof taskWithProject>["execute"]>
 
 /**
  * The task with its project, and the project's funding state, as claims read them: kept while the database has not
- * changed (src/core/db/snapshot.ts), so the many refused claims of a popular task cost no query of their own; the
- * same for the claimer's payout wallet and open claims. The claim itself is decided in its transaction, never from
- * these copies.
+ * changed (src/core/db/snapshot.ts), so the many refused claims of a popular task cost no query of their own (the
+ * funding state once per project). The claim itself is decided in its transaction, never from these copies.
  */
 function claimReads(ctx: Pick<AppContext, "db" | "database">) {
-  const cache = snapshotCacheOf<{ row: TaskRow | undefined; funding: ProjectFunding | undefined }>(
-    ctx.database,
-    "task-claim",
-  );
-  const claimers = snapshotCacheOf<{ wallet: boolean; open: number }>(ctx.database, "task-claimer");
+  const cache = snapshotCacheOf<TaskRow | undefined>(ctx.database, "task-claim");
+  const fundings = snapshotCacheOf<ProjectFunding | undefined>(ctx.database, "project-funding");
   return {
     task: (taskId: string, since?: number) =>
-      cache.get(
-        taskId,
-        async () => {
-          const [row] = await taskWithProject(ctx.db).execute({ id: taskId });
-          return { row, funding: row ? await readFunding(ctx.db, row.project.id) : undefined };
-        },
-        undefined,
-        since,
-      ),
-    /** Whether the user has a payout wallet, and how many claims they hold. */
-    claimer: (userId: string, since?: number) =>
-      claimers.get(
-        userId,
-        async () => {
-          const [wallet, [open]] = await Promise.all([
-            payoutWallet(ctx.db, userId),
-            ctx.db
-              .select({ n: count() })
-              .from(taskClaims)
-              .where(and(eq(taskClaims.userId, userId), eq(taskClaims.state, "ACTIVE"))),
-          ]);
-          return { wallet: !!wallet, open: open?.n ?? 0 };
-        },
-        undefined,
-        since,
-      ),
+      cache.get(taskId, async () => (await taskWithProject(ctx.db).execute({ id: taskId }))[0], undefined, since),
+    funding: (projectId: string, since?: number) =>
+      fundings.get(projectId, () => readFunding(ctx.db, projectId), undefined, since),
   };
 }
 
@@ -196,12 +170,7 @@ export async function claimTask(
 ): Promise<TaskClaim> {
   const read = claimReads(ctx);
   for (;;) {
-    let funding: ProjectFunding | undefined;
-    const { task, project } = await loadTask(ctx.db, principal, taskId, async (id) => {
-      const r = await read.task(id, since);
-      funding = r.funding;
-      return r.row;
-    });
+    const { task, project } = await loadTask(ctx.db, principal, taskId, (id) => read.task(id, since));
     const p = principal!;
     requireWrite(p);
     if (!(await mayClaim(ctx.db, p, project)))
@@ -209,29 +178,26 @@ export async function claimTask(
     if (project.state !== "ACTIVE") {
       throw conflict("Tasks can be claimed once the project is funded.", "PROJECT_NOT_FUNDED");
     }
-    await assertClaimsOpen(funding);
+    await assertClaimsOpen(await read.funding(project.id, since));
     if (task.status !== "OPEN") throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
-    // Someone in this process is claiming the same task: wait for the outcome and look again (then the task is
-    // usually taken, and the answer costs no transaction).
+    // Someone in this process is claiming the same task: wait for the outcome.
     const running = deciding.get(task.id);
     if (running) {
-      await running.catch(() => {});
+      // Someone won it meanwhile: that claim committed before this answer, so the task is taken. Otherwise (their
+      // attempt was refused) look again at a snapshot read begun after their attempt ended.
+      if (
+        await running.then(
+          () => true,
+          () => false,
+        )
+      ) {
+        throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
+      }
+      since = performance.now();
       continue;
     }
-    const attempt = (async () => {
-      const claimer = await read.claimer(p.userId, since);
-      if (!claimer.wallet) {
-        throw new AppError(
-          "PAYOUT_WALLET_REQUIRED",
-          "Add a payout wallet (sign in with Ethereum on your account page) before you claim a task.",
-          422,
-          { link: `/account?next=${encodeURIComponent(`/tasks/${task.id}`)}#wallets` },
-        );
-      }
-      const max = ctx.settings.get("tasks.maxOpenClaims");
-      if (claimer.open >= max) throw claimLimit(max); // counted again under the lock in decideClaim
-      return decideClaim(ctx, p, task, project, max);
-    })();
+    // The payout wallet and the open-claim limit are checked in the claim's transaction (decideClaims).
+    const attempt = decideClaim(ctx, p, task, project, ctx.settings.get("tasks.maxOpenClaims"));
     deciding.set(task.id, attempt);
     try {
       return await attempt;
@@ -244,43 +210,146 @@ export async function claimTask(
 /** Claims being decided in this process, by task: one transaction per task at a time, the others wait for it. */
 const deciding = new Map<string, Promise<TaskClaim>>();
 
+const payoutWalletRequired = (taskId: string) =>
+  new AppError(
+    "PAYOUT_WALLET_REQUIRED",
+    "Add a payout wallet (sign in with Ethereum on your account page) before you claim a task.",
+    422,
+    { link: `/account?next=${encodeURIComponent(`/tasks/${taskId}`)}#wallets` },
+  );
+
 const claimLimit = (max: number) =>
   conflict(
     `You already hold ${max} open claim${max === 1 ? "" : "s"}: finish or give one up first.`,
     "CLAIM_LIMIT_REACHED",
   );
 
-/** The claim's transaction: the limit counted under the claimer's lock, the claim row, the task's transition. */
+/** One claim waiting to be decided, and how it came out. */
+interface ClaimAsk {
+  p: Principal;
+  task: Task;
+  project: Project;
+  max: number;
+  days: number;
+}
+type ClaimOutcome = { ok: true; claim: TaskClaim } | { ok: false; err: unknown };
+
+/** The claim's writes, decided with the other claims of the same moment (claimBatchOf). */
 async function decideClaim(ctx: Ctx, p: Principal, task: Task, project: Project, max: number): Promise<TaskClaim> {
   const days = ctx.settings.get("tasks.claimExpiryDays");
-  try {
-    return await ctx.db.transaction(async (tx) => {
-      // One claimer's claims are counted and added under one lock, so two at once cannot pass the limit together.
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`task-claims:${p.userId}`}))`);
-      const [open] = await tx
-        .select({ n: count() })
-        .from(taskClaims)
-        .where(and(eq(taskClaims.userId, p.userId), eq(taskClaims.state, "ACTIVE")));
-      if ((open?.n ?? 0) >= max) throw claimLimit(max);
-      const [claim] = await tx
-        .insert(taskClaims)
-        .values({ taskId: task.id, userId: p.userId, expiresAt: new Date(Date.now() + days * 86_400_000) })
-        .returning();
-      await transition(tx, {
-        task,
-        orgId: project.orgId,
-        to: "CLAIMED",
-        actor: { kind: "claimer", userId: p.userId },
-        claimedById: p.userId,
-      });
-      return claim!;
-    });
-  } catch (err) {
-    if (uniqueViolation(err) || (err instanceof AppError && err.code === "TASK_STATE_CONFLICT")) {
-      throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
-    }
-    throw err;
+  const outcome = await claimBatchOf(ctx.db).submit({ p, task, project, max, days });
+  if (outcome.ok) return outcome.claim;
+  const err = outcome.err;
+  if (uniqueViolation(err) || (err instanceof AppError && err.code === "TASK_STATE_CONFLICT")) {
+    throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
   }
+  throw err;
+}
+
+const claimBatches = new WeakMap<Db, GroupCommit<ClaimAsk, ClaimOutcome>>();
+
+/**
+ * The process's claim decider on `db`: the claims asked for while one transaction decides others wait and are
+ * decided together by the next, with a dozen statements and one commit whatever their number (fifty people
+ * claiming at once would otherwise queue behind fifty commits, each holding the audit chain's lock). When a
+ * batch fails as a whole, each of its claims is decided again alone, so none fails for another's reason.
+ */
+function claimBatchOf(db: Db): GroupCommit<ClaimAsk, ClaimOutcome> {
+  let batch = claimBatches.get(db);
+  if (!batch) {
+    batch = new GroupCommit<ClaimAsk, ClaimOutcome>(async (asks) => {
+      try {
+        return await decideClaims(db, asks);
+      } catch (err) {
+        if (asks.length === 1) return [{ ok: false, err }];
+        const out: ClaimOutcome[] = [];
+        for (const ask of asks)
+          out.push(...(await decideClaims(db, [ask]).catch((e) => [{ ok: false as const, err: e }])));
+        return out;
+      }
+    }, 64);
+    claimBatches.set(db, batch);
+  }
+  return batch;
+}
+
+/**
+ * Decides claims in one transaction: each claimer's open claims counted under that claimer's lock (taken in one
+ * order everywhere, so two batches cannot deadlock), then every task moved from OPEN to CLAIMED that still is
+ * OPEN (one winner per task, on every node), then the claim rows of the moves. One outcome per ask, in order.
+ */
+async function decideClaims(db: Db, asks: ClaimAsk[]): Promise<ClaimOutcome[]> {
+  return db.transaction(async (tx) => {
+    const userIds = [...new Set(asks.map((a) => a.p.userId))].sort();
+    const keys = sql.join(
+      userIds.map((u) => sql`(${`task-claims:${u}`})`),
+      sql`, `,
+    );
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(k)) from (values ${keys}) as v(k) order by k`);
+    const held = new Map<string, number>();
+    const withWallet = new Set<string>();
+    const ids = sql.join(
+      userIds.map((u) => sql`${u}::uuid`),
+      sql`, `,
+    );
+    const claimers = await tx.execute(
+      sql`select u.id, exists (select 1 from wallets w where w.user_id = u.id and w.is_payout) as wallet,
+            (select count(*)::int from task_claims c where c.user_id = u.id and c.state = 'ACTIVE') as open
+          from users u where u.id in (${ids})`,
+    );
+    for (const r of resultRows<{ id: string; wallet: boolean; open: number }>(claimers)) {
+      held.set(r.id, Number(r.open));
+      if (r.wallet) withWallet.add(r.id);
+    }
+    // Within the limit, in the order asked (a claim that then loses its task still counted here: at worst a
+    // claimer asking for several at once is refused one that would have fitted, never given one too many).
+    const outcomes: (ClaimOutcome | null)[] = asks.map((a) => {
+      if (!withWallet.has(a.p.userId)) return { ok: false, err: payoutWalletRequired(a.task.id) };
+      const n = held.get(a.p.userId) ?? 0;
+      if (n >= a.max) return { ok: false, err: claimLimit(a.max) };
+      held.set(a.p.userId, n + 1);
+      return null;
+    });
+    const asked = new Set<string>();
+    const going = asks.filter((a, i) => {
+      if (outcomes[i] || asked.has(a.task.id)) return false;
+      asked.add(a.task.id);
+      return true;
+    });
+    const moved = await transitionMany(
+      tx,
+      going.map((a) => ({
+        task: a.task,
+        orgId: a.project.orgId,
+        to: "CLAIMED" as const,
+        actor: { kind: "claimer" as const, userId: a.p.userId },
+        claimedById: a.p.userId,
+      })),
+    );
+    const won = going.filter((_, i) => moved[i]);
+    const claims =
+      won.length === 0
+        ? []
+        : await tx
+            .insert(taskClaims)
+            .values(
+              won.map((a) => ({
+                taskId: a.task.id,
+                userId: a.p.userId,
+                expiresAt: new Date(Date.now() + a.days * 86_400_000),
+              })),
+            )
+            .returning();
+    const byTask = new Map(claims.map((c) => [c.taskId, c]));
+    return asks.map((a, i): ClaimOutcome => {
+      const done = outcomes[i];
+      if (done) return done;
+      const claim = byTask.get(a.task.id);
+      return claim?.userId === a.p.userId
+        ? { ok: true, claim }
+        : { ok: false, err: conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED") };
+    });
+  });
 }
 
 async function endClaim(

@@ -1,12 +1,12 @@
 // The task state machine, in one place: which transitions exist, who may make each, and the one function that
 // applies a transition (checks the table, moves the row only if nobody moved it first, writes the audit trail and
 // emits the one domain event of the change).
-import { and, eq } from "drizzle-orm";
-import { audit } from "../audit/service";
-import type { Db } from "../core/db";
+import { sql } from "drizzle-orm";
+import { auditMany } from "../audit/service";
+import { type Db, resultRows } from "../core/db";
 import { AppError } from "../core/errors";
 import { type Task, type TaskStatus, tasks } from "../milestones/schema";
-import { emitTaskEvent, type TaskEventName } from "./events";
+import { emitTaskEvents, type TaskEventName } from "./events";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** A database handle or an open transaction. */
@@ -67,53 +67,89 @@ export interface TransitionInput {
  * the caller saw (a concurrent change makes this TASK_STATE_CONFLICT), audits and emits.
  */
 export async function transition(tx: Q, input: TransitionInput): Promise<void> {
-  const { task, to, actor } = input;
-  const rule = ruleFor(task.status, to, actor.kind);
-  if (!rule) {
-    throw new AppError(
-      "TASK_STATE_CONFLICT",
-      `A task that is ${task.status.toLowerCase()} cannot become ${to.toLowerCase()} this way.`,
-      409,
-    );
-  }
-  if (input.event && input.event !== rule.event && !rule.also?.includes(input.event)) {
-    throw new AppError(
-      "TASK_STATE_CONFLICT",
-      `A ${task.status.toLowerCase()} task cannot announce ${input.event}.`,
-      409,
-    );
-  }
-  const event = input.event ?? rule.event;
-  const set: Partial<Task> = { status: to, updatedAt: new Date() };
-  if (input.claimedById !== undefined) set.claimedById = input.claimedById;
-  const moved = await tx
-    .update(tasks)
-    .set(set)
-    .where(and(eq(tasks.id, task.id), eq(tasks.status, task.status)))
-    .returning({ id: tasks.id });
-  if (moved.length === 0) {
-    throw new AppError("TASK_STATE_CONFLICT", "The task changed meanwhile; reload and try again.", 409);
-  }
-  const actorId = actor.kind === "system" ? null : actor.userId;
-  await emitTaskEvent(tx, event, {
-    taskId: task.id,
-    projectId: task.projectId,
-    orgId: input.orgId,
-    title: task.title,
-    actorId,
-    claimerId: input.claimedById || task.claimedById,
-    from: task.status,
-    to,
-    reason: input.reason,
-    ...(input.data ?? {}),
-  });
-  // the audit entry last: its chain lock is held until the commit, so it is taken as late as this step allows
-  await audit(tx as Db, {
-    actorId,
-    action: event,
-    targetType: "task",
-    targetId: task.id,
-    orgId: input.orgId,
-    payload: { from: task.status, to, ...(input.reason ? { reason: input.reason } : {}), ...(input.data ?? {}) },
-  });
+  const [moved] = await transitionMany(tx, [input]);
+  if (!moved) throw new AppError("TASK_STATE_CONFLICT", "The task changed meanwhile; reload and try again.", 409);
 }
+
+/**
+ * Applies transitions of different tasks inside `tx` with a handful of statements whatever their number (a batch
+ * of claims): each moves only from the state its caller saw; answers, per input, whether it moved. The ones that
+ * moved are audited and emitted, in order. A move the table does not allow throws before anything is written.
+ */
+export async function transitionMany(tx: Q, inputs: TransitionInput[]): Promise<boolean[]> {
+  const events = inputs.map((input) => {
+    const { task, to, actor } = input;
+    const rule = ruleFor(task.status, to, actor.kind);
+    if (!rule) {
+      throw new AppError(
+        "TASK_STATE_CONFLICT",
+        `A task that is ${task.status.toLowerCase()} cannot become ${to.toLowerCase()} this way.`,
+        409,
+      );
+    }
+    if (input.event && input.event !== rule.event && !rule.also?.includes(input.event)) {
+      throw new AppError(
+        "TASK_STATE_CONFLICT",
+        `A ${task.status.toLowerCase()} task cannot announce ${input.event}.`,
+        409,
+      );
+    }
+    return input.event ?? rule.event;
+  });
+  if (new Set(inputs.map((i) => i.task.id)).size !== inputs.length)
+    throw new Error("one transition per task at a time");
+  if (inputs.length === 0) return [];
+  const rows = sql.join(
+    inputs.map(
+      (i) =>
+        sql`(${i.task.id}::uuid, ${i.task.status}::text, ${i.to}::text, ${i.claimedById !== undefined}::boolean, ${i.claimedById ?? null}::uuid)`,
+    ),
+    sql`, `,
+  );
+  const moved = await tx.execute(
+    sql`update ${tasks} set status = v.next, updated_at = now(),
+          claimed_by_id = case when v.set_claimer then v.claimer else ${tasks.claimedById} end
+        from (values ${rows}) as v(id, seen, next, set_claimer, claimer)
+        where ${tasks.id} = v.id and ${tasks.status} = v.seen returning ${tasks.id} as id`,
+  );
+  const ids = new Set(resultRows<{ id: string }>(moved).map((r) => r.id));
+  const done = inputs.map((i) => ids.has(i.task.id));
+  const applied = inputs.map((input, n) => ({ input, event: events[n]! })).filter((_, n) => done[n]);
+  await emitTaskEvents(
+    tx,
+    applied.map(({ input, event }) => ({
+      name: event,
+      event: {
+        taskId: input.task.id,
+        projectId: input.task.projectId,
+        orgId: input.orgId,
+        title: input.task.title,
+        actorId: actorIdOf(input.actor),
+        claimerId: input.claimedById || input.task.claimedById,
+        from: input.task.status,
+        to: input.to,
+        reason: input.reason,
+        ...(input.data ?? {}),
+      },
+    })),
+  );
+  await auditMany(
+    tx as Db,
+    applied.map(({ input, event }) => ({
+      actorId: actorIdOf(input.actor),
+      action: event,
+      targetType: "task",
+      targetId: input.task.id,
+      orgId: input.orgId,
+      payload: {
+        from: input.task.status,
+        to: input.to,
+        ...(input.reason ? { reason: input.reason } : {}),
+        ...(input.data ?? {}),
+      },
+    })),
+  );
+  return done;
+}
+
+const actorIdOf = (actor: Actor) => (actor.kind === "system" ? null : actor.userId);

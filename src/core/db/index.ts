@@ -31,6 +31,9 @@ export function preparedFor<Q>(build: (db: Db) => Q): (db: Db) => Q {
   };
 }
 
+/** The rows of a raw statement's result (`db.execute`): postgres-js gives an array, PGlite an object holding them. */
+export const resultRows = <T>(r: unknown): T[] => (Array.isArray(r) ? r : ((r as { rows?: T[] }).rows ?? []));
+
 /** An open database: the drizzle client plus raw SQL and a clean close. */
 export interface Database {
   kind: "pglite" | "postgres";
