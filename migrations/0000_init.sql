@@ -80,6 +80,11 @@ CREATE TABLE "chain_events" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "data_versions" (
+	"name" text PRIMARY KEY NOT NULL,
+	"version" bigint DEFAULT 0 NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "document_chunks" (
 	"document_id" uuid NOT NULL,
 	"version" integer NOT NULL,
@@ -890,4 +895,23 @@ CREATE INDEX "webhook_endpoints_org_idx" ON "webhook_endpoints" USING btree ("or
 CREATE UNIQUE INDEX "yield_harvests_tx_key" ON "yield_harvests" USING btree ("tx_hash","project_id");--> statement-breakpoint
 CREATE INDEX "yield_harvests_project_idx" ON "yield_harvests" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE INDEX "zk_proofs_task_idx" ON "zk_proofs" USING btree ("task_id");--> statement-breakpoint
-CREATE INDEX "zk_proofs_chain_task_idx" ON "zk_proofs" USING btree ("chain_task_id");
+CREATE INDEX "zk_proofs_chain_task_idx" ON "zk_proofs" USING btree ("chain_task_id");--> statement-breakpoint
+CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO data_versions AS d (name, version) VALUES (TG_ARGV[0], 1)
+    ON CONFLICT (name) DO UPDATE SET version = d.version + 1;
+  RETURN NULL;
+END $$;
+--> statement-breakpoint
+CREATE TRIGGER users_auth_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON users
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version('auth');
+--> statement-breakpoint
+CREATE TRIGGER sessions_auth_version AFTER INSERT OR DELETE OR TRUNCATE ON sessions FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version('auth');
+--> statement-breakpoint
+CREATE TRIGGER sessions_auth_version_update AFTER UPDATE ON sessions FOR EACH ROW
+  WHEN ((to_jsonb(OLD) - 'last_seen_at') IS DISTINCT FROM (to_jsonb(NEW) - 'last_seen_at')) EXECUTE FUNCTION bump_data_version('auth');
+--> statement-breakpoint
+CREATE TRIGGER api_keys_auth_version AFTER INSERT OR DELETE OR TRUNCATE ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version('auth');
+--> statement-breakpoint
+CREATE TRIGGER api_keys_auth_version_update AFTER UPDATE ON api_keys FOR EACH ROW
+  WHEN ((to_jsonb(OLD) - 'last_used_at') IS DISTINCT FROM (to_jsonb(NEW) - 'last_used_at')) EXECUTE FUNCTION bump_data_version('auth');

@@ -62,12 +62,13 @@ export function bearerToken(request: Request): string | null {
 
 /**
  * Resolves the caller: an `Authorization: Bearer` API key (cookies are then ignored, so API calls are never
- * subject to CSRF), else the session cookie. A credential seen before is not looked up again while the database
- * has not changed (src/core/db/snapshot.ts: signing out, revoking a key or disabling a user are writes), its expiry
- * has not passed and its use need not be recorded yet.
+ * subject to CSRF), else the session cookie. A credential seen before is not looked up again while the sessions,
+ * API keys and users have not changed (their `auth` version, src/core/db/data-versions.ts: signing in or out,
+ * revoking a key or disabling a user raise it; writes elsewhere do not), its expiry has not passed and its use need
+ * not be recorded yet.
  */
 export function makeAuthenticator(ctx: AppContext): Authenticator {
-  const known = snapshotCache<ResolvedCredential | null>(ctx.database);
+  const known = snapshotCache<ResolvedCredential | null>(ctx.database, { scope: "auth" });
   const usable = (c: ResolvedCredential | null) => {
     if (!c) return true;
     const now = Date.now();

@@ -49,6 +49,11 @@ export interface Database {
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
   /** The PGlite instance (embedded mode only), e.g. for dumps in backups. */
   pglite?: PGlite;
+  /**
+   * Embedded mode only: how many statements and transactions have ended through this handle. This process is the
+   * database's only user, so while the count stands still nothing can have changed (src/core/db/snapshot.ts).
+   */
+  ended?: () => number;
 }
 
 export interface OpenOptions {
@@ -117,13 +122,14 @@ async function openEmbedded(dir: string | undefined, loadDataDir?: Blob): Promis
     pglite: pg,
     exec: async <T>(text: string, params?: unknown[]) => {
       if (!params?.length) {
-        const results = await pg.exec(text);
+        const results = await fast.exec(text);
         const last = results.at(-1);
         return (last ? fast.parseLikeBefore(last).rows : []) as T[];
       }
       return (await fast.query(text, params)) as T[];
     },
     listen: (channel, fn) => pg.listen(channel, fn),
+    ended: fast.ended,
     close: async () => {
       if (closed) return;
       closed = true;

@@ -3,5 +3,5 @@ import m0 from "../../../migrations/0000_init.sql" with { type: "text" };
 
 /** Every migration, oldest first, with drizzle's journal data. */
 export const MIGRATIONS: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
-  { tag: "0000_init", when: 1796301738904, breakpoints: true, sql: m0 },
+  { tag: "0000_init", when: 1796313379923, breakpoints: true, sql: m0 },
 ];

@@ -198,12 +198,20 @@ export function forDrizzle(pg: PGlite) {
         : tx.query(text, params, rowMode(opts)),
     transaction: () => Promise.reject(new Error("nested transactions are not supported")),
   });
+  // Statements and transactions that ended (the database can have changed only then: this process is its only user)
+  let ended = 0;
+  const counted = <T>(p: Promise<T>) =>
+    p.finally(() => {
+      ended++;
+    });
   const client: QueryClient = {
     query: (text, params, opts) =>
-      PREPARABLE.test(text)
-        ? prepared.query(text, params ?? [], rowMode(opts))
-        : (pg as unknown as QueryClient).query(text, params, rowMode(opts)),
-    transaction: (fn) => pg.transaction((tx) => fn(txClient(tx as unknown as QueryClient & Tx))),
+      counted(
+        PREPARABLE.test(text)
+          ? prepared.query(text, params ?? [], rowMode(opts))
+          : (pg as unknown as QueryClient).query(text, params, rowMode(opts)),
+      ),
+    transaction: (fn) => counted(pg.transaction((tx) => fn(txClient(tx as unknown as QueryClient & Tx)))),
   };
   const parseLikeBefore = <R extends { rows: unknown[]; fields: { name: string; dataTypeID: number }[] }>(r: R) => {
     const fields = r.fields.filter((f) => f.dataTypeID in original);
@@ -220,7 +228,9 @@ export function forDrizzle(pg: PGlite) {
   /** A raw statement with parameters, prepared like drizzle's, its rows with PGlite's usual values. */
   const query = async (text: string, params: unknown[]) =>
     parseLikeBefore(
-      PREPARABLE.test(text) ? await prepared.query(text, params) : ((await pg.query(text, params)) as Result),
+      await counted(PREPARABLE.test(text) ? prepared.query(text, params) : (pg.query(text, params) as Promise<Result>)),
     ).rows;
-  return { client: client as unknown as PGlite, parseLikeBefore, query };
+  /** Runs `exec` (several statements, PGlite's own path) counted like the others. */
+  const exec = (text: string) => counted(pg.exec(text));
+  return { client: client as unknown as PGlite, parseLikeBefore, query, exec, ended: () => ended };
 }

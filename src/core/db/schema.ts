@@ -1,6 +1,7 @@
 // Every domain's tables, in one place for drizzle-kit and the typed client. Add one line per domain.
 export * from "../jobs/schema";
 export * from "../settings/schema";
+export * from "./data-versions";
 export * from "../../users/schema";
 export * from "../../auth/schema";
 export * from "../../orgs/schema";
