@@ -1,6 +1,7 @@
 // The hash-chained audit trail. Appends are serialized (an advisory lock held to the end of the transaction on
 // PostgreSQL; PGlite has one connection) so two writers can never both link to the same previous row.
 import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql } from "drizzle-orm";
+import { PgTransaction } from "drizzle-orm/pg-core";
 import { type Principal, requireAdmin } from "../core/context";
 import { sha256Hex } from "../core/crypto";
 import type { Db } from "../core/db";
@@ -75,7 +76,11 @@ export async function audit(db: Db, entry: AuditEntry): Promise<{ id: string; se
 export async function auditMany(db: Db, entries: AuditEntry[]): Promise<{ id: string; seq: number; hash: string }[]> {
   if (entries.length === 0) return [];
   const payloads = entries.map((e) => JSON.parse(JSON.stringify(e.payload ?? {})) as Record<string, unknown>);
-  return db.transaction(async (tx) => {
+  // In the caller's transaction when there is one (a savepoint would cost a statement and isolate nothing: a
+  // failed append fails the caller's transaction anyway), else in one of its own.
+  const inTransaction: boolean = db instanceof PgTransaction;
+  const run = <T>(fn: (tx: Db) => Promise<T>) => (inTransaction ? fn(db) : db.transaction(fn));
+  return run(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY})`);
     const [last] = await tx
       .select({ seq: auditLog.seq, hash: auditLog.hash })

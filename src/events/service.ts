@@ -2,11 +2,12 @@
 // A change and its event commit together (or neither does); an `events.deliver` job, stored in the same
 // transaction, hands the event to every subscriber at least once. A crash after the commit loses nothing: the job
 // is durable, and the `events.sweep` cron gives a new job to any undelivered event whose job has died.
-import { and, eq, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { type AppContext, type Principal, requireUser } from "../core/context";
 import type { Database, Db } from "../core/db";
 import { AppError } from "../core/errors";
-import { enqueueInTx, enqueueManyInTx } from "../core/jobs";
+import { enqueueInTx } from "../core/jobs";
+import { jobs as jobsTable } from "../core/jobs/schema";
 import type { Logger } from "../core/logger";
 import { TOPIC_EVENTS_CHANNEL } from "./live";
 import { domainEvents } from "./schema";
@@ -51,7 +52,10 @@ export async function emitEvent(tx: Db, name: string, payload: Record<string, un
   return (await emitEvents(tx, [{ name, payload }]))[0]!;
 }
 
-/** emitEvent for several events at once (a batch of claims): three statements whatever their number. */
+/**
+ * emitEvent for several events at once (a batch of claims): the events, their delivery jobs and the pages' NOTIFY
+ * in one statement whatever their number.
+ */
 export async function emitEvents(
   tx: Db,
   events: { name: string; payload: Record<string, unknown> }[],
@@ -66,11 +70,6 @@ export async function emitEvents(
     orgId: str(e.payload.orgId),
     projectId: str(e.payload.projectId),
   }));
-  await tx.insert(domainEvents).values(rows);
-  await enqueueManyInTx(
-    tx,
-    rows.map((r) => ({ name: DELIVER_JOB, payload: { eventId: r.id }, maxAttempts: DELIVER_ATTEMPTS })),
-  );
   // Open task and project pages refresh after the commit (NOTIFY is sent with it, never for a rollback).
   const topics = new Set<string>();
   for (const r of rows) {
@@ -84,7 +83,26 @@ export async function emitEvents(
     if (payloads.length > 0 && payloads.at(-1)!.length + t.length < 7_000) payloads[payloads.length - 1] += ` ${t}`;
     else payloads.push(t);
   }
-  for (const p of payloads) await tx.execute(sql`select pg_notify(${TOPIC_EVENTS_CHANNEL}, ${p})`);
+  const list = <T>(xs: T[], f: (x: T) => SQL) => sql.join(xs.map(f), sql`, `);
+  const eventRows = list(
+    rows,
+    (r) => sql`(${r.id}::uuid, ${r.name}, ${JSON.stringify(r.payload)}::jsonb, ${r.orgId}::uuid, ${r.projectId}::uuid)`,
+  );
+  const jobRows = list(
+    rows,
+    (r) =>
+      sql`(${Bun.randomUUIDv7()}::uuid, ${DELIVER_JOB}, ${JSON.stringify({ eventId: r.id })}::jsonb, ${DELIVER_ATTEMPTS}::int)`,
+  );
+  const notify =
+    payloads.length > 0
+      ? sql`select pg_notify(${TOPIC_EVENTS_CHANNEL}, p) from (values ${list(payloads, (p) => sql`(${p})`)}) as n(p)`
+      : sql`select 1`;
+  await tx.execute(
+    sql`with e as (insert into ${domainEvents} (id, name, payload, org_id, project_id) values ${eventRows}),
+          j as (insert into ${jobsTable} (id, name, payload, max_attempts, run_at)
+                select id, name, payload, max_attempts, now() from (values ${jobRows}) as v(id, name, payload, max_attempts))
+        ${notify}`,
+  );
   return rows.map((r) => ({ id: r.id }));
 }
 

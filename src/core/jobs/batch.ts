@@ -6,10 +6,14 @@ export class GroupCommit<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (err: unknown) => void }[] = [];
   private flushing: Promise<void> | undefined;
 
-  /** `flush` returns one result per item, in order; `max` items at most go in one flush. */
+  /**
+   * `flush` returns one result per item, in order; `max` items at most go in one flush. `gather`, when given, is
+   * awaited before each flush takes its items (to let items that are about to be submitted join it).
+   */
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
     private readonly max: number,
+    private readonly gather?: () => Promise<void>,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -36,6 +40,7 @@ export class GroupCommit<T, R> {
 
   private async run() {
     while (this.pending.length > 0) {
+      if (this.gather) await this.gather();
       const batch = this.pending.splice(0, this.max);
       try {
         const results = await this.flush(batch.map((b) => b.item));

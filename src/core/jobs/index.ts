@@ -11,7 +11,6 @@ export type { JobEvent, JobListener } from "./events";
 export {
   createJobQueue,
   enqueueInTx,
-  enqueueManyInTx,
   type DefineOptions,
   type EnqueueOptions,
   type EnqueueResult,

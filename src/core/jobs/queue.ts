@@ -304,25 +304,6 @@ export function enqueueInTx(
   });
 }
 
-/** Enqueues keyless jobs in `tx` with one statement (an event batch's deliveries), in order. */
-export async function enqueueManyInTx(
-  tx: Db,
-  jobs: { name: string; payload: unknown; maxAttempts?: number; scope?: EnqueueOptions["scope"] }[],
-): Promise<{ id: string }[]> {
-  if (jobs.length === 0) return [];
-  const rows = jobs.map((j) => ({
-    id: Bun.randomUUIDv7(),
-    name: j.name,
-    payload: j.payload,
-    maxAttempts: j.maxAttempts ?? 5,
-    orgId: j.scope?.orgId ?? null,
-    projectId: j.scope?.projectId ?? null,
-    runAt: sql`now()`, // the database's clock, as enqueue() uses
-  }));
-  await tx.insert(jobsTable).values(rows);
-  return rows.map((r) => ({ id: r.id }));
-}
-
 /** Inserts one job row in `tx`; a row whose key exists already resolves to that job. */
 async function insertJobIn(tx: Db, r: store.NewJobRow): Promise<EnqueueResult> {
   const delay = r.runAt ? Date.parse(r.runAt) - Date.now() : (r.delayMs ?? 0);
