@@ -169,6 +169,28 @@ export async function claimTask(
   since?: number,
 ): Promise<TaskClaim> {
   const read = claimReads(ctx);
+  preparing++;
+  let counted = true;
+  const ready = () => {
+    if (counted) preparing--;
+    counted = false;
+  };
+  try {
+    return await claimOnce(ctx, principal, taskId, since, read, ready);
+  } finally {
+    ready();
+  }
+}
+
+async function claimOnce(
+  ctx: Ctx & Pick<AppContext, "database">,
+  principal: Principal | null,
+  taskId: string,
+  since: number | undefined,
+  read: ReturnType<typeof claimReads>,
+  /** Called once this claim has read what it checks (it is then decided, waits, or is refused). */
+  ready: () => void,
+): Promise<TaskClaim> {
   for (;;) {
     const { task, project } = await loadTask(ctx.db, principal, taskId, (id) => read.task(id, since));
     const p = principal!;
@@ -182,6 +204,7 @@ export async function claimTask(
     if (task.status !== "OPEN") throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
     // Someone in this process is claiming the same task: wait for the outcome.
     const running = deciding.get(task.id);
+    ready();
     if (running) {
       // Someone won it meanwhile: that claim committed before this answer, so the task is taken. Otherwise (their
       // attempt was refused) look again at a snapshot read begun after their attempt ended.
@@ -248,6 +271,18 @@ async function decideClaim(ctx: Ctx, p: Principal, task: Task, project: Project,
 
 const claimBatches = new WeakMap<Db, GroupCommit<ClaimAsk, ClaimOutcome>>();
 
+/** Claims in this process still reading what they check (they may soon ask to be decided). */
+let preparing = 0;
+
+/**
+ * Before a batch is decided: while other claims are still reading (many people clicking at once), wait for them a
+ * little, at most 5 ms, so they join this batch instead of waiting for it to commit and then for their own.
+ */
+async function gatherClaims() {
+  const until = performance.now() + 5;
+  while (preparing > 0 && performance.now() < until) await new Promise((r) => setImmediate(r));
+}
+
 /**
  * The process's claim decider on `db`: the claims asked for while one transaction decides others wait and are
  * decided together by the next, with a dozen statements and one commit whatever their number (fifty people
@@ -257,17 +292,21 @@ const claimBatches = new WeakMap<Db, GroupCommit<ClaimAsk, ClaimOutcome>>();
 function claimBatchOf(db: Db): GroupCommit<ClaimAsk, ClaimOutcome> {
   let batch = claimBatches.get(db);
   if (!batch) {
-    batch = new GroupCommit<ClaimAsk, ClaimOutcome>(async (asks) => {
-      try {
-        return await decideClaims(db, asks);
-      } catch (err) {
-        if (asks.length === 1) return [{ ok: false, err }];
-        const out: ClaimOutcome[] = [];
-        for (const ask of asks)
-          out.push(...(await decideClaims(db, [ask]).catch((e) => [{ ok: false as const, err: e }])));
-        return out;
-      }
-    }, 64);
+    batch = new GroupCommit<ClaimAsk, ClaimOutcome>(
+      async (asks) => {
+        try {
+          return await decideClaims(db, asks);
+        } catch (err) {
+          if (asks.length === 1) return [{ ok: false, err }];
+          const out: ClaimOutcome[] = [];
+          for (const ask of asks)
+            out.push(...(await decideClaims(db, [ask]).catch((e) => [{ ok: false as const, err: e }])));
+          return out;
+        }
+      },
+      64,
+      gatherClaims,
+    );
     claimBatches.set(db, batch);
   }
   return batch;
