@@ -118,13 +118,14 @@ export async function auditMany(db: Db, entries: AuditEntry[]): Promise<{ id: st
       prevHash = hash;
       return out;
     });
-    const values = sql.join(
-      linked.map((l) => sql`(${l.id}::uuid, ${l.prevHash}, ${l.payloadHash}, ${l.hash})`),
-      sql`, `,
-    );
+    // comma-joined lists (ids and hex hashes hold no commas): one statement text whatever the number of entries
+    const col = (f: (l: (typeof linked)[number]) => string) => linked.map(f).join(",");
     await tx.execute(
       sql`update ${auditLog} set prev_hash = v.prev_hash, payload_hash = v.payload_hash, hash = v.hash
-          from (values ${values}) as v(id, prev_hash, payload_hash, hash) where ${auditLog.id} = v.id`,
+          from unnest(string_to_array(${col((l) => l.id)}, ',')::uuid[], string_to_array(${col((l) => l.prevHash)}, ','),
+                      string_to_array(${col((l) => l.payloadHash)}, ','), string_to_array(${col((l) => l.hash)}, ','))
+            as v(id, prev_hash, payload_hash, hash)
+          where ${auditLog.id} = v.id`,
     );
     return linked.map(({ id, seq, hash }) => ({ id, seq, hash }));
   });

@@ -99,17 +99,17 @@ export async function transitionMany(tx: Q, inputs: TransitionInput[]): Promise<
   if (new Set(inputs.map((i) => i.task.id)).size !== inputs.length)
     throw new Error("one transition per task at a time");
   if (inputs.length === 0) return [];
-  const rows = sql.join(
-    inputs.map(
-      (i) =>
-        sql`(${i.task.id}::uuid, ${i.task.status}::text, ${i.to}::text, ${i.claimedById !== undefined}::boolean, ${i.claimedById ?? null}::uuid)`,
-    ),
-    sql`, `,
-  );
+  // The inputs as comma-joined lists (ids and states hold no commas), so the statement's text is the same whatever
+  // their number and is prepared once.
+  const col = (f: (i: TransitionInput) => string) => inputs.map(f).join(",");
   const moved = await tx.execute(
     sql`update ${tasks} set status = v.next, updated_at = now(),
-          claimed_by_id = case when v.set_claimer then v.claimer else ${tasks.claimedById} end
-        from (values ${rows}) as v(id, seen, next, set_claimer, claimer)
+          claimed_by_id = case when v.set_claimer then nullif(v.claimer, '')::uuid else ${tasks.claimedById} end
+        from unnest(string_to_array(${col((i) => i.task.id)}, ',')::uuid[], string_to_array(${col((i) => i.task.status)}, ','),
+                    string_to_array(${col((i) => i.to)}, ','),
+                    string_to_array(${col((i) => (i.claimedById !== undefined ? "t" : "f"))}, ',')::boolean[],
+                    string_to_array(${col((i) => i.claimedById ?? "")}, ','))
+          as v(id, seen, next, set_claimer, claimer)
         where ${tasks.id} = v.id and ${tasks.status} = v.seen returning ${tasks.id} as id`,
   );
   const ids = new Set(resultRows<{ id: string }>(moved).map((r) => r.id));
