@@ -189,7 +189,7 @@ export const taskRoutes = (ctx: AppContext) => {
       .post(
         "/api/tasks/:id/claim",
         async ({ request, params, principal, set }) => {
-          const claim = await claimTask(ctx, await principal(), params.id, getRequestMeta(request)?.start);
+          const claim = await claimTask(ctx, principal(), params.id, getRequestMeta(request)?.start);
           set.status = 201;
           return { claim };
         },

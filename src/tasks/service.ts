@@ -163,7 +163,8 @@ const uniqueViolation = (err: unknown) => {
  */
 export async function claimTask(
   ctx: Ctx & Pick<AppContext, "database">,
-  principal: Principal | null,
+  /** The caller, or (from a request) the lookup of the caller: the claim counts as under way while it runs. */
+  caller: Principal | null | Promise<Principal | null>,
   taskId: string,
   /** When the request arrived (`performance.now()`): the cached reads may use a snapshot read since. */
   since?: number,
@@ -176,7 +177,7 @@ export async function claimTask(
     counted = false;
   };
   try {
-    return await claimOnce(ctx, principal, taskId, since, read, ready);
+    return await claimOnce(ctx, await caller, taskId, since, read, ready);
   } finally {
     ready();
   }
@@ -320,21 +321,19 @@ function claimBatchOf(db: Db): GroupCommit<ClaimAsk, ClaimOutcome> {
 async function decideClaims(db: Db, asks: ClaimAsk[]): Promise<ClaimOutcome[]> {
   return db.transaction(async (tx) => {
     const userIds = [...new Set(asks.map((a) => a.p.userId))].sort();
-    const keys = sql.join(
-      userIds.map((u) => sql`(${`task-claims:${u}`})`),
-      sql`, `,
+    // The claimers as one comma-joined list (ids hold no commas): the statements' text is the same whatever their
+    // number, so they are prepared once.
+    const ids = userIds.join(",");
+    await tx.execute(
+      sql`select pg_advisory_xact_lock(hashtext('task-claims:' || u))
+          from unnest(string_to_array(${ids}, ',')) as u order by u`,
     );
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(k)) from (values ${keys}) as v(k) order by k`);
     const held = new Map<string, number>();
     const withWallet = new Set<string>();
-    const ids = sql.join(
-      userIds.map((u) => sql`${u}::uuid`),
-      sql`, `,
-    );
     const claimers = await tx.execute(
       sql`select u.id, exists (select 1 from wallets w where w.user_id = u.id and w.is_payout) as wallet,
             (select count(*)::int from task_claims c where c.user_id = u.id and c.state = 'ACTIVE') as open
-          from users u where u.id in (${ids})`,
+          from users u where u.id = any(string_to_array(${ids}, ',')::uuid[])`,
     );
     for (const r of resultRows<{ id: string; wallet: boolean; open: number }>(claimers)) {
       held.set(r.id, Number(r.open));
