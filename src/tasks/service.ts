@@ -202,7 +202,7 @@ async function claimOnce(
       throw conflict("Tasks can be claimed once the project is funded.", "PROJECT_NOT_FUNDED");
     }
     await assertClaimsOpen(await read.funding(project.id, since));
-    if (task.status !== "OPEN") throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
+    if (task.status !== "OPEN") throw alreadyClaimed();
     // Someone in this process is claiming the same task: wait for the outcome.
     const running = deciding.get(task.id);
     ready();
@@ -215,7 +215,7 @@ async function claimOnce(
           () => false,
         )
       ) {
-        throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
+        throw alreadyClaimed();
       }
       since = performance.now();
       continue;
@@ -242,6 +242,8 @@ const payoutWalletRequired = (taskId: string) =>
     { link: `/account?next=${encodeURIComponent(`/tasks/${taskId}`)}#wallets` },
   );
 
+const alreadyClaimed = () => conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
+
 const claimLimit = (max: number) =>
   conflict(
     `You already hold ${max} open claim${max === 1 ? "" : "s"}: finish or give one up first.`,
@@ -265,7 +267,7 @@ async function decideClaim(ctx: Ctx, p: Principal, task: Task, project: Project,
   if (outcome.ok) return outcome.claim;
   const err = outcome.err;
   if (uniqueViolation(err) || (err instanceof AppError && err.code === "TASK_STATE_CONFLICT")) {
-    throw conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED");
+    throw alreadyClaimed();
   }
   throw err;
 }
@@ -383,9 +385,7 @@ async function decideClaims(db: Db, asks: ClaimAsk[]): Promise<ClaimOutcome[]> {
       const done = outcomes[i];
       if (done) return done;
       const claim = byTask.get(a.task.id);
-      return claim?.userId === a.p.userId
-        ? { ok: true, claim }
-        : { ok: false, err: conflict("Someone else has claimed this task.", "TASK_ALREADY_CLAIMED") };
+      return claim?.userId === a.p.userId ? { ok: true, claim } : { ok: false, err: alreadyClaimed() };
     });
   });
 }
