@@ -133,6 +133,7 @@ export async function transitionMany(tx: Q, inputs: TransitionInput[]): Promise<
       },
     })),
   );
+  // the audit entries last: the chain's lock is held until the commit, so it is taken as late as this step allows
   await auditMany(
     tx as Db,
     applied.map(({ input, event }) => ({
