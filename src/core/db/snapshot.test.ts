@@ -1,7 +1,8 @@
 import { beforeAll, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { describeEachDb } from "../../../test/support/db";
 import type { Database } from ".";
+import { dataVersions } from "./data-versions";
 import { currentSnapshot, snapshotCache } from "./snapshot";
 
 describeEachDb("database snapshot", (db, kind) => {
@@ -95,7 +96,7 @@ describeEachDb("database snapshot", (db, kind) => {
     let loads = 0;
     const load = async () => ++loads;
     const version = async () =>
-      (await db().exec<{ v: string }>("select version::text as v from data_versions where name = 'auth'"))[0]?.v;
+      (await db().db.select().from(dataVersions).where(eq(dataVersions.name, "auth")))[0]?.version;
     await cache.get("k", load);
     await db().exec("insert into snap_probe values (4)");
     expect(await cache.get("k", load)).toBe(1); // another table: kept

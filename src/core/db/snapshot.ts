@@ -100,7 +100,7 @@ function snapshotReader(database: Database): Reader {
 const named = new WeakMap<Database, Map<string, SnapshotCache<unknown>>>();
 
 /** The process's cache called `name` on this database (made on first use), for callers that share one. */
-export function snapshotCacheOf<T>(database: Database, name: string, scope?: string): SnapshotCache<T> {
+export function snapshotCacheOf<T>(database: Database, name: string): SnapshotCache<T> {
   let byName = named.get(database);
   if (!byName) {
     byName = new Map();
@@ -108,7 +108,7 @@ export function snapshotCacheOf<T>(database: Database, name: string, scope?: str
   }
   let cache = byName.get(name);
   if (!cache) {
-    cache = snapshotCache<unknown>(database, { scope });
+    cache = snapshotCache<unknown>(database);
     byName.set(name, cache);
   }
   return cache as SnapshotCache<T>;
